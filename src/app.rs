@@ -1,0 +1,79 @@
+//! Loads settings, starts logging and the runtime, and runs the chosen command.
+
+use crate::cli::{Cli, Command};
+use crate::config::Settings;
+use crate::errors::{BadInput, Exit};
+use crate::headless;
+use clap::CommandFactory;
+use std::process::ExitCode;
+
+pub fn main(cli: Cli) -> ExitCode {
+    if let Some(Command::Completions { shell }) = &cli.command {
+        clap_complete::generate(*shell, &mut Cli::command(), "repool", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::load(&cli.global) {
+        Ok(settings) => settings,
+        Err(e) => return fail_bad_input(&e),
+    };
+    let _log_guard = match crate::logging::init(&settings.paths.log_dir(), &settings.log_level) {
+        Ok(guard) => guard,
+        Err(e) => return fail_bad_input(&e),
+    };
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), command = ?cli.command.as_ref().map(command_name), "start");
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(run(cli.command, settings));
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(report) => match report.downcast_ref::<BadInput>() {
+            Some(bad) => fail_bad_input(bad),
+            None => {
+                tracing::error!("{report:#}");
+                eprintln!("error: {report:?}");
+                Exit::PoolFailed.into()
+            }
+        },
+    }
+}
+
+fn fail_bad_input(e: &BadInput) -> ExitCode {
+    tracing::warn!("bad input: {e}");
+    eprintln!("error: {e}");
+    Exit::BadInput.into()
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Demo(_) => "demo",
+        Command::Sim(_) => "sim",
+        Command::Pools { .. } => "pools",
+        Command::Validate => "validate",
+        Command::Plan { .. } => "plan",
+        Command::Recreate(_) => "recreate",
+        Command::Resume { .. } => "resume",
+        Command::Restore { .. } => "restore",
+        Command::Info => "info",
+        Command::Completions { .. } => "completions",
+    }
+}
+
+async fn run(command: Option<Command>, settings: Settings) -> color_eyre::Result<Exit> {
+    match command {
+        Some(Command::Info) => headless::info(&settings),
+        Some(Command::Pools { json }) => headless::pools(&settings, json).await,
+        Some(Command::Sim(args)) => crate::sim_command::serve(args).await,
+        Some(Command::Demo(args)) => crate::sim_command::demo(args, settings).await,
+        Some(other) => Err(BadInput::new(format!(
+            "`repool {}` is not available in this build yet; see README.md for what works today",
+            command_name(&other)
+        ))
+        .into()),
+        None => Err(BadInput::new("the dashboard is not available in this build yet; try `repool pools`").into()),
+    }
+}

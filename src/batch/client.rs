@@ -1,0 +1,512 @@
+//! `BatchClient`: typed calls to the Batch data plane with paging, retries and observation.
+//!
+//! Retries: 429, 503, 500 `OperationTimedOut`/`ServerBusy`/`InternalError` and connection
+//! failures, with exponential backoff and jitter, honouring `Retry-After`, within a total time
+//! bound. Each attempt gets a fresh `client-request-id` and signature.
+
+use super::auth::Credential;
+use super::error::{BatchError, ServiceError};
+use super::http::{HttpSettings, build_client};
+use super::models::{AutoScaleRun, EnableAutoScaleRequest, ErrorBody, Node, Page, Pool, PoolNodeCounts, ResizeRequest};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+pub const DEFAULT_API_VERSION: &str = "2024-07-01.20.0";
+const CONTENT_TYPE: &str = "application/json; odata=minimalmetadata";
+
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// No retry starts once this much time has passed since the first attempt.
+    pub max_total: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            max_total: Duration::from_secs(120),
+        }
+    }
+}
+
+/// One HTTP attempt, as the API log and benchmarks see it.
+#[derive(Clone, Debug)]
+pub struct ApiEvent {
+    pub operation: &'static str,
+    pub method: String,
+    pub path: String,
+    /// None when no response came back.
+    pub status: Option<u16>,
+    pub elapsed: Duration,
+    pub attempt: u32,
+    /// Error code or transport failure, if any.
+    pub error: Option<String>,
+}
+
+pub type ApiObserver = Arc<dyn Fn(&ApiEvent) + Send + Sync>;
+
+/// Whether a call may be sent again after an outcome that leaves its effect unknown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// Reads, and writes whose repetition leaves the same state (resize to absolute targets,
+    /// disable autoscale, delete: a second delete answers PoolBeingDeleted/404, which callers
+    /// treat as done).
+    Safe,
+    /// Pool add: once the service may have acted (500, timeout, dropped answer) a resend could
+    /// report PoolExists for our own pool. Only retried when the request surely was not applied
+    /// (connection refused, 429/503 throttling); otherwise the error goes to the caller, whose
+    /// create step re-reads the pool.
+    OnlyIfNotApplied,
+}
+
+#[derive(Clone)]
+pub struct BatchClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    endpoint: url::Url,
+    api_version: String,
+    credential: Credential,
+    retry: RetryPolicy,
+    observer: RwLock<Option<ApiObserver>>,
+}
+
+struct Answer {
+    status: StatusCode,
+    body: bytes::Bytes,
+}
+
+impl BatchClient {
+    pub fn new(
+        endpoint: &str,
+        api_version: &str,
+        credential: Credential,
+        http: &HttpSettings,
+        retry: RetryPolicy,
+    ) -> Result<Self, String> {
+        let endpoint = parse_endpoint(endpoint)?;
+        let client = build_client(http, &endpoint)?;
+        Ok(BatchClient {
+            inner: Arc::new(Inner {
+                http: client,
+                endpoint,
+                api_version: api_version.to_string(),
+                credential,
+                retry,
+                observer: RwLock::new(None),
+            }),
+        })
+    }
+
+    pub fn endpoint(&self) -> &url::Url {
+        &self.inner.endpoint
+    }
+
+    pub fn credential(&self) -> &Credential {
+        &self.inner.credential
+    }
+
+    /// Every attempt of every call is reported to `observer`.
+    pub fn set_observer(&self, observer: ApiObserver) {
+        *self.inner.observer.write().expect("observer lock") = Some(observer);
+    }
+
+    /// All pools, following `odata.nextLink` exactly as given.
+    pub async fn list_pools(
+        &self,
+        select: Option<&str>,
+        filter: Option<&str>,
+        max_results: Option<u32>,
+    ) -> Result<Vec<Pool>, BatchError> {
+        let mut query = Vec::new();
+        if let Some(max) = max_results {
+            query.push(("maxresults", max.to_string()));
+        }
+        if let Some(filter) = filter {
+            query.push(("$filter", filter.to_string()));
+        }
+        if let Some(select) = select {
+            query.push(("$select", select.to_string()));
+        }
+        self.list_all("list pools", self.url("/pools", &query)).await
+    }
+
+    pub async fn get_pool(&self, id: &str, select: Option<&str>) -> Result<Pool, BatchError> {
+        let query: Vec<_> = select.map(|s| ("$select", s.to_string())).into_iter().collect();
+        let url = self.url(&pool_path(id, ""), &query);
+        self.call_json("get pool", Method::GET, url, None, Replay::Safe).await
+    }
+
+    /// HEAD: true on 200, false on 404.
+    pub async fn pool_exists(&self, id: &str) -> Result<bool, BatchError> {
+        let url = self.url(&pool_path(id, ""), &[]);
+        match self.call("pool exists", Method::HEAD, url, None, Replay::Safe).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `body` is a complete pool-add body (camelCase wire names).
+    pub async fn add_pool(&self, body: &serde_json::Value) -> Result<(), BatchError> {
+        let url = self.url("/pools", &[]);
+        self.call("add pool", Method::POST, url, Some(body.to_string()), Replay::OnlyIfNotApplied).await.map(drop)
+    }
+
+    /// `if_match` (an ETag) makes the delete fail with 412 if the pool changed meanwhile.
+    pub async fn delete_pool(&self, id: &str, if_match: Option<&str>) -> Result<(), BatchError> {
+        let url = self.url(&pool_path(id, ""), &[]);
+        let mut request = self.request(Method::DELETE, url, None);
+        if let Some(tag) = if_match {
+            request = request.header(reqwest::header::IF_MATCH, tag);
+        }
+        self.send("delete pool", request, Replay::Safe).await.map(drop)
+    }
+
+    pub async fn patch_pool(&self, id: &str, body: &serde_json::Value) -> Result<(), BatchError> {
+        let url = self.url(&pool_path(id, ""), &[]);
+        self.call("patch pool", Method::PATCH, url, Some(body.to_string()), Replay::Safe).await.map(drop)
+    }
+
+    pub async fn update_pool_properties(&self, id: &str, body: &serde_json::Value) -> Result<(), BatchError> {
+        let url = self.url(&pool_path(id, "/updateproperties"), &[]);
+        self.call("update pool properties", Method::POST, url, Some(body.to_string()), Replay::Safe).await.map(drop)
+    }
+
+    pub async fn resize_pool(&self, id: &str, resize: &ResizeRequest) -> Result<(), BatchError> {
+        let url = self.url(&pool_path(id, "/resize"), &[]);
+        let body = serde_json::to_string(resize).expect("resize body serialises");
+        self.call("resize pool", Method::POST, url, Some(body), Replay::Safe).await.map(drop)
+    }
+
+    pub async fn stop_resize(&self, id: &str) -> Result<(), BatchError> {
+        let url = self.url(&pool_path(id, "/stopresize"), &[]);
+        self.call("stop resize", Method::POST, url, None, Replay::Safe).await.map(drop)
+    }
+
+    pub async fn enable_autoscale(&self, id: &str, request: &EnableAutoScaleRequest) -> Result<(), BatchError> {
+        let url = self.url(&pool_path(id, "/enableautoscale"), &[]);
+        let body = serde_json::to_string(request).expect("autoscale body serialises");
+        self.call("enable autoscale", Method::POST, url, Some(body), Replay::Safe).await.map(drop)
+    }
+
+    pub async fn disable_autoscale(&self, id: &str) -> Result<(), BatchError> {
+        let url = self.url(&pool_path(id, "/disableautoscale"), &[]);
+        self.call("disable autoscale", Method::POST, url, None, Replay::Safe).await.map(drop)
+    }
+
+    pub async fn evaluate_autoscale(&self, id: &str, formula: &str) -> Result<AutoScaleRun, BatchError> {
+        let url = self.url(&pool_path(id, "/evaluateautoscale"), &[]);
+        let body = serde_json::json!({ "autoScaleFormula": formula }).to_string();
+        self.call_json("evaluate autoscale", Method::POST, url, Some(body), Replay::Safe).await
+    }
+
+    /// Node counts of every pool (`GET /nodecounts`), all pages.
+    pub async fn list_node_counts(&self) -> Result<Vec<PoolNodeCounts>, BatchError> {
+        self.list_all("list node counts", self.url("/nodecounts", &[])).await
+    }
+
+    pub async fn list_nodes(&self, pool_id: &str, select: Option<&str>) -> Result<Vec<Node>, BatchError> {
+        let query: Vec<_> = select.map(|s| ("$select", s.to_string())).into_iter().collect();
+        self.list_all("list nodes", self.url(&pool_path(pool_id, "/nodes"), &query)).await
+    }
+
+    fn url(&self, path: &str, query: &[(&str, String)]) -> url::Url {
+        let mut url = self.inner.endpoint.clone();
+        let base = url.path().trim_end_matches('/').to_string();
+        url.set_path(&format!("{base}{path}"));
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs.append_pair("api-version", &self.inner.api_version);
+            for (name, value) in query {
+                pairs.append_pair(name, value);
+            }
+        }
+        url
+    }
+
+    async fn list_all<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        first: url::Url,
+    ) -> Result<Vec<T>, BatchError> {
+        let mut items = Vec::new();
+        let mut next = Some(first);
+        while let Some(url) = next.take() {
+            let page: Page<T> = self.call_json(operation, Method::GET, url, None, Replay::Safe).await?;
+            items.extend(page.value);
+            if let Some(link) = page.next_link {
+                next = Some(url::Url::parse(&link).map_err(|e| BatchError::Decode {
+                    operation,
+                    detail: format!("odata.nextLink '{link}' is not a URL: {e}"),
+                })?);
+            }
+        }
+        Ok(items)
+    }
+
+    async fn call_json<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: url::Url,
+        body: Option<String>,
+        replay: Replay,
+    ) -> Result<T, BatchError> {
+        let answer = self.call(operation, method, url, body, replay).await?;
+        serde_json::from_slice(&answer.body).map_err(|e| BatchError::Decode { operation, detail: e.to_string() })
+    }
+
+    async fn call(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: url::Url,
+        body: Option<String>,
+        replay: Replay,
+    ) -> Result<Answer, BatchError> {
+        self.send(operation, self.request(method, url, body), replay).await
+    }
+
+    fn request(&self, method: Method, url: url::Url, body: Option<String>) -> reqwest::RequestBuilder {
+        let has_body = body.is_some();
+        let bodyless_write = method != Method::GET && method != Method::HEAD;
+        let mut request = self.inner.http.request(method, url).header(reqwest::header::ACCEPT, "application/json");
+        if let Some(body) = body {
+            // Content-Length is set explicitly because Shared Key signs it.
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+                .header(reqwest::header::CONTENT_LENGTH, body.len())
+                .body(body);
+        } else if bodyless_write && !has_body {
+            request = request.header(reqwest::header::CONTENT_LENGTH, 0);
+        }
+        request
+    }
+
+    async fn send(
+        &self,
+        operation: &'static str,
+        request: reqwest::RequestBuilder,
+        replay: Replay,
+    ) -> Result<Answer, BatchError> {
+        let template = request
+            .build()
+            .map_err(|e| BatchError::Transport { url: self.inner.endpoint.to_string(), detail: e.to_string() })?;
+        let policy = &self.inner.retry;
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = template.try_clone().expect("repool bodies are in memory, so requests clone");
+            request
+                .headers_mut()
+                .insert("client-request-id", uuid::Uuid::new_v4().to_string().parse().expect("uuid header"));
+            self.inner.credential.authorize(&mut request).await?;
+            let (method, path) = (request.method().to_string(), request.url().path().to_string());
+            let sent_at = Instant::now();
+            let outcome = self.attempt(request, operation).await;
+            let (status, error_text) = match &outcome {
+                Ok(answer) => (Some(answer.status.as_u16()), None),
+                Err(Failure::Service(e)) => (Some(e.status), Some(e.code.clone())),
+                Err(Failure::Transport { detail, .. }) => (None, Some(detail.clone())),
+            };
+            self.observe(ApiEvent {
+                operation,
+                method,
+                path,
+                status,
+                elapsed: sent_at.elapsed(),
+                attempt,
+                error: error_text,
+            });
+            let (error, retry_after, may_replay) = match outcome {
+                Ok(answer) => return Ok(answer),
+                Err(Failure::Service(e)) => {
+                    let may = is_transient(&e) && (replay == Replay::Safe || matches!(e.status, 429 | 503));
+                    let after = e.retry_after;
+                    (BatchError::Service(e), after, may)
+                }
+                Err(Failure::Transport { detail, sent }) => {
+                    let may = !sent || replay == Replay::Safe;
+                    (BatchError::Transport { url: self.inner.endpoint.to_string(), detail }, None, may)
+                }
+            };
+            // Retry-After is honoured, but never below our own backoff: `0` must not become a storm.
+            let delay = retry_after.unwrap_or_default().max(backoff(policy, attempt));
+            let out_of_time = started.elapsed() + delay > policy.max_total;
+            if !may_replay || attempt >= policy.max_attempts || out_of_time {
+                return Err(error);
+            }
+            tracing::debug!(operation, attempt, delay_ms = delay.as_millis() as u64, "retrying: {error}");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn attempt(&self, request: reqwest::Request, operation: &'static str) -> Result<Answer, Failure> {
+        let transport =
+            |e: reqwest::Error| Failure::Transport { sent: !e.is_connect(), detail: describe_transport(&e) };
+        let response = self.inner.http.execute(request).await.map_err(transport)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(transport)?;
+        if status.is_success() {
+            return Ok(Answer { status, body });
+        }
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
+        let request_id = header("request-id");
+        let error = match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(parsed) => ServiceError::from_body(status.as_u16(), parsed, request_id, retry_after),
+            Err(_) if status == StatusCode::NOT_FOUND && body.is_empty() => ServiceError {
+                status: 404,
+                code: "PoolNotFound".into(),
+                message: "The specified pool does not exist.".into(),
+                values: vec![],
+                request_id,
+                retry_after,
+            },
+            Err(_) => ServiceError {
+                status: status.as_u16(),
+                code: status.canonical_reason().unwrap_or("Error").replace(' ', ""),
+                message: format!("{operation} failed with HTTP {status} and no Batch error body"),
+                values: vec![],
+                request_id,
+                retry_after,
+            },
+        };
+        Err(Failure::Service(Box::new(error)))
+    }
+
+    fn observe(&self, event: ApiEvent) {
+        tracing::debug!(op = event.operation, status = ?event.status, ms = event.elapsed.as_millis() as u64, attempt = event.attempt, error = ?event.error, "{} {}", event.method, event.path);
+        if let Some(observer) = self.inner.observer.read().expect("observer lock").as_ref() {
+            observer(&event);
+        }
+    }
+}
+
+enum Failure {
+    Service(Box<ServiceError>),
+    /// `sent`: the request may have reached the service.
+    Transport {
+        detail: String,
+        sent: bool,
+    },
+}
+
+fn is_transient(e: &ServiceError) -> bool {
+    match e.status {
+        429 | 503 => true,
+        500 => matches!(e.code.as_str(), "OperationTimedOut" | "ServerBusy" | "InternalError"),
+        _ => false,
+    }
+}
+
+/// Exponential backoff with "equal jitter": half fixed, half random, so many clients spread out.
+fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
+    let exp = policy.base_delay.saturating_mul(1u32 << (attempt - 1).min(16)).min(policy.max_delay);
+    exp / 2 + exp.mul_f64(fastrand::f64() / 2.0)
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    if let Ok(secs) = value.trim().parse::<f64>() {
+        return (secs >= 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs.min(3600.0)));
+    }
+    let when = jiff::fmt::rfc2822::parse(value.trim()).ok()?.timestamp();
+    let wait = when.as_second() - jiff::Timestamp::now().as_second();
+    Some(Duration::from_secs(wait.clamp(0, 3600) as u64))
+}
+
+fn describe_transport(e: &reqwest::Error) -> String {
+    let mut text = if e.is_connect() {
+        "connection failed".to_string()
+    } else if e.is_timeout() {
+        "no answer in time".to_string()
+    } else {
+        "the connection broke".to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn pool_path(id: &str, suffix: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    format!("/pools/{}{suffix}", encoded.replace('+', "%20"))
+}
+
+/// Accepts `https://acct.region.batch.azure.com` or a plain `http://127.0.0.1:PORT` simulator.
+pub fn parse_endpoint(text: &str) -> Result<url::Url, String> {
+    let shown = text.trim();
+    let url = url::Url::parse(shown).map_err(|e| {
+        format!("account URL '{shown}' is not a URL ({e}); write it as https://ACCOUNT.REGION.batch.azure.com")
+    })?;
+    match url.scheme() {
+        "https" => {}
+        "http" if super::http::is_loopback(&url) => {}
+        "http" => {
+            return Err(format!(
+                "account URL '{shown}' uses plain http; only a local simulator (127.0.0.1/localhost) may, use https"
+            ));
+        }
+        other => return Err(format!("account URL '{shown}' has scheme '{other}'; use https://")),
+    }
+    if url.host().is_none() || url.query().is_some() {
+        return Err(format!(
+            "account URL '{shown}' must be just scheme and host, e.g. https://ACCOUNT.REGION.batch.azure.com"
+        ));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_as_seconds_or_date() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let policy = RetryPolicy { max_delay: Duration::from_secs(4), ..Default::default() };
+        for attempt in 1..12 {
+            let d = backoff(&policy, attempt);
+            let cap = policy.base_delay.saturating_mul(1 << (attempt - 1)).min(policy.max_delay);
+            assert!(d >= cap / 2 && d <= cap, "attempt {attempt}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn endpoints_are_checked() {
+        assert!(parse_endpoint("https://a.westus.batch.azure.com").is_ok());
+        assert!(parse_endpoint("http://127.0.0.1:8080").is_ok());
+        assert!(parse_endpoint("http://a.westus.batch.azure.com").unwrap_err().contains("plain http"));
+        assert!(parse_endpoint("a.westus").unwrap_err().contains("not a URL"));
+        assert!(parse_endpoint("ftp://x").unwrap_err().contains("scheme"));
+    }
+
+    #[test]
+    fn pool_ids_are_escaped_in_paths() {
+        assert_eq!(pool_path("a b", "/resize"), "/pools/a%20b/resize");
+    }
+}

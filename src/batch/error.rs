@@ -1,0 +1,130 @@
+//! Errors from the Batch client, written for an operator: what happened and what to do.
+
+use super::models::ErrorBody;
+use std::fmt;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The service answered with an error status.
+    #[error("{0}")]
+    Service(Box<ServiceError>),
+    /// No usable answer: connection refused, dropped, timed out.
+    #[error(
+        "cannot reach the Batch account at {url}: {detail}. Check the account URL, the network or proxy (HTTPS_PROXY), and try again"
+    )]
+    Transport { url: String, detail: String },
+    /// Getting a token or signing the request failed.
+    #[error("sign-in with {method} failed: {detail}")]
+    Auth { method: &'static str, detail: String },
+    /// The answer was not what the Batch API returns.
+    #[error(
+        "the Batch account answered {operation} with a body repool cannot read ({detail}); is the account URL really a Batch endpoint?"
+    )]
+    Decode { operation: &'static str, detail: String },
+}
+
+impl BatchError {
+    pub fn service(&self) -> Option<&ServiceError> {
+        match self {
+            BatchError::Service(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The Batch error code, if the service sent one.
+    pub fn code(&self) -> Option<&str> {
+        self.service().map(|e| e.code.as_str())
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        self.service().map(|e| e.status)
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
+
+/// A Batch error response: status, `code`, message, `values` and the request id to quote to support.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceError {
+    pub status: u16,
+    pub code: String,
+    /// The message without the service's `RequestId:`/`Time:` trailer.
+    pub message: String,
+    pub values: Vec<(String, String)>,
+    pub request_id: Option<String>,
+    pub retry_after: Option<Duration>,
+}
+
+impl ServiceError {
+    pub fn from_body(status: u16, body: ErrorBody, request_id: Option<String>, retry_after: Option<Duration>) -> Self {
+        let message = body.message.value.split("\nRequestId:").next().unwrap_or_default().trim().to_string();
+        ServiceError {
+            status,
+            code: body.code,
+            message,
+            values: body.values.into_iter().map(|d| (d.key, d.value)).collect(),
+            request_id,
+            retry_after,
+        }
+    }
+
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.values.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// What the code means for an operator, and what to do about it.
+    pub fn advice(&self) -> &'static str {
+        match self.code.as_str() {
+            "PoolNotFound" => "the pool does not exist: check the id, or it was already deleted",
+            "PoolExists" => "a pool with this id (ids ignore case) already exists",
+            "PoolBeingDeleted" => "the pool is still being deleted; wait until it is gone, then retry",
+            "PoolBeingResized" | "OperationInvalidForCurrentState" => {
+                "the pool is resizing or has autoscale on; wait until it is steady with autoscale off"
+            }
+            "AuthenticationFailed" => {
+                "the signature was rejected: check the account name and key (AZURE_BATCH_ACCESS_KEY) and that this machine's clock is right"
+            }
+            "MissingRequiredHeader" => "the request carried no credentials: configure [auth] in config.toml",
+            "InsufficientAccountPermissions" => {
+                "the identity lacks rights on this account: grant it a Batch role such as 'Azure Batch Account Contributor'"
+            }
+            "AccountIsDisabled" => "the Batch account is disabled: enable it in the Azure portal",
+            "InvalidPropertyValue" | "MissingRequiredProperty" | "InvalidRequestBody" => {
+                "the service refused the pool body: fix the named property in the pool definition and run `repool validate`"
+            }
+            "InvalidAutoScalingSettings" | "AutoScalingFormulaSyntaxError" | "AutoScaleFormulaTooLong" => {
+                "the autoscale settings are invalid: fix autoScaleFormula / autoScaleEvaluationInterval in the definition"
+            }
+            "UnsupportedRequestVersion" => {
+                "the account does not accept this api-version: set api_version in config.toml to 2024-07-01.20.0 or 2025-06-01"
+            }
+            "TooManyEnableAutoScaleRequests" | "TooManyRequests" => {
+                "autoscale was changed less than 30 s ago on this pool; wait and retry"
+            }
+            "OperationTimedOut" | "ServerBusy" | "InternalError" => {
+                "a transient service fault; repool already retried, so try again in a few minutes"
+            }
+            "ConditionNotMet" => "someone else changed the pool meanwhile; refresh and check it",
+            "PoolQuotaReached" => "the account's pool quota is full: delete a pool or raise the quota",
+            "InvalidQueryParameterValue" => "a query parameter was refused; this is a repool bug, please report it",
+            _ => "see the Batch error code reference for this code",
+        }
+    }
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Batch said {} {}: {}", self.status, self.code, self.message)?;
+        for (key, value) in &self.values {
+            write!(f, " [{key}: {value}]")?;
+        }
+        write!(f, " — {}", self.advice())?;
+        if let Some(id) = &self.request_id {
+            write!(f, " (request-id {id})")?;
+        }
+        Ok(())
+    }
+}

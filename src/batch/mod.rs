@@ -1,0 +1,16 @@
+//! The Batch data-plane client: wire types, auth, calls. No UI, no workflow.
+
+pub mod auth;
+pub mod cert;
+pub mod client;
+pub mod duration;
+pub mod error;
+pub mod http;
+pub mod models;
+pub mod shared_key;
+
+pub use auth::{AuthMethod, AuthSettings, Credential};
+pub use client::{ApiEvent, BatchClient, RetryPolicy};
+pub use duration::BatchDuration;
+pub use error::{BatchError, ServiceError};
+pub use models::*;

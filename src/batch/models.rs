@@ -1,0 +1,347 @@
+//! Wire types of the Batch data plane, shared by the client and the simulator.
+//!
+//! Every struct keeps the properties it does not name in `rest` (order preserved), so a pool
+//! read from the service can be written back without loss. Enums accept any casing and
+//! unknown values: the service answers `"Spread"` where the spec says `spread`, and new
+//! values keep arriving.
+
+use super::duration::BatchDuration;
+use jiff::Timestamp;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+/// A string enum as Batch sends it: known values by name, anything else kept verbatim.
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant,)+ Other(String) }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                match self { $(Self::$variant => $wire,)+ Self::Other(s) => s }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $(if s.eq_ignore_ascii_case($wire) { return Self::$variant; })+
+                Self::Other(s.to_string())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Ok(Self::from(String::deserialize(d)?.as_str()))
+            }
+        }
+    };
+}
+
+wire_enum!(PoolState { Active = "active", Deleting = "deleting" });
+wire_enum!(AllocationState { Steady = "steady", Resizing = "resizing", Stopping = "stopping" });
+wire_enum!(
+    /// What happens to running tasks when a node leaves the pool.
+    NodeDeallocationOption {
+        Requeue = "requeue",
+        Terminate = "terminate",
+        TaskCompletion = "taskcompletion",
+        RetainedData = "retaineddata",
+    }
+);
+wire_enum!(NodeState {
+    Idle = "idle",
+    Rebooting = "rebooting",
+    Reimaging = "reimaging",
+    Running = "running",
+    Unusable = "unusable",
+    Creating = "creating",
+    Starting = "starting",
+    WaitingForStartTask = "waitingforstarttask",
+    StartTaskFailed = "starttaskfailed",
+    Unknown = "unknown",
+    LeavingPool = "leavingpool",
+    Offline = "offline",
+    Preempted = "preempted",
+    UpgradingOs = "upgradingos",
+    Deallocated = "deallocated",
+    Deallocating = "deallocating",
+});
+
+/// A pool as the service returns it (`CloudPool` / `BatchPool`). Fields are in wire order and
+/// all optional, because `$select` may return any subset.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pool {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(rename = "eTag", skip_serializing_if = "Option::is_none")]
+    pub e_tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creation_time: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<PoolState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_transition_time: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocation_state: Option<AllocationState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocation_state_transition_time: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vm_size: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resize_timeout: Option<BatchDuration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_dedicated_nodes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_dedicated_nodes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_low_priority_nodes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_low_priority_nodes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resize_errors: Option<Vec<ResizeError>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_auto_scale: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_scale_formula: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_scale_evaluation_interval: Option<BatchDuration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_scale_run: Option<AutoScaleRun>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_inter_node_communication: Option<bool>,
+    /// Everything else (startTask, virtualMachineConfiguration, …), in the order received.
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+impl Pool {
+    pub fn id(&self) -> &str {
+        self.id.as_deref().unwrap_or("")
+    }
+
+    pub fn is_steady(&self) -> bool {
+        self.allocation_state == Some(AllocationState::Steady)
+    }
+
+    pub fn autoscale(&self) -> bool {
+        self.enable_auto_scale.unwrap_or(false)
+    }
+
+    pub fn current_nodes(&self) -> u32 {
+        self.current_dedicated_nodes.unwrap_or(0) + self.current_low_priority_nodes.unwrap_or(0)
+    }
+
+    pub fn target_nodes(&self) -> u32 {
+        self.target_dedicated_nodes.unwrap_or(0) + self.target_low_priority_nodes.unwrap_or(0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NameValue {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResizeError {
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<NameValue>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AutoScaleRun {
+    pub timestamp: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub results: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ResizeError>,
+}
+
+/// A page of a list operation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Page<T> {
+    #[serde(default = "Vec::new")]
+    pub value: Vec<T>,
+    #[serde(rename = "odata.nextLink", skip_serializing_if = "Option::is_none")]
+    pub next_link: Option<String>,
+}
+
+/// Node counts by state for one kind of node (`NodeCounts`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NodeCounts {
+    pub creating: u32,
+    pub idle: u32,
+    pub offline: u32,
+    pub preempted: u32,
+    pub rebooting: u32,
+    pub reimaging: u32,
+    pub running: u32,
+    pub starting: u32,
+    pub start_task_failed: u32,
+    pub leaving_pool: u32,
+    pub unknown: u32,
+    pub unusable: u32,
+    pub waiting_for_start_task: u32,
+    pub deallocated: u32,
+    pub deallocating: u32,
+    #[serde(rename = "upgradingOS")]
+    pub upgrading_os: u32,
+    pub total: u32,
+}
+
+impl NodeCounts {
+    /// Counts one node of `state` (and the total).
+    pub fn add(&mut self, state: &NodeState) {
+        let slot = match state {
+            NodeState::Idle => &mut self.idle,
+            NodeState::Rebooting => &mut self.rebooting,
+            NodeState::Reimaging => &mut self.reimaging,
+            NodeState::Running => &mut self.running,
+            NodeState::Unusable => &mut self.unusable,
+            NodeState::Creating => &mut self.creating,
+            NodeState::Starting => &mut self.starting,
+            NodeState::WaitingForStartTask => &mut self.waiting_for_start_task,
+            NodeState::StartTaskFailed => &mut self.start_task_failed,
+            NodeState::LeavingPool => &mut self.leaving_pool,
+            NodeState::Offline => &mut self.offline,
+            NodeState::Preempted => &mut self.preempted,
+            NodeState::UpgradingOs => &mut self.upgrading_os,
+            NodeState::Deallocated => &mut self.deallocated,
+            NodeState::Deallocating => &mut self.deallocating,
+            NodeState::Unknown | NodeState::Other(_) => &mut self.unknown,
+        };
+        *slot += 1;
+        self.total += 1;
+    }
+}
+
+/// One entry of `GET /nodecounts`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolNodeCounts {
+    pub pool_id: String,
+    #[serde(default)]
+    pub dedicated: NodeCounts,
+    #[serde(default)]
+    pub low_priority: NodeCounts,
+}
+
+/// A compute node (`ComputeNode`), with the fields repool reads named.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Node {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<NodeState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduling_state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_transition_time: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocation_time: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vm_size: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running_tasks_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running_task_slots_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_dedicated: Option<bool>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+/// Body of `POST /pools/{id}/resize`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResizeRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_dedicated_nodes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_low_priority_nodes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resize_timeout: Option<BatchDuration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_deallocation_option: Option<NodeDeallocationOption>,
+}
+
+/// Body of `POST /pools/{id}/enableautoscale`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnableAutoScaleRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_scale_formula: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_scale_evaluation_interval: Option<BatchDuration>,
+}
+
+/// The error body every Batch operation may return.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: ErrorMessage,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<ErrorDetail>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorMessage {
+    pub lang: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub key: String,
+    pub value: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_accept_any_case_and_unknown_values() {
+        assert_eq!(AllocationState::from("Steady"), AllocationState::Steady);
+        assert_eq!(NodeDeallocationOption::from("TaskCompletion"), NodeDeallocationOption::TaskCompletion);
+        let unknown: PoolState = serde_json::from_str("\"upgrading\"").unwrap();
+        assert_eq!(unknown, PoolState::Other("upgrading".into()));
+        assert_eq!(serde_json::to_string(&unknown).unwrap(), "\"upgrading\"");
+    }
+
+    #[test]
+    fn pool_keeps_unknown_properties_in_order() {
+        let text = r#"{"id":"p","zeta":1,"vmSize":"standard_d2_v2","alpha":{"x":[1,2]},"taskSlotsPerNode":1}"#;
+        let pool: Pool = serde_json::from_str(text).unwrap();
+        assert_eq!(pool.rest.keys().collect::<Vec<_>>(), ["zeta", "alpha", "taskSlotsPerNode"]);
+        let back: Value = serde_json::to_value(&pool).unwrap();
+        assert_eq!(back, serde_json::from_str::<Value>(text).unwrap());
+    }
+}

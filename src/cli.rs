@@ -1,0 +1,178 @@
+//! The command line: the contract scripts and tests rely on (docs/ARCHITECTURE.md).
+
+use crate::batch::AuthMethod;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "repool",
+    version,
+    about = "Recreate Azure Batch pools without killing running work",
+    long_about = "Recreate Azure Batch pools without killing running work.\n\n\
+        With no command, opens the live dashboard of the configured account. Each recreation drains \
+        the pool (resize to 0 with taskcompletion), backs up its spec, deletes it and creates it \
+        again from the pool definition file. Every step is journaled: `repool resume` continues \
+        after a crash.\n\nTry it with no Azure account: `repool demo`.",
+    after_help = "Exit codes: 0 done, 1 a pool failed, 2 bad input or configuration (nothing changed), \
+        3 interrupted (resume possible), 130 cancelled."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct GlobalArgs {
+    /// Config file [env: REPOOL_CONFIG] (default: see `repool info`)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Account profile from the config file ([accounts.NAME])
+    #[arg(long, global = true, value_name = "NAME")]
+    pub account: Option<String>,
+    /// Pool definition file (.json or .j2 template)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub definition: Option<PathBuf>,
+    /// Batch account URL [env: AZURE_BATCH_ENDPOINT]
+    #[arg(long, global = true, value_name = "URL")]
+    pub account_url: Option<String>,
+    /// Batch account name [env: AZURE_BATCH_ACCOUNT]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub account_name: Option<String>,
+    /// How to sign in
+    #[arg(long, global = true, value_enum)]
+    pub auth: Option<AuthMethod>,
+    /// Batch REST api-version (default 2024-07-01.20.0; 2025-06-01 also works)
+    #[arg(long, global = true, value_name = "VERSION")]
+    pub api_version: Option<String>,
+    /// Never change anything: every mutating command and key is disabled
+    #[arg(long, global = true)]
+    pub readonly: bool,
+    /// Template variable for .j2 definitions (repeatable)
+    #[arg(long = "var", global = true, value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+    /// Log level or filter, e.g. debug or repool=trace [env: REPOOL_LOG]
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Dashboard on a simulated account: no Azure, no set-up
+    Demo(DemoArgs),
+    /// Run the simulated Batch account as an HTTP server on loopback
+    Sim(SimArgs),
+    /// List the account's pools once
+    Pools {
+        /// One JSON object per pool, as the service returns it
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the pool definition file: syntax, schema, Batch's rules
+    Validate,
+    /// Show what recreation would change: definition vs live pools
+    Plan {
+        /// Pool id (repeatable); default: every pool in the definition
+        #[arg(long = "pool", value_name = "ID")]
+        pools: Vec<String>,
+        /// Every pool in the definition
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recreate pools: drain, back up, delete, create, wait ready
+    Recreate(RecreateArgs),
+    /// Continue an interrupted run (the latest by default)
+    Resume {
+        /// Run id (see the journal directory in `repool info`)
+        run_id: Option<String>,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        /// Print the final report as JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a pool again from a backup file
+    Restore {
+        backup_file: PathBuf,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Print the config, data, journal, backup and log paths
+    Info,
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Extra generated pools besides the demo account's dozen
+    #[arg(long, default_value_t = 0)]
+    pub pools: usize,
+    /// Simulated seconds per real second
+    #[arg(long, default_value_t = 30.0)]
+    pub speed: f64,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SimArgs {
+    /// Address to listen on (port 0 picks a free port)
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Account name clients sign with
+    #[arg(long, default_value = "simaccount")]
+    pub account: String,
+    /// Account key (base64); default: a fresh random key
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Seed pools: a directory of *.json pools or one JSON file; `demo` for the built-in account
+    #[arg(long, value_name = "DIR|FILE")]
+    pub seed: Option<String>,
+    /// Simulated seconds per real second
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Faults, e.g. "503=0.1,429=0.05,timeout=0.02,drop=0.02,latency=200ms,alloc=0.1"
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+    /// Seed of the random numbers behind faults and timings
+    #[arg(long, default_value_t = 1)]
+    pub seed_rng: u64,
+    /// Accept any bearer token as well as Shared Key
+    #[arg(long)]
+    pub allow_bearer: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RecreateArgs {
+    /// Pool id (repeatable)
+    #[arg(long = "pool", value_name = "ID")]
+    pub pools: Vec<String>,
+    /// Every pool in the definition
+    #[arg(long)]
+    pub all: bool,
+    /// Do not ask; required when stdin is not a terminal
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the plan and every call it would make; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Pools recreated at once
+    #[arg(long, value_name = "N")]
+    pub parallel: Option<usize>,
+    /// Print the final report as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after this step (step-through), e.g. drain or delete
+    #[arg(long, value_name = "STEP")]
+    pub until: Option<String>,
+    /// What to do when draining times out: wait, fail (default) or force
+    #[arg(long, value_name = "POLICY")]
+    pub on_drain_timeout: Option<String>,
+}

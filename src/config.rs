@@ -1,0 +1,335 @@
+//! config.toml: model, load, and merge with the environment and flags (file < env < flags).
+
+use crate::batch::client::DEFAULT_API_VERSION;
+use crate::batch::http::HttpSettings;
+use crate::batch::{AuthMethod, AuthSettings, BatchDuration, NodeDeallocationOption};
+use crate::cli::GlobalArgs;
+use crate::errors::BadInput;
+use crate::recreate::policy::{DrainTimeoutPolicy, RecreatePolicy};
+use crate::secret::Secret;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The file as written. Unknown keys are errors, so a typo does not silently do nothing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Profile used when --account is not given.
+    pub account: Option<String>,
+    pub definition: Option<PathBuf>,
+    pub api_version: Option<String>,
+    pub proxy: Option<String>,
+    pub refresh_seconds: Option<u64>,
+    pub readonly: Option<bool>,
+    pub log_level: Option<String>,
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountConfig>,
+    #[serde(default)]
+    pub recreate: RecreateConfig,
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    pub url: Option<String>,
+    pub name: Option<String>,
+    pub definition: Option<PathBuf>,
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub method: Option<AuthMethod>,
+    pub account_key: Option<Secret>,
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub certificate_path: Option<PathBuf>,
+    pub certificate_password: Option<Secret>,
+    pub federated_token_file: Option<PathBuf>,
+    pub authority_host: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecreateConfig {
+    pub node_deallocation_option: Option<String>,
+    pub resize_timeout: Option<String>,
+    pub poll_seconds: Option<u64>,
+    pub drain_timeout: Option<String>,
+    pub wait_timeout: Option<String>,
+    pub parallel: Option<usize>,
+    pub on_drain_timeout: Option<DrainTimeoutPolicy>,
+}
+
+/// Where repool keeps its files.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    pub config_file: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Paths {
+    /// `REPOOL_CONFIG` / `REPOOL_DATA_DIR` override the platform directories.
+    pub fn discover(config_flag: Option<&Path>) -> Result<Self, BadInput> {
+        let dirs = directories::ProjectDirs::from("", "", "repool");
+        let config_file = match config_flag.map(Path::to_path_buf).or_else(|| env_path("REPOOL_CONFIG")) {
+            Some(path) => path,
+            None => dirs.as_ref().map(|d| d.config_dir().join("config.toml")).ok_or_else(|| {
+                BadInput::new("cannot find a home directory: pass --config FILE and set REPOOL_DATA_DIR")
+            })?,
+        };
+        let data_dir = match env_path("REPOOL_DATA_DIR") {
+            Some(path) => path,
+            None => dirs
+                .as_ref()
+                .map(|d| d.data_dir().to_path_buf())
+                .ok_or_else(|| BadInput::new("cannot find a home directory: set REPOOL_DATA_DIR"))?,
+        };
+        Ok(Paths { config_file, data_dir })
+    }
+
+    pub fn journal_dir(&self) -> PathBuf {
+        self.data_dir.join("journal")
+    }
+
+    pub fn backup_dir(&self) -> PathBuf {
+        self.data_dir.join("backups")
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.data_dir.join("logs")
+    }
+}
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    env(name).map(PathBuf::from)
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Everything resolved: what the commands use.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub paths: Paths,
+    pub config_found: bool,
+    pub profile: Option<String>,
+    pub endpoint: Option<String>,
+    pub auth: AuthSettings,
+    pub http: HttpSettings,
+    pub api_version: String,
+    pub definition: Option<PathBuf>,
+    pub vars: BTreeMap<String, String>,
+    pub refresh: Duration,
+    pub readonly: bool,
+    pub policy: RecreatePolicy,
+    pub log_level: String,
+}
+
+impl Settings {
+    /// Loads the config file (absent is fine unless named explicitly) and applies env and flags.
+    pub fn load(flags: &GlobalArgs) -> Result<Self, BadInput> {
+        let paths = Paths::discover(flags.config.as_deref())?;
+        let explicit = flags.config.is_some() || env("REPOOL_CONFIG").is_some();
+        let (file, config_found) = match std::fs::read_to_string(&paths.config_file) {
+            Ok(text) => (parse_file(&paths.config_file, &text)?, true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => (FileConfig::default(), false),
+            Err(e) => {
+                return Err(BadInput::new(format!(
+                    "cannot read config file {}: {e}; check --config / REPOOL_CONFIG",
+                    paths.config_file.display()
+                )));
+            }
+        };
+        if config_found {
+            warn_if_secret_readable(&paths.config_file, &file);
+        }
+        Self::resolve(paths, config_found, file, flags)
+    }
+
+    fn resolve(paths: Paths, config_found: bool, mut file: FileConfig, flags: &GlobalArgs) -> Result<Self, BadInput> {
+        let shown = paths.config_file.display().to_string();
+        let profile = flags
+            .account
+            .clone()
+            .or(file.account.clone())
+            .or_else(|| (file.accounts.len() == 1).then(|| file.accounts.keys().next().cloned()).flatten());
+        let account = match &profile {
+            Some(name) => file.accounts.remove(name).ok_or_else(|| {
+                let known: Vec<_> = file.accounts.keys().cloned().collect();
+                BadInput::new(format!(
+                    "{shown}: no [accounts.{name}] section (known: {}); add it or pick another with --account",
+                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                ))
+            })?,
+            None => AccountConfig::default(),
+        };
+        let a = account.auth;
+        let pick = |flag: Option<String>, env_name: &str, file_value: Option<String>| {
+            flag.or_else(|| env(env_name)).or(file_value)
+        };
+        let secret = |env_name: &str, file_value: Option<Secret>| env(env_name).map(Secret::new).or(file_value);
+        let auth = AuthSettings {
+            method: flags.auth.or(a.method).unwrap_or_default(),
+            account_name: pick(flags.account_name.clone(), "AZURE_BATCH_ACCOUNT", account.name).unwrap_or_default(),
+            account_key: secret("AZURE_BATCH_ACCESS_KEY", a.account_key),
+            tenant_id: pick(None, "AZURE_TENANT_ID", a.tenant_id),
+            client_id: pick(None, "AZURE_CLIENT_ID", a.client_id),
+            client_secret: secret("AZURE_CLIENT_SECRET", a.client_secret),
+            certificate_path: env_path("AZURE_CLIENT_CERTIFICATE_PATH").or(a.certificate_path),
+            certificate_password: secret("AZURE_CLIENT_CERTIFICATE_PASSWORD", a.certificate_password),
+            federated_token_file: env_path("AZURE_FEDERATED_TOKEN_FILE").or(a.federated_token_file),
+            authority_host: pick(None, "AZURE_AUTHORITY_HOST", a.authority_host),
+        };
+        let proxy = env("HTTPS_PROXY").or_else(|| env("https_proxy")).or(file.proxy);
+        let mut vars = file.vars;
+        for pair in &flags.vars {
+            let (k, v) =
+                pair.split_once('=').ok_or_else(|| BadInput::new(format!("--var '{pair}' must be KEY=VALUE")))?;
+            vars.insert(k.trim().to_string(), v.to_string());
+        }
+        Ok(Settings {
+            config_found,
+            profile,
+            endpoint: pick(flags.account_url.clone(), "AZURE_BATCH_ENDPOINT", account.url),
+            auth,
+            http: HttpSettings { proxy, ..Default::default() },
+            api_version: flags
+                .api_version
+                .clone()
+                .or(file.api_version)
+                .unwrap_or_else(|| DEFAULT_API_VERSION.to_string()),
+            definition: flags.definition.clone().or(account.definition).or(file.definition),
+            vars,
+            refresh: Duration::from_secs(file.refresh_seconds.unwrap_or(5).max(1)),
+            readonly: flags.readonly || file.readonly.unwrap_or(false),
+            policy: policy(&shown, file.recreate)?,
+            log_level: flags
+                .log_level
+                .clone()
+                .or_else(|| env("REPOOL_LOG"))
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".into()),
+            paths,
+        })
+    }
+}
+
+fn parse_file(path: &Path, text: &str) -> Result<FileConfig, BadInput> {
+    toml::from_str(text)
+        .map_err(|e| BadInput::new(format!("config file {}: {e}see config.example.toml for every key", path.display())))
+}
+
+fn policy(shown: &str, c: RecreateConfig) -> Result<RecreatePolicy, BadInput> {
+    let mut policy = RecreatePolicy::default();
+    let duration = |key: &str, text: &str| {
+        BatchDuration::parse(text).map_err(|e| BadInput::new(format!("{shown}: [recreate] {key}: {e}")))
+    };
+    if let Some(option) = c.node_deallocation_option {
+        policy.node_deallocation_option = match NodeDeallocationOption::from(option.as_str()) {
+            NodeDeallocationOption::Other(v) => {
+                return Err(BadInput::new(format!(
+                    "{shown}: [recreate] node_deallocation_option '{v}' is not one of taskcompletion, retaineddata, requeue, terminate"
+                )));
+            }
+            known => known,
+        };
+    }
+    if let Some(text) = c.resize_timeout {
+        policy.resize_timeout = duration("resize_timeout", &text)?;
+        if policy.resize_timeout < BatchDuration::from_mins(5) {
+            return Err(BadInput::new(format!(
+                "{shown}: [recreate] resize_timeout must be at least PT5M (Batch's minimum)"
+            )));
+        }
+    }
+    if let Some(secs) = c.poll_seconds {
+        policy.poll_interval = Duration::from_secs(secs.max(1));
+    }
+    if let Some(text) = c.drain_timeout {
+        policy.drain_timeout = duration("drain_timeout", &text)?.as_std();
+    }
+    if let Some(text) = c.wait_timeout {
+        policy.wait_timeout = duration("wait_timeout", &text)?.as_std();
+    }
+    if let Some(parallel) = c.parallel {
+        if parallel == 0 {
+            return Err(BadInput::new(format!("{shown}: [recreate] parallel must be at least 1")));
+        }
+        policy.parallel = parallel;
+    }
+    if let Some(on_timeout) = c.on_drain_timeout {
+        policy.on_drain_timeout = on_timeout;
+    }
+    Ok(policy)
+}
+
+/// A secret in a file others can read deserves a warning (not an error: it is their machine).
+fn warn_if_secret_readable(path: &Path, file: &FileConfig) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let holds_secret = file.accounts.values().any(|a| {
+            a.auth.account_key.is_some() || a.auth.client_secret.is_some() || a.auth.certificate_password.is_some()
+        });
+        let others_read = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o044 != 0).unwrap_or(false);
+        if holds_secret && others_read {
+            eprintln!(
+                "warning: {} holds a secret and other users can read it; run: chmod 600 {}",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(text: &str, flags: GlobalArgs) -> Result<Settings, BadInput> {
+        let paths = Paths { config_file: "c.toml".into(), data_dir: "d".into() };
+        Settings::resolve(paths, true, parse_file(Path::new("c.toml"), text)?, &flags)
+    }
+
+    #[test]
+    fn flags_beat_the_file() {
+        let text = "[accounts.prod]\nurl = \"https://a.westus.batch.azure.com\"\nname = \"a\"\n[accounts.prod.auth]\nmethod = \"azure-cli\"\n";
+        let s =
+            resolve(text, GlobalArgs { account_url: Some("http://127.0.0.1:1".into()), ..Default::default() }).unwrap();
+        assert_eq!(s.endpoint.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(s.auth.account_name, "a");
+        assert_eq!(s.auth.method, AuthMethod::AzureCli);
+        assert_eq!(s.profile.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn typos_and_bad_values_name_the_place() {
+        let err = resolve("refresh_secnds = 3\n", GlobalArgs::default()).unwrap_err().to_string();
+        assert!(err.contains("c.toml") && err.contains("line 1") && err.contains("refresh_secnds"), "{err}");
+        let err = resolve("[recreate]\nresize_timeout = \"PT1M\"\n", GlobalArgs::default()).unwrap_err().to_string();
+        assert!(err.contains("at least PT5M"), "{err}");
+        let err = resolve("[recreate]\nnode_deallocation_option = \"nope\"\n", GlobalArgs::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope"), "{err}");
+        let err = resolve("", GlobalArgs { account: Some("x".into()), ..Default::default() }).unwrap_err().to_string();
+        assert!(err.contains("[accounts.x]"), "{err}");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let text = "[accounts.a.auth]\naccount_key = \"c2VjcmV0LWtleQ==\"\nclient_secret = \"hunter2\"\n";
+        let s = resolve(text, GlobalArgs::default()).unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("c2VjcmV0LWtleQ==") && !shown.contains("hunter2"), "{shown}");
+    }
+}

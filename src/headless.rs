@@ -1,0 +1,114 @@
+//! Commands without the TUI: text for people, JSON for scripts.
+
+use crate::batch::{BatchClient, Credential, Pool, RetryPolicy};
+use crate::config::Settings;
+use crate::errors::{BadInput, Exit};
+use std::fmt::Write as _;
+
+/// Properties the pool table needs: one small paged list call.
+pub const TABLE_SELECT: &str = "id,state,allocationState,allocationStateTransitionTime,enableAutoScale,\
+currentDedicatedNodes,targetDedicatedNodes,currentLowPriorityNodes,targetLowPriorityNodes,vmSize,resizeErrors";
+
+/// A client for the configured account; every setting is checked before any request.
+pub fn connect(settings: &Settings) -> Result<BatchClient, BadInput> {
+    let endpoint = settings.endpoint.as_deref().ok_or_else(|| {
+        BadInput::new(
+            "no Batch account configured: set url under [accounts.NAME] in config.toml, AZURE_BATCH_ENDPOINT, or --account-url",
+        )
+    })?;
+    let url = crate::batch::client::parse_endpoint(endpoint).map_err(BadInput)?;
+    let mut auth = settings.auth.clone();
+    if auth.account_name.is_empty() {
+        // https://ACCOUNT.REGION.batch.azure.com names the account.
+        auth.account_name = url.host_str().and_then(|h| h.split('.').next()).unwrap_or_default().to_string();
+    }
+    let credential = Credential::from_settings(&auth, &settings.http).map_err(BadInput)?;
+    BatchClient::new(endpoint, &settings.api_version, credential, &settings.http, RetryPolicy::default())
+        .map_err(BadInput)
+}
+
+pub fn info(settings: &Settings) -> color_eyre::Result<Exit> {
+    let p = &settings.paths;
+    let found = if settings.config_found { "" } else { " (not present: defaults, env and flags apply)" };
+    println!("config    {}{found}", p.config_file.display());
+    println!("data      {}", p.data_dir.display());
+    println!("journal   {}", p.journal_dir().display());
+    println!("backups   {}", p.backup_dir().display());
+    println!("logs      {}", p.log_dir().display());
+    println!("account   {}", settings.profile.as_deref().unwrap_or("-"));
+    println!("endpoint  {}", settings.endpoint.as_deref().unwrap_or("- (not configured)"));
+    println!("auth      {}", settings.auth.method.name());
+    println!("api       {}", settings.api_version);
+    println!(
+        "definition {}",
+        settings.definition.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "- (not configured)".into())
+    );
+    Ok(Exit::Done)
+}
+
+pub async fn pools(settings: &Settings, json: bool) -> color_eyre::Result<Exit> {
+    let client = connect(settings)?;
+    if json {
+        for pool in client.list_pools(None, None, None).await? {
+            println!("{}", serde_json::to_string(&pool)?);
+        }
+    } else {
+        let pools = client.list_pools(Some(TABLE_SELECT), None, None).await?;
+        print!("{}", pool_table(&pools, jiff::Timestamp::now()));
+    }
+    Ok(Exit::Done)
+}
+
+/// The plain-text pool table of `repool pools`.
+pub fn pool_table(pools: &[Pool], now: jiff::Timestamp) -> String {
+    let header = ["ID", "STATE", "ALLOCATION", "AGE", "AUTOSCALE", "DEDICATED", "LOW-PRI", "VM SIZE", "ERRORS"];
+    let rows: Vec<[String; 9]> = pools
+        .iter()
+        .map(|p| {
+            [
+                p.id().to_string(),
+                p.state.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+                p.allocation_state.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+                p.allocation_state_transition_time.map(|t| age(now, t)).unwrap_or_default(),
+                if p.autoscale() { "on" } else { "off" }.to_string(),
+                format!("{}/{}", p.current_dedicated_nodes.unwrap_or(0), p.target_dedicated_nodes.unwrap_or(0)),
+                format!("{}/{}", p.current_low_priority_nodes.unwrap_or(0), p.target_low_priority_nodes.unwrap_or(0)),
+                p.vm_size.clone().unwrap_or_default(),
+                p.resize_errors
+                    .as_ref()
+                    .map(|e| e.iter().map(|e| e.code.as_str()).collect::<Vec<_>>().join(","))
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[String]| {
+        let text: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let _ = writeln!(out, "{}", text.join("  ").trim_end());
+    };
+    line(&header.map(String::from));
+    for row in &rows {
+        line(row);
+    }
+    if pools.is_empty() {
+        out.push_str("(no pools in this account)\n");
+    }
+    out
+}
+
+/// "45s", "12m", "3h", "2d": how long ago `then` was.
+pub fn age(now: jiff::Timestamp, then: jiff::Timestamp) -> String {
+    let secs = (now.as_second() - then.as_second()).max(0);
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86400 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86400),
+    }
+}

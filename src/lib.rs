@@ -1,0 +1,16 @@
+//! repool: watch Azure Batch pools live and recreate them safely.
+//!
+//! Layers (arrows point one way): `tui` and `headless` use `recreate`, `definition` and
+//! `batch`; `recreate` uses `batch` and `definition`; `sim` uses `batch::models` only.
+
+pub mod app;
+pub mod batch;
+pub mod cli;
+pub mod config;
+pub mod errors;
+pub mod headless;
+pub mod logging;
+pub mod recreate;
+pub mod secret;
+pub mod sim;
+pub mod sim_command;

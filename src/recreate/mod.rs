@@ -1,0 +1,3 @@
+//! The recreation workflow engine: no UI.
+
+pub mod policy;

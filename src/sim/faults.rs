@@ -1,0 +1,134 @@
+//! Fault injection: throttling, busy and timed-out answers, latency, dropped connections and
+//! allocation failures, by probability or for the next N requests. Deterministic for a seed.
+
+use std::time::Duration;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Faults {
+    pub busy_503: Rate,
+    pub throttle_429: Rate,
+    pub timeout_500: Rate,
+    pub drop: Rate,
+    pub alloc_failure: Rate,
+    pub latency: Duration,
+    pub jitter: Duration,
+    /// Seconds sent in `Retry-After` with 429/503.
+    pub retry_after_secs: u64,
+}
+
+/// A probability, or a count of upcoming requests that always get the fault.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rate {
+    pub probability: f64,
+    pub next: u64,
+}
+
+impl Rate {
+    /// Decides for one request.
+    pub fn hit(&mut self, rng: &mut fastrand::Rng) -> bool {
+        if self.next > 0 {
+            self.next -= 1;
+            return true;
+        }
+        self.probability > 0.0 && rng.f64() < self.probability
+    }
+}
+
+/// What the next request gets.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    Busy503,
+    Throttle429,
+    Timeout500,
+    Drop,
+}
+
+impl Faults {
+    /// `503=0.1,429=0.05,timeout=0.02,drop=0.02,alloc=0.1,latency=200ms,jitter=50ms,retry-after=1`;
+    /// a rate may be `3x` for "the next three requests".
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut faults = Faults { retry_after_secs: 1, ..Default::default() };
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) =
+                part.split_once('=').ok_or_else(|| format!("fault '{part}' must be NAME=VALUE, e.g. 503=0.1"))?;
+            let rate = || -> Result<Rate, String> {
+                if let Some(count) = value.strip_suffix('x') {
+                    let next = count.parse().map_err(|_| format!("fault '{part}': '{count}' is not a count"))?;
+                    return Ok(Rate { probability: 0.0, next });
+                }
+                let p: f64 = value.parse().map_err(|_| format!("fault '{part}': '{value}' is not a probability"))?;
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(format!("fault '{part}': a probability is between 0 and 1"));
+                }
+                Ok(Rate { probability: p, next: 0 })
+            };
+            let millis = || -> Result<Duration, String> {
+                let number = value.strip_suffix("ms").unwrap_or(value);
+                number
+                    .parse()
+                    .map(Duration::from_millis)
+                    .map_err(|_| format!("fault '{part}': write milliseconds, e.g. 200ms"))
+            };
+            match name {
+                "503" | "busy" => faults.busy_503 = rate()?,
+                "429" | "throttle" => faults.throttle_429 = rate()?,
+                "500" | "timeout" => faults.timeout_500 = rate()?,
+                "drop" => faults.drop = rate()?,
+                "alloc" => faults.alloc_failure = rate()?,
+                "latency" => faults.latency = millis()?,
+                "jitter" => faults.jitter = millis()?,
+                "retry-after" => {
+                    faults.retry_after_secs = value.parse().map_err(|_| format!("fault '{part}': seconds expected"))?
+                }
+                other => {
+                    return Err(format!(
+                        "unknown fault '{other}'; known: 503, 429, timeout, drop, alloc, latency, jitter, retry-after"
+                    ));
+                }
+            }
+        }
+        Ok(faults)
+    }
+
+    /// The fault for one request, if any, and the latency to add.
+    pub fn draw(&mut self, rng: &mut fastrand::Rng) -> (Option<Fault>, Duration) {
+        let jitter = if self.jitter.is_zero() { Duration::ZERO } else { self.jitter.mul_f64(rng.f64()) };
+        let delay = self.latency + jitter;
+        let fault = if self.drop.hit(rng) {
+            Some(Fault::Drop)
+        } else if self.busy_503.hit(rng) {
+            Some(Fault::Busy503)
+        } else if self.throttle_429.hit(rng) {
+            Some(Fault::Throttle429)
+        } else if self.timeout_500.hit(rng) {
+            Some(Fault::Timeout500)
+        } else {
+            None
+        };
+        (fault, delay)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rates_counts_and_latency() {
+        let f = Faults::parse("503=0.1, 429=2x,latency=200ms,jitter=50,alloc=0.5").unwrap();
+        assert_eq!(f.busy_503.probability, 0.1);
+        assert_eq!(f.throttle_429.next, 2);
+        assert_eq!(f.latency, Duration::from_millis(200));
+        assert_eq!(f.jitter, Duration::from_millis(50));
+        assert!(Faults::parse("503=2").unwrap_err().contains("between 0 and 1"));
+        assert!(Faults::parse("boom=1").unwrap_err().contains("unknown fault"));
+    }
+
+    #[test]
+    fn counted_faults_hit_exactly_that_often() {
+        let mut f = Faults::parse("503=3x").unwrap();
+        let mut rng = fastrand::Rng::with_seed(7);
+        let hits = (0..10).filter(|_| f.draw(&mut rng).0 == Some(Fault::Busy503)).count();
+        assert_eq!(hits, 3);
+    }
+}

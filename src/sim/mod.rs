@@ -1,0 +1,153 @@
+//! The simulated Batch account: a state machine behind the real Batch REST surface on loopback.
+//! Used in-process by tests and `repool demo`, and as a server by `repool sim`.
+
+pub mod auth;
+pub mod clock;
+pub mod faults;
+pub mod filter;
+pub mod formula;
+pub mod http;
+mod inspect;
+pub mod seed;
+pub mod world;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use clock::SimClock;
+use faults::Faults;
+use std::sync::{Arc, Mutex};
+use world::{Stats, World};
+
+pub struct SimState {
+    pub world: Mutex<World>,
+    pub clock: Mutex<SimClock>,
+    pub verifier: auth::Verifier,
+    pub account: String,
+    pub key: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    pub account: String,
+    /// Base64 account key; None makes a random one.
+    pub key: Option<String>,
+    pub speed: f64,
+    pub faults: Faults,
+    pub seed_rng: u64,
+    pub allow_bearer: bool,
+    /// `demo`, a JSON file of pools, or a directory of them.
+    pub seed: Option<String>,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            account: "simaccount".into(),
+            key: None,
+            speed: 1.0,
+            faults: Faults::default(),
+            seed_rng: 1,
+            allow_bearer: false,
+            seed: None,
+        }
+    }
+}
+
+/// A simulator serving on loopback; stops when dropped.
+pub struct RunningSim {
+    pub url: String,
+    pub state: Arc<SimState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts a simulator listening on `listen` (e.g. `127.0.0.1:0`).
+pub async fn start(options: SimOptions, listen: &str) -> Result<RunningSim, String> {
+    let key = match &options.key {
+        Some(key) => key.clone(),
+        None => {
+            let mut bytes = [0u8; 64];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+                .map_err(|_| "no randomness")?;
+            STANDARD.encode(bytes)
+        }
+    };
+    let verifier = auth::Verifier::new(&options.account, &key, options.allow_bearer)?;
+    let mut world = World::new(options.seed_rng);
+    world.faults = options.faults.clone();
+    let clock = SimClock::new(options.speed);
+    if let Some(source) = &options.seed {
+        seed::load(&mut world, &clock, source)?;
+    }
+    let state = Arc::new(SimState {
+        world: Mutex::new(world),
+        clock: Mutex::new(clock),
+        verifier,
+        account: options.account.clone(),
+        key,
+    });
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = axum::Router::new().fallback(http::handle).with_state(state.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = rx.await;
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            tracing::error!("simulator stopped: {e}");
+        }
+    });
+    Ok(RunningSim { url: format!("http://{addr}"), state, shutdown: Some(tx), task: Some(task) })
+}
+
+impl RunningSim {
+    pub fn account(&self) -> &str {
+        &self.state.account
+    }
+
+    pub fn key(&self) -> &str {
+        &self.state.key
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.state.world.lock().expect("world lock").stats.clone()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.state.world.lock().expect("world lock").faults = faults;
+    }
+
+    /// Jumps simulated time forward.
+    pub fn advance(&self, secs: f64) {
+        self.state.clock.lock().expect("clock lock").advance(secs);
+    }
+
+    /// Runs `f` on the world brought up to date, with the current simulated time.
+    pub fn with_world<R>(&self, f: impl FnOnce(&mut World, f64) -> R) -> R {
+        let clock = self.state.clock.lock().expect("clock lock").clone();
+        let now = clock.now();
+        let mut world = self.state.world.lock().expect("world lock");
+        world.advance(now, &clock);
+        f(&mut world, now)
+    }
+
+    /// Stops serving and waits for open connections to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

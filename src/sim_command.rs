@@ -1,0 +1,84 @@
+//! `repool sim` (the simulated account as a server) and `repool demo` (repool on it, no set-up).
+
+use crate::cli::{DemoArgs, SimArgs};
+use crate::config::Settings;
+use crate::errors::{BadInput, Exit};
+use crate::sim::{self, SimOptions, faults::Faults};
+
+fn options(args: &SimArgs) -> Result<SimOptions, BadInput> {
+    let faults = match &args.faults {
+        Some(spec) => Faults::parse(spec).map_err(|e| BadInput::new(format!("--faults: {e}")))?,
+        None => Faults::default(),
+    };
+    if !(args.speed > 0.0 && args.speed.is_finite()) {
+        return Err(BadInput::new("--speed must be a positive number, e.g. 60 for a simulated minute per second"));
+    }
+    Ok(SimOptions {
+        account: args.account.clone(),
+        key: args.key.clone(),
+        speed: args.speed,
+        faults,
+        seed_rng: args.seed_rng,
+        allow_bearer: args.allow_bearer,
+        seed: args.seed.clone(),
+    })
+}
+
+/// Serves until SIGINT/SIGTERM; the first stdout line tells clients where and how to connect.
+pub async fn serve(args: SimArgs) -> color_eyre::Result<Exit> {
+    let running = sim::start(options(&args)?, &args.listen).await.map_err(BadInput)?;
+    println!("listening on {} account={} key={}", running.url, running.account(), running.key());
+    tracing::info!(url = %running.url, "simulator listening");
+    wait_for_stop_signal().await;
+    running.stop().await;
+    Ok(Exit::Done)
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The demo account in-process, with `extra` generated pools.
+pub async fn start_demo(speed: f64, extra: usize) -> Result<sim::RunningSim, BadInput> {
+    let options = SimOptions { speed, seed: Some("demo".into()), ..Default::default() };
+    let running = sim::start(options, "127.0.0.1:0").await.map_err(BadInput)?;
+    running
+        .with_world(|world, _| {
+            let clock = running.state.clock.lock().expect("clock lock").clone();
+            sim::seed::generated(world, &clock, extra)
+        })
+        .map_err(BadInput)?;
+    Ok(running)
+}
+
+/// Settings pointing at a running simulator with Shared Key.
+pub fn settings_for(running: &sim::RunningSim, mut settings: Settings) -> Settings {
+    settings.endpoint = Some(running.url.clone());
+    settings.auth = crate::batch::AuthSettings {
+        method: crate::batch::AuthMethod::SharedKey,
+        account_name: running.account().to_string(),
+        account_key: Some(crate::secret::Secret::new(running.key())),
+        ..Default::default()
+    };
+    settings
+}
+
+pub async fn demo(args: DemoArgs, settings: Settings) -> color_eyre::Result<Exit> {
+    if !(args.speed > 0.0 && args.speed.is_finite()) {
+        return Err(BadInput::new("--speed must be a positive number").into());
+    }
+    let running = start_demo(args.speed, args.pools).await?;
+    let settings = settings_for(&running, settings);
+    println!("Simulated Batch account at {} (speed ×{}):\n", running.url, args.speed);
+    crate::headless::pools(&settings, false).await
+}
