@@ -7,7 +7,12 @@ use crate::headless;
 use clap::CommandFactory;
 use std::process::ExitCode;
 
-pub fn main(cli: Cli) -> ExitCode {
+pub fn main(mut cli: Cli) -> ExitCode {
+    // For `repool sim`, --account names the simulated account, not a config profile.
+    let sim_account = match cli.command {
+        Some(Command::Sim(_)) => Some(cli.global.account.take().unwrap_or_else(|| "simaccount".into())),
+        _ => None,
+    };
     if let Some(Command::Completions { shell }) = &cli.command {
         clap_complete::generate(*shell, &mut Cli::command(), "repool", &mut std::io::stdout());
         return ExitCode::SUCCESS;
@@ -28,7 +33,7 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(run(cli.command, settings));
+    let outcome = runtime.block_on(run(cli.command, settings, sim_account));
     match outcome {
         Ok(exit) => exit.into(),
         Err(report) => match report.downcast_ref::<BadInput>() {
@@ -63,11 +68,11 @@ fn command_name(command: &Command) -> &'static str {
     }
 }
 
-async fn run(command: Option<Command>, settings: Settings) -> color_eyre::Result<Exit> {
+async fn run(command: Option<Command>, settings: Settings, sim_account: Option<String>) -> color_eyre::Result<Exit> {
     match command {
         Some(Command::Info) => headless::info(&settings),
         Some(Command::Pools { json }) => headless::pools(&settings, json).await,
-        Some(Command::Sim(args)) => crate::sim_command::serve(args).await,
+        Some(Command::Sim(args)) => crate::sim_command::serve(args, sim_account.unwrap_or_default()).await,
         Some(Command::Demo(args)) => crate::sim_command::demo(args, settings).await,
         Some(other) => Err(BadInput::new(format!(
             "`repool {}` is not available in this build yet; see README.md for what works today",

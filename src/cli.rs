@@ -29,7 +29,7 @@ pub struct GlobalArgs {
     /// Config file [env: REPOOL_CONFIG] (default: see `repool info`)
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Account profile from the config file ([accounts.NAME])
+    /// Account profile from the config file ([accounts.NAME]); for `sim`, the simulated account's name
     #[arg(long, global = true, value_name = "NAME")]
     pub account: Option<String>,
     /// Pool definition file (.json or .j2 template)
@@ -126,9 +126,6 @@ pub struct SimArgs {
     /// Address to listen on (port 0 picks a free port)
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: String,
-    /// Account name clients sign with
-    #[arg(long, default_value = "simaccount")]
-    pub account: String,
     /// Account key (base64); default: a fresh random key
     #[arg(long)]
     pub key: Option<String>,

@@ -5,7 +5,7 @@ use crate::config::Settings;
 use crate::errors::{BadInput, Exit};
 use crate::sim::{self, SimOptions, faults::Faults};
 
-fn options(args: &SimArgs) -> Result<SimOptions, BadInput> {
+fn options(args: &SimArgs, account: String) -> Result<SimOptions, BadInput> {
     let faults = match &args.faults {
         Some(spec) => Faults::parse(spec).map_err(|e| BadInput::new(format!("--faults: {e}")))?,
         None => Faults::default(),
@@ -14,7 +14,7 @@ fn options(args: &SimArgs) -> Result<SimOptions, BadInput> {
         return Err(BadInput::new("--speed must be a positive number, e.g. 60 for a simulated minute per second"));
     }
     Ok(SimOptions {
-        account: args.account.clone(),
+        account,
         key: args.key.clone(),
         speed: args.speed,
         faults,
@@ -25,8 +25,8 @@ fn options(args: &SimArgs) -> Result<SimOptions, BadInput> {
 }
 
 /// Serves until SIGINT/SIGTERM; the first stdout line tells clients where and how to connect.
-pub async fn serve(args: SimArgs) -> color_eyre::Result<Exit> {
-    let running = sim::start(options(&args)?, &args.listen).await.map_err(BadInput)?;
+pub async fn serve(args: SimArgs, account: String) -> color_eyre::Result<Exit> {
+    let running = sim::start(options(&args, account)?, &args.listen).await.map_err(BadInput)?;
     println!("listening on {} account={} key={}", running.url, running.account(), running.key());
     tracing::info!(url = %running.url, "simulator listening");
     wait_for_stop_signal().await;

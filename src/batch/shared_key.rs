@@ -111,6 +111,7 @@ mod tests {
 
     #[test]
     fn docs_example_string_to_sign() {
+        crate::batch::http::install_crypto_provider();
         let client = reqwest::Client::builder().build().unwrap();
         let mut request = client
             .get("https://myaccount.westus.batch.azure.com/jobs?api-version=2014-01-01.1.0&timeout=20")

@@ -1,0 +1,261 @@
+//! Entra ID sign-in end to end against a local fake token endpoint: the certificate flow (PEM and
+//! PKCS#12) signs a client assertion the endpoint verifies with the certificate's public key and
+//! `x5t`; the client secret flow; and the bad-input errors. Test keys are generated here.
+
+mod common;
+
+use azure_core::http::{AsyncRawResponse, HttpClient, Request, Transport};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use repool::batch::http::HttpSettings;
+use repool::batch::{AuthMethod, AuthSettings, BatchClient, Credential, RetryPolicy};
+use repool::secret::Secret;
+use repool::sim::{self, SimOptions};
+use rsa::pkcs1::EncodeRsaPublicKey;
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+const AUTHORITY: &str = "https://login.fake.local";
+const TENANT: &str = "tenant-1";
+const CLIENT: &str = "app-1";
+
+struct TestCertificate {
+    key_pem: String,
+    cert_pem: String,
+    cert_der: Vec<u8>,
+    pkcs8_der: Vec<u8>,
+    public_pkcs1: Vec<u8>,
+}
+
+fn make_certificate() -> TestCertificate {
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+    let key_pem = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+    let pkcs8_der = key.to_pkcs8_der().unwrap().as_bytes().to_vec();
+    let public_pkcs1 = key.to_public_key().to_pkcs1_der().unwrap().as_bytes().to_vec();
+    let pair = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["repool-test-sp".into()]).unwrap().self_signed(&pair).unwrap();
+    TestCertificate { key_pem, cert_pem: cert.pem(), cert_der: cert.der().to_vec(), pkcs8_der, public_pkcs1 }
+}
+
+/// What the fake endpoint saw: Ok(grant description) or Err(why it refused).
+type Seen = Arc<Mutex<Vec<Result<String, String>>>>;
+
+/// A token endpoint that checks client assertions against `cert` and secrets against "s3cret".
+async fn token_endpoint(cert: Option<(Vec<u8>, Vec<u8>)>) -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let handler = move |axum::extract::Path(tenant): axum::extract::Path<String>, body: String| {
+        let log = log.clone();
+        let cert = cert.clone();
+        async move {
+            let form: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+            let verdict = check_grant(&tenant, &form, cert.as_ref());
+            log.lock().unwrap().push(verdict.clone());
+            match verdict {
+                Ok(_) => json_reply(
+                    200,
+                    json!({"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": "fake-token"}),
+                ),
+                Err(why) => json_reply(
+                    401,
+                    json!({"error": "invalid_client", "error_codes": [700027], "error_description": why}),
+                ),
+            }
+        }
+    };
+    let app = axum::Router::new().route("/{tenant}/oauth2/v2.0/token", axum::routing::post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), seen)
+}
+
+fn json_reply(status: u16, body: Value) -> axum::response::Response {
+    axum::response::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap()
+}
+
+fn check_grant(
+    tenant: &str,
+    form: &std::collections::HashMap<String, String>,
+    cert: Option<&(Vec<u8>, Vec<u8>)>,
+) -> Result<String, String> {
+    if tenant != TENANT || form.get("client_id").map(String::as_str) != Some(CLIENT) {
+        return Err("wrong tenant or client".into());
+    }
+    if form.get("scope").map(String::as_str) != Some("https://batch.core.windows.net//.default") {
+        return Err(format!("wrong scope {:?}", form.get("scope")));
+    }
+    if let Some(secret) = form.get("client_secret") {
+        return if secret == "s3cret" { Ok("secret".into()) } else { Err("bad secret".into()) };
+    }
+    let (cert_der, public_key) = cert.ok_or("no certificate registered")?;
+    let assertion = form.get("client_assertion").ok_or("no client_assertion")?;
+    let parts: Vec<&str> = assertion.split('.').collect();
+    let [header, claims, signature] = parts[..] else { return Err("not a JWT".into()) };
+    let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|e| e.to_string());
+    let header: Value = serde_json::from_slice(&decode(header)?).map_err(|e| e.to_string())?;
+    let claims: Value = serde_json::from_slice(&decode(claims)?).map_err(|e| e.to_string())?;
+    let thumbprint = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, cert_der);
+    if header["alg"] != "RS256" || header["x5t"] != URL_SAFE_NO_PAD.encode(thumbprint.as_ref()) {
+        return Err(format!("header {header} does not name the certificate"));
+    }
+    let key = ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, public_key);
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    key.verify(signed.as_bytes(), &decode(signature)?).map_err(|_| "signature does not verify".to_string())?;
+    let audience = format!("{AUTHORITY}/{TENANT}/oauth2/v2.0/token");
+    let now = jiff::Timestamp::now().as_second();
+    if claims["aud"] != audience.as_str() || claims["iss"] != CLIENT || claims["sub"] != CLIENT {
+        return Err(format!("claims {claims} are not for this app"));
+    }
+    if claims["exp"].as_i64().is_none_or(|exp| exp <= now) || claims["nbf"].as_i64().is_none_or(|nbf| nbf > now + 60) {
+        return Err("assertion not valid now".into());
+    }
+    Ok("certificate".into())
+}
+
+/// Sends the credential's token requests for https://login.fake.local to the local endpoint.
+#[derive(Debug)]
+struct Redirect {
+    inner: reqwest::Client,
+    base: String,
+}
+
+#[async_trait::async_trait]
+impl HttpClient for Redirect {
+    async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
+        let mut request = request.clone();
+        let target = format!("{}{}", self.base, &request.url()[url::Position::BeforePath..]);
+        *request.url_mut() = target.parse().unwrap();
+        self.inner.execute_request(&request).await
+    }
+}
+
+fn credential(settings: &AuthSettings, endpoint: &str) -> Result<Credential, String> {
+    repool::batch::http::install_crypto_provider();
+    let inner = reqwest::Client::builder().no_proxy().build().unwrap();
+    Credential::with_transport(settings, Transport::new(Arc::new(Redirect { inner, base: endpoint.to_string() })))
+}
+
+fn certificate_settings(path: &Path, password: Option<&str>) -> AuthSettings {
+    AuthSettings {
+        method: AuthMethod::ClientCertificate,
+        account_name: "simaccount".into(),
+        tenant_id: Some(TENANT.into()),
+        client_id: Some(CLIENT.into()),
+        certificate_path: Some(path.to_path_buf()),
+        certificate_password: password.map(Secret::new),
+        authority_host: Some(AUTHORITY.into()),
+        ..Default::default()
+    }
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+async fn list_with(credential: Credential) -> usize {
+    let sim = sim::start(
+        SimOptions { speed: 0.0, allow_bearer: true, seed: Some("demo".into()), ..Default::default() },
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let client =
+        BatchClient::new(&sim.url, "2025-06-01", credential, &HttpSettings::default(), RetryPolicy::default()).unwrap();
+    client.list_pools(Some("id"), None, None).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn certificate_from_pem_and_pkcs12_signs_in() {
+    let cert = make_certificate();
+    let (endpoint, seen) = token_endpoint(Some((cert.cert_der.clone(), cert.public_pkcs1.clone()))).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // What operators have: one PEM with the private key and the certificate.
+    let pem = write(dir.path(), "sp.pem", format!("{}{}", cert.key_pem, cert.cert_pem).as_bytes());
+    let from_pem = credential(&certificate_settings(&pem, None), &endpoint).unwrap();
+    assert_eq!(from_pem.method(), "client-certificate");
+    assert_eq!(list_with(from_pem).await, 12);
+
+    let mut store = p12_keystore::KeyStore::new();
+    let chain = p12_keystore::PrivateKeyChain::new(
+        vec![1u8; 20],
+        p12_keystore::PrivateKey::from_der(&cert.pkcs8_der).unwrap(),
+        [p12_keystore::Certificate::from_der(&cert.cert_der).unwrap()],
+    );
+    store.add_entry("sp", p12_keystore::KeyStoreEntry::PrivateKeyChain(chain));
+    let pfx = write(dir.path(), "sp.pfx", &store.writer("pfx-pass").write().unwrap());
+    let from_pfx = credential(&certificate_settings(&pfx, Some("pfx-pass")), &endpoint).unwrap();
+    assert_eq!(list_with(from_pfx).await, 12);
+    assert_eq!(*seen.lock().unwrap(), [Ok("certificate".to_string()), Ok("certificate".to_string())]);
+
+    let err = credential(&certificate_settings(&pfx, Some("wrong")), &endpoint).unwrap_err();
+    assert!(err.contains("wrong PKCS#12 password") && err.contains("sp.pfx"), "{err}");
+}
+
+#[tokio::test]
+async fn a_certificate_the_endpoint_does_not_know_is_refused_clearly() {
+    let registered = make_certificate();
+    let other = make_certificate();
+    let (endpoint, seen) = token_endpoint(Some((registered.cert_der, registered.public_pkcs1))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pem = write(dir.path(), "other.pem", format!("{}{}", other.key_pem, other.cert_pem).as_bytes());
+    let sim =
+        sim::start(SimOptions { speed: 0.0, allow_bearer: true, ..Default::default() }, "127.0.0.1:0").await.unwrap();
+    let credential = credential(&certificate_settings(&pem, None), &endpoint).unwrap();
+    let client =
+        BatchClient::new(&sim.url, "2025-06-01", credential, &HttpSettings::default(), RetryPolicy::default()).unwrap();
+    let err = client.list_pools(None, None, None).await.unwrap_err();
+    assert!(err.to_string().contains("sign-in with client-certificate failed"), "{err}");
+    assert!(
+        seen.lock().unwrap().iter().all(|v| v.as_ref().is_err_and(|e| e.contains("does not name the certificate")))
+    );
+}
+
+#[tokio::test]
+async fn client_secret_signs_in() {
+    let (endpoint, seen) = token_endpoint(None).await;
+    let settings = AuthSettings {
+        method: AuthMethod::ClientSecret,
+        tenant_id: Some(TENANT.into()),
+        client_id: Some(CLIENT.into()),
+        client_secret: Some(Secret::new("s3cret")),
+        authority_host: Some(AUTHORITY.into()),
+        ..Default::default()
+    };
+    assert_eq!(list_with(credential(&settings, &endpoint).unwrap()).await, 12);
+    assert_eq!(*seen.lock().unwrap(), [Ok("secret".to_string())]);
+}
+
+#[test]
+fn bad_certificate_files_are_named_with_the_fix() {
+    let cert = make_certificate();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (write(dir.path(), "cert-only.pem", cert.cert_pem.as_bytes()), "holds no private key"),
+        (write(dir.path(), "key-only.pem", cert.key_pem.as_bytes()), "no certificate"),
+        (write(dir.path(), "garbage.pfx", b"not a certificate"), "neither PEM nor a readable PKCS#12"),
+        (dir.path().join("missing.pem"), "cannot read the certificate file"),
+    ];
+    for (path, expected) in cases {
+        let err = credential(&certificate_settings(&path, None), "http://127.0.0.1:9").unwrap_err();
+        assert!(err.contains(expected) && err.contains(path.file_name().unwrap().to_str().unwrap()), "{err}");
+    }
+    let mut settings = certificate_settings(Path::new("x.pem"), None);
+    settings.tenant_id = None;
+    assert!(credential(&settings, "http://127.0.0.1:9").unwrap_err().contains("AZURE_TENANT_ID"));
+    let https = AuthSettings {
+        authority_host: Some("http://login.fake.local".into()),
+        ..certificate_settings(Path::new("x"), None)
+    };
+    assert!(Credential::from_settings(&https, &HttpSettings::default()).unwrap_err().contains("must use https"));
+}
