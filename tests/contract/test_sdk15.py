@@ -1,0 +1,88 @@
+"""The official Python azure-batch 15.x SDK (api 2025-06-01) against `repool sim`, unchanged."""
+import os
+
+import pytest
+from azure.batch import BatchClient
+from azure.batch import models as m
+from azure.core.credentials import AzureNamedKeyCredential
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+URL, ACCOUNT, KEY = os.environ["SIM_URL"], os.environ["SIM_ACCOUNT"], os.environ["SIM_KEY"]
+
+
+def client(key=KEY):
+    return BatchClient(URL, AzureNamedKeyCredential(ACCOUNT, key))
+
+
+def vm():
+    return m.VirtualMachineConfiguration(
+        image_reference=m.BatchVmImageReference(publisher="canonical", offer="ubuntu-24_04-lts", sku="server"),
+        node_agent_sku_id="batch.node.ubuntu 24.04",
+    )
+
+
+def exists(pool_id):
+    """azure-batch 15.1.0's error policy raises on every 404, HEAD included, so pool_exists
+    never returns False for a missing pool (the real service answers the same 404)."""
+    try:
+        return client().pool_exists(pool_id)
+    except ResourceNotFoundError:
+        return False
+
+
+def code(error):
+    return error.response.json()["code"]
+
+
+def test_list_and_get():
+    pools = list(client().list_pools())
+    assert len(pools) >= 12
+    pool = client().get_pool("p-ingest")
+    assert pool.vm_size == "standard_d4s_v3"
+    assert pool.allocation_state == "steady"
+    assert exists("p-ingest") and not exists("no-such-pool")
+    counts = list(client().list_pool_node_counts())
+    assert any(c.pool_id == "p-ingest" and c.dedicated.total == 2 for c in counts)
+
+
+def test_create_resize_stop_delete():
+    c = client()
+    c.create_pool(m.BatchPoolCreateOptions(id="sdk15-a", vm_size="STANDARD_D2S_V3", virtual_machine_configuration=vm(), target_dedicated_nodes=0))
+    with pytest.raises(HttpResponseError) as duplicate:
+        c.create_pool(m.BatchPoolCreateOptions(id="SDK15-A", vm_size="x", virtual_machine_configuration=vm()))
+    assert duplicate.value.status_code == 409 and code(duplicate.value) == "PoolExists"
+    c.begin_resize_pool("sdk15-a", m.BatchPoolResizeOptions(target_dedicated_nodes=2), polling_interval=0.2).result()
+    pool = c.get_pool("sdk15-a")
+    assert pool.allocation_state == "steady" and pool.current_dedicated_nodes == 2
+    c.begin_resize_pool("sdk15-a", m.BatchPoolResizeOptions(target_dedicated_nodes=5), polling_interval=0.2)
+    c.begin_stop_pool_resize("sdk15-a", polling_interval=0.2).result()
+    assert c.get_pool("sdk15-a").allocation_state == "steady"
+    c.begin_delete_pool("sdk15-a", polling_interval=0.2).result()
+    assert not exists("sdk15-a")
+
+
+def test_autoscale():
+    c = client()
+    c.create_pool(m.BatchPoolCreateOptions(id="sdk15-auto", vm_size="standard_d2s_v3", virtual_machine_configuration=vm(), target_dedicated_nodes=0))
+    c.begin_resize_pool("sdk15-auto", m.BatchPoolResizeOptions(target_dedicated_nodes=0), polling_interval=0.2).result()
+    c.enable_pool_auto_scale("sdk15-auto", m.BatchPoolEnableAutoScaleOptions(auto_scale_formula="$TargetDedicatedNodes=1;"))
+    assert c.get_pool("sdk15-auto").enable_auto_scale
+    run = c.evaluate_pool_auto_scale("sdk15-auto", m.BatchPoolEvaluateAutoScaleOptions(auto_scale_formula="$TargetDedicatedNodes=3;"))
+    assert run.results.startswith("$TargetDedicatedNodes=3")
+    with pytest.raises(HttpResponseError) as busy:
+        c.enable_pool_auto_scale("sdk15-auto", m.BatchPoolEnableAutoScaleOptions(auto_scale_formula="$TargetDedicatedNodes=1;"))
+    assert code(busy.value) in ("TooManyEnableAutoScaleRequests", "PoolBeingResized")
+    c.disable_pool_auto_scale("sdk15-auto")
+    assert not c.get_pool("sdk15-auto").enable_auto_scale
+
+
+def test_errors_as_the_sdk_surfaces_them():
+    with pytest.raises(HttpResponseError) as missing:
+        client().get_pool("no-such-pool")
+    assert missing.value.status_code == 404 and code(missing.value) == "PoolNotFound"
+    with pytest.raises(HttpResponseError) as bad_key:
+        list(client(key="d3Jvbmcta2V5").list_pools())
+    assert bad_key.value.status_code == 403 and code(bad_key.value) == "AuthenticationFailed"
+    with pytest.raises(HttpResponseError) as invalid:
+        client().create_pool(m.BatchPoolCreateOptions(id="bad id!", vm_size="x", virtual_machine_configuration=vm()))
+    assert code(invalid.value) == "InvalidPropertyValue"
