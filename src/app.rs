@@ -72,6 +72,8 @@ async fn run(command: Option<Command>, settings: Settings, sim_account: Option<S
     match command {
         Some(Command::Info) => headless::info(&settings),
         Some(Command::Pools { json }) => headless::pools(&settings, json).await,
+        Some(Command::Validate) => headless::validate(&settings),
+        Some(Command::Plan { pools, all: _, json }) => headless::plan(&settings, &pools, json).await,
         Some(Command::Sim(args)) => crate::sim_command::serve(args, sim_account.unwrap_or_default()).await,
         Some(Command::Demo(args)) => crate::sim_command::demo(args, settings).await,
         Some(other) => Err(BadInput::new(format!(

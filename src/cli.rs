@@ -15,7 +15,7 @@ use std::path::PathBuf;
         again from the pool definition file. Every step is journaled: `repool resume` continues \
         after a crash.\n\nTry it with no Azure account: `repool demo`.",
     after_help = "Exit codes: 0 done, 1 a pool failed, 2 bad input or configuration (nothing changed), \
-        3 interrupted (resume possible), 130 cancelled."
+        3 interrupted (resume possible), 4 plan: changes pending, 130 cancelled."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -72,7 +72,7 @@ pub enum Command {
     },
     /// Check the pool definition file: syntax, schema, Batch's rules
     Validate,
-    /// Show what recreation would change: definition vs live pools
+    /// Show what recreation would change: definition vs live pools (exit 4: changes pending)
     Plan {
         /// Pool id (repeatable); default: every pool in the definition
         #[arg(long = "pool", value_name = "ID")]

@@ -20,6 +20,8 @@ pub enum Exit {
     PoolFailed = 1,
     BadInput = 2,
     Interrupted = 3,
+    /// `repool plan`: the definition differs from the account.
+    ChangesPending = 4,
     Cancelled = 130,
 }
 

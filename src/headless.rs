@@ -2,6 +2,8 @@
 
 use crate::batch::{BatchClient, Credential, Pool, RetryPolicy};
 use crate::config::Settings;
+use crate::definition::Definition;
+use crate::definition::plan::Plan;
 use crate::errors::{BadInput, Exit};
 use std::fmt::Write as _;
 
@@ -111,4 +113,43 @@ pub fn age(now: jiff::Timestamp, then: jiff::Timestamp) -> String {
         3600..86400 => format!("{}h", secs / 3600),
         _ => format!("{}d", secs / 86400),
     }
+}
+
+/// The configured definition, loaded and validated; any problem is bad input (exit 2).
+pub fn load_definition(settings: &Settings) -> Result<Definition, BadInput> {
+    let path = settings.definition.as_ref().ok_or_else(|| {
+        BadInput::new("no pool definition file: pass --definition FILE or set `definition` in config.toml")
+    })?;
+    let definition = Definition::load(path, &settings.vars).map_err(|e| BadInput::new(e.to_string()))?;
+    definition.validate(&settings.api_version).map_err(|e| BadInput::new(e.to_string()))?;
+    Ok(definition)
+}
+
+pub fn validate(settings: &Settings) -> color_eyre::Result<Exit> {
+    let definition = load_definition(settings)?;
+    let ids: Vec<&str> = definition.pools.iter().map(|p| p.id.as_str()).collect();
+    println!(
+        "{}: {} pool(s) valid for api-version {}: {}",
+        definition.source,
+        ids.len(),
+        settings.api_version,
+        ids.join(", ")
+    );
+    Ok(Exit::Done)
+}
+
+pub async fn plan(settings: &Settings, pools: &[String], json: bool) -> color_eyre::Result<Exit> {
+    let definition = load_definition(settings)?;
+    if let Some(unknown) = pools.iter().find(|id| definition.pool(id).is_none()) {
+        return Err(BadInput::new(format!("--pool {unknown}: not in {}", definition.source)).into());
+    }
+    let client = connect(settings)?;
+    let live = client.list_pools(None, None, None).await?;
+    let plan = Plan::new(&definition, &live, pools, &settings.api_version);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{plan}");
+    }
+    Ok(if plan.has_changes() { Exit::ChangesPending } else { Exit::Done })
 }

@@ -7,6 +7,7 @@ pub mod app;
 pub mod batch;
 pub mod cli;
 pub mod config;
+pub mod definition;
 pub mod errors;
 pub mod headless;
 pub mod logging;

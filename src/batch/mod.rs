@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod cert;
 pub mod client;
+pub mod defaults;
 pub mod duration;
 pub mod error;
 pub mod http;

@@ -11,7 +11,8 @@ use super::auth::AuthOutcome;
 use super::faults::Fault;
 use super::filter;
 use super::formula;
-use super::world::{Phase, SimPool, World, strip_secrets};
+use super::world::{Phase, SimPool, World};
+use crate::batch::defaults::strip_write_only;
 use crate::batch::models::{AllocationState, EnableAutoScaleRequest, NodeDeallocationOption, PoolState, ResizeRequest};
 use crate::batch::{BatchDuration, Pool};
 use axum::body::{Body, Bytes};
@@ -497,7 +498,7 @@ impl Ctx<'_> {
         for (key, value) in body {
             wire[key] = value;
         }
-        strip_secrets(&mut wire);
+        strip_write_only(&mut wire);
         if let Ok(updated) = serde_json::from_value(wire) {
             pool.wire = updated;
         }
@@ -524,7 +525,7 @@ impl Ctx<'_> {
         let pool = self.world.find_mut(id).expect("checked");
         pool.wire.rest.shift_remove("startTask");
         for (key, mut value) in body {
-            strip_secrets(&mut value);
+            strip_write_only(&mut value);
             pool.wire.rest.insert(key, value);
         }
         let pool = self.world.find(id).expect("checked");
@@ -824,49 +825,8 @@ pub(super) fn validate_new_pool(mut body: Map<String, Value>, api_version: &str)
         ));
     }
     check_interval(duration("autoScaleEvaluationInterval", &body)?)?;
-    // Server-filled defaults and normalisations.
-    let lower = body["vmSize"].as_str().unwrap_or_default().to_lowercase();
-    body.insert("vmSize".into(), json!(lower));
-    body.entry("resizeTimeout").or_insert(json!("PT15M"));
-    body.entry("targetDedicatedNodes").or_insert(json!(0));
-    body.entry("targetLowPriorityNodes").or_insert(json!(0));
-    body.entry("enableAutoScale").or_insert(json!(false));
-    if autoscale {
-        body.remove("targetDedicatedNodes");
-        body.remove("targetLowPriorityNodes");
-        body.entry("autoScaleEvaluationInterval").or_insert(json!("PT15M"));
-    }
-    body.entry("enableInterNodeCommunication").or_insert(json!(false));
-    body.entry("taskSlotsPerNode").or_insert(json!(1));
-    let policy = body.entry("taskSchedulingPolicy").or_insert(json!({}));
-    if let Some(policy) = policy.as_object_mut() {
-        let fill = policy.get("nodeFillType").and_then(Value::as_str).unwrap_or("spread").to_string();
-        let mut cased = fill.to_lowercase();
-        cased[..1].make_ascii_uppercase();
-        policy.insert("nodeFillType".into(), json!(cased));
-        if api_version == "2025-06-01" {
-            policy.entry("jobDefaultOrder").or_insert(json!("none"));
-        }
-    }
-    if let Some(vm) = body.get_mut("virtualMachineConfiguration").and_then(Value::as_object_mut) {
-        if let Some(image) = vm.get_mut("imageReference").and_then(Value::as_object_mut)
-            && !image.contains_key("virtualMachineImageId")
-        {
-            image.entry("version").or_insert(json!("latest"));
-        }
-        if let Some(Value::Array(disks)) = vm.get_mut("dataDisks") {
-            for disk in disks.iter_mut().filter_map(Value::as_object_mut) {
-                disk.entry("caching").or_insert(json!("none"));
-                disk.entry("storageAccountType").or_insert(json!("standard_lrs"));
-            }
-        }
-    }
-    if let Some(network) = body.get_mut("networkConfiguration").and_then(Value::as_object_mut) {
-        network.entry("dynamicVNetAssignmentScope").or_insert(json!("none"));
-        network.entry("enableAcceleratedNetworking").or_insert(json!(false));
-    }
-    let mut value = Value::Object(body);
-    strip_secrets(&mut value);
+    crate::batch::defaults::apply(&mut body, api_version);
+    let value = Value::Object(body);
     serde_json::from_value(value).map_err(|e| {
         error(
             400,

@@ -520,15 +520,3 @@ fn is_typed_key(key: &str) -> bool {
             | "enableInterNodeCommunication"
     )
 }
-
-/// Strips what the service never returns: passwords and keys.
-pub fn strip_secrets(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.retain(|k, _| !matches!(k.as_str(), "password" | "accountKey" | "sasKey"));
-            map.values_mut().for_each(strip_secrets);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_secrets),
-        _ => {}
-    }
-}

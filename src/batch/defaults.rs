@@ -1,0 +1,74 @@
+//! What the service fills in or normalises when a pool is created (batch-api.md §2.2). Shared by
+//! the simulator (which applies them) and `plan` (so server defaults never show as changes).
+
+use serde_json::{Map, Value, json};
+
+/// Applies the service's defaults to a pool-add body, in place.
+pub fn apply(body: &mut Map<String, Value>, api_version: &str) {
+    if let Some(size) = body.get("vmSize").and_then(Value::as_str) {
+        let lower = size.to_lowercase();
+        body.insert("vmSize".into(), json!(lower));
+    }
+    let autoscale = body.get("enableAutoScale").and_then(Value::as_bool).unwrap_or(false);
+    body.entry("resizeTimeout").or_insert(json!("PT15M"));
+    body.entry("enableAutoScale").or_insert(json!(false));
+    if autoscale {
+        body.entry("autoScaleEvaluationInterval").or_insert(json!("PT15M"));
+    } else {
+        body.entry("targetDedicatedNodes").or_insert(json!(0));
+        body.entry("targetLowPriorityNodes").or_insert(json!(0));
+    }
+    body.entry("enableInterNodeCommunication").or_insert(json!(false));
+    body.entry("taskSlotsPerNode").or_insert(json!(1));
+    if let Some(policy) = body.entry("taskSchedulingPolicy").or_insert(json!({})).as_object_mut() {
+        // The service answers "Spread"/"Pack" whatever was sent.
+        let fill = policy.get("nodeFillType").and_then(Value::as_str).unwrap_or("spread").to_lowercase();
+        let mut cased = fill.clone();
+        if let Some(first) = cased.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        policy.insert("nodeFillType".into(), json!(cased));
+        if api_version == "2025-06-01" {
+            policy.entry("jobDefaultOrder").or_insert(json!("none"));
+        }
+    }
+    if let Some(vm) = body.get_mut("virtualMachineConfiguration").and_then(Value::as_object_mut) {
+        if let Some(image) = vm.get_mut("imageReference").and_then(Value::as_object_mut)
+            && !image.contains_key("virtualMachineImageId")
+        {
+            image.entry("version").or_insert(json!("latest"));
+        }
+        if let Some(Value::Array(disks)) = vm.get_mut("dataDisks") {
+            for disk in disks.iter_mut().filter_map(Value::as_object_mut) {
+                disk.entry("caching").or_insert(json!("none"));
+                disk.entry("storageAccountType").or_insert(json!("standard_lrs"));
+            }
+        }
+    }
+    if let Some(network) = body.get_mut("networkConfiguration").and_then(Value::as_object_mut) {
+        network.entry("dynamicVNetAssignmentScope").or_insert(json!("none"));
+        network.entry("enableAcceleratedNetworking").or_insert(json!(false));
+    }
+    let mut value = Value::Object(std::mem::take(body));
+    strip_write_only(&mut value);
+    if let Value::Object(map) = value {
+        *body = map;
+    }
+}
+
+/// Properties the service accepts but never returns: passwords and keys.
+pub fn is_write_only(name: &str) -> bool {
+    matches!(name, "password" | "accountKey" | "sasKey" | "sshPrivateKey")
+}
+
+/// Removes write-only properties everywhere in `value`.
+pub fn strip_write_only(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|k, _| !is_write_only(k));
+            map.values_mut().for_each(strip_write_only);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_write_only),
+        _ => {}
+    }
+}

@@ -1,0 +1,280 @@
+//! The pool definition file: `{"common-config": {...}, "<pool id>": {...}}` (JSON, or a `.j2`
+//! template rendered to JSON). A pool's add body is the deep merge of common-config and its own
+//! object, plus `"id"`. Loading renders and parses; validation checks schema and Batch's rules;
+//! every problem is reported at once, with file, pool, JSON path and what to do.
+
+pub mod plan;
+pub mod redact;
+mod rules;
+pub mod schema;
+pub mod template;
+
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+/// The example definition `repool demo` uses (two pools of the demo account).
+pub const EXAMPLE: &str = include_str!("../../assets/pools.example.json");
+pub const COMMON_KEY: &str = "common-config";
+
+#[derive(Clone, Debug)]
+pub struct Definition {
+    /// The file as named to the user.
+    pub source: String,
+    pub pools: Vec<PoolDefinition>,
+    /// Values that came from `env()` in a template; redacted wherever shown.
+    pub secrets: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolDefinition {
+    pub id: String,
+    /// The pool-add body (camelCase wire names), `id` included.
+    pub body: Value,
+}
+
+/// One problem, located as precisely as the input allows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    pub pool: Option<String>,
+    /// JSON path below the pool (`virtualMachineConfiguration.imageReference.sku`), or empty.
+    pub path: String,
+    /// Line and column in the file (syntax and template errors).
+    pub line: Option<(usize, usize)>,
+    pub message: String,
+}
+
+/// Everything wrong with one definition file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DefinitionError {
+    pub source: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for DefinitionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.problems.len();
+        writeln!(f, "{}: {count} problem{} in the pool definition:", self.source, if count == 1 { "" } else { "s" })?;
+        for p in &self.problems {
+            write!(f, "  {}", self.source)?;
+            if let Some((line, column)) = p.line {
+                write!(f, ":{line}:{column}")?;
+            }
+            if let Some(pool) = &p.pool {
+                write!(f, ": pool '{pool}'")?;
+            }
+            if !p.path.is_empty() {
+                let full = p.pool.as_ref().map(|pool| format!("{pool}.{}", p.path)).unwrap_or_else(|| p.path.clone());
+                write!(f, ": {full}")?;
+            }
+            writeln!(f, ": {}", p.message)?;
+        }
+        write!(f, "Nothing was changed. Fix the file and run `repool validate`.")
+    }
+}
+
+impl std::error::Error for DefinitionError {}
+
+impl Definition {
+    /// Reads, renders (`.j2`) and parses `path`; does not validate.
+    pub fn load(path: &Path, vars: &BTreeMap<String, String>) -> Result<Self, DefinitionError> {
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| DefinitionError {
+            source: source.clone(),
+            problems: vec![problem(
+                None,
+                "",
+                None,
+                format!("cannot read it ({e}); check --definition or `definition` in config.toml"),
+            )],
+        })?;
+        let is_template = path.extension().is_some_and(|x| x == "j2");
+        Self::from_text(&source, &text, is_template, vars)
+    }
+
+    pub fn from_text(
+        source: &str,
+        text: &str,
+        is_template: bool,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Self, DefinitionError> {
+        let fail = |problems| DefinitionError { source: source.to_string(), problems };
+        let (json, secrets) = if is_template {
+            let name = Path::new(source).file_name().and_then(|n| n.to_str()).unwrap_or("definition.j2");
+            let rendered = template::render(name, text, vars).map_err(|e| {
+                fail(vec![problem(None, "", e.line.map(|l| (l, 1)), format!("template: {}", e.message))])
+            })?;
+            (rendered.text, rendered.secrets)
+        } else {
+            (text.to_string(), Vec::new())
+        };
+        let root: Value = serde_json::from_str(&json).map_err(|e| {
+            let excerpt = json.lines().nth(e.line().saturating_sub(1)).unwrap_or("").trim_end();
+            let caret = " ".repeat(e.column().saturating_sub(1).min(excerpt.len()));
+            let rendered = if is_template { " (in the rendered template)" } else { "" };
+            fail(vec![problem(
+                None,
+                "",
+                Some((e.line(), e.column())),
+                format!("not valid JSON{rendered}: {e}\n    {excerpt}\n    {caret}^"),
+            )])
+        })?;
+        let Value::Object(root) = root else {
+            return Err(fail(vec![problem(
+                None,
+                "",
+                None,
+                "must be a JSON object: {\"common-config\": {...}, \"<pool id>\": {...}}".into(),
+            )]));
+        };
+        let common = match root.get(COMMON_KEY) {
+            None => Value::Object(Map::new()),
+            Some(v @ Value::Object(_)) => v.clone(),
+            Some(_) => return Err(fail(vec![problem(None, COMMON_KEY, None, "must be an object".into())])),
+        };
+        let mut pools = Vec::new();
+        let mut problems = Vec::new();
+        for (id, own) in root.iter().filter(|(k, _)| k.as_str() != COMMON_KEY) {
+            let Value::Object(own_map) = own else {
+                problems.push(problem(Some(id), "", None, "must be an object of pool properties".into()));
+                continue;
+            };
+            if let Some(given) = own_map.get("id").and_then(Value::as_str).filter(|g| *g != id) {
+                problems.push(problem(
+                    Some(id),
+                    "id",
+                    None,
+                    format!("'{given}' differs from the key '{id}'; drop \"id\", the key names the pool"),
+                ));
+            }
+            let mut body = merge(&common, own);
+            if let Value::Object(map) = &mut body {
+                let mut with_id = Map::new();
+                with_id.insert("id".into(), Value::String(id.clone()));
+                with_id.extend(std::mem::take(map).into_iter().filter(|(k, _)| k != "id"));
+                *map = with_id;
+            }
+            pools.push(PoolDefinition { id: id.clone(), body });
+        }
+        if pools.is_empty() && problems.is_empty() {
+            problems.push(problem(
+                None,
+                "",
+                None,
+                "defines no pools: add \"<pool id>\": {...} next to common-config".into(),
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(fail(problems));
+        }
+        Ok(Definition { source: source.to_string(), pools, secrets })
+    }
+
+    /// Schema and Batch rules for every pool, all problems at once.
+    pub fn validate(&self, api_version: &str) -> Result<(), DefinitionError> {
+        let schema = schema::Schema::for_api_version(api_version);
+        let mut problems = Vec::new();
+        for pool in &self.pools {
+            for finding in schema.check(&pool.body) {
+                problems.push(problem(Some(&pool.id), &finding.path, None, finding.message));
+            }
+            for (path, message) in rules::check(&pool.body) {
+                problems.push(problem(Some(&pool.id), &path, None, message));
+            }
+        }
+        problems.extend(
+            rules::duplicate_ids(self.pools.iter().map(|p| p.id.as_str()))
+                .into_iter()
+                .map(|m| problem(None, "", None, m)),
+        );
+        if problems.is_empty() { Ok(()) } else { Err(DefinitionError { source: self.source.clone(), problems }) }
+    }
+
+    pub fn pool(&self, id: &str) -> Option<&PoolDefinition> {
+        self.pools.iter().find(|p| p.id.eq_ignore_ascii_case(id))
+    }
+
+    /// SHA-256 of the rendered bodies: which definition a run used (recorded in the journal).
+    pub fn digest(&self) -> String {
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        for pool in &self.pools {
+            context.update(pool.body.to_string().as_bytes());
+        }
+        context.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// `body` with secrets replaced, for showing or logging.
+    pub fn redacted(&self, body: &Value) -> Value {
+        redact::redact(body, &self.secrets)
+    }
+}
+
+fn problem(pool: Option<&String>, path: &str, line: Option<(usize, usize)>, message: String) -> Problem {
+    Problem { pool: pool.cloned(), path: path.to_string(), line, message }
+}
+
+/// Objects merge recursively, arrays and scalars replace, `null` removes.
+pub fn merge(base: &Value, over: &Value) -> Value {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            let mut out = b.clone();
+            for (key, value) in o {
+                match (out.get(key), value) {
+                    (_, Value::Null) => {
+                        out.shift_remove(key);
+                    }
+                    (Some(existing @ Value::Object(_)), Value::Object(_)) => {
+                        let merged = merge(existing, value);
+                        out.insert(key.clone(), merged);
+                    }
+                    _ => {
+                        out.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        (_, other) => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_semantics() {
+        let common = json!({"vmSize": "a", "startTask": {"commandLine": "x", "waitForSuccess": true}, "metadata": [{"name": "a"}], "displayName": "d"});
+        let own =
+            json!({"startTask": {"commandLine": "y"}, "metadata": [], "displayName": null, "taskSlotsPerNode": 2});
+        assert_eq!(
+            merge(&common, &own),
+            json!({"vmSize": "a", "startTask": {"commandLine": "y", "waitForSuccess": true}, "metadata": [], "taskSlotsPerNode": 2})
+        );
+    }
+
+    #[test]
+    fn the_example_is_valid_for_both_api_versions() {
+        let definition = Definition::from_text("pools.example.json", EXAMPLE, false, &BTreeMap::new()).unwrap();
+        assert_eq!(definition.pools.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["p-render", "p-ingest"]);
+        for version in ["2024-07-01.20.0", "2025-06-01"] {
+            definition.validate(version).unwrap_or_else(|e| panic!("{version}: {e}"));
+        }
+    }
+
+    #[test]
+    fn syntax_errors_give_line_column_and_text() {
+        let err = Definition::from_text("d.json", "{\n  \"p\": {\"vmSize\": \"a\",}\n}", false, &BTreeMap::new())
+            .unwrap_err();
+        assert_eq!(err.problems[0].line.map(|l| l.0), Some(2));
+        let shown = err.to_string();
+        assert!(
+            shown.contains("d.json:2:")
+                && shown.contains("\"vmSize\": \"a\",}")
+                && shown.contains("Nothing was changed"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! `*.j2` definitions: Jinja2 (minijinja) rendered to JSON before parsing.
+//!
+//! Strings are printed JSON-escaped without quotes, so the usual `"password": "{{ env("REG_PW") }}"`
+//! survives quotes and backslashes; `{{ x|tojson }}` prints a whole JSON value. Undefined
+//! variables are errors, not empty strings.
+
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// The rendered text and the values that came from `env()` (treated as secrets).
+pub struct Rendered {
+    pub text: String,
+    pub secrets: Vec<String>,
+}
+
+/// A rendering failure at `line` of the template.
+pub struct TemplateError {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+pub fn render(name: &str, source: &str, vars: &BTreeMap<String, String>) -> Result<Rendered, TemplateError> {
+    let secrets = Arc::new(Mutex::new(Vec::new()));
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_formatter(|out, _state, value| {
+        match value.as_str() {
+            Some(text) if !value.is_safe() => {
+                let quoted = serde_json::to_string(text).expect("strings serialise");
+                out.write_str(&quoted[1..quoted.len() - 1])?;
+            }
+            _ => write!(out, "{value}")?,
+        }
+        Ok(())
+    });
+    let seen = secrets.clone();
+    env.add_function("env", move |name: String| -> Result<Value, Error> {
+        match std::env::var(&name) {
+            Ok(value) => {
+                if !value.is_empty() {
+                    seen.lock().expect("secret list").push(value.clone());
+                }
+                Ok(Value::from(value))
+            }
+            Err(_) => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("environment variable {name} is not set; export it before running repool"),
+            )),
+        }
+    });
+    let failure = |e: Error| {
+        let line = e.line();
+        let mut message = match e.kind() {
+            ErrorKind::UndefinedError => {
+                format!("undefined variable{}; set it with --var NAME=VALUE or under [vars] in config.toml", detail(&e))
+            }
+            _ => format!("{}{}", e.kind(), detail(&e)),
+        };
+        if let Some(text) = line.and_then(|l| source.lines().nth(l.saturating_sub(1))) {
+            message.push_str(&format!("\n    {}", text.trim()));
+        }
+        TemplateError { line, message }
+    };
+    env.add_template(name, source).map_err(failure)?;
+    let template = env.get_template(name).map_err(failure)?;
+    let text = template.render(vars).map_err(failure)?;
+    let secrets = secrets.lock().expect("secret list").clone();
+    Ok(Rendered { text, secrets })
+}
+
+fn detail(e: &Error) -> String {
+    e.detail().map(|d| format!(": {d}")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn strings_stay_valid_json_whatever_they_hold() {
+        let out = render("t.json.j2", r#"{"p": "{{ pw }}", "n": {{ n }}}"#, &vars(&[("pw", r#"a"b\c"#), ("n", "3")]))
+            .ok()
+            .unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&out.text).unwrap();
+        assert_eq!(parsed["p"], r#"a"b\c"#);
+        assert_eq!(parsed["n"], 3);
+    }
+
+    #[test]
+    fn loops_and_env_secrets() {
+        // SAFETY: the variable name is unique to this test.
+        unsafe { std::env::set_var("REPOOL_TEST_TEMPLATE_SECRET", "s3\"cret") };
+        let source = r#"{ {% for i in range(2) %}"p-{{ i }}": {"pw": "{{ env("REPOOL_TEST_TEMPLATE_SECRET") }}"}{% if not loop.last %},{% endif %}{% endfor %} }"#;
+        let out = render("t.j2", source, &BTreeMap::new()).ok().unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&out.text).unwrap();
+        assert_eq!(parsed["p-1"]["pw"], "s3\"cret");
+        assert_eq!(out.secrets, ["s3\"cret", "s3\"cret"]);
+    }
+
+    #[test]
+    fn undefined_variables_and_missing_env_name_the_line() {
+        let err = render("t.j2", "{\n\"a\": \"{{ nope }}\"\n}", &BTreeMap::new()).err().unwrap();
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.contains("undefined variable") && err.message.contains("{{ nope }}"), "{}", err.message);
+        let err = render("t.j2", "{{ env(\"REPOOL_SURELY_UNSET_VAR\") }}", &BTreeMap::new()).err().unwrap();
+        assert!(err.message.contains("REPOOL_SURELY_UNSET_VAR is not set"), "{}", err.message);
+    }
+}

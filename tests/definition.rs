@@ -1,0 +1,180 @@
+//! Pool definitions: every validation class at once with locations, plan against live pools from
+//! the simulator (server defaults are not changes), redaction, and no input makes loading panic.
+
+mod common;
+
+use repool::definition::plan::{Action, Apply, Plan};
+use repool::definition::{Definition, EXAMPLE};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+fn definition(text: &str) -> Result<Definition, repool::definition::DefinitionError> {
+    Definition::from_text("pools.json", text, false, &BTreeMap::new())
+}
+
+fn example() -> Definition {
+    definition(EXAMPLE).unwrap()
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_pool_and_path() {
+    let text = json!({
+        "common-config": {
+            "vmSize": "standard_d2s_v3",
+            "virtualMachineConfiguration": {
+                "imageReference": {"publisher": "canonical", "offer": "ubuntu-24_04-lts", "sku": "server"},
+                "nodeAgentSKUId": "batch.node.ubuntu 24.04"
+            }
+        },
+        "p-typo": {"targetDedicatedNodes": 1, "networkConfiguration": {"subnetId": "/s", "dynamicVNetAsignmentScope": "job"}},
+        "p-types": {"targetDedicatedNodes": "2", "taskSchedulingPolicy": {"nodeFillType": "spreed"}},
+        "p-auto": {"enableAutoScale": true, "targetDedicatedNodes": 2},
+        "p-timeouts": {"targetDedicatedNodes": 0, "resizeTimeout": "PT1M", "autoScaleEvaluationInterval": "P8D", "enableAutoScale": true, "autoScaleFormula": "$TargetDedicatedNodes=1;"},
+        "p-slots": {"targetLowPriorityNodes": 1, "taskSlotsPerNode": 0},
+        "p-noimage": {"targetDedicatedNodes": 1, "virtualMachineConfiguration": {"imageReference": null}},
+        "bad id!": {"targetDedicatedNodes": 1},
+        "P-SLOTS": {"targetDedicatedNodes": 1}
+    })
+    .to_string();
+    let err = definition(&text).unwrap().validate("2024-07-01.20.0").unwrap_err();
+    let shown = err.to_string();
+    for expected in [
+        "pool 'p-typo': p-typo.networkConfiguration.dynamicVNetAsignmentScope: unknown property 'dynamicVNetAsignmentScope' (did you mean 'dynamicVNetAssignmentScope'?)",
+        "pool 'p-types': p-types.targetDedicatedNodes: must be a whole number, not a string",
+        "p-types.taskSchedulingPolicy.nodeFillType: 'spreed' is not one of spread, pack (did you mean 'spread'?)",
+        "p-auto.autoScaleFormula: is required when enableAutoScale is true",
+        "p-auto.targetDedicatedNodes: must not be set with enableAutoScale",
+        "p-timeouts.resizeTimeout: must be at least PT5M",
+        "p-timeouts.autoScaleEvaluationInterval: must be at most P7D",
+        "p-timeouts.targetDedicatedNodes: must not be set with enableAutoScale",
+        "p-slots.taskSlotsPerNode: must be at least 1",
+        "p-noimage.virtualMachineConfiguration.imageReference: is required",
+        "pool 'bad id!': bad id!.id: a pool id has 1 to 64 letters",
+        "pools 'p-slots' and 'P-SLOTS' are the same pool to Batch",
+    ] {
+        assert!(shown.contains(expected), "missing «{expected}» in:\n{shown}");
+    }
+    assert!(shown.starts_with("pools.json: 13 problems"), "{shown}");
+}
+
+#[test]
+fn the_2025_schema_refuses_2024_only_properties() {
+    let mut body: Value = serde_json::from_str(EXAMPLE).unwrap();
+    body["p-ingest"]["targetNodeCommunicationMode"] = json!("simplified");
+    let d = definition(&body.to_string()).unwrap();
+    d.validate("2024-07-01.20.0").unwrap();
+    let err = d.validate("2025-06-01").unwrap_err().to_string();
+    assert!(err.contains("p-ingest.targetNodeCommunicationMode: unknown property"), "{err}");
+}
+
+#[tokio::test]
+async fn a_pool_created_from_the_definition_plans_as_unchanged() {
+    let sim = common::frozen_sim(None).await;
+    let client = common::client_for(&sim);
+    let d = example();
+    for pool in &d.pools {
+        client.add_pool(&pool.body).await.unwrap();
+    }
+    sim.advance(300.0);
+    let live = client.list_pools(None, None, None).await.unwrap();
+    let plan = Plan::new(&d, &live, &[], "2024-07-01.20.0");
+    assert!(!plan.has_changes(), "server defaults must not show as changes:\n{plan}");
+    assert!(plan.pools.iter().all(|p| p.action == Action::Unchanged));
+}
+
+#[tokio::test]
+async fn plan_against_the_demo_account() {
+    let sim = common::frozen_sim(Some("demo")).await;
+    let live = common::client_for(&sim).list_pools(None, None, None).await.unwrap();
+    let mut body: Value = serde_json::from_str(EXAMPLE).unwrap();
+    body["p-new"] = json!({"targetDedicatedNodes": 1});
+    let d = definition(&body.to_string()).unwrap();
+    let plan = Plan::new(&d, &live, &[], "2024-07-01.20.0");
+    let action = |id: &str| plan.pools.iter().find(|p| p.id == id).unwrap().action;
+    assert_eq!(
+        (action("p-render"), action("p-ingest"), action("p-new")),
+        (Action::Recreate, Action::Recreate, Action::Create)
+    );
+    let ingest = plan.pools.iter().find(|p| p.id == "p-ingest").unwrap();
+    let image = ingest.changes.iter().find(|c| c.path == "virtualMachineConfiguration.imageReference.offer").unwrap();
+    assert_eq!(image.apply, Apply::Recreate);
+    assert_eq!(image.desired, Some(json!("ubuntu-24_04-lts")));
+    assert!(ingest.changes.iter().any(|c| c.path == "metadata" && c.apply == Apply::InPlace));
+    assert!(!ingest.changes.iter().any(|c| c.path.contains("vmSize") || c.path.contains("resizeTimeout")), "{plan}");
+    assert!(plan.not_in_definition.contains(&"gpu-train".to_string()));
+    insta::assert_snapshot!("plan_demo_vs_example", plan.to_string());
+
+    let selected = Plan::new(&d, &live, &["P-INGEST".into()], "2024-07-01.20.0");
+    assert_eq!(selected.pools.len(), 1);
+}
+
+#[test]
+fn secrets_never_show_in_plans_or_redacted_bodies() {
+    // SAFETY: the name is unique to this test.
+    unsafe { std::env::set_var("REPOOL_TEST_PLAN_SECRET", "hunter2\"x") };
+    let source = r#"{"p": {"vmSize": "a", "targetDedicatedNodes": 1,
+        "virtualMachineConfiguration": {"imageReference": {"publisher": "p", "offer": "o", "sku": "s"}, "nodeAgentSKUId": "n",
+          "containerConfiguration": {"type": "dockerCompatible", "containerRegistries": [{"registryServer": "r", "username": "u", "password": "{{ env("REPOOL_TEST_PLAN_SECRET") }}"}]}},
+        "startTask": {"commandLine": "login {{ env("REPOOL_TEST_PLAN_SECRET") }}"}}}"#;
+    let d = Definition::from_text("p.json.j2", source, true, &BTreeMap::new()).unwrap();
+    d.validate("2024-07-01.20.0").unwrap();
+    let body = &d.pools[0].body;
+    assert_eq!(
+        body["virtualMachineConfiguration"]["containerConfiguration"]["containerRegistries"][0]["password"],
+        "hunter2\"x"
+    );
+    let shown = d.redacted(body).to_string();
+    assert!(!shown.contains("hunter2"), "{shown}");
+    let plan = Plan::new(&d, &[], &[], "2024-07-01.20.0");
+    assert!(!serde_json::to_string(&plan).unwrap().contains("hunter2"));
+}
+
+/// Random and mutated inputs: loading and validation return errors, never panic.
+#[test]
+fn no_input_makes_loading_or_validation_panic() {
+    let mut rng = fastrand::Rng::with_seed(0x5eed);
+    let base: Value = serde_json::from_str(EXAMPLE).unwrap();
+    let atoms = [
+        json!(null),
+        json!(true),
+        json!(-1),
+        json!(1.5),
+        json!("PT1M"),
+        json!("x"),
+        json!([]),
+        json!({}),
+        json!([{"a": 1}]),
+        json!(u64::MAX),
+    ];
+    for _ in 0..2000 {
+        let mut value = base.clone();
+        for _ in 0..rng.usize(1..6) {
+            mutate(&mut value, &mut rng, &atoms);
+        }
+        let text = value.to_string();
+        if let Ok(d) = definition(&text) {
+            let _ = d.validate("2024-07-01.20.0");
+            let _ = d.validate("2025-06-01");
+        }
+        let cut = rng.usize(0..text.len());
+        let _ = definition(&text[..text.floor_char_boundary(cut)]);
+        let _ = Definition::from_text("t.j2", &text.replace('"', "{{"), true, &BTreeMap::new());
+    }
+}
+
+fn mutate(value: &mut Value, rng: &mut fastrand::Rng, atoms: &[Value]) {
+    match value {
+        Value::Object(map) if !map.is_empty() && rng.bool() => {
+            let key = map.keys().nth(rng.usize(..map.len())).cloned().unwrap();
+            mutate(map.get_mut(&key).unwrap(), rng, atoms);
+        }
+        Value::Array(items) if !items.is_empty() && rng.bool() => {
+            let i = rng.usize(..items.len());
+            mutate(&mut items[i], rng, atoms);
+        }
+        Value::Object(map) => {
+            map.insert(format!("k{}", rng.u8(..)), atoms[rng.usize(..atoms.len())].clone());
+        }
+        other => *other = atoms[rng.usize(..atoms.len())].clone(),
+    }
+}
