@@ -74,6 +74,10 @@ async fn run(command: Option<Command>, settings: Settings, sim_account: Option<S
         Some(Command::Pools { json }) => headless::pools(&settings, json).await,
         Some(Command::Validate) => headless::validate(&settings),
         Some(Command::Plan { pools, all: _, json }) => headless::plan(&settings, &pools, json).await,
+        Some(Command::Recreate(args)) => crate::run_command::recreate(&settings, args).await,
+        Some(Command::Resume { run_id, yes, json, on_drain_timeout }) => {
+            crate::run_command::resume(&settings, run_id, yes, json, on_drain_timeout).await
+        }
         Some(Command::Sim(args)) => crate::sim_command::serve(args, sim_account.unwrap_or_default()).await,
         Some(Command::Demo(args)) => crate::sim_command::demo(args, settings).await,
         Some(other) => Err(BadInput::new(format!(

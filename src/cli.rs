@@ -95,6 +95,9 @@ pub enum Command {
         /// Print the final report as JSON on stdout
         #[arg(long)]
         json: bool,
+        /// What to do when draining times out: wait, fail (default) or force
+        #[arg(long, value_name = "POLICY")]
+        on_drain_timeout: Option<String>,
     },
     /// Create a pool again from a backup file
     Restore {

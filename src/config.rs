@@ -61,7 +61,7 @@ pub struct AuthConfig {
 pub struct RecreateConfig {
     pub node_deallocation_option: Option<String>,
     pub resize_timeout: Option<String>,
-    pub poll_seconds: Option<u64>,
+    pub poll_seconds: Option<f64>,
     pub drain_timeout: Option<String>,
     pub wait_timeout: Option<String>,
     pub parallel: Option<usize>,
@@ -252,7 +252,13 @@ fn policy(shown: &str, c: RecreateConfig) -> Result<RecreatePolicy, BadInput> {
         }
     }
     if let Some(secs) = c.poll_seconds {
-        policy.poll_interval = Duration::from_secs(secs.max(1));
+        if !(secs.is_finite() && secs >= 0.05) {
+            return Err(BadInput::new(format!(
+                "{shown}: [recreate] poll_seconds must be a number of seconds, at least 0.05"
+            )));
+        }
+        policy.poll_interval = Duration::from_secs_f64(secs);
+        policy.fast_poll_interval = policy.fast_poll_interval.min(policy.poll_interval / 2);
     }
     if let Some(text) = c.drain_timeout {
         policy.drain_timeout = duration("drain_timeout", &text)?.as_std();

@@ -12,6 +12,7 @@ pub mod errors;
 pub mod headless;
 pub mod logging;
 pub mod recreate;
+pub mod run_command;
 pub mod secret;
 pub mod sim;
 pub mod sim_command;

@@ -1,3 +1,11 @@
-//! The recreation workflow engine: no UI.
+//! The recreation workflow engine: no UI. The TUI and headless commands drive the same engine
+//! and read the same progress events.
 
+pub mod backup;
+pub mod engine;
+pub mod journal;
+pub mod lock;
 pub mod policy;
+pub mod report;
+pub mod snapshots;
+pub mod step;

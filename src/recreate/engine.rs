@@ -1,0 +1,595 @@
+//! Runs the recreation of many pools concurrently, one journaled step at a time.
+//!
+//! Every step decides from the pool's live state, so running it again after a crash does the
+//! right thing; the journal says where each pool was. Nothing is deleted unless the pool was
+//! drained, backed up, and is unchanged since (ETag, autoscale, targets); the delete itself
+//! carries `If-Match`, so a concurrent change makes it fail instead of losing work.
+
+use super::backup;
+use super::journal::{Journal, Record};
+use super::policy::{DrainTimeoutPolicy, RecreatePolicy};
+use super::report::{PoolReport, PoolStatus, RunReport, RunStatus, StepReport};
+use super::snapshots::{Snapshots, WaitError};
+use super::step::Step;
+use crate::batch::models::{NodeDeallocationOption, PoolState, ResizeRequest};
+use crate::batch::{BatchClient, BatchError, Pool};
+use crate::definition::Definition;
+use crate::definition::plan::{Action, plan_pool};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// What the TUI and headless output show while a run goes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Progress {
+    StepStarted { pool: String, step: Step },
+    StepFinished { pool: String, step: Step, outcome: String, detail: Option<String>, elapsed: Duration },
+    Waiting { pool: String, step: Step, detail: String },
+    PoolFinished { pool: String, status: PoolStatus, error: Option<String> },
+    RunFinished { run: String, status: RunStatus },
+}
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub account: String,
+    pub endpoint: String,
+    pub api_version: String,
+    pub policy: RecreatePolicy,
+    pub backup_dir: PathBuf,
+}
+
+/// Where one pool starts: a fresh run starts at the beginning, a resumed one where the journal says.
+#[derive(Clone, Debug)]
+pub struct PoolTarget {
+    pub id: String,
+    pub start_at: Step,
+    pub etag: Option<String>,
+    pub backup: Option<String>,
+}
+
+impl PoolTarget {
+    pub fn fresh(id: &str) -> Self {
+        PoolTarget { id: id.to_string(), start_at: Step::DisableAutoscale, etag: None, backup: None }
+    }
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    client: BatchClient,
+    definition: Arc<Definition>,
+    config: Arc<EngineConfig>,
+    snapshots: Arc<Snapshots>,
+    progress: mpsc::UnboundedSender<Progress>,
+    cancel: CancellationToken,
+}
+
+/// How a step ended.
+enum Outcome {
+    Done(String),
+    Skipped(String),
+    /// Continue at another step (pool missing → create; pool deleting → wait gone).
+    Jump(Step, String),
+}
+
+/// Per-pool facts carried between steps.
+#[derive(Default)]
+struct PoolRun {
+    etag: Option<String>,
+    backup: Option<String>,
+    old_creation: Option<jiff::Timestamp>,
+    new_creation: Option<jiff::Timestamp>,
+    warnings: Vec<String>,
+}
+
+type StepResult = Result<Outcome, String>;
+
+impl Engine {
+    pub fn new(
+        client: BatchClient,
+        definition: Arc<Definition>,
+        config: EngineConfig,
+        snapshots: Arc<Snapshots>,
+        progress: mpsc::UnboundedSender<Progress>,
+        cancel: CancellationToken,
+    ) -> Self {
+        Engine { client, definition, config: Arc::new(config), snapshots, progress, cancel }
+    }
+
+    /// Runs `targets` (at most `policy.parallel` at once); each stops after `until` if given.
+    pub async fn run(
+        &self,
+        run_id: &str,
+        journal: Journal,
+        mut targets: Vec<PoolTarget>,
+        until: Option<Step>,
+    ) -> RunReport {
+        let started = jiff::Timestamp::now();
+        let journal = Arc::new(Mutex::new(journal));
+        // Pools already deleted but not yet created go first.
+        targets.sort_by_key(|t| std::cmp::Reverse(t.start_at >= Step::Delete && t.start_at <= Step::WaitReady));
+        let poller = {
+            let (snapshots, cancel) = (self.snapshots.clone(), self.cancel.child_token());
+            let policy = &self.config.policy;
+            tokio::spawn(snapshots.poll(policy.poll_interval, policy.fast_poll_interval, cancel))
+        };
+        let permits = Arc::new(Semaphore::new(self.config.policy.parallel.max(1)));
+        let mut tasks = Vec::new();
+        for target in targets {
+            let (engine, journal, permits) = (self.clone(), journal.clone(), permits.clone());
+            tasks.push(tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await.expect("semaphore stays open");
+                engine.run_pool(target, until, &journal).await
+            }));
+        }
+        let mut pools = Vec::new();
+        for task in tasks {
+            match task.await {
+                Ok(report) => pools.push(report),
+                Err(e) => tracing::error!("a pool task panicked: {e}"),
+            }
+        }
+        poller.abort();
+        let status = RunStatus::from_pools(&pools, self.cancel.is_cancelled());
+        let _ = journal.lock().expect("journal lock").write(Record::RunFinished { status: status.name().into() });
+        let _ = self.progress.send(Progress::RunFinished { run: run_id.to_string(), status });
+        RunReport {
+            run_id: run_id.to_string(),
+            account: self.config.account.clone(),
+            status,
+            started,
+            finished: jiff::Timestamp::now(),
+            journal: journal.lock().expect("journal lock").path.display().to_string(),
+            pools,
+        }
+    }
+
+    async fn run_pool(&self, target: PoolTarget, until: Option<Step>, journal: &Mutex<Journal>) -> PoolReport {
+        let id = target.id.clone();
+        let mut run = PoolRun { etag: target.etag, backup: target.backup, ..Default::default() };
+        let mut report = PoolReport::new(&id);
+        let mut step = target.start_at;
+        let finish = |report: &mut PoolReport, run: &PoolRun, status: PoolStatus, error: Option<String>| {
+            report.status = status;
+            report.error = error.clone();
+            report.backup = run.backup.clone();
+            report.old_creation_time = run.old_creation;
+            report.new_creation_time = run.new_creation;
+            report.warnings = run.warnings.clone();
+            let record = Record::PoolFinished { pool: id.clone(), status: status.name().into(), error: error.clone() };
+            let _ = journal.lock().expect("journal lock").write(record);
+            let _ = self.progress.send(Progress::PoolFinished { pool: id.clone(), status, error });
+        };
+        loop {
+            if self.cancel.is_cancelled() {
+                finish(
+                    &mut report,
+                    &run,
+                    PoolStatus::Interrupted,
+                    Some(format!("stopped before {step}; `repool resume` continues")),
+                );
+                return report;
+            }
+            let began = Instant::now();
+            let started_at = jiff::Timestamp::now();
+            if let Err(e) = journal.lock().expect("journal lock").write(Record::StepStarted { pool: id.clone(), step })
+            {
+                finish(&mut report, &run, PoolStatus::Failed, Some(format!("cannot write the journal: {e}")));
+                return report;
+            }
+            let _ = self.progress.send(Progress::StepStarted { pool: id.clone(), step });
+            let result = self.step(&id, step, &mut run).await;
+            let elapsed = began.elapsed();
+            let (outcome, detail, next) = match result {
+                Ok(Outcome::Done(detail)) => ("ok", detail, step.next()),
+                Ok(Outcome::Skipped(detail)) => ("skipped", detail, step.next()),
+                Ok(Outcome::Jump(to, detail)) => ("skipped", detail, Some(to)),
+                Err(error) if self.cancel.is_cancelled() => {
+                    finish(
+                        &mut report,
+                        &run,
+                        PoolStatus::Interrupted,
+                        Some(format!("{step}: {error}; `repool resume` continues")),
+                    );
+                    return report;
+                }
+                Err(error) => {
+                    report.steps.push(StepReport::new(step, started_at, elapsed, "failed", Some(error.clone())));
+                    finish(&mut report, &run, PoolStatus::Failed, Some(format!("{step}: {error}")));
+                    return report;
+                }
+            };
+            let (etag, backup) = match step {
+                Step::WaitDrained | Step::Backup => {
+                    (run.etag.clone(), run.backup.clone().filter(|_| step == Step::Backup))
+                }
+                _ => (None, None),
+            };
+            let record = Record::StepFinished {
+                pool: id.clone(),
+                step,
+                outcome: outcome.into(),
+                detail: Some(detail.clone()),
+                etag,
+                backup,
+            };
+            if let Err(e) = journal.lock().expect("journal lock").write(record) {
+                finish(&mut report, &run, PoolStatus::Failed, Some(format!("cannot write the journal: {e}")));
+                return report;
+            }
+            // A jump skips steps: journal them so a resume continues at the jump's target.
+            if let Some(to) = next {
+                let mut skipped = step.next();
+                while let Some(s) = skipped.filter(|s| *s < to) {
+                    let record = Record::StepFinished {
+                        pool: id.clone(),
+                        step: s,
+                        outcome: "skipped".into(),
+                        detail: None,
+                        etag: None,
+                        backup: None,
+                    };
+                    let _ = journal.lock().expect("journal lock").write(record);
+                    skipped = s.next();
+                }
+            }
+            report.steps.push(StepReport::new(step, started_at, elapsed, outcome, Some(detail.clone())));
+            let _ = self.progress.send(Progress::StepFinished {
+                pool: id.clone(),
+                step,
+                outcome: outcome.into(),
+                detail: Some(detail),
+                elapsed,
+            });
+            match next {
+                None => {
+                    finish(&mut report, &run, PoolStatus::Recreated, None);
+                    return report;
+                }
+                Some(_) if until == Some(step) => {
+                    finish(
+                        &mut report,
+                        &run,
+                        PoolStatus::Paused,
+                        Some(format!("paused after {step}; `repool resume` continues")),
+                    );
+                    return report;
+                }
+                Some(to) => step = to,
+            }
+        }
+    }
+
+    async fn step(&self, id: &str, step: Step, run: &mut PoolRun) -> StepResult {
+        match step {
+            Step::DisableAutoscale => self.disable_autoscale(id, run).await,
+            Step::StopResize => self.stop_resize(id).await,
+            Step::WaitSteady => self.wait_steady(id).await,
+            Step::ResizeToZero => self.resize_to_zero(id).await,
+            Step::WaitDrained => self.wait_drained(id, run).await,
+            Step::Backup => self.backup(id, run).await,
+            Step::Delete => self.delete(id, run).await,
+            Step::WaitGone => self.wait_gone(id).await,
+            Step::Create => self.create(id).await,
+            Step::WaitReady => self.wait_ready(id, run).await,
+        }
+    }
+
+    /// The live pool, None if it does not exist.
+    async fn live(&self, id: &str) -> Result<Option<Pool>, String> {
+        match self.client.get_pool(id, None).await {
+            Ok(pool) => Ok(Some(pool)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Pools absent or deleting skip ahead; None means "go on with this step".
+    fn absent_or_deleting(pool: &Option<Pool>) -> Option<Outcome> {
+        match pool {
+            None => Some(Outcome::Jump(Step::Create, "not in the account: it will be created".into())),
+            Some(p) if p.state == Some(PoolState::Deleting) => {
+                Some(Outcome::Jump(Step::WaitGone, "already being deleted".into()))
+            }
+            Some(_) => None,
+        }
+    }
+
+    async fn disable_autoscale(&self, id: &str, run: &mut PoolRun) -> StepResult {
+        let pool = self.live(id).await?;
+        if let Some(outcome) = Self::absent_or_deleting(&pool) {
+            return Ok(outcome);
+        }
+        let pool = pool.expect("present");
+        run.old_creation = pool.creation_time;
+        if !pool.autoscale() {
+            return Ok(Outcome::Skipped("autoscale already off".into()));
+        }
+        self.client.disable_autoscale(id).await.map_err(|e| e.to_string())?;
+        self.snapshots.request_fast();
+        Ok(Outcome::Done("autoscale disabled".into()))
+    }
+
+    async fn stop_resize(&self, id: &str) -> StepResult {
+        let pool = self.live(id).await?;
+        if let Some(outcome) = Self::absent_or_deleting(&pool) {
+            return Ok(outcome);
+        }
+        let pool = pool.expect("present");
+        match pool.allocation_state.as_ref().map(|s| s.as_str()) {
+            Some("resizing") => {
+                self.client.stop_resize(id).await.map_err(|e| e.to_string())?;
+                self.snapshots.request_fast();
+                Ok(Outcome::Done("resize stopped".into()))
+            }
+            Some("stopping") => Ok(Outcome::Skipped("already stopping".into())),
+            _ => Ok(Outcome::Skipped("no resize in flight".into())),
+        }
+    }
+
+    async fn wait(
+        &self,
+        id: &str,
+        step: Step,
+        timeout: Duration,
+        done: impl Fn(Option<&Pool>) -> bool,
+    ) -> Result<Option<Pool>, String> {
+        let _ = self.progress.send(Progress::Waiting { pool: id.to_string(), step, detail: "waiting".into() });
+        match self.snapshots.wait_for(id, timeout, &self.cancel, done).await {
+            Ok(pool) => Ok(pool),
+            Err(WaitError::Cancelled) => Err("cancelled".into()),
+            Err(WaitError::Timeout(pool)) => Err(format!(
+                "still not done after {}s (last seen: {})",
+                timeout.as_secs(),
+                pool.map(|p| describe(&p)).unwrap_or_else(|| "absent".into())
+            )),
+        }
+    }
+
+    async fn wait_steady(&self, id: &str) -> StepResult {
+        let pool = self
+            .wait(id, Step::WaitSteady, self.config.policy.wait_timeout, |p| {
+                p.is_none_or(|p| p.is_steady() || p.state == Some(PoolState::Deleting))
+            })
+            .await?;
+        Ok(match Self::absent_or_deleting(&pool) {
+            Some(outcome) => outcome,
+            None => Outcome::Done("steady".into()),
+        })
+    }
+
+    async fn resize_to_zero(&self, id: &str) -> StepResult {
+        let resize = ResizeRequest {
+            target_dedicated_nodes: Some(0),
+            target_low_priority_nodes: Some(0),
+            resize_timeout: Some(self.config.policy.resize_timeout),
+            node_deallocation_option: Some(self.config.policy.node_deallocation_option.clone()),
+        };
+        for _ in 0..5 {
+            let pool = self.live(id).await?;
+            if let Some(outcome) = Self::absent_or_deleting(&pool) {
+                return Ok(outcome);
+            }
+            let pool = pool.expect("present");
+            if pool.autoscale() {
+                return Err("autoscale was turned on again by someone else; stopped before draining".into());
+            }
+            if pool.target_nodes() == 0 && (pool.current_nodes() == 0 || !pool.is_steady()) {
+                return Ok(Outcome::Skipped("targets already 0".into()));
+            }
+            match self.client.resize_pool(id, &resize).await {
+                Ok(()) => {
+                    let option = &self.config.policy.node_deallocation_option;
+                    return Ok(Outcome::Done(format!(
+                        "resize to 0 with {option}, timeout {}",
+                        self.config.policy.resize_timeout
+                    )));
+                }
+                // Not steady yet (a settle after disabling autoscale): wait and try again.
+                Err(e) if e.status() == Some(409) => {
+                    self.wait(id, Step::ResizeToZero, self.config.policy.wait_timeout, |p| {
+                        p.is_none_or(|p| p.is_steady())
+                    })
+                    .await?;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err("the pool kept refusing the resize to 0 (409); check it in the portal".into())
+    }
+
+    async fn wait_drained(&self, id: &str, run: &mut PoolRun) -> StepResult {
+        let policy = &self.config.policy;
+        let drained_or_stuck =
+            |p: Option<&Pool>| p.is_none_or(|p| p.is_steady() || p.state == Some(PoolState::Deleting));
+        let mut deadline = Instant::now() + policy.drain_timeout;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let waited = self.snapshots.wait_for(id, remaining, &self.cancel, drained_or_stuck).await;
+            let pool = match waited {
+                Ok(pool) => pool,
+                Err(WaitError::Cancelled) => return Err("cancelled".into()),
+                Err(WaitError::Timeout(pool)) => pool,
+            };
+            if let Some(outcome) = Self::absent_or_deleting(&pool) {
+                return Ok(outcome);
+            }
+            let pool = pool.expect("present");
+            if pool.autoscale() || pool.target_nodes() > 0 {
+                return Err(format!("changed by someone else while draining ({}); not deleted", describe(&pool)));
+            }
+            if pool.is_steady() && pool.current_nodes() == 0 {
+                run.etag = pool.e_tag.clone();
+                return Ok(Outcome::Done("drained: no nodes left".into()));
+            }
+            let errors = resize_error_codes(&pool);
+            let stuck = format!("{} node(s) still running tasks{errors}", pool.current_nodes());
+            match policy.on_drain_timeout {
+                DrainTimeoutPolicy::Fail => {
+                    return Err(format!(
+                        "draining did not finish: {stuck}. The pool is steady with 0 targets and was NOT deleted; \
+                         rerun with --on-drain-timeout wait to keep waiting, or force to delete anyway (running tasks are requeued)"
+                    ));
+                }
+                DrainTimeoutPolicy::Force => {
+                    run.etag = pool.e_tag.clone();
+                    run.warnings.push(format!("forced: {stuck}; their tasks are requeued by the delete"));
+                    return Ok(Outcome::Done(format!("forced after drain timeout: {stuck}")));
+                }
+                DrainTimeoutPolicy::Wait => {
+                    deadline = Instant::now() + policy.drain_timeout;
+                    let _ = self.progress.send(Progress::Waiting {
+                        pool: id.into(),
+                        step: Step::WaitDrained,
+                        detail: stuck,
+                    });
+                    if pool.is_steady() {
+                        // The resize timed out with tasks still running: ask again and keep waiting.
+                        let again = ResizeRequest {
+                            target_dedicated_nodes: Some(0),
+                            target_low_priority_nodes: Some(0),
+                            resize_timeout: Some(policy.resize_timeout),
+                            node_deallocation_option: Some(NodeDeallocationOption::TaskCompletion),
+                        };
+                        self.client.resize_pool(id, &again).await.map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn backup(&self, id: &str, run: &mut PoolRun) -> StepResult {
+        let pool = self.live(id).await?;
+        if let Some(outcome) = Self::absent_or_deleting(&pool) {
+            return Ok(outcome);
+        }
+        let pool = pool.expect("present");
+        self.check_unchanged(&pool, run)?;
+        let body = serde_json::to_value(&pool).map_err(|e| e.to_string())?;
+        let path = backup::save(&self.config.backup_dir, &self.config.account, id, &body)
+            .map_err(|e| format!("cannot save the backup in {}: {e}; not deleted", self.config.backup_dir.display()))?;
+        run.backup = Some(path.display().to_string());
+        run.etag = pool.e_tag.clone();
+        run.old_creation = run.old_creation.or(pool.creation_time);
+        Ok(Outcome::Done(format!("saved {}", path.display())))
+    }
+
+    /// Refuses a pool someone changed since it was drained.
+    fn check_unchanged(&self, pool: &Pool, run: &PoolRun) -> Result<(), String> {
+        if pool.autoscale() || pool.target_nodes() > 0 {
+            return Err(format!("changed by someone else since draining ({}); not deleted", describe(pool)));
+        }
+        if let (Some(expected), Some(now)) = (&run.etag, &pool.e_tag)
+            && expected != now
+        {
+            return Err(format!("changed by someone else since draining (ETag {expected} → {now}); not deleted"));
+        }
+        let forced = self.config.policy.on_drain_timeout == DrainTimeoutPolicy::Force;
+        if pool.current_nodes() > 0 && !forced {
+            return Err(format!("{} node(s) appeared again; not deleted", pool.current_nodes()));
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, id: &str, run: &mut PoolRun) -> StepResult {
+        if run.backup.is_none() {
+            return Err("no backup recorded for this pool; refusing to delete".into());
+        }
+        match self.client.delete_pool(id, run.etag.as_deref()).await {
+            Ok(()) => {
+                self.snapshots.request_fast();
+                Ok(Outcome::Done("delete accepted".into()))
+            }
+            Err(e) if e.is_not_found() => Ok(Outcome::Done("already gone".into())),
+            Err(e) if e.code() == Some("PoolBeingDeleted") => Ok(Outcome::Done("already being deleted".into())),
+            Err(e) if e.status() == Some(412) => {
+                Err("changed by someone else since the backup (ETag differs); not deleted".into())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn wait_gone(&self, id: &str) -> StepResult {
+        self.wait(id, Step::WaitGone, self.config.policy.wait_timeout, |p| p.is_none()).await?;
+        Ok(Outcome::Done("gone".into()))
+    }
+
+    async fn create(&self, id: &str) -> StepResult {
+        let definition = self.definition.pool(id).ok_or_else(|| format!("'{id}' is not in the definition"))?;
+        for _ in 0..5 {
+            let error = match self.client.add_pool(&definition.body).await {
+                Ok(()) => {
+                    self.snapshots.request_fast();
+                    return Ok(Outcome::Done("created from the definition".into()));
+                }
+                Err(e) => e,
+            };
+            match error.code() {
+                Some("PoolBeingDeleted") => {
+                    self.wait(id, Step::Create, self.config.policy.wait_timeout, |p| p.is_none()).await?;
+                }
+                _ if error.code() == Some("PoolExists") || matches!(error, BatchError::Transport { .. }) => {
+                    // Our own create from before a crash or a lost answer, or someone else's pool?
+                    match self.live(id).await? {
+                        Some(pool) => {
+                            let plan = plan_pool(definition, &pool, &self.config.api_version, &self.definition.secrets);
+                            return if matches!(plan.action, Action::Unchanged | Action::UpdateInPlace) {
+                                Ok(Outcome::Done("already created, matches the definition".into()))
+                            } else {
+                                Err(format!(
+                                    "a pool '{id}' exists that differs from the definition ({} difference(s)); someone else created it — left alone",
+                                    plan.changes.len()
+                                ))
+                            };
+                        }
+                        None => continue,
+                    }
+                }
+                _ => return Err(error.to_string()),
+            }
+        }
+        Err("could not create the pool after several attempts".into())
+    }
+
+    async fn wait_ready(&self, id: &str, run: &mut PoolRun) -> StepResult {
+        let pool = self
+            .wait(id, Step::WaitReady, self.config.policy.wait_timeout, |p| p.is_some_and(|p| p.is_steady()))
+            .await?;
+        let pool = pool.ok_or("the new pool disappeared")?;
+        run.new_creation = pool.creation_time;
+        let errors = resize_error_codes(&pool);
+        if !errors.is_empty() {
+            run.warnings.push(format!("the new pool reports resize errors{errors}"));
+        }
+        if let Ok(counts) = self.client.list_node_counts().await
+            && let Some(c) = counts.iter().find(|c| c.pool_id.eq_ignore_ascii_case(id))
+        {
+            let failed = c.dedicated.start_task_failed + c.low_priority.start_task_failed;
+            if failed > 0 {
+                run.warnings.push(format!("{failed} node(s) report a failed start task"));
+            }
+        }
+        Ok(Outcome::Done(format!("steady with {} node(s){errors}", pool.current_nodes())))
+    }
+}
+
+fn resize_error_codes(pool: &Pool) -> String {
+    match &pool.resize_errors {
+        Some(errors) if !errors.is_empty() => {
+            format!(" ({})", errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>().join(", "))
+        }
+        _ => String::new(),
+    }
+}
+
+fn describe(pool: &Pool) -> String {
+    format!(
+        "{} {}, autoscale {}, nodes {}/{}",
+        pool.state.as_ref().map(|s| s.as_str()).unwrap_or("?"),
+        pool.allocation_state.as_ref().map(|s| s.as_str()).unwrap_or("?"),
+        if pool.autoscale() { "on" } else { "off" },
+        pool.current_nodes(),
+        pool.target_nodes()
+    )
+}

@@ -1,0 +1,176 @@
+//! The run journal: `journal/<run-id>.jsonl`, append-only, one fsynced JSON line per event, so a
+//! crash at any instant leaves a record `resume` can continue from. Readable with `jq`.
+
+use super::step::Step;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Record {
+    RunStarted {
+        run: String,
+        account: String,
+        endpoint: String,
+        pools: Vec<String>,
+        definition: String,
+        digest: String,
+    },
+    StepStarted {
+        pool: String,
+        step: Step,
+    },
+    StepFinished {
+        pool: String,
+        step: Step,
+        /// ok, skipped
+        outcome: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+        /// The ETag the next step must still see (after draining / at backup).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        etag: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        backup: Option<String>,
+    },
+    PoolFinished {
+        pool: String,
+        /// recreated, failed, paused, interrupted
+        status: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    RunFinished {
+        /// done, failed, paused, interrupted, cancelled
+        status: String,
+    },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Line {
+    pub ts: jiff::Timestamp,
+    #[serde(flatten)]
+    pub record: Record,
+}
+
+pub struct Journal {
+    pub path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Creates (or reopens for resume) `dir/<run>.jsonl`.
+    pub fn open(dir: &Path, run: &str) -> std::io::Result<Journal> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{run}.jsonl"));
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        Ok(Journal { path, file })
+    }
+
+    /// Appends and fsyncs one record; nothing proceeds until it is on disk.
+    pub fn write(&mut self, record: Record) -> std::io::Result<()> {
+        let line = Line { ts: jiff::Timestamp::now(), record };
+        let mut text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
+        text.push('\n');
+        self.file.write_all(text.as_bytes())?;
+        self.file.sync_data()
+    }
+}
+
+/// What a journal says about a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunState {
+    pub run: String,
+    pub account: String,
+    pub endpoint: String,
+    pub pools: Vec<String>,
+    pub definition: String,
+    pub digest: String,
+    pub finished: Option<String>,
+    pub per_pool: BTreeMap<String, PoolState>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PoolState {
+    pub last_finished: Option<Step>,
+    /// A step that started and never finished (the crash happened in it).
+    pub in_flight: Option<Step>,
+    pub etag: Option<String>,
+    pub backup: Option<String>,
+    pub status: Option<String>,
+}
+
+impl PoolState {
+    /// Where a resumed run continues: the step in flight, else the one after the last finished.
+    pub fn resume_at(&self) -> Option<Step> {
+        match (self.in_flight, self.last_finished) {
+            (Some(step), _) => Some(step),
+            (None, Some(done)) => done.next(),
+            (None, None) => Some(Step::DisableAutoscale),
+        }
+    }
+
+    /// Deleted (or being deleted) and not yet created again: the state that must never be left.
+    pub fn is_between_delete_and_create(&self) -> bool {
+        let reached = self.in_flight.or(self.last_finished);
+        reached.is_some_and(|s| s >= Step::Delete) && self.last_finished.is_none_or(|s| s < Step::Create)
+    }
+}
+
+pub fn read(path: &Path) -> std::io::Result<RunState> {
+    let mut state = RunState::default();
+    for line in BufReader::new(File::open(path)?).lines() {
+        let line = line?;
+        // A crash can leave a torn last line; everything before it is intact.
+        let Ok(line) = serde_json::from_str::<Line>(&line) else { continue };
+        match line.record {
+            Record::RunStarted { run, account, endpoint, pools, definition, digest } => {
+                state.run = run;
+                state.account = account;
+                state.endpoint = endpoint;
+                state.pools = pools;
+                state.definition = definition;
+                state.digest = digest;
+            }
+            Record::StepStarted { pool, step } => state.per_pool.entry(pool).or_default().in_flight = Some(step),
+            Record::StepFinished { pool, step, etag, backup, .. } => {
+                let p = state.per_pool.entry(pool).or_default();
+                p.in_flight = None;
+                p.last_finished = Some(step);
+                if etag.is_some() {
+                    p.etag = etag;
+                }
+                if backup.is_some() {
+                    p.backup = backup;
+                }
+            }
+            Record::PoolFinished { pool, status, .. } => state.per_pool.entry(pool).or_default().status = Some(status),
+            Record::RunFinished { status } => state.finished = Some(status),
+        }
+    }
+    Ok(state)
+}
+
+/// Journals in `dir`, newest first.
+pub fn list(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files.reverse();
+    files
+}
+
+/// A new run id: UTC time, sortable, plus a short random suffix.
+pub fn new_run_id() -> String {
+    format!("{}-{:04x}", jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"), fastrand::u16(..))
+}

@@ -1,0 +1,125 @@
+//! The outcome of a run: per pool, its steps with timestamps and durations, backup, old and new
+//! creation time, errors. `repool recreate --json` prints it; the TUI shows it.
+
+use super::step::Step;
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolStatus {
+    Pending,
+    Recreated,
+    Failed,
+    /// Stopped after the requested step (`--until`, the TUI's step-through).
+    Paused,
+    /// Cancelled or crashed mid-run; `repool resume` continues.
+    Interrupted,
+}
+
+impl PoolStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolStatus::Pending => "pending",
+            PoolStatus::Recreated => "recreated",
+            PoolStatus::Failed => "failed",
+            PoolStatus::Paused => "paused",
+            PoolStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Done,
+    Paused,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn from_pools(pools: &[PoolReport], cancelled: bool) -> RunStatus {
+        if cancelled {
+            RunStatus::Cancelled
+        } else if pools.iter().any(|p| p.status == PoolStatus::Failed) {
+            RunStatus::Failed
+        } else if pools.iter().any(|p| p.status != PoolStatus::Recreated) {
+            RunStatus::Paused
+        } else {
+            RunStatus::Done
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Done => "done",
+            RunStatus::Paused => "paused",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    pub run_id: String,
+    pub account: String,
+    pub status: RunStatus,
+    pub started: jiff::Timestamp,
+    pub finished: jiff::Timestamp,
+    pub journal: String,
+    pub pools: Vec<PoolReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolReport {
+    pub id: String,
+    pub status: PoolStatus,
+    pub steps: Vec<StepReport>,
+    pub backup: Option<String>,
+    pub old_creation_time: Option<jiff::Timestamp>,
+    pub new_creation_time: Option<jiff::Timestamp>,
+    pub error: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+impl PoolReport {
+    pub fn new(id: &str) -> Self {
+        PoolReport {
+            id: id.to_string(),
+            status: PoolStatus::Pending,
+            steps: Vec::new(),
+            backup: None,
+            old_creation_time: None,
+            new_creation_time: None,
+            error: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepReport {
+    pub step: Step,
+    pub started: jiff::Timestamp,
+    pub duration_seconds: f64,
+    /// ok, skipped, failed
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+impl StepReport {
+    pub fn new(step: Step, started: jiff::Timestamp, elapsed: Duration, outcome: &str, detail: Option<String>) -> Self {
+        StepReport {
+            step,
+            started,
+            duration_seconds: (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            outcome: outcome.into(),
+            detail,
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! One view of every pool, refreshed by one paged list call per poll, shared by all waits (and
+//! by the dashboard): waiting on 200 pools costs what waiting on one does.
+
+use crate::batch::{BatchClient, BatchError, Pool};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// The properties waits and the pool table need.
+pub const POOL_SUMMARY_SELECT: &str = "id,eTag,creationTime,state,allocationState,allocationStateTransitionTime,\
+enableAutoScale,currentDedicatedNodes,targetDedicatedNodes,currentLowPriorityNodes,targetLowPriorityNodes,vmSize,resizeErrors";
+
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// When the list call that produced it was sent; None before the first.
+    pub requested: Option<Instant>,
+    /// Keyed by lower-cased id.
+    pub pools: HashMap<String, Pool>,
+    pub error: Option<String>,
+}
+
+impl Snapshot {
+    pub fn get(&self, id: &str) -> Option<&Pool> {
+        self.pools.get(&id.to_lowercase())
+    }
+}
+
+pub struct Snapshots {
+    client: BatchClient,
+    tx: watch::Sender<Arc<Snapshot>>,
+    fast: AtomicBool,
+    waiters: AtomicUsize,
+}
+
+#[derive(Debug)]
+pub enum WaitError {
+    Timeout(Option<Pool>),
+    Cancelled,
+}
+
+struct WaiterGuard<'a>(&'a AtomicUsize);
+
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Snapshots {
+    pub fn new(client: BatchClient) -> Arc<Self> {
+        let (tx, _) = watch::channel(Arc::new(Snapshot::default()));
+        Arc::new(Snapshots { client, tx, fast: AtomicBool::new(false), waiters: AtomicUsize::new(0) })
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.tx.subscribe()
+    }
+
+    pub fn latest(&self) -> Arc<Snapshot> {
+        self.tx.borrow().clone()
+    }
+
+    /// One paged list call; the result (or its error) is published to every waiter.
+    pub async fn refresh(&self) -> Result<(), BatchError> {
+        let requested = Instant::now();
+        match self.client.list_pools(Some(POOL_SUMMARY_SELECT), None, None).await {
+            Ok(pools) => {
+                let pools = pools.into_iter().map(|p| (p.id().to_lowercase(), p)).collect();
+                self.tx.send_replace(Arc::new(Snapshot { requested: Some(requested), pools, error: None }));
+                Ok(())
+            }
+            Err(e) => {
+                let mut stale = (*self.latest()).clone();
+                stale.error = Some(e.to_string());
+                self.tx.send_replace(Arc::new(stale));
+                Err(e)
+            }
+        }
+    }
+
+    /// Ask for the next poll soon: a transition is expected.
+    pub fn request_fast(&self) {
+        self.fast.store(true, Ordering::SeqCst);
+    }
+
+    pub fn has_waiters(&self) -> bool {
+        self.waiters.load(Ordering::SeqCst) > 0
+    }
+
+    /// Polls while anyone waits, until cancelled.
+    pub async fn poll(self: Arc<Self>, interval: Duration, fast_interval: Duration, cancel: CancellationToken) {
+        loop {
+            if self.has_waiters()
+                && let Err(e) = self.refresh().await
+            {
+                tracing::warn!("refreshing pools failed: {e}");
+            }
+            let pause = if self.fast.swap(false, Ordering::SeqCst) { fast_interval } else { interval };
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Waits until `done` holds for pool `id` (None: absent) in a snapshot requested after this
+    /// wait began, so a view from before our own change never counts.
+    pub async fn wait_for(
+        &self,
+        id: &str,
+        timeout: Duration,
+        cancel: &CancellationToken,
+        done: impl Fn(Option<&Pool>) -> bool,
+    ) -> Result<Option<Pool>, WaitError> {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let _guard = WaiterGuard(&self.waiters);
+        let began = Instant::now();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut rx = self.subscribe();
+        loop {
+            {
+                let snapshot = rx.borrow_and_update().clone();
+                let fresh = snapshot.requested.is_some_and(|t| t >= began) && snapshot.error.is_none();
+                if fresh && done(snapshot.get(id)) {
+                    return Ok(snapshot.get(id).cloned());
+                }
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(WaitError::Cancelled),
+                _ = tokio::time::sleep_until(deadline) => return Err(WaitError::Timeout(self.latest().get(id).cloned())),
+                changed = rx.changed() => if changed.is_err() { return Err(WaitError::Cancelled) },
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The steps of one pool's recreation, in order (docs/ARCHITECTURE.md, "Recreation of one pool").
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    DisableAutoscale,
+    StopResize,
+    WaitSteady,
+    ResizeToZero,
+    WaitDrained,
+    Backup,
+    Delete,
+    WaitGone,
+    Create,
+    WaitReady,
+}
+
+impl Step {
+    pub const ALL: [Step; 10] = [
+        Step::DisableAutoscale,
+        Step::StopResize,
+        Step::WaitSteady,
+        Step::ResizeToZero,
+        Step::WaitDrained,
+        Step::Backup,
+        Step::Delete,
+        Step::WaitGone,
+        Step::Create,
+        Step::WaitReady,
+    ];
+
+    pub fn next(self) -> Option<Step> {
+        Step::ALL.iter().position(|s| *s == self).and_then(|i| Step::ALL.get(i + 1)).copied()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::DisableAutoscale => "disable-autoscale",
+            Step::StopResize => "stop-resize",
+            Step::WaitSteady => "wait-steady",
+            Step::ResizeToZero => "resize-to-zero",
+            Step::WaitDrained => "wait-drained",
+            Step::Backup => "backup",
+            Step::Delete => "delete",
+            Step::WaitGone => "wait-gone",
+            Step::Create => "create",
+            Step::WaitReady => "wait-ready",
+        }
+    }
+
+    /// Short label for narrow displays (the TUI's progress track).
+    pub fn short(self) -> &'static str {
+        match self {
+            Step::DisableAutoscale => "auto",
+            Step::StopResize => "stop",
+            Step::WaitSteady => "steady",
+            Step::ResizeToZero => "resize0",
+            Step::WaitDrained => "drain",
+            Step::Backup => "backup",
+            Step::Delete => "delete",
+            Step::WaitGone => "gone",
+            Step::Create => "create",
+            Step::WaitReady => "ready",
+        }
+    }
+
+    /// Steps that change the account (counted by --dry-run's "calls it would make").
+    pub fn mutates(self) -> bool {
+        matches!(self, Step::DisableAutoscale | Step::StopResize | Step::ResizeToZero | Step::Delete | Step::Create)
+    }
+
+    /// Accepts the names above and a few natural aliases (`drain`, `drained`, `gone`, `ready`).
+    pub fn parse(text: &str) -> Result<Step, String> {
+        let t = text.trim().to_lowercase().replace('_', "-");
+        let alias = match t.as_str() {
+            "drain" | "drained" => Some(Step::WaitDrained),
+            "gone" => Some(Step::WaitGone),
+            "ready" => Some(Step::WaitReady),
+            "steady" => Some(Step::WaitSteady),
+            _ => None,
+        };
+        alias.or_else(|| Step::ALL.into_iter().find(|s| s.name() == t)).ok_or_else(|| {
+            let names: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
+            format!("'{text}' is not a step; steps: {}", names.join(", "))
+        })
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
