@@ -410,7 +410,7 @@ impl Engine {
             let pool = match waited {
                 Ok(pool) => pool,
                 Err(WaitError::Cancelled) => return Err("cancelled".into()),
-                Err(WaitError::Timeout(pool)) => pool,
+                Err(WaitError::Timeout(pool)) => pool.map(|p| *p),
             };
             if let Some(outcome) = Self::absent_or_deleting(&pool) {
                 return Ok(outcome);

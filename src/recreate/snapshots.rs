@@ -37,7 +37,7 @@ pub struct Snapshots {
 
 #[derive(Debug)]
 pub enum WaitError {
-    Timeout(Option<Pool>),
+    Timeout(Option<Box<Pool>>),
     Cancelled,
 }
 
@@ -130,7 +130,7 @@ impl Snapshots {
             }
             tokio::select! {
                 _ = cancel.cancelled() => return Err(WaitError::Cancelled),
-                _ = tokio::time::sleep_until(deadline) => return Err(WaitError::Timeout(self.latest().get(id).cloned())),
+                _ = tokio::time::sleep_until(deadline) => return Err(WaitError::Timeout(self.latest().get(id).cloned().map(Box::new))),
                 changed = rx.changed() => if changed.is_err() { return Err(WaitError::Cancelled) },
             }
         }
