@@ -78,6 +78,9 @@ async fn run(command: Option<Command>, settings: Settings, sim_account: Option<S
         Some(Command::Resume { run_id, yes, json, on_drain_timeout }) => {
             crate::run_command::resume(&settings, run_id, yes, json, on_drain_timeout).await
         }
+        Some(Command::Restore { backup_file, secrets, yes }) => {
+            crate::run_command::restore(&settings, &backup_file, &secrets, yes).await
+        }
         Some(Command::Sim(args)) => crate::sim_command::serve(args, sim_account.unwrap_or_default()).await,
         Some(Command::Demo(args)) => crate::sim_command::demo(args, settings).await,
         Some(other) => Err(BadInput::new(format!(

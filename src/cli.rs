@@ -99,9 +99,13 @@ pub enum Command {
         #[arg(long, value_name = "POLICY")]
         on_drain_timeout: Option<String>,
     },
-    /// Create a pool again from a backup file
+    /// Create a pool again from a backup file (the pool must not exist)
     Restore {
         backup_file: PathBuf,
+        /// A secret the service never returns, read from an environment variable:
+        /// PATH=ENV_VAR, e.g. virtualMachineConfiguration.containerConfiguration.containerRegistries[0].password=REG_PW
+        #[arg(long = "secret", value_name = "PATH=ENV_VAR")]
+        secrets: Vec<String>,
         #[arg(long)]
         yes: bool,
     },

@@ -322,3 +322,63 @@ fn print_report(report: &RunReport, json: bool) -> color_eyre::Result<()> {
     }
     Ok(())
 }
+
+/// `repool restore`: creates a missing pool from a backup, with the secrets the service never returned.
+pub async fn restore(
+    settings: &Settings,
+    file: &std::path::Path,
+    secrets: &[String],
+    yes: bool,
+) -> color_eyre::Result<Exit> {
+    use crate::recreate::restore::{body_from_backup, set_path};
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| BadInput::new(format!("cannot read backup {}: {e}", file.display())))?;
+    let backup: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| BadInput::new(format!("backup {} is not JSON: {e}", file.display())))?;
+    let (mut body, missing) = body_from_backup(&backup, &settings.api_version).map_err(BadInput)?;
+    let mut supplied = Vec::new();
+    for pair in secrets {
+        let (path, var) =
+            pair.split_once('=').ok_or_else(|| BadInput::new(format!("--secret '{pair}' must be PATH=ENV_VAR")))?;
+        let value = std::env::var(var)
+            .map_err(|_| BadInput::new(format!("--secret {path}: environment variable {var} is not set")))?;
+        set_path(&mut body, path, serde_json::Value::String(value))
+            .map_err(|e| BadInput::new(format!("--secret {e}")))?;
+        supplied.push(path.to_string());
+    }
+    let still_missing: Vec<&String> = missing.iter().filter(|m| !supplied.contains(m)).collect();
+    if !still_missing.is_empty() {
+        let hints: Vec<String> = still_missing.iter().map(|m| format!("  --secret {m}=ENV_VAR")).collect();
+        return Err(BadInput::new(format!(
+            "the backup lacks secrets the service never returns; supply each from an environment variable:\n{}",
+            hints.join("\n")
+        ))
+        .into());
+    }
+    let id = body["id"].as_str().ok_or_else(|| BadInput::new("the backup has no pool id"))?.to_string();
+    let mut wrapped = serde_json::Map::new();
+    wrapped.insert(id.clone(), body.clone());
+    let definition = Definition::from_text(
+        &file.display().to_string(),
+        &serde_json::Value::Object(wrapped).to_string(),
+        false,
+        &Default::default(),
+    )
+    .map_err(|e| BadInput::new(e.to_string()))?;
+    definition.validate(&settings.api_version).map_err(|e| BadInput::new(e.to_string()))?;
+    if settings.readonly {
+        return Err(BadInput::new("read-only mode: nothing may be changed").into());
+    }
+    let client = connect(settings)?;
+    if client.pool_exists(&id).await? {
+        return Err(BadInput::new(format!(
+            "pool '{id}' exists; restore only creates a missing pool (use `repool recreate` to replace one)"
+        ))
+        .into());
+    }
+    eprintln!("{}", serde_json::to_string_pretty(&definition.redacted(&body))?);
+    confirm(yes, &format!("Create pool '{id}' from {}?", file.display()))?;
+    client.add_pool(&body).await?;
+    println!("created pool '{id}' from {}; watch it with `repool pools`", file.display());
+    Ok(Exit::Done)
+}

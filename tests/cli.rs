@@ -154,7 +154,169 @@ fn info_and_completions() {
     let (code, out, _) = run(repool(dir.path()).args(["completions", "bash"]));
     assert_eq!(code, 0);
     assert!(out.contains("repool") && out.contains("recreate"));
-    let (code, _, err) = run(repool(dir.path()).args(["recreate", "--all"]));
+    let (code, _, err) = run(repool(dir.path()).args(["restore", "missing-backup.json"]));
     assert_eq!(code, 2);
-    assert!(err.contains("not available in this build yet"), "{err}");
+    assert!(err.contains("cannot read backup missing-backup.json"), "{err}");
+}
+
+/// A fast demo account in-process, and a config that points at it with quick polling.
+async fn recreate_setup() -> (repool::sim::RunningSim, tempfile::TempDir) {
+    let options = repool::sim::SimOptions { speed: 3000.0, seed: Some("demo".into()), ..Default::default() };
+    let sim = repool::sim::start(options, "127.0.0.1:0").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("repool")).unwrap();
+    let definition = format!("{}/assets/pools.example.json", env!("CARGO_MANIFEST_DIR"));
+    let config = format!(
+        "definition = \"{definition}\"\n[accounts.sim]\nurl = \"{}\"\nname = \"{}\"\n[accounts.sim.auth]\nmethod = \"shared-key\"\n\
+         [recreate]\npoll_seconds = 0.05\nresize_timeout = \"PT60M\"\nwait_timeout = \"PT1M\"\n",
+        sim.url,
+        sim.account()
+    );
+    std::fs::write(dir.path().join("repool/config.toml"), config).unwrap();
+    (sim, dir)
+}
+
+fn mutating_calls(sim: &repool::sim::RunningSim) -> u64 {
+    sim.stats().requests.iter().filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD")).map(|(_, n)| n).sum()
+}
+
+/// Multi-threaded: the simulator must keep serving while the test blocks on the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recreate_from_the_command_line_with_a_json_report() {
+    let (sim, dir) = recreate_setup().await;
+    let key = sim.key().to_string();
+    let (code, out, err) = run(repool(dir.path()).args(["plan"]).env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 4, "changes pending: {err}");
+    assert!(out.contains("p-render: recreate"), "{out}");
+
+    let (code, out, err) =
+        run(repool(dir.path()).args(["recreate", "--all", "--dry-run"]).env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("POST /pools/p-render/disableautoscale") && out.contains("DELETE /pools/p-ingest"), "{out}");
+    assert_eq!(mutating_calls(&sim), 0, "--dry-run changes nothing");
+
+    let (code, _, err) = run(repool(dir.path()).args(["recreate", "--all"]).env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 2);
+    assert!(err.contains("pass --yes"), "{err}");
+    let (code, _, err) =
+        run(repool(dir.path()).args(["recreate", "--pool", "nope", "--yes"]).env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 2);
+    assert!(err.contains("--pool nope: not in"), "{err}");
+    let (code, _, err) = run(repool(dir.path())
+        .args(["recreate", "--all", "--yes", "--until", "sideways"])
+        .env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 2);
+    assert!(err.contains("not a step"), "{err}");
+    let (code, _, err) =
+        run(repool(dir.path()).args(["recreate", "--all", "--yes", "--readonly"]).env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 2);
+    assert!(err.contains("read-only"), "{err}");
+    assert_eq!(mutating_calls(&sim), 0);
+
+    // Step through: stop after draining, then resume the rest.
+    let (code, out, err) = run(repool(dir.path())
+        .args(["recreate", "--pool", "p-render", "--yes", "--json", "--until", "drain"])
+        .env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["status"], "paused");
+    assert_eq!(report["pools"][0]["status"], "paused");
+    assert!(err.contains("wait-drained ok"), "{err}");
+    assert!(sim.with_world(|w, _| w.find("p-render").is_some()), "not deleted while paused");
+
+    let (code, out, err) =
+        run(repool(dir.path()).args(["resume", "--yes", "--json"]).env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["status"], "done");
+    let pool = &report["pools"][0];
+    assert_eq!((pool["id"].as_str(), pool["status"].as_str()), (Some("p-render"), Some("recreated")));
+    let steps: Vec<&str> = pool["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["backup", "delete", "wait-gone", "create", "wait-ready"]);
+    assert!(pool["steps"][0]["durationSeconds"].is_number() && pool["steps"][0]["started"].is_string());
+    assert!(std::path::Path::new(pool["backup"].as_str().unwrap()).exists());
+    assert!(pool["newCreationTime"].is_string());
+    assert_eq!(sim.stats().tasks_killed_by_resize + sim.stats().tasks_killed_by_delete, 0);
+
+    let backup = std::fs::read_to_string(pool["backup"].as_str().unwrap()).unwrap();
+    assert!(backup.contains("\"id\": \"p-render\"") && backup.contains("virtualMachineConfiguration"));
+    let (code, _, err) = run(repool(dir.path()).args(["resume", "--yes"]).env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 2, "nothing left to resume: {err}");
+}
+
+/// Multi-threaded: the simulator must keep serving while the test blocks on the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_on_the_same_account_is_refused() {
+    let (sim, dir) = recreate_setup().await;
+    let _held = repool::recreate::lock::RunLock::acquire(&dir.path().join("locks"), sim.account(), "run-that-holds-it")
+        .unwrap();
+    let (code, _, err) =
+        run(repool(dir.path()).args(["recreate", "--all", "--yes"]).env("AZURE_BATCH_ACCESS_KEY", sim.key()));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("run-that-holds-it"), "{err}");
+    assert_eq!(mutating_calls(&sim), 0);
+}
+
+/// Multi-threaded: the simulator must keep serving while the test blocks on the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_pool_exits_1_and_says_why() {
+    let (sim, dir) = recreate_setup().await;
+    let config = dir.path().join("repool/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace("PT60M", "PT5M");
+    std::fs::write(&config, text).unwrap();
+    let (code, out, err) = run(repool(dir.path())
+        .args(["recreate", "--pool", "p-ingest", "--yes", "--json"])
+        .env("AZURE_BATCH_ACCESS_KEY", sim.key()));
+    assert_eq!(code, 1, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["pools"][0]["status"], "failed");
+    assert!(report["pools"][0]["error"].as_str().unwrap().contains("NOT deleted"));
+    assert!(sim.with_world(|w, _| w.find("p-ingest").is_some()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_needs_the_secrets_the_service_never_returns() {
+    let (sim, dir) = recreate_setup().await;
+    let client = common::client_for(&sim);
+    // p-render pulls from a registry with a username; the service never returns its password.
+    let live = client.get_pool("p-render", None).await.unwrap();
+    let backup = dir.path().join("p-render.json");
+    std::fs::write(&backup, serde_json::to_string_pretty(&live).unwrap()).unwrap();
+    let backup = backup.to_str().unwrap();
+    let (code, _, err) =
+        run(repool(dir.path()).args(["restore", backup, "--yes"]).env("AZURE_BATCH_ACCESS_KEY", sim.key()));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(
+            "--secret virtualMachineConfiguration.containerConfiguration.containerRegistries[0].password=ENV_VAR"
+        ),
+        "{err}"
+    );
+
+    client.disable_autoscale("p-render").await.unwrap();
+    client.delete_pool("p-render", None).await.unwrap();
+    while client.pool_exists("p-render").await.unwrap() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let secret = "virtualMachineConfiguration.containerConfiguration.containerRegistries[0].password=REG_PW";
+    let (code, out, err) = run(repool(dir.path())
+        .args(["restore", backup, "--yes", "--secret", secret])
+        .env("AZURE_BATCH_ACCESS_KEY", sim.key())
+        .env("REG_PW", "s3cr3t-pw"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("created pool 'p-render'"), "{out}");
+    assert!(!err.contains("s3cr3t-pw") && !out.contains("s3cr3t-pw"), "the secret is never shown");
+    let restored = client.get_pool("p-render", None).await.unwrap();
+    assert_eq!(
+        restored.rest["virtualMachineConfiguration"]["containerConfiguration"],
+        live.rest["virtualMachineConfiguration"]["containerConfiguration"]
+    );
+    assert!(restored.autoscale());
+
+    let (code, _, err) = run(repool(dir.path())
+        .args(["restore", backup, "--yes", "--secret", secret])
+        .env("AZURE_BATCH_ACCESS_KEY", sim.key())
+        .env("REG_PW", "x"));
+    assert_eq!(code, 2);
+    assert!(err.contains("exists; restore only creates a missing pool"), "{err}");
 }

@@ -153,7 +153,7 @@ pub fn plan_pool(pool: &PoolDefinition, live: &Pool, api_version: &str, secrets:
 }
 
 /// Drops what a pool-add body cannot hold: read-only state (eTag, counts, resizeErrors…).
-fn prune_to_schema(map: &mut Map<String, Value>, schema: &Schema, path: &[&str]) {
+pub fn prune_to_schema(map: &mut Map<String, Value>, schema: &Schema, path: &[&str]) {
     let keys: Vec<String> = map.keys().cloned().collect();
     for key in keys {
         let mut inner: Vec<&str> = path.to_vec();

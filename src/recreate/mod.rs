@@ -7,5 +7,6 @@ pub mod journal;
 pub mod lock;
 pub mod policy;
 pub mod report;
+pub mod restore;
 pub mod snapshots;
 pub mod step;

@@ -1,0 +1,350 @@
+//! The recreation engine against the simulator over HTTP: busy pools drain without a task being
+//! cut short, every drain policy, concurrent changes stop the delete, and a run stopped at any
+//! step boundary, mid-wait or mid-create resumes to exactly one recreation.
+
+mod common;
+
+use repool::batch::BatchClient;
+use repool::definition::plan::{Action, Plan};
+use repool::definition::{Definition, EXAMPLE};
+use repool::recreate::engine::{Engine, EngineConfig, PoolTarget, Progress};
+use repool::recreate::journal::{self, Journal, Record};
+use repool::recreate::lock::RunLock;
+use repool::recreate::policy::{DrainTimeoutPolicy, RecreatePolicy};
+use repool::recreate::report::{PoolStatus, RunReport, RunStatus};
+use repool::recreate::snapshots::Snapshots;
+use repool::recreate::step::Step;
+use repool::sim::{self, RunningSim, SimOptions, faults::Faults};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// The demo account at 3000× (50 simulated minutes a second).
+async fn fast_sim() -> RunningSim {
+    sim::start(SimOptions { speed: 3000.0, seed: Some("demo".into()), ..Default::default() }, "127.0.0.1:0")
+        .await
+        .unwrap()
+}
+
+fn policy(on_drain_timeout: DrainTimeoutPolicy, resize_minutes: u64) -> RecreatePolicy {
+    RecreatePolicy {
+        resize_timeout: repool::batch::BatchDuration::from_mins(resize_minutes),
+        poll_interval: Duration::from_millis(20),
+        fast_poll_interval: Duration::from_millis(5),
+        wait_timeout: Duration::from_secs(30),
+        drain_timeout: Duration::from_secs(30),
+        on_drain_timeout,
+        ..Default::default()
+    }
+}
+
+struct Harness {
+    sim: RunningSim,
+    client: BatchClient,
+    definition: Arc<Definition>,
+    dir: tempfile::TempDir,
+}
+
+impl Harness {
+    async fn new() -> Harness {
+        let sim = fast_sim().await;
+        let client = common::client_for(&sim);
+        let definition =
+            Arc::new(Definition::from_text("pools.example.json", EXAMPLE, false, &BTreeMap::new()).unwrap());
+        Harness { sim, client, definition, dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn engine(&self, policy: RecreatePolicy, cancel: CancellationToken) -> (Engine, mpsc::UnboundedReceiver<Progress>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let config = EngineConfig {
+            account: "simaccount".into(),
+            endpoint: self.sim.url.clone(),
+            api_version: "2024-07-01.20.0".into(),
+            policy,
+            backup_dir: self.dir.path().join("backups"),
+        };
+        let snapshots = Snapshots::new(self.client.clone());
+        (Engine::new(self.client.clone(), self.definition.clone(), config, snapshots, tx, cancel), rx)
+    }
+
+    fn journal(&self, run: &str) -> Journal {
+        Journal::open(&self.dir.path().join("journal"), run).unwrap()
+    }
+
+    async fn run(&self, run: &str, targets: Vec<PoolTarget>, until: Option<Step>, policy: RecreatePolicy) -> RunReport {
+        let (engine, _rx) = self.engine(policy, CancellationToken::new());
+        let mut journal = self.journal(run);
+        journal
+            .write(Record::RunStarted {
+                run: run.into(),
+                account: "simaccount".into(),
+                endpoint: self.sim.url.clone(),
+                pools: targets.iter().map(|t| t.id.clone()).collect(),
+                definition: "pools.example.json".into(),
+                digest: self.definition.digest(),
+            })
+            .unwrap();
+        engine.run(run, journal, targets, until).await
+    }
+
+    /// Continues `run` from its journal, as `repool resume` does.
+    async fn resume(&self, run: &str, policy: RecreatePolicy) -> RunReport {
+        let state = journal::read(&self.dir.path().join("journal").join(format!("{run}.jsonl"))).unwrap();
+        let targets = state
+            .pools
+            .iter()
+            .filter_map(|id| {
+                let pool = state.per_pool.get(id).cloned().unwrap_or_default();
+                (pool.status.as_deref() != Some("recreated")).then(|| PoolTarget {
+                    id: id.clone(),
+                    start_at: pool.resume_at().unwrap(),
+                    etag: pool.etag,
+                    backup: pool.backup,
+                })
+            })
+            .collect();
+        let (engine, _rx) = self.engine(policy, CancellationToken::new());
+        engine.run(run, self.journal(run), targets, None).await
+    }
+
+    async fn matches_definition(&self, id: &str) -> bool {
+        let live = self.client.list_pools(None, None, None).await.unwrap();
+        let plan = Plan::new(&self.definition, &live, &[id.to_string()], "2024-07-01.20.0");
+        plan.pools[0].action == Action::Unchanged
+    }
+}
+
+fn fresh(ids: &[&str]) -> Vec<PoolTarget> {
+    ids.iter().map(|id| PoolTarget::fresh(id)).collect()
+}
+
+#[tokio::test]
+async fn busy_pools_are_recreated_without_cutting_a_task_short() {
+    let h = Harness::new().await;
+    let report = h.run("r1", fresh(&["p-render", "p-ingest"]), None, policy(DrainTimeoutPolicy::Fail, 60)).await;
+    assert_eq!(report.status, RunStatus::Done, "{report:#?}");
+    for pool in &report.pools {
+        assert_eq!(pool.status, PoolStatus::Recreated);
+        assert!(pool.backup.as_ref().is_some_and(|b| std::path::Path::new(b).exists()));
+        assert_ne!(pool.old_creation_time, pool.new_creation_time);
+        assert!(h.matches_definition(&pool.id).await, "{} differs from the definition", pool.id);
+    }
+    let stats = h.sim.stats();
+    assert_eq!(
+        (stats.tasks_killed_by_resize, stats.tasks_killed_by_delete),
+        (0, 0),
+        "taskcompletion drains, delete finds no tasks"
+    );
+    assert_eq!(stats.pools_created, 2);
+    let mutations: u64 =
+        stats.requests.iter().filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD")).map(|(_, n)| n).sum();
+    assert!(mutations <= 10, "at most 5 mutating calls per pool: {:?}", stats.requests);
+    let state = journal::read(&h.dir.path().join("journal/r1.jsonl")).unwrap();
+    assert_eq!(state.finished.as_deref(), Some("done"));
+    assert!(state.per_pool.values().all(|p| p.status.as_deref() == Some("recreated")));
+}
+
+#[tokio::test]
+async fn drain_timeout_fail_leaves_the_pool_steady_and_undeleted() {
+    let h = Harness::new().await;
+    // p-ingest runs 25-minute tasks; a 5-minute resize timeout cannot drain it.
+    let report = h.run("r2", fresh(&["p-ingest"]), None, policy(DrainTimeoutPolicy::Fail, 5)).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    let error = report.pools[0].error.clone().unwrap();
+    assert!(error.contains("NOT deleted") && error.contains("--on-drain-timeout"), "{error}");
+    let pool = h.client.get_pool("p-ingest", None).await.unwrap();
+    assert!(pool.is_steady() && pool.current_nodes() > 0);
+    assert_eq!(h.sim.stats().pools_deleted, 0);
+    assert!(report.pools[0].backup.is_none());
+}
+
+#[tokio::test]
+async fn drain_timeout_force_deletes_and_says_tasks_are_requeued() {
+    let h = Harness::new().await;
+    let report = h.run("r3", fresh(&["p-ingest"]), None, policy(DrainTimeoutPolicy::Force, 5)).await;
+    assert_eq!(report.pools[0].status, PoolStatus::Recreated, "{report:#?}");
+    assert!(report.pools[0].warnings.iter().any(|w| w.contains("requeued")), "{:?}", report.pools[0].warnings);
+    assert!(h.sim.stats().tasks_killed_by_delete > 0);
+    assert_eq!(h.sim.stats().tasks_killed_by_resize, 0);
+}
+
+#[tokio::test]
+async fn drain_timeout_wait_keeps_waiting_until_tasks_end() {
+    let h = Harness::new().await;
+    let report = h.run("r4", fresh(&["p-ingest"]), None, policy(DrainTimeoutPolicy::Wait, 5)).await;
+    assert_eq!(report.pools[0].status, PoolStatus::Recreated, "{report:#?}");
+    let stats = h.sim.stats();
+    assert_eq!((stats.tasks_killed_by_resize, stats.tasks_killed_by_delete), (0, 0));
+}
+
+#[tokio::test]
+async fn a_pool_changed_after_draining_is_not_deleted() {
+    let h = Harness::new().await;
+    let report = h.run("r5", fresh(&["p-render"]), Some(Step::WaitDrained), policy(DrainTimeoutPolicy::Fail, 60)).await;
+    assert_eq!(report.pools[0].status, PoolStatus::Paused);
+    // Another operator scales the pool up again.
+    let resize = repool::batch::models::ResizeRequest { target_dedicated_nodes: Some(1), ..Default::default() };
+    h.client.resize_pool("p-render", &resize).await.unwrap();
+    let resumed = h.resume("r5", policy(DrainTimeoutPolicy::Fail, 60)).await;
+    assert_eq!(resumed.pools[0].status, PoolStatus::Failed);
+    assert!(
+        resumed.pools[0].error.as_ref().unwrap().contains("changed by someone else"),
+        "{:?}",
+        resumed.pools[0].error
+    );
+    assert!(h.client.pool_exists("p-render").await.unwrap());
+    assert_eq!(h.sim.stats().pools_deleted, 0);
+}
+
+#[tokio::test]
+async fn stopping_after_any_step_then_resuming_recreates_exactly_once() {
+    for stop in Step::ALL {
+        let h = Harness::new().await;
+        let first = h.run("r6", fresh(&["p-render"]), Some(stop), policy(DrainTimeoutPolicy::Fail, 60)).await;
+        let expected = if stop == Step::WaitReady { PoolStatus::Recreated } else { PoolStatus::Paused };
+        assert_eq!(first.pools[0].status, expected, "stopped after {stop}");
+        let second = h.resume("r6", policy(DrainTimeoutPolicy::Fail, 60)).await;
+        assert_eq!(second.status, RunStatus::Done, "resumed after {stop}: {second:#?}");
+        assert_eq!(h.sim.stats().pools_created, 1, "exactly one creation after stopping at {stop}");
+        assert!(h.matches_definition("p-render").await, "after {stop}");
+    }
+}
+
+#[tokio::test]
+async fn cancelling_mid_wait_then_resuming_recreates_exactly_once() {
+    for during in [Step::WaitSteady, Step::WaitDrained, Step::WaitGone, Step::WaitReady] {
+        let h = Harness::new().await;
+        let cancel = CancellationToken::new();
+        // Slow polling keeps the engine inside the wait when the cancel arrives.
+        let slow = RecreatePolicy { poll_interval: Duration::from_millis(300), ..policy(DrainTimeoutPolicy::Fail, 60) };
+        let (engine, mut rx) = h.engine(slow, cancel.clone());
+        let canceller = tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                if event == (Progress::StepStarted { pool: "p-render".into(), step: during }) {
+                    cancel.cancel();
+                }
+            }
+        });
+        let mut journal = h.journal("r7");
+        journal
+            .write(Record::RunStarted {
+                run: "r7".into(),
+                account: "simaccount".into(),
+                endpoint: h.sim.url.clone(),
+                pools: vec!["p-render".into()],
+                definition: "pools.example.json".into(),
+                digest: h.definition.digest(),
+            })
+            .unwrap();
+        let first = engine.run("r7", journal, fresh(&["p-render"]), None).await;
+        drop(engine);
+        canceller.await.unwrap();
+        assert_eq!(first.status, RunStatus::Cancelled, "during {during}");
+        assert_eq!(first.pools[0].status, PoolStatus::Interrupted);
+        let second = h.resume("r7", policy(DrainTimeoutPolicy::Fail, 60)).await;
+        assert_eq!(second.status, RunStatus::Done, "resumed after cancelling in {during}: {second:#?}");
+        assert_eq!(h.sim.stats().pools_created, 1, "exactly one creation after cancelling in {during}");
+    }
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_recognised_as_ours() {
+    let h = Harness::new().await;
+    let first = h.run("r8", fresh(&["p-render"]), Some(Step::WaitGone), policy(DrainTimeoutPolicy::Fail, 60)).await;
+    assert_eq!(first.pools[0].status, PoolStatus::Paused);
+    // The crash came after the POST reached the service but before the journal said so.
+    h.journal("r8").write(Record::StepStarted { pool: "p-render".into(), step: Step::Create }).unwrap();
+    h.client.add_pool(&h.definition.pool("p-render").unwrap().body).await.unwrap();
+    let resumed = h.resume("r8", policy(DrainTimeoutPolicy::Fail, 60)).await;
+    assert_eq!(resumed.pools[0].status, PoolStatus::Recreated, "{resumed:#?}");
+    let create = resumed.pools[0].steps.iter().find(|s| s.step == Step::Create).unwrap();
+    assert!(create.detail.as_ref().unwrap().contains("already created"), "{create:?}");
+    assert_eq!(h.sim.stats().pools_created, 1);
+}
+
+#[tokio::test]
+async fn someone_elses_pool_with_the_same_id_is_left_alone() {
+    let h = Harness::new().await;
+    h.run("r9", fresh(&["p-render"]), Some(Step::WaitGone), policy(DrainTimeoutPolicy::Fail, 60)).await;
+    h.client.add_pool(&common::pool_body("p-render", 1)).await.unwrap();
+    let resumed = h.resume("r9", policy(DrainTimeoutPolicy::Fail, 60)).await;
+    assert_eq!(resumed.pools[0].status, PoolStatus::Failed);
+    assert!(
+        resumed.pools[0].error.as_ref().unwrap().contains("differs from the definition"),
+        "{:?}",
+        resumed.pools[0].error
+    );
+}
+
+#[tokio::test]
+async fn create_waits_out_a_pool_still_being_deleted() {
+    let h = Harness::new().await;
+    h.run("r10", fresh(&["p-render"]), Some(Step::Delete), policy(DrainTimeoutPolicy::Fail, 60)).await;
+    assert!(h.client.get_pool("p-render", None).await.unwrap().state == Some(repool::batch::PoolState::Deleting));
+    // Journal says wait-gone finished (a crash between its end and create's start, say).
+    h.journal("r10")
+        .write(Record::StepFinished {
+            pool: "p-render".into(),
+            step: Step::WaitGone,
+            outcome: "ok".into(),
+            detail: None,
+            etag: None,
+            backup: None,
+        })
+        .unwrap();
+    let resumed = h.resume("r10", policy(DrainTimeoutPolicy::Fail, 60)).await;
+    assert_eq!(resumed.pools[0].status, PoolStatus::Recreated, "{resumed:#?}");
+    assert!(
+        h.sim.stats().requests.keys().any(|k| k.starts_with("POST add pool 409")),
+        "create met PoolBeingDeleted first"
+    );
+}
+
+#[tokio::test]
+async fn a_pool_missing_from_the_account_is_simply_created() {
+    let h = Harness::new().await;
+    let mut body: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+    body["p-brand-new"] = serde_json::json!({"targetDedicatedNodes": 1});
+    let definition = Arc::new(Definition::from_text("d.json", &body.to_string(), false, &BTreeMap::new()).unwrap());
+    let h = Harness { definition, ..h };
+    let report = h.run("r11", fresh(&["p-brand-new"]), None, policy(DrainTimeoutPolicy::Fail, 60)).await;
+    assert_eq!(report.pools[0].status, PoolStatus::Recreated, "{report:#?}");
+    assert!(report.pools[0].backup.is_none());
+    assert_eq!(h.sim.stats().pools_deleted, 0);
+}
+
+#[tokio::test]
+async fn faults_slow_the_run_but_lose_nothing() {
+    let h = Harness::new().await;
+    h.sim.set_faults(
+        Faults::parse("503=0.1,429=0.1,timeout=0.05,drop=0.03,retry-after=0,latency=2ms,jitter=3ms").unwrap(),
+    );
+    let report = h.run("r12", fresh(&["p-render", "p-ingest"]), None, policy(DrainTimeoutPolicy::Fail, 60)).await;
+    h.sim.set_faults(Faults::default());
+    for pool in &report.pools {
+        // A failure must be reported, and the pool must still exist either way.
+        assert!(pool.status == PoolStatus::Recreated || pool.error.is_some(), "{pool:?}");
+        assert!(h.client.pool_exists(&pool.id).await.unwrap() || pool.status == PoolStatus::Failed);
+    }
+    let lost: Vec<_> = report.pools.iter().filter(|p| p.status == PoolStatus::Failed).map(|p| p.id.clone()).collect();
+    if !lost.is_empty() {
+        let resumed = h.resume("r12", policy(DrainTimeoutPolicy::Fail, 60)).await;
+        assert_eq!(resumed.status, RunStatus::Done, "{resumed:#?}");
+    }
+    for id in ["p-render", "p-ingest"] {
+        assert!(h.matches_definition(id).await, "{id}");
+    }
+}
+
+#[test]
+fn one_run_per_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let held = RunLock::acquire(dir.path(), "acct", "run-1").unwrap();
+    let refused = RunLock::acquire(dir.path(), "acct", "run-2").err().unwrap();
+    assert!(refused.contains("run-1"), "{refused}");
+    RunLock::acquire(dir.path(), "other", "run-3").unwrap();
+    drop(held);
+    RunLock::acquire(dir.path(), "acct", "run-4").unwrap();
+}
