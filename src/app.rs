@@ -53,6 +53,17 @@ fn fail_bad_input(e: &BadInput) -> ExitCode {
     Exit::BadInput.into()
 }
 
+/// The dashboard on the configured account, with the definition if one is configured.
+async fn dashboard(settings: Settings) -> color_eyre::Result<Exit> {
+    let client = headless::connect(&settings)?;
+    let definition = match settings.definition {
+        Some(_) => Some(headless::load_definition(&settings)?),
+        None => None,
+    };
+    let session = crate::tui::session_for(settings, client, definition, false)?;
+    crate::tui::run(session).await
+}
+
 fn command_name(command: &Command) -> &'static str {
     match command {
         Command::Demo(_) => "demo",
@@ -88,6 +99,6 @@ async fn run(command: Option<Command>, settings: Settings, sim_account: Option<S
             command_name(&other)
         ))
         .into()),
-        None => Err(BadInput::new("the dashboard is not available in this build yet; try `repool pools`").into()),
+        None => dashboard(settings).await,
     }
 }

@@ -30,6 +30,12 @@ pub struct FileConfig {
     pub recreate: RecreateConfig,
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+    /// Dashboard key bindings: action name → key.
+    #[serde(default)]
+    pub keys: BTreeMap<String, String>,
+    /// Dashboard colours: role → colour.
+    #[serde(default)]
+    pub theme: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,6 +138,8 @@ pub struct Settings {
     pub readonly: bool,
     pub policy: RecreatePolicy,
     pub log_level: String,
+    pub keys: BTreeMap<String, String>,
+    pub theme: BTreeMap<String, String>,
 }
 
 impl Settings {
@@ -218,6 +226,8 @@ impl Settings {
                 .or_else(|| env("REPOOL_LOG"))
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".into()),
+            keys: file.keys,
+            theme: file.theme,
             paths,
         })
     }

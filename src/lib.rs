@@ -16,3 +16,4 @@ pub mod run_command;
 pub mod secret;
 pub mod sim;
 pub mod sim_command;
+pub mod tui;

@@ -90,8 +90,8 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
         return Err(BadInput::new("read-only mode (--readonly or readonly = true): nothing may be changed").into());
     }
     confirm(args.yes, &format!("Recreate {} pool(s): {}?", ids.len(), ids.join(", ")))?;
-    let targets = ids.iter().map(|id| PoolTarget::fresh(id)).collect();
-    execute(prepared, journal::new_run_id(), targets, until, args.json).await
+    let targets = ids.iter().map(|id| PoolTarget { until, ..PoolTarget::fresh(id) }).collect();
+    execute(prepared, journal::new_run_id(), targets, args.json).await
 }
 
 pub async fn resume(
@@ -136,7 +136,7 @@ pub async fn resume(
         let Some(start_at) = pool.resume_at() else { continue };
         let alarm = if pool.is_between_delete_and_create() { "  ← deleted, not yet recreated" } else { "" };
         eprintln!("{id:<24} {} → resumes at {start_at}{alarm}", pool.status.as_deref().unwrap_or("interrupted"));
-        targets.push(PoolTarget { id: id.clone(), start_at, etag: pool.etag, backup: pool.backup });
+        targets.push(state.target(id, start_at, None));
     }
     if targets.is_empty() {
         eprintln!("run {}: nothing left to do", state.run);
@@ -146,7 +146,7 @@ pub async fn resume(
         return Err(BadInput::new("read-only mode: nothing may be changed").into());
     }
     confirm(yes, &format!("Resume run {} for {} pool(s)?", state.run, targets.len()))?;
-    execute(prepared, state.run, targets, None, json).await
+    execute(prepared, state.run, targets, json).await
 }
 
 fn apply_drain_policy(settings: &mut Settings, flag: Option<&str>) -> Result<(), BadInput> {
@@ -201,13 +201,7 @@ fn print_dry_run(prepared: &Prepared, ids: &[String]) {
     println!("Waits poll GET /pools?$select=… every {}s, one call for all pools.", policy.poll_interval.as_secs());
 }
 
-async fn execute(
-    prepared: Prepared,
-    run_id: String,
-    targets: Vec<PoolTarget>,
-    until: Option<Step>,
-    json: bool,
-) -> color_eyre::Result<Exit> {
+async fn execute(prepared: Prepared, run_id: String, targets: Vec<PoolTarget>, json: bool) -> color_eyre::Result<Exit> {
     let Prepared { client, definition, settings, .. } = prepared;
     let account = account_name(&settings, &client);
     let _lock = RunLock::acquire(&settings.paths.data_dir.join("locks"), &account, &run_id).map_err(BadInput)?;
@@ -236,7 +230,7 @@ async fn execute(
     };
     let snapshots = Snapshots::new(client.clone());
     let engine = Engine::new(client, Arc::new(definition), config, snapshots, tx, cancel.clone());
-    let report = engine.run(&run_id, journal, targets, until).await;
+    let report = engine.run(&run_id, journal, targets).await;
     drop(engine);
     signals.abort();
     let _ = printer.await;

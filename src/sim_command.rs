@@ -78,7 +78,22 @@ pub async fn demo(args: DemoArgs, settings: Settings) -> color_eyre::Result<Exit
         return Err(BadInput::new("--speed must be a positive number").into());
     }
     let running = start_demo(args.speed, args.pools).await?;
-    let settings = settings_for(&running, settings);
-    println!("Simulated Batch account at {} (speed ×{}):\n", running.url, args.speed);
-    crate::headless::pools(&settings, false).await
+    let mut settings = settings_for(&running, settings);
+    // Demo runs keep their journals and backups apart from real accounts'.
+    settings.paths.data_dir = settings.paths.data_dir.join("demo");
+    settings.policy.poll_interval = std::time::Duration::from_millis(500);
+    settings.policy.fast_poll_interval = std::time::Duration::from_millis(200);
+    settings.refresh = std::time::Duration::from_secs(2);
+    let definition = crate::definition::Definition::from_text(
+        "pools.example.json (built in)",
+        crate::definition::EXAMPLE,
+        false,
+        &Default::default(),
+    )
+    .map_err(|e| BadInput::new(e.to_string()))?;
+    let client = crate::headless::connect(&settings)?;
+    let session = crate::tui::session_for(settings, client, Some(definition), true)?;
+    let exit = crate::tui::run(session).await;
+    running.stop().await;
+    exit
 }

@@ -74,6 +74,7 @@ impl Harness {
     }
 
     async fn run(&self, run: &str, targets: Vec<PoolTarget>, until: Option<Step>, policy: RecreatePolicy) -> RunReport {
+        let targets: Vec<PoolTarget> = targets.into_iter().map(|t| PoolTarget { until, ..t }).collect();
         let (engine, _rx) = self.engine(policy, CancellationToken::new());
         let mut journal = self.journal(run);
         journal
@@ -86,7 +87,7 @@ impl Harness {
                 digest: self.definition.digest(),
             })
             .unwrap();
-        engine.run(run, journal, targets, until).await
+        engine.run(run, journal, targets).await
     }
 
     /// Continues `run` from its journal, as `repool resume` does.
@@ -97,16 +98,11 @@ impl Harness {
             .iter()
             .filter_map(|id| {
                 let pool = state.per_pool.get(id).cloned().unwrap_or_default();
-                (pool.status.as_deref() != Some("recreated")).then(|| PoolTarget {
-                    id: id.clone(),
-                    start_at: pool.resume_at().unwrap(),
-                    etag: pool.etag,
-                    backup: pool.backup,
-                })
+                (pool.status.as_deref() != Some("recreated")).then(|| state.target(id, pool.resume_at().unwrap(), None))
             })
             .collect();
         let (engine, _rx) = self.engine(policy, CancellationToken::new());
-        engine.run(run, self.journal(run), targets, None).await
+        engine.run(run, self.journal(run), targets).await
     }
 
     async fn matches_definition(&self, id: &str) -> bool {
@@ -238,7 +234,7 @@ async fn cancelling_mid_wait_then_resuming_recreates_exactly_once() {
                 digest: h.definition.digest(),
             })
             .unwrap();
-        let first = engine.run("r7", journal, fresh(&["p-render"]), None).await;
+        let first = engine.run("r7", journal, fresh(&["p-render"])).await;
         drop(engine);
         canceller.await.unwrap();
         assert_eq!(first.status, RunStatus::Cancelled, "during {during}");

@@ -45,13 +45,15 @@ pub struct EngineConfig {
 pub struct PoolTarget {
     pub id: String,
     pub start_at: Step,
+    /// Stop (paused) after this step: step-through and `--until`.
+    pub until: Option<Step>,
     pub etag: Option<String>,
     pub backup: Option<String>,
 }
 
 impl PoolTarget {
     pub fn fresh(id: &str) -> Self {
-        PoolTarget { id: id.to_string(), start_at: Step::DisableAutoscale, etag: None, backup: None }
+        PoolTarget { id: id.to_string(), start_at: Step::DisableAutoscale, until: None, etag: None, backup: None }
     }
 }
 
@@ -97,14 +99,8 @@ impl Engine {
         Engine { client, definition, config: Arc::new(config), snapshots, progress, cancel }
     }
 
-    /// Runs `targets` (at most `policy.parallel` at once); each stops after `until` if given.
-    pub async fn run(
-        &self,
-        run_id: &str,
-        journal: Journal,
-        mut targets: Vec<PoolTarget>,
-        until: Option<Step>,
-    ) -> RunReport {
+    /// Runs `targets` (at most `policy.parallel` at once); each stops after its `until` if given.
+    pub async fn run(&self, run_id: &str, journal: Journal, mut targets: Vec<PoolTarget>) -> RunReport {
         let started = jiff::Timestamp::now();
         let journal = Arc::new(Mutex::new(journal));
         // Pools already deleted but not yet created go first.
@@ -120,7 +116,7 @@ impl Engine {
             let (engine, journal, permits) = (self.clone(), journal.clone(), permits.clone());
             tasks.push(tokio::spawn(async move {
                 let _permit = permits.acquire_owned().await.expect("semaphore stays open");
-                engine.run_pool(target, until, &journal).await
+                engine.run_pool(target, &journal).await
             }));
         }
         let mut pools = Vec::new();
@@ -145,7 +141,8 @@ impl Engine {
         }
     }
 
-    async fn run_pool(&self, target: PoolTarget, until: Option<Step>, journal: &Mutex<Journal>) -> PoolReport {
+    async fn run_pool(&self, target: PoolTarget, journal: &Mutex<Journal>) -> PoolReport {
+        let until = target.until;
         let id = target.id.clone();
         let mut run = PoolRun { etag: target.etag, backup: target.backup, ..Default::default() };
         let mut report = PoolReport::new(&id);

@@ -103,6 +103,20 @@ pub struct PoolState {
     pub status: Option<String>,
 }
 
+impl RunState {
+    /// A target continuing this run for `id` at `start_at` (ETag and backup from the journal).
+    pub fn target(&self, id: &str, start_at: Step, until: Option<Step>) -> crate::recreate::engine::PoolTarget {
+        let pool = self.per_pool.get(id).cloned().unwrap_or_default();
+        crate::recreate::engine::PoolTarget {
+            id: id.to_string(),
+            start_at,
+            until,
+            etag: pool.etag,
+            backup: pool.backup,
+        }
+    }
+}
+
 impl PoolState {
     /// Where a resumed run continues: the step in flight, else the one after the last finished.
     pub fn resume_at(&self) -> Option<Step> {

@@ -368,13 +368,20 @@ impl Ctx<'_> {
         Reply::Ok { status: StatusCode::OK, headers: vec![], body: Some(Value::Object(body)) }
     }
 
+    /// The parsed `$filter`, or the reply refusing it.
+    fn filter(&self) -> Result<Option<filter::Expr>, Reply> {
+        match self.call.param("$filter") {
+            Some(text) => filter::parse(text)
+                .map(Some)
+                .map_err(|reason| bad_query("$filter", text, &format!("The filter is invalid: {reason}"))),
+            None => Ok(None),
+        }
+    }
+
     fn list_pools(&self) -> Reply {
-        let filter = match self.call.param("$filter") {
-            Some(text) => match filter::parse(text) {
-                Ok(expr) => Some(expr),
-                Err(reason) => return bad_query("$filter", text, &format!("The filter is invalid: {reason}")),
-            },
-            None => None,
+        let filter = match self.filter() {
+            Ok(filter) => filter,
+            Err(reply) => return reply,
         };
         let items = self
             .world
@@ -728,6 +735,10 @@ impl Ctx<'_> {
     }
 
     fn node_counts(&self) -> Reply {
+        let filter = match self.filter() {
+            Ok(filter) => filter,
+            Err(reply) => return reply,
+        };
         let items = self
             .world
             .pools
@@ -737,6 +748,7 @@ impl Ctx<'_> {
                 let object = json!({ "poolId": pool.wire.id(), "dedicated": dedicated, "lowPriority": low });
                 (key.clone(), object.as_object().cloned().expect("object"))
             })
+            .filter(|(_, object)| filter.as_ref().is_none_or(|f| filter::matches(f, object)))
             .collect();
         self.page(items, 10, 10, "poolnodecounts")
     }

@@ -1,0 +1,666 @@
+//! Dashboard state and `update(Action) -> Vec<Command>`: pure, no terminal and no network, so
+//! every key and event is testable. Network work happens in tasks that send Actions back.
+
+use super::keys::{KeyAction, KeyMap};
+use crate::batch::{ApiEvent, Pool, PoolNodeCounts};
+use crate::definition::Definition;
+use crate::definition::plan::{Action as PlanAction, Plan};
+use crate::recreate::engine::Progress;
+use crate::recreate::report::{PoolStatus, RunStatus};
+use crate::recreate::step::Step;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+/// Everything that can happen to the dashboard.
+#[derive(Clone, Debug)]
+pub enum Action {
+    Key(KeyEvent),
+    /// A visible clock ticks (refresh age, elapsed times, spinner).
+    Tick(jiff::Timestamp),
+    Resized,
+    RefreshStarted,
+    Refreshed(Result<Vec<Pool>, String>),
+    NodeCounts(Vec<PoolNodeCounts>),
+    /// Full pool bodies, for the definition status column and plans.
+    FullPools(Result<Vec<Pool>, String>),
+    Api(ApiEvent),
+    Progress(Progress),
+    RunEnded(Result<String, String>),
+}
+
+/// What the runtime should do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Refresh,
+    RefreshFull,
+    NodeCountsFor(Vec<String>),
+    /// Run these pools from these steps; `one_step`: stop each after that step.
+    Run {
+        pools: Vec<(String, Step)>,
+        one_step: bool,
+    },
+    Resume,
+    Cancel,
+    Quit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    Id,
+    State,
+    Allocation,
+    Autoscale,
+    Dedicated,
+    LowPriority,
+    VmSize,
+}
+
+impl Column {
+    const ORDER: [Column; 7] = [
+        Column::Id,
+        Column::State,
+        Column::Allocation,
+        Column::Autoscale,
+        Column::Dedicated,
+        Column::LowPriority,
+        Column::VmSize,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::Id => "id",
+            Column::State => "state",
+            Column::Allocation => "allocation",
+            Column::Autoscale => "autoscale",
+            Column::Dedicated => "dedicated",
+            Column::LowPriority => "low-pri",
+            Column::VmSize => "vm size",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Table,
+    Detail(String),
+    Help,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Dialog {
+    /// Destructive work waits for the operator to type `expected`.
+    Confirm {
+        title: String,
+        lines: Vec<String>,
+        expected: String,
+        typed: String,
+        command: Command,
+    },
+    QuitWhileRunning,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepState {
+    Done,
+    Skipped,
+    Running,
+    Failed,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PoolRunView {
+    pub steps: BTreeMap<Step, StepState>,
+    pub current: Option<Step>,
+    pub step_started: Option<jiff::Timestamp>,
+    pub status: Option<PoolStatus>,
+    pub last_event: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogLine {
+    pub at: jiff::Timestamp,
+    pub text: String,
+    pub error: bool,
+}
+
+/// The header's facts, fixed for the session.
+#[derive(Clone, Debug, Default)]
+pub struct Identity {
+    pub account: String,
+    pub endpoint: String,
+    pub auth: String,
+    pub refresh_secs: u64,
+    pub readonly: bool,
+    pub demo: bool,
+}
+
+pub struct App {
+    pub identity: Identity,
+    pub keys: KeyMap,
+    pub definition: Option<Arc<Definition>>,
+    pub api_version: String,
+    pub now: jiff::Timestamp,
+    pub pools: Vec<Pool>,
+    pub node_counts: HashMap<String, PoolNodeCounts>,
+    /// Definition vs live, from the last full listing.
+    pub plan: Option<Plan>,
+    /// Full pool bodies by lower-cased id (details view), from the last full listing.
+    pub full_pools: HashMap<String, Pool>,
+    pub last_refresh: Option<jiff::Timestamp>,
+    pub refresh_error: Option<String>,
+    pub in_flight: usize,
+    pub selected: usize,
+    /// First visible row; kept by the view so scrolling is smooth.
+    pub offset: usize,
+    pub page_rows: usize,
+    pub marks: BTreeSet<String>,
+    pub filter: String,
+    pub filter_editing: bool,
+    pub sort: (Column, bool),
+    pub screen: Screen,
+    pub dialog: Option<Dialog>,
+    pub show_log: bool,
+    pub log: VecDeque<LogLine>,
+    pub run: BTreeMap<String, PoolRunView>,
+    pub run_active: bool,
+    pub run_id: Option<String>,
+    /// An interrupted run found in the journal at start, and pools it left deleted but not created.
+    pub resumable: Option<String>,
+    pub orphans: Vec<String>,
+    pub status: Option<String>,
+    pub spinner: usize,
+    pub dirty: bool,
+    pub quit: bool,
+}
+
+const LOG_LINES: usize = 500;
+
+impl App {
+    pub fn new(identity: Identity, keys: KeyMap, definition: Option<Arc<Definition>>, api_version: &str) -> Self {
+        App {
+            identity,
+            keys,
+            definition,
+            api_version: api_version.to_string(),
+            now: jiff::Timestamp::now(),
+            pools: Vec::new(),
+            node_counts: HashMap::new(),
+            plan: None,
+            full_pools: HashMap::new(),
+            last_refresh: None,
+            refresh_error: None,
+            in_flight: 0,
+            selected: 0,
+            offset: 0,
+            page_rows: 20,
+            marks: BTreeSet::new(),
+            filter: String::new(),
+            filter_editing: false,
+            sort: (Column::Id, true),
+            screen: Screen::Table,
+            dialog: None,
+            show_log: false,
+            log: VecDeque::new(),
+            run: BTreeMap::new(),
+            run_active: false,
+            run_id: None,
+            resumable: None,
+            orphans: Vec::new(),
+            status: None,
+            spinner: 0,
+            dirty: true,
+            quit: false,
+        }
+    }
+
+    /// Indices into `pools` of the rows shown: orphans first, then filtered and sorted.
+    pub fn rows(&self) -> Vec<usize> {
+        let needle = self.filter.to_lowercase();
+        let mut rows: Vec<usize> = (0..self.pools.len())
+            .filter(|&i| needle.is_empty() || self.pools[i].id().to_lowercase().contains(&needle))
+            .collect();
+        let (column, ascending) = self.sort;
+        rows.sort_by(|&a, &b| {
+            let (pa, pb) = (&self.pools[a], &self.pools[b]);
+            let order = match column {
+                Column::Id => pa.id().to_lowercase().cmp(&pb.id().to_lowercase()),
+                Column::State => {
+                    pa.state.as_ref().map(|s| s.to_string()).cmp(&pb.state.as_ref().map(|s| s.to_string()))
+                }
+                Column::Allocation => pa
+                    .allocation_state
+                    .as_ref()
+                    .map(|s| s.to_string())
+                    .cmp(&pb.allocation_state.as_ref().map(|s| s.to_string())),
+                Column::Autoscale => pa.autoscale().cmp(&pb.autoscale()),
+                Column::Dedicated => pa.current_dedicated_nodes.cmp(&pb.current_dedicated_nodes),
+                Column::LowPriority => pa.current_low_priority_nodes.cmp(&pb.current_low_priority_nodes),
+                Column::VmSize => pa.vm_size.cmp(&pb.vm_size),
+            };
+            let order = order.then_with(|| pa.id().cmp(pb.id()));
+            if ascending { order } else { order.reverse() }
+        });
+        rows
+    }
+
+    pub fn selected_pool(&self) -> Option<&Pool> {
+        self.rows().get(self.selected).map(|&i| &self.pools[i])
+    }
+
+    /// Marked pools, or the selected one when nothing is marked.
+    pub fn targets(&self) -> Vec<String> {
+        if self.marks.is_empty() {
+            self.selected_pool().map(|p| vec![p.id().to_string()]).unwrap_or_default()
+        } else {
+            self.marks.iter().cloned().collect()
+        }
+    }
+
+    pub fn definition_status(&self, id: &str) -> Option<PlanAction> {
+        self.plan.as_ref()?.pools.iter().find(|p| p.id.eq_ignore_ascii_case(id)).map(|p| p.action)
+    }
+
+    pub fn log(&mut self, text: impl Into<String>, error: bool) {
+        if self.log.len() == LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogLine { at: self.now, text: text.into(), error });
+    }
+
+    fn say(&mut self, text: impl Into<String>) {
+        self.status = Some(text.into());
+    }
+
+    pub fn update(&mut self, action: Action) -> Vec<Command> {
+        // A tick only redraws when a visible clock moved (ages change each second, the spinner
+        // and run timers while busy): an idle dashboard costs next to nothing.
+        self.dirty |= match &action {
+            Action::Tick(now) => now.as_second() != self.now.as_second() || self.in_flight > 0 || self.run_active,
+            _ => true,
+        };
+        match action {
+            Action::Key(key) => self.on_key(key),
+            Action::Tick(now) => {
+                self.now = now;
+                if self.in_flight > 0 {
+                    self.spinner = self.spinner.wrapping_add(1);
+                }
+                vec![]
+            }
+            Action::Resized => vec![],
+            Action::RefreshStarted => {
+                self.in_flight += 1;
+                vec![]
+            }
+            Action::Refreshed(result) => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                match result {
+                    Ok(pools) => {
+                        self.pools = pools;
+                        self.last_refresh = Some(self.now);
+                        self.refresh_error = None;
+                        self.selected = self.selected.min(self.rows().len().saturating_sub(1));
+                        vec![Command::NodeCountsFor(self.visible_ids())]
+                    }
+                    Err(e) => {
+                        self.log(format!("refresh failed: {e}"), true);
+                        self.refresh_error = Some(e);
+                        vec![]
+                    }
+                }
+            }
+            Action::NodeCounts(counts) => {
+                for c in counts {
+                    self.node_counts.insert(c.pool_id.to_lowercase(), c);
+                }
+                vec![]
+            }
+            Action::FullPools(result) => {
+                match result {
+                    Ok(pools) => {
+                        if let Some(definition) = &self.definition {
+                            let plan = Plan::new(definition, &pools, &[], &self.api_version);
+                            if self.status.as_deref() == Some("planning: listing full pools…") {
+                                let changed = plan.pools.iter().filter(|p| p.action != PlanAction::Unchanged).count();
+                                self.status = Some(format!(
+                                    "plan: {changed} of {} defined pool(s) differ; enter shows a pool's changes",
+                                    plan.pools.len()
+                                ));
+                            }
+                            self.plan = Some(plan);
+                        }
+                        self.full_pools = pools.into_iter().map(|p| (p.id().to_lowercase(), p)).collect();
+                    }
+                    Err(e) => self.log(format!("listing full pools failed: {e}"), true),
+                }
+                vec![]
+            }
+            Action::Api(event) => {
+                let status = event.status.map(|s| s.to_string()).unwrap_or_else(|| "—".into());
+                let error = event.status.is_none_or(|s| s >= 400);
+                let retry = if event.attempt > 1 { format!(" (attempt {})", event.attempt) } else { String::new() };
+                let detail = event.error.map(|e| format!(" {e}")).unwrap_or_default();
+                self.log(
+                    format!("{} {} {status} {}ms{retry}{detail}", event.method, event.path, event.elapsed.as_millis()),
+                    error,
+                );
+                vec![]
+            }
+            Action::Progress(progress) => self.on_progress(progress),
+            Action::RunEnded(result) => {
+                self.run_active = false;
+                match result {
+                    Ok(summary) => self.say(summary),
+                    Err(e) => {
+                        self.log(format!("run failed to start: {e}"), true);
+                        self.say(e);
+                    }
+                }
+                vec![Command::Refresh, Command::RefreshFull]
+            }
+        }
+    }
+
+    /// Ids of the rows that fit on screen (node counts are fetched for those only).
+    pub fn visible_ids(&self) -> Vec<String> {
+        let rows = self.rows();
+        let start = self.offset.min(rows.len());
+        let end = (start + self.page_rows.max(1)).min(rows.len());
+        rows[start..end].iter().map(|&i| self.pools[i].id().to_string()).collect()
+    }
+
+    fn on_progress(&mut self, progress: Progress) -> Vec<Command> {
+        match progress {
+            Progress::StepStarted { pool, step } => {
+                let view = self.run.entry(pool.clone()).or_default();
+                view.steps.insert(step, StepState::Running);
+                view.current = Some(step);
+                view.step_started = Some(self.now);
+                view.last_event = format!("{step} …");
+                self.log(format!("{pool}: {step} started"), false);
+            }
+            Progress::StepFinished { pool, step, outcome, detail, elapsed } => {
+                let view = self.run.entry(pool.clone()).or_default();
+                view.steps.insert(step, if outcome == "skipped" { StepState::Skipped } else { StepState::Done });
+                view.last_event = detail.clone().unwrap_or_else(|| outcome.clone());
+                self.log(
+                    format!(
+                        "{pool}: {step} {outcome} in {:.1}s{}",
+                        elapsed.as_secs_f64(),
+                        detail.map(|d| format!(": {d}")).unwrap_or_default()
+                    ),
+                    false,
+                );
+            }
+            Progress::Waiting { pool, detail, .. } => {
+                self.run.entry(pool).or_default().last_event = detail;
+            }
+            Progress::PoolFinished { pool, status, error } => {
+                let view = self.run.entry(pool.clone()).or_default();
+                if status == PoolStatus::Failed
+                    && let Some(step) = view.current
+                {
+                    view.steps.insert(step, StepState::Failed);
+                }
+                view.status = Some(status);
+                view.last_event = match (status, &error) {
+                    (PoolStatus::Paused, _) => "paused: n runs the next step, R the rest".into(),
+                    (_, Some(e)) => e.clone(),
+                    (_, None) => view.last_event.clone(),
+                };
+                self.log(
+                    format!("{pool}: {}{}", status.name(), error.map(|e| format!(": {e}")).unwrap_or_default()),
+                    status == PoolStatus::Failed,
+                );
+            }
+            Progress::RunFinished { run, status } => {
+                self.log(format!("run {run} {}", status.name()), status == RunStatus::Failed);
+            }
+        }
+        vec![]
+    }
+
+    /// The step a pool would run next in a step-through (a recreated pool starts over).
+    pub fn next_step(&self, id: &str) -> Option<Step> {
+        match self.run.get(id) {
+            Some(view) if view.status == Some(PoolStatus::Recreated) => Some(Step::DisableAutoscale),
+            Some(view) => match view.steps.keys().next_back() {
+                Some(last) if view.steps[last] == StepState::Failed => Some(*last),
+                Some(last) => last.next(),
+                None => Some(Step::DisableAutoscale),
+            },
+            None => Some(Step::DisableAutoscale),
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            return self.request_quit();
+        }
+        if let Some(dialog) = self.dialog.take() {
+            return self.on_dialog_key(dialog, key);
+        }
+        if self.filter_editing {
+            match key.code {
+                KeyCode::Enter => self.filter_editing = false,
+                KeyCode::Esc => {
+                    self.filter_editing = false;
+                    self.filter.clear();
+                }
+                KeyCode::Backspace => {
+                    self.filter.pop();
+                }
+                KeyCode::Char(c) => self.filter.push(c),
+                _ => {}
+            }
+            self.selected = 0;
+            self.offset = 0;
+            return vec![];
+        }
+        let action = self.keys.action(&key);
+        if self.screen == Screen::Help && action != Some(KeyAction::Quit) {
+            self.screen = Screen::Table;
+            return vec![];
+        }
+        let Some(action) = action else { return vec![] };
+        let rows = self.rows().len();
+        let last = rows.saturating_sub(1);
+        match action {
+            KeyAction::Down => self.selected = (self.selected + 1).min(last),
+            KeyAction::Up => self.selected = self.selected.saturating_sub(1),
+            KeyAction::Top => self.selected = 0,
+            KeyAction::Bottom => self.selected = last,
+            KeyAction::PageDown => self.selected = (self.selected + self.page_rows.max(1)).min(last),
+            KeyAction::PageUp => self.selected = self.selected.saturating_sub(self.page_rows.max(1)),
+            KeyAction::Mark => {
+                if let Some(id) = self.selected_pool().map(|p| p.id().to_string())
+                    && !self.marks.remove(&id)
+                {
+                    self.marks.insert(id);
+                }
+                self.selected = (self.selected + 1).min(last);
+            }
+            KeyAction::MarkAll => {
+                let ids: Vec<String> = self.rows().iter().map(|&i| self.pools[i].id().to_string()).collect();
+                self.marks.extend(ids);
+            }
+            KeyAction::ClearMarks => self.marks.clear(),
+            KeyAction::Filter => self.filter_editing = true,
+            KeyAction::Sort => {
+                let (column, ascending) = self.sort;
+                let at = Column::ORDER.iter().position(|c| *c == column).unwrap_or(0);
+                self.sort =
+                    if ascending { (column, false) } else { (Column::ORDER[(at + 1) % Column::ORDER.len()], true) };
+                self.say(format!("sorted by {} {}", self.sort.0.name(), if self.sort.1 { "↑" } else { "↓" }));
+            }
+            KeyAction::Details => {
+                if let Some(id) = self.selected_pool().map(|p| p.id().to_string()) {
+                    self.screen = Screen::Detail(id);
+                    return vec![Command::RefreshFull];
+                }
+            }
+            KeyAction::Back => {
+                if self.screen != Screen::Table {
+                    self.screen = Screen::Table;
+                } else if !self.filter.is_empty() {
+                    self.filter.clear();
+                } else {
+                    self.status = None;
+                }
+            }
+            KeyAction::Plan => {
+                if self.definition.is_none() {
+                    self.say("no pool definition loaded: start with --definition FILE");
+                } else {
+                    self.say("planning: listing full pools…");
+                    return vec![Command::RefreshFull];
+                }
+            }
+            KeyAction::NextStep => return self.start(true),
+            KeyAction::Run => return self.start(false),
+            KeyAction::Cancel => {
+                if self.run_active {
+                    self.say("cancelling after the call in flight…");
+                    return vec![Command::Cancel];
+                }
+                self.say("no run is active");
+            }
+            KeyAction::Resume => {
+                if let Some(why) = self.refuse_mutation() {
+                    self.say(why);
+                } else if self.resumable.is_some() {
+                    self.run_active = true;
+                    return vec![Command::Resume];
+                } else {
+                    self.say("no interrupted run to resume");
+                }
+            }
+            KeyAction::Refresh => return vec![Command::Refresh],
+            KeyAction::Log => self.show_log = !self.show_log,
+            KeyAction::Help => self.screen = Screen::Help,
+            KeyAction::Quit => return self.request_quit(),
+        }
+        vec![]
+    }
+
+    fn request_quit(&mut self) -> Vec<Command> {
+        if self.run_active {
+            self.dialog = Some(Dialog::QuitWhileRunning);
+            return vec![];
+        }
+        self.quit = true;
+        vec![Command::Quit]
+    }
+
+    /// Why a mutating action is not allowed right now, if it is not.
+    fn refuse_mutation(&self) -> Option<String> {
+        if self.identity.readonly {
+            return Some("READ-ONLY: started with --readonly (or readonly = true); nothing may be changed".into());
+        }
+        if self.run_active {
+            return Some("a run is active: wait for it or cancel it with c".into());
+        }
+        if self.definition.is_none() {
+            return Some("no pool definition loaded: start with --definition FILE".into());
+        }
+        None
+    }
+
+    fn start(&mut self, one_step: bool) -> Vec<Command> {
+        if let Some(why) = self.refuse_mutation() {
+            self.say(why);
+            return vec![];
+        }
+        let ids = self.targets();
+        if ids.is_empty() {
+            self.say("no pool selected");
+            return vec![];
+        }
+        let definition = self.definition.as_ref().expect("checked");
+        if let Some(missing) = ids.iter().find(|id| definition.pool(id).is_none()) {
+            self.say(format!("'{missing}' is not in the definition: repool only recreates pools it can create again"));
+            return vec![];
+        }
+        let pools: Vec<(String, Step)> =
+            ids.iter().filter_map(|id| self.next_step(id).map(|step| (id.clone(), step))).collect();
+        let destructive = !one_step || pools.iter().any(|(_, s)| matches!(s, Step::ResizeToZero | Step::Delete));
+        let command = Command::Run { pools: pools.clone(), one_step };
+        let listed: Vec<String> = pools.iter().map(|(id, step)| format!("{id}: from {step}")).collect();
+        if !destructive {
+            self.begin(&command);
+            self.say(format!("running {}", listed.join(", ")));
+            return vec![command];
+        }
+        let expected = if pools.len() == 1 { pools[0].0.clone() } else { "recreate".to_string() };
+        let title = if one_step { "Run the next step (destructive)" } else { "Recreate pools" };
+        let mut lines = listed;
+        if let Some(plan) = &self.plan {
+            for p in plan.pools.iter().filter(|p| ids.iter().any(|id| id.eq_ignore_ascii_case(&p.id))) {
+                lines.push(format!("{}: plan says {:?}, {} change(s)", p.id, p.action, p.changes.len()));
+            }
+        }
+        self.dialog = Some(Dialog::Confirm { title: title.into(), lines, expected, typed: String::new(), command });
+        vec![]
+    }
+
+    /// A pool starting over from the first step gets a fresh progress track.
+    fn begin(&mut self, command: &Command) {
+        self.run_active = true;
+        if let Command::Run { pools, .. } = command {
+            for (id, step) in pools {
+                if *step == Step::DisableAutoscale {
+                    self.run.remove(id);
+                }
+            }
+        }
+    }
+
+    fn on_dialog_key(&mut self, dialog: Dialog, key: KeyEvent) -> Vec<Command> {
+        match dialog {
+            Dialog::QuitWhileRunning => match key.code {
+                KeyCode::Char('y') => {
+                    self.quit = true;
+                    vec![Command::Cancel, Command::Quit]
+                }
+                _ => vec![],
+            },
+            Dialog::Confirm { title, lines, expected, mut typed, command } => match key.code {
+                KeyCode::Esc => {
+                    self.say("cancelled: nothing was changed");
+                    vec![]
+                }
+                KeyCode::Enter if typed == expected => {
+                    self.begin(&command);
+                    self.say("started");
+                    vec![command]
+                }
+                KeyCode::Enter => {
+                    self.dialog = Some(Dialog::Confirm {
+                        title,
+                        lines,
+                        expected: expected.clone(),
+                        typed: String::new(),
+                        command,
+                    });
+                    self.say(format!("type exactly '{expected}' to confirm, or esc"));
+                    vec![]
+                }
+                KeyCode::Backspace => {
+                    typed.pop();
+                    self.dialog = Some(Dialog::Confirm { title, lines, expected, typed, command });
+                    vec![]
+                }
+                KeyCode::Char(c) => {
+                    typed.push(c);
+                    self.dialog = Some(Dialog::Confirm { title, lines, expected, typed, command });
+                    vec![]
+                }
+                _ => {
+                    self.dialog = Some(Dialog::Confirm { title, lines, expected, typed, command });
+                    vec![]
+                }
+            },
+        }
+    }
+}

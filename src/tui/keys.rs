@@ -1,0 +1,236 @@
+//! Key bindings: k9s-like defaults, rebindable under `[keys]` in config.toml
+//! (`mark = "x"`, `run = "ctrl-r"`, …).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::collections::BTreeMap;
+
+/// What a key asks for in the pool table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyAction {
+    Down,
+    Up,
+    Top,
+    Bottom,
+    PageDown,
+    PageUp,
+    Mark,
+    MarkAll,
+    ClearMarks,
+    Filter,
+    Sort,
+    Details,
+    Back,
+    Plan,
+    NextStep,
+    Run,
+    Cancel,
+    Resume,
+    Refresh,
+    Log,
+    Help,
+    Quit,
+}
+
+impl KeyAction {
+    pub const ALL: [KeyAction; 22] = [
+        KeyAction::Down,
+        KeyAction::Up,
+        KeyAction::Top,
+        KeyAction::Bottom,
+        KeyAction::PageDown,
+        KeyAction::PageUp,
+        KeyAction::Mark,
+        KeyAction::MarkAll,
+        KeyAction::ClearMarks,
+        KeyAction::Filter,
+        KeyAction::Sort,
+        KeyAction::Details,
+        KeyAction::Back,
+        KeyAction::Plan,
+        KeyAction::NextStep,
+        KeyAction::Run,
+        KeyAction::Cancel,
+        KeyAction::Resume,
+        KeyAction::Refresh,
+        KeyAction::Log,
+        KeyAction::Help,
+        KeyAction::Quit,
+    ];
+
+    /// The name used in config.toml.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyAction::Down => "down",
+            KeyAction::Up => "up",
+            KeyAction::Top => "top",
+            KeyAction::Bottom => "bottom",
+            KeyAction::PageDown => "page-down",
+            KeyAction::PageUp => "page-up",
+            KeyAction::Mark => "mark",
+            KeyAction::MarkAll => "mark-all",
+            KeyAction::ClearMarks => "clear-marks",
+            KeyAction::Filter => "filter",
+            KeyAction::Sort => "sort",
+            KeyAction::Details => "details",
+            KeyAction::Back => "back",
+            KeyAction::Plan => "plan",
+            KeyAction::NextStep => "next-step",
+            KeyAction::Run => "run",
+            KeyAction::Cancel => "cancel",
+            KeyAction::Resume => "resume",
+            KeyAction::Refresh => "refresh",
+            KeyAction::Log => "log",
+            KeyAction::Help => "help",
+            KeyAction::Quit => "quit",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            KeyAction::Down => "move down",
+            KeyAction::Up => "move up",
+            KeyAction::Top => "first pool",
+            KeyAction::Bottom => "last pool",
+            KeyAction::PageDown => "page down",
+            KeyAction::PageUp => "page up",
+            KeyAction::Mark => "mark / unmark the pool",
+            KeyAction::MarkAll => "mark every visible pool",
+            KeyAction::ClearMarks => "clear all marks",
+            KeyAction::Filter => "filter pools by text",
+            KeyAction::Sort => "sort by the next column (again: reverse)",
+            KeyAction::Details => "pool details and plan",
+            KeyAction::Back => "back / close",
+            KeyAction::Plan => "plan: definition vs live, for all pools",
+            KeyAction::NextStep => "run the next step on marked pools (or the selected one)",
+            KeyAction::Run => "run the full recreation on marked pools",
+            KeyAction::Cancel => "cancel the run (after the call in flight)",
+            KeyAction::Resume => "resume the interrupted run",
+            KeyAction::Refresh => "refresh now",
+            KeyAction::Log => "show / hide the activity log",
+            KeyAction::Help => "this help",
+            KeyAction::Quit => "quit (asks while a run is active)",
+        }
+    }
+}
+
+/// A key as written in config: `x`, `X`, `space`, `enter`, `esc`, `up`, `ctrl-r`, `f5`, …
+pub fn parse_key(text: &str) -> Result<(KeyCode, KeyModifiers), String> {
+    let (mods, name) = match text.strip_prefix("ctrl-") {
+        Some(rest) => (KeyModifiers::CONTROL, rest),
+        None => (KeyModifiers::NONE, text),
+    };
+    let code = match name {
+        "space" => KeyCode::Char(' '),
+        "enter" => KeyCode::Enter,
+        "esc" => KeyCode::Esc,
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "pageup" => KeyCode::PageUp,
+        "pagedown" => KeyCode::PageDown,
+        "home" => KeyCode::Home,
+        "end" => KeyCode::End,
+        "tab" => KeyCode::Tab,
+        f if f.starts_with('f') && f.len() > 1 => {
+            KeyCode::F(f[1..].parse().map_err(|_| format!("unknown key '{text}'"))?)
+        }
+        c if c.chars().count() == 1 => KeyCode::Char(c.chars().next().expect("one char")),
+        _ => {
+            return Err(format!(
+                "unknown key '{text}'; use a character, space, enter, esc, up, down, pageup, pagedown, home, end, tab, f1…f12, or ctrl-X"
+            ));
+        }
+    };
+    Ok((code, mods))
+}
+
+pub fn key_label(code: KeyCode, mods: KeyModifiers) -> String {
+    let base = match code {
+        KeyCode::Char(' ') => "space".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::Enter => "enter".into(),
+        KeyCode::Esc => "esc".into(),
+        KeyCode::Up => "↑".into(),
+        KeyCode::Down => "↓".into(),
+        KeyCode::PageUp => "pgup".into(),
+        KeyCode::PageDown => "pgdn".into(),
+        KeyCode::Home => "home".into(),
+        KeyCode::End => "end".into(),
+        KeyCode::Tab => "tab".into(),
+        KeyCode::F(n) => format!("f{n}"),
+        other => format!("{other:?}"),
+    };
+    if mods.contains(KeyModifiers::CONTROL) { format!("ctrl-{base}") } else { base }
+}
+
+#[derive(Clone, Debug)]
+pub struct KeyMap {
+    bindings: Vec<((KeyCode, KeyModifiers), KeyAction)>,
+}
+
+impl Default for KeyMap {
+    fn default() -> Self {
+        use KeyAction::*;
+        let none = KeyModifiers::NONE;
+        let c = |ch: char| (KeyCode::Char(ch), none);
+        let bindings = vec![
+            (c('j'), Down),
+            ((KeyCode::Down, none), Down),
+            (c('k'), Up),
+            ((KeyCode::Up, none), Up),
+            (c('g'), Top),
+            ((KeyCode::Home, none), Top),
+            (c('G'), Bottom),
+            ((KeyCode::End, none), Bottom),
+            ((KeyCode::PageDown, none), PageDown),
+            ((KeyCode::PageUp, none), PageUp),
+            (c(' '), Mark),
+            (c('a'), MarkAll),
+            (c('A'), ClearMarks),
+            (c('/'), Filter),
+            (c('s'), Sort),
+            ((KeyCode::Enter, none), Details),
+            ((KeyCode::Esc, none), Back),
+            (c('p'), Plan),
+            (c('n'), NextStep),
+            (c('R'), Run),
+            (c('c'), Cancel),
+            (c('u'), Resume),
+            (c('r'), Refresh),
+            (c('l'), Log),
+            (c('?'), Help),
+            (c('q'), Quit),
+        ];
+        KeyMap { bindings }
+    }
+}
+
+impl KeyMap {
+    /// Defaults with `overrides` (action name → key) applied; unknown names and keys are errors.
+    pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<Self, String> {
+        let mut map = KeyMap::default();
+        for (name, key) in overrides {
+            let action = KeyAction::ALL.into_iter().find(|a| a.name() == name).ok_or_else(|| {
+                let names: Vec<&str> = KeyAction::ALL.iter().map(|a| a.name()).collect();
+                format!("[keys] '{name}' is not an action; actions: {}", names.join(", "))
+            })?;
+            let parsed = parse_key(key).map_err(|e| format!("[keys] {name}: {e}"))?;
+            map.bindings.retain(|(k, a)| *a != action && *k != parsed);
+            map.bindings.push((parsed, action));
+        }
+        Ok(map)
+    }
+
+    pub fn action(&self, key: &KeyEvent) -> Option<KeyAction> {
+        let mods = key.modifiers & KeyModifiers::CONTROL;
+        self.bindings.iter().find(|((code, m), _)| *code == key.code && *m == mods).map(|(_, a)| *a)
+    }
+
+    /// The first key bound to `action`, for hints and help.
+    pub fn label(&self, action: KeyAction) -> String {
+        self.bindings
+            .iter()
+            .find(|(_, a)| *a == action)
+            .map(|((c, m), _)| key_label(*c, *m))
+            .unwrap_or_else(|| "-".into())
+    }
+}

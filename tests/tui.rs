@@ -1,0 +1,234 @@
+//! The dashboard: update(Action) state tests, screen snapshots on simulator data, and the real
+//! `repool demo` driven in a pseudo-terminal.
+
+mod common;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use repool::definition::{Definition, EXAMPLE};
+use repool::recreate::engine::Progress;
+use repool::recreate::report::PoolStatus;
+use repool::recreate::step::Step;
+use repool::tui::app::{Action, App, Command, Dialog, Identity, Screen};
+use repool::tui::keys::KeyMap;
+use repool::tui::theme::Theme;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn key(c: char) -> Action {
+    Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn code(k: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(k, KeyModifiers::NONE))
+}
+
+fn typed(app: &mut App, text: &str) -> Vec<Command> {
+    text.chars().flat_map(|c| app.update(key(c))).collect()
+}
+
+/// An app showing the frozen demo account, its clock pinned to the simulator's.
+async fn demo_app(readonly: bool) -> (App, repool::sim::RunningSim) {
+    let sim = common::frozen_sim(Some("demo")).await;
+    let client = common::client_for(&sim);
+    let pools = client.list_pools(Some(repool::recreate::snapshots::POOL_SUMMARY_SELECT), None, None).await.unwrap();
+    let counts = client.list_node_counts().await.unwrap();
+    let full = client.list_pools(None, None, None).await.unwrap();
+    let identity = Identity {
+        account: "simaccount".into(),
+        endpoint: "http://127.0.0.1:PORT/".into(),
+        auth: "shared-key".into(),
+        refresh_secs: 5,
+        readonly,
+        demo: true,
+    };
+    let definition = Arc::new(Definition::from_text("pools.example.json", EXAMPLE, false, &BTreeMap::new()).unwrap());
+    let mut app = App::new(identity, KeyMap::default(), Some(definition), "2024-07-01.20.0");
+    let now = sim.state.clock.lock().unwrap().timestamp(0.0);
+    app.update(Action::Tick(now));
+    app.update(Action::Refreshed(Ok(pools)));
+    app.update(Action::NodeCounts(counts));
+    app.update(Action::FullPools(Ok(full)));
+    app.update(Action::Tick(now.checked_add(jiff::SignedDuration::from_secs(3)).unwrap()));
+    (app, sim)
+}
+
+fn render(app: &mut App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| repool::tui::view::draw(frame, app, &Theme::default())).unwrap();
+    terminal.backend().to_string()
+}
+
+#[tokio::test]
+async fn screens() {
+    let (mut app, _sim) = demo_app(false).await;
+    insta::assert_snapshot!("table", render(&mut app, 150, 22));
+    app.update(key('?'));
+    insta::assert_snapshot!("help", render(&mut app, 150, 32));
+    app.update(key('x'));
+    assert_eq!(app.screen, Screen::Table, "any key closes help");
+    typed(&mut app, "/p-");
+    app.update(code(KeyCode::Enter));
+    app.update(key(' '));
+    app.update(key(' '));
+    app.update(key('R'));
+    typed(&mut app, "recr");
+    insta::assert_snapshot!("confirm", render(&mut app, 150, 22));
+    app.update(code(KeyCode::Esc));
+    for (step, finished) in [(Step::DisableAutoscale, true), (Step::StopResize, true), (Step::WaitSteady, false)] {
+        app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step }));
+        if finished {
+            let done = Progress::StepFinished {
+                pool: "p-ingest".into(),
+                step,
+                outcome: "ok".into(),
+                detail: Some("fine".into()),
+                elapsed: Duration::from_millis(5),
+            };
+            app.update(Action::Progress(done));
+        }
+    }
+    app.update(Action::Progress(Progress::PoolFinished {
+        pool: "p-render".into(),
+        status: PoolStatus::Failed,
+        error: Some("draining did not finish".into()),
+    }));
+    app.show_log = true;
+    // Log lines carry wall-clock times; pin them so the picture is reproducible.
+    let pinned: jiff::Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
+    app.log.iter_mut().for_each(|line| line.at = pinned);
+    insta::assert_snapshot!("run_and_log", render(&mut app, 150, 34));
+}
+
+#[tokio::test]
+async fn details_show_properties_redacted_and_the_plan() {
+    let (mut app, _sim) = demo_app(false).await;
+    typed(&mut app, "/p-render");
+    app.update(code(KeyCode::Enter));
+    let commands = app.update(code(KeyCode::Enter));
+    assert_eq!(commands, [Command::RefreshFull]);
+    assert_eq!(app.screen, Screen::Detail("p-render".into()));
+    let screen = render(&mut app, 160, 60);
+    assert!(screen.contains("plan: Recreate"), "{screen}");
+    assert!(screen.contains("virtualMachineConfiguration.imageReference.offer"), "{screen}");
+    assert!(screen.contains("\"vmSize\": \"standard_d8s_v3\""), "{screen}");
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Table);
+}
+
+#[tokio::test]
+async fn moving_marking_filtering_sorting() {
+    let (mut app, _sim) = demo_app(false).await;
+    assert_eq!(app.selected_pool().unwrap().id(), "ci-runners");
+    app.update(key('G'));
+    assert_eq!(app.selected_pool().unwrap().id(), "win-test");
+    app.update(key('g'));
+    app.update(key(' '));
+    assert!(app.marks.contains("ci-runners"));
+    assert_eq!(app.selected_pool().unwrap().id(), "etl-nightly", "space marks and moves on");
+    app.update(key('a'));
+    assert_eq!(app.marks.len(), 12);
+    app.update(key('A'));
+    assert!(app.marks.is_empty());
+    typed(&mut app, "/win");
+    assert_eq!(app.rows().len(), 2);
+    app.update(code(KeyCode::Esc));
+    assert!(app.filter.is_empty() && !app.filter_editing);
+    app.update(key('s'));
+    assert_eq!(app.selected_pool().unwrap().id(), "win-test", "id descending");
+    app.update(key('s'));
+    app.update(key('s'));
+    assert_eq!(app.sort.0.name(), "state");
+    assert_eq!(app.update(key('r')), [Command::Refresh]);
+}
+
+#[tokio::test]
+async fn destructive_runs_need_the_typed_confirmation() {
+    let (mut app, _sim) = demo_app(false).await;
+    typed(&mut app, "/p-render");
+    app.update(code(KeyCode::Enter));
+    assert!(app.update(key('R')).is_empty());
+    assert!(matches!(app.dialog, Some(Dialog::Confirm { ref expected, .. }) if expected == "p-render"));
+    typed(&mut app, "p-rendr");
+    assert!(app.update(code(KeyCode::Enter)).is_empty(), "a wrong word runs nothing");
+    typed(&mut app, "p-render");
+    let commands = app.update(code(KeyCode::Enter));
+    assert_eq!(commands, [Command::Run { pools: vec![("p-render".into(), Step::DisableAutoscale)], one_step: false }]);
+    assert!(app.run_active);
+    // While it runs: no second run, and quitting asks first.
+    assert!(app.update(key('R')).is_empty());
+    assert!(app.status.as_ref().unwrap().contains("a run is active"));
+    assert!(app.update(key('q')).is_empty());
+    assert_eq!(app.dialog, Some(Dialog::QuitWhileRunning));
+    assert_eq!(app.update(key('y')), [Command::Cancel, Command::Quit]);
+}
+
+#[tokio::test]
+async fn step_through_confirms_only_destructive_steps() {
+    let (mut app, _sim) = demo_app(false).await;
+    typed(&mut app, "/p-ingest");
+    app.update(code(KeyCode::Enter));
+    let first = app.update(key('n'));
+    assert_eq!(first, [Command::Run { pools: vec![("p-ingest".into(), Step::DisableAutoscale)], one_step: true }]);
+    for step in [Step::DisableAutoscale, Step::StopResize, Step::WaitSteady] {
+        app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step }));
+        app.update(Action::Progress(Progress::StepFinished {
+            pool: "p-ingest".into(),
+            step,
+            outcome: "ok".into(),
+            detail: None,
+            elapsed: Duration::ZERO,
+        }));
+    }
+    app.update(Action::RunEnded(Ok("paused".into())));
+    assert_eq!(app.next_step("p-ingest"), Some(Step::ResizeToZero));
+    assert!(app.update(key('n')).is_empty(), "resize to 0 asks first");
+    assert!(matches!(app.dialog, Some(Dialog::Confirm { .. })));
+}
+
+#[tokio::test]
+async fn readonly_disables_every_mutating_key() {
+    let (mut app, _sim) = demo_app(true).await;
+    for k in ['n', 'R', 'u'] {
+        assert!(app.update(key(k)).is_empty(), "{k}");
+        assert!(app.status.as_ref().unwrap().contains("READ-ONLY"), "{k}: {:?}", app.status);
+        assert!(app.dialog.is_none());
+    }
+    assert_eq!(app.update(key('r')), [Command::Refresh], "reading still works");
+}
+
+#[tokio::test]
+async fn rebound_keys_and_bad_bindings() {
+    let mut overrides = BTreeMap::new();
+    overrides.insert("mark".to_string(), "x".to_string());
+    let keys = KeyMap::with_overrides(&overrides).unwrap();
+    assert_eq!(
+        keys.action(&KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE)),
+        Some(repool::tui::keys::KeyAction::Mark)
+    );
+    assert_eq!(keys.action(&KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE)), None);
+    overrides.insert("explode".into(), "e".into());
+    assert!(KeyMap::with_overrides(&overrides).unwrap_err().contains("not an action"));
+    let mut colours = BTreeMap::new();
+    colours.insert("ok".to_string(), "mauve-ish".to_string());
+    assert!(Theme::with_overrides(&colours).unwrap_err().contains("not a colour"));
+}
+
+#[tokio::test]
+async fn only_visible_rows_are_built() {
+    let (mut app, sim) = demo_app(false).await;
+    let clock = sim.state.clock.lock().unwrap().clone();
+    sim.with_world(|w, _| repool::sim::seed::generated(w, &clock, 3000)).unwrap();
+    let pools = common::client_for(&sim)
+        .list_pools(Some(repool::recreate::snapshots::POOL_SUMMARY_SELECT), None, None)
+        .await
+        .unwrap();
+    assert_eq!(pools.len(), 3012, "3012 pools in 4 pages of 1000");
+    app.update(Action::Refreshed(Ok(pools)));
+    app.update(key('G'));
+    let screen = render(&mut app, 150, 30);
+    assert!(screen.contains("win-test") && screen.contains("pools 3012/3012"), "{screen}");
+    assert!(app.visible_ids().len() <= 30);
+}
