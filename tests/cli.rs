@@ -36,13 +36,15 @@ fn run(command: &mut Command) -> (i32, String, String) {
 #[test]
 fn sim_server_then_pools_table_and_json() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sim = repool(dir.path())
-        .args(["sim", "--seed", "demo", "--account", "acct1"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut sim = KillOnDrop(
+        repool(dir.path())
+            .args(["sim", "--seed", "demo", "--account", "acct1"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut first = String::new();
-    BufReader::new(sim.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    BufReader::new(sim.0.stdout.take().unwrap()).read_line(&mut first).unwrap();
     let (url, rest) = first.trim().strip_prefix("listening on ").unwrap().split_once(" account=").unwrap();
     let (account, key) = rest.split_once(" key=").unwrap();
     assert_eq!(account, "acct1");
@@ -74,12 +76,18 @@ fn sim_server_then_pools_table_and_json() {
     let log = std::fs::read_dir(dir.path().join("logs")).unwrap().next().unwrap().unwrap().path();
     assert!(!std::fs::read_to_string(log).unwrap().contains(key), "the key never reaches the log");
 
-    unsafe_kill_term(sim.id());
-    assert!(sim.wait().unwrap().success(), "SIGTERM stops the simulator cleanly");
+    Command::new("kill").args(["-TERM", &sim.0.id().to_string()]).status().unwrap();
+    assert!(sim.0.wait().unwrap().success(), "SIGTERM stops the simulator cleanly");
 }
 
-fn unsafe_kill_term(pid: u32) {
-    Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+/// A child process that cannot outlive a failed test (it would hold the test's output open).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Arguments, environment, and what the error must say.

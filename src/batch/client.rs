@@ -183,9 +183,7 @@ impl BatchClient {
     }
 
     pub async fn resize_pool(&self, id: &str, resize: &ResizeRequest) -> Result<(), BatchError> {
-        let url = self.url(&pool_path(id, "/resize"), &[]);
-        let body = serde_json::to_string(resize).expect("resize body serialises");
-        self.call("resize pool", Method::POST, url, Some(body), Replay::Safe).await.map(drop)
+        self.post_action("resize pool", id, "/resize", resize).await
     }
 
     pub async fn stop_resize(&self, id: &str) -> Result<(), BatchError> {
@@ -194,9 +192,7 @@ impl BatchClient {
     }
 
     pub async fn enable_autoscale(&self, id: &str, request: &EnableAutoScaleRequest) -> Result<(), BatchError> {
-        let url = self.url(&pool_path(id, "/enableautoscale"), &[]);
-        let body = serde_json::to_string(request).expect("autoscale body serialises");
-        self.call("enable autoscale", Method::POST, url, Some(body), Replay::Safe).await.map(drop)
+        self.post_action("enable autoscale", id, "/enableautoscale", request).await
     }
 
     pub async fn disable_autoscale(&self, id: &str) -> Result<(), BatchError> {
@@ -231,6 +227,19 @@ impl BatchClient {
     pub async fn list_nodes(&self, pool_id: &str, select: Option<&str>) -> Result<Vec<Node>, BatchError> {
         let query: Vec<_> = select.map(|s| ("$select", s.to_string())).into_iter().collect();
         self.list_all("list nodes", self.url(&pool_path(pool_id, "/nodes"), &query)).await
+    }
+
+    /// POST `body` to a pool action (`/resize`, `/enableautoscale`); these are safe to repeat.
+    async fn post_action(
+        &self,
+        operation: &'static str,
+        id: &str,
+        action: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<(), BatchError> {
+        let url = self.url(&pool_path(id, action), &[]);
+        let body = serde_json::to_string(body).expect("request bodies serialise");
+        self.call(operation, Method::POST, url, Some(body), Replay::Safe).await.map(drop)
     }
 
     fn url(&self, path: &str, query: &[(&str, String)]) -> url::Url {

@@ -12,66 +12,53 @@ pub struct Evaluation {
     pub deallocation: Option<NodeDeallocationOption>,
 }
 
+/// The formula's statements: (1-based line, 1-based column, text), comments and blanks skipped.
+fn statements(formula: &str) -> impl Iterator<Item = (usize, usize, &str)> {
+    formula.lines().enumerate().flat_map(|(line_no, line)| {
+        line.split(';')
+            .map(str::trim)
+            .filter(|text| !text.is_empty() && !text.starts_with("//"))
+            .map(move |text| (line_no + 1, line.find(text).unwrap_or(0) + 1, text))
+    })
+}
+
 /// A syntax error found before evaluation: (line, column, message).
 pub fn syntax_error(formula: &str) -> Option<(usize, usize, String)> {
-    for (line_no, line) in formula.lines().enumerate() {
-        for statement in line.split(';') {
-            let text = statement.trim();
-            if text.is_empty() || text.starts_with("//") {
-                continue;
-            }
-            let column = line.find(text).unwrap_or(0) + 1;
-            match text.split_once('=') {
-                Some((name, value)) if name.trim().starts_with('$') && !value.trim().is_empty() => {}
-                _ => {
-                    return Some((
-                        line_no + 1,
-                        column,
-                        format!("Syntax error: expected an assignment, found '{text}'"),
-                    ));
-                }
-            }
-        }
-    }
-    None
+    statements(formula).find_map(|(line, column, text)| match text.split_once('=') {
+        Some((name, value)) if name.trim().starts_with('$') && !value.trim().is_empty() => None,
+        _ => Some((line, column, format!("Syntax error: expected an assignment, found '{text}'"))),
+    })
 }
 
 pub fn evaluate(formula: &str) -> Evaluation {
     let mut dedicated = 0u32;
     let mut low = 0u32;
     let mut deallocation = None;
-    for (line_no, line) in formula.lines().enumerate() {
-        for statement in line.split(';') {
-            let text = statement.trim();
-            if text.is_empty() || text.starts_with("//") {
-                continue;
-            }
-            let column = line.find(text).unwrap_or(0) + 1;
-            let Some((name, value)) = text.split_once('=') else { continue };
-            let (name, value) = (name.trim(), value.trim());
-            let number = value.parse::<u32>();
-            match (name, number) {
-                ("$TargetDedicatedNodes", Ok(n)) => dedicated = n,
-                ("$TargetLowPriorityNodes", Ok(n)) => low = n,
-                ("$NodeDeallocationOption", _) => deallocation = Some(NodeDeallocationOption::from(value)),
-                (_, Ok(_)) if !name.starts_with("$Target") => {}
-                _ => {
-                    let symbol =
-                        value.split(|c: char| !(c.is_alphanumeric() || c == '$' || c == '_')).next().unwrap_or(value);
-                    return Evaluation {
-                        results: None,
-                        error: Some(ResizeError {
-                            code: "AutoScalingFormulaEvaluationError".into(),
-                            message: "The specified auto-scaling formula has evaluation error".into(),
-                            values: Some(vec![NameValue {
-                                name: "Message".into(),
-                                value: format!("Line {}, Col {column}: Undefined symbol: {symbol}", line_no + 1),
-                            }]),
-                        }),
-                        targets: None,
-                        deallocation: None,
-                    };
-                }
+    for (line_no, column, text) in statements(formula) {
+        let Some((name, value)) = text.split_once('=') else { continue };
+        let (name, value) = (name.trim(), value.trim());
+        let number = value.parse::<u32>();
+        match (name, number) {
+            ("$TargetDedicatedNodes", Ok(n)) => dedicated = n,
+            ("$TargetLowPriorityNodes", Ok(n)) => low = n,
+            ("$NodeDeallocationOption", _) => deallocation = Some(NodeDeallocationOption::from(value)),
+            (_, Ok(_)) if !name.starts_with("$Target") => {}
+            _ => {
+                let symbol =
+                    value.split(|c: char| !(c.is_alphanumeric() || c == '$' || c == '_')).next().unwrap_or(value);
+                return Evaluation {
+                    results: None,
+                    error: Some(ResizeError {
+                        code: "AutoScalingFormulaEvaluationError".into(),
+                        message: "The specified auto-scaling formula has evaluation error".into(),
+                        values: Some(vec![NameValue {
+                            name: "Message".into(),
+                            value: format!("Line {line_no}, Col {column}: Undefined symbol: {symbol}"),
+                        }]),
+                    }),
+                    targets: None,
+                    deallocation: None,
+                };
             }
         }
     }

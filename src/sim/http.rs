@@ -13,7 +13,7 @@ use super::filter;
 use super::formula;
 use super::world::{Phase, SimPool, World};
 use crate::batch::defaults::strip_write_only;
-use crate::batch::models::{AllocationState, EnableAutoScaleRequest, NodeDeallocationOption, PoolState, ResizeRequest};
+use crate::batch::models::{AllocationState, EnableAutoScaleRequest, NodeDeallocationOption, ResizeRequest};
 use crate::batch::{BatchDuration, Pool};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -414,7 +414,7 @@ impl Ctx<'_> {
             Ok(body) => body,
             Err(reply) => return reply,
         };
-        let mut pool = match validate_new_pool(body, &self.call.api_version) {
+        let pool = match validate_new_pool(body, &self.call.api_version) {
             Ok(pool) => pool,
             Err(reply) => return reply,
         };
@@ -426,33 +426,9 @@ impl Ctx<'_> {
                 error(409, "PoolExists", "The specified pool already exists.", &[])
             };
         }
-        let stamp = self.clock.timestamp(self.now);
-        pool.e_tag = Some(self.world.next_etag());
-        pool.last_modified = Some(stamp);
-        pool.creation_time = Some(stamp);
-        pool.state = Some(PoolState::Active);
-        pool.state_transition_time = Some(stamp);
-        let targets = (pool.target_dedicated_nodes.unwrap_or(0), pool.target_low_priority_nodes.unwrap_or(0));
-        let timeout = pool.resize_timeout.map(|d| d.as_std().as_secs_f64()).unwrap_or(900.0);
-        let mut sim = SimPool::new(pool, None);
         let failure = self.alloc_failure();
-        let timings = self.world.timings.clone();
-        sim.start_resize(
-            targets,
-            NodeDeallocationOption::Requeue,
-            self.now,
-            timeout,
-            failure,
-            &timings,
-            &mut self.world.rng,
-            self.clock,
-        );
-        self.world.pools.insert(id.to_lowercase(), sim);
+        self.world.admit(pool, self.now, self.now, None, failure, self.clock);
         self.world.stats.pools_created += 1;
-        if self.world.find(&id).is_some_and(|p| p.wire.autoscale()) {
-            let (key, now, clock) = (id.to_lowercase(), self.now, self.clock);
-            self.world.evaluate_and_apply_autoscale(&key, now, clock);
-        }
         let pool = self.world.find(&id).expect("just added");
         let mut headers = self.pool_headers(pool, Some(""));
         headers.push(("Location", format!("{}/pools/{id}", self.call.base)));

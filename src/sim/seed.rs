@@ -5,8 +5,8 @@
 
 use super::clock::SimClock;
 use super::http::validate_new_pool;
-use super::world::{SimPool, Workload, World};
-use crate::batch::models::{NodeDeallocationOption, PoolState, ResizeError};
+use super::world::{Workload, World};
+use crate::batch::models::ResizeError;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -51,6 +51,7 @@ pub fn load(world: &mut World, clock: &SimClock, source: &str) -> Result<(), Str
             add(world, clock, body).map_err(|e| format!("seed {origin}: {e}"))?;
         }
     }
+    world.advance(clock.now(), clock);
     Ok(())
 }
 
@@ -63,40 +64,25 @@ fn parse(origin: &str, text: &str) -> Result<Value, String> {
     serde_json::from_str(text).map_err(|e| format!("seed {origin} is not JSON: {e}"))
 }
 
-/// Adds one seeded pool, steady with its nodes allocated long ago unless `_sim` says otherwise.
+/// Adds one seeded pool, steady with its nodes allocated long ago unless `_sim` says otherwise
+/// (it becomes so at the world's next advance).
 pub fn add(world: &mut World, clock: &SimClock, mut body: Map<String, Value>) -> Result<(), String> {
     let extras: SimExtras = match body.remove("_sim") {
         Some(v) => serde_json::from_value(v).map_err(|e| format!("_sim: {e}"))?,
         None => SimExtras::default(),
     };
     let id = body.get("id").and_then(Value::as_str).unwrap_or("?").to_string();
-    let mut pool = validate_new_pool(body, "2024-07-01.20.0")
+    let pool = validate_new_pool(body, "2024-07-01.20.0")
         .map_err(|r| format!("pool '{id}' is not a valid pool-add body: {}", r.describe()))?;
-    let now = clock.now();
-    let born = now - extras.age_hours.unwrap_or(24.0) * 3600.0;
-    let stamp = clock.timestamp(born);
-    pool.e_tag = Some(world.next_etag());
-    pool.last_modified = Some(stamp);
-    pool.creation_time = Some(stamp);
-    pool.state = Some(PoolState::Active);
-    pool.state_transition_time = Some(stamp);
-    let targets = (pool.target_dedicated_nodes.unwrap_or(0), pool.target_low_priority_nodes.unwrap_or(0));
-    let timeout = pool.resize_timeout.map(|d| d.as_std().as_secs_f64()).unwrap_or(900.0);
-    let autoscale = pool.autoscale();
-    let workload = extras.task_minutes.map(|m| Workload { task_seconds: m * 60.0 });
-    let mut sim = SimPool::new(pool, workload);
-    let start = if extras.resizing { now } else { born };
-    let timings = world.timings.clone();
-    sim.start_resize(targets, NodeDeallocationOption::Requeue, start, timeout, None, &timings, &mut world.rng, clock);
     let key = id.to_lowercase();
     if world.pools.contains_key(&key) {
         return Err(format!("pool '{id}' is seeded twice"));
     }
-    world.pools.insert(key.clone(), sim);
-    if autoscale {
-        world.evaluate_and_apply_autoscale(&key, start, clock);
-    }
-    world.advance(now, clock);
+    let now = clock.now();
+    let born = now - extras.age_hours.unwrap_or(24.0) * 3600.0;
+    let workload = extras.task_minutes.map(|m| Workload { task_seconds: m * 60.0 });
+    let resize_from = if extras.resizing { now } else { born };
+    world.admit(pool, born, resize_from, workload, None, clock);
     if let Some(errors) = extras.resize_errors {
         world.pools.get_mut(&key).expect("just added").wire.resize_errors = Some(errors);
     }
@@ -120,5 +106,6 @@ pub fn generated(world: &mut World, clock: &SimClock, count: usize) -> Result<()
         let Value::Object(body) = body else { unreachable!("a literal object") };
         add(world, clock, body)?;
     }
+    world.advance(clock.now(), clock);
     Ok(())
 }

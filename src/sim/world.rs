@@ -173,19 +173,19 @@ impl World {
                     pool.set_steady(done_at, clock);
                 } else if deadline <= now && done_at > deadline {
                     pool.cancel_pending_changes(deadline);
-                    let kinds = pool.unmet_kinds();
-                    pool.wire.resize_errors = Some(
-                        kinds
-                            .into_iter()
-                            .map(|kind| ResizeError {
-                                code: "AllocationTimedout".into(),
-                                message: format!(
-                                    "Desired number of {kind} nodes could not be allocated as the resize timeout was reached"
-                                ),
-                                values: None,
-                            })
-                            .collect(),
-                    );
+                    let errors: Vec<ResizeError> = pool
+                        .unmet_kinds()
+                        .into_iter()
+                        .map(|kind| ResizeError {
+                            code: "AllocationTimedout".into(),
+                            message: format!(
+                                "Desired number of {kind} nodes could not be allocated as the resize timeout was reached"
+                            ),
+                            values: None,
+                        })
+                        .collect();
+                    // The service omits resizeErrors when there are none.
+                    pool.wire.resize_errors = (!errors.is_empty()).then_some(errors);
                     pool.set_steady(deadline, clock);
                 }
             }
@@ -209,6 +209,45 @@ impl World {
         }
         pool.nodes.retain(|n| n.leaving.as_ref().is_none_or(|l| l.removal_at > now));
         pool.refresh_counts(now);
+    }
+
+    /// Adds a validated pool created at `created`, allocating its first nodes from `resize_from`
+    /// (its targets, or its formula's); returns its key.
+    pub fn admit(
+        &mut self,
+        mut pool: Pool,
+        created: f64,
+        resize_from: f64,
+        workload: Option<Workload>,
+        failure: Option<(String, String)>,
+        clock: &super::clock::SimClock,
+    ) -> String {
+        let stamp = clock.timestamp(created);
+        pool.e_tag = Some(self.next_etag());
+        pool.last_modified = Some(stamp);
+        pool.creation_time = Some(stamp);
+        pool.state = Some(PoolState::Active);
+        pool.state_transition_time = Some(stamp);
+        let targets = (pool.target_dedicated_nodes.unwrap_or(0), pool.target_low_priority_nodes.unwrap_or(0));
+        let timeout = pool.resize_timeout.map(|d| d.as_std().as_secs_f64()).unwrap_or(900.0);
+        let (key, autoscale) = (pool.id().to_lowercase(), pool.autoscale());
+        let mut sim = SimPool::new(pool, workload);
+        let timings = self.timings.clone();
+        sim.start_resize(
+            targets,
+            NodeDeallocationOption::Requeue,
+            resize_from,
+            timeout,
+            failure,
+            &timings,
+            &mut self.rng,
+            clock,
+        );
+        self.pools.insert(key.clone(), sim);
+        if autoscale {
+            self.evaluate_and_apply_autoscale(&key, resize_from, clock);
+        }
+        key
     }
 
     /// Evaluates the pool's formula at `at`, records the run and resizes to its targets.
@@ -286,7 +325,10 @@ impl SimPool {
     }
 
     fn resize_done_at(&self) -> f64 {
-        self.nodes.iter().map(|n| n.leaving.as_ref().map(|l| l.removal_at).unwrap_or(n.appears_at)).fold(0.0, f64::max)
+        self.nodes
+            .iter()
+            .map(|n| n.leaving.as_ref().map(|l| l.removal_at).unwrap_or(n.appears_at))
+            .fold(f64::NEG_INFINITY, f64::max)
     }
 
     fn set_steady(&mut self, at: f64, clock: &super::clock::SimClock) {
