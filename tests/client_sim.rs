@@ -25,7 +25,10 @@ async fn lists_every_page_in_id_order_with_select_and_filter() {
     // Seeded state as the service shows it: errors only where there are some, never `[]`.
     let legacy = all.iter().find(|p| p.id() == "legacy-batch").unwrap();
     assert_eq!(legacy.resize_errors.as_ref().unwrap()[0].code, "AccountCoreQuotaReached");
-    assert!(all.iter().filter(|p| p.id() != "legacy-batch").all(|p| p.resize_errors.is_none()), "no empty resizeErrors");
+    assert!(
+        all.iter().filter(|p| p.id() != "legacy-batch").all(|p| p.resize_errors.is_none()),
+        "no empty resizeErrors"
+    );
     assert!(all.iter().filter(|p| p.id() != "ml-infer").all(|p| p.is_steady()));
     let paged_calls = sim.stats().requests.get("GET list pools 200").copied();
     assert_eq!(paged_calls, Some(3), "12 pools at 5 a page take 3 calls");
