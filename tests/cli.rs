@@ -6,26 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 
 fn repool(data_dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_repool"));
-    for var in [
-        "AZURE_BATCH_ENDPOINT",
-        "AZURE_BATCH_ACCOUNT",
-        "AZURE_BATCH_ACCESS_KEY",
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_CLIENT_CERTIFICATE_PATH",
-        "REPOOL_LOG",
-        "HTTPS_PROXY",
-    ] {
-        command.env_remove(var);
-    }
-    command
-        .env_remove("REPOOL_CONFIG")
-        .env("REPOOL_DATA_DIR", data_dir)
-        .env("XDG_CONFIG_HOME", data_dir)
-        .stdin(Stdio::null());
-    command
+    common::repool_command(data_dir)
 }
 
 fn run(command: &mut Command) -> (i32, String, String) {
@@ -167,31 +148,10 @@ fn info_and_completions() {
     assert!(err.contains("cannot read backup missing-backup.json"), "{err}");
 }
 
-/// A fast demo account in-process, and a config that points at it with quick polling.
-async fn recreate_setup() -> (repool::sim::RunningSim, tempfile::TempDir) {
-    let options = repool::sim::SimOptions { speed: 3000.0, seed: Some("demo".into()), ..Default::default() };
-    let sim = repool::sim::start(options, "127.0.0.1:0").await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("repool")).unwrap();
-    let definition = format!("{}/assets/pools.example.json", env!("CARGO_MANIFEST_DIR"));
-    let config = format!(
-        "definition = \"{definition}\"\n[accounts.sim]\nurl = \"{}\"\nname = \"{}\"\n[accounts.sim.auth]\nmethod = \"shared-key\"\n\
-         [recreate]\npoll_seconds = 0.05\nresize_timeout = \"PT60M\"\nwait_timeout = \"PT1M\"\n",
-        sim.url,
-        sim.account()
-    );
-    std::fs::write(dir.path().join("repool/config.toml"), config).unwrap();
-    (sim, dir)
-}
-
-fn mutating_calls(sim: &repool::sim::RunningSim) -> u64 {
-    sim.stats().requests.iter().filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD")).map(|(_, n)| n).sum()
-}
-
 /// Multi-threaded: the simulator must keep serving while the test blocks on the binary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recreate_from_the_command_line_with_a_json_report() {
-    let (sim, dir) = recreate_setup().await;
+    let (sim, dir) = common::fast_demo_with_config().await;
     let key = sim.key().to_string();
     let (code, out, err) = run(repool(dir.path()).args(["plan"]).env("AZURE_BATCH_ACCESS_KEY", &key));
     assert_eq!(code, 4, "changes pending: {err}");
@@ -201,7 +161,7 @@ async fn recreate_from_the_command_line_with_a_json_report() {
         run(repool(dir.path()).args(["recreate", "--all", "--dry-run"]).env("AZURE_BATCH_ACCESS_KEY", &key));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("POST /pools/p-render/disableautoscale") && out.contains("DELETE /pools/p-ingest"), "{out}");
-    assert_eq!(mutating_calls(&sim), 0, "--dry-run changes nothing");
+    assert_eq!(common::mutating_calls(&sim), 0, "--dry-run changes nothing");
 
     let (code, _, err) = run(repool(dir.path()).args(["recreate", "--all"]).env("AZURE_BATCH_ACCESS_KEY", &key));
     assert_eq!(code, 2);
@@ -219,7 +179,7 @@ async fn recreate_from_the_command_line_with_a_json_report() {
         run(repool(dir.path()).args(["recreate", "--all", "--yes", "--readonly"]).env("AZURE_BATCH_ACCESS_KEY", &key));
     assert_eq!(code, 2);
     assert!(err.contains("read-only"), "{err}");
-    assert_eq!(mutating_calls(&sim), 0);
+    assert_eq!(common::mutating_calls(&sim), 0);
 
     // Step through: stop after draining, then resume the rest.
     let (code, out, err) = run(repool(dir.path())
@@ -255,20 +215,20 @@ async fn recreate_from_the_command_line_with_a_json_report() {
 /// Multi-threaded: the simulator must keep serving while the test blocks on the binary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_on_the_same_account_is_refused() {
-    let (sim, dir) = recreate_setup().await;
+    let (sim, dir) = common::fast_demo_with_config().await;
     let _held = repool::recreate::lock::RunLock::acquire(&dir.path().join("locks"), sim.account(), "run-that-holds-it")
         .unwrap();
     let (code, _, err) =
         run(repool(dir.path()).args(["recreate", "--all", "--yes"]).env("AZURE_BATCH_ACCESS_KEY", sim.key()));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("run-that-holds-it"), "{err}");
-    assert_eq!(mutating_calls(&sim), 0);
+    assert_eq!(common::mutating_calls(&sim), 0);
 }
 
 /// Multi-threaded: the simulator must keep serving while the test blocks on the binary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_pool_exits_1_and_says_why() {
-    let (sim, dir) = recreate_setup().await;
+    let (sim, dir) = common::fast_demo_with_config().await;
     let config = dir.path().join("repool/config.toml");
     let text = std::fs::read_to_string(&config).unwrap().replace("PT60M", "PT5M");
     std::fs::write(&config, text).unwrap();
@@ -284,7 +244,7 @@ async fn a_failed_pool_exits_1_and_says_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_needs_the_secrets_the_service_never_returns() {
-    let (sim, dir) = recreate_setup().await;
+    let (sim, dir) = common::fast_demo_with_config().await;
     let client = common::client_for(&sim);
     // p-render pulls from a registry with a username; the service never returns its password.
     let live = client.get_pool("p-render", None).await.unwrap();

@@ -46,3 +46,47 @@ pub fn pool_body(id: &str, dedicated: u32) -> serde_json::Value {
         }
     })
 }
+
+/// The demo account at 3000× in-process, and a config dir (XDG_CONFIG_HOME) pointing the binary
+/// at it with the example definition and quick polling.
+pub async fn fast_demo_with_config() -> (RunningSim, tempfile::TempDir) {
+    let options = SimOptions { speed: 3000.0, seed: Some("demo".into()), ..Default::default() };
+    let sim = sim::start(options, "127.0.0.1:0").await.expect("simulator starts");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("repool")).unwrap();
+    let definition = format!("{}/assets/pools.example.json", env!("CARGO_MANIFEST_DIR"));
+    let config = format!(
+        "definition = \"{definition}\"\n[accounts.sim]\nurl = \"{}\"\nname = \"{}\"\n[accounts.sim.auth]\nmethod = \"shared-key\"\n\
+         [recreate]\npoll_seconds = 0.05\nresize_timeout = \"PT60M\"\nwait_timeout = \"PT1M\"\n",
+        sim.url,
+        sim.account()
+    );
+    std::fs::write(dir.path().join("repool/config.toml"), config).unwrap();
+    (sim, dir)
+}
+
+/// Requests that may change the account (anything but GET and HEAD).
+pub fn mutating_calls(sim: &RunningSim) -> u64 {
+    sim.stats().requests.iter().filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD")).map(|(_, n)| n).sum()
+}
+
+/// The repool binary with a clean environment, its data and config in `dir`.
+pub fn repool_command(dir: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_repool"));
+    for var in [
+        "AZURE_BATCH_ENDPOINT",
+        "AZURE_BATCH_ACCOUNT",
+        "AZURE_BATCH_ACCESS_KEY",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        "REPOOL_LOG",
+        "HTTPS_PROXY",
+        "REPOOL_CONFIG",
+    ] {
+        command.env_remove(var);
+    }
+    command.env("REPOOL_DATA_DIR", dir).env("XDG_CONFIG_HOME", dir).stdin(std::process::Stdio::null());
+    command
+}

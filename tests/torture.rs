@@ -1,0 +1,271 @@
+//! Torture: the real binary SIGKILLed at random instants and resumed; a 50-pool recreation under
+//! faults; planted secrets hunted through every file and output. Bounded, seeded, reproducible:
+//! REPOOL_TORTURE_TRIALS and REPOOL_TORTURE_SEED choose how many trials and which instants.
+
+mod common;
+
+use repool::definition::plan::{Action, Plan};
+use repool::definition::{Definition, EXAMPLE};
+use repool::sim::faults::Faults;
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn unfinished_journal(dir: &std::path::Path) -> bool {
+    repool::recreate::journal::list(&dir.join("journal"))
+        .iter()
+        .filter_map(|p| repool::recreate::journal::read(p).ok())
+        .any(|s| s.finished.as_deref() != Some("done"))
+}
+
+fn journal_lines(dir: &std::path::Path) -> usize {
+    repool::recreate::journal::list(&dir.join("journal"))
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default().lines().count())
+        .sum()
+}
+
+/// Each trial kills `repool recreate` once its journal reaches a random line (plus a random few
+/// milliseconds, to land inside API calls and waits too), then resumes until done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_instants_then_resume_never_loses_a_pool() {
+    let trials = env_number("REPOOL_TORTURE_TRIALS", 20);
+    let seed = env_number("REPOOL_TORTURE_SEED", 20261125);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let definition = Definition::from_text("pools.example.json", EXAMPLE, false, &BTreeMap::new()).unwrap();
+    let mut killed_mid_run = 0;
+    for trial in 0..trials {
+        // A full run of the two pools journals about 44 lines.
+        let (kill_at_line, extra) = (rng.usize(1..44), Duration::from_millis(rng.u64(0..30)));
+        let context = format!("trial {trial} (seed {seed}, SIGKILL at journal line {kill_at_line} + {extra:?})");
+        let (sim, dir) = common::fast_demo_with_config().await;
+        let key = sim.key().to_string();
+        let mut first = common::repool_command(dir.path())
+            .args(["recreate", "--all", "--yes"])
+            .env("AZURE_BATCH_ACCESS_KEY", &key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let exited = loop {
+            if let Some(status) = first.try_wait().unwrap() {
+                break Some(status);
+            }
+            if journal_lines(dir.path()) >= kill_at_line {
+                tokio::time::sleep(extra).await;
+                break first.try_wait().unwrap();
+            }
+            assert!(Instant::now() < deadline, "{context}: the run neither progressed nor ended");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        if exited.is_none() {
+            first.kill().unwrap();
+            first.wait().unwrap();
+            killed_mid_run += 1;
+        }
+        // Continue as an operator would: resume an unfinished run; start again only if the
+        // kill came before anything was journaled (and so before anything changed).
+        for attempt in 0..3 {
+            let args: &[&str] = if unfinished_journal(dir.path()) {
+                &["resume", "--yes"]
+            } else if journal_lines(dir.path()) == 0 {
+                &["recreate", "--all", "--yes"]
+            } else {
+                break;
+            };
+            let output =
+                common::repool_command(dir.path()).args(args).env("AZURE_BATCH_ACCESS_KEY", &key).output().unwrap();
+            assert!(
+                attempt < 2 || output.status.success(),
+                "{context}: {args:?} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let client = common::client_for(&sim);
+        let live = client.list_pools(None, None, None).await.unwrap();
+        for id in ["p-render", "p-ingest"] {
+            let matches: Vec<_> = live.iter().filter(|p| p.id().eq_ignore_ascii_case(id)).collect();
+            assert_eq!(matches.len(), 1, "{context}: {id} exists exactly once");
+            assert!(matches[0].is_steady(), "{context}: {id} is steady");
+        }
+        let plan = Plan::new(&definition, &live, &[], "2024-07-01.20.0");
+        assert!(
+            plan.pools.iter().all(|p| p.action == Action::Unchanged),
+            "{context}: pools match the definition:\n{plan}"
+        );
+        let stats = sim.stats();
+        let journals: Vec<String> = repool::recreate::journal::list(&dir.path().join("journal"))
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect();
+        assert_eq!(
+            stats.pools_created,
+            2,
+            "{context}: each pool created exactly once; journals:\n{}",
+            journals.join("\n---\n")
+        );
+        assert_eq!(
+            stats.tasks_killed_by_resize + stats.tasks_killed_by_delete,
+            0,
+            "{context}: no node removed while running a task"
+        );
+    }
+    println!("{trials} trials (seed {seed}): {killed_mid_run} killed in the middle of a run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_pools_under_faults_finish_or_say_why_and_lose_nothing() {
+    use repool::recreate::engine::{Engine, EngineConfig, PoolTarget};
+    use repool::recreate::journal::{Journal, Record};
+    use repool::recreate::policy::RecreatePolicy;
+    use repool::recreate::report::PoolStatus;
+    let sim =
+        repool::sim::start(repool::sim::SimOptions { speed: 3000.0, seed_rng: 7, ..Default::default() }, "127.0.0.1:0")
+            .await
+            .unwrap();
+    let client = common::client_with(
+        &sim,
+        repool::batch::RetryPolicy {
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            ..Default::default()
+        },
+    );
+    let mut text = String::from("{");
+    for i in 0..50 {
+        text.push_str(&format!(
+            "\"soak-{i:02}\": {},",
+            serde_json::json!({"vmSize": "standard_d2s_v3", "targetDedicatedNodes": 2,
+                "virtualMachineConfiguration": {"imageReference": {"publisher": "canonical", "offer": "ubuntu-24_04-lts", "sku": "server"}, "nodeAgentSKUId": "batch.node.ubuntu 24.04"}})
+        ));
+    }
+    text.pop();
+    text.push('}');
+    let definition = Definition::from_text("soak.json", &text, false, &BTreeMap::new()).unwrap();
+    for pool in &definition.pools {
+        client.add_pool(&pool.body).await.unwrap();
+    }
+    sim.set_faults(
+        Faults::parse("503=0.05,429=0.05,drop=0.02,latency=200ms,jitter=50ms,alloc=0.1,retry-after=0").unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let policy = RecreatePolicy {
+        poll_interval: Duration::from_millis(200),
+        fast_poll_interval: Duration::from_millis(100),
+        wait_timeout: Duration::from_secs(60),
+        drain_timeout: Duration::from_secs(60),
+        parallel: 50,
+        ..Default::default()
+    };
+    let config = EngineConfig {
+        account: "simaccount".into(),
+        endpoint: sim.url.clone(),
+        api_version: "2024-07-01.20.0".into(),
+        policy,
+        backup_dir: dir.path().join("backups"),
+    };
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let snapshots = repool::recreate::snapshots::Snapshots::new(client.clone());
+    let engine =
+        Engine::new(client.clone(), std::sync::Arc::new(definition.clone()), config, snapshots, tx, Default::default());
+    let mut journal = Journal::open(&dir.path().join("journal"), "soak").unwrap();
+    journal
+        .write(Record::RunStarted {
+            run: "soak".into(),
+            account: "simaccount".into(),
+            endpoint: sim.url.clone(),
+            pools: definition.pools.iter().map(|p| p.id.clone()).collect(),
+            definition: "soak.json".into(),
+            digest: definition.digest(),
+        })
+        .unwrap();
+    let targets = definition.pools.iter().map(|p| PoolTarget::fresh(&p.id)).collect();
+    let report = engine.run("soak", journal, targets).await;
+    sim.set_faults(Faults::default());
+    let live = client.list_pools(Some("id"), None, None).await.unwrap();
+    for pool in &report.pools {
+        assert!(pool.status == PoolStatus::Recreated || pool.error.is_some(), "{pool:?}");
+        assert!(live.iter().any(|l| l.id() == pool.id) || pool.status == PoolStatus::Failed, "{} lost", pool.id);
+    }
+    let recreated = report.pools.iter().filter(|p| p.status == PoolStatus::Recreated).count();
+    println!("soak: {recreated}/50 recreated, {} failed with reasons", 50 - recreated);
+    assert!(recreated >= 40, "most pools get through 10% throttling: {recreated}/50");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_secrets_appear_nowhere() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let key = sim.key().to_string();
+    let planted = ["planted-registry-pw-7f3a", "planted-client-secret-91bc", "planted-cert-password-55de"];
+    // A template definition whose registry password comes from the environment.
+    let template = EXAMPLE.replace(
+        "\"identityReference\": {",
+        "\"username\": \"contoso\", \"password\": \"{{ env('REGISTRY_PASSWORD') }}\", \"identityReference\": {",
+    );
+    let definition = dir.path().join("pools.json.j2");
+    std::fs::write(&definition, template).unwrap();
+    let config = dir.path().join("repool/config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text = text.replace("pools.example.json\"", &format!("pools.example.json\"\n# {}", planted[0]));
+    let text = text.replace(
+        "method = \"shared-key\"",
+        &format!(
+            "method = \"shared-key\"\nclient_secret = \"{}\"\ncertificate_password = \"{}\"",
+            planted[1], planted[2]
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    let output = common::repool_command(dir.path())
+        .args([
+            "recreate",
+            "--all",
+            "--yes",
+            "--json",
+            "--definition",
+            definition.to_str().unwrap(),
+            "--log-level",
+            "trace",
+        ])
+        .env("AZURE_BATCH_ACCESS_KEY", &key)
+        .env("REGISTRY_PASSWORD", planted[0])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let plan = common::repool_command(dir.path())
+        .args(["plan", "--definition", definition.to_str().unwrap()])
+        .env("AZURE_BATCH_ACCESS_KEY", &key)
+        .env("REGISTRY_PASSWORD", planted[0])
+        .output()
+        .unwrap();
+    let mut seen =
+        vec![String::from_utf8_lossy(&output.stdout).to_string(), String::from_utf8_lossy(&output.stderr).to_string()];
+    seen.push(String::from_utf8_lossy(&plan.stdout).to_string());
+    seen.push(String::from_utf8_lossy(&plan.stderr).to_string());
+    let mut files = 0;
+    for folder in ["journal", "backups", "logs", "locks"] {
+        for entry in walk(&dir.path().join(folder)) {
+            seen.push(std::fs::read_to_string(&entry).unwrap_or_default());
+            files += 1;
+        }
+    }
+    assert!(files >= 4, "journal, backups and logs were written: {files} files");
+    for secret in planted.iter().copied().chain([key.as_str()]) {
+        for (i, text) in seen.iter().enumerate() {
+            assert!(!text.contains(secret), "secret {secret} leaked into output/file #{i}");
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}
