@@ -111,6 +111,12 @@ pub enum Command {
     },
     /// Print the config, data, journal, backup and log paths
     Info,
+    /// Measure: recreation wall time, API calls, dashboard frame time and idle CPU, definition speed
+    Bench {
+        /// Smaller sizes and a 10 s idle sample (about a minute in all)
+        #[arg(long)]
+        quick: bool,
+    },
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -151,6 +157,9 @@ pub struct SimArgs {
     /// Accept any bearer token as well as Shared Key
     #[arg(long)]
     pub allow_bearer: bool,
+    /// Extra generated pools (gen-0001…), for trying repool at scale
+    #[arg(long, default_value_t = 0)]
+    pub pools: usize,
 }
 
 #[derive(Debug, Args, Clone)]

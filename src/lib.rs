@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod batch;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod definition;

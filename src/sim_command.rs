@@ -27,6 +27,10 @@ fn options(args: &SimArgs, account: String) -> Result<SimOptions, BadInput> {
 /// Serves until SIGINT/SIGTERM; the first stdout line tells clients where and how to connect.
 pub async fn serve(args: SimArgs, account: String) -> color_eyre::Result<Exit> {
     let running = sim::start(options(&args, account)?, &args.listen).await.map_err(BadInput)?;
+    if args.pools > 0 {
+        let clock = running.state.clock.lock().expect("clock lock").clone();
+        running.with_world(|world, _| sim::seed::generated(world, &clock, args.pools)).map_err(BadInput)?;
+    }
     println!("listening on {} account={} key={}", running.url, running.account(), running.key());
     tracing::info!(url = %running.url, "simulator listening");
     wait_for_stop_signal().await;

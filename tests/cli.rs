@@ -288,3 +288,36 @@ async fn restore_needs_the_secrets_the_service_never_returns() {
     assert_eq!(code, 2);
     assert!(err.contains("exists; restore only creates a missing pool"), "{err}");
 }
+
+/// Definition problems through the real binary: exit 2, the location named, nothing sent that changes anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_definitions_exit_2_with_the_location_and_change_nothing() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let cases = [
+        ("syntax.json", "{\n  \"p-render\": {\"vmSize\": \"a\",}\n}", "syntax.json:2:"),
+        (
+            "schema.json",
+            "{\"p-render\": {\"vmSize\": \"a\", \"targetDedicatedNodes\": 1, \"virtualMachineConfiguration\": {\"imageReference\": {\"publisher\": \"p\", \"offer\": \"o\", \"sku\": \"s\"}, \"nodeAgentSKUId\": \"n\"}, \"networkConfiguration\": {\"subnetId\": \"s\", \"dynamicVnetAssignmentScope\": \"job\"}}}",
+            "p-render.networkConfiguration.dynamicVnetAssignmentScope: unknown property",
+        ),
+        ("template.json.j2", "{\n\"p-render\": {\"vmSize\": \"{{ size }}\"}\n}", "template.json.j2:2:"),
+        (
+            "rules.json",
+            "{\"p-render\": {\"vmSize\": \"a\", \"enableAutoScale\": true, \"virtualMachineConfiguration\": {\"imageReference\": {\"publisher\": \"p\", \"offer\": \"o\", \"sku\": \"s\"}, \"nodeAgentSKUId\": \"n\"}}}",
+            "p-render.autoScaleFormula: is required",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        for command in [vec!["validate"], vec!["plan"], vec!["recreate", "--all", "--yes"]] {
+            let (code, _, err) = run(repool(dir.path())
+                .args(&command)
+                .args(["--definition", path.to_str().unwrap()])
+                .env("AZURE_BATCH_ACCESS_KEY", sim.key()));
+            assert_eq!(code, 2, "{name} {command:?}: {err}");
+            assert!(err.contains(expected), "{name} {command:?}: expected '{expected}' in {err}");
+        }
+    }
+    assert_eq!(common::mutating_calls(&sim), 0);
+}

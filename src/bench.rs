@@ -1,0 +1,338 @@
+//! `repool bench`: figures, not asserts. One line per case; docs/BENCHMARKS.md records them.
+
+use crate::batch::http::HttpSettings;
+use crate::batch::{AuthMethod, AuthSettings, BatchClient, Credential, RetryPolicy};
+use crate::definition::Definition;
+use crate::definition::plan::Plan;
+use crate::errors::Exit;
+use crate::recreate::engine::{Engine, EngineConfig, PoolTarget};
+use crate::recreate::journal::Journal;
+use crate::recreate::policy::RecreatePolicy;
+use crate::recreate::snapshots::{POOL_SUMMARY_SELECT, Snapshots};
+use crate::secret::Secret;
+use crate::sim::{self, RunningSim, SimOptions};
+use std::time::{Duration, Instant};
+
+/// /proc reports CPU time in USER_HZ ticks, 100 a second on Linux.
+const USER_HZ: f64 = 100.0;
+/// Simulated seconds per real second in the recreation benchmark.
+const SPEED: f64 = 120.0;
+/// Each benchmark pool runs 10-minute tasks on 2 nodes, so draining takes up to 10 simulated minutes.
+const TASK_MINUTES: u32 = 10;
+
+pub async fn run(quick: bool) -> color_eyre::Result<Exit> {
+    let machine = format!("{} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!("repool bench ({machine}, simulator at ×{SPEED}, release build recommended)");
+    let sizes: &[usize] = if quick { &[1, 20, 50] } else { &[1, 20, 200] };
+    recreation(sizes).await?;
+    refresh_calls(if quick { &[10, 100] } else { &[10, 100, 1000] }).await?;
+    frames(if quick { &[100, 1000] } else { &[100, 1000, 10_000] }).await?;
+    definition(1000).await?;
+    dashboard_idle(if quick { 10 } else { 60 }, 1000).await;
+    Ok(Exit::Done)
+}
+
+async fn simulator(speed: f64) -> color_eyre::Result<RunningSim> {
+    Ok(sim::start(SimOptions { speed, ..Default::default() }, "127.0.0.1:0")
+        .await
+        .map_err(color_eyre::eyre::Report::msg)?)
+}
+
+fn client(sim: &RunningSim) -> BatchClient {
+    let auth = AuthSettings {
+        method: AuthMethod::SharedKey,
+        account_name: sim.account().into(),
+        account_key: Some(Secret::new(sim.key())),
+        ..Default::default()
+    };
+    let credential = Credential::from_settings(&auth, &HttpSettings::default()).expect("simulator credentials");
+    BatchClient::new(&sim.url, "2024-07-01.20.0", credential, &HttpSettings::default(), RetryPolicy::default())
+        .expect("client")
+}
+
+/// `count` identical busy pools in the simulator and a definition for them.
+fn busy_pools(sim: &RunningSim, count: usize) -> Definition {
+    let clock = sim.state.clock.lock().expect("clock").clone();
+    let mut text = String::from("{");
+    for i in 0..count {
+        let body = serde_json::json!({
+            "id": format!("bench-{i:04}"), "vmSize": "standard_d2s_v3", "targetDedicatedNodes": 2,
+            "virtualMachineConfiguration": {"imageReference": {"publisher": "canonical", "offer": "ubuntu-24_04-lts", "sku": "server"},
+                "nodeAgentSKUId": "batch.node.ubuntu 24.04"}
+        });
+        let mut seeded = body.clone();
+        seeded["_sim"] = serde_json::json!({"taskMinutes": TASK_MINUTES});
+        if let serde_json::Value::Object(map) = seeded {
+            sim.with_world(|world, _| sim::seed::add(world, &clock, map)).expect("benchmark pools are valid");
+        }
+        text.push_str(&format!("{}\"bench-{i:04}\": {}", if i == 0 { "" } else { "," }, body));
+    }
+    sim.with_world(|world, now| world.advance(now, &clock));
+    text.push('}');
+    Definition::from_text("bench.json", &text, false, &Default::default()).expect("benchmark definition")
+}
+
+async fn recreation(sizes: &[usize]) -> color_eyre::Result<()> {
+    let mut single = None;
+    for &count in sizes {
+        let sim = simulator(SPEED).await?;
+        let definition = busy_pools(&sim, count);
+        let client = client(&sim);
+        let dir = tempfile_dir()?;
+        let policy = RecreatePolicy {
+            poll_interval: Duration::from_millis(100),
+            fast_poll_interval: Duration::from_millis(50),
+            parallel: count,
+            ..Default::default()
+        };
+        let config = EngineConfig {
+            account: "bench".into(),
+            endpoint: sim.url.clone(),
+            api_version: "2024-07-01.20.0".into(),
+            policy,
+            backup_dir: dir.join("backups"),
+        };
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let engine = Engine::new(
+            client.clone(),
+            std::sync::Arc::new(definition.clone()),
+            config,
+            Snapshots::new(client),
+            tx,
+            Default::default(),
+        );
+        let journal = Journal::open(&dir.join("journal"), "bench")?;
+        let targets = definition.pools.iter().map(|p| PoolTarget::fresh(&p.id)).collect();
+        let started = Instant::now();
+        let report = engine.run("bench", journal, targets).await;
+        let wall = started.elapsed().as_secs_f64();
+        let stats = sim.stats();
+        let recreated =
+            report.pools.iter().filter(|p| p.status == crate::recreate::report::PoolStatus::Recreated).count();
+        let mutating: u64 = stats
+            .requests
+            .iter()
+            .filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD"))
+            .map(|(_, n)| n)
+            .sum();
+        let lists: u64 = stats.requests.iter().filter(|(k, _)| k.starts_with("GET list pools")).map(|(_, n)| n).sum();
+        let gets: u64 = stats.requests.iter().filter(|(k, _)| k.starts_with("GET get pool")).map(|(_, n)| n).sum();
+        let critical = *single.get_or_insert(wall);
+        println!(
+            "recreate pools={count:<4} recreated={recreated:<4} wall={wall:.2}s critical_path={critical:.2}s ratio={:.3} sequential={:.1}s \
+             mutating_calls/pool={:.1} get_pool/pool={:.1} list_calls={lists}",
+            wall / critical,
+            critical * count as f64,
+            mutating as f64 / count as f64,
+            gets as f64 / count as f64,
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+async fn refresh_calls(sizes: &[usize]) -> color_eyre::Result<()> {
+    for &count in sizes {
+        let sim = simulator(0.0).await?;
+        let clock = sim.state.clock.lock().expect("clock").clone();
+        sim.with_world(|world, _| sim::seed::generated(world, &clock, count)).map_err(color_eyre::eyre::Report::msg)?;
+        let client = client(&sim);
+        let snapshots = Snapshots::new(client.clone());
+        let started = Instant::now();
+        snapshots.refresh().await?;
+        let visible: Vec<String> = snapshots.latest().pools.values().take(40).map(|p| p.id().to_string()).collect();
+        client.list_node_counts_for(&visible).await?;
+        let took = started.elapsed();
+        let stats = sim.stats();
+        let count_of = |op: &str| stats.requests.iter().filter(|(k, _)| k.contains(op)).map(|(_, n)| n).sum::<u64>();
+        println!(
+            "refresh pools={count:<5} list_pages={} nodecounts_pages={} (40 visible rows) time={:.1}ms",
+            count_of("list pools"),
+            count_of("list node counts"),
+            took.as_secs_f64() * 1000.0
+        );
+    }
+    Ok(())
+}
+
+async fn frames(sizes: &[usize]) -> color_eyre::Result<()> {
+    use crate::tui::app::{Action, App, Identity};
+    for &count in sizes {
+        let sim = simulator(0.0).await?;
+        let clock = sim.state.clock.lock().expect("clock").clone();
+        sim.with_world(|world, _| sim::seed::generated(world, &clock, count)).map_err(color_eyre::eyre::Report::msg)?;
+        let pools = client(&sim).list_pools(Some(POOL_SUMMARY_SELECT), None, None).await?;
+        let rss_before = resident_kib();
+        let mut app = App::new(Identity::default(), Default::default(), None, "2024-07-01.20.0");
+        app.update(Action::Refreshed(Ok(pools)));
+        let rss_after = resident_kib();
+        let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50))?;
+        let theme = crate::tui::theme::Theme::default();
+        let frames = 100;
+        let started = Instant::now();
+        for i in 0..frames {
+            app.selected = (i * 37) % count.max(1);
+            terminal.draw(|frame| crate::tui::view::draw(frame, &mut app, &theme))?;
+        }
+        let per_frame = started.elapsed().as_secs_f64() * 1000.0 / frames as f64;
+        println!(
+            "tui render pools={count:<6} frame={per_frame:.2}ms (200x50, sorted+filtered each frame) state_rss=+{}KiB",
+            rss_after.saturating_sub(rss_before)
+        );
+    }
+    Ok(())
+}
+
+async fn definition(count: usize) -> color_eyre::Result<()> {
+    let sim = simulator(0.0).await?;
+    let seeded = busy_pools(&sim, count);
+    let text =
+        serde_json::Value::Object(seeded.pools.iter().map(|p| (p.id.clone(), p.body.clone())).collect()).to_string();
+    let live = client(&sim).list_pools(None, None, None).await?;
+    let started = Instant::now();
+    let definition = Definition::from_text("bench.json", &text, false, &Default::default())
+        .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+    let build = started.elapsed();
+    let started = Instant::now();
+    definition.validate("2024-07-01.20.0").map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+    let validate = started.elapsed();
+    let started = Instant::now();
+    let plan = Plan::new(&definition, &live, &[], "2024-07-01.20.0");
+    let planned = started.elapsed();
+    println!(
+        "definition pools={count} load+merge={:.1}ms validate={:.1}ms plan={:.1}ms unchanged={}",
+        build.as_secs_f64() * 1000.0,
+        validate.as_secs_f64() * 1000.0,
+        planned.as_secs_f64() * 1000.0,
+        plan.pools.iter().filter(|p| p.action == crate::definition::plan::Action::Unchanged).count()
+    );
+    Ok(())
+}
+
+/// The real dashboard in a pseudo-terminal (util-linux `script`) against a separate simulator:
+/// time to the first drawn frame, then its CPU use while idle.
+async fn dashboard_idle(seconds: u64, pools: usize) {
+    let Ok(exe) = std::env::current_exe() else { return };
+    let Ok(dir) = tempfile_dir() else { return };
+    let sim = tokio::process::Command::new(&exe)
+        .args(["sim", "--seed", "demo", "--pools", &pools.to_string()])
+        .env("REPOOL_DATA_DIR", &dir)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let Ok(mut sim) = sim else { return };
+    let mut first = String::new();
+    {
+        use tokio::io::AsyncBufReadExt;
+        let stdout = sim.stdout.take().expect("piped");
+        let _ = tokio::io::BufReader::new(stdout).read_line(&mut first).await;
+    }
+    let parts: Vec<&str> = first.split_whitespace().collect();
+    let (Some(url), Some(key)) = (parts.get(2), parts.get(4).and_then(|k| k.strip_prefix("key="))) else { return };
+    let command = format!("{} --account-url {url} --account-name simaccount --auth shared-key", exe.display());
+    let started = Instant::now();
+    // `script` signals its whole process group when it ends: give it its own.
+    let tui = tokio::process::Command::new("script")
+        .process_group(0)
+        .args(["-qfc", &command, "/dev/null"])
+        .env("AZURE_BATCH_ACCESS_KEY", key)
+        .env("REPOOL_DATA_DIR", &dir)
+        .env("TERM", "xterm-256color")
+        .env("COLUMNS", "160")
+        .env("LINES", "45")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let Ok(mut tui) = tui else {
+        println!("tui idle: skipped (util-linux `script` is needed for a pseudo-terminal)");
+        return;
+    };
+    let mut output = tui.stdout.take().expect("piped");
+    let mut seen = Vec::new();
+    let first_frame = loop {
+        use tokio::io::AsyncReadExt;
+        let mut buffer = [0u8; 65536];
+        match tokio::time::timeout(Duration::from_secs(20), output.read(&mut buffer)).await {
+            Ok(Ok(n)) if n > 0 => {
+                seen.extend_from_slice(&buffer[..n]);
+                if String::from_utf8_lossy(&seen).contains("gen-0001") {
+                    break started.elapsed();
+                }
+            }
+            _ => {
+                println!("tui idle: the dashboard did not draw within 20 s");
+                return;
+            }
+        }
+    };
+    // Keep draining the pty so the dashboard never blocks on output.
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut buffer = [0u8; 65536];
+        while matches!(output.read(&mut buffer).await, Ok(n) if n > 0) {}
+    });
+    let Some(pid) = repool_child_pid(tui.id().unwrap_or(0)) else {
+        println!(
+            "tui start-up to first frame={:.0}ms; idle cpu: cannot find the process",
+            first_frame.as_secs_f64() * 1000.0
+        );
+        return;
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (cpu_before, at) = (cpu_ticks(pid), Instant::now());
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let used = cpu_ticks(pid).saturating_sub(cpu_before) as f64 / USER_HZ;
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS")).map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
+        })
+        .unwrap_or_default();
+    println!(
+        "tui pools={pools} start-up to first frame={:.0}ms idle_cpu={:.2}% over {seconds}s rss={rss}KiB",
+        first_frame.as_secs_f64() * 1000.0,
+        used * 100.0 / at.elapsed().as_secs_f64()
+    );
+    let _ = tui.kill().await;
+    let _ = sim.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("repool-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// The repool process under `script`.
+fn repool_child_pid(parent: u32) -> Option<u32> {
+    for _ in 0..50 {
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+            if stat.contains("(repool)") && fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
+                return Some(pid);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
+
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
