@@ -33,9 +33,7 @@ pub async fn run(quick: bool) -> color_eyre::Result<Exit> {
 }
 
 async fn simulator(speed: f64) -> color_eyre::Result<RunningSim> {
-    Ok(sim::start(SimOptions { speed, ..Default::default() }, "127.0.0.1:0")
-        .await
-        .map_err(color_eyre::eyre::Report::msg)?)
+    sim::start(SimOptions { speed, ..Default::default() }, "127.0.0.1:0").await.map_err(color_eyre::eyre::Report::msg)
 }
 
 fn client(sim: &RunningSim) -> BatchClient {
