@@ -13,7 +13,7 @@ for version in 14.2.0 15.1.0; do
   fi
 done
 log=$(mktemp)
-REPOOL_DATA_DIR=$(mktemp -d) target/debug/repool sim --seed demo --speed 600 --account contract >"$log" &
+REPOOL_DATA_DIR=$(mktemp -d) target/debug/repool sim --seed demo --speed 60 --account contract >"$log" &
 sim=$!
 trap 'kill $sim 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q '^listening on' "$log" && break; sleep 0.1; done

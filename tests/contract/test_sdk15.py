@@ -1,5 +1,6 @@
 """The official Python azure-batch 15.x SDK (api 2025-06-01) against `repool sim`, unchanged."""
 import os
+import time
 
 import pytest
 from azure.batch import BatchClient
@@ -19,6 +20,14 @@ def vm():
         image_reference=m.BatchVmImageReference(publisher="canonical", offer="ubuntu-24_04-lts", sku="server"),
         node_agent_sku_id="batch.node.ubuntu 24.04",
     )
+
+
+def wait_steady(pool_id):
+    """A new pool is resizing at first; the service refuses a resize until it is steady."""
+    deadline = time.time() + 20
+    while client().get_pool(pool_id).allocation_state != "steady":
+        assert time.time() < deadline, f"{pool_id} never became steady"
+        time.sleep(0.05)
 
 
 def exists(pool_id):
@@ -48,6 +57,7 @@ def test_list_and_get():
 def test_create_resize_stop_delete():
     c = client()
     c.create_pool(m.BatchPoolCreateOptions(id="sdk15-a", vm_size="STANDARD_D2S_V3", virtual_machine_configuration=vm(), target_dedicated_nodes=0))
+    wait_steady("sdk15-a")
     with pytest.raises(HttpResponseError) as duplicate:
         c.create_pool(m.BatchPoolCreateOptions(id="SDK15-A", vm_size="x", virtual_machine_configuration=vm()))
     assert duplicate.value.status_code == 409 and code(duplicate.value) == "PoolExists"
@@ -64,7 +74,7 @@ def test_create_resize_stop_delete():
 def test_autoscale():
     c = client()
     c.create_pool(m.BatchPoolCreateOptions(id="sdk15-auto", vm_size="standard_d2s_v3", virtual_machine_configuration=vm(), target_dedicated_nodes=0))
-    c.begin_resize_pool("sdk15-auto", m.BatchPoolResizeOptions(target_dedicated_nodes=0), polling_interval=0.2).result()
+    wait_steady("sdk15-auto")
     c.enable_pool_auto_scale("sdk15-auto", m.BatchPoolEnableAutoScaleOptions(auto_scale_formula="$TargetDedicatedNodes=1;"))
     assert c.get_pool("sdk15-auto").enable_auto_scale
     run = c.evaluate_pool_auto_scale("sdk15-auto", m.BatchPoolEvaluateAutoScaleOptions(auto_scale_formula="$TargetDedicatedNodes=3;"))
