@@ -227,7 +227,11 @@ async fn dashboard_idle(seconds: u64, pools: usize) {
     }
     let parts: Vec<&str> = first.split_whitespace().collect();
     let (Some(url), Some(key)) = (parts.get(2), parts.get(4).and_then(|k| k.strip_prefix("key="))) else { return };
-    let command = format!("{} --account-url {url} --account-name simaccount --auth shared-key", exe.display());
+    // A pty starts at 0x0; size it before the dashboard asks.
+    let command = format!(
+        "stty rows 45 cols 160; exec {} --account-url {url} --account-name simaccount --auth shared-key",
+        exe.display()
+    );
     let started = Instant::now();
     // `script` signals its whole process group when it ends: give it its own.
     let tui = tokio::process::Command::new("script")
@@ -236,8 +240,6 @@ async fn dashboard_idle(seconds: u64, pools: usize) {
         .env("AZURE_BATCH_ACCESS_KEY", key)
         .env("REPOOL_DATA_DIR", &dir)
         .env("TERM", "xterm-256color")
-        .env("COLUMNS", "160")
-        .env("LINES", "45")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)

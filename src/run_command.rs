@@ -205,15 +205,17 @@ async fn execute(prepared: Prepared, run_id: String, targets: Vec<PoolTarget>, j
     let Prepared { client, definition, settings, .. } = prepared;
     let account = account_name(&settings, &client);
     let _lock = RunLock::acquire(&settings.paths.data_dir.join("locks"), &account, &run_id).map_err(BadInput)?;
-    let mut journal = Journal::open(&settings.paths.journal_dir(), &run_id)?;
-    journal.write(Record::RunStarted {
-        run: run_id.clone(),
-        account: account.clone(),
-        endpoint: client.endpoint().to_string(),
-        pools: targets.iter().map(|t| t.id.clone()).collect(),
-        definition: definition.source.clone(),
-        digest: definition.digest(),
-    })?;
+    let journal = Journal::open(&settings.paths.journal_dir(), &run_id)?;
+    journal
+        .append(Record::RunStarted {
+            run: run_id.clone(),
+            account: account.clone(),
+            endpoint: client.endpoint().to_string(),
+            pools: targets.iter().map(|t| t.id.clone()).collect(),
+            definition: definition.source.clone(),
+            digest: definition.digest(),
+        })
+        .await?;
     eprintln!("run {run_id}: journal {}", journal.path.display());
     tracing::info!(run = %run_id, pools = targets.len(), "recreation started");
     let (tx, rx) = mpsc::unbounded_channel();

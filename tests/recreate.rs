@@ -76,9 +76,9 @@ impl Harness {
     async fn run(&self, run: &str, targets: Vec<PoolTarget>, until: Option<Step>, policy: RecreatePolicy) -> RunReport {
         let targets: Vec<PoolTarget> = targets.into_iter().map(|t| PoolTarget { until, ..t }).collect();
         let (engine, _rx) = self.engine(policy, CancellationToken::new());
-        let mut journal = self.journal(run);
+        let journal = self.journal(run);
         journal
-            .write(Record::RunStarted {
+            .append(Record::RunStarted {
                 run: run.into(),
                 account: "simaccount".into(),
                 endpoint: self.sim.url.clone(),
@@ -86,6 +86,7 @@ impl Harness {
                 definition: "pools.example.json".into(),
                 digest: self.definition.digest(),
             })
+            .await
             .unwrap();
         engine.run(run, journal, targets).await
     }
@@ -223,9 +224,9 @@ async fn cancelling_mid_wait_then_resuming_recreates_exactly_once() {
                 }
             }
         });
-        let mut journal = h.journal("r7");
+        let journal = h.journal("r7");
         journal
-            .write(Record::RunStarted {
+            .append(Record::RunStarted {
                 run: "r7".into(),
                 account: "simaccount".into(),
                 endpoint: h.sim.url.clone(),
@@ -233,6 +234,7 @@ async fn cancelling_mid_wait_then_resuming_recreates_exactly_once() {
                 definition: "pools.example.json".into(),
                 digest: h.definition.digest(),
             })
+            .await
             .unwrap();
         let first = engine.run("r7", journal, fresh(&["p-render"])).await;
         drop(engine);
@@ -251,7 +253,7 @@ async fn a_create_whose_answer_was_lost_is_recognised_as_ours() {
     let first = h.run("r8", fresh(&["p-render"]), Some(Step::WaitGone), policy(DrainTimeoutPolicy::Fail, 60)).await;
     assert_eq!(first.pools[0].status, PoolStatus::Paused);
     // The crash came after the POST reached the service but before the journal said so.
-    h.journal("r8").write(Record::StepStarted { pool: "p-render".into(), step: Step::Create }).unwrap();
+    h.journal("r8").append(Record::StepStarted { pool: "p-render".into(), step: Step::Create }).await.unwrap();
     h.client.add_pool(&h.definition.pool("p-render").unwrap().body).await.unwrap();
     let resumed = h.resume("r8", policy(DrainTimeoutPolicy::Fail, 60)).await;
     assert_eq!(resumed.pools[0].status, PoolStatus::Recreated, "{resumed:#?}");
@@ -281,7 +283,7 @@ async fn create_waits_out_a_pool_still_being_deleted() {
     assert!(h.client.get_pool("p-render", None).await.unwrap().state == Some(repool::batch::PoolState::Deleting));
     // Journal says wait-gone finished (a crash between its end and create's start, say).
     h.journal("r10")
-        .write(Record::StepFinished {
+        .append(Record::StepFinished {
             pool: "p-render".into(),
             step: Step::WaitGone,
             outcome: "ok".into(),
@@ -289,6 +291,7 @@ async fn create_waits_out_a_pool_still_being_deleted() {
             etag: None,
             backup: None,
         })
+        .await
         .unwrap();
     let resumed = h.resume("r10", policy(DrainTimeoutPolicy::Fail, 60)).await;
     assert_eq!(resumed.pools[0].status, PoolStatus::Recreated, "{resumed:#?}");

@@ -173,9 +173,9 @@ async fn fifty_pools_under_faults_finish_or_say_why_and_lose_nothing() {
     let snapshots = repool::recreate::snapshots::Snapshots::new(client.clone());
     let engine =
         Engine::new(client.clone(), std::sync::Arc::new(definition.clone()), config, snapshots, tx, Default::default());
-    let mut journal = Journal::open(&dir.path().join("journal"), "soak").unwrap();
+    let journal = Journal::open(&dir.path().join("journal"), "soak").unwrap();
     journal
-        .write(Record::RunStarted {
+        .append(Record::RunStarted {
             run: "soak".into(),
             account: "simaccount".into(),
             endpoint: sim.url.clone(),
@@ -183,6 +183,7 @@ async fn fifty_pools_under_faults_finish_or_say_why_and_lose_nothing() {
             definition: "soak.json".into(),
             digest: definition.digest(),
         })
+        .await
         .unwrap();
     let targets = definition.pools.iter().map(|p| PoolTarget::fresh(&p.id)).collect();
     let report = engine.run("soak", journal, targets).await;

@@ -16,7 +16,7 @@ use crate::batch::{BatchClient, BatchError, Pool};
 use crate::definition::Definition;
 use crate::definition::plan::{Action, plan_pool};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -102,7 +102,6 @@ impl Engine {
     /// Runs `targets` (at most `policy.parallel` at once); each stops after its `until` if given.
     pub async fn run(&self, run_id: &str, journal: Journal, mut targets: Vec<PoolTarget>) -> RunReport {
         let started = jiff::Timestamp::now();
-        let journal = Arc::new(Mutex::new(journal));
         // Pools already deleted but not yet created go first.
         targets.sort_by_key(|t| std::cmp::Reverse(t.start_at >= Step::Delete && t.start_at <= Step::WaitReady));
         let poller = {
@@ -128,7 +127,7 @@ impl Engine {
         }
         poller.abort();
         let status = RunStatus::from_pools(&pools, self.cancel.is_cancelled());
-        let _ = journal.lock().expect("journal lock").write(Record::RunFinished { status: status.name().into() });
+        let _ = journal.append(Record::RunFinished { status: status.name().into() }).await;
         let _ = self.progress.send(Progress::RunFinished { run: run_id.to_string(), status });
         RunReport {
             run_id: run_id.to_string(),
@@ -136,43 +135,42 @@ impl Engine {
             status,
             started,
             finished: jiff::Timestamp::now(),
-            journal: journal.lock().expect("journal lock").path.display().to_string(),
+            journal: journal.path.display().to_string(),
             pools,
         }
     }
 
-    async fn run_pool(&self, target: PoolTarget, journal: &Mutex<Journal>) -> PoolReport {
+    async fn run_pool(&self, target: PoolTarget, journal: &Journal) -> PoolReport {
         let until = target.until;
         let id = target.id.clone();
         let mut run = PoolRun { etag: target.etag, backup: target.backup, ..Default::default() };
         let mut report = PoolReport::new(&id);
         let mut step = target.start_at;
-        let finish = |report: &mut PoolReport, run: &PoolRun, status: PoolStatus, error: Option<String>| {
-            report.status = status;
-            report.error = error.clone();
-            report.backup = run.backup.clone();
-            report.old_creation_time = run.old_creation;
-            report.new_creation_time = run.new_creation;
-            report.warnings = run.warnings.clone();
-            let record = Record::PoolFinished { pool: id.clone(), status: status.name().into(), error: error.clone() };
-            let _ = journal.lock().expect("journal lock").write(record);
-            let _ = self.progress.send(Progress::PoolFinished { pool: id.clone(), status, error });
-        };
         loop {
             if self.cancel.is_cancelled() {
-                finish(
+                self.finish(
+                    journal,
+                    &id,
                     &mut report,
                     &run,
                     PoolStatus::Interrupted,
                     Some(format!("stopped before {step}; `repool resume` continues")),
-                );
+                )
+                .await;
                 return report;
             }
             let began = Instant::now();
             let started_at = jiff::Timestamp::now();
-            if let Err(e) = journal.lock().expect("journal lock").write(Record::StepStarted { pool: id.clone(), step })
-            {
-                finish(&mut report, &run, PoolStatus::Failed, Some(format!("cannot write the journal: {e}")));
+            if let Err(e) = journal.append(Record::StepStarted { pool: id.clone(), step }).await {
+                self.finish(
+                    journal,
+                    &id,
+                    &mut report,
+                    &run,
+                    PoolStatus::Failed,
+                    Some(format!("cannot write the journal: {e}")),
+                )
+                .await;
                 return report;
             }
             let _ = self.progress.send(Progress::StepStarted { pool: id.clone(), step });
@@ -183,17 +181,21 @@ impl Engine {
                 Ok(Outcome::Skipped(detail)) => ("skipped", detail, step.next()),
                 Ok(Outcome::Jump(to, detail)) => ("skipped", detail, Some(to)),
                 Err(error) if self.cancel.is_cancelled() => {
-                    finish(
+                    self.finish(
+                        journal,
+                        &id,
                         &mut report,
                         &run,
                         PoolStatus::Interrupted,
                         Some(format!("{step}: {error}; `repool resume` continues")),
-                    );
+                    )
+                    .await;
                     return report;
                 }
                 Err(error) => {
                     report.steps.push(StepReport::new(step, started_at, elapsed, "failed", Some(error.clone())));
-                    finish(&mut report, &run, PoolStatus::Failed, Some(format!("{step}: {error}")));
+                    self.finish(journal, &id, &mut report, &run, PoolStatus::Failed, Some(format!("{step}: {error}")))
+                        .await;
                     return report;
                 }
             };
@@ -211,8 +213,16 @@ impl Engine {
                 etag,
                 backup,
             };
-            if let Err(e) = journal.lock().expect("journal lock").write(record) {
-                finish(&mut report, &run, PoolStatus::Failed, Some(format!("cannot write the journal: {e}")));
+            if let Err(e) = journal.append(record).await {
+                self.finish(
+                    journal,
+                    &id,
+                    &mut report,
+                    &run,
+                    PoolStatus::Failed,
+                    Some(format!("cannot write the journal: {e}")),
+                )
+                .await;
                 return report;
             }
             // A jump skips steps: journal them so a resume continues at the jump's target.
@@ -227,7 +237,7 @@ impl Engine {
                         etag: None,
                         backup: None,
                     };
-                    let _ = journal.lock().expect("journal lock").write(record);
+                    let _ = journal.append(record).await;
                     skipped = s.next();
                 }
             }
@@ -241,21 +251,45 @@ impl Engine {
             });
             match next {
                 None => {
-                    finish(&mut report, &run, PoolStatus::Recreated, None);
+                    self.finish(journal, &id, &mut report, &run, PoolStatus::Recreated, None).await;
                     return report;
                 }
                 Some(_) if until == Some(step) => {
-                    finish(
+                    self.finish(
+                        journal,
+                        &id,
                         &mut report,
                         &run,
                         PoolStatus::Paused,
                         Some(format!("paused after {step}; `repool resume` continues")),
-                    );
+                    )
+                    .await;
                     return report;
                 }
                 Some(to) => step = to,
             }
         }
+    }
+
+    /// Records how a pool ended, in the report, the journal and the progress stream.
+    async fn finish(
+        &self,
+        journal: &Journal,
+        id: &str,
+        report: &mut PoolReport,
+        run: &PoolRun,
+        status: PoolStatus,
+        error: Option<String>,
+    ) {
+        report.status = status;
+        report.error = error.clone();
+        report.backup = run.backup.clone();
+        report.old_creation_time = run.old_creation;
+        report.new_creation_time = run.new_creation;
+        report.warnings = run.warnings.clone();
+        let record = Record::PoolFinished { pool: id.to_string(), status: status.name().into(), error: error.clone() };
+        let _ = journal.append(record).await;
+        let _ = self.progress.send(Progress::PoolFinished { pool: id.to_string(), status, error });
     }
 
     async fn step(&self, id: &str, step: Step, run: &mut PoolRun) -> StepResult {
@@ -464,7 +498,11 @@ impl Engine {
         let pool = pool.expect("present");
         self.check_unchanged(&pool, run)?;
         let body = serde_json::to_value(&pool).map_err(|e| e.to_string())?;
-        let path = backup::save(&self.config.backup_dir, &self.config.account, id, &body)
+        let (dir, account, pool_id) = (self.config.backup_dir.clone(), self.config.account.clone(), id.to_string());
+        // fsync off the async workers.
+        let path = tokio::task::spawn_blocking(move || backup::save(&dir, &account, &pool_id, &body))
+            .await
+            .map_err(|e| e.to_string())?
             .map_err(|e| format!("cannot save the backup in {}: {e}; not deleted", self.config.backup_dir.display()))?;
         run.backup = Some(path.display().to_string());
         run.etag = pool.e_tag.clone();

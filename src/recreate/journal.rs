@@ -56,9 +56,15 @@ pub struct Line {
     pub record: Record,
 }
 
+type Ack = tokio::sync::oneshot::Sender<std::io::Result<()>>;
+
+/// Appends records through one writer thread. Records that arrive together share one write and
+/// one fsync (group commit), so 200 pools journaling at once cost a few fsyncs, not 200; each
+/// caller resumes only once its own record is on disk, and the async runtime never blocks.
+#[derive(Clone)]
 pub struct Journal {
     pub path: PathBuf,
-    file: File,
+    tx: std::sync::mpsc::Sender<(String, Ack)>,
 }
 
 impl Journal {
@@ -66,17 +72,31 @@ impl Journal {
     pub fn open(dir: &Path, run: &str) -> std::io::Result<Journal> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(format!("{run}.jsonl"));
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        Ok(Journal { path, file })
+        let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let (tx, rx) = std::sync::mpsc::channel::<(String, Ack)>();
+        std::thread::Builder::new().name("journal".into()).spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                batch.extend(rx.try_iter());
+                let text: String = batch.iter().map(|(line, _)| line.as_str()).collect();
+                let written = file.write_all(text.as_bytes()).and_then(|_| file.sync_data());
+                for (_, ack) in batch {
+                    let _ = ack
+                        .send(written.as_ref().map(|_| ()).map_err(|e| std::io::Error::new(e.kind(), e.to_string())));
+                }
+            }
+        })?;
+        Ok(Journal { path, tx })
     }
 
-    /// Appends and fsyncs one record; nothing proceeds until it is on disk.
-    pub fn write(&mut self, record: Record) -> std::io::Result<()> {
+    /// Appends one record; returns once it is fsynced.
+    pub async fn append(&self, record: Record) -> std::io::Result<()> {
         let line = Line { ts: jiff::Timestamp::now(), record };
         let mut text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
         text.push('\n');
-        self.file.write_all(text.as_bytes())?;
-        self.file.sync_data()
+        let (ack, done) = tokio::sync::oneshot::channel();
+        self.tx.send((text, ack)).map_err(|_| std::io::Error::other("the journal writer stopped"))?;
+        done.await.map_err(|_| std::io::Error::other("the journal writer stopped"))?
     }
 }
 

@@ -272,11 +272,11 @@ impl Runner {
             let outcome: Result<String, String> = async {
                 let _lock = RunLock::acquire(&settings.paths.data_dir.join("locks"), &account, &run_id)?;
                 let fresh = !settings.paths.journal_dir().join(format!("{run_id}.jsonl")).exists();
-                let mut journal = Journal::open(&settings.paths.journal_dir(), &run_id)
+                let journal = Journal::open(&settings.paths.journal_dir(), &run_id)
                     .map_err(|e| format!("cannot open the journal: {e}"))?;
                 if fresh {
                     journal
-                        .write(Record::RunStarted {
+                        .append(Record::RunStarted {
                             run: run_id.clone(),
                             account: account.clone(),
                             endpoint: client.endpoint().to_string(),
@@ -284,6 +284,7 @@ impl Runner {
                             definition: definition.source.clone(),
                             digest: definition.digest(),
                         })
+                        .await
                         .map_err(|e| format!("cannot write the journal: {e}"))?;
                 }
                 let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
