@@ -29,6 +29,7 @@ pub async fn run(quick: bool) -> color_eyre::Result<Exit> {
     frames(if quick { &[100, 1000] } else { &[100, 1000, 10_000] }).await?;
     definition(1000).await?;
     dashboard_idle(if quick { 10 } else { 60 }, 1000).await;
+    dashboard_idle(10, if quick { 1000 } else { 10_000 }).await;
     Ok(Exit::Done)
 }
 
@@ -160,10 +161,8 @@ async fn frames(sizes: &[usize]) -> color_eyre::Result<()> {
         let clock = sim.state.clock.lock().expect("clock").clone();
         sim.with_world(|world, _| sim::seed::generated(world, &clock, count)).map_err(color_eyre::eyre::Report::msg)?;
         let pools = client(&sim).list_pools(Some(POOL_SUMMARY_SELECT), None, None).await?;
-        let rss_before = resident_kib();
         let mut app = App::new(Identity::default(), Default::default(), None, "2024-07-01.20.0");
         app.update(Action::Refreshed(Ok(pools)));
-        let rss_after = resident_kib();
         let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50))?;
         let theme = crate::tui::theme::Theme::default();
         let frames = 100;
@@ -173,10 +172,7 @@ async fn frames(sizes: &[usize]) -> color_eyre::Result<()> {
             terminal.draw(|frame| crate::tui::view::draw(frame, &mut app, &theme))?;
         }
         let per_frame = started.elapsed().as_secs_f64() * 1000.0 / frames as f64;
-        println!(
-            "tui render pools={count:<6} frame={per_frame:.2}ms (200x50, sorted+filtered each frame) state_rss=+{}KiB",
-            rss_after.saturating_sub(rss_before)
-        );
+        println!("tui render pools={count:<6} frame={per_frame:.2}ms (200x50, sorted+filtered each frame)");
     }
     Ok(())
 }
@@ -326,13 +322,4 @@ fn cpu_ticks(pid: u32) -> u64 {
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
     let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     field(11) + field(12)
-}
-
-fn resident_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }

@@ -597,7 +597,7 @@ impl Engine {
         if !errors.is_empty() {
             run.warnings.push(format!("the new pool reports resize errors{errors}"));
         }
-        if let Ok(counts) = self.client.list_node_counts().await
+        if let Ok(counts) = self.client.list_node_counts_for(&[id.to_string()]).await
             && let Some(c) = counts.iter().find(|c| c.pool_id.eq_ignore_ascii_case(id))
         {
             let failed = c.dedicated.start_task_failed + c.low_priority.start_task_failed;
