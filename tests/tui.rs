@@ -232,3 +232,11 @@ async fn only_visible_rows_are_built() {
     assert!(screen.contains("win-test") && screen.contains("pools 3012/3012"), "{screen}");
     assert!(app.visible_ids().len() <= 30);
 }
+
+#[tokio::test]
+async fn the_run_panel_shows_nodes_still_draining() {
+    let (mut app, _sim) = demo_app(false).await;
+    app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step: Step::WaitDrained }));
+    let screen = render(&mut app, 200, 30);
+    assert!(screen.contains("draining: 4 node(s) left"), "{screen}");
+}

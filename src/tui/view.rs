@@ -342,6 +342,15 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             if running && let Some(started) = view.step_started {
                 spans.push(Span::raw(format!("{:>4} ", age(app.now, started))));
             }
+            if running
+                && view.current == Some(Step::WaitDrained)
+                && let Some(pool) = app.pools.iter().find(|p| p.id().eq_ignore_ascii_case(id))
+            {
+                spans.push(Span::styled(
+                    format!("draining: {} node(s) left ", pool.current_nodes()),
+                    Style::new().fg(theme.warn),
+                ));
+            }
             let status_color = match view.status {
                 Some(PoolStatus::Recreated) => theme.ok,
                 Some(PoolStatus::Failed) => theme.bad,
