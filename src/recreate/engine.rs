@@ -148,30 +148,30 @@ impl Engine {
         let mut step = target.start_at;
         loop {
             if self.cancel.is_cancelled() {
-                self.finish(
-                    journal,
-                    &id,
-                    &mut report,
-                    &run,
-                    PoolStatus::Interrupted,
-                    Some(format!("stopped before {step}; `repool resume` continues")),
-                )
-                .await;
-                return report;
+                return self
+                    .finish(
+                        journal,
+                        &id,
+                        report,
+                        &run,
+                        PoolStatus::Interrupted,
+                        Some(format!("stopped before {step}; `repool resume` continues")),
+                    )
+                    .await;
             }
             let began = Instant::now();
             let started_at = jiff::Timestamp::now();
             if let Err(e) = journal.append(Record::StepStarted { pool: id.clone(), step }).await {
-                self.finish(
-                    journal,
-                    &id,
-                    &mut report,
-                    &run,
-                    PoolStatus::Failed,
-                    Some(format!("cannot write the journal: {e}")),
-                )
-                .await;
-                return report;
+                return self
+                    .finish(
+                        journal,
+                        &id,
+                        report,
+                        &run,
+                        PoolStatus::Failed,
+                        Some(format!("cannot write the journal: {e}")),
+                    )
+                    .await;
             }
             let _ = self.progress.send(Progress::StepStarted { pool: id.clone(), step });
             let result = self.step(&id, step, &mut run).await;
@@ -181,22 +181,22 @@ impl Engine {
                 Ok(Outcome::Skipped(detail)) => ("skipped", detail, step.next()),
                 Ok(Outcome::Jump(to, detail)) => ("skipped", detail, Some(to)),
                 Err(error) if self.cancel.is_cancelled() => {
-                    self.finish(
-                        journal,
-                        &id,
-                        &mut report,
-                        &run,
-                        PoolStatus::Interrupted,
-                        Some(format!("{step}: {error}; `repool resume` continues")),
-                    )
-                    .await;
-                    return report;
+                    return self
+                        .finish(
+                            journal,
+                            &id,
+                            report,
+                            &run,
+                            PoolStatus::Interrupted,
+                            Some(format!("{step}: {error}; `repool resume` continues")),
+                        )
+                        .await;
                 }
                 Err(error) => {
                     report.steps.push(StepReport::new(step, started_at, elapsed, "failed", Some(error.clone())));
-                    self.finish(journal, &id, &mut report, &run, PoolStatus::Failed, Some(format!("{step}: {error}")))
+                    return self
+                        .finish(journal, &id, report, &run, PoolStatus::Failed, Some(format!("{step}: {error}")))
                         .await;
-                    return report;
                 }
             };
             let (etag, backup) = match step {
@@ -214,16 +214,16 @@ impl Engine {
                 backup,
             };
             if let Err(e) = journal.append(record).await {
-                self.finish(
-                    journal,
-                    &id,
-                    &mut report,
-                    &run,
-                    PoolStatus::Failed,
-                    Some(format!("cannot write the journal: {e}")),
-                )
-                .await;
-                return report;
+                return self
+                    .finish(
+                        journal,
+                        &id,
+                        report,
+                        &run,
+                        PoolStatus::Failed,
+                        Some(format!("cannot write the journal: {e}")),
+                    )
+                    .await;
             }
             // A jump skips steps: journal them so a resume continues at the jump's target.
             if let Some(to) = next {
@@ -251,20 +251,19 @@ impl Engine {
             });
             match next {
                 None => {
-                    self.finish(journal, &id, &mut report, &run, PoolStatus::Recreated, None).await;
-                    return report;
+                    return self.finish(journal, &id, report, &run, PoolStatus::Recreated, None).await;
                 }
                 Some(_) if until == Some(step) => {
-                    self.finish(
-                        journal,
-                        &id,
-                        &mut report,
-                        &run,
-                        PoolStatus::Paused,
-                        Some(format!("paused after {step}; `repool resume` continues")),
-                    )
-                    .await;
-                    return report;
+                    return self
+                        .finish(
+                            journal,
+                            &id,
+                            report,
+                            &run,
+                            PoolStatus::Paused,
+                            Some(format!("paused after {step}; `repool resume` continues")),
+                        )
+                        .await;
                 }
                 Some(to) => step = to,
             }
@@ -276,11 +275,11 @@ impl Engine {
         &self,
         journal: &Journal,
         id: &str,
-        report: &mut PoolReport,
+        mut report: PoolReport,
         run: &PoolRun,
         status: PoolStatus,
         error: Option<String>,
-    ) {
+    ) -> PoolReport {
         report.status = status;
         report.error = error.clone();
         report.backup = run.backup.clone();
@@ -290,6 +289,7 @@ impl Engine {
         let record = Record::PoolFinished { pool: id.to_string(), status: status.name().into(), error: error.clone() };
         let _ = journal.append(record).await;
         let _ = self.progress.send(Progress::PoolFinished { pool: id.to_string(), status, error });
+        report
     }
 
     async fn step(&self, id: &str, step: Step, run: &mut PoolRun) -> StepResult {
