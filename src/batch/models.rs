@@ -278,18 +278,35 @@ pub struct Node {
     pub rest: Map<String, Value>,
 }
 
-/// Body of `POST /pools/{id}/resize`.
+/// Body of `POST /pools/{id}/resize`. Counts are read as numbers or numeric strings: the Azure
+/// CLI sends `"targetDedicatedNodes": "1"`, and the service accepts it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResizeRequest {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "count_or_numeric_string")]
     pub target_dedicated_nodes: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "count_or_numeric_string")]
     pub target_low_priority_nodes: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resize_timeout: Option<BatchDuration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_deallocation_option: Option<NodeDeallocationOption>,
+}
+
+fn count_or_numeric_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Count {
+        Number(u32),
+        Text(String),
+    }
+    match Option::<Count>::deserialize(d)? {
+        None => Ok(None),
+        Some(Count::Number(n)) => Ok(Some(n)),
+        Some(Count::Text(text)) => {
+            text.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("'{text}' is not a node count")))
+        }
+    }
 }
 
 /// Body of `POST /pools/{id}/enableautoscale`.
@@ -334,6 +351,15 @@ mod tests {
         let unknown: PoolState = serde_json::from_str("\"upgrading\"").unwrap();
         assert_eq!(unknown, PoolState::Other("upgrading".into()));
         assert_eq!(serde_json::to_string(&unknown).unwrap(), "\"upgrading\"");
+    }
+
+    #[test]
+    fn resize_counts_may_arrive_as_strings() {
+        let r: ResizeRequest =
+            serde_json::from_str(r#"{"targetDedicatedNodes": "1", "targetLowPriorityNodes": 2}"#).unwrap();
+        assert_eq!((r.target_dedicated_nodes, r.target_low_priority_nodes), (Some(1), Some(2)));
+        assert!(serde_json::from_str::<ResizeRequest>(r#"{"targetDedicatedNodes": "many"}"#).is_err());
+        assert_eq!(serde_json::from_str::<ResizeRequest>("{}").unwrap(), ResizeRequest::default());
     }
 
     #[test]
