@@ -7,10 +7,6 @@ use crate::definition::plan::Plan;
 use crate::errors::{BadInput, Exit};
 use std::fmt::Write as _;
 
-/// Properties the pool table needs: one small paged list call.
-pub const TABLE_SELECT: &str = "id,state,allocationState,allocationStateTransitionTime,enableAutoScale,\
-currentDedicatedNodes,targetDedicatedNodes,currentLowPriorityNodes,targetLowPriorityNodes,vmSize,resizeErrors";
-
 /// A client for the configured account; every setting is checked before any request.
 pub fn connect(settings: &Settings) -> Result<BatchClient, BadInput> {
     let endpoint = settings.endpoint.as_deref().ok_or_else(|| {
@@ -55,7 +51,7 @@ pub async fn pools(settings: &Settings, json: bool) -> color_eyre::Result<Exit> 
             println!("{}", serde_json::to_string(&pool)?);
         }
     } else {
-        let pools = client.list_pools(Some(TABLE_SELECT), None, None).await?;
+        let pools = client.list_pools(Some(crate::recreate::snapshots::POOL_SUMMARY_SELECT), None, None).await?;
         print!("{}", pool_table(&pools, jiff::Timestamp::now()));
     }
     Ok(Exit::Done)

@@ -193,7 +193,7 @@ fn diff(desired: Option<&Value>, live: Option<&Value>, path: &mut Vec<String>, s
                 path.pop();
             }
         }
-        (Some(d), Some(l)) if same(d, l, &key, &type_of(schema, path)) => {}
+        (Some(d), Some(l)) if same(d, l, &key, &type_of(schema, path), schema) => {}
         (d, l) => out.push(Change {
             path: path.join("."),
             kind: match (d, l) {
@@ -214,31 +214,28 @@ fn type_of(schema: &Schema, path: &[String]) -> String {
 }
 
 /// Equal as the service sees it: durations by length, enums and vmSize ignoring case.
-fn same(d: &Value, l: &Value, key: &str, ty: &str) -> bool {
+fn same(d: &Value, l: &Value, key: &str, ty: &str, schema: &Schema) -> bool {
     match (d, l) {
         (Value::String(a), Value::String(b)) => {
             a == b
                 || ((ty == "duration") && BatchDuration::parse(a).ok() == BatchDuration::parse(b).ok())
-                || ((key == "vmSize" || is_enum_type(ty)) && a.eq_ignore_ascii_case(b))
+                || ((key == "vmSize" || schema.is_enum(ty)) && a.eq_ignore_ascii_case(b))
         }
         (Value::Array(a), Value::Array(b)) => {
             a.len() == b.len()
-                && a.iter().zip(b).all(|(x, y)| same(x, y, key, ty.trim_start_matches('[').trim_end_matches(']')))
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| same(x, y, key, ty.trim_start_matches('[').trim_end_matches(']'), schema))
         }
         (Value::Object(a), Value::Object(b)) => {
             let keys = a.keys().chain(b.keys()).filter(|k| !defaults::is_write_only(k));
             keys.into_iter().all(|k| match (a.get(k), b.get(k)) {
-                (Some(x), Some(y)) => same(x, y, k, ""),
+                (Some(x), Some(y)) => same(x, y, k, "", schema),
                 _ => false,
             })
         }
         _ => d == l,
     }
-}
-
-fn is_enum_type(ty: &str) -> bool {
-    let name = ty.trim_start_matches('[').trim_end_matches(']');
-    Schema::for_api_version("2024").is_enum(name) || Schema::for_api_version("2025").is_enum(name)
 }
 
 impl fmt::Display for Plan {

@@ -327,8 +327,13 @@ impl Ctx<'_> {
         Ok(n as usize)
     }
 
-    /// One page of `items` (key, object) after the `$skiptoken`, with an absolute nextLink.
-    fn page(&self, items: Vec<(String, Map<String, Value>)>, limit: u32, default: u32, metadata: &str) -> Reply {
+    /// One page of `items` after the `$skiptoken`, with an absolute nextLink. Items come in key
+    /// order with a builder that returns None when `$filter` rejects the item; only items on this
+    /// page (and the one after it) are built, so paging through N items costs O(N), not O(N²).
+    fn page<F>(&self, items: impl Iterator<Item = (String, F)>, limit: u32, default: u32, metadata: &str) -> Reply
+    where
+        F: FnOnce() -> Option<Map<String, Value>>,
+    {
         let max = match self.max_results(limit, default) {
             Ok(max) => max,
             Err(reply) => return reply,
@@ -341,7 +346,10 @@ impl Ctx<'_> {
             None => None,
         };
         let select: Option<Vec<&str>> = self.call.param("$select").map(|s| s.split(',').map(str::trim).collect());
-        let mut remaining = items.into_iter().filter(|(key, _)| after.as_ref().is_none_or(|a| key > a)).peekable();
+        let mut remaining = items
+            .filter(|(key, _)| after.as_ref().is_none_or(|a| key > a))
+            .filter_map(|(key, build)| build().map(|object| (key, object)))
+            .peekable();
         let mut value = Vec::new();
         let mut last = None;
         while value.len() < max {
@@ -383,13 +391,12 @@ impl Ctx<'_> {
             Ok(filter) => filter,
             Err(reply) => return reply,
         };
-        let items = self
-            .world
-            .pools
-            .iter()
-            .map(|(key, pool)| (key.clone(), pool.to_wire(&self.call.base)))
-            .filter(|(_, object)| filter.as_ref().is_none_or(|f| filter::matches(f, object)))
-            .collect();
+        let items = self.world.pools.iter().map(|(key, pool)| {
+            let filter = filter.as_ref();
+            let build =
+                move || Some(pool.to_wire(&self.call.base)).filter(|o| filter.is_none_or(|f| filter::matches(f, o)));
+            (key.clone(), build)
+        });
         self.page(items, 1000, 1000, "pools")
     }
 
@@ -685,9 +692,10 @@ impl Ctx<'_> {
 
     fn list_nodes(&self, id: &str) -> Reply {
         let Some(pool) = self.world.find(id) else { return not_found() };
-        let items = pool
-            .visible_nodes(self.now)
-            .map(|node| {
+        let mut nodes: Vec<_> = pool.visible_nodes(self.now).collect();
+        nodes.sort_by(|a, b| a.id.cmp(&b.id));
+        let items = nodes.into_iter().map(|node| {
+            let build = move || {
                 let state = pool.node_state(node, self.now);
                 let object = json!({
                     "id": node.id,
@@ -702,11 +710,10 @@ impl Ctx<'_> {
                     "runningTaskSlotsCount": u32::from(state == crate::batch::NodeState::Running),
                     "isDedicated": node.dedicated,
                 });
-                (node.id.clone(), object.as_object().cloned().expect("object"))
-            })
-            .collect::<Vec<_>>();
-        let mut items = items;
-        items.sort_by(|a, b| a.0.cmp(&b.0));
+                object.as_object().cloned()
+            };
+            (node.id.clone(), build)
+        });
         self.page(items, 1000, 1000, "nodes")
     }
 
@@ -715,21 +722,19 @@ impl Ctx<'_> {
             Ok(filter) => filter,
             Err(reply) => return reply,
         };
-        // Filter on the id first: counting every pool's nodes for every page is quadratic.
-        let items = self
-            .world
-            .pools
-            .iter()
-            .filter(|(_, pool)| {
+        // Filter on the id before counting nodes: only pools that pass are counted.
+        let items = self.world.pools.iter().map(|(key, pool)| {
+            let filter = filter.as_ref();
+            let build = move || {
                 let id = json!({ "poolId": pool.wire.id() });
-                filter.as_ref().is_none_or(|f| filter::matches(f, id.as_object().expect("object")))
-            })
-            .map(|(key, pool)| {
+                if !filter.is_none_or(|f| filter::matches(f, id.as_object().expect("object"))) {
+                    return None;
+                }
                 let (dedicated, low) = pool.node_counts(self.now);
-                let object = json!({ "poolId": pool.wire.id(), "dedicated": dedicated, "lowPriority": low });
-                (key.clone(), object.as_object().cloned().expect("object"))
-            })
-            .collect();
+                json!({ "poolId": pool.wire.id(), "dedicated": dedicated, "lowPriority": low }).as_object().cloned()
+            };
+            (key.clone(), build)
+        });
         self.page(items, 10, 10, "poolnodecounts")
     }
 }
