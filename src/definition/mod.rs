@@ -116,7 +116,8 @@ impl Definition {
             fail(vec![problem(
                 None,
                 "",
-                Some((e.line(), e.column())),
+                // serde_json says column 0 at the end of a line; editors count from 1.
+                Some((e.line(), e.column().max(1))),
                 format!("not valid JSON{rendered}: {e}\n    {excerpt}\n    {caret}^"),
             )])
         })?;
