@@ -7,6 +7,8 @@ use repool::secret::Secret;
 use repool::sim::{self, RunningSim, SimOptions};
 use std::time::Duration;
 
+pub mod terminal;
+
 /// A simulator whose clock only moves when the test calls `advance`.
 pub async fn frozen_sim(seed: Option<&str>) -> RunningSim {
     let options = SimOptions { speed: 0.0, seed: seed.map(String::from), ..Default::default() };
@@ -73,20 +75,23 @@ pub fn mutating_calls(sim: &RunningSim) -> u64 {
 /// The repool binary with a clean environment, its data and config in `dir`.
 pub fn repool_command(dir: &std::path::Path) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_repool"));
-    for var in [
-        "AZURE_BATCH_ENDPOINT",
-        "AZURE_BATCH_ACCOUNT",
-        "AZURE_BATCH_ACCESS_KEY",
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_CLIENT_CERTIFICATE_PATH",
-        "REPOOL_LOG",
-        "HTTPS_PROXY",
-        "REPOOL_CONFIG",
-    ] {
+    for var in INHERITED_SETTINGS {
         command.env_remove(var);
     }
     command.env("REPOOL_DATA_DIR", dir).env("XDG_CONFIG_HOME", dir).stdin(std::process::Stdio::null());
     command
 }
+
+/// Settings a developer's environment may hold that must not reach the binary under test.
+pub const INHERITED_SETTINGS: [&str; 10] = [
+    "AZURE_BATCH_ENDPOINT",
+    "AZURE_BATCH_ACCOUNT",
+    "AZURE_BATCH_ACCESS_KEY",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "REPOOL_LOG",
+    "HTTPS_PROXY",
+    "REPOOL_CONFIG",
+];

@@ -1,0 +1,100 @@
+//! The real binary in a pseudo-terminal, read through a terminal emulator (vt100): what an
+//! operator would see, every distinct screen of it kept.
+
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct Terminal {
+    parser: Arc<Mutex<vt100::Parser>>,
+    screens: Arc<Mutex<Vec<String>>>,
+    keys: Box<dyn Write + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    master: Box<dyn MasterPty + Send>,
+    pump: std::thread::JoinHandle<()>,
+}
+
+/// What was left when the program ended.
+pub struct Ended {
+    pub success: bool,
+    pub screen: vt100::Screen,
+    /// Every distinct screen drawn, in order.
+    pub screens: Vec<String>,
+}
+
+impl Terminal {
+    /// Starts `repool ARGS` on a 40×160 terminal with its data and config in `dir`.
+    pub fn repool(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let (rows, cols) = (40, 160);
+        let pty = native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
+        let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_repool"));
+        command.args(args);
+        for var in super::INHERITED_SETTINGS {
+            command.env_remove(var);
+        }
+        command.env("REPOOL_DATA_DIR", dir);
+        command.env("XDG_CONFIG_HOME", dir);
+        command.env("TERM", "xterm-256color");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = pty.slave.spawn_command(command).unwrap();
+        drop(pty.slave);
+        let size = |n| std::num::NonZeroU16::new(n).unwrap();
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(size(rows), size(cols), 0)));
+        let screens = Arc::new(Mutex::new(Vec::<String>::new()));
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let (feed, history) = (parser.clone(), screens.clone());
+        let pump = std::thread::spawn(move || {
+            let mut buffer = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                let mut parser = feed.lock().unwrap();
+                parser.process(&buffer[..n]);
+                let text = parser.screen().contents();
+                let mut history = history.lock().unwrap();
+                if history.last() != Some(&text) {
+                    history.push(text);
+                }
+            }
+        });
+        let keys = pty.master.take_writer().unwrap();
+        Terminal { parser, screens, keys, child, master: pty.master, pump }
+    }
+
+    pub fn text(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    pub fn on_alternate_screen(&self) -> bool {
+        self.parser.lock().unwrap().screen().alternate_screen()
+    }
+
+    /// Waits (bounded) until the screen shows `needle`.
+    pub fn wait_for(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.text().contains(needle) {
+            assert!(Instant::now() < deadline, "'{needle}' never appeared; screen:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    pub fn send(&mut self, keys: &str) {
+        self.keys.write_all(keys.as_bytes()).unwrap();
+        self.keys.flush().unwrap();
+    }
+
+    /// Waits for the program to exit and the output to drain.
+    pub fn end(mut self) -> Ended {
+        let status = self.child.wait().unwrap();
+        drop(self.keys);
+        drop(self.master);
+        let _ = self.pump.join();
+        let screen = self.parser.lock().unwrap().screen().clone();
+        let screens = std::mem::take(&mut *self.screens.lock().unwrap());
+        Ended { success: status.success(), screen, screens }
+    }
+}
