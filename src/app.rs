@@ -83,7 +83,7 @@ fn command_name(command: &Command) -> &'static str {
 async fn run(command: Option<Command>, settings: Settings, sim_account: Option<String>) -> color_eyre::Result<Exit> {
     match command {
         Some(Command::Info) => headless::info(&settings),
-        Some(Command::Bench { quick }) => crate::bench::run(quick).await,
+        Some(Command::Bench { quick, cases }) => crate::bench::run(quick, &cases).await,
         Some(Command::Pools { json }) => headless::pools(&settings, json).await,
         Some(Command::Validate) => headless::validate(&settings),
         Some(Command::Plan { pools, all: _, json }) => headless::plan(&settings, &pools, json).await,

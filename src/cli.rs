@@ -116,6 +116,9 @@ pub enum Command {
         /// Smaller sizes and a 10 s idle sample (about a minute in all)
         #[arg(long)]
         quick: bool,
+        /// Only these cases (default: all)
+        #[arg(value_enum)]
+        cases: Vec<BenchCase>,
     },
     /// Print shell completions
     Completions {
@@ -188,4 +191,19 @@ pub struct RecreateArgs {
     /// What to do when draining times out: wait, fail (default) or force
     #[arg(long, value_name = "POLICY")]
     pub on_drain_timeout: Option<String>,
+}
+
+/// `repool bench` cases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchCase {
+    /// Recreation wall time against the critical path, calls per pool
+    Recreate,
+    /// API calls per dashboard refresh
+    Refresh,
+    /// Dashboard frame time
+    Render,
+    /// Validate + render + plan of 1,000 pools
+    Definition,
+    /// Dashboard start-up, idle CPU and memory (real binary in a pseudo-terminal)
+    Dashboard,
 }

@@ -198,7 +198,7 @@ fn print_dry_run(prepared: &Prepared, ids: &[String]) {
             }
         }
     }
-    println!("Waits poll GET /pools?$select=… every {}s, one call for all pools.", policy.poll_interval.as_secs());
+    println!("Waits poll GET /pools?$select=… every {}s, one call for all pools.", policy.poll_interval.as_secs_f64());
 }
 
 async fn execute(prepared: Prepared, run_id: String, targets: Vec<PoolTarget>, json: bool) -> color_eyre::Result<Exit> {

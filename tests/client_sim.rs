@@ -222,6 +222,9 @@ async fn delete_goes_through_deleting_to_gone() {
     client.add_pool(&pool_body("d", 1)).await.unwrap();
     sim.advance(120.0);
     let tag = client.get_pool("d", None).await.unwrap().e_tag.unwrap();
+    // The simulator measures each pool's own service time (the recreation benchmark's yardstick).
+    let allocating = sim.stats().service_seconds["d"];
+    assert!((30.0..32.0).contains(&allocating), "one node allocates in ~30 s: {allocating}");
     let err = client.delete_pool("d", Some("0x000000000000000")).await.unwrap_err();
     assert_eq!((err.status(), err.code()), (Some(412), Some("ConditionNotMet")));
     client.delete_pool("d", Some(&tag)).await.unwrap();
@@ -231,6 +234,8 @@ async fn delete_goes_through_deleting_to_gone() {
     assert_eq!(client.add_pool(&pool_body("D", 1)).await.unwrap_err().code(), Some("PoolBeingDeleted"));
     sim.advance(120.0);
     assert!(client.get_pool("d", None).await.unwrap_err().is_not_found());
+    let deleting = sim.stats().service_seconds["d"] - allocating;
+    assert!((deleting - 50.0).abs() < 1e-9, "deleting a pool with a node: 20 s + twice the node release: {deleting}");
     client.add_pool(&pool_body("d", 1)).await.unwrap();
 }
 

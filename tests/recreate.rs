@@ -138,6 +138,10 @@ async fn busy_pools_are_recreated_without_cutting_a_task_short() {
     let mutations: u64 =
         stats.requests.iter().filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD")).map(|(_, n)| n).sum();
     assert!(mutations <= 10, "at most 5 mutating calls per pool: {:?}", stats.requests);
+    let gets = stats.requests.iter().filter(|(k, _)| k.starts_with("GET get pool")).map(|(_, n)| n).sum::<u64>();
+    // A first look and the backup per pool, plus one after disabling p-render's autoscale; waits
+    // and the steps after them use the shared list.
+    assert!(gets <= 5, "GETs per pool: {:?}", stats.requests);
     let state = journal::read(&h.dir.path().join("journal/r1.jsonl")).unwrap();
     assert_eq!(state.finished.as_deref(), Some("done"));
     assert!(state.per_pool.values().all(|p| p.status.as_deref() == Some("recreated")));
@@ -146,9 +150,9 @@ async fn busy_pools_are_recreated_without_cutting_a_task_short() {
 #[tokio::test]
 async fn drain_timeout_fail_leaves_the_pool_steady_and_undeleted() {
     let h = Harness::new().await;
-    // p-ingest runs 25-minute tasks; a 5-minute resize timeout cannot drain it.
+    // p-ingest runs 25-minute tasks, seeded just after one began: a 5-minute resize timeout cannot drain it.
     let report = h.run("r2", fresh(&["p-ingest"]), None, policy(DrainTimeoutPolicy::Fail, 5)).await;
-    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(report.status, RunStatus::Failed, "{report:#?}");
     let error = report.pools[0].error.clone().unwrap();
     assert!(error.contains("NOT deleted") && error.contains("--on-drain-timeout"), "{error}");
     let pool = h.client.get_pool("p-ingest", None).await.unwrap();

@@ -58,13 +58,14 @@ pub struct Line {
 
 type Ack = tokio::sync::oneshot::Sender<std::io::Result<()>>;
 
-/// Appends records through one writer thread. Records that arrive together share one write and
-/// one fsync (group commit), so 200 pools journaling at once cost a few fsyncs, not 200; each
-/// caller resumes only once its own record is on disk, and the async runtime never blocks.
+/// Appends records through one writer thread, in order. Records that arrive together share one
+/// write and one fsync (group commit), so 200 pools journaling at once cost a few fsyncs, not 200.
+/// `append` resumes once its record (and so every earlier one) is on disk; `queue` does not wait.
+/// After a failed write every later record fails too, so a lost queued record is never hidden.
 #[derive(Clone)]
 pub struct Journal {
     pub path: PathBuf,
-    tx: std::sync::mpsc::Sender<(String, Ack)>,
+    tx: std::sync::mpsc::Sender<(String, Option<Ack>)>,
 }
 
 impl Journal {
@@ -73,16 +74,21 @@ impl Journal {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(format!("{run}.jsonl"));
         let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
-        let (tx, rx) = std::sync::mpsc::channel::<(String, Ack)>();
+        let (tx, rx) = std::sync::mpsc::channel::<(String, Option<Ack>)>();
         std::thread::Builder::new().name("journal".into()).spawn(move || {
+            let mut failed: Option<std::io::Error> = None;
             while let Ok(first) = rx.recv() {
                 let mut batch = vec![first];
                 batch.extend(rx.try_iter());
-                let text: String = batch.iter().map(|(line, _)| line.as_str()).collect();
-                let written = file.write_all(text.as_bytes()).and_then(|_| file.sync_data());
-                for (_, ack) in batch {
-                    let _ = ack
-                        .send(written.as_ref().map(|_| ()).map_err(|e| std::io::Error::new(e.kind(), e.to_string())));
+                if failed.is_none() {
+                    let text: String = batch.iter().map(|(line, _)| line.as_str()).collect();
+                    failed = file.write_all(text.as_bytes()).and_then(|_| file.sync_data()).err();
+                }
+                for ack in batch.into_iter().filter_map(|(_, ack)| ack) {
+                    let _ = ack.send(match &failed {
+                        None => Ok(()),
+                        Some(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+                    });
                 }
             }
         })?;
@@ -91,12 +97,22 @@ impl Journal {
 
     /// Appends one record; returns once it is fsynced.
     pub async fn append(&self, record: Record) -> std::io::Result<()> {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        self.send(record, Some(ack))?;
+        done.await.map_err(|_| std::io::Error::other("the journal writer stopped"))?
+    }
+
+    /// Queues one record behind the others without waiting for the disk: for records a resume
+    /// does not need (it redoes an idempotent step), written before any later `append` returns.
+    pub fn queue(&self, record: Record) -> std::io::Result<()> {
+        self.send(record, None)
+    }
+
+    fn send(&self, record: Record, ack: Option<Ack>) -> std::io::Result<()> {
         let line = Line { ts: jiff::Timestamp::now(), record };
         let mut text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
         text.push('\n');
-        let (ack, done) = tokio::sync::oneshot::channel();
-        self.tx.send((text, ack)).map_err(|_| std::io::Error::other("the journal writer stopped"))?;
-        done.await.map_err(|_| std::io::Error::other("the journal writer stopped"))?
+        self.tx.send((text, ack)).map_err(|_| std::io::Error::other("the journal writer stopped"))
     }
 }
 
@@ -207,4 +223,31 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
 /// A new run id: UTC time, sortable, plus a short random suffix.
 pub fn new_run_id() -> String {
     format!("{}-{:04x}", jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"), fastrand::u16(..))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn queued_records_are_on_disk_in_order_once_a_later_append_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path(), "run").unwrap();
+        journal.queue(Record::StepStarted { pool: "p".into(), step: Step::Backup }).unwrap();
+        let finished = Record::StepFinished {
+            pool: "p".into(),
+            step: Step::Backup,
+            outcome: "ok".into(),
+            detail: None,
+            etag: Some("0x1".into()),
+            backup: Some("b.json".into()),
+        };
+        journal.queue(finished).unwrap();
+        journal.append(Record::StepStarted { pool: "p".into(), step: Step::Delete }).await.unwrap();
+        let state = read(&journal.path).unwrap();
+        let pool = &state.per_pool["p"];
+        assert_eq!((pool.last_finished, pool.in_flight), (Some(Step::Backup), Some(Step::Delete)));
+        assert_eq!(pool.backup.as_deref(), Some("b.json"));
+        assert!(pool.is_between_delete_and_create());
+    }
 }

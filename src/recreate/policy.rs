@@ -50,7 +50,7 @@ impl Default for RecreatePolicy {
         RecreatePolicy {
             node_deallocation_option: NodeDeallocationOption::TaskCompletion,
             resize_timeout: BatchDuration::from_mins(15),
-            poll_interval: Duration::from_secs(5),
+            poll_interval: Duration::from_secs(2),
             fast_poll_interval: Duration::from_secs(1),
             drain_timeout: Duration::from_secs(6 * 3600),
             wait_timeout: Duration::from_secs(3600),

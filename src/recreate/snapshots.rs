@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 /// The properties waits and the pool table need.
@@ -33,6 +33,8 @@ pub struct Snapshots {
     tx: watch::Sender<Arc<Snapshot>>,
     fast: AtomicBool,
     waiters: AtomicUsize,
+    /// A wait began and needs a view newer than itself.
+    wanted: Notify,
 }
 
 #[derive(Debug)]
@@ -52,7 +54,13 @@ impl Drop for WaiterGuard<'_> {
 impl Snapshots {
     pub fn new(client: BatchClient) -> Arc<Self> {
         let (tx, _) = watch::channel(Arc::new(Snapshot::default()));
-        Arc::new(Snapshots { client, tx, fast: AtomicBool::new(false), waiters: AtomicUsize::new(0) })
+        Arc::new(Snapshots {
+            client,
+            tx,
+            fast: AtomicBool::new(false),
+            waiters: AtomicUsize::new(0),
+            wanted: Notify::new(),
+        })
     }
 
     pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
@@ -90,18 +98,27 @@ impl Snapshots {
         self.waiters.load(Ordering::SeqCst) > 0
     }
 
-    /// Polls while anyone waits, until cancelled.
+    /// Polls while anyone waits, until cancelled: every `interval`, or `fast_interval` after a
+    /// poll when a change was just made or a new wait began (so a wait that is already satisfied
+    /// ends at once, not a whole interval later). Never closer than three times the last list
+    /// call took, so a large account is not listed back to back.
     pub async fn poll(self: Arc<Self>, interval: Duration, fast_interval: Duration, cancel: CancellationToken) {
         loop {
+            let polled = tokio::time::Instant::now();
             if self.has_waiters()
                 && let Err(e) = self.refresh().await
             {
                 tracing::warn!("refreshing pools failed: {e}");
             }
-            let pause = if self.fast.swap(false, Ordering::SeqCst) { fast_interval } else { interval };
+            let soonest = fast_interval.max(polled.elapsed() * 3);
+            let pause = if self.fast.swap(false, Ordering::SeqCst) { soonest } else { interval.max(soonest) };
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(pause) => {}
+                _ = tokio::time::sleep_until(polled + pause) => {}
+                _ = self.wanted.notified() => tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep_until(polled + soonest) => {}
+                },
             }
         }
     }
@@ -118,6 +135,7 @@ impl Snapshots {
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let _guard = WaiterGuard(&self.waiters);
         let began = Instant::now();
+        self.wanted.notify_one();
         let deadline = tokio::time::Instant::now() + timeout;
         let mut rx = self.subscribe();
         loop {

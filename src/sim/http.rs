@@ -223,10 +223,15 @@ fn respond(state: &SimState, call: &Call, raw_path: &str, raw_query: &str) -> Re
     }
     let clock = state.clock.lock().expect("clock lock").clone();
     let now = clock.now();
-    let mut world = state.world.lock().expect("world lock");
-    world.advance(now, &clock);
-    let ctx = Ctx { world: &mut world, clock: &clock, now, call };
     let segs: Vec<&str> = call.segments.iter().map(String::as_str).collect();
+    let mut world = state.world.lock().expect("world lock");
+    match (call.method.as_str(), segs.as_slice()) {
+        (_, ["pools", id, ..]) => world.advance_one(id.to_lowercase(), now, &clock),
+        ("POST", ["pools"]) => {}     // the new id only, once the body is read
+        ("GET", ["nodecounts"]) => {} // the pools its filter selects only
+        _ => world.advance(now, &clock),
+    }
+    let ctx = Ctx { world: &mut world, clock: &clock, now, call };
     match (call.method.as_str(), segs.as_slice()) {
         ("GET", ["pools"]) => ctx.list_pools(),
         ("POST", ["pools"]) => ctx.add_pool(),
@@ -426,6 +431,7 @@ impl Ctx<'_> {
             Err(reply) => return reply,
         };
         let id = pool.id().to_string();
+        self.world.advance_one(id.to_lowercase(), self.now, self.clock);
         if let Some(existing) = self.world.find(&id) {
             return if existing.is_deleting() {
                 being_deleted()
@@ -585,7 +591,7 @@ impl Ctx<'_> {
         let pool = self.world.find_mut(id).expect("checked");
         if matches!(pool.phase, Phase::Resizing { .. } | Phase::Settling { .. }) {
             pool.cancel_pending_changes(now);
-            pool.phase = Phase::Stopping { until: now + settle };
+            pool.enter(Phase::Stopping { until: now + settle }, now);
             pool.set_allocation(AllocationState::Stopping, now, clock);
         }
         let pool = self.world.find(id).expect("checked");
@@ -640,7 +646,7 @@ impl Ctx<'_> {
         let (now, clock, settle) = (self.now, self.clock, self.world.timings.disable_autoscale_settle);
         let pool = self.world.find_mut(id).expect("checked");
         if pool.wire.autoscale() && pool.phase == Phase::Steady {
-            pool.phase = Phase::Settling { until: now + settle };
+            pool.enter(Phase::Settling { until: now + settle }, now);
             pool.set_allocation(AllocationState::Resizing, now, clock);
         }
         pool.wire.enable_auto_scale = Some(false);
@@ -717,23 +723,28 @@ impl Ctx<'_> {
         self.page(items, 1000, 1000, "nodes")
     }
 
-    fn node_counts(&self) -> Reply {
+    fn node_counts(self) -> Reply {
         let filter = match self.filter() {
             Ok(filter) => filter,
             Err(reply) => return reply,
         };
-        // Filter on the id before counting nodes: only pools that pass are counted.
-        let items = self.world.pools.iter().map(|(key, pool)| {
-            let filter = filter.as_ref();
+        // Filter on the id first: only pools that pass are brought up to date and counted.
+        let passes = |pool: &SimPool| {
+            let id = json!({ "poolId": pool.wire.id() });
+            filter.as_ref().is_none_or(|f| filter::matches(f, id.as_object().expect("object")))
+        };
+        let matching: Vec<String> =
+            self.world.pools.iter().filter(|(_, pool)| passes(pool)).map(|(key, _)| key.clone()).collect();
+        for key in &matching {
+            self.world.advance_one(key.clone(), self.now, self.clock);
+        }
+        let items = matching.into_iter().filter_map(|key| {
+            let pool = self.world.pools.get(&key)?;
             let build = move || {
-                let id = json!({ "poolId": pool.wire.id() });
-                if !filter.is_none_or(|f| filter::matches(f, id.as_object().expect("object"))) {
-                    return None;
-                }
                 let (dedicated, low) = pool.node_counts(self.now);
                 json!({ "poolId": pool.wire.id(), "dedicated": dedicated, "lowPriority": low }).as_object().cloned()
             };
-            (key.clone(), build)
+            Some((key, build))
         });
         self.page(items, 10, 10, "poolnodecounts")
     }

@@ -40,6 +40,7 @@ pub fn load(world: &mut World, clock: &SimClock, source: &str) -> Result<(), Str
     } else {
         vec![(source.to_string(), read(Path::new(source))?)]
     };
+    let now = clock.now();
     for (origin, value) in entries {
         let pools = match value {
             Value::Array(items) => items,
@@ -48,10 +49,10 @@ pub fn load(world: &mut World, clock: &SimClock, source: &str) -> Result<(), Str
         };
         for pool in pools {
             let Value::Object(body) = pool else { return Err(format!("seed {origin}: every entry must be an object")) };
-            add(world, clock, body).map_err(|e| format!("seed {origin}: {e}"))?;
+            add(world, clock, now, body).map_err(|e| format!("seed {origin}: {e}"))?;
         }
     }
-    world.advance(clock.now(), clock);
+    world.advance(now, clock);
     Ok(())
 }
 
@@ -64,9 +65,9 @@ fn parse(origin: &str, text: &str) -> Result<Value, String> {
     serde_json::from_str(text).map_err(|e| format!("seed {origin} is not JSON: {e}"))
 }
 
-/// Adds one seeded pool, steady with its nodes allocated long ago unless `_sim` says otherwise
-/// (it becomes so at the world's next advance).
-pub fn add(world: &mut World, clock: &SimClock, mut body: Map<String, Value>) -> Result<(), String> {
+/// Adds one seeded pool as of simulated time `now`: steady with its nodes allocated long ago
+/// unless `_sim` says otherwise (it becomes so at the world's next advance).
+pub fn add(world: &mut World, clock: &SimClock, now: f64, mut body: Map<String, Value>) -> Result<(), String> {
     let extras: SimExtras = match body.remove("_sim") {
         Some(v) => serde_json::from_value(v).map_err(|e| format!("_sim: {e}"))?,
         None => SimExtras::default(),
@@ -78,7 +79,6 @@ pub fn add(world: &mut World, clock: &SimClock, mut body: Map<String, Value>) ->
     if world.pools.contains_key(&key) {
         return Err(format!("pool '{id}' is seeded twice"));
     }
-    let now = clock.now();
     let born = now - extras.age_hours.unwrap_or(24.0) * 3600.0;
     let workload = extras.task_minutes.map(|m| Workload { task_seconds: m * 60.0 });
     let resize_from = if extras.resizing { now } else { born };
@@ -91,6 +91,7 @@ pub fn add(world: &mut World, clock: &SimClock, mut body: Map<String, Value>) ->
 
 /// `count` extra generated pools (`gen-0001`…) for demos and benchmarks at scale.
 pub fn generated(world: &mut World, clock: &SimClock, count: usize) -> Result<(), String> {
+    let now = clock.now();
     for i in 1..=count {
         let dedicated = world.rng.u32(0..6);
         let body = serde_json::json!({
@@ -104,8 +105,8 @@ pub fn generated(world: &mut World, clock: &SimClock, count: usize) -> Result<()
             "_sim": {"taskMinutes": 10 + world.rng.u32(0..50)}
         });
         let Value::Object(body) = body else { unreachable!("a literal object") };
-        add(world, clock, body)?;
+        add(world, clock, now, body)?;
     }
-    world.advance(clock.now(), clock);
+    world.advance(now, clock);
     Ok(())
 }

@@ -82,6 +82,8 @@ pub struct SimPool {
     pub workload: Option<Workload>,
     pub last_enable_autoscale: Option<f64>,
     pub next_autoscale_eval: Option<f64>,
+    /// When the current service-side transition began (None while steady).
+    busy_since: Option<f64>,
 }
 
 /// Counters for tests and benchmarks (`GET /_sim/stats`).
@@ -95,6 +97,9 @@ pub struct Stats {
     pub tasks_killed_by_delete: u64,
     pub pools_created: u64,
     pub pools_deleted: u64,
+    /// Simulated seconds each pool id spent in transitions (resizing, stopping, settling, deleting):
+    /// its own service time, against which the recreation benchmark measures repool.
+    pub service_seconds: BTreeMap<String, f64>,
 }
 
 pub struct World {
@@ -138,16 +143,22 @@ impl World {
     pub fn advance(&mut self, now: f64, clock: &super::clock::SimClock) {
         let ids: Vec<String> = self.pools.keys().cloned().collect();
         for key in ids {
-            let gone = {
-                let pool = self.pools.get_mut(&key).expect("listed");
-                if let Phase::Deleting { until } = pool.phase { until <= now } else { false }
-            };
-            if gone {
+            self.advance_one(key, now, clock);
+        }
+    }
+
+    /// Brings one pool (lower-cased id) to `now`: pools change independently, so a request about
+    /// one pool costs the same in an account of ten thousand.
+    pub fn advance_one(&mut self, key: String, now: f64, clock: &super::clock::SimClock) {
+        let Some(pool) = self.pools.get_mut(&key) else { return };
+        match pool.phase {
+            Phase::Deleting { until } if until <= now => {
+                let served = pool.end_transition(until);
                 self.pools.remove(&key);
                 self.stats.pools_deleted += 1;
-                continue;
+                *self.stats.service_seconds.entry(key).or_default() += served;
             }
-            self.advance_pool(&key, now, clock);
+            _ => self.advance_pool(&key, now, clock),
         }
     }
 
@@ -163,14 +174,14 @@ impl World {
         }
         let timings = self.timings.clone();
         let pool = self.pools.get_mut(key).expect("advancing a known pool");
-        match pool.phase.clone() {
+        let served = match pool.phase.clone() {
             Phase::Resizing { started, deadline, failure } => {
                 let done_at = pool.resize_done_at().max(started + timings.create_settle.min(deadline - started));
                 if done_at <= deadline && done_at <= now {
                     if let Some((code, message)) = failure {
                         pool.wire.resize_errors = Some(vec![ResizeError { code, message, values: None }]);
                     }
-                    pool.set_steady(done_at, clock);
+                    Some(pool.set_steady(done_at, clock))
                 } else if deadline <= now && done_at > deadline {
                     pool.cancel_pending_changes(deadline);
                     let errors: Vec<ResizeError> = pool
@@ -186,7 +197,9 @@ impl World {
                         .collect();
                     // The service omits resizeErrors when there are none.
                     pool.wire.resize_errors = (!errors.is_empty()).then_some(errors);
-                    pool.set_steady(deadline, clock);
+                    Some(pool.set_steady(deadline, clock))
+                } else {
+                    None
                 }
             }
             Phase::Stopping { until } if until <= now => {
@@ -202,13 +215,16 @@ impl World {
                     })
                     .collect();
                 pool.wire.resize_errors = (!errors.is_empty()).then_some(errors);
-                pool.set_steady(until, clock);
+                Some(pool.set_steady(until, clock))
             }
-            Phase::Settling { until } if until <= now => pool.set_steady(until, clock),
-            _ => {}
-        }
+            Phase::Settling { until } if until <= now => Some(pool.set_steady(until, clock)),
+            _ => None,
+        };
         pool.nodes.retain(|n| n.leaving.as_ref().is_none_or(|l| l.removal_at > now));
         pool.refresh_counts(now);
+        if let Some(served) = served {
+            *self.stats.service_seconds.entry(key.to_string()).or_default() += served;
+        }
     }
 
     /// Adds a validated pool created at `created`, allocating its first nodes from `resize_from`
@@ -287,7 +303,19 @@ impl SimPool {
             workload,
             last_enable_autoscale: None,
             next_autoscale_eval: None,
+            busy_since: None,
         }
+    }
+
+    /// Enters a transition; the time until steady (or gone) counts as service time.
+    pub fn enter(&mut self, phase: Phase, now: f64) {
+        self.busy_since.get_or_insert(now);
+        self.phase = phase;
+    }
+
+    /// Ends the current transition at `at`; returns how long it took.
+    fn end_transition(&mut self, at: f64) -> f64 {
+        self.busy_since.take().map_or(0.0, |since| at - since)
     }
 
     pub fn is_deleting(&self) -> bool {
@@ -331,10 +359,12 @@ impl SimPool {
             .fold(f64::NEG_INFINITY, f64::max)
     }
 
-    fn set_steady(&mut self, at: f64, clock: &super::clock::SimClock) {
+    /// Returns the transition's service time.
+    fn set_steady(&mut self, at: f64, clock: &super::clock::SimClock) -> f64 {
         self.phase = Phase::Steady;
         self.wire.allocation_state = Some(AllocationState::Steady);
         self.wire.allocation_state_transition_time = Some(clock.timestamp(at));
+        self.end_transition(at)
     }
 
     pub fn set_allocation(&mut self, state: AllocationState, at: f64, clock: &super::clock::SimClock) {
@@ -404,7 +434,7 @@ impl SimPool {
         self.wire.target_low_priority_nodes = Some(targets.1);
         self.wire.resize_errors = None;
         self.set_allocation(AllocationState::Resizing, now, clock);
-        self.phase = Phase::Resizing { started: now, deadline: now + timeout, failure: failure.clone() };
+        self.enter(Phase::Resizing { started: now, deadline: now + timeout, failure: failure.clone() }, now);
         let mut killed = 0;
         for (dedicated, target) in [(true, targets.0), (false, targets.1)] {
             // A failed allocation gets half of what it asked for.
@@ -480,7 +510,7 @@ impl SimPool {
         self.wire.target_low_priority_nodes = Some(0);
         self.set_allocation(AllocationState::Resizing, now, clock);
         let until = now + timings.delete_base + if any_nodes { timings.node_release * 2.0 } else { 0.0 };
-        self.phase = Phase::Deleting { until };
+        self.enter(Phase::Deleting { until }, now);
         killed
     }
 
