@@ -1,8 +1,10 @@
 //! Torture: the real binary SIGKILLed at random instants and resumed; a 50-pool recreation under
-//! faults; planted secrets hunted through every file and output. Bounded, seeded, reproducible:
+//! faults; planted secrets hunted through every file, output and dashboard screen. Bounded, seeded, reproducible:
 //! REPOOL_TORTURE_TRIALS and REPOOL_TORTURE_SEED choose how many trials and which instants.
 
 mod common;
+
+use common::terminal::Terminal;
 
 use repool::definition::plan::{Action, Plan};
 use repool::definition::{Definition, EXAMPLE};
@@ -247,6 +249,18 @@ async fn planted_secrets_appear_nowhere() {
         vec![String::from_utf8_lossy(&output.stdout).to_string(), String::from_utf8_lossy(&output.stderr).to_string()];
     seen.push(String::from_utf8_lossy(&plan.stdout).to_string());
     seen.push(String::from_utf8_lossy(&plan.stderr).to_string());
+    // The dashboard: details, plan, a full recreation, the activity log and help, every screen kept.
+    // A new registry for the dashboard's run, so the plan shows the registry entry, password and all.
+    let next = dir.path().join("pools-next.json.j2");
+    let text = std::fs::read_to_string(&definition).unwrap().replace("contoso.azurecr.io", "contoso2.azurecr.io");
+    std::fs::write(&next, text).unwrap();
+    let screens =
+        dashboard_screens(dir.path(), &next, &[("AZURE_BATCH_ACCESS_KEY", &key), ("REGISTRY_PASSWORD", planted[0])]);
+    assert!(screens.len() > 10, "the dashboard drew its screens: {}", screens.len());
+    let registry =
+        screens.iter().find(|s| s.contains("contoso2.azurecr.io")).expect("the plan showed the new registry");
+    eprintln!("{registry}");
+    seen.extend(screens);
     let mut files = 0;
     for folder in ["journal", "backups", "logs", "locks"] {
         for entry in walk(&dir.path().join(folder)) {
@@ -260,6 +274,41 @@ async fn planted_secrets_appear_nowhere() {
             assert!(!text.contains(secret), "secret {secret} leaked into output/file #{i}");
         }
     }
+}
+
+/// Drives the real dashboard through every screen that could show a pool body; returns them all.
+fn dashboard_screens(dir: &std::path::Path, definition: &std::path::Path, env: &[(&str, &str)]) -> Vec<String> {
+    let definition = definition.to_str().unwrap();
+    let mut terminal = Terminal::repool(dir, &["--definition", definition, "--log-level", "trace"], env);
+    terminal.wait_for("p-render");
+    terminal.send("/p-render\r");
+    terminal.send("\r");
+    terminal.wait_for("(esc: back)");
+    terminal.wait_for("plan:");
+    // A lone escape is only a key once no sequence follows it: wait for its effect.
+    terminal.send("\x1b");
+    terminal.wait_without("(esc: back)");
+    terminal.send("p");
+    terminal.wait_for("defined pool(s) differ");
+    terminal.send(" ");
+    terminal.wait_for("marked 1");
+    terminal.send("R");
+    terminal.wait_for("Type p-render and press enter");
+    terminal.send("p-render\r");
+    terminal.wait_for("recreated");
+    terminal.send("l");
+    terminal.wait_for("activity: Batch calls");
+    terminal.send("?");
+    terminal.wait_for("any key closes");
+    terminal.send("\x1b");
+    terminal.send("q");
+    let ended = terminal.end();
+    assert!(
+        ended.success,
+        "the dashboard exits cleanly; last screen:\n{}",
+        ended.screens.last().cloned().unwrap_or_default()
+    );
+    ended.screens
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

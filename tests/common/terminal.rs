@@ -82,6 +82,15 @@ impl Terminal {
         }
     }
 
+    /// Waits (bounded) until the screen no longer shows `needle`.
+    pub fn wait_without(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.text().contains(needle) {
+            assert!(Instant::now() < deadline, "'{needle}' never went away; screen:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     pub fn send(&mut self, keys: &str) {
         self.keys.write_all(keys.as_bytes()).unwrap();
         self.keys.flush().unwrap();
