@@ -29,7 +29,7 @@ pub async fn run(quick: bool, cases: &[BenchCase]) -> color_eyre::Result<Exit> {
     println!("repool bench ({machine}, simulator at ×{SPEED}, release build recommended)");
     let wanted = |case| cases.is_empty() || cases.contains(&case);
     if wanted(BenchCase::Recreate) {
-        recreation(if quick { &[1, 20, 50] } else { &[1, 20, 200] }).await?;
+        recreation(if quick { &[1, 10, 50] } else { &[1, 10, 20, 100, 200, 1000] }).await?;
     }
     if wanted(BenchCase::Refresh) {
         refresh_calls(if quick { &[10, 100] } else { &[10, 100, 1000] }).await?;
@@ -139,8 +139,15 @@ async fn recreation(sizes: &[usize]) -> color_eyre::Result<()> {
             .filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD"))
             .map(|(_, n)| n)
             .sum();
-        let lists: u64 = stats.requests.iter().filter(|(k, _)| k.starts_with("GET list pools")).map(|(_, n)| n).sum();
-        let gets: u64 = stats.requests.iter().filter(|(k, _)| k.starts_with("GET get pool")).map(|(_, n)| n).sum();
+        // "METHOD operation status" → operation → count.
+        let mut by_operation = std::collections::BTreeMap::<&str, u64>::new();
+        for (key, n) in &stats.requests {
+            let operation = key.split_once(' ').map_or(key.as_str(), |(_, rest)| rest);
+            *by_operation.entry(operation.rsplit_once(' ').map_or(operation, |(op, _)| op)).or_default() += n;
+        }
+        let lists = by_operation.remove("list pools").unwrap_or(0);
+        let per_pool: Vec<String> =
+            by_operation.iter().map(|(op, n)| format!("{op}={:.2}", *n as f64 / count as f64)).collect();
         let service = |id: &str| {
             let key = id.to_lowercase();
             (stats.service_seconds.get(&key).unwrap_or(&0.0) - seeded.get(&key).unwrap_or(&0.0)) / SPEED
@@ -152,12 +159,12 @@ async fn recreation(sizes: &[usize]) -> color_eyre::Result<()> {
             .fold((0.0f64, 0.0), |(max, sum), s| (max.max(s), sum + s));
         println!(
             "recreate pools={count:<4} recreated={recreated:<4} wall={wall:.2}s critical_path={critical:.2}s ratio={:.3} sequential={sequential:.1}s \
-             speedup={:.0}x mutating_calls/pool={:.1} get_pool/pool={:.1} list_calls={lists}",
+             speedup={:.0}x mutating_calls/pool={:.1}",
             wall / critical,
             sequential / wall,
             mutating as f64 / count as f64,
-            gets as f64 / count as f64,
         );
+        println!("calls    pools={count:<4} per pool: {} · whole run: list pools={lists}", per_pool.join(" "));
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(())

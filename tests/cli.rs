@@ -120,6 +120,22 @@ async fn bad_input_exits_2_naming_the_fix_and_sends_nothing() {
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(expected), "{args:?}: expected '{expected}' in: {err}");
     }
+    // Certificates that exist but cannot sign in: named, with what is wrong.
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+    let keyless = dir.path().join("keyless.pem");
+    std::fs::write(&keyless, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
+    for (file, expected) in [(&garbage, "neither PEM nor a readable PKCS#12"), (&keyless, "holds no private key")] {
+        let mut command = repool(dir.path());
+        command.args(["pools", "--account-url", &sim.url, "--auth", "client-certificate"]).envs([
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", file.to_str().unwrap()),
+        ]);
+        let (code, _, err) = run(&mut command);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(file.to_str().unwrap()) && err.contains(expected), "{err}");
+    }
     std::fs::create_dir_all(dir.path().join("repool")).unwrap();
     std::fs::write(dir.path().join("repool/config.toml"), "refresh_seconds = 5\n[accounts.prod]\nurll = \"x\"\n")
         .unwrap();
