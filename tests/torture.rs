@@ -290,12 +290,7 @@ fn dashboard_screens(dir: &std::path::Path, definition: &std::path::Path, env: &
     terminal.wait_without("(esc: back)");
     terminal.send("p");
     terminal.wait_for("defined pool(s) differ");
-    terminal.send(" ");
-    terminal.wait_for("marked 1");
-    terminal.send("R");
-    terminal.wait_for("Type p-render and press enter");
-    terminal.send("p-render\r");
-    terminal.wait_for("recreated");
+    terminal.mark_and_recreate("p-render");
     terminal.send("l");
     terminal.wait_for("activity: Batch calls");
     terminal.send("?");

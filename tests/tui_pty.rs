@@ -13,12 +13,7 @@ fn demo_recreates_a_pool_and_restores_the_terminal() {
     terminal.wait_for("changes");
     assert!(terminal.on_alternate_screen(), "the dashboard draws on the alternate screen");
     terminal.send("/p-render\r");
-    terminal.send(" ");
-    terminal.wait_for("marked 1");
-    terminal.send("R");
-    terminal.wait_for("Type p-render and press enter");
-    terminal.send("p-render\r");
-    terminal.wait_for("recreated");
+    terminal.mark_and_recreate("p-render");
     terminal.wait_for("in sync");
     terminal.send("q");
     let ended = terminal.end();

@@ -96,6 +96,16 @@ impl Terminal {
         self.keys.flush().unwrap();
     }
 
+    /// Marks the selected pool and recreates it through the typed confirmation, until it is done.
+    pub fn mark_and_recreate(&mut self, id: &str) {
+        self.send(" ");
+        self.wait_for("marked 1");
+        self.send("R");
+        self.wait_for(&format!("Type {id} and press enter"));
+        self.send(&format!("{id}\r"));
+        self.wait_for("recreated");
+    }
+
     /// Waits for the program to exit and the output to drain.
     pub fn end(mut self) -> Ended {
         let status = self.child.wait().unwrap();
