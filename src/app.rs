@@ -1,5 +1,6 @@
 //! Loads settings, starts logging and the runtime, and runs the chosen command.
 
+use crate::batch::BatchError;
 use crate::cli::{Cli, Command};
 use crate::config::Settings;
 use crate::errors::{BadInput, Exit};
@@ -36,14 +37,28 @@ pub fn main(mut cli: Cli) -> ExitCode {
     let outcome = runtime.block_on(run(cli.command, settings, sim_account));
     match outcome {
         Ok(exit) => exit.into(),
-        Err(report) => match report.downcast_ref::<BadInput>() {
-            Some(bad) => fail_bad_input(bad),
-            None => {
-                tracing::error!("{report:#}");
-                eprintln!("error: {report:?}");
-                Exit::PoolFailed.into()
+        Err(report) => {
+            if let Some(bad) = report.downcast_ref::<BadInput>() {
+                return fail_bad_input(bad);
             }
-        },
+            tracing::error!("{report:#}");
+            match report.downcast_ref::<BatchError>() {
+                // Sign-in and certificate failures are configuration; they stop before any change.
+                Some(e @ (BatchError::Auth { .. } | BatchError::Certificate { .. })) => {
+                    eprintln!("error: {e}");
+                    Exit::BadInput.into()
+                }
+                // Already written for the operator: no report sections.
+                Some(e) => {
+                    eprintln!("error: {e}");
+                    Exit::PoolFailed.into()
+                }
+                None => {
+                    eprintln!("error: {report:?}");
+                    Exit::PoolFailed.into()
+                }
+            }
+        }
     }
 }
 

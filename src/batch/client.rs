@@ -340,7 +340,7 @@ impl BatchClient {
             let (status, error_text) = match &outcome {
                 Ok(answer) => (Some(answer.status.as_u16()), None),
                 Err(Failure::Service(e)) => (Some(e.status), Some(e.code.clone())),
-                Err(Failure::Transport { detail, .. }) => (None, Some(detail.clone())),
+                Err(Failure::Transport { detail, .. } | Failure::Certificate(detail)) => (None, Some(detail.clone())),
             };
             self.observe(ApiEvent {
                 operation,
@@ -362,6 +362,9 @@ impl BatchClient {
                     let may = !sent || replay == Replay::Safe;
                     (BatchError::Transport { url: self.inner.endpoint.to_string(), detail }, None, may)
                 }
+                Err(Failure::Certificate(detail)) => {
+                    (BatchError::Certificate { url: self.inner.endpoint.to_string(), detail }, None, false)
+                }
             };
             // Retry-After is honoured, but never below our own backoff: `0` must not become a storm.
             let delay = retry_after.unwrap_or_default().max(backoff(policy, attempt));
@@ -375,8 +378,10 @@ impl BatchClient {
     }
 
     async fn attempt(&self, request: reqwest::Request, operation: &'static str) -> Result<Answer, Failure> {
-        let transport =
-            |e: reqwest::Error| Failure::Transport { sent: !e.is_connect(), detail: describe_transport(&e) };
+        let transport = |e: reqwest::Error| match certificate_problem(&e) {
+            Some(problem) => Failure::Certificate(problem),
+            None => Failure::Transport { sent: !e.is_connect(), detail: describe_transport(&e) },
+        };
         let response = self.inner.http.execute(request).await.map_err(transport)?;
         let status = response.status();
         let headers = response.headers().clone();
@@ -424,6 +429,8 @@ enum Failure {
         detail: String,
         sent: bool,
     },
+    /// The server's certificate did not verify.
+    Certificate(String),
 }
 
 fn is_transient(e: &ServiceError) -> bool {
@@ -465,6 +472,22 @@ fn describe_transport(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// The TLS certificate error behind a failed connection, if that is what it was.
+fn certificate_problem(e: &reqwest::Error) -> Option<String> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        // rustls reports through io::Error, whose source() skips the error it wraps.
+        let inner = s.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map(|e| e as &dyn std::error::Error);
+        for candidate in [Some(s), inner].into_iter().flatten() {
+            if let Some(rustls::Error::InvalidCertificate(reason)) = candidate.downcast_ref::<rustls::Error>() {
+                return Some(format!("{reason:?}"));
+            }
+        }
+        source = s.source();
+    }
+    None
 }
 
 fn pool_path(id: &str, suffix: &str) -> String {

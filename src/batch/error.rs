@@ -14,6 +14,13 @@ pub enum BatchError {
         "cannot reach the Batch account at {url}: {detail}. Check the account URL, the network or proxy (HTTPS_PROXY), and try again"
     )]
     Transport { url: String, detail: String },
+    /// The account's TLS certificate did not verify: permanent, so never retried.
+    #[error(
+        "the Batch account at {url} presented a TLS certificate that cannot be verified ({detail}). If a proxy \
+         inspects TLS, add its CA certificate to the system trust store or SSL_CERT_FILE; repool never turns \
+         verification off"
+    )]
+    Certificate { url: String, detail: String },
     /// Getting a token or signing the request failed.
     #[error("sign-in with {method} failed: {detail}")]
     Auth { method: &'static str, detail: String },
