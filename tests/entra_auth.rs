@@ -1,6 +1,7 @@
 //! Entra ID sign-in end to end against a local fake token endpoint: the certificate flow (PEM and
 //! PKCS#12) signs a client assertion the endpoint verifies with the certificate's public key and
-//! `x5t`; the client secret flow; and the bad-input errors. Test keys are generated here.
+//! `x5t`; the client secret flow; the Azure CLI flow (a stand-in `az`); and the bad-input errors.
+//! Test keys are generated here.
 
 mod common;
 
@@ -258,4 +259,56 @@ fn bad_certificate_files_are_named_with_the_fix() {
         ..certificate_settings(Path::new("x"), None)
     };
     assert!(Credential::from_settings(&https, &HttpSettings::default()).unwrap_err().contains("must use https"));
+}
+
+/// A stand-in `az` on PATH: records its arguments and answers as `az account get-access-token`
+/// does, or fails as it does when nobody is logged in.
+fn fake_az(dir: &Path, logged_in: bool) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let answer = if logged_in {
+        r#"echo '{"accessToken": "cli-token-4711", "expiresOn": "2030-01-02 03:04:05.000000", "expires_on": 1893553445, "tokenType": "Bearer"}'"#
+    } else {
+        "echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1"
+    };
+    let script = format!("#!/bin/sh\necho \"$@\" >> '{}'\n{answer}\n", dir.join("az-calls").display());
+    let az = bin.join("az");
+    std::fs::write(&az, script).unwrap();
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_cli_signs_in_with_the_token_az_prints() {
+    let options = SimOptions { speed: 0.0, seed: Some("demo".into()), allow_bearer: true, ..Default::default() };
+    let sim = sim::start(options, "127.0.0.1:0").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for logged_in in [true, false] {
+        let bin = fake_az(dir.path(), logged_in);
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let mut command = common::repool_command(dir.path());
+        command.args(["pools", "--account-url", &sim.url, "--auth", "azure-cli"]).env("PATH", path);
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        if logged_in {
+            assert!(output.status.success(), "{stderr}");
+            assert!(stdout.contains("p-render"), "{stdout}");
+        } else {
+            assert_eq!(output.status.code(), Some(2), "not signed in is configuration: {stderr}");
+            assert!(stderr.contains("sign-in with azure-cli failed") && stderr.contains("az login"), "{stderr}");
+            assert!(!stderr.contains("cli-token-4711"));
+        }
+    }
+    let calls = std::fs::read_to_string(dir.path().join("az-calls")).unwrap();
+    assert!(
+        calls.contains("account get-access-token -o json --scope https://batch.core.windows.net//.default"),
+        "{calls}"
+    );
+    let listed = sim.stats().requests.get("GET list pools 200").copied().unwrap_or(0);
+    assert!(listed >= 1, "the bearer token was accepted: {:?}", sim.stats().requests);
+    for log in std::fs::read_dir(dir.path().join("logs")).unwrap() {
+        let text = std::fs::read_to_string(log.unwrap().path()).unwrap();
+        assert!(!text.contains("cli-token-4711"), "the token stays out of the log");
+    }
 }
