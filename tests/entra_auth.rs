@@ -1,6 +1,7 @@
 //! Entra ID sign-in end to end against a local fake token endpoint: the certificate flow (PEM and
 //! PKCS#12) signs a client assertion the endpoint verifies with the certificate's public key and
-//! `x5t`; the client secret flow; the Azure CLI flow (a stand-in `az`); and the bad-input errors.
+//! `x5t`; the client secret, workload identity and managed identity (IMDS) flows; the Azure CLI flow
+//! (a stand-in `az`); and the bad-input errors.
 //! Test keys are generated here.
 
 mod common;
@@ -21,6 +22,8 @@ use std::sync::{Arc, Mutex};
 const AUTHORITY: &str = "https://login.fake.local";
 const TENANT: &str = "tenant-1";
 const CLIENT: &str = "app-1";
+/// What Kubernetes projects into the workload's token file.
+const FEDERATED_TOKEN: &str = "eyJfederated.workload.token";
 
 struct TestCertificate {
     key_pem: String,
@@ -43,7 +46,8 @@ fn make_certificate() -> TestCertificate {
 /// What the fake endpoint saw: Ok(grant description) or Err(why it refused).
 type Seen = Arc<Mutex<Vec<Result<String, String>>>>;
 
-/// A token endpoint that checks client assertions against `cert` and secrets against "s3cret".
+/// A token endpoint that checks client assertions against `cert` (or the federated token) and
+/// secrets against "s3cret".
 async fn token_endpoint(cert: Option<(Vec<u8>, Vec<u8>)>) -> (String, Seen) {
     let seen: Seen = Arc::default();
     let log = seen.clone();
@@ -67,7 +71,34 @@ async fn token_endpoint(cert: Option<(Vec<u8>, Vec<u8>)>) -> (String, Seen) {
             }
         }
     };
-    let app = axum::Router::new().route("/{tenant}/oauth2/v2.0/token", axum::routing::post(handler));
+    let imds_log = seen.clone();
+    // The instance metadata endpoint managed identity asks (169.254.169.254, redirected here).
+    let imds = move |headers: axum::http::HeaderMap, axum::extract::RawQuery(query): axum::extract::RawQuery| {
+        let log = imds_log.clone();
+        async move {
+            let query: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+            let verdict = if headers.get("metadata").is_none_or(|v| v != "true") {
+                Err("no Metadata: true header".to_string())
+            } else if query.get("resource").map(String::as_str) != Some("https://batch.core.windows.net/") {
+                Err(format!("wrong resource {:?}", query.get("resource")))
+            } else {
+                Ok(format!("managed {}", query.get("client_id").map(String::as_str).unwrap_or("system-assigned")))
+            };
+            log.lock().unwrap().push(verdict.clone());
+            let expires = (jiff::Timestamp::now().as_second() + 3600).to_string();
+            match verdict {
+                Ok(_) => json_reply(
+                    200,
+                    json!({"access_token": "mi-token", "expires_on": expires, "resource": "https://batch.core.windows.net/", "token_type": "Bearer"}),
+                ),
+                Err(why) => json_reply(400, json!({"error": "invalid_request", "error_description": why})),
+            }
+        }
+    };
+    let app = axum::Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", axum::routing::post(handler))
+        .route("/metadata/identity/oauth2/token", axum::routing::get(imds));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -95,6 +126,9 @@ fn check_grant(
     }
     if let Some(secret) = form.get("client_secret") {
         return if secret == "s3cret" { Ok("secret".into()) } else { Err("bad secret".into()) };
+    }
+    if form.get("client_assertion").map(String::as_str) == Some(FEDERATED_TOKEN) {
+        return Ok("federated".into());
     }
     let (cert_der, public_key) = cert.ok_or("no certificate registered")?;
     let assertion = form.get("client_assertion").ok_or("no client_assertion")?;
@@ -235,6 +269,34 @@ async fn client_secret_signs_in() {
     };
     assert_eq!(list_with(credential(&settings, &endpoint).unwrap()).await, 12);
     assert_eq!(*seen.lock().unwrap(), [Ok("secret".to_string())]);
+}
+
+#[tokio::test]
+async fn workload_identity_exchanges_the_federated_token() {
+    let (endpoint, seen) = token_endpoint(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = AuthSettings {
+        method: AuthMethod::WorkloadIdentity,
+        tenant_id: Some(TENANT.into()),
+        client_id: Some(CLIENT.into()),
+        federated_token_file: Some(write(dir.path(), "token", FEDERATED_TOKEN.as_bytes())),
+        authority_host: Some(AUTHORITY.into()),
+        ..Default::default()
+    };
+    assert_eq!(list_with(credential(&settings, &endpoint).unwrap()).await, 12);
+    assert_eq!(*seen.lock().unwrap(), [Ok("federated".to_string())]);
+}
+
+#[tokio::test]
+async fn managed_identity_asks_the_instance_metadata_endpoint() {
+    let (endpoint, seen) = token_endpoint(None).await;
+    let settings = AuthSettings {
+        method: AuthMethod::ManagedIdentity,
+        client_id: Some("user-assigned-7".into()),
+        ..Default::default()
+    };
+    assert_eq!(list_with(credential(&settings, &endpoint).unwrap()).await, 12);
+    assert_eq!(*seen.lock().unwrap(), [Ok("managed user-assigned-7".to_string())]);
 }
 
 #[test]
