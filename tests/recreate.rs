@@ -69,15 +69,6 @@ impl Harness {
         (Engine::new(self.client.clone(), self.definition.clone(), config, snapshots, tx, cancel), rx)
     }
 
-    /// Every node of `id` starts a task now, so draining takes a whole task length.
-    fn tasks_just_began(&self, id: &str) {
-        self.sim.with_world(|world, now| {
-            for node in &mut world.find_mut(id).unwrap().nodes {
-                node.ready_at = now;
-            }
-        });
-    }
-
     fn journal(&self, run: &str) -> Journal {
         Journal::open(&self.dir.path().join("journal"), run).unwrap()
     }
@@ -160,7 +151,7 @@ async fn busy_pools_are_recreated_without_cutting_a_task_short() {
 async fn drain_timeout_fail_leaves_the_pool_steady_and_undeleted() {
     let h = Harness::new().await;
     // p-ingest runs 25-minute tasks; one just began: a 5-minute resize timeout cannot drain it.
-    h.tasks_just_began("p-ingest");
+    common::tasks_just_began(&h.sim, "p-ingest");
     let report = h.run("r2", fresh(&["p-ingest"]), None, policy(DrainTimeoutPolicy::Fail, 5)).await;
     assert_eq!(report.status, RunStatus::Failed, "{report:#?}");
     let error = report.pools[0].error.clone().unwrap();
@@ -174,7 +165,7 @@ async fn drain_timeout_fail_leaves_the_pool_steady_and_undeleted() {
 #[tokio::test]
 async fn drain_timeout_force_deletes_and_says_tasks_are_requeued() {
     let h = Harness::new().await;
-    h.tasks_just_began("p-ingest");
+    common::tasks_just_began(&h.sim, "p-ingest");
     let report = h.run("r3", fresh(&["p-ingest"]), None, policy(DrainTimeoutPolicy::Force, 5)).await;
     assert_eq!(report.pools[0].status, PoolStatus::Recreated, "{report:#?}");
     assert!(report.pools[0].warnings.iter().any(|w| w.contains("requeued")), "{:?}", report.pools[0].warnings);
@@ -185,7 +176,7 @@ async fn drain_timeout_force_deletes_and_says_tasks_are_requeued() {
 #[tokio::test]
 async fn drain_timeout_wait_keeps_waiting_until_tasks_end() {
     let h = Harness::new().await;
-    h.tasks_just_began("p-ingest");
+    common::tasks_just_began(&h.sim, "p-ingest");
     let report = h.run("r4", fresh(&["p-ingest"]), None, policy(DrainTimeoutPolicy::Wait, 5)).await;
     assert_eq!(report.pools[0].status, PoolStatus::Recreated, "{report:#?}");
     let stats = h.sim.stats();

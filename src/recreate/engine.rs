@@ -164,10 +164,13 @@ impl Engine {
             }
             let began = Instant::now();
             let started_at = jiff::Timestamp::now();
-            // Steps are redone from live state on resume, so only the intent to delete must be on
-            // disk before its step acts: after a crash there, the pool shows as deleted, not created.
+            // Steps are redone from live state on resume, so only the intents to delete and to create
+            // must be on disk before their steps act: after a power cut there, the pool shows as
+            // deleted, and a resume retries the create (and recognises its own pool) rather than
+            // the delete.
             let started = Record::StepStarted { pool: id.clone(), step };
-            let written = if step == Step::Delete { journal.append(started).await } else { journal.queue(started) };
+            let durable = matches!(step, Step::Delete | Step::Create);
+            let written = if durable { journal.append(started).await } else { journal.queue(started) };
             if let Err(e) = written {
                 return self
                     .finish(

@@ -99,8 +99,9 @@ impl Snapshots {
     }
 
     /// Polls while anyone waits, until cancelled: every `interval`, or `fast_interval` after a
-    /// poll when a change was just made or a new wait began (so a wait that is already satisfied
-    /// ends at once, not a whole interval later). Never closer than three times the last list
+    /// poll when a change was just made, a wait just ended (its siblings are likely close behind)
+    /// or a new wait began (so a wait that is already satisfied ends at once, not a whole
+    /// interval later). Never closer than three times the last list
     /// call took, so a large account is not listed back to back.
     pub async fn poll(self: Arc<Self>, interval: Duration, fast_interval: Duration, cancel: CancellationToken) {
         loop {
@@ -143,6 +144,8 @@ impl Snapshots {
                 let snapshot = rx.borrow_and_update().clone();
                 let fresh = snapshot.requested.is_some_and(|t| t >= began) && snapshot.error.is_none();
                 if fresh && done(snapshot.get(id)) {
+                    // Pools started together finish together: look again soon for the others.
+                    self.request_fast();
                     return Ok(snapshot.get(id).cloned());
                 }
             }

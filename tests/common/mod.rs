@@ -67,6 +67,16 @@ pub async fn fast_demo_with_config() -> (RunningSim, tempfile::TempDir) {
     (sim, dir)
 }
 
+/// Every node of pool `id` starts a task now, so draining it takes a whole task length (the
+/// demo's p-ingest: 25 minutes), whenever the resize lands.
+pub fn tasks_just_began(sim: &RunningSim, id: &str) {
+    sim.with_world(|world, now| {
+        for node in &mut world.find_mut(id).expect("a seeded pool").nodes {
+            node.ready_at = now;
+        }
+    });
+}
+
 /// Requests that may change the account (anything but GET and HEAD).
 pub fn mutating_calls(sim: &RunningSim) -> u64 {
     sim.stats().requests.iter().filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD")).map(|(_, n)| n).sum()
