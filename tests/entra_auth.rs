@@ -258,7 +258,6 @@ async fn a_certificate_the_endpoint_does_not_know_is_refused_clearly() {
 
 #[tokio::test]
 async fn client_secret_signs_in() {
-    let (endpoint, seen) = token_endpoint(None).await;
     let settings = AuthSettings {
         method: AuthMethod::ClientSecret,
         tenant_id: Some(TENANT.into()),
@@ -267,13 +266,18 @@ async fn client_secret_signs_in() {
         authority_host: Some(AUTHORITY.into()),
         ..Default::default()
     };
-    assert_eq!(list_with(credential(&settings, &endpoint).unwrap()).await, 12);
-    assert_eq!(*seen.lock().unwrap(), [Ok("secret".to_string())]);
+    signs_in_with(&settings, "secret").await;
+}
+
+/// Lists the demo pools signed in with `settings`; the token endpoint saw exactly `grant`.
+async fn signs_in_with(settings: &AuthSettings, grant: &str) {
+    let (endpoint, seen) = token_endpoint(None).await;
+    assert_eq!(list_with(credential(settings, &endpoint).unwrap()).await, 12);
+    assert_eq!(*seen.lock().unwrap(), [Ok(grant.to_string())]);
 }
 
 #[tokio::test]
 async fn workload_identity_exchanges_the_federated_token() {
-    let (endpoint, seen) = token_endpoint(None).await;
     let dir = tempfile::tempdir().unwrap();
     let settings = AuthSettings {
         method: AuthMethod::WorkloadIdentity,
@@ -283,20 +287,17 @@ async fn workload_identity_exchanges_the_federated_token() {
         authority_host: Some(AUTHORITY.into()),
         ..Default::default()
     };
-    assert_eq!(list_with(credential(&settings, &endpoint).unwrap()).await, 12);
-    assert_eq!(*seen.lock().unwrap(), [Ok("federated".to_string())]);
+    signs_in_with(&settings, "federated").await;
 }
 
 #[tokio::test]
 async fn managed_identity_asks_the_instance_metadata_endpoint() {
-    let (endpoint, seen) = token_endpoint(None).await;
     let settings = AuthSettings {
         method: AuthMethod::ManagedIdentity,
         client_id: Some("user-assigned-7".into()),
         ..Default::default()
     };
-    assert_eq!(list_with(credential(&settings, &endpoint).unwrap()).await, 12);
-    assert_eq!(*seen.lock().unwrap(), [Ok("managed user-assigned-7".to_string())]);
+    signs_in_with(&settings, "managed user-assigned-7").await;
 }
 
 #[test]
