@@ -43,6 +43,7 @@ pub async fn run(quick: bool, cases: &[BenchCase]) -> color_eyre::Result<Exit> {
     if wanted(BenchCase::Dashboard) {
         dashboard_idle(if quick { 10 } else { 60 }, 1000).await;
         dashboard_idle(10, if quick { 1000 } else { 10_000 }).await;
+        demo_start_up().await;
     }
     Ok(Exit::Done)
 }
@@ -274,43 +275,13 @@ async fn dashboard_idle(seconds: u64, pools: usize) {
     }
     let parts: Vec<&str> = first.split_whitespace().collect();
     let (Some(url), Some(key)) = (parts.get(2), parts.get(4).and_then(|k| k.strip_prefix("key="))) else { return };
-    // A pty starts at 0x0; size it before the dashboard asks.
-    let command = format!(
-        "stty rows 45 cols 160; exec {} --account-url {url} --account-name simaccount --auth shared-key",
-        exe.display()
-    );
-    let started = Instant::now();
-    // `script` signals its whole process group when it ends: give it its own.
-    let tui = tokio::process::Command::new("script")
-        .process_group(0)
-        .args(["-qfc", &command, "/dev/null"])
-        .env("AZURE_BATCH_ACCESS_KEY", key)
-        .env("REPOOL_DATA_DIR", &dir)
-        .env("TERM", "xterm-256color")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let Ok(mut tui) = tui else {
-        println!("tui idle: skipped (util-linux `script` is needed for a pseudo-terminal)");
-        return;
-    };
-    let mut output = tui.stdout.take().expect("piped");
-    let mut seen = Vec::new();
-    let first_frame = loop {
-        use tokio::io::AsyncReadExt;
-        let mut buffer = [0u8; 65536];
-        match tokio::time::timeout(Duration::from_secs(20), output.read(&mut buffer)).await {
-            Ok(Ok(n)) if n > 0 => {
-                seen.extend_from_slice(&buffer[..n]);
-                if String::from_utf8_lossy(&seen).contains("gen-0001") {
-                    break started.elapsed();
-                }
-            }
-            _ => {
-                println!("tui idle: the dashboard did not draw within 20 s");
-                return;
-            }
+    let command = format!("exec {} --account-url {url} --account-name simaccount --auth shared-key", exe.display());
+    let env = [("AZURE_BATCH_ACCESS_KEY", key), ("REPOOL_DATA_DIR", &dir.display().to_string())];
+    let (mut tui, mut output, first_frame) = match first_frame(&command, &env, "gen-0001").await {
+        Ok(started) => started,
+        Err(why) => {
+            println!("tui idle: {why}");
+            return;
         }
     };
     // Keep draining the pty so the dashboard never blocks on output.
@@ -344,6 +315,59 @@ async fn dashboard_idle(seconds: u64, pools: usize) {
     let _ = tui.kill().await;
     let _ = sim.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `repool demo` from start to its first frame.
+async fn demo_start_up() {
+    let Ok(exe) = std::env::current_exe() else { return };
+    let Ok(dir) = tempfile_dir() else { return };
+    let command = format!("exec {} demo", exe.display());
+    match first_frame(&command, &[("REPOOL_DATA_DIR", &dir.display().to_string())], "p-render").await {
+        Ok((mut demo, _, took)) => {
+            println!("tui demo start-up to first frame={:.0}ms", took.as_secs_f64() * 1000.0);
+            let _ = demo.kill().await;
+        }
+        Err(why) => println!("tui demo: {why}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `shell_command` in a 45×160 pseudo-terminal (util-linux `script`) until its output shows
+/// `needle`; returns the child, its output (keep reading it) and how long the first frame took.
+async fn first_frame(
+    shell_command: &str,
+    env: &[(&str, &str)],
+    needle: &str,
+) -> Result<(tokio::process::Child, tokio::process::ChildStdout, Duration), String> {
+    // A pty starts at 0x0; size it before the program asks.
+    let command = format!("stty rows 45 cols 160; {shell_command}");
+    let started = Instant::now();
+    // `script` signals its whole process group when it ends: give it its own.
+    let mut child = tokio::process::Command::new("script")
+        .process_group(0)
+        .args(["-qfc", &command, "/dev/null"])
+        .envs(env.iter().copied())
+        .env("TERM", "xterm-256color")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|_| "skipped (util-linux `script` is needed for a pseudo-terminal)".to_string())?;
+    let mut output = child.stdout.take().expect("piped");
+    let mut seen = Vec::new();
+    loop {
+        use tokio::io::AsyncReadExt;
+        let mut buffer = [0u8; 65536];
+        match tokio::time::timeout(Duration::from_secs(20), output.read(&mut buffer)).await {
+            Ok(Ok(n)) if n > 0 => {
+                seen.extend_from_slice(&buffer[..n]);
+                if String::from_utf8_lossy(&seen).contains(needle) {
+                    return Ok((child, output, started.elapsed()));
+                }
+            }
+            _ => return Err("nothing drawn within 20 s".into()),
+        }
+    }
 }
 
 fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
