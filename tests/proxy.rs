@@ -34,9 +34,10 @@ fn certificates() -> (String, rustls::ServerConfig) {
     (ca.pem(), server)
 }
 
-/// A CONNECT proxy that ends TLS for HOST itself and relays the plain HTTP to `upstream`;
+/// A CONNECT proxy that ends TLS for HOST itself and relays the plain HTTP to the simulator;
 /// records each request line it was sent.
-async fn proxy(tls: rustls::ServerConfig, upstream: SocketAddr, seen: Arc<Mutex<Vec<String>>>) -> SocketAddr {
+async fn proxy(tls: rustls::ServerConfig, sim: &repool::sim::RunningSim, seen: Arc<Mutex<Vec<String>>>) -> SocketAddr {
+    let upstream: SocketAddr = sim.url.trim_start_matches("http://").trim_end_matches('/').parse().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
@@ -89,10 +90,9 @@ async fn pools_via_proxy(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_calls_go_through_the_proxy_with_tls_verified() {
     let sim = common::frozen_sim(Some("demo")).await;
-    let upstream: SocketAddr = sim.url.trim_start_matches("http://").trim_end_matches('/').parse().unwrap();
     let (ca_pem, tls) = certificates();
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let proxy = proxy(tls, upstream, seen.clone()).await;
+    let proxy = proxy(tls, &sim, seen.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, ca_pem).unwrap();
@@ -108,9 +108,8 @@ async fn batch_calls_go_through_the_proxy_with_tls_verified() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_is_refused() {
     let sim = common::frozen_sim(Some("demo")).await;
-    let upstream: SocketAddr = sim.url.trim_start_matches("http://").trim_end_matches('/').parse().unwrap();
     let (_, tls) = certificates();
-    let proxy = proxy(tls, upstream, Arc::new(Mutex::new(Vec::new()))).await;
+    let proxy = proxy(tls, &sim, Arc::new(Mutex::new(Vec::new()))).await;
     let dir = tempfile::tempdir().unwrap();
     let output = pools_via_proxy(dir.path(), &sim, proxy, None).await;
     let stderr = String::from_utf8_lossy(&output.stderr);

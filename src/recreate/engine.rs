@@ -144,23 +144,26 @@ impl Engine {
     }
 
     async fn run_pool(&self, target: PoolTarget, journal: &Journal) -> PoolReport {
-        let until = target.until;
         let id = target.id.clone();
-        let mut run = PoolRun { etag: target.etag, backup: target.backup, ..Default::default() };
+        let mut run = PoolRun { etag: target.etag.clone(), backup: target.backup.clone(), ..Default::default() };
         let mut report = PoolReport::new(&id);
+        let (status, error) = self.run_steps(&target, journal, &mut run, &mut report).await;
+        self.finish(journal, &id, report, &run, status, error).await
+    }
+
+    /// Runs the pool's steps from `target.start_at`, journaling each; returns how the pool ended.
+    async fn run_steps(
+        &self,
+        target: &PoolTarget,
+        journal: &Journal,
+        run: &mut PoolRun,
+        report: &mut PoolReport,
+    ) -> (PoolStatus, Option<String>) {
+        let id = &target.id;
         let mut step = target.start_at;
         loop {
             if self.cancel.is_cancelled() {
-                return self
-                    .finish(
-                        journal,
-                        &id,
-                        report,
-                        &run,
-                        PoolStatus::Interrupted,
-                        Some(format!("stopped before {step}; `repool resume` continues")),
-                    )
-                    .await;
+                return (PoolStatus::Interrupted, Some(format!("stopped before {step}; `repool resume` continues")));
             }
             let began = Instant::now();
             let started_at = jiff::Timestamp::now();
@@ -172,41 +175,21 @@ impl Engine {
             let durable = matches!(step, Step::Delete | Step::Create);
             let written = if durable { journal.append(started).await } else { journal.queue(started) };
             if let Err(e) = written {
-                return self
-                    .finish(
-                        journal,
-                        &id,
-                        report,
-                        &run,
-                        PoolStatus::Failed,
-                        Some(format!("cannot write the journal: {e}")),
-                    )
-                    .await;
+                return (PoolStatus::Failed, Some(format!("cannot write the journal: {e}")));
             }
             let _ = self.progress.send(Progress::StepStarted { pool: id.clone(), step });
-            let result = self.step(&id, step, &mut run).await;
+            let result = self.step(id, step, run).await;
             let elapsed = began.elapsed();
             let (outcome, detail, next) = match result {
                 Ok(Outcome::Done(detail)) => ("ok", detail, step.next()),
                 Ok(Outcome::Skipped(detail)) => ("skipped", detail, step.next()),
                 Ok(Outcome::Jump(to, detail)) => ("skipped", detail, Some(to)),
                 Err(error) if self.cancel.is_cancelled() => {
-                    return self
-                        .finish(
-                            journal,
-                            &id,
-                            report,
-                            &run,
-                            PoolStatus::Interrupted,
-                            Some(format!("{step}: {error}; `repool resume` continues")),
-                        )
-                        .await;
+                    return (PoolStatus::Interrupted, Some(format!("{step}: {error}; `repool resume` continues")));
                 }
                 Err(error) => {
                     report.steps.push(StepReport::new(step, started_at, elapsed, "failed", Some(error.clone())));
-                    return self
-                        .finish(journal, &id, report, &run, PoolStatus::Failed, Some(format!("{step}: {error}")))
-                        .await;
+                    return (PoolStatus::Failed, Some(format!("{step}: {error}")));
                 }
             };
             let (etag, backup) = match step {
@@ -224,16 +207,7 @@ impl Engine {
                 backup,
             };
             if let Err(e) = journal.queue(record) {
-                return self
-                    .finish(
-                        journal,
-                        &id,
-                        report,
-                        &run,
-                        PoolStatus::Failed,
-                        Some(format!("cannot write the journal: {e}")),
-                    )
-                    .await;
+                return (PoolStatus::Failed, Some(format!("cannot write the journal: {e}")));
             }
             // A jump skips steps: journal them so a resume continues at the jump's target.
             if let Some(to) = next {
@@ -260,20 +234,9 @@ impl Engine {
                 elapsed,
             });
             match next {
-                None => {
-                    return self.finish(journal, &id, report, &run, PoolStatus::Recreated, None).await;
-                }
-                Some(_) if until == Some(step) => {
-                    return self
-                        .finish(
-                            journal,
-                            &id,
-                            report,
-                            &run,
-                            PoolStatus::Paused,
-                            Some(format!("paused after {step}; `repool resume` continues")),
-                        )
-                        .await;
+                None => return (PoolStatus::Recreated, None),
+                Some(_) if target.until == Some(step) => {
+                    return (PoolStatus::Paused, Some(format!("paused after {step}; `repool resume` continues")));
                 }
                 Some(to) => step = to,
             }
