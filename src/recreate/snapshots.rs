@@ -101,8 +101,8 @@ impl Snapshots {
     /// Polls while anyone waits, until cancelled: every `interval`, or `fast_interval` after a
     /// poll when a change was just made, a wait just ended (its siblings are likely close behind)
     /// or a new wait began (so a wait that is already satisfied ends at once, not a whole
-    /// interval later). Never closer than three times the last list
-    /// call took, so a large account is not listed back to back.
+    /// interval later). Never closer than three times the last list call took, so a large
+    /// account is not listed back to back.
     pub async fn poll(self: Arc<Self>, interval: Duration, fast_interval: Duration, cancel: CancellationToken) {
         loop {
             let polled = tokio::time::Instant::now();
