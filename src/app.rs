@@ -34,31 +34,43 @@ pub fn main(mut cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(run(cli.command, settings, sim_account));
+    let json = cli.command.as_ref().is_some_and(wants_json);
+    let definition_flag = cli.global.definition.clone();
+    let outcome = runtime.block_on(run(cli.command, settings, sim_account, definition_flag));
     match outcome {
         Ok(exit) => exit.into(),
         Err(report) => {
-            if let Some(bad) = report.downcast_ref::<BadInput>() {
-                return fail_bad_input(bad);
+            let (exit, message) = if let Some(bad) = report.downcast_ref::<BadInput>() {
+                tracing::warn!("bad input: {bad}");
+                (Exit::BadInput, bad.to_string())
+            } else {
+                tracing::error!("{report:#}");
+                match report.downcast_ref::<BatchError>() {
+                    // Sign-in and certificate failures are configuration; they stop before any change.
+                    Some(e @ (BatchError::Auth { .. } | BatchError::Certificate { .. })) => {
+                        (Exit::BadInput, e.to_string())
+                    }
+                    // Already written for the operator: no report sections.
+                    Some(e) => (Exit::PoolFailed, e.to_string()),
+                    None => (Exit::PoolFailed, format!("{report:?}")),
+                }
+            };
+            if json {
+                println!("{}", serde_json::json!({"error": message, "exitCode": exit as u8}));
             }
-            tracing::error!("{report:#}");
-            match report.downcast_ref::<BatchError>() {
-                // Sign-in and certificate failures are configuration; they stop before any change.
-                Some(e @ (BatchError::Auth { .. } | BatchError::Certificate { .. })) => {
-                    eprintln!("error: {e}");
-                    Exit::BadInput.into()
-                }
-                // Already written for the operator: no report sections.
-                Some(e) => {
-                    eprintln!("error: {e}");
-                    Exit::PoolFailed.into()
-                }
-                None => {
-                    eprintln!("error: {report:?}");
-                    Exit::PoolFailed.into()
-                }
-            }
+            eprintln!("error: {message}");
+            exit.into()
         }
+    }
+}
+
+/// Commands whose stdout is JSON: their failures are one JSON object there too.
+fn wants_json(command: &Command) -> bool {
+    match command {
+        Command::Pools { json } | Command::Plan { json, .. } | Command::Runs { json } => *json,
+        Command::Recreate(args) => args.json,
+        Command::Resume(args) => args.json,
+        _ => false,
     }
 }
 
@@ -87,7 +99,9 @@ fn command_name(command: &Command) -> &'static str {
         Command::Validate => "validate",
         Command::Plan { .. } => "plan",
         Command::Recreate(_) => "recreate",
-        Command::Resume { .. } => "resume",
+        Command::Resume(_) => "resume",
+        Command::Runs { .. } => "runs",
+        Command::Abandon { .. } => "abandon",
         Command::Restore { .. } => "restore",
         Command::Info => "info",
         Command::Bench { .. } => "bench",
@@ -95,19 +109,30 @@ fn command_name(command: &Command) -> &'static str {
     }
 }
 
-async fn run(command: Option<Command>, settings: Settings, sim_account: Option<String>) -> color_eyre::Result<Exit> {
+async fn run(
+    command: Option<Command>,
+    settings: Settings,
+    sim_account: Option<String>,
+    definition_flag: Option<std::path::PathBuf>,
+) -> color_eyre::Result<Exit> {
+    use crate::run_command::{self, RestoreFrom};
     match command {
         Some(Command::Info) => headless::info(&settings),
         Some(Command::Bench { quick, cases }) => crate::bench::run(quick, &cases).await,
         Some(Command::Pools { json }) => headless::pools(&settings, json).await,
         Some(Command::Validate) => headless::validate(&settings),
         Some(Command::Plan { pools, all: _, json }) => headless::plan(&settings, &pools, json).await,
-        Some(Command::Recreate(args)) => crate::run_command::recreate(&settings, args).await,
-        Some(Command::Resume { run_id, yes, json, on_drain_timeout }) => {
-            crate::run_command::resume(&settings, run_id, yes, json, on_drain_timeout).await
-        }
-        Some(Command::Restore { backup_file, secrets, yes }) => {
-            crate::run_command::restore(&settings, &backup_file, &secrets, yes).await
+        Some(Command::Recreate(args)) => run_command::recreate(&settings, args).await,
+        Some(Command::Resume(args)) => run_command::resume(&settings, args, definition_flag.as_deref()).await,
+        Some(Command::Runs { json }) => run_command::runs(&settings, json),
+        Some(Command::Abandon { run_id, yes }) => run_command::abandon(&settings, &run_id, yes).await,
+        Some(Command::Restore { pool, backup_file, secrets, yes }) => {
+            let from = match (pool, backup_file) {
+                (Some(pool), _) => RestoreFrom::Pool(pool),
+                (None, Some(file)) => RestoreFrom::File(file),
+                (None, None) => return Err(BadInput::new("restore what? --pool ID or a BACKUP_FILE").into()),
+            };
+            run_command::restore(&settings, from, &secrets, yes).await
         }
         Some(Command::Sim(args)) => crate::sim_command::serve(args, sim_account.unwrap_or_default()).await,
         Some(Command::Demo(args)) => crate::sim_command::demo(args, settings).await,

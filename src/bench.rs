@@ -6,10 +6,9 @@ use crate::cli::BenchCase;
 use crate::definition::Definition;
 use crate::definition::plan::Plan;
 use crate::errors::Exit;
-use crate::recreate::engine::{Engine, EngineConfig, PoolTarget};
-use crate::recreate::journal::Journal;
 use crate::recreate::policy::RecreatePolicy;
 use crate::recreate::report::{PoolReport, RunReport};
+use crate::recreate::run::{Until, Workspace};
 use crate::recreate::snapshots::{POOL_SUMMARY_SELECT, Snapshots};
 use crate::recreate::step::Step;
 use crate::secret::Secret;
@@ -110,26 +109,15 @@ async fn recreation(sizes: &[usize]) -> color_eyre::Result<()> {
             parallel: count,
             ..defaults
         };
-        let config = EngineConfig {
-            account: "bench".into(),
-            endpoint: sim.url.clone(),
-            api_version: "2024-07-01.20.0".into(),
-            policy,
-            backup_dir: dir.join("backups"),
-        };
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let engine = Engine::new(
-            client.clone(),
-            std::sync::Arc::new(definition.clone()),
-            config,
-            Snapshots::new(client),
-            tx,
-            Default::default(),
-        );
-        let journal = Journal::open(&dir.join("journal"), "bench")?;
-        let targets = definition.pools.iter().map(|p| PoolTarget::fresh(&p.id)).collect();
+        let workspace = Workspace::new(client, "2024-07-01.20.0", policy, dir.clone());
+        let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
+        // The whole run counts: the pre-run backups of every pool too.
         let started = Instant::now();
-        let report = engine.run("bench", journal, targets).await;
+        let run = workspace.start(&definition, &ids).await.map_err(color_eyre::eyre::Report::msg)?;
+        let bodies = run.bodies(Some(&definition), None).map_err(color_eyre::eyre::Report::msg)?;
+        let targets = run.targets(&[], Until::End);
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let report = run.execute(targets, bodies, tx, Default::default()).await;
         let wall = started.elapsed().as_secs_f64();
         let stats = sim.stats();
         let recreated =

@@ -85,27 +85,39 @@ pub enum Command {
     },
     /// Recreate pools: drain, back up, delete, create, wait ready
     Recreate(RecreateArgs),
-    /// Continue an interrupted run (the latest by default)
-    Resume {
-        /// Run id (see the journal directory in `repool info`)
-        run_id: Option<String>,
+    /// Continue an unfinished run (this account's newest by default)
+    Resume(ResumeArgs),
+    /// List this account's runs: state, pools, where each stopped
+    Runs {
+        /// One JSON array on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Close an unfinished run without touching its pools
+    Abandon {
+        /// Run id (see `repool runs`)
+        run_id: String,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
-        /// Print the final report as JSON on stdout
-        #[arg(long)]
-        json: bool,
-        /// What to do when draining times out: wait, fail (default) or force
-        #[arg(long, value_name = "POLICY")]
-        on_drain_timeout: Option<String>,
     },
-    /// Create a pool again from a backup file (the pool must not exist)
+    /// Create a missing pool again as it was before the run that changed it (or from a backup file)
     Restore {
-        backup_file: PathBuf,
+        /// The pool: restored from the pre-run backup of the newest run that touched it
+        #[arg(
+            long = "pool",
+            value_name = "ID",
+            conflicts_with = "backup_file",
+            required_unless_present = "backup_file"
+        )]
+        pool: Option<String>,
+        /// A backup file (backups/<account>/<pool>/<utc>-pre-run.json)
+        backup_file: Option<PathBuf>,
         /// A secret the service never returns, read from an environment variable:
         /// PATH=ENV_VAR, e.g. virtualMachineConfiguration.containerConfiguration.containerRegistries[0].password=REG_PW
         #[arg(long = "secret", value_name = "PATH=ENV_VAR")]
         secrets: Vec<String>,
+        /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
     },
@@ -185,12 +197,36 @@ pub struct RecreateArgs {
     /// Print the final report as JSON on stdout
     #[arg(long)]
     pub json: bool,
-    /// Stop after this step (step-through), e.g. drain or delete
+    /// Stop after this step: disable-autoscale, stop-resize, wait-steady, resize-to-zero,
+    /// wait-drained (or drain), backup, delete, wait-gone, create, wait-ready
     #[arg(long, value_name = "STEP")]
     pub until: Option<String>,
     /// What to do when draining times out: wait, fail (default) or force
     #[arg(long, value_name = "POLICY")]
     pub on_drain_timeout: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ResumeArgs {
+    /// Run id (see `repool runs`); default: this account's newest unfinished run
+    pub run_id: Option<String>,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the final report as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after this step: disable-autoscale, stop-resize, wait-steady, resize-to-zero,
+    /// wait-drained, backup, delete, wait-gone, create, wait-ready
+    #[arg(long, value_name = "STEP")]
+    pub until: Option<String>,
+    /// What to do when draining times out: wait, fail (default) or force
+    #[arg(long, value_name = "POLICY")]
+    pub on_drain_timeout: Option<String>,
+    /// When the definition differs from what the run recorded: create from `journal` (what was
+    /// validated when the run started) or `definition` (the file in use)
+    #[arg(long, value_name = "SOURCE")]
+    pub create_from: Option<String>,
 }
 
 /// `repool bench` cases.

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod definition;
 pub mod errors;
+pub mod files;
 pub mod headless;
 pub mod logging;
 pub mod recreate;

@@ -1,49 +1,55 @@
-//! `repool recreate` and `repool resume`: the engine driven from a terminal or cron.
-//! Human progress on stderr (one line per step transition, a summary every 30 s), the JSON
-//! report on stdout with --json, exit codes as in the CLI contract.
+//! `repool recreate`, `resume`, `runs`, `abandon` and `restore`: runs driven from a terminal or
+//! cron through the one run API (`recreate::run`). Human progress on stderr (a line per step
+//! transition, and at least every 30 s what each waiting pool waits for), the JSON report on
+//! stdout with --json, exit codes as in the CLI contract.
 
 use crate::batch::{BatchClient, Pool};
-use crate::cli::RecreateArgs;
+use crate::cli::{RecreateArgs, ResumeArgs};
 use crate::config::Settings;
 use crate::definition::Definition;
 use crate::definition::plan::Plan;
 use crate::errors::{BadInput, Exit};
 use crate::headless::{connect, load_definition};
-use crate::recreate::engine::{Engine, EngineConfig, PoolTarget, Progress};
-use crate::recreate::journal::{self, Journal, Record};
-use crate::recreate::lock::RunLock;
+use crate::recreate::engine::{PoolTarget, Progress};
+use crate::recreate::journal::RunState;
 use crate::recreate::report::{RunReport, RunStatus};
-use crate::recreate::snapshots::Snapshots;
+use crate::recreate::run::{BodySource, Run, Until, Workspace};
+use crate::recreate::snapshots::Snapshot;
 use crate::recreate::step::Step;
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::mpsc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-/// Everything checked before the first change: definition, selection, account, credentials.
-struct Prepared {
-    client: BatchClient,
-    definition: Definition,
-    live: Vec<Pool>,
-    settings: Settings,
+/// The account as runs see it, every setting checked before any request.
+pub fn workspace(settings: &Settings) -> Result<Workspace, BadInput> {
+    let client = connect(settings)?;
+    Ok(workspace_for(settings, client))
 }
 
-async fn prepare(settings: &Settings) -> Result<Prepared, BadInput> {
-    let definition = load_definition(settings)?;
-    let client = connect(settings)?;
-    let live = client
+pub fn workspace_for(settings: &Settings, client: BatchClient) -> Workspace {
+    Workspace::new(client, &settings.api_version, settings.policy.clone(), settings.paths.data_dir.clone())
+}
+
+async fn list_live(client: &BatchClient) -> Result<Vec<Pool>, BadInput> {
+    client
         .list_pools(None, None, None)
         .await
-        .map_err(|e| BadInput::new(format!("preflight: the account did not answer ({e}); nothing was changed")))?;
-    Ok(Prepared { client, definition, live, settings: settings.clone() })
+        .map_err(|e| BadInput::new(format!("preflight: the account did not answer ({e}); nothing was changed")))
 }
 
-fn account_name(settings: &Settings, client: &BatchClient) -> String {
-    match settings.auth.account_name.as_str() {
-        "" => client.endpoint().host_str().unwrap_or("account").split('.').next().unwrap_or("account").to_string(),
-        name => name.to_string(),
+fn parse_until(flag: Option<&str>) -> Result<Option<Step>, BadInput> {
+    flag.map(Step::parse).transpose().map_err(|e| BadInput::new(format!("--until: {e}")))
+}
+
+fn refuse_if_readonly(settings: &Settings) -> Result<(), BadInput> {
+    if settings.readonly {
+        return Err(BadInput::new("read-only mode (--readonly or readonly = true): nothing may be changed"));
     }
+    Ok(())
 }
 
 pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Result<Exit> {
@@ -55,23 +61,24 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
         settings.policy.parallel = parallel;
     }
     apply_drain_policy(&mut settings, args.on_drain_timeout.as_deref())?;
-    let until =
-        args.until.as_deref().map(Step::parse).transpose().map_err(|e| BadInput::new(format!("--until: {e}")))?;
+    let until = parse_until(args.until.as_deref())?;
     if args.pools.is_empty() && !args.all {
         return Err(
             BadInput::new("name the pools: --pool ID (repeatable) or --all (every pool in the definition)").into()
         );
     }
-    let prepared = prepare(&settings).await?;
+    let definition = load_definition(&settings)?;
+    let workspace = workspace(&settings)?;
+    let live = list_live(&workspace.client).await?;
     let ids: Vec<String> = if args.all {
-        prepared.definition.pools.iter().map(|p| p.id.clone()).collect()
+        definition.pools.iter().map(|p| p.id.clone()).collect()
     } else {
-        let mut ids = Vec::new();
+        let mut ids: Vec<String> = Vec::new();
         for id in &args.pools {
-            let pool = prepared.definition.pool(id).ok_or_else(|| {
+            let pool = definition.pool(id).ok_or_else(|| {
                 BadInput::new(format!(
                     "--pool {id}: not in {}; repool only recreates pools it can create again",
-                    prepared.definition.source
+                    definition.source
                 ))
             })?;
             if !ids.contains(&pool.id) {
@@ -80,73 +87,164 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
         }
         ids
     };
-    let plan = Plan::new(&prepared.definition, &prepared.live, &ids, &settings.api_version);
+    let plan = Plan::new(&definition, &live, &ids, &settings.api_version);
     eprint!("{plan}");
     if args.dry_run {
-        print_dry_run(&prepared, &ids);
+        print_dry_run(&settings, &live, &ids);
         return Ok(Exit::Done);
     }
-    if settings.readonly {
-        return Err(BadInput::new("read-only mode (--readonly or readonly = true): nothing may be changed").into());
-    }
+    refuse_if_readonly(&settings)?;
     confirm(args.yes, &format!("Recreate {} pool(s): {}?", ids.len(), ids.join(", ")))?;
-    let targets = ids.iter().map(|id| PoolTarget { until, ..PoolTarget::fresh(id) }).collect();
-    execute(prepared, journal::new_run_id(), targets, args.json).await
+    let run = workspace.start(&definition, &ids).await.map_err(BadInput)?;
+    let bodies = run.bodies(Some(&definition), None).map_err(BadInput)?;
+    let targets = run.targets(&[], until.map_or(Until::End, Until::After));
+    execute(&workspace, run, targets, bodies, args.json).await
+}
+
+/// The definition a resumed run compares with: `--definition` if given, else the file the run
+/// recorded (if it is still there).
+fn definition_in_use(
+    settings: &Settings,
+    flag: Option<&std::path::Path>,
+    state: &RunState,
+) -> Result<Option<Definition>, BadInput> {
+    let path = match flag {
+        Some(path) => path.to_path_buf(),
+        None if std::path::Path::new(&state.definition).exists() => state.definition.clone().into(),
+        None => {
+            eprintln!(
+                "note: {} (the run's definition) is gone; pools are created from what the run recorded",
+                state.definition
+            );
+            return Ok(None);
+        }
+    };
+    let settings = Settings { definition: Some(path), ..settings.clone() };
+    load_definition(&settings).map(Some)
 }
 
 pub async fn resume(
     settings: &Settings,
-    run_id: Option<String>,
-    yes: bool,
-    json: bool,
-    on_drain_timeout: Option<String>,
+    args: ResumeArgs,
+    definition_flag: Option<&std::path::Path>,
 ) -> color_eyre::Result<Exit> {
-    let dir = settings.paths.journal_dir();
-    let path = match &run_id {
-        Some(id) => dir.join(format!("{id}.jsonl")),
-        None => journal::list(&dir)
-            .into_iter()
-            .find(|p| journal::read(p).is_ok_and(|s| s.finished.as_deref() != Some("done")))
-            .ok_or_else(|| BadInput::new(format!("no unfinished run in {}", dir.display())))?,
-    };
-    let state =
-        journal::read(&path).map_err(|e| BadInput::new(format!("cannot read the journal {}: {e}", path.display())))?;
-    if state.run.is_empty() {
-        return Err(BadInput::new(format!("{} is not a repool journal", path.display())).into());
-    }
     let mut settings = settings.clone();
-    apply_drain_policy(&mut settings, on_drain_timeout.as_deref())?;
-    if settings.definition.is_none() {
-        settings.definition = Some(state.definition.clone().into());
-    }
-    let prepared = prepare(&settings).await?;
-    if prepared.definition.digest() != state.digest {
-        eprintln!(
-            "warning: the definition changed since run {} started; pools are created from the current file",
-            state.run
-        );
-    }
-    let mut targets = Vec::new();
-    for id in &state.pools {
-        let pool = state.per_pool.get(id).cloned().unwrap_or_default();
-        if pool.status.as_deref() == Some("recreated") {
-            eprintln!("{id:<24} recreated");
-            continue;
-        }
-        let Some(start_at) = pool.resume_at() else { continue };
+    apply_drain_policy(&mut settings, args.on_drain_timeout.as_deref())?;
+    let until = parse_until(args.until.as_deref())?;
+    let create_from: Option<BodySource> = args
+        .create_from
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: String| BadInput::new(format!("--create-from {e}")))?;
+    let workspace = workspace(&settings)?;
+    let run_id = match args.run_id {
+        Some(id) => id,
+        None => workspace.unfinished_runs().into_iter().next().map(|s| s.run).ok_or_else(|| {
+            BadInput::new(format!(
+                "no unfinished run for account {} in {}; `repool runs` lists them",
+                workspace.account,
+                workspace.journal_dir().display()
+            ))
+        })?,
+    };
+    let run = workspace.open(&run_id).map_err(BadInput)?;
+    let definition = definition_in_use(&settings, definition_flag, &run.state)?;
+    let targets = run.targets(&[], until.map_or(Until::End, Until::After));
+    for t in &run.state.targets {
+        let pool = run.state.pool(&t.pool);
+        let next = targets.iter().find(|x| x.id == t.pool).map(|x| format!(" → resumes at {}", x.start_at));
         let alarm = if pool.is_between_delete_and_create() { "  ← deleted, not yet recreated" } else { "" };
-        eprintln!("{id:<24} {} → resumes at {start_at}{alarm}", pool.status.as_deref().unwrap_or("interrupted"));
-        targets.push(state.target(id, start_at, None));
+        eprintln!("{:<24} {}{}{alarm}", t.pool, pool.describe(), next.unwrap_or_default());
     }
     if targets.is_empty() {
-        eprintln!("run {}: nothing left to do", state.run);
+        eprintln!("run {run_id}: nothing left to do");
         return Ok(Exit::Done);
     }
-    if settings.readonly {
-        return Err(BadInput::new("read-only mode: nothing may be changed").into());
+    let bodies = run.bodies(definition.as_ref(), create_from).map_err(BadInput)?;
+    refuse_if_readonly(&settings)?;
+    confirm(args.yes, &format!("Resume run {run_id} for {} pool(s)?", targets.len()))?;
+    execute(&workspace, run, targets, bodies, args.json).await
+}
+
+/// `repool runs`: this account's runs, newest first.
+pub fn runs(settings: &Settings, json: bool) -> color_eyre::Result<Exit> {
+    let workspace = workspace(settings)?;
+    let runs = workspace.runs();
+    if json {
+        let list: Vec<Value> = runs.iter().map(run_json).collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(Exit::Done);
     }
-    confirm(yes, &format!("Resume run {} for {} pool(s)?", state.run, targets.len()))?;
-    execute(prepared, state.run, targets, json).await
+    if runs.is_empty() {
+        println!("no runs for account {}", workspace.account);
+    }
+    for run in &runs {
+        println!("{}  {}  {}", run.run, run_state(run), run.definition);
+        for t in &run.targets {
+            let pool = run.pool(&t.pool);
+            let alarm = if pool.is_between_delete_and_create() && !run.is_closed() {
+                "  ← deleted, not yet recreated"
+            } else {
+                ""
+            };
+            println!("    {:<24} {}{alarm}", t.pool, pool.describe());
+        }
+    }
+    Ok(Exit::Done)
+}
+
+fn run_state(run: &RunState) -> &'static str {
+    match run.finished {
+        Some(status) if run.is_closed() => status.name(),
+        _ if run.pending().is_empty() => "done",
+        Some(status) => status.name(),
+        None => "interrupted",
+    }
+}
+
+fn run_json(run: &RunState) -> Value {
+    let pools: Vec<Value> = run
+        .targets
+        .iter()
+        .map(|t| {
+            let pool = run.pool(&t.pool);
+            serde_json::json!({
+                "id": t.pool,
+                "state": pool.describe(),
+                "deletedNotRecreated": pool.is_between_delete_and_create() && !run.is_closed(),
+                "backup": t.backup,
+                "error": pool.error,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "runId": run.run,
+        "state": run_state(run),
+        "started": run.started,
+        "definition": run.definition,
+        "pools": pools,
+    })
+}
+
+/// `repool abandon RUN`: closes the run; its pools stay as they are.
+pub async fn abandon(settings: &Settings, run_id: &str, yes: bool) -> color_eyre::Result<Exit> {
+    let workspace = workspace(settings)?;
+    let run = workspace.open(run_id).map_err(BadInput)?;
+    for t in &run.state.targets {
+        let pool = run.state.pool(&t.pool);
+        eprintln!("{:<24} {}", t.pool, pool.describe());
+        if pool.is_between_delete_and_create() {
+            eprintln!(
+                "  warning: '{}' was deleted and not recreated; restore it with `repool restore --pool {}`",
+                t.pool, t.pool
+            );
+        }
+    }
+    confirm(yes, &format!("Abandon run {run_id}? Its pools are left as they are."))?;
+    run.abandon().await?;
+    eprintln!("run {run_id} abandoned");
+    Ok(Exit::Done)
 }
 
 fn apply_drain_policy(settings: &mut Settings, flag: Option<&str>) -> Result<(), BadInput> {
@@ -171,15 +269,16 @@ fn confirm(yes: bool, question: &str) -> Result<(), BadInput> {
     if answer.trim() == "yes" { Ok(()) } else { Err(BadInput::new("not confirmed; nothing was changed")) }
 }
 
-fn print_dry_run(prepared: &Prepared, ids: &[String]) {
-    let policy = &prepared.settings.policy;
+fn print_dry_run(settings: &Settings, live: &[Pool], ids: &[String]) {
+    let policy = &settings.policy;
     println!("Dry run: these calls would be made (nothing is changed now):");
     for id in ids {
-        let live = prepared.live.iter().find(|p| p.id().eq_ignore_ascii_case(id));
+        let live = live.iter().find(|p| p.id().eq_ignore_ascii_case(id));
         println!("{id}:");
         match live {
             None => println!("  POST /pools  (not in the account: created from the definition)"),
             Some(pool) => {
+                println!("  GET /pools  → pre-run backup (what `repool restore --pool {id}` gives back)");
                 if pool.autoscale() {
                     println!("  POST /pools/{id}/disableautoscale  (autoscale is on)");
                 }
@@ -192,7 +291,7 @@ fn print_dry_run(prepared: &Prepared, ids: &[String]) {
                         policy.node_deallocation_option, policy.resize_timeout
                     );
                 }
-                println!("  GET /pools/{id}  → backup");
+                println!("  GET /pools/{id}  → pre-delete snapshot (ETag guard)");
                 println!("  DELETE /pools/{id}  (If-Match: the drained pool's ETag)");
                 println!("  POST /pools  (the definition's body)");
             }
@@ -201,44 +300,27 @@ fn print_dry_run(prepared: &Prepared, ids: &[String]) {
     println!("Waits poll GET /pools?$select=… every {}s, one call for all pools.", policy.poll_interval.as_secs_f64());
 }
 
-async fn execute(prepared: Prepared, run_id: String, targets: Vec<PoolTarget>, json: bool) -> color_eyre::Result<Exit> {
-    let Prepared { client, definition, settings, .. } = prepared;
-    let account = account_name(&settings, &client);
-    let _lock = RunLock::acquire(&settings.paths.data_dir.join("locks"), &account, &run_id).map_err(BadInput)?;
-    let journal = Journal::open(&settings.paths.journal_dir(), &run_id)?;
-    journal
-        .append(Record::RunStarted {
-            run: run_id.clone(),
-            account: account.clone(),
-            endpoint: client.endpoint().to_string(),
-            pools: targets.iter().map(|t| t.id.clone()).collect(),
-            definition: definition.source.clone(),
-            digest: definition.digest(),
-        })
-        .await?;
-    eprintln!("run {run_id}: journal {}", journal.path.display());
-    tracing::info!(run = %run_id, pools = targets.len(), "recreation started");
+async fn execute(
+    workspace: &Workspace,
+    run: Run,
+    targets: Vec<PoolTarget>,
+    bodies: BTreeMap<String, Value>,
+    json: bool,
+) -> color_eyre::Result<Exit> {
+    let run_id = run.id().to_string();
+    eprintln!("run {run_id}: journal {}", workspace.journal_dir().join(format!("{run_id}.jsonl")).display());
+    tracing::info!(run = %run_id, pools = targets.len(), "run started");
     let (tx, rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
     let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let signals = tokio::spawn(watch_signals(cancel.clone(), interrupted.clone()));
-    let printer = tokio::spawn(print_progress(rx));
-    let config = EngineConfig {
-        account,
-        endpoint: client.endpoint().to_string(),
-        api_version: settings.api_version.clone(),
-        policy: settings.policy.clone(),
-        backup_dir: settings.paths.backup_dir(),
-    };
-    let snapshots = Snapshots::new(client.clone());
-    let engine = Engine::new(client, Arc::new(definition), config, snapshots, tx, cancel.clone());
-    let report = engine.run(&run_id, journal, targets).await;
-    drop(engine);
+    let printer = tokio::spawn(print_progress(rx, workspace.snapshots.subscribe()));
+    let report = run.execute(targets, bodies, tx, cancel).await;
     signals.abort();
     let _ = printer.await;
     print_report(&report, json)?;
     Ok(match report.status {
-        RunStatus::Done | RunStatus::Paused => Exit::Done,
+        RunStatus::Done | RunStatus::Paused | RunStatus::Abandoned => Exit::Done,
         RunStatus::Failed => Exit::PoolFailed,
         RunStatus::Cancelled if interrupted.load(std::sync::atomic::Ordering::SeqCst) => Exit::Interrupted,
         RunStatus::Cancelled => Exit::Cancelled,
@@ -263,10 +345,19 @@ async fn watch_signals(cancel: CancellationToken, interrupted: Arc<std::sync::at
     cancel.cancel();
 }
 
-async fn print_progress(mut rx: mpsc::UnboundedReceiver<Progress>) {
+/// Where one pool is, for the summary line.
+struct Current {
+    step: String,
+    since: Instant,
+    waiting: bool,
+}
+
+/// One line per step transition; every 30 s a summary that says, for each pool in a wait, what it
+/// waits for, for how long and how many nodes are left (from the waits' shared snapshot).
+async fn print_progress(mut rx: mpsc::UnboundedReceiver<Progress>, snapshots: watch::Receiver<Arc<Snapshot>>) {
     let mut summary = tokio::time::interval(Duration::from_secs(30));
     summary.tick().await;
-    let mut current: std::collections::BTreeMap<String, String> = Default::default();
+    let mut current: BTreeMap<String, Current> = BTreeMap::new();
     loop {
         tokio::select! {
             event = rx.recv() => {
@@ -275,22 +366,36 @@ async fn print_progress(mut rx: mpsc::UnboundedReceiver<Progress>) {
                 match event {
                     Progress::StepStarted { pool, step } => {
                         eprintln!("{now} {pool:<20} {step} …");
-                        current.insert(pool, step.to_string());
+                        let waiting = matches!(step, Step::WaitSteady | Step::WaitDrained | Step::WaitGone | Step::WaitReady);
+                        current.insert(pool, Current { step: step.to_string(), since: Instant::now(), waiting });
                     }
                     Progress::StepFinished { pool, step, outcome, detail, elapsed } => {
-                        eprintln!("{now} {pool:<20} {step} {outcome} ({:.1}s){}", elapsed.as_secs_f64(), detail.map(|d| format!(": {d}")).unwrap_or_default());
+                        eprintln!("{now} {pool:<20} {step} {} ({:.1}s){}", outcome.name(), elapsed.as_secs_f64(), detail.map(|d| format!(": {d}")).unwrap_or_default());
                     }
                     Progress::Waiting { .. } => {}
                     Progress::PoolFinished { pool, status, error } => {
                         eprintln!("{now} {pool:<20} {}{}", status.name().to_uppercase(), error.map(|e| format!(": {e}")).unwrap_or_default());
-                        current.insert(pool, status.name().to_string());
+                        current.insert(pool, Current { step: status.name().to_string(), since: Instant::now(), waiting: false });
                     }
                     Progress::RunFinished { run, status } => eprintln!("{now} run {run} {}", status.name()),
                 }
             }
             _ = summary.tick() => {
-                let states: Vec<String> = current.iter().map(|(p, s)| format!("{p}: {s}")).collect();
-                eprintln!("summary: {}", states.join(", "));
+                let snapshot = snapshots.borrow().clone();
+                let states: Vec<String> = current
+                    .iter()
+                    .map(|(id, c)| {
+                        if !c.waiting {
+                            return format!("{id}: {}", c.step);
+                        }
+                        let nodes = snapshot
+                            .get(id)
+                            .map(|p| format!(", {} node(s) left, {}", p.current_nodes(), p.allocation_state.as_ref().map(|s| s.as_str()).unwrap_or("?")))
+                            .unwrap_or_else(|| ", not in the account".into());
+                        format!("{id}: {} for {}s{nodes}", c.step, c.since.elapsed().as_secs())
+                    })
+                    .collect();
+                eprintln!("still working: {}", states.join("; "));
             }
         }
     }
@@ -309,7 +414,7 @@ fn print_report(report: &RunReport, json: bool) -> color_eyre::Result<()> {
             pool.id,
             pool.status.name(),
             took,
-            pool.backup.as_ref().map(|b| format!("  backup {b}")).unwrap_or_default(),
+            pool.backup.as_ref().map(|b| format!("  pre-run backup {b}")).unwrap_or_default(),
             pool.error.as_ref().map(|e| format!("\n      {e}")).unwrap_or_default()
         );
         for warning in &pool.warnings {
@@ -319,17 +424,45 @@ fn print_report(report: &RunReport, json: bool) -> color_eyre::Result<()> {
     Ok(())
 }
 
+/// What `repool restore` restores from.
+pub enum RestoreFrom {
+    /// The pre-run backup of the newest run that touched the pool.
+    Pool(String),
+    File(std::path::PathBuf),
+}
+
 /// `repool restore`: creates a missing pool from a backup, with the secrets the service never returned.
 pub async fn restore(
     settings: &Settings,
-    file: &std::path::Path,
+    from: RestoreFrom,
     secrets: &[String],
     yes: bool,
 ) -> color_eyre::Result<Exit> {
     use crate::recreate::restore::{body_from_backup, set_path};
-    let text = std::fs::read_to_string(file)
+    let file = match from {
+        RestoreFrom::File(file) => file,
+        RestoreFrom::Pool(id) => {
+            let workspace = workspace(settings)?;
+            let (run, file) = workspace.pre_run_backup(&id).ok_or_else(|| {
+                BadInput::new(format!(
+                    "no run of account {} backed up pool '{id}'; pass a backup FILE (see `repool info` for the backups folder)",
+                    workspace.account
+                ))
+            })?;
+            eprintln!("restoring '{id}' as it was before run {run}: {}", file.display());
+            file
+        }
+    };
+    if file.to_string_lossy().ends_with("-pre-delete.json") {
+        eprintln!(
+            "warning: {} is the drained pool right before its delete (0 nodes, autoscale off); \
+             the pool as it was before the run is the run's -pre-run.json backup (`repool restore --pool ID`)",
+            file.display()
+        );
+    }
+    let text = std::fs::read_to_string(&file)
         .map_err(|e| BadInput::new(format!("cannot read backup {}: {e}", file.display())))?;
-    let backup: serde_json::Value = serde_json::from_str(&text)
+    let backup: Value = serde_json::from_str(&text)
         .map_err(|e| BadInput::new(format!("backup {} is not JSON: {e}", file.display())))?;
     let (mut body, missing) = body_from_backup(&backup, &settings.api_version).map_err(BadInput)?;
     let mut supplied = Vec::new();
@@ -338,8 +471,7 @@ pub async fn restore(
             pair.split_once('=').ok_or_else(|| BadInput::new(format!("--secret '{pair}' must be PATH=ENV_VAR")))?;
         let value = std::env::var(var)
             .map_err(|_| BadInput::new(format!("--secret {path}: environment variable {var} is not set")))?;
-        set_path(&mut body, path, serde_json::Value::String(value))
-            .map_err(|e| BadInput::new(format!("--secret {e}")))?;
+        set_path(&mut body, path, Value::String(value)).map_err(|e| BadInput::new(format!("--secret {e}")))?;
         supplied.push(path.to_string());
     }
     let still_missing: Vec<&String> = missing.iter().filter(|m| !supplied.contains(m)).collect();
@@ -356,17 +488,16 @@ pub async fn restore(
     wrapped.insert(id.clone(), body.clone());
     let definition = Definition::from_text(
         &file.display().to_string(),
-        &serde_json::Value::Object(wrapped).to_string(),
+        &Value::Object(wrapped).to_string(),
         false,
         &Default::default(),
     )
     .map_err(|e| BadInput::new(e.to_string()))?;
     definition.validate(&settings.api_version).map_err(|e| BadInput::new(e.to_string()))?;
-    if settings.readonly {
-        return Err(BadInput::new("read-only mode: nothing may be changed").into());
-    }
-    let client = connect(settings)?;
-    if client.pool_exists(&id).await? {
+    refuse_if_readonly(settings)?;
+    let workspace = workspace(settings)?;
+    let _lock = workspace.exclusive("restore").map_err(BadInput)?;
+    if workspace.client.pool_exists(&id).await? {
         return Err(BadInput::new(format!(
             "pool '{id}' exists; restore only creates a missing pool (use `repool recreate` to replace one)"
         ))
@@ -374,7 +505,15 @@ pub async fn restore(
     }
     eprintln!("{}", serde_json::to_string_pretty(&definition.redacted(&body))?);
     confirm(yes, &format!("Create pool '{id}' from {}?", file.display()))?;
-    client.add_pool(&body).await?;
+    workspace.client.add_pool(&body).await?;
     println!("created pool '{id}' from {}; watch it with `repool pools`", file.display());
+    if let Some(run) =
+        workspace.unfinished_runs().into_iter().find(|r| r.held_pools().iter().any(|p| p.eq_ignore_ascii_case(&id)))
+    {
+        eprintln!(
+            "note: unfinished run {} still holds '{id}'; `repool abandon {}` so it does not try to create it again",
+            run.run, run.run
+        );
+    }
     Ok(Exit::Done)
 }

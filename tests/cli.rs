@@ -232,8 +232,9 @@ async fn recreate_from_the_command_line_with_a_json_report() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_on_the_same_account_is_refused() {
     let (sim, dir) = common::fast_demo_with_config().await;
-    let _held = repool::recreate::lock::RunLock::acquire(&dir.path().join("locks"), sim.account(), "run-that-holds-it")
-        .unwrap();
+    let account = repool::recreate::account::AccountId::from_endpoint(&url::Url::parse(&sim.url).unwrap());
+    let _held =
+        repool::recreate::lock::RunLock::acquire(&dir.path().join("locks"), &account, "run-that-holds-it").unwrap();
     let (code, _, err) =
         run(repool(dir.path()).args(["recreate", "--all", "--yes"]).env("AZURE_BATCH_ACCESS_KEY", sim.key()));
     assert_eq!(code, 2, "{err}");

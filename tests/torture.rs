@@ -21,7 +21,7 @@ fn unfinished_journal(dir: &std::path::Path) -> bool {
     repool::recreate::journal::list(&dir.join("journal"))
         .iter()
         .filter_map(|p| repool::recreate::journal::read(p).ok())
-        .any(|s| s.finished.as_deref() != Some("done"))
+        .any(|s| !s.is_closed() && !s.pending().is_empty())
 }
 
 fn journal_lines(dir: &std::path::Path) -> usize {
@@ -122,10 +122,9 @@ async fn sigkill_at_random_instants_then_resume_never_loses_a_pool() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_pools_under_faults_finish_or_say_why_and_lose_nothing() {
-    use repool::recreate::engine::{Engine, EngineConfig, PoolTarget};
-    use repool::recreate::journal::{Journal, Record};
     use repool::recreate::policy::RecreatePolicy;
     use repool::recreate::report::PoolStatus;
+    use repool::recreate::run::{Until, Workspace};
     let sim =
         repool::sim::start(repool::sim::SimOptions { speed: 3000.0, seed_rng: 7, ..Default::default() }, "127.0.0.1:0")
             .await
@@ -164,31 +163,12 @@ async fn fifty_pools_under_faults_finish_or_say_why_and_lose_nothing() {
         parallel: 50,
         ..Default::default()
     };
-    let config = EngineConfig {
-        account: "simaccount".into(),
-        endpoint: sim.url.clone(),
-        api_version: "2024-07-01.20.0".into(),
-        policy,
-        backup_dir: dir.path().join("backups"),
-    };
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let snapshots = repool::recreate::snapshots::Snapshots::new(client.clone());
-    let engine =
-        Engine::new(client.clone(), std::sync::Arc::new(definition.clone()), config, snapshots, tx, Default::default());
-    let journal = Journal::open(&dir.path().join("journal"), "soak").unwrap();
-    journal
-        .append(Record::RunStarted {
-            run: "soak".into(),
-            account: "simaccount".into(),
-            endpoint: sim.url.clone(),
-            pools: definition.pools.iter().map(|p| p.id.clone()).collect(),
-            definition: "soak.json".into(),
-            digest: definition.digest(),
-        })
-        .await
-        .unwrap();
-    let targets = definition.pools.iter().map(|p| PoolTarget::fresh(&p.id)).collect();
-    let report = engine.run("soak", journal, targets).await;
+    let workspace = Workspace::new(client.clone(), "2024-07-01.20.0", policy, dir.path().to_path_buf());
+    let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
+    let run = workspace.start(&definition, &ids).await.unwrap();
+    let bodies = run.bodies(Some(&definition), None).unwrap();
+    let targets = run.targets(&[], Until::End);
+    let report = run.execute(targets, bodies, tokio::sync::mpsc::unbounded_channel().0, Default::default()).await;
     sim.set_faults(Faults::default());
     let live = client.list_pools(Some("id"), None, None).await.unwrap();
     for pool in &report.pools {

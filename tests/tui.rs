@@ -8,6 +8,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use repool::definition::{Definition, EXAMPLE};
 use repool::recreate::engine::Progress;
+use repool::recreate::journal::StepOutcome;
 use repool::recreate::report::PoolStatus;
 use repool::recreate::step::Step;
 use repool::tui::app::{Action, App, Command, Dialog, Identity, Screen};
@@ -83,7 +84,7 @@ async fn screens() {
             let done = Progress::StepFinished {
                 pool: "p-ingest".into(),
                 step,
-                outcome: "ok".into(),
+                outcome: StepOutcome::Ok,
                 detail: Some("fine".into()),
                 elapsed: Duration::from_millis(5),
             };
@@ -155,13 +156,13 @@ async fn destructive_runs_need_the_typed_confirmation() {
     assert!(app.update(code(KeyCode::Enter)).is_empty(), "a wrong word runs nothing");
     typed(&mut app, "p-render");
     let commands = app.update(code(KeyCode::Enter));
-    assert_eq!(commands, [Command::Run { pools: vec![("p-render".into(), Step::DisableAutoscale)], one_step: false }]);
+    assert_eq!(commands, [Command::Run { run: None, pools: vec!["p-render".into()], one_step: false }]);
     assert!(app.run_active);
     // While it runs: no second run, and quitting asks first.
     assert!(app.update(key('R')).is_empty());
     assert!(app.status.as_ref().unwrap().contains("a run is active"));
     assert!(app.update(key('q')).is_empty());
-    assert_eq!(app.dialog, Some(Dialog::QuitWhileRunning));
+    assert_eq!(app.dialog, Some(Dialog::Quit { running: true, gone: vec![] }));
     assert_eq!(app.update(key('y')), [Command::Cancel, Command::Quit]);
 }
 
@@ -171,19 +172,20 @@ async fn step_through_confirms_only_destructive_steps() {
     typed(&mut app, "/p-ingest");
     app.update(code(KeyCode::Enter));
     let first = app.update(key('n'));
-    assert_eq!(first, [Command::Run { pools: vec![("p-ingest".into(), Step::DisableAutoscale)], one_step: true }]);
+    assert_eq!(first, [Command::Run { run: None, pools: vec!["p-ingest".into()], one_step: true }]);
+    app.update(Action::RunStarted { run: "run-1".into(), pools: vec!["p-ingest".into()] });
     for step in [Step::DisableAutoscale, Step::StopResize, Step::WaitSteady] {
         app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step }));
         app.update(Action::Progress(Progress::StepFinished {
             pool: "p-ingest".into(),
             step,
-            outcome: "ok".into(),
+            outcome: StepOutcome::Ok,
             detail: None,
             elapsed: Duration::ZERO,
         }));
     }
     app.update(Action::RunEnded(Ok("paused".into())));
-    assert_eq!(app.next_step("p-ingest"), Some(Step::ResizeToZero));
+    assert_eq!(app.next_step("p-ingest"), Step::ResizeToZero);
     assert!(app.update(key('n')).is_empty(), "resize to 0 asks first");
     assert!(matches!(app.dialog, Some(Dialog::Confirm { .. })));
 }

@@ -7,6 +7,7 @@ pub mod plan;
 pub mod redact;
 mod rules;
 pub mod schema;
+pub mod sealed;
 pub mod template;
 
 use serde_json::{Map, Value};
@@ -23,8 +24,8 @@ pub struct Definition {
     /// The file as named to the user.
     pub source: String,
     pub pools: Vec<PoolDefinition>,
-    /// Values that came from `env()` in a template; redacted wherever shown.
-    pub secrets: Vec<String>,
+    /// Values that came from `env()` in a template; redacted wherever shown, sealed in journals.
+    pub secrets: Vec<template::EnvSecret>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -205,9 +206,14 @@ impl Definition {
         context.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// The values that came from `env()`.
+    pub fn secret_values(&self) -> Vec<String> {
+        self.secrets.iter().map(|s| s.value.clone()).collect()
+    }
+
     /// `body` with secrets replaced, for showing or logging.
     pub fn redacted(&self, body: &Value) -> Value {
-        redact::redact(body, &self.secrets)
+        redact::redact(body, &self.secret_values())
     }
 }
 

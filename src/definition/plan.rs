@@ -101,7 +101,7 @@ impl Plan {
             .filter(|p| wanted(&p.id))
             .map(|pool| match live.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id)) {
                 None => PoolPlan { id: pool.id.clone(), action: Action::Create, changes: vec![] },
-                Some(current) => plan_pool(pool, current, api_version, &definition.secrets),
+                Some(current) => plan_pool(pool, current, api_version, &definition.secret_values()),
             })
             .collect();
         let not_in_definition =

@@ -11,7 +11,14 @@ use std::sync::{Arc, Mutex};
 /// The rendered text and the values that came from `env()` (treated as secrets).
 pub struct Rendered {
     pub text: String,
-    pub secrets: Vec<String>,
+    pub secrets: Vec<EnvSecret>,
+}
+
+/// A value a template read with `env(var)`: shown nowhere, recorded as a reference to `var`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvSecret {
+    pub var: String,
+    pub value: String,
 }
 
 /// A rendering failure at `line` of the template.
@@ -39,8 +46,9 @@ pub fn render(name: &str, source: &str, vars: &BTreeMap<String, String>) -> Resu
     env.add_function("env", move |name: String| -> Result<Value, Error> {
         match std::env::var(&name) {
             Ok(value) => {
-                if !value.is_empty() {
-                    seen.lock().expect("secret list").push(value.clone());
+                let mut seen = seen.lock().expect("secret list");
+                if !value.is_empty() && !seen.iter().any(|s: &EnvSecret| s.var == name) {
+                    seen.push(EnvSecret { var: name.clone(), value: value.clone() });
                 }
                 Ok(Value::from(value))
             }
@@ -100,7 +108,8 @@ mod tests {
         let out = render("t.j2", source, &BTreeMap::new()).ok().unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&out.text).unwrap();
         assert_eq!(parsed["p-1"]["pw"], "s3\"cret");
-        assert_eq!(out.secrets, ["s3\"cret", "s3\"cret"]);
+        let expected = EnvSecret { var: "REPOOL_TEST_TEMPLATE_SECRET".into(), value: "s3\"cret".into() };
+        assert_eq!(out.secrets, [expected]);
     }
 
     #[test]

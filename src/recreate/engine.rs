@@ -5,16 +5,19 @@
 //! drained, backed up, and is unchanged since (ETag, autoscale, targets); the delete itself
 //! carries `If-Match`, so a concurrent change makes it fail instead of losing work.
 
-use super::backup;
-use super::journal::{Journal, Record};
+use super::account::AccountId;
+use super::backup::{self, BackupKind};
+use super::journal::{Journal, Record, StepOutcome};
 use super::policy::{DrainTimeoutPolicy, RecreatePolicy};
 use super::report::{PoolReport, PoolStatus, RunReport, RunStatus, StepReport};
 use super::snapshots::{Snapshots, WaitError};
 use super::step::Step;
 use crate::batch::models::{NodeDeallocationOption, PoolState, ResizeRequest};
 use crate::batch::{BatchClient, BatchError, Pool};
-use crate::definition::Definition;
+use crate::definition::PoolDefinition;
 use crate::definition::plan::{Action, plan_pool};
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Progress {
     StepStarted { pool: String, step: Step },
-    StepFinished { pool: String, step: Step, outcome: String, detail: Option<String>, elapsed: Duration },
+    StepFinished { pool: String, step: Step, outcome: StepOutcome, detail: Option<String>, elapsed: Duration },
     Waiting { pool: String, step: Step, detail: String },
     PoolFinished { pool: String, status: PoolStatus, error: Option<String> },
     RunFinished { run: String, status: RunStatus },
@@ -33,8 +36,7 @@ pub enum Progress {
 
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
-    pub account: String,
-    pub endpoint: String,
+    pub account: AccountId,
     pub api_version: String,
     pub policy: RecreatePolicy,
     pub backup_dir: PathBuf,
@@ -51,16 +53,12 @@ pub struct PoolTarget {
     pub backup: Option<String>,
 }
 
-impl PoolTarget {
-    pub fn fresh(id: &str) -> Self {
-        PoolTarget { id: id.to_string(), start_at: Step::DisableAutoscale, until: None, etag: None, backup: None }
-    }
-}
-
+/// Driven by `recreate::run`, which hands it the run's create bodies.
 #[derive(Clone)]
 pub struct Engine {
     client: BatchClient,
-    definition: Arc<Definition>,
+    /// The create body of every target, by lower-cased id: nothing is deleted without one.
+    bodies: Arc<BTreeMap<String, Value>>,
     config: Arc<EngineConfig>,
     snapshots: Arc<Snapshots>,
     progress: mpsc::UnboundedSender<Progress>,
@@ -91,19 +89,19 @@ struct PoolRun {
 type StepResult = Result<Outcome, String>;
 
 impl Engine {
-    pub fn new(
+    pub(super) fn new(
         client: BatchClient,
-        definition: Arc<Definition>,
+        bodies: Arc<BTreeMap<String, Value>>,
         config: EngineConfig,
         snapshots: Arc<Snapshots>,
         progress: mpsc::UnboundedSender<Progress>,
         cancel: CancellationToken,
     ) -> Self {
-        Engine { client, definition, config: Arc::new(config), snapshots, progress, cancel }
+        Engine { client, bodies, config: Arc::new(config), snapshots, progress, cancel }
     }
 
     /// Runs `targets` (at most `policy.parallel` at once); each stops after its `until` if given.
-    pub async fn run(&self, run_id: &str, journal: Journal, mut targets: Vec<PoolTarget>) -> RunReport {
+    pub(super) async fn run(&self, run_id: &str, journal: Journal, mut targets: Vec<PoolTarget>) -> RunReport {
         let started = jiff::Timestamp::now();
         // Pools already deleted but not yet created go first.
         targets.sort_by_key(|t| std::cmp::Reverse(t.start_at >= Step::Delete && t.start_at <= Step::WaitReady));
@@ -130,11 +128,11 @@ impl Engine {
         }
         poller.abort();
         let status = RunStatus::from_pools(&pools, self.cancel.is_cancelled());
-        let _ = journal.append(Record::RunFinished { status: status.name().into() }).await;
+        let _ = journal.append(Record::RunFinished { status }).await;
         let _ = self.progress.send(Progress::RunFinished { run: run_id.to_string(), status });
         RunReport {
             run_id: run_id.to_string(),
-            account: self.config.account.clone(),
+            account: self.config.account.to_string(),
             status,
             started,
             finished: jiff::Timestamp::now(),
@@ -181,9 +179,9 @@ impl Engine {
             let result = self.step(id, step, run).await;
             let elapsed = began.elapsed();
             let (outcome, detail, next) = match result {
-                Ok(Outcome::Done(detail)) => ("ok", detail, step.next()),
-                Ok(Outcome::Skipped(detail)) => ("skipped", detail, step.next()),
-                Ok(Outcome::Jump(to, detail)) => ("skipped", detail, Some(to)),
+                Ok(Outcome::Done(detail)) => (StepOutcome::Ok, detail, step.next()),
+                Ok(Outcome::Skipped(detail)) => (StepOutcome::Skipped, detail, step.next()),
+                Ok(Outcome::Jump(to, detail)) => (StepOutcome::Skipped, detail, Some(to)),
                 Err(error) if self.cancel.is_cancelled() => {
                     return (PoolStatus::Interrupted, Some(format!("{step}: {error}; `repool resume` continues")));
                 }
@@ -198,14 +196,8 @@ impl Engine {
                 }
                 _ => (None, None),
             };
-            let record = Record::StepFinished {
-                pool: id.clone(),
-                step,
-                outcome: outcome.into(),
-                detail: Some(detail.clone()),
-                etag,
-                backup,
-            };
+            let record =
+                Record::StepFinished { pool: id.clone(), step, outcome, detail: Some(detail.clone()), etag, backup };
             if let Err(e) = journal.queue(record) {
                 return (PoolStatus::Failed, Some(format!("cannot write the journal: {e}")));
             }
@@ -216,7 +208,7 @@ impl Engine {
                     let record = Record::StepFinished {
                         pool: id.clone(),
                         step: s,
-                        outcome: "skipped".into(),
+                        outcome: StepOutcome::Skipped,
                         detail: None,
                         etag: None,
                         backup: None,
@@ -225,11 +217,11 @@ impl Engine {
                     skipped = s.next();
                 }
             }
-            report.steps.push(StepReport::new(step, started_at, elapsed, outcome, Some(detail.clone())));
+            report.steps.push(StepReport::new(step, started_at, elapsed, outcome.name(), Some(detail.clone())));
             let _ = self.progress.send(Progress::StepFinished {
                 pool: id.clone(),
                 step,
-                outcome: outcome.into(),
+                outcome,
                 detail: Some(detail),
                 elapsed,
             });
@@ -255,11 +247,11 @@ impl Engine {
     ) -> PoolReport {
         report.status = status;
         report.error = error.clone();
-        report.backup = run.backup.clone();
+        report.pre_delete_snapshot = run.backup.clone();
         report.old_creation_time = run.old_creation;
         report.new_creation_time = run.new_creation;
         report.warnings = run.warnings.clone();
-        let record = Record::PoolFinished { pool: id.to_string(), status: status.name().into(), error: error.clone() };
+        let record = Record::PoolFinished { pool: id.to_string(), status, error: error.clone() };
         let _ = journal.append(record).await;
         let _ = self.progress.send(Progress::PoolFinished { pool: id.to_string(), status, error });
         report
@@ -489,12 +481,15 @@ impl Engine {
         let pool = pool.expect("present");
         self.check_unchanged(&pool, run)?;
         let body = serde_json::to_value(&pool).map_err(|e| e.to_string())?;
-        let (dir, account, pool_id) = (self.config.backup_dir.clone(), self.config.account.clone(), id.to_string());
+        let (dir, account, pool_id) = (self.config.backup_dir.clone(), self.config.account.file_name(), id.to_string());
         // fsync off the async workers.
-        let path = tokio::task::spawn_blocking(move || backup::save(&dir, &account, &pool_id, &body))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot save the backup in {}: {e}; not deleted", self.config.backup_dir.display()))?;
+        let path =
+            tokio::task::spawn_blocking(move || backup::save(&dir, &account, &pool_id, BackupKind::PreDelete, &body))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| {
+                    format!("cannot save the backup in {}: {e}; not deleted", self.config.backup_dir.display())
+                })?;
         run.backup = Some(path.display().to_string());
         run.etag = pool.e_tag.clone();
         run.old_creation = run.old_creation.or(pool.creation_time);
@@ -522,6 +517,9 @@ impl Engine {
         if run.backup.is_none() {
             return Err("no backup recorded for this pool; refusing to delete".into());
         }
+        if !self.bodies.contains_key(&id.to_lowercase()) {
+            return Err("no validated create body for this pool; refusing to delete".into());
+        }
         match self.client.delete_pool(id, run.etag.as_deref()).await {
             Ok(()) => {
                 self.snapshots.request_fast();
@@ -542,9 +540,10 @@ impl Engine {
     }
 
     async fn create(&self, id: &str) -> StepResult {
-        let definition = self.definition.pool(id).ok_or_else(|| format!("'{id}' is not in the definition"))?;
+        let body = self.bodies.get(&id.to_lowercase()).ok_or_else(|| format!("no create body for '{id}'"))?;
+        let definition = PoolDefinition { id: id.to_string(), body: body.clone() };
         for _ in 0..5 {
-            let error = match self.client.add_pool(&definition.body).await {
+            let error = match self.client.add_pool(body).await {
                 Ok(()) => {
                     self.snapshots.request_fast();
                     return Ok(Outcome::Done("created from the definition".into()));
@@ -559,7 +558,7 @@ impl Engine {
                     // Our own create from before a crash or a lost answer, or someone else's pool?
                     match self.live(id).await? {
                         Some(pool) => {
-                            let plan = plan_pool(definition, &pool, &self.config.api_version, &self.definition.secrets);
+                            let plan = plan_pool(&definition, &pool, &self.config.api_version, &[]);
                             return if matches!(plan.action, Action::Unchanged | Action::UpdateInPlace) {
                                 Ok(Outcome::Done("already created, matches the definition".into()))
                             } else {

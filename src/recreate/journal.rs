@@ -1,23 +1,55 @@
-//! The run journal: `journal/<run-id>.jsonl`, append-only, one fsynced JSON line per event, so a
-//! crash at any instant leaves a record `resume` can continue from. Readable with `jq`.
+//! The run journal: `journal/<run-id>.jsonl`, append-only JSON lines, so a crash at any instant
+//! leaves a record `resume` can continue from. Readable with `jq`. Records are typed: a run's
+//! targets with their sealed create bodies and pre-run backups, step transitions, outcomes.
 
+use super::report::{PoolStatus, RunStatus};
 use super::step::Step;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+
+/// How a step that did not fail ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepOutcome {
+    Ok,
+    Skipped,
+}
+
+impl StepOutcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            StepOutcome::Ok => "ok",
+            StepOutcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// One pool a run was started for: exactly what the operator chose.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetRecord {
+    pub pool: String,
+    /// The validated create body, secrets as references (`definition::sealed`).
+    pub body: serde_json::Value,
+    /// The pool as it was before the run touched it; None when it did not exist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Record {
     RunStarted {
         run: String,
+        /// The canonical account (`recreate::account`), for the lock and for finding the run again.
         account: String,
         endpoint: String,
-        pools: Vec<String>,
+        /// The definition's absolute path and digest when the run started.
         definition: String,
         digest: String,
+        targets: Vec<TargetRecord>,
     },
     StepStarted {
         pool: String,
@@ -26,26 +58,24 @@ pub enum Record {
     StepFinished {
         pool: String,
         step: Step,
-        /// ok, skipped
-        outcome: String,
+        outcome: StepOutcome,
         #[serde(skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
         /// The ETag the next step must still see (after draining / at backup).
         #[serde(skip_serializing_if = "Option::is_none")]
         etag: Option<String>,
+        /// The pre-delete snapshot (the ETag guard's evidence).
         #[serde(skip_serializing_if = "Option::is_none")]
         backup: Option<String>,
     },
     PoolFinished {
         pool: String,
-        /// recreated, failed, paused, interrupted
-        status: String,
+        status: PoolStatus,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
     RunFinished {
-        /// done, failed, paused, interrupted, cancelled
-        status: String,
+        status: RunStatus,
     },
 }
 
@@ -69,11 +99,21 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Creates (or reopens for resume) `dir/<run>.jsonl`.
+    /// Creates (or reopens for resume) `dir/<run>.jsonl`. A torn last line (a crash mid-write) is
+    /// terminated first, so the next record starts on a line of its own.
     pub fn open(dir: &Path, run: &str) -> std::io::Result<Journal> {
-        std::fs::create_dir_all(dir)?;
+        crate::files::private_dir(dir)?;
         let path = dir.join(format!("{run}.jsonl"));
-        let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut file = crate::files::private_options().read(true).append(true).open(&path)?;
+        if file.seek(SeekFrom::End(0))? > 0 {
+            file.seek(SeekFrom::End(-1))?;
+            let mut last = [0u8; 1];
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")?;
+                file.sync_data()?;
+            }
+        }
         let (tx, rx) = std::sync::mpsc::channel::<(String, Option<Ack>)>();
         std::thread::Builder::new().name("journal".into()).spawn(move || {
             let mut failed: Option<std::io::Error> = None;
@@ -122,10 +162,13 @@ pub struct RunState {
     pub run: String,
     pub account: String,
     pub endpoint: String,
-    pub pools: Vec<String>,
     pub definition: String,
     pub digest: String,
-    pub finished: Option<String>,
+    pub started: Option<jiff::Timestamp>,
+    pub targets: Vec<TargetRecord>,
+    /// The last run-finished record; a later step record means the run was resumed since.
+    pub finished: Option<RunStatus>,
+    /// Keyed by the pool id as the run's targets spell it.
     pub per_pool: BTreeMap<String, PoolState>,
 }
 
@@ -136,20 +179,53 @@ pub struct PoolState {
     pub in_flight: Option<Step>,
     pub etag: Option<String>,
     pub backup: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<PoolStatus>,
+    pub error: Option<String>,
 }
 
 impl RunState {
-    /// A target continuing this run for `id` at `start_at` (ETag and backup from the journal).
-    pub fn target(&self, id: &str, start_at: Step, until: Option<Step>) -> crate::recreate::engine::PoolTarget {
-        let pool = self.per_pool.get(id).cloned().unwrap_or_default();
-        crate::recreate::engine::PoolTarget {
-            id: id.to_string(),
-            start_at,
-            until,
-            etag: pool.etag,
-            backup: pool.backup,
+    /// The target record of `id` (ids compare ignoring case, as Batch does).
+    pub fn target(&self, id: &str) -> Option<&TargetRecord> {
+        self.targets.iter().find(|t| t.pool.eq_ignore_ascii_case(id))
+    }
+
+    pub fn pool(&self, id: &str) -> PoolState {
+        self.target(id).and_then(|t| self.per_pool.get(&t.pool)).cloned().unwrap_or_default()
+    }
+
+    /// Every pool done (or the run abandoned): nothing left to resume.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.finished, Some(RunStatus::Done | RunStatus::Abandoned))
+    }
+
+    /// Pools with work left, each with the step it resumes at.
+    pub fn pending(&self) -> Vec<(String, Step)> {
+        if self.finished == Some(RunStatus::Abandoned) {
+            return Vec::new();
         }
+        self.targets
+            .iter()
+            .filter_map(|t| {
+                let pool = self.pool(&t.pool);
+                let at = pool.resume_at().filter(|_| pool.status != Some(PoolStatus::Recreated))?;
+                Some((t.pool.clone(), at))
+            })
+            .collect()
+    }
+
+    /// Pools this run has begun and not finished: no other run may take them.
+    pub fn held_pools(&self) -> Vec<String> {
+        if self.is_closed() {
+            return Vec::new();
+        }
+        self.targets
+            .iter()
+            .filter(|t| {
+                let pool = self.pool(&t.pool);
+                pool.last_finished.or(pool.in_flight).is_some() && pool.status != Some(PoolStatus::Recreated)
+            })
+            .map(|t| t.pool.clone())
+            .collect()
     }
 }
 
@@ -168,24 +244,41 @@ impl PoolState {
         let reached = self.in_flight.or(self.last_finished);
         reached.is_some_and(|s| s >= Step::Delete) && self.last_finished.is_none_or(|s| s < Step::Create)
     }
+
+    /// "paused after wait-drained", "interrupted in delete", "recreated": for lists.
+    pub fn describe(&self) -> String {
+        let status = self.status.map(|s| s.name()).unwrap_or("interrupted");
+        match (self.in_flight, self.last_finished) {
+            _ if self.status == Some(PoolStatus::Recreated) => status.to_string(),
+            (Some(step), _) => format!("{status} in {step}"),
+            (None, Some(step)) => format!("{status} after {step}"),
+            (None, None) => "not started".to_string(),
+        }
+    }
 }
 
 pub fn read(path: &Path) -> std::io::Result<RunState> {
     let mut state = RunState::default();
     for line in BufReader::new(File::open(path)?).lines() {
         let line = line?;
-        // A crash can leave a torn last line; everything before it is intact.
+        // A crash can leave a torn line; everything before it is intact.
         let Ok(line) = serde_json::from_str::<Line>(&line) else { continue };
         match line.record {
-            Record::RunStarted { run, account, endpoint, pools, definition, digest } => {
+            Record::RunStarted { run, account, endpoint, definition, digest, targets } => {
                 state.run = run;
                 state.account = account;
                 state.endpoint = endpoint;
-                state.pools = pools;
                 state.definition = definition;
                 state.digest = digest;
+                state.started = Some(line.ts);
+                state.targets = targets;
             }
-            Record::StepStarted { pool, step } => state.per_pool.entry(pool).or_default().in_flight = Some(step),
+            Record::StepStarted { pool, step } => {
+                state.finished = None;
+                let p = state.per_pool.entry(pool).or_default();
+                p.in_flight = Some(step);
+                p.status = None;
+            }
             Record::StepFinished { pool, step, etag, backup, .. } => {
                 let p = state.per_pool.entry(pool).or_default();
                 p.in_flight = None;
@@ -197,7 +290,11 @@ pub fn read(path: &Path) -> std::io::Result<RunState> {
                     p.backup = backup;
                 }
             }
-            Record::PoolFinished { pool, status, .. } => state.per_pool.entry(pool).or_default().status = Some(status),
+            Record::PoolFinished { pool, status, error } => {
+                let p = state.per_pool.entry(pool).or_default();
+                p.status = Some(status);
+                p.error = error;
+            }
             Record::RunFinished { status } => state.finished = Some(status),
         }
     }
@@ -237,7 +334,7 @@ mod tests {
         let finished = Record::StepFinished {
             pool: "p".into(),
             step: Step::Backup,
-            outcome: "ok".into(),
+            outcome: StepOutcome::Ok,
             detail: None,
             etag: Some("0x1".into()),
             backup: Some("b.json".into()),
@@ -249,5 +346,22 @@ mod tests {
         assert_eq!((pool.last_finished, pool.in_flight), (Some(Step::Backup), Some(Step::Delete)));
         assert_eq!(pool.backup.as_deref(), Some("b.json"));
         assert!(pool.is_between_delete_and_create());
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_is_terminated_before_the_next_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path(), "run").unwrap();
+        journal.append(Record::StepStarted { pool: "p".into(), step: Step::Backup }).await.unwrap();
+        drop(journal);
+        let path = dir.path().join("run.jsonl");
+        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(br#"{"ts":"2026-12-01T00:00:00Z","event":"step-fin"#).unwrap();
+        drop(file);
+        let journal = Journal::open(dir.path(), "run").unwrap();
+        journal.append(Record::StepStarted { pool: "p".into(), step: Step::Delete }).await.unwrap();
+        let state = read(&path).unwrap();
+        assert_eq!(state.per_pool["p"].in_flight, Some(Step::Delete), "the record after the torn line is read");
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
     }
 }

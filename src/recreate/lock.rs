@@ -1,22 +1,22 @@
-//! One run per account at a time: an advisory lock on `locks/<account>.lock` holding the run id.
+//! One run per account at a time: an advisory lock on `locks/<account>.lock` holding the run id,
+//! keyed on the canonical account identity so no two spellings of one account run at once.
 
-use std::fs::{File, OpenOptions};
+use super::account::AccountId;
+use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 
-/// Held for the run's lifetime; the OS releases it if the process dies.
+/// Held while a run acts; the OS releases it if the process dies.
 pub struct RunLock {
     _file: File,
 }
 
 impl RunLock {
     /// Takes the lock or says which run holds it.
-    pub fn acquire(dir: &Path, account: &str, run: &str) -> Result<RunLock, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let name: String = account.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-        let path = dir.join(format!("{name}.lock"));
-        let mut file = OpenOptions::new()
-            .create(true)
+    pub fn acquire(dir: &Path, account: &AccountId, run: &str) -> Result<RunLock, String> {
+        crate::files::private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join(format!("{}.lock", account.file_name()));
+        let mut file = crate::files::private_options()
             .truncate(false)
             .read(true)
             .write(true)
@@ -26,7 +26,7 @@ impl RunLock {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             return Err(format!(
-                "another repool run ({}) is working on account '{account}'; wait for it or stop it first",
+                "another repool run ({}) is working on account {account}; wait for it to finish or stop it first",
                 holder.trim()
             ));
         }

@@ -1,6 +1,7 @@
 //! The recreation workflow engine: no UI. The TUI and headless commands drive the same engine
 //! and read the same progress events.
 
+pub mod account;
 pub mod backup;
 pub mod engine;
 pub mod journal;
@@ -8,5 +9,6 @@ pub mod lock;
 pub mod policy;
 pub mod report;
 pub mod restore;
+pub mod run;
 pub mod snapshots;
 pub mod step;

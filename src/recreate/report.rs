@@ -2,10 +2,10 @@
 //! creation time, errors. `repool recreate --json` prints it; the TUI shows it.
 
 use super::step::Step;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PoolStatus {
     Pending,
@@ -29,13 +29,15 @@ impl PoolStatus {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
     Done,
     Paused,
     Failed,
     Cancelled,
+    /// Closed by the operator (`repool abandon`) without touching its pools.
+    Abandoned,
 }
 
 impl RunStatus {
@@ -57,6 +59,7 @@ impl RunStatus {
             RunStatus::Paused => "paused",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
+            RunStatus::Abandoned => "abandoned",
         }
     }
 }
@@ -79,7 +82,10 @@ pub struct PoolReport {
     pub id: String,
     pub status: PoolStatus,
     pub steps: Vec<StepReport>,
+    /// The pool as it was before the run touched it: what `repool restore --pool` gives back.
     pub backup: Option<String>,
+    /// The drained pool right before the delete (its ETag guarded the delete).
+    pub pre_delete_snapshot: Option<String>,
     pub old_creation_time: Option<jiff::Timestamp>,
     pub new_creation_time: Option<jiff::Timestamp>,
     pub error: Option<String>,
@@ -93,6 +99,7 @@ impl PoolReport {
             status: PoolStatus::Pending,
             steps: Vec::new(),
             backup: None,
+            pre_delete_snapshot: None,
             old_creation_time: None,
             new_creation_time: None,
             error: None,

@@ -6,7 +6,9 @@ use crate::batch::{ApiEvent, Pool, PoolNodeCounts};
 use crate::definition::Definition;
 use crate::definition::plan::{Action as PlanAction, Plan};
 use crate::recreate::engine::Progress;
+use crate::recreate::journal::{RunState, StepOutcome};
 use crate::recreate::report::{PoolStatus, RunStatus};
+use crate::recreate::run::{BodyDifference, differences};
 use crate::recreate::step::Step;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -26,7 +28,61 @@ pub enum Action {
     FullPools(Result<Vec<Pool>, String>),
     Api(ApiEvent),
     Progress(Progress),
+    /// A run began acting: its id and the pools it acts on.
+    RunStarted {
+        run: String,
+        pools: Vec<String>,
+    },
     RunEnded(Result<String, String>),
+    /// The account's unfinished runs, read from the journal (at start and after every run).
+    Runs(Vec<RunSummary>),
+}
+
+/// An unfinished run as the dashboard shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    pub id: String,
+    pub pools: Vec<RunPoolSummary>,
+    /// Pools whose definition in use differs from what the run recorded; resume creates the record.
+    pub differs: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunPoolSummary {
+    pub id: String,
+    /// "paused after wait-drained", …
+    pub state: String,
+    pub resumes_at: Option<Step>,
+    /// Deleted by the run and not created again yet.
+    pub gone: bool,
+}
+
+impl RunSummary {
+    pub fn from_state(state: &RunState, definition: Option<&Definition>) -> RunSummary {
+        let pending = state.pending();
+        let pools = state
+            .targets
+            .iter()
+            .map(|t| {
+                let pool = state.pool(&t.pool);
+                RunPoolSummary {
+                    id: t.pool.clone(),
+                    state: pool.describe(),
+                    resumes_at: pending.iter().find(|(id, _)| *id == t.pool).map(|(_, s)| *s),
+                    gone: pool.is_between_delete_and_create(),
+                }
+            })
+            .collect();
+        let differs = differences(state, definition)
+            .into_iter()
+            .filter_map(|(id, d)| match d {
+                BodyDifference::Same => None,
+                BodyDifference::Missing => Some(format!("{id} (not in the definition)")),
+                BodyDifference::Differs(paths) => Some(format!("{id} ({})", paths.join(", "))),
+            })
+            .collect();
+        RunSummary { id: state.run.clone(), pools, differs }
+    }
 }
 
 /// What the runtime should do.
@@ -35,12 +91,17 @@ pub enum Command {
     Refresh,
     RefreshFull,
     NodeCountsFor(Vec<String>),
-    /// Run these pools from these steps; `one_step`: stop each after that step.
+    /// Start a new run for `pools` (`run` None) or continue run `run` for them; `one_step`: each
+    /// pool runs only the step it is at.
     Run {
-        pools: Vec<(String, Step)>,
+        run: Option<String>,
+        pools: Vec<String>,
         one_step: bool,
     },
-    Resume,
+    /// Resume every pool with work left in this run (creating what the run recorded).
+    Resume(String),
+    /// Close this run without touching its pools.
+    Abandon(String),
     Cancel,
     Quit,
 }
@@ -84,20 +145,17 @@ impl Column {
 pub enum Screen {
     Table,
     Detail(String),
+    /// The account's unfinished runs.
+    Runs,
     Help,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Dialog {
     /// Destructive work waits for the operator to type `expected`.
-    Confirm {
-        title: String,
-        lines: Vec<String>,
-        expected: String,
-        typed: String,
-        command: Command,
-    },
-    QuitWhileRunning,
+    Confirm { title: String, lines: Vec<String>, expected: String, typed: String, command: Command },
+    /// Quitting would leave a run active or pools deleted and not recreated: named here.
+    Quit { running: bool, gone: Vec<String> },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,10 +222,16 @@ pub struct App {
     pub log: VecDeque<LogLine>,
     pub run: BTreeMap<String, PoolRunView>,
     pub run_active: bool,
+    /// The run this dashboard last started or continued, and its pools (`n` continues it).
     pub run_id: Option<String>,
-    /// An interrupted run found in the journal at start, and pools it left deleted but not created.
-    pub resumable: Option<String>,
-    pub orphans: Vec<String>,
+    pub run_pools: BTreeSet<String>,
+    /// The account's unfinished runs (newest first) and the one chosen in the runs view.
+    pub runs: Vec<RunSummary>,
+    pub runs_selected: usize,
+    /// Pools a run deleted and has not created again, by lower-cased id.
+    pub gone: BTreeMap<String, String>,
+    /// Rows shown for gone pools the account lacks (lower-cased ids): they stay selectable.
+    pub ghosts: BTreeSet<String>,
     pub status: Option<String>,
     pub spinner: usize,
     pub dirty: bool,
@@ -205,8 +269,11 @@ impl App {
             run: BTreeMap::new(),
             run_active: false,
             run_id: None,
-            resumable: None,
-            orphans: Vec::new(),
+            run_pools: BTreeSet::new(),
+            runs: Vec::new(),
+            runs_selected: 0,
+            gone: BTreeMap::new(),
+            ghosts: BTreeSet::new(),
             status: None,
             spinner: 0,
             dirty: true,
@@ -248,8 +315,12 @@ impl App {
         self.rows().get(self.selected).map(|&i| &self.pools[i])
     }
 
-    /// Marked pools, or the selected one when nothing is marked.
+    /// What a key acts on: the pool on screen in details, else the marked pools, else the
+    /// selected one.
     pub fn targets(&self) -> Vec<String> {
+        if let Screen::Detail(id) = &self.screen {
+            return vec![id.clone()];
+        }
         if self.marks.is_empty() {
             self.selected_pool().map(|p| vec![p.id().to_string()]).unwrap_or_default()
         } else {
@@ -297,10 +368,12 @@ impl App {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 match result {
                     Ok(pools) => {
+                        let selected = self.selected_pool().map(|p| p.id().to_lowercase());
                         self.pools = pools;
+                        self.add_ghosts();
                         self.last_refresh = Some(self.now);
                         self.refresh_error = None;
-                        self.selected = self.selected.min(self.rows().len().saturating_sub(1));
+                        self.keep_selection(selected);
                         vec![Command::NodeCountsFor(self.visible_ids())]
                     }
                     Err(e) => {
@@ -348,6 +421,22 @@ impl App {
                 vec![]
             }
             Action::Progress(progress) => self.on_progress(progress),
+            Action::RunStarted { run, pools } => {
+                self.run_id = Some(run);
+                self.run_pools = pools.iter().map(|p| p.to_lowercase()).collect();
+                vec![]
+            }
+            Action::Runs(runs) => {
+                self.gone = runs
+                    .iter()
+                    .flat_map(|r| r.pools.iter().filter(|p| p.gone))
+                    .map(|p| (p.id.to_lowercase(), p.id.clone()))
+                    .collect();
+                self.ghosts.retain(|id| self.gone.contains_key(id));
+                self.runs = runs;
+                self.runs_selected = self.runs_selected.min(self.runs.len().saturating_sub(1));
+                vec![]
+            }
             Action::RunEnded(result) => {
                 self.run_active = false;
                 match result {
@@ -362,6 +451,29 @@ impl App {
         }
     }
 
+    /// Rows for pools a run deleted and has not created again: they stay on screen (and
+    /// selectable, so `n` can create them) until the account has them again.
+    fn add_ghosts(&mut self) {
+        let live: BTreeSet<String> = self.pools.iter().map(|p| p.id().to_lowercase()).collect();
+        self.ghosts = self.gone.keys().filter(|id| !live.contains(*id)).cloned().collect();
+        for id in &self.ghosts {
+            self.pools.push(Pool { id: Some(self.gone[id].clone()), ..Default::default() });
+        }
+    }
+
+    /// The selection stays on the pool it was on, wherever that pool's row moved.
+    fn keep_selection(&mut self, id: Option<String>) {
+        let rows = self.rows();
+        self.selected = id
+            .and_then(|id| rows.iter().position(|&i| self.pools[i].id().eq_ignore_ascii_case(&id)))
+            .unwrap_or_else(|| self.selected.min(rows.len().saturating_sub(1)));
+    }
+
+    /// Gone pools the account really lacks (ids as the run spells them).
+    pub fn ghost_ids(&self) -> Vec<String> {
+        self.ghosts.iter().filter_map(|id| self.gone.get(id).cloned()).collect()
+    }
+
     /// Ids of the rows that fit on screen (node counts are fetched for those only).
     pub fn visible_ids(&self) -> Vec<String> {
         let rows = self.rows();
@@ -373,6 +485,9 @@ impl App {
     fn on_progress(&mut self, progress: Progress) -> Vec<Command> {
         match progress {
             Progress::StepStarted { pool, step } => {
+                if step == Step::Delete {
+                    self.gone.insert(pool.to_lowercase(), pool.clone());
+                }
                 let view = self.run.entry(pool.clone()).or_default();
                 view.steps.insert(step, StepState::Running);
                 view.current = Some(step);
@@ -381,12 +496,18 @@ impl App {
                 self.log(format!("{pool}: {step} started"), false);
             }
             Progress::StepFinished { pool, step, outcome, detail, elapsed } => {
+                if step == Step::Create {
+                    self.gone.remove(&pool.to_lowercase());
+                    self.ghosts.remove(&pool.to_lowercase());
+                }
                 let view = self.run.entry(pool.clone()).or_default();
-                view.steps.insert(step, if outcome == "skipped" { StepState::Skipped } else { StepState::Done });
-                view.last_event = detail.clone().unwrap_or_else(|| outcome.clone());
+                view.steps
+                    .insert(step, if outcome == StepOutcome::Skipped { StepState::Skipped } else { StepState::Done });
+                view.last_event = detail.clone().unwrap_or_else(|| outcome.name().to_string());
                 self.log(
                     format!(
-                        "{pool}: {step} {outcome} in {:.1}s{}",
+                        "{pool}: {step} {} in {:.1}s{}",
+                        outcome.name(),
                         elapsed.as_secs_f64(),
                         detail.map(|d| format!(": {d}")).unwrap_or_default()
                     ),
@@ -421,16 +542,15 @@ impl App {
         vec![]
     }
 
-    /// The step a pool would run next in a step-through (a recreated pool starts over).
-    pub fn next_step(&self, id: &str) -> Option<Step> {
-        match self.run.get(id) {
-            Some(view) if view.status == Some(PoolStatus::Recreated) => Some(Step::DisableAutoscale),
-            Some(view) => match view.steps.keys().next_back() {
-                Some(last) if view.steps[last] == StepState::Failed => Some(*last),
-                Some(last) => last.next(),
-                None => Some(Step::DisableAutoscale),
-            },
-            None => Some(Step::DisableAutoscale),
+    /// The step a pool runs next in this dashboard's step-through (a recreated pool starts over).
+    pub fn next_step(&self, id: &str) -> Step {
+        let Some(view) = self.run.get(id).filter(|v| v.status != Some(PoolStatus::Recreated)) else {
+            return Step::DisableAutoscale;
+        };
+        match view.steps.iter().next_back() {
+            Some((last, StepState::Failed | StepState::Running)) => *last,
+            Some((last, _)) => last.next().unwrap_or(Step::DisableAutoscale),
+            None => Step::DisableAutoscale,
         }
     }
 
@@ -464,6 +584,78 @@ impl App {
             return vec![];
         }
         let Some(action) = action else { return vec![] };
+        match self.screen {
+            Screen::Detail(_) => self.on_detail_key(action),
+            Screen::Runs => self.on_runs_key(action),
+            Screen::Table | Screen::Help => self.on_table_key(action),
+        }
+    }
+
+    /// Keys that act the same on every screen; None when `action` is not one of them.
+    fn on_common_key(&mut self, action: KeyAction) -> Option<Vec<Command>> {
+        Some(match action {
+            KeyAction::Cancel => {
+                if self.run_active {
+                    self.say("cancelling after the call in flight…");
+                    return Some(vec![Command::Cancel]);
+                }
+                self.say("no run is active");
+                vec![]
+            }
+            KeyAction::Refresh => vec![Command::Refresh],
+            KeyAction::Log => {
+                self.show_log = !self.show_log;
+                vec![]
+            }
+            KeyAction::Help => {
+                self.screen = Screen::Help;
+                vec![]
+            }
+            KeyAction::Quit => self.request_quit(),
+            KeyAction::Runs => {
+                self.screen = Screen::Runs;
+                vec![]
+            }
+            _ => return None,
+        })
+    }
+
+    /// In details every key acts on the pool shown; the table's keys do not reach it.
+    fn on_detail_key(&mut self, action: KeyAction) -> Vec<Command> {
+        if let Some(commands) = self.on_common_key(action) {
+            return commands;
+        }
+        match action {
+            KeyAction::Back => self.screen = Screen::Table,
+            KeyAction::NextStep => return self.start(true),
+            KeyAction::Run => return self.start(false),
+            KeyAction::Resume => return self.ask_resume(0),
+            KeyAction::Plan => return self.plan(),
+            _ => self.say("details: esc returns to the table; n and R act on this pool"),
+        }
+        vec![]
+    }
+
+    fn on_runs_key(&mut self, action: KeyAction) -> Vec<Command> {
+        if let Some(commands) = self.on_common_key(action) {
+            return commands;
+        }
+        let last = self.runs.len().saturating_sub(1);
+        match action {
+            KeyAction::Back => self.screen = Screen::Table,
+            KeyAction::Down => self.runs_selected = (self.runs_selected + 1).min(last),
+            KeyAction::Up => self.runs_selected = self.runs_selected.saturating_sub(1),
+            KeyAction::Resume => return self.ask_resume(self.runs_selected),
+            KeyAction::Abandon => self.ask_abandon(),
+            _ => self.say("runs: u resumes, x abandons the chosen run; esc returns"),
+        }
+        vec![]
+    }
+
+    fn on_table_key(&mut self, action: KeyAction) -> Vec<Command> {
+        if let Some(commands) = self.on_common_key(action) {
+            return commands;
+        }
         let rows = self.rows().len();
         let last = rows.saturating_sub(1);
         match action {
@@ -501,52 +693,35 @@ impl App {
                 }
             }
             KeyAction::Back => {
-                if self.screen != Screen::Table {
-                    self.screen = Screen::Table;
-                } else if !self.filter.is_empty() {
+                if !self.filter.is_empty() {
                     self.filter.clear();
                 } else {
                     self.status = None;
                 }
             }
-            KeyAction::Plan => {
-                if self.definition.is_none() {
-                    self.say("no pool definition loaded: start with --definition FILE");
-                } else {
-                    self.say("planning: listing full pools…");
-                    return vec![Command::RefreshFull];
-                }
-            }
+            KeyAction::Plan => return self.plan(),
             KeyAction::NextStep => return self.start(true),
             KeyAction::Run => return self.start(false),
-            KeyAction::Cancel => {
-                if self.run_active {
-                    self.say("cancelling after the call in flight…");
-                    return vec![Command::Cancel];
-                }
-                self.say("no run is active");
-            }
-            KeyAction::Resume => {
-                if let Some(why) = self.refuse_mutation() {
-                    self.say(why);
-                } else if self.resumable.is_some() {
-                    self.run_active = true;
-                    return vec![Command::Resume];
-                } else {
-                    self.say("no interrupted run to resume");
-                }
-            }
-            KeyAction::Refresh => return vec![Command::Refresh],
-            KeyAction::Log => self.show_log = !self.show_log,
-            KeyAction::Help => self.screen = Screen::Help,
-            KeyAction::Quit => return self.request_quit(),
+            KeyAction::Resume => return self.ask_resume(0),
+            KeyAction::Abandon => self.say("abandon works in the runs view (U)"),
+            _ => {}
         }
         vec![]
     }
 
+    fn plan(&mut self) -> Vec<Command> {
+        if self.definition.is_none() {
+            self.say("no pool definition loaded: start with --definition FILE");
+            return vec![];
+        }
+        self.say("planning: listing full pools…");
+        vec![Command::RefreshFull]
+    }
+
     fn request_quit(&mut self) -> Vec<Command> {
-        if self.run_active {
-            self.dialog = Some(Dialog::QuitWhileRunning);
+        let gone = self.ghost_ids();
+        if self.run_active || !gone.is_empty() {
+            self.dialog = Some(Dialog::Quit { running: self.run_active, gone });
             return vec![];
         }
         self.quit = true;
@@ -567,6 +742,7 @@ impl App {
         None
     }
 
+    /// `n` (one step) or `R` (the whole recreation, always a new run) on what is on screen.
     fn start(&mut self, one_step: bool) -> Vec<Command> {
         if let Some(why) = self.refuse_mutation() {
             self.say(why);
@@ -582,18 +758,30 @@ impl App {
             self.say(format!("'{missing}' is not in the definition: repool only recreates pools it can create again"));
             return vec![];
         }
-        let pools: Vec<(String, Step)> =
-            ids.iter().filter_map(|id| self.next_step(id).map(|step| (id.clone(), step))).collect();
-        let destructive = !one_step || pools.iter().any(|(_, s)| matches!(s, Step::ResizeToZero | Step::Delete));
-        let command = Command::Run { pools: pools.clone(), one_step };
-        let listed: Vec<String> = pools.iter().map(|(id, step)| format!("{id}: from {step}")).collect();
+        // `n` continues this dashboard's run while it holds every target; otherwise a new run.
+        let continues = one_step
+            && self.run_id.is_some()
+            && ids.iter().all(|id| {
+                self.run_pools.contains(&id.to_lowercase())
+                    && self.run.get(id).is_none_or(|v| v.status != Some(PoolStatus::Recreated))
+            });
+        let steps: Vec<(String, Step)> = ids
+            .iter()
+            .map(|id| (id.clone(), if continues { self.next_step(id) } else { Step::DisableAutoscale }))
+            .collect();
+        let destructive = !one_step || steps.iter().any(|(_, s)| matches!(s, Step::ResizeToZero | Step::Delete));
+        let command = Command::Run { run: self.run_id.clone().filter(|_| continues), pools: ids.clone(), one_step };
+        let listed: Vec<String> = steps
+            .iter()
+            .map(|(id, step)| if one_step { format!("{id}: {step}") } else { format!("{id}: from {step}") })
+            .collect();
         if !destructive {
             self.begin(&command);
             self.say(format!("running {}", listed.join(", ")));
             return vec![command];
         }
-        let expected = if pools.len() == 1 { pools[0].0.clone() } else { "recreate".to_string() };
-        let title = if one_step { "Run the next step (destructive)" } else { "Recreate pools" };
+        let expected = if ids.len() == 1 { ids[0].clone() } else { "recreate".to_string() };
+        let title = if one_step { "Run the next step (destructive)" } else { "Recreate pools (a new run)" };
         let mut lines = listed;
         if let Some(plan) = &self.plan {
             for p in plan.pools.iter().filter(|p| ids.iter().any(|id| id.eq_ignore_ascii_case(&p.id))) {
@@ -604,24 +792,92 @@ impl App {
         vec![]
     }
 
+    /// `u`: what each pool of the chosen unfinished run will do, confirmed by typing `resume`.
+    fn ask_resume(&mut self, index: usize) -> Vec<Command> {
+        if let Some(why) = self.refuse_mutation() {
+            self.say(why);
+            return vec![];
+        }
+        let Some(run) = self.runs.get(index) else {
+            self.say("no unfinished run to resume");
+            return vec![];
+        };
+        let mut lines: Vec<String> = run
+            .pools
+            .iter()
+            .map(|p| {
+                let next =
+                    p.resumes_at.map(|s| format!(" → resumes at {s}")).unwrap_or_else(|| " → nothing left".into());
+                let alarm = if p.gone { "  ⚠ deleted, not yet recreated" } else { "" };
+                format!("{}: {}{next}{alarm}", p.id, p.state)
+            })
+            .collect();
+        if !run.differs.is_empty() {
+            lines.push(String::new());
+            lines.push("The definition in use differs for these pools; resume creates what the run recorded:".into());
+            lines.extend(run.differs.iter().map(|d| format!("  {d}")));
+            lines.push(
+                "To create from the edited definition instead: abandon this run (U, x) and start a new one.".into(),
+            );
+        }
+        self.dialog = Some(Dialog::Confirm {
+            title: format!("Resume run {}", run.id),
+            lines,
+            expected: "resume".into(),
+            typed: String::new(),
+            command: Command::Resume(run.id.clone()),
+        });
+        vec![]
+    }
+
+    fn ask_abandon(&mut self) {
+        if let Some(why) = self.refuse_mutation() {
+            self.say(why);
+            return;
+        }
+        let Some(run) = self.runs.get(self.runs_selected) else {
+            self.say("no unfinished run to abandon");
+            return;
+        };
+        let mut lines = vec!["Its pools are left exactly as they are now:".to_string()];
+        for p in &run.pools {
+            lines.push(format!("{}: {}", p.id, p.state));
+            if p.gone {
+                lines.push(format!(
+                    "  ⚠ {} is deleted and not recreated: `repool restore --pool {}` afterwards",
+                    p.id, p.id
+                ));
+            }
+        }
+        self.dialog = Some(Dialog::Confirm {
+            title: format!("Abandon run {}", run.id),
+            lines,
+            expected: "abandon".into(),
+            typed: String::new(),
+            command: Command::Abandon(run.id.clone()),
+        });
+    }
+
     /// A pool starting over from the first step gets a fresh progress track.
     fn begin(&mut self, command: &Command) {
-        self.run_active = true;
-        if let Command::Run { pools, .. } = command {
-            for (id, step) in pools {
-                if *step == Step::DisableAutoscale {
+        match command {
+            Command::Run { run: None, pools, .. } => {
+                self.run_active = true;
+                for id in pools {
                     self.run.remove(id);
                 }
             }
+            Command::Run { .. } | Command::Resume(_) => self.run_active = true,
+            _ => {}
         }
     }
 
     fn on_dialog_key(&mut self, dialog: Dialog, key: KeyEvent) -> Vec<Command> {
         match dialog {
-            Dialog::QuitWhileRunning => match key.code {
+            Dialog::Quit { running, .. } => match key.code {
                 KeyCode::Char('y') => {
                     self.quit = true;
-                    vec![Command::Cancel, Command::Quit]
+                    if running { vec![Command::Cancel, Command::Quit] } else { vec![Command::Quit] }
                 }
                 _ => vec![],
             },

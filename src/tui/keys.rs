@@ -25,6 +25,8 @@ pub enum KeyAction {
     Run,
     Cancel,
     Resume,
+    Runs,
+    Abandon,
     Refresh,
     Log,
     Help,
@@ -32,7 +34,7 @@ pub enum KeyAction {
 }
 
 impl KeyAction {
-    pub const ALL: [KeyAction; 22] = [
+    pub const ALL: [KeyAction; 24] = [
         KeyAction::Down,
         KeyAction::Up,
         KeyAction::Top,
@@ -51,6 +53,8 @@ impl KeyAction {
         KeyAction::Run,
         KeyAction::Cancel,
         KeyAction::Resume,
+        KeyAction::Runs,
+        KeyAction::Abandon,
         KeyAction::Refresh,
         KeyAction::Log,
         KeyAction::Help,
@@ -78,6 +82,8 @@ impl KeyAction {
             KeyAction::Run => "run",
             KeyAction::Cancel => "cancel",
             KeyAction::Resume => "resume",
+            KeyAction::Runs => "runs",
+            KeyAction::Abandon => "abandon",
             KeyAction::Refresh => "refresh",
             KeyAction::Log => "log",
             KeyAction::Help => "help",
@@ -101,14 +107,16 @@ impl KeyAction {
             KeyAction::Details => "pool details and plan",
             KeyAction::Back => "back / close",
             KeyAction::Plan => "plan: definition vs live, for all pools",
-            KeyAction::NextStep => "run the next step on marked pools (or the selected one)",
-            KeyAction::Run => "run the full recreation on marked pools",
+            KeyAction::NextStep => "next step on the marked pools, the selected or shown one",
+            KeyAction::Run => "new run: recreate the marked, selected or shown pools",
             KeyAction::Cancel => "cancel the run (after the call in flight)",
-            KeyAction::Resume => "resume the interrupted run",
+            KeyAction::Resume => "resume the newest unfinished run (or the chosen one)",
+            KeyAction::Runs => "this account's unfinished runs: resume or abandon",
+            KeyAction::Abandon => "runs view: abandon the chosen run (pools untouched)",
             KeyAction::Refresh => "refresh now",
             KeyAction::Log => "show / hide the activity log",
             KeyAction::Help => "this help",
-            KeyAction::Quit => "quit (asks while a run is active)",
+            KeyAction::Quit => "quit (asks while a run acts or a pool is deleted)",
         }
     }
 }
@@ -195,6 +203,8 @@ impl Default for KeyMap {
             (c('R'), Run),
             (c('c'), Cancel),
             (c('u'), Resume),
+            (c('U'), Runs),
+            (c('x'), Abandon),
             (c('r'), Refresh),
             (c('l'), Log),
             (c('?'), Help),

@@ -11,11 +11,9 @@ use crate::batch::BatchClient;
 use crate::config::Settings;
 use crate::definition::Definition;
 use crate::errors::{BadInput, Exit};
-use crate::recreate::engine::{Engine, EngineConfig};
-use crate::recreate::journal::{self, Journal, Record, RunState};
-use crate::recreate::lock::RunLock;
+use crate::recreate::run::{BodySource, Until, Workspace};
 use crate::recreate::snapshots::Snapshots;
-use app::{Action, App, Command, Identity};
+use app::{Action, App, Command, Identity, RunSummary};
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
 use std::sync::Arc;
@@ -44,7 +42,6 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, session: Session) -
     let Session { settings, client, definition, identity, keys, theme } = session;
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
     let mut app = App::new(identity, keys, definition.clone(), &settings.api_version);
-    find_resumable(&mut app, &settings);
     {
         let tx = tx.clone();
         client.set_observer(Arc::new(move |event| {
@@ -52,21 +49,16 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, session: Session) -
         }));
     }
     let stop = CancellationToken::new();
-    let snapshots = Snapshots::new(client.clone());
+    let workspace = crate::run_command::workspace_for(&settings, client.clone());
+    let snapshots = workspace.snapshots.clone();
     let refresh_now = Arc::new(Notify::new());
     tokio::spawn(terminal_events(tx.clone(), stop.clone()));
     tokio::spawn(ticks(tx.clone(), stop.clone()));
     tokio::spawn(poller(snapshots.clone(), settings.refresh, refresh_now.clone(), tx.clone(), stop.clone()));
-    let mut runner = Runner {
-        settings: settings.clone(),
-        client: client.clone(),
-        definition,
-        snapshots,
-        tx: tx.clone(),
-        cancel: None,
-    };
+    Runner::publish_runs(&workspace, definition.as_deref(), &tx);
+    let mut runner = Runner { workspace, client: client.clone(), definition, tx: tx.clone(), cancel: None };
     // Full bodies once at start: definition status for every row.
-    runner.execute(Command::RefreshFull, &mut app, &refresh_now);
+    runner.execute(Command::RefreshFull, &refresh_now);
     loop {
         if app.dirty {
             terminal.draw(|frame| view::draw(frame, &mut app, &theme))?;
@@ -74,7 +66,7 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, session: Session) -
         }
         let Some(action) = rx.recv().await else { break };
         for command in app.update(action) {
-            runner.execute(command, &mut app, &refresh_now);
+            runner.execute(command, &refresh_now);
         }
         if app.quit {
             break;
@@ -85,23 +77,6 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, session: Session) -
         cancel.cancel();
     }
     Ok(Exit::Done)
-}
-
-/// A journaled run left unfinished for this account: offered for resume, its deleted pools shown.
-fn find_resumable(app: &mut App, settings: &Settings) {
-    let account = &app.identity.account;
-    let found =
-        journal::list(&settings.paths.journal_dir()).into_iter().filter_map(|p| journal::read(&p).ok()).find(|s| {
-            s.account == *account
-                && s.finished.as_deref() != Some("done")
-                && s.per_pool.values().any(|p| p.status.as_deref() != Some("recreated"))
-        });
-    if let Some(state) = found {
-        app.orphans =
-            state.per_pool.iter().filter(|(_, p)| p.is_between_delete_and_create()).map(|(id, _)| id.clone()).collect();
-        app.resumable = Some(state.run.clone());
-        app.run_id = Some(state.run.clone());
-    }
 }
 
 async fn terminal_events(tx: mpsc::UnboundedSender<Action>, stop: CancellationToken) {
@@ -178,18 +153,25 @@ async fn poller(
     }
 }
 
-/// Carries out the app's commands in tasks that report back with Actions.
+/// Carries out the app's commands in tasks that report back with Actions. Runs go through the
+/// one run API, exactly as the command line's do.
 struct Runner {
-    settings: Settings,
+    workspace: Workspace,
     client: BatchClient,
     definition: Option<Arc<Definition>>,
-    snapshots: Arc<Snapshots>,
     tx: mpsc::UnboundedSender<Action>,
     cancel: Option<CancellationToken>,
 }
 
+/// What a run command asks of the runtime.
+enum RunRequest {
+    Run { run: Option<String>, pools: Vec<String>, one_step: bool },
+    Resume(String),
+    Abandon(String),
+}
+
 impl Runner {
-    fn execute(&mut self, command: Command, app: &mut App, refresh_now: &Notify) {
+    fn execute(&mut self, command: Command, refresh_now: &Notify) {
         let (client, tx) = (self.client.clone(), self.tx.clone());
         match command {
             Command::Refresh => refresh_now.notify_one(),
@@ -206,42 +188,9 @@ impl Runner {
                     }
                 });
             }
-            Command::Run { pools, one_step } => {
-                let run_id = app.run_id.get_or_insert_with(journal::new_run_id).clone();
-                let state = self.journal_state(&run_id);
-                let targets = pools
-                    .into_iter()
-                    .map(|(id, step)| {
-                        state.as_ref().map(|s| s.target(&id, step, one_step.then_some(step))).unwrap_or_else(|| {
-                            crate::recreate::engine::PoolTarget {
-                                start_at: step,
-                                until: one_step.then_some(step),
-                                ..crate::recreate::engine::PoolTarget::fresh(&id)
-                            }
-                        })
-                    })
-                    .collect();
-                self.start_run(run_id, targets);
-            }
-            Command::Resume => {
-                let Some(run_id) = app.resumable.take() else { return };
-                app.orphans.clear();
-                let Some(state) = self.journal_state(&run_id) else {
-                    let _ = tx.send(Action::RunEnded(Err(format!("cannot read the journal of run {run_id}"))));
-                    return;
-                };
-                let targets = state
-                    .pools
-                    .iter()
-                    .filter_map(|id| {
-                        let pool = state.per_pool.get(id).cloned().unwrap_or_default();
-                        let start = pool.resume_at().filter(|_| pool.status.as_deref() != Some("recreated"))?;
-                        Some(state.target(id, start, None))
-                    })
-                    .collect();
-                app.run_id = Some(run_id.clone());
-                self.start_run(run_id, targets);
-            }
+            Command::Run { run, pools, one_step } => self.spawn(RunRequest::Run { run, pools, one_step }),
+            Command::Resume(run) => self.spawn(RunRequest::Resume(run)),
+            Command::Abandon(run) => self.spawn(RunRequest::Abandon(run)),
             Command::Cancel => {
                 if let Some(cancel) = &self.cancel {
                     cancel.cancel();
@@ -251,13 +200,13 @@ impl Runner {
         }
     }
 
-    fn journal_state(&self, run_id: &str) -> Option<RunState> {
-        journal::read(&self.settings.paths.journal_dir().join(format!("{run_id}.jsonl")))
-            .ok()
-            .filter(|s| !s.run.is_empty())
+    /// Tells the app which runs of the account are unfinished.
+    fn publish_runs(workspace: &Workspace, definition: Option<&Definition>, tx: &mpsc::UnboundedSender<Action>) {
+        let runs = workspace.unfinished_runs().iter().map(|s| RunSummary::from_state(s, definition)).collect();
+        let _ = tx.send(Action::Runs(runs));
     }
 
-    fn start_run(&mut self, run_id: String, targets: Vec<crate::recreate::engine::PoolTarget>) {
+    fn spawn(&mut self, request: RunRequest) {
         let tx = self.tx.clone();
         let Some(definition) = self.definition.clone() else {
             let _ = tx.send(Action::RunEnded(Err("no pool definition loaded".into())));
@@ -265,55 +214,59 @@ impl Runner {
         };
         let cancel = CancellationToken::new();
         self.cancel = Some(cancel.clone());
-        let settings = self.settings.clone();
-        let (client, snapshots) = (self.client.clone(), self.snapshots.clone());
-        let account = settings.auth.account_name.clone();
+        let workspace = self.workspace.clone();
         tokio::spawn(async move {
-            let outcome: Result<String, String> = async {
-                let _lock = RunLock::acquire(&settings.paths.data_dir.join("locks"), &account, &run_id)?;
-                let fresh = !settings.paths.journal_dir().join(format!("{run_id}.jsonl")).exists();
-                let journal = Journal::open(&settings.paths.journal_dir(), &run_id)
-                    .map_err(|e| format!("cannot open the journal: {e}"))?;
-                if fresh {
-                    journal
-                        .append(Record::RunStarted {
-                            run: run_id.clone(),
-                            account: account.clone(),
-                            endpoint: client.endpoint().to_string(),
-                            pools: definition.pools.iter().map(|p| p.id.clone()).collect(),
-                            definition: definition.source.clone(),
-                            digest: definition.digest(),
-                        })
-                        .await
-                        .map_err(|e| format!("cannot write the journal: {e}"))?;
-                }
-                let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
-                let forward = {
-                    let tx = tx.clone();
-                    tokio::spawn(async move {
-                        while let Some(p) = progress_rx.recv().await {
-                            let _ = tx.send(Action::Progress(p));
-                        }
-                    })
-                };
-                let config = EngineConfig {
-                    account: account.clone(),
-                    endpoint: client.endpoint().to_string(),
-                    api_version: settings.api_version.clone(),
-                    policy: settings.policy.clone(),
-                    backup_dir: settings.paths.backup_dir(),
-                };
-                let engine = Engine::new(client, definition, config, snapshots, progress_tx, cancel);
-                let report = engine.run(&run_id, journal, targets).await;
-                drop(engine);
-                let _ = forward.await;
-                let done: Vec<String> = report.pools.iter().map(|p| format!("{} {}", p.id, p.status.name())).collect();
-                Ok(format!("run {run_id} {}: {}", report.status.name(), done.join(", ")))
-            }
-            .await;
+            let outcome = act(&workspace, &definition, request, &tx, cancel).await;
             let _ = tx.send(Action::RunEnded(outcome));
+            Self::publish_runs(&workspace, Some(&definition), &tx);
         });
     }
+}
+
+async fn act(
+    workspace: &Workspace,
+    definition: &Definition,
+    request: RunRequest,
+    tx: &mpsc::UnboundedSender<Action>,
+    cancel: CancellationToken,
+) -> Result<String, String> {
+    let (run, only, until, source) = match request {
+        RunRequest::Run { run: None, pools, one_step } => {
+            let until = if one_step { Until::OneStep } else { Until::End };
+            (workspace.start(definition, &pools).await?, pools, until, None)
+        }
+        RunRequest::Run { run: Some(id), pools, one_step } => {
+            let until = if one_step { Until::OneStep } else { Until::End };
+            (workspace.open(&id)?, pools, until, None)
+        }
+        RunRequest::Resume(id) => (workspace.open(&id)?, Vec::new(), Until::End, Some(BodySource::Journal)),
+        RunRequest::Abandon(id) => {
+            let run = workspace.open(&id)?;
+            run.abandon().await.map_err(|e| format!("cannot write the journal: {e}"))?;
+            return Ok(format!("run {id} abandoned; its pools are as they were"));
+        }
+    };
+    let bodies = run.bodies(Some(definition), source)?;
+    let targets = run.targets(&only, until);
+    if targets.is_empty() {
+        return Ok(format!("run {}: nothing left to do", run.id()));
+    }
+    let run_id = run.id().to_string();
+    let pools = run.state.targets.iter().map(|t| t.pool.clone()).collect();
+    let _ = tx.send(Action::RunStarted { run: run_id.clone(), pools });
+    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
+    let forward = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(p) = progress_rx.recv().await {
+                let _ = tx.send(Action::Progress(p));
+            }
+        })
+    };
+    let report = run.execute(targets, bodies, progress_tx, cancel).await;
+    let _ = forward.await;
+    let done: Vec<String> = report.pools.iter().map(|p| format!("{} {}", p.id, p.status.name())).collect();
+    Ok(format!("run {run_id} {}: {}", report.status.name(), done.join(", ")))
 }
 
 /// Settings, client and definition for the dashboard on the configured account.

@@ -20,7 +20,7 @@ const SPINNER: [&str; 4] = ["⠋", "⠙", "⠸", "⠴"];
 pub fn draw(frame: &mut Frame, app: &mut App, theme: &Theme) {
     let run_height = if app.run.is_empty() { 0 } else { (app.run.len() as u16 + 2).min(12) };
     let log_height = if app.show_log { 10 } else { 0 };
-    let orphan_height = u16::from(!app.orphans.is_empty() || app.resumable.is_some());
+    let orphan_height = u16::from(!app.ghosts.is_empty() || !app.runs.is_empty());
     let [header, orphans, main, run, log, status, hints] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(orphan_height),
@@ -37,6 +37,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, theme: &Theme) {
     }
     match app.screen.clone() {
         Screen::Detail(id) => draw_detail(frame, main, app, &id, theme),
+        Screen::Runs => draw_runs(frame, main, app, theme),
         Screen::Table | Screen::Help => draw_table(frame, main, app, theme),
     }
     if run_height > 0 {
@@ -107,22 +108,20 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Paragraph::new(vec![Line::from(first), Line::from(second)]), area);
 }
 
+/// Pools the account lacks that a run deleted, else unfinished runs that can continue.
 fn draw_orphans(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let text = if app.orphans.is_empty() {
+    let ghosts = app.ghost_ids();
+    let (resume, runs) = (app.keys.label(KeyAction::Resume), app.keys.label(KeyAction::Runs));
+    let text = if ghosts.is_empty() {
         format!(
-            " interrupted run {} can continue: press {} to resume",
-            app.resumable.as_deref().unwrap_or(""),
-            app.keys.label(KeyAction::Resume)
+            " {} unfinished run(s), newest {}: {resume} resume it · {runs} list, resume or abandon",
+            app.runs.len(),
+            app.runs.first().map(|r| r.id.as_str()).unwrap_or("")
         )
     } else {
-        format!(
-            " ⚠ deleted, not yet recreated: {} — press {} to resume run {}",
-            app.orphans.join(", "),
-            app.keys.label(KeyAction::Resume),
-            app.resumable.as_deref().unwrap_or("")
-        )
+        format!(" ⚠ deleted, not yet recreated: {} — {resume} resume · {runs} runs", ghosts.join(", "))
     };
-    let color = if app.orphans.is_empty() { theme.warn } else { theme.bad };
+    let color = if ghosts.is_empty() { theme.warn } else { theme.bad };
     frame.render_widget(Paragraph::new(text).style(Style::new().fg(color).add_modifier(Modifier::BOLD)), area);
 }
 
@@ -172,7 +171,9 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
                 p.allocation_state.as_ref().map(|s| s.as_str()).unwrap_or("?"),
                 p.allocation_state_transition_time.map(|t| age(app.now, t)).unwrap_or_default()
             );
-            let state = p.state.as_ref().map(|s| s.to_string()).unwrap_or_default();
+            let ghost = app.ghosts.contains(&id.to_lowercase());
+            let state =
+                if ghost { "DELETED".to_string() } else { p.state.as_ref().map(|s| s.to_string()).unwrap_or_default() };
             let errors = p
                 .resize_errors
                 .as_ref()
@@ -192,7 +193,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
             let row = Row::new(vec![
                 Cell::from(if marked { "✓" } else { " " }).style(Style::new().fg(theme.accent)),
                 Cell::from(id.to_string()),
-                Cell::from(state).style(Style::new().fg(allocation_color(p, theme))),
+                Cell::from(state).style(Style::new().fg(if ghost { theme.bad } else { allocation_color(p, theme) })),
                 Cell::from(alloc).style(Style::new().fg(allocation_color(p, theme))),
                 Cell::from(if p.autoscale() { "on" } else { "off" }),
                 Cell::from(format!(
@@ -322,6 +323,41 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &App, id: &str, theme: &Theme
     frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
 }
 
+/// The account's unfinished runs: each pool, where it stopped, where it resumes.
+fn draw_runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut lines: Vec<Line> = Vec::new();
+    if app.runs.is_empty() {
+        lines.push(Line::from("no unfinished runs for this account"));
+    }
+    for (i, run) in app.runs.iter().enumerate() {
+        let chosen = i == app.runs_selected;
+        let style = if chosen { Style::new().bg(theme.selected).add_modifier(Modifier::BOLD) } else { Style::new() };
+        lines.push(Line::from(Span::styled(format!("{} run {}", if chosen { "▶" } else { " " }, run.id), style)));
+        for pool in &run.pools {
+            let next = pool.resumes_at.map(|s| format!(" → resumes at {s}")).unwrap_or_default();
+            let color = if pool.gone { theme.bad } else { theme.dim };
+            let alarm = if pool.gone { "  ⚠ deleted, not yet recreated" } else { "" };
+            lines.push(Line::from(Span::styled(
+                format!("    {:<20} {}{next}{alarm}", pool.id, pool.state),
+                Style::new().fg(color),
+            )));
+        }
+        for differs in &run.differs {
+            lines.push(Line::from(Span::styled(
+                format!("    definition differs: {differs}"),
+                Style::new().fg(theme.warn),
+            )));
+        }
+    }
+    let title = format!(
+        " unfinished runs ({} resume · {} abandon · esc back) ",
+        app.keys.label(KeyAction::Resume),
+        app.keys.label(KeyAction::Abandon)
+    );
+    let block = Block::bordered().title(title).border_style(Style::new().fg(theme.dim));
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+}
+
 fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let lines: Vec<Line> = app
         .run
@@ -405,18 +441,37 @@ fn draw_log(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let k = |a| app.keys.label(a);
     let mut spans = Vec::new();
-    for (action, label) in [
-        (KeyAction::Down, "move"),
-        (KeyAction::Mark, "mark"),
-        (KeyAction::Filter, "filter"),
-        (KeyAction::Sort, "sort"),
-        (KeyAction::Details, "details"),
-        (KeyAction::NextStep, "next step"),
-        (KeyAction::Run, "recreate"),
-        (KeyAction::Log, "log"),
-        (KeyAction::Help, "help"),
-        (KeyAction::Quit, "quit"),
-    ] {
+    let hints: &[(KeyAction, &str)] = match app.screen {
+        Screen::Detail(_) => &[
+            (KeyAction::Back, "back"),
+            (KeyAction::NextStep, "next step (this pool)"),
+            (KeyAction::Run, "recreate (this pool)"),
+            (KeyAction::Log, "log"),
+            (KeyAction::Help, "help"),
+            (KeyAction::Quit, "quit"),
+        ],
+        Screen::Runs => &[
+            (KeyAction::Down, "move"),
+            (KeyAction::Resume, "resume"),
+            (KeyAction::Abandon, "abandon"),
+            (KeyAction::Back, "back"),
+            (KeyAction::Help, "help"),
+            (KeyAction::Quit, "quit"),
+        ],
+        Screen::Table | Screen::Help => &[
+            (KeyAction::Down, "move"),
+            (KeyAction::Mark, "mark"),
+            (KeyAction::Filter, "filter"),
+            (KeyAction::Details, "details"),
+            (KeyAction::NextStep, "next step"),
+            (KeyAction::Run, "recreate"),
+            (KeyAction::Runs, "runs"),
+            (KeyAction::Log, "log"),
+            (KeyAction::Help, "help"),
+            (KeyAction::Quit, "quit"),
+        ],
+    };
+    for &(action, label) in hints {
         spans
             .push(Span::styled(format!(" {} ", k(action)), Style::new().fg(theme.accent).add_modifier(Modifier::BOLD)));
         spans.push(Span::raw(format!("{label} ")));
@@ -447,13 +502,23 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme) {
 
 fn draw_dialog(frame: &mut Frame, dialog: &Dialog, theme: &Theme) {
     let (title, mut lines) = match dialog {
-        Dialog::QuitWhileRunning => (
-            "Quit while a run is active?".to_string(),
-            vec![
-                Line::from("The run is cancelled after the call in flight; `repool resume` continues it."),
-                Line::from("y: quit   any other key: stay"),
-            ],
-        ),
+        Dialog::Quit { running, gone } => {
+            let mut out = Vec::new();
+            if *running {
+                out.push(Line::from(
+                    "A run is active: it is cancelled after the call in flight; `repool resume` continues it.",
+                ));
+            }
+            if !gone.is_empty() {
+                out.push(Line::from(Span::styled(
+                    format!("Deleted and not yet recreated: {}", gone.join(", ")),
+                    Style::new().fg(theme.bad).add_modifier(Modifier::BOLD),
+                )));
+                out.push(Line::from("They stay missing until the run is resumed (u here, or `repool resume`)."));
+            }
+            out.push(Line::from("y: quit   any other key: stay"));
+            ("Quit now?".to_string(), out)
+        }
         Dialog::Confirm { title, lines, expected, typed, .. } => {
             let mut out: Vec<Line> = lines.iter().map(|l| Line::from(format!("  {l}"))).collect();
             out.push(Line::from(""));

@@ -1,0 +1,405 @@
+//! The one run API. The dashboard, `recreate`, `resume`, `abandon`, `restore --pool`, `bench`
+//! and the tests start, step, resume and close runs only through it; none assembles engine,
+//! journal and lock itself.
+//!
+//! A run records exactly its targets, each with the create body it will use (validated, secrets
+//! as references) and a backup of the pool as it was before the run touched it. Resume creates
+//! what was recorded unless the operator chooses the definition in use; a pool that cannot be
+//! created is refused before any step runs. Every pool belongs to at most one unfinished run, and
+//! at most one run acts on an account at a time.
+
+use super::account::AccountId;
+use super::backup::{self, BackupKind};
+use super::engine::{Engine, EngineConfig, PoolTarget, Progress};
+use super::journal::{self, Journal, Record, RunState, TargetRecord};
+use super::lock::RunLock;
+use super::policy::RecreatePolicy;
+use super::report::{RunReport, RunStatus};
+use super::snapshots::Snapshots;
+use super::step::Step;
+use crate::batch::BatchClient;
+use crate::definition::Definition;
+use crate::definition::sealed;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// One account and where repool keeps its files for it: what every run acts through.
+#[derive(Clone)]
+pub struct Workspace {
+    pub client: BatchClient,
+    pub account: AccountId,
+    pub api_version: String,
+    pub policy: RecreatePolicy,
+    pub data_dir: PathBuf,
+    /// Shared by every wait of every run (and by the dashboard's table).
+    pub snapshots: Arc<Snapshots>,
+}
+
+/// Where resume takes the create bodies from when the definition differs from the run's record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodySource {
+    /// What was validated when the run started (the journal).
+    Journal,
+    /// The definition in use, validated now.
+    Definition,
+}
+
+impl std::str::FromStr for BodySource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "journal" => Ok(BodySource::Journal),
+            "definition" => Ok(BodySource::Definition),
+            other => Err(format!("'{other}': use journal (what the run recorded) or definition (the file in use)")),
+        }
+    }
+}
+
+/// How the definition in use compares with what a run recorded for one of its pools.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BodyDifference {
+    Same,
+    /// The properties (JSON paths) that differ.
+    Differs(Vec<String>),
+    /// The definition in use has no such pool.
+    Missing,
+}
+
+impl Workspace {
+    pub fn new(client: BatchClient, api_version: &str, policy: RecreatePolicy, data_dir: PathBuf) -> Workspace {
+        let account = AccountId::from_endpoint(client.endpoint());
+        let snapshots = Snapshots::new(client.clone());
+        Workspace { client, account, api_version: api_version.to_string(), policy, data_dir, snapshots }
+    }
+
+    pub fn journal_dir(&self) -> PathBuf {
+        self.data_dir.join("journal")
+    }
+
+    pub fn backup_dir(&self) -> PathBuf {
+        self.data_dir.join("backups")
+    }
+
+    fn lock_dir(&self) -> PathBuf {
+        self.data_dir.join("locks")
+    }
+
+    /// The account's lock for a change made outside a run (`restore`).
+    pub fn exclusive(&self, holder: &str) -> Result<RunLock, String> {
+        RunLock::acquire(&self.lock_dir(), &self.account, holder)
+    }
+
+    /// The runs journaled for this account, newest first.
+    pub fn runs(&self) -> Vec<RunState> {
+        journal::list(&self.journal_dir())
+            .iter()
+            .filter_map(|p| journal::read(p).ok())
+            .filter(|s| !s.run.is_empty() && AccountId::parse(&s.account) == self.account)
+            .collect()
+    }
+
+    /// Runs of this account with work left, newest first.
+    pub fn unfinished_runs(&self) -> Vec<RunState> {
+        self.runs().into_iter().filter(|s| !s.is_closed() && !s.pending().is_empty()).collect()
+    }
+
+    /// Starts a run for exactly `ids` (each must be in `definition`, which the caller validated):
+    /// takes the lock, refuses pools another unfinished run holds, backs up every target as it
+    /// is now and journals the targets with their sealed create bodies. Nothing in the account
+    /// changes here.
+    pub async fn start(&self, definition: &Definition, ids: &[String]) -> Result<Run, String> {
+        let mut chosen: Vec<&crate::definition::PoolDefinition> = Vec::new();
+        for id in ids {
+            let pool = definition.pool(id).ok_or_else(|| {
+                format!("pool '{id}' is not in {}; repool only recreates pools it can create again", definition.source)
+            })?;
+            if !chosen.iter().any(|c| c.id == pool.id) {
+                chosen.push(pool);
+            }
+        }
+        if chosen.is_empty() {
+            return Err("no pools chosen".into());
+        }
+        let run_id = journal::new_run_id();
+        let lock = RunLock::acquire(&self.lock_dir(), &self.account, &run_id)?;
+        for other in self.unfinished_runs() {
+            let held = other.held_pools();
+            if let Some(pool) = chosen.iter().find(|c| held.iter().any(|h| h.eq_ignore_ascii_case(&c.id))) {
+                return Err(format!(
+                    "pool '{}' is part of unfinished run {} ({}): resume it (`repool resume {}`) or abandon it \
+                     (`repool abandon {}`) first; nothing was changed",
+                    pool.id,
+                    other.run,
+                    other.pool(&pool.id).describe(),
+                    other.run,
+                    other.run
+                ));
+            }
+        }
+        let live = self
+            .client
+            .list_pools(None, None, None)
+            .await
+            .map_err(|e| format!("cannot read the account's pools to back them up ({e}); nothing was changed"))?;
+        let mut targets = Vec::new();
+        for pool in chosen {
+            let backup = match live.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id)) {
+                Some(current) => {
+                    let body = serde_json::to_value(current).map_err(|e| e.to_string())?;
+                    let (dir, account, id) = (self.backup_dir(), self.account.file_name(), pool.id.clone());
+                    let path = tokio::task::spawn_blocking(move || {
+                        backup::save(&dir, &account, &id, BackupKind::PreRun, &body)
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| {
+                        format!("cannot save the backup in {}: {e}; nothing was changed", self.backup_dir().display())
+                    })?;
+                    Some(path.display().to_string())
+                }
+                None => None,
+            };
+            targets.push(TargetRecord {
+                pool: pool.id.clone(),
+                body: sealed::seal(&pool.body, &definition.secrets),
+                backup,
+            });
+        }
+        let journal =
+            Journal::open(&self.journal_dir(), &run_id).map_err(|e| format!("cannot open the journal: {e}"))?;
+        let source = std::fs::canonicalize(&definition.source)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| definition.source.clone());
+        journal
+            .append(Record::RunStarted {
+                run: run_id.clone(),
+                account: self.account.to_string(),
+                endpoint: self.client.endpoint().to_string(),
+                definition: source,
+                digest: definition.digest(),
+                targets,
+            })
+            .await
+            .map_err(|e| format!("cannot write the journal {}: {e}", journal.path.display()))?;
+        let state = journal::read(&journal.path).map_err(|e| e.to_string())?;
+        Ok(Run { workspace: self.clone(), state, journal, _lock: lock })
+    }
+
+    /// Opens an unfinished run of this account to continue it (takes the lock).
+    pub fn open(&self, run_id: &str) -> Result<Run, String> {
+        let path = self.journal_dir().join(format!("{run_id}.jsonl"));
+        if !path.exists() {
+            return Err(format!("no run {run_id} in {}; `repool runs` lists them", self.journal_dir().display()));
+        }
+        let lock = RunLock::acquire(&self.lock_dir(), &self.account, run_id)?;
+        let state = journal::read(&path).map_err(|e| format!("cannot read the journal {}: {e}", path.display()))?;
+        if state.run.is_empty() {
+            return Err(format!("{} is not a repool journal", path.display()));
+        }
+        if AccountId::parse(&state.account) != self.account {
+            return Err(format!("run {run_id} belongs to account {}, not {}", state.account, self.account));
+        }
+        if state.targets.is_empty() {
+            return Err(format!(
+                "run {run_id} was journaled by an older repool that recorded no create bodies; \
+                 `repool abandon {run_id}`, then restore any missing pool with `repool restore`"
+            ));
+        }
+        if state.finished == Some(RunStatus::Abandoned) {
+            return Err(format!("run {run_id} was abandoned; start a new one"));
+        }
+        let journal =
+            Journal::open(&self.journal_dir(), run_id).map_err(|e| format!("cannot open the journal: {e}"))?;
+        Ok(Run { workspace: self.clone(), state, journal, _lock: lock })
+    }
+
+    /// The pre-run backup of `pool` from the newest run that touched it, and that run's id.
+    pub fn pre_run_backup(&self, pool: &str) -> Option<(String, PathBuf)> {
+        self.runs().into_iter().find_map(|run| {
+            let touched = run.per_pool.keys().any(|p| p.eq_ignore_ascii_case(pool));
+            let backup = run.target(pool)?.backup.clone().filter(|_| touched)?;
+            Some((run.run, PathBuf::from(backup)))
+        })
+    }
+}
+
+/// A run being acted on: holds the account's lock until dropped.
+pub struct Run {
+    workspace: Workspace,
+    pub state: RunState,
+    journal: Journal,
+    _lock: RunLock,
+}
+
+impl Run {
+    pub fn id(&self) -> &str {
+        &self.state.run
+    }
+
+    /// Pools with work left (those of `only`, or all when it is empty), each where it resumes.
+    pub fn targets(&self, only: &[String], until: Until) -> Vec<PoolTarget> {
+        self.state
+            .pending()
+            .into_iter()
+            .filter(|(id, _)| only.is_empty() || only.iter().any(|o| o.eq_ignore_ascii_case(id)))
+            .map(|(id, start_at)| {
+                let pool = self.state.pool(&id);
+                let until = match until {
+                    Until::End => None,
+                    Until::After(step) => Some(step),
+                    Until::OneStep => Some(start_at),
+                };
+                PoolTarget { id, start_at, until, etag: pool.etag, backup: pool.backup }
+            })
+            .collect()
+    }
+
+    /// The create body of every pool with work left. Where the definition in use differs from the
+    /// record, `source` must say which to use; a pool that cannot get a body is refused, so
+    /// nothing is ever deleted without one.
+    pub fn bodies(
+        &self,
+        definition: Option<&Definition>,
+        source: Option<BodySource>,
+    ) -> Result<BTreeMap<String, Value>, String> {
+        let differences = differences(&self.state, definition);
+        let changed: Vec<String> = differences
+            .iter()
+            .filter_map(|(id, d)| match d {
+                BodyDifference::Same => None,
+                BodyDifference::Missing => Some(format!("  {id}: not in the definition in use")),
+                BodyDifference::Differs(paths) => Some(format!("  {id}: {} differ", paths.join(", "))),
+            })
+            .collect();
+        let source = match source {
+            Some(source) => source,
+            None if changed.is_empty() => BodySource::Journal,
+            None => {
+                return Err(format!(
+                    "the definition in use ({}) differs from what run {} recorded:\n{}\nChoose: --create-from journal \
+                     (create what was validated when the run started) or --create-from definition (the file in use); \
+                     nothing was changed",
+                    definition.map(|d| d.source.as_str()).unwrap_or("none"),
+                    self.id(),
+                    changed.join("\n")
+                ));
+            }
+        };
+        let mut bodies = BTreeMap::new();
+        let mut problems = Vec::new();
+        for (id, difference) in differences {
+            let current = definition.and_then(|d| d.pool(&id)).map(|p| &p.body);
+            let body = match source {
+                BodySource::Journal => {
+                    let recorded = &self.state.target(&id).expect("pending pools are targets").body;
+                    sealed::unseal(recorded, current).map_err(|missing| {
+                        missing.into_iter().map(|m| format!("  {id}: {m}")).collect::<Vec<_>>().join("\n")
+                    })
+                }
+                BodySource::Definition => match (difference, current) {
+                    (BodyDifference::Missing, _) | (_, None) => Err(format!(
+                        "  {id}: not in {}",
+                        definition.map(|d| d.source.as_str()).unwrap_or("any definition")
+                    )),
+                    (_, Some(body)) => Ok(body.clone()),
+                },
+            };
+            match body {
+                Ok(body) => {
+                    bodies.insert(id.to_lowercase(), body);
+                }
+                Err(problem) => problems.push(problem),
+            }
+        }
+        if problems.is_empty() {
+            Ok(bodies)
+        } else {
+            Err(format!(
+                "run {} cannot create every pool it would delete:\n{}\nNothing was changed.",
+                self.id(),
+                problems.join("\n")
+            ))
+        }
+    }
+
+    /// Runs `targets` with their `bodies` (from `bodies()`, or a fresh run's definition) until each
+    /// ends, pauses at its `until`, or `cancel` fires. Consumes the run: the lock is released after.
+    pub async fn execute(
+        self,
+        targets: Vec<PoolTarget>,
+        bodies: BTreeMap<String, Value>,
+        progress: mpsc::UnboundedSender<Progress>,
+        cancel: CancellationToken,
+    ) -> RunReport {
+        let w = &self.workspace;
+        let config = EngineConfig {
+            account: w.account.clone(),
+            api_version: w.api_version.clone(),
+            policy: w.policy.clone(),
+            backup_dir: w.backup_dir(),
+        };
+        let engine = Engine::new(w.client.clone(), Arc::new(bodies), config, w.snapshots.clone(), progress, cancel);
+        let mut report = engine.run(&self.state.run, self.journal.clone(), targets).await;
+        for pool in &mut report.pools {
+            pool.backup = self.state.target(&pool.id).and_then(|t| t.backup.clone());
+        }
+        report
+    }
+
+    /// Closes the run without touching its pools.
+    pub async fn abandon(self) -> std::io::Result<()> {
+        self.journal.append(Record::RunFinished { status: RunStatus::Abandoned }).await
+    }
+}
+
+/// How `definition` compares with what a run recorded, for each pool with work left.
+pub fn differences(state: &RunState, definition: Option<&Definition>) -> Vec<(String, BodyDifference)> {
+    state
+        .pending()
+        .into_iter()
+        .map(|(id, _)| {
+            let recorded = state.target(&id).map(|t| &t.body);
+            let difference = match definition.and_then(|d| d.pool(&id).map(|p| (d, p))) {
+                None => BodyDifference::Missing,
+                Some((d, p)) => {
+                    let mut paths = Vec::new();
+                    differing_paths(recorded, Some(&sealed::seal(&p.body, &d.secrets)), "", &mut paths);
+                    if paths.is_empty() { BodyDifference::Same } else { BodyDifference::Differs(paths) }
+                }
+            };
+            (id, difference)
+        })
+        .collect()
+}
+
+/// Where the pools of an execution stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    /// Recreated (or failed).
+    End,
+    /// Paused after this step (`--until`).
+    After(Step),
+    /// Each pool runs the one step it is at (the dashboard's step-through).
+    OneStep,
+}
+
+/// JSON paths where `a` and `b` differ (at most a dozen, enough to say what changed).
+fn differing_paths(a: Option<&Value>, b: Option<&Value>, path: &str, out: &mut Vec<String>) {
+    if out.len() >= 12 || a == b {
+        return;
+    }
+    match (a, b) {
+        (Some(Value::Object(x)), Some(Value::Object(y))) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for key in keys {
+                let at = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                differing_paths(x.get(key), y.get(key), &at, out);
+            }
+        }
+        _ => out.push(if path.is_empty() { "the whole body".into() } else { path.to_string() }),
+    }
+}
