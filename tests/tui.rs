@@ -11,7 +11,7 @@ use repool::recreate::engine::Progress;
 use repool::recreate::journal::StepOutcome;
 use repool::recreate::report::PoolStatus;
 use repool::recreate::step::Step;
-use repool::tui::app::{Action, App, Command, Dialog, Identity, Screen};
+use repool::tui::app::{Action, App, Command, Dialog, Identity, RunPoolSummary, RunSummary, Screen};
 use repool::tui::keys::KeyMap;
 use repool::tui::theme::Theme;
 use std::collections::BTreeMap;
@@ -241,4 +241,134 @@ async fn the_run_panel_shows_nodes_still_draining() {
     app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step: Step::WaitDrained }));
     let screen = render(&mut app, 200, 30);
     assert!(screen.contains("draining: 4 node(s) left"), "{screen}");
+}
+
+/// Selects `id` in the table by moving down to it, as an operator would.
+fn select(app: &mut App, id: &str) {
+    app.update(key('g'));
+    while app.selected_pool().map(|p| p.id().to_string()).as_deref() != Some(id) {
+        let before = app.selected;
+        app.update(key('j'));
+        assert_ne!(app.selected, before, "{id} is not in the table");
+    }
+}
+
+#[tokio::test]
+async fn in_details_every_key_acts_on_the_pool_shown() {
+    let (mut app, _sim) = demo_app(false).await;
+    select(&mut app, "p-render");
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Detail("p-render".into()));
+    let selected = app.selected;
+    for k in ['j', 'k', 'G', 'g', ' ', 'a', 's'] {
+        app.update(key(k));
+    }
+    assert_eq!((app.selected, app.marks.len()), (selected, 0), "the hidden table did not move");
+    assert_eq!(app.screen, Screen::Detail("p-render".into()));
+    assert_eq!(app.update(key('n')), [Command::Run { run: None, pools: vec!["p-render".into()], one_step: true }]);
+}
+
+#[tokio::test]
+async fn a_pool_deleted_by_a_run_keeps_its_row_and_the_selection() {
+    let (mut app, sim) = demo_app(false).await;
+    select(&mut app, "p-render");
+    app.update(Action::RunStarted { run: "run-1".into(), pools: vec!["p-render".into()] });
+    app.update(Action::Progress(Progress::StepStarted { pool: "p-render".into(), step: Step::Delete }));
+    app.update(Action::Progress(Progress::StepFinished {
+        pool: "p-render".into(),
+        step: Step::Delete,
+        outcome: StepOutcome::Ok,
+        detail: None,
+        elapsed: Duration::ZERO,
+    }));
+    app.update(Action::Progress(Progress::PoolFinished {
+        pool: "p-render".into(),
+        status: PoolStatus::Paused,
+        error: None,
+    }));
+    app.update(Action::RunEnded(Ok("paused".into())));
+    let client = common::client_for(&sim);
+    let without: Vec<_> = client
+        .list_pools(Some(repool::recreate::snapshots::POOL_SUMMARY_SELECT), None, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.id() != "p-render")
+        .collect();
+    app.update(Action::Refreshed(Ok(without)));
+    assert_eq!(app.selected_pool().unwrap().id(), "p-render", "the selection stays on the deleted pool");
+    let screen = render(&mut app, 160, 30);
+    assert!(screen.contains("deleted, not yet recreated: p-render") && screen.contains("DELETED"), "{screen}");
+    assert!(app.update(key('q')).is_empty(), "quitting asks while a pool is deleted");
+    assert_eq!(app.dialog, Some(Dialog::Quit { running: false, gone: vec!["p-render".into()] }));
+    app.update(code(KeyCode::Esc));
+    assert!(!app.quit);
+    // `n` continues the same run on the same pool: wait-gone, then create.
+    assert_eq!(
+        app.update(key('n')),
+        [Command::Run { run: Some("run-1".into()), pools: vec!["p-render".into()], one_step: true }]
+    );
+}
+
+#[tokio::test]
+async fn r_always_starts_a_new_run_and_u_asks_with_what_each_pool_will_do() {
+    let (mut app, _sim) = demo_app(false).await;
+    select(&mut app, "p-render");
+    app.update(Action::RunStarted { run: "run-1".into(), pools: vec!["p-render".into()] });
+    app.update(key('R'));
+    typed(&mut app, "p-render");
+    assert_eq!(
+        app.update(code(KeyCode::Enter)),
+        [Command::Run { run: None, pools: vec!["p-render".into()], one_step: false }]
+    );
+    app.update(Action::RunEnded(Ok("done".into())));
+    let summary = RunSummary {
+        id: "run-0".into(),
+        pools: vec![RunPoolSummary {
+            id: "p-ingest".into(),
+            state: "paused after wait-drained".into(),
+            resumes_at: Some(Step::Backup),
+            gone: false,
+        }],
+        differs: vec!["p-ingest (vmSize)".into()],
+    };
+    app.update(Action::Runs(vec![summary]));
+    assert!(app.update(key('u')).is_empty(), "resume asks first");
+    let Some(Dialog::Confirm { lines, expected, .. }) = &app.dialog else { panic!("{:?}", app.dialog) };
+    assert_eq!(expected, "resume");
+    assert!(lines.iter().any(|l| l == "p-ingest: paused after wait-drained → resumes at backup"), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("p-ingest (vmSize)")), "{lines:?}");
+    typed(&mut app, "resume");
+    assert_eq!(app.update(code(KeyCode::Enter)), [Command::Resume("run-0".into())]);
+    app.update(Action::RunEnded(Ok("done".into())));
+    // The runs view abandons the chosen run after its own typed word.
+    app.update(key('U'));
+    assert_eq!(app.screen, Screen::Runs);
+    app.update(key('x'));
+    typed(&mut app, "abandon");
+    assert_eq!(app.update(code(KeyCode::Enter)), [Command::Abandon("run-0".into())]);
+}
+
+#[tokio::test]
+async fn the_deleted_banner_is_only_for_pools_the_account_lacks() {
+    let (mut app, sim) = demo_app(false).await;
+    let summary = RunSummary {
+        id: "run-0".into(),
+        pools: vec![RunPoolSummary {
+            id: "p-render".into(),
+            state: "interrupted in delete".into(),
+            resumes_at: Some(Step::Delete),
+            gone: true,
+        }],
+        differs: vec![],
+    };
+    app.update(Action::Runs(vec![summary]));
+    let pools = common::client_for(&sim)
+        .list_pools(Some(repool::recreate::snapshots::POOL_SUMMARY_SELECT), None, None)
+        .await
+        .unwrap();
+    app.update(Action::Refreshed(Ok(pools)));
+    let screen = render(&mut app, 160, 30);
+    assert!(!screen.contains("deleted, not yet recreated"), "p-render exists: {screen}");
+    assert!(screen.contains("1 unfinished run(s), newest run-0"), "{screen}");
 }

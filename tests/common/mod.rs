@@ -105,3 +105,41 @@ pub const INHERITED_SETTINGS: [&str; 10] = [
     "HTTPS_PROXY",
     "REPOOL_CONFIG",
 ];
+
+/// Sets the simulator's speed from now on (0 freezes it: waits then never end by themselves).
+pub fn set_speed(sim: &RunningSim, speed: f64) {
+    sim.state.clock.lock().unwrap().set_speed(speed);
+}
+
+/// Every journal line in `dir/journal`, all runs.
+pub fn journal_text(dir: &std::path::Path) -> String {
+    repool::recreate::journal::list(&dir.join("journal"))
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("")
+}
+
+/// Waits (bounded) until `condition` holds, checking every few milliseconds.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "{what} never happened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The binary's exit code, stdout and stderr.
+pub fn output(command: &mut std::process::Command) -> (i32, String, String) {
+    let std::process::Output { status, stdout, stderr } = command.output().unwrap();
+    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into(), String::from_utf8_lossy(&stderr).into())
+}
+
+/// A pool's identity in the account: (creationTime, eTag), None when it does not exist.
+pub fn pool_identity(sim: &RunningSim, id: &str) -> Option<(String, String)> {
+    sim.with_world(|world, _| {
+        world.find(id).map(|p| {
+            (p.wire.creation_time.map(|t| t.to_string()).unwrap_or_default(), p.wire.e_tag.clone().unwrap_or_default())
+        })
+    })
+}

@@ -106,6 +106,13 @@ impl Terminal {
         self.wait_for("recreated");
     }
 
+    /// SIGKILL, as a crash or `kill -9` would end it: no clean-up runs.
+    pub fn kill9(&mut self) {
+        let pid = self.child.process_id().expect("a running child").to_string();
+        assert!(std::process::Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+        let _ = self.child.wait();
+    }
+
     /// Waits for the program to exit and the output to drain.
     pub fn end(mut self) -> Ended {
         let status = self.child.wait().unwrap();
