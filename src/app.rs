@@ -18,13 +18,14 @@ pub fn main(mut cli: Cli) -> ExitCode {
         clap_complete::generate(*shell, &mut Cli::command(), "repool", &mut std::io::stdout());
         return ExitCode::SUCCESS;
     }
+    let json = cli.command.as_ref().is_some_and(wants_json);
     let settings = match Settings::load(&cli.global) {
         Ok(settings) => settings,
-        Err(e) => return fail_bad_input(&e),
+        Err(e) => return fail(Exit::BadInput, &e.to_string(), json),
     };
     let _log_guard = match crate::logging::init(&settings.paths.log_dir(), &settings.log_level) {
         Ok(guard) => guard,
-        Err(e) => return fail_bad_input(&e),
+        Err(e) => return fail(Exit::BadInput, &e.to_string(), json),
     };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), command = ?cli.command.as_ref().map(command_name), "start");
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -34,7 +35,6 @@ pub fn main(mut cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let json = cli.command.as_ref().is_some_and(wants_json);
     let definition_flag = cli.global.definition.clone();
     let outcome = runtime.block_on(run(cli.command, settings, sim_account, definition_flag));
     match outcome {
@@ -55,13 +55,18 @@ pub fn main(mut cli: Cli) -> ExitCode {
                     None => (Exit::PoolFailed, format!("{report:?}")),
                 }
             };
-            if json {
-                println!("{}", serde_json::json!({"error": message, "exitCode": exit as u8}));
-            }
-            eprintln!("error: {message}");
-            exit.into()
+            fail(exit, &message, json)
         }
     }
+}
+
+/// Says why on stderr (and as one JSON object on stdout for a --json command); the exit code.
+fn fail(exit: Exit, message: &str, json: bool) -> ExitCode {
+    if json {
+        println!("{}", serde_json::json!({"error": message, "exitCode": exit as u8}));
+    }
+    eprintln!("error: {message}");
+    exit.into()
 }
 
 /// Commands whose stdout is JSON: their failures are one JSON object there too.
@@ -72,12 +77,6 @@ fn wants_json(command: &Command) -> bool {
         Command::Resume(args) => args.json,
         _ => false,
     }
-}
-
-fn fail_bad_input(e: &BadInput) -> ExitCode {
-    tracing::warn!("bad input: {e}");
-    eprintln!("error: {e}");
-    Exit::BadInput.into()
 }
 
 /// The dashboard on the configured account, with the definition if one is configured.

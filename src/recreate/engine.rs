@@ -534,9 +534,18 @@ impl Engine {
         }
     }
 
+    /// Until the pool is gone; a pool that exists again and is not being deleted (someone created
+    /// or restored it meanwhile) goes to create, which tells ours from someone else's.
     async fn wait_gone(&self, id: &str) -> StepResult {
-        self.wait(id, Step::WaitGone, self.config.policy.wait_timeout, |p| p.is_none()).await?;
-        Ok(Outcome::Done("gone".into()))
+        let deleting = |p: &Pool| p.state == Some(PoolState::Deleting);
+        let seen =
+            self.wait(id, Step::WaitGone, self.config.policy.wait_timeout, |p| p.is_none_or(|p| !deleting(p))).await?;
+        Ok(match seen {
+            None => Outcome::Done("gone".into()),
+            Some(_) => {
+                Outcome::Jump(Step::Create, "a pool with this id exists again; create checks whose it is".into())
+            }
+        })
     }
 
     async fn create(&self, id: &str) -> StepResult {

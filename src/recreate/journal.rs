@@ -317,9 +317,9 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// A new run id: UTC time, sortable, plus a short random suffix.
+/// A new run id: UTC time to the millisecond (sortable), plus a short random suffix.
 pub fn new_run_id() -> String {
-    format!("{}-{:04x}", jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"), fastrand::u16(..))
+    format!("{}-{:04x}", jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.3fZ"), fastrand::u16(..))
 }
 
 #[cfg(test)]

@@ -93,13 +93,15 @@ impl Workspace {
         RunLock::acquire(&self.lock_dir(), &self.account, holder)
     }
 
-    /// The runs journaled for this account, newest first.
+    /// The runs journaled for this account, newest (by start) first.
     pub fn runs(&self) -> Vec<RunState> {
-        journal::list(&self.journal_dir())
+        let mut runs: Vec<RunState> = journal::list(&self.journal_dir())
             .iter()
             .filter_map(|p| journal::read(p).ok())
             .filter(|s| !s.run.is_empty() && AccountId::parse(&s.account) == self.account)
-            .collect()
+            .collect();
+        runs.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.run.cmp(&a.run)));
+        runs
     }
 
     /// Runs of this account with work left, newest first.
