@@ -23,6 +23,11 @@ pub fn main(mut cli: Cli) -> ExitCode {
         Ok(settings) => settings,
         Err(e) => return fail(Exit::BadInput, &e.to_string(), json),
     };
+    // The data dir holds backups, journals and logs: the user's alone.
+    if let Err(e) = crate::files::private_dir(&settings.paths.data_dir) {
+        let message = format!("cannot create the data directory {}: {e}", settings.paths.data_dir.display());
+        return fail(Exit::BadInput, &message, json);
+    }
     let _log_guard = match crate::logging::init(&settings.paths.log_dir(), &settings.log_level) {
         Ok(guard) => guard,
         Err(e) => return fail(Exit::BadInput, &e.to_string(), json),
@@ -31,7 +36,7 @@ pub fn main(mut cli: Cli) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::noteln!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -46,10 +51,11 @@ pub fn main(mut cli: Cli) -> ExitCode {
             } else {
                 tracing::error!("{report:#}");
                 match report.downcast_ref::<BatchError>() {
-                    // Sign-in and certificate failures are configuration; they stop before any change.
-                    Some(e @ (BatchError::Auth { .. } | BatchError::Certificate { .. })) => {
-                        (Exit::BadInput, e.to_string())
-                    }
+                    // Sign-in, certificate and untrusted answers are configuration or bad input: they
+                    // stop a command before any change.
+                    Some(
+                        e @ (BatchError::Auth { .. } | BatchError::Certificate { .. } | BatchError::Untrusted { .. }),
+                    ) => (Exit::BadInput, e.to_string()),
                     // Already written for the operator: no report sections.
                     Some(e) => (Exit::PoolFailed, e.to_string()),
                     None => (Exit::PoolFailed, format!("{report:?}")),
@@ -63,9 +69,9 @@ pub fn main(mut cli: Cli) -> ExitCode {
 /// Says why on stderr (and as one JSON object on stdout for a --json command); the exit code.
 fn fail(exit: Exit, message: &str, json: bool) -> ExitCode {
     if json {
-        println!("{}", serde_json::json!({"error": message, "exitCode": exit as u8}));
+        crate::outln!("{}", serde_json::json!({"error": message, "exitCode": exit as u8}));
     }
-    eprintln!("error: {message}");
+    crate::noteln!("error: {message}");
     exit.into()
 }
 

@@ -21,6 +21,10 @@ pub struct FileConfig {
     pub definition: Option<PathBuf>,
     pub api_version: Option<String>,
     pub proxy: Option<String>,
+    /// Longest time one answer may take, headers to last byte.
+    pub request_timeout_seconds: Option<u64>,
+    /// Largest answer accepted, in MiB.
+    pub max_response_mb: Option<u64>,
     pub refresh_seconds: Option<u64>,
     pub readonly: Option<bool>,
     pub log_level: Option<String>,
@@ -72,6 +76,7 @@ pub struct RecreateConfig {
     pub wait_timeout: Option<String>,
     pub parallel: Option<usize>,
     pub on_drain_timeout: Option<DrainTimeoutPolicy>,
+    pub sign_in_grace: Option<String>,
 }
 
 /// Where repool keeps its files.
@@ -209,7 +214,12 @@ impl Settings {
             profile,
             endpoint: pick(flags.account_url.clone(), "AZURE_BATCH_ENDPOINT", account.url),
             auth,
-            http: HttpSettings { proxy, ..Default::default() },
+            http: HttpSettings {
+                proxy,
+                response_timeout: file.request_timeout_seconds.map(|s| Duration::from_secs(s.max(1))),
+                max_response_bytes: file.max_response_mb.map(|mb| mb.max(1) * 1024 * 1024),
+                ..Default::default()
+            },
             api_version: flags
                 .api_version
                 .clone()
@@ -281,6 +291,9 @@ fn policy(shown: &str, c: RecreateConfig) -> Result<RecreatePolicy, BadInput> {
             return Err(BadInput::new(format!("{shown}: [recreate] parallel must be at least 1")));
         }
         policy.parallel = parallel;
+    }
+    if let Some(text) = c.sign_in_grace {
+        policy.sign_in_grace = duration("sign_in_grace", &text)?.as_std();
     }
     if let Some(on_timeout) = c.on_drain_timeout {
         policy.on_drain_timeout = on_timeout;

@@ -4,6 +4,26 @@
 use std::fs::OpenOptions;
 use std::path::Path;
 
+/// Everything this process creates from now on is private: 0600 files, 0700 directories
+/// (logs written by tracing-appender included, which takes no mode of its own).
+pub fn private_by_default() {
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+/// Makes existing files private too (written by an older repool).
+pub fn tighten(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if path.is_dir() { 0o700 } else { 0o600 };
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+    }
+}
+
 /// Creates `dir` (and its parents) readable by the user only; an existing one is tightened.
 pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;

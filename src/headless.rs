@@ -28,16 +28,16 @@ pub fn connect(settings: &Settings) -> Result<BatchClient, BadInput> {
 pub fn info(settings: &Settings) -> color_eyre::Result<Exit> {
     let p = &settings.paths;
     let found = if settings.config_found { "" } else { " (not present: defaults, env and flags apply)" };
-    println!("config    {}{found}", p.config_file.display());
-    println!("data      {}", p.data_dir.display());
-    println!("journal   {}", p.journal_dir().display());
-    println!("backups   {}", p.backup_dir().display());
-    println!("logs      {}", p.log_dir().display());
-    println!("account   {}", settings.profile.as_deref().unwrap_or("-"));
-    println!("endpoint  {}", settings.endpoint.as_deref().unwrap_or("- (not configured)"));
-    println!("auth      {}", settings.auth.method.name());
-    println!("api       {}", settings.api_version);
-    println!(
+    crate::outln!("config    {}{found}", p.config_file.display());
+    crate::outln!("data      {}", p.data_dir.display());
+    crate::outln!("journal   {}", p.journal_dir().display());
+    crate::outln!("backups   {}", p.backup_dir().display());
+    crate::outln!("logs      {}", p.log_dir().display());
+    crate::outln!("account   {}", settings.profile.as_deref().unwrap_or("-"));
+    crate::outln!("endpoint  {}", settings.endpoint.as_deref().unwrap_or("- (not configured)"));
+    crate::outln!("auth      {}", settings.auth.method.name());
+    crate::outln!("api       {}", settings.api_version);
+    crate::outln!(
         "definition {}",
         settings.definition.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "- (not configured)".into())
     );
@@ -47,12 +47,16 @@ pub fn info(settings: &Settings) -> color_eyre::Result<Exit> {
 pub async fn pools(settings: &Settings, json: bool) -> color_eyre::Result<Exit> {
     let client = connect(settings)?;
     if json {
+        // Start-task secrets come back in clear: hidden by place where the definition has the pool.
+        let definition = settings.definition.as_ref().and_then(|_| load_definition(settings).ok());
         for pool in client.list_pools(None, None, None).await? {
-            println!("{}", serde_json::to_string(&pool)?);
+            let body = serde_json::to_value(&pool)?;
+            let template = definition.as_ref().and_then(|d| d.sealed_body(pool.id()));
+            crate::outln!("{}", serde_json::to_string(&crate::definition::redact::redact(&body, template.as_ref()))?);
         }
     } else {
         let pools = client.list_pools(Some(crate::recreate::snapshots::POOL_SUMMARY_SELECT), None, None).await?;
-        print!("{}", pool_table(&pools, jiff::Timestamp::now()));
+        crate::out!("{}", pool_table(&pools, jiff::Timestamp::now()));
     }
     Ok(Exit::Done)
 }
@@ -79,6 +83,8 @@ pub fn pool_table(pools: &[Pool], now: jiff::Timestamp) -> String {
             ]
         })
         .collect();
+    // Cells are server text: escaped, and cut so one huge value cannot swamp (or break) the table.
+    let rows: Vec<[String; 9]> = rows.into_iter().map(|row| row.map(|cell| table_cell(&cell))).collect();
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -98,6 +104,15 @@ pub fn pool_table(pools: &[Pool], now: jiff::Timestamp) -> String {
         out.push_str("(no pools in this account)\n");
     }
     out
+}
+
+/// A table cell: control characters escaped, at most 120 characters.
+fn table_cell(text: &str) -> String {
+    let shown = crate::output::escape(text);
+    match shown.char_indices().nth(119) {
+        Some((at, _)) => format!("{}…", &shown[..at]),
+        None => shown.into_owned(),
+    }
 }
 
 /// "45s", "12m", "3h", "2d": how long ago `then` was.
@@ -124,7 +139,7 @@ pub fn load_definition(settings: &Settings) -> Result<Definition, BadInput> {
 pub fn validate(settings: &Settings) -> color_eyre::Result<Exit> {
     let definition = load_definition(settings)?;
     let ids: Vec<&str> = definition.pools.iter().map(|p| p.id.as_str()).collect();
-    println!(
+    crate::outln!(
         "{}: {} pool(s) valid for api-version {}: {}",
         definition.source,
         ids.len(),
@@ -143,9 +158,9 @@ pub async fn plan(settings: &Settings, pools: &[String], json: bool) -> color_ey
     let live = client.list_pools(None, None, None).await?;
     let plan = Plan::new(&definition, &live, pools, &settings.api_version);
     if json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
-        print!("{plan}");
+        crate::out!("{plan}");
     }
     Ok(if plan.has_changes() { Exit::ChangesPending } else { Exit::Done })
 }

@@ -13,6 +13,7 @@ pub mod errors;
 pub mod files;
 pub mod headless;
 pub mod logging;
+pub mod output;
 pub mod recreate;
 pub mod run_command;
 pub mod secret;

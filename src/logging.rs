@@ -11,8 +11,11 @@ pub fn init(log_dir: &Path, level: &str) -> Result<WorkerGuard, BadInput> {
     let filter = EnvFilter::try_new(level).map_err(|e| {
         BadInput::new(format!("log level '{level}' is not valid ({e}); use error, warn, info, debug or trace"))
     })?;
-    std::fs::create_dir_all(log_dir)
+    crate::files::private_dir(log_dir)
         .map_err(|e| BadInput::new(format!("cannot create the log directory {}: {e}", log_dir.display())))?;
+    for entry in std::fs::read_dir(log_dir).into_iter().flatten().flatten() {
+        crate::files::tighten(&entry.path());
+    }
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("repool.log")

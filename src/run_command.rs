@@ -88,7 +88,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
         ids
     };
     let plan = Plan::new(&definition, &live, &ids, &settings.api_version);
-    eprint!("{plan}");
+    crate::note!("{plan}");
     if args.dry_run {
         print_dry_run(&settings, &live, &ids);
         return Ok(Exit::Done);
@@ -112,7 +112,7 @@ fn definition_in_use(
         Some(path) => path.to_path_buf(),
         None if std::path::Path::new(&state.definition).exists() => state.definition.clone().into(),
         None => {
-            eprintln!(
+            crate::noteln!(
                 "note: {} (the run's definition) is gone; pools are created from what the run recorded",
                 state.definition
             );
@@ -155,10 +155,10 @@ pub async fn resume(
         let pool = run.state.pool(&t.pool);
         let next = targets.iter().find(|x| x.id == t.pool).map(|x| format!(" → resumes at {}", x.start_at));
         let alarm = if pool.is_between_delete_and_create() { "  ← deleted, not yet recreated" } else { "" };
-        eprintln!("{:<24} {}{}{alarm}", t.pool, pool.describe(), next.unwrap_or_default());
+        crate::noteln!("{:<24} {}{}{alarm}", t.pool, pool.describe(), next.unwrap_or_default());
     }
     if targets.is_empty() {
-        eprintln!("run {run_id}: nothing left to do");
+        crate::noteln!("run {run_id}: nothing left to do");
         return Ok(Exit::Done);
     }
     let bodies = run.bodies(definition.as_ref(), create_from).map_err(BadInput)?;
@@ -173,14 +173,14 @@ pub fn runs(settings: &Settings, json: bool) -> color_eyre::Result<Exit> {
     let runs = workspace.runs();
     if json {
         let list: Vec<Value> = runs.iter().map(run_json).collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(Exit::Done);
     }
     if runs.is_empty() {
-        println!("no runs for account {}", workspace.account);
+        crate::outln!("no runs for account {}", workspace.account);
     }
     for run in &runs {
-        println!("{}  {}  {}", run.run, run_state(run), run.definition);
+        crate::outln!("{}  {}  {}", run.run, run_state(run), run.definition);
         for t in &run.targets {
             let pool = run.pool(&t.pool);
             let alarm = if pool.is_between_delete_and_create() && !run.is_closed() {
@@ -188,7 +188,7 @@ pub fn runs(settings: &Settings, json: bool) -> color_eyre::Result<Exit> {
             } else {
                 ""
             };
-            println!("    {:<24} {}{alarm}", t.pool, pool.describe());
+            crate::outln!("    {:<24} {}{alarm}", t.pool, pool.describe());
         }
     }
     Ok(Exit::Done)
@@ -233,17 +233,18 @@ pub async fn abandon(settings: &Settings, run_id: &str, yes: bool) -> color_eyre
     let run = workspace.open(run_id).map_err(BadInput)?;
     for t in &run.state.targets {
         let pool = run.state.pool(&t.pool);
-        eprintln!("{:<24} {}", t.pool, pool.describe());
+        crate::noteln!("{:<24} {}", t.pool, pool.describe());
         if pool.is_between_delete_and_create() {
-            eprintln!(
+            crate::noteln!(
                 "  warning: '{}' was deleted and not recreated; restore it with `repool restore --pool {}`",
-                t.pool, t.pool
+                t.pool,
+                t.pool
             );
         }
     }
     confirm(yes, &format!("Abandon run {run_id}? Its pools are left as they are."))?;
     run.abandon().await?;
-    eprintln!("run {run_id} abandoned");
+    crate::noteln!("run {run_id} abandoned");
     Ok(Exit::Done)
 }
 
@@ -263,7 +264,7 @@ fn confirm(yes: bool, question: &str) -> Result<(), BadInput> {
     if !std::io::stdin().is_terminal() {
         return Err(BadInput::new("stdin is not a terminal: pass --yes to confirm (nothing was changed)"));
     }
-    eprint!("{question} Type 'yes' to continue: ");
+    crate::note!("{question} Type 'yes' to continue: ");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| BadInput::new(e.to_string()))?;
     if answer.trim() == "yes" { Ok(()) } else { Err(BadInput::new("not confirmed; nothing was changed")) }
@@ -271,33 +272,37 @@ fn confirm(yes: bool, question: &str) -> Result<(), BadInput> {
 
 fn print_dry_run(settings: &Settings, live: &[Pool], ids: &[String]) {
     let policy = &settings.policy;
-    println!("Dry run: these calls would be made (nothing is changed now):");
+    crate::outln!("Dry run: these calls would be made (nothing is changed now):");
     for id in ids {
         let live = live.iter().find(|p| p.id().eq_ignore_ascii_case(id));
-        println!("{id}:");
+        crate::outln!("{id}:");
         match live {
-            None => println!("  POST /pools  (not in the account: created from the definition)"),
+            None => crate::outln!("  POST /pools  (not in the account: created from the definition)"),
             Some(pool) => {
-                println!("  GET /pools  → pre-run backup (what `repool restore --pool {id}` gives back)");
+                crate::outln!("  GET /pools  → pre-run backup (what `repool restore --pool {id}` gives back)");
                 if pool.autoscale() {
-                    println!("  POST /pools/{id}/disableautoscale  (autoscale is on)");
+                    crate::outln!("  POST /pools/{id}/disableautoscale  (autoscale is on)");
                 }
                 if !pool.is_steady() {
-                    println!("  POST /pools/{id}/stopresize  (a resize is in flight)");
+                    crate::outln!("  POST /pools/{id}/stopresize  (a resize is in flight)");
                 }
                 if pool.target_nodes() > 0 || pool.current_nodes() > 0 {
-                    println!(
+                    crate::outln!(
                         "  POST /pools/{id}/resize  {{targetDedicatedNodes: 0, targetLowPriorityNodes: 0, nodeDeallocationOption: {}, resizeTimeout: {}}}",
-                        policy.node_deallocation_option, policy.resize_timeout
+                        policy.node_deallocation_option,
+                        policy.resize_timeout
                     );
                 }
-                println!("  GET /pools/{id}  → pre-delete snapshot (ETag guard)");
-                println!("  DELETE /pools/{id}  (If-Match: the drained pool's ETag)");
-                println!("  POST /pools  (the definition's body)");
+                crate::outln!("  GET /pools/{id}  → pre-delete snapshot (ETag guard)");
+                crate::outln!("  DELETE /pools/{id}  (If-Match: the drained pool's ETag)");
+                crate::outln!("  POST /pools  (the definition's body)");
             }
         }
     }
-    println!("Waits poll GET /pools?$select=… every {}s, one call for all pools.", policy.poll_interval.as_secs_f64());
+    crate::outln!(
+        "Waits poll GET /pools?$select=… every {}s, one call for all pools.",
+        policy.poll_interval.as_secs_f64()
+    );
 }
 
 async fn execute(
@@ -308,7 +313,7 @@ async fn execute(
     json: bool,
 ) -> color_eyre::Result<Exit> {
     let run_id = run.id().to_string();
-    eprintln!("run {run_id}: journal {}", workspace.journal_dir().join(format!("{run_id}.jsonl")).display());
+    crate::noteln!("run {run_id}: journal {}", workspace.journal_dir().join(format!("{run_id}.jsonl")).display());
     tracing::info!(run = %run_id, pools = targets.len(), "run started");
     let (tx, rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
@@ -341,7 +346,7 @@ async fn watch_signals(cancel: CancellationToken, interrupted: Arc<std::sync::at
     }
     #[cfg(not(unix))]
     let _ = (tokio::signal::ctrl_c().await, &interrupted);
-    eprintln!("stopping: finishing the call in flight, then journaling; `repool resume` continues");
+    crate::noteln!("stopping: finishing the call in flight, then journaling; `repool resume` continues");
     cancel.cancel();
 }
 
@@ -365,19 +370,19 @@ async fn print_progress(mut rx: mpsc::UnboundedReceiver<Progress>, snapshots: wa
                 let now = jiff::Zoned::now().strftime("%H:%M:%S");
                 match event {
                     Progress::StepStarted { pool, step } => {
-                        eprintln!("{now} {pool:<20} {step} …");
+                        crate::noteln!("{now} {pool:<20} {step} …");
                         let waiting = matches!(step, Step::WaitSteady | Step::WaitDrained | Step::WaitGone | Step::WaitReady);
                         current.insert(pool, Current { step: step.to_string(), since: Instant::now(), waiting });
                     }
                     Progress::StepFinished { pool, step, outcome, detail, elapsed } => {
-                        eprintln!("{now} {pool:<20} {step} {} ({:.1}s){}", outcome.name(), elapsed.as_secs_f64(), detail.map(|d| format!(": {d}")).unwrap_or_default());
+                        crate::noteln!("{now} {pool:<20} {step} {} ({:.1}s){}", outcome.name(), elapsed.as_secs_f64(), detail.map(|d| format!(": {d}")).unwrap_or_default());
                     }
                     Progress::Waiting { .. } => {}
                     Progress::PoolFinished { pool, status, error } => {
-                        eprintln!("{now} {pool:<20} {}{}", status.name().to_uppercase(), error.map(|e| format!(": {e}")).unwrap_or_default());
+                        crate::noteln!("{now} {pool:<20} {}{}", status.name().to_uppercase(), error.map(|e| format!(": {e}")).unwrap_or_default());
                         current.insert(pool, Current { step: status.name().to_string(), since: Instant::now(), waiting: false });
                     }
-                    Progress::RunFinished { run, status } => eprintln!("{now} run {run} {}", status.name()),
+                    Progress::RunFinished { run, status } => crate::noteln!("{now} run {run} {}", status.name()),
                 }
             }
             _ = summary.tick() => {
@@ -395,7 +400,7 @@ async fn print_progress(mut rx: mpsc::UnboundedReceiver<Progress>, snapshots: wa
                         format!("{id}: {} for {}s{nodes}", c.step, c.since.elapsed().as_secs())
                     })
                     .collect();
-                eprintln!("still working: {}", states.join("; "));
+                crate::noteln!("still working: {}", states.join("; "));
             }
         }
     }
@@ -403,13 +408,13 @@ async fn print_progress(mut rx: mpsc::UnboundedReceiver<Progress>, snapshots: wa
 
 fn print_report(report: &RunReport, json: bool) -> color_eyre::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(report)?);
         return Ok(());
     }
-    eprintln!("\nrun {} {} — journal {}", report.run_id, report.status.name(), report.journal);
+    crate::noteln!("\nrun {} {} — journal {}", report.run_id, report.status.name(), report.journal);
     for pool in &report.pools {
         let took: f64 = pool.steps.iter().map(|s| s.duration_seconds).sum();
-        eprintln!(
+        crate::noteln!(
             "  {:<20} {:<11} {:>7.0}s{}{}",
             pool.id,
             pool.status.name(),
@@ -418,7 +423,7 @@ fn print_report(report: &RunReport, json: bool) -> color_eyre::Result<()> {
             pool.error.as_ref().map(|e| format!("\n      {e}")).unwrap_or_default()
         );
         for warning in &pool.warnings {
-            eprintln!("      warning: {warning}");
+            crate::noteln!("      warning: {warning}");
         }
     }
     Ok(())
@@ -449,12 +454,12 @@ pub async fn restore(
                     workspace.account
                 ))
             })?;
-            eprintln!("restoring '{id}' as it was before run {run}: {}", file.display());
+            crate::noteln!("restoring '{id}' as it was before run {run}: {}", file.display());
             file
         }
     };
     if file.to_string_lossy().ends_with("-pre-delete.json") {
-        eprintln!(
+        crate::noteln!(
             "warning: {} is the drained pool right before its delete (0 nodes, autoscale off); \
              the pool as it was before the run is the run's -pre-run.json backup (`repool restore --pool ID`)",
             file.display()
@@ -474,11 +479,20 @@ pub async fn restore(
         set_path(&mut body, path, Value::String(value)).map_err(|e| BadInput::new(format!("--secret {e}")))?;
         supplied.push(path.to_string());
     }
-    let still_missing: Vec<&String> = missing.iter().filter(|m| !supplied.contains(m)).collect();
-    if !still_missing.is_empty() {
-        let hints: Vec<String> = still_missing.iter().map(|m| format!("  --secret {m}=ENV_VAR")).collect();
+    let mut hints: Vec<String> =
+        missing.iter().filter(|m| !supplied.contains(m)).map(|m| format!("  --secret {m}=ENV_VAR")).collect();
+    // Secrets the backup keeps as references: from the environment, or named here.
+    match crate::definition::sealed::unseal(&body, None) {
+        Ok(resolved) => body = resolved,
+        Err(unresolved) => hints.extend(unresolved.iter().map(|m| match m.split_once(" (") {
+            Some((path, why)) => format!("  --secret {path}=ENV_VAR  ({why}"),
+            None => format!("  --secret {m}=ENV_VAR"),
+        })),
+    }
+    if !hints.is_empty() {
         return Err(BadInput::new(format!(
-            "the backup lacks secrets the service never returns; supply each from an environment variable:\n{}",
+            "the backup lacks secrets the service never returns or repool does not keep; supply each from an \
+             environment variable:\n{}",
             hints.join("\n")
         ))
         .into());
@@ -503,16 +517,17 @@ pub async fn restore(
         ))
         .into());
     }
-    eprintln!("{}", serde_json::to_string_pretty(&definition.redacted(&body))?);
+    crate::noteln!("{}", serde_json::to_string_pretty(&definition.redacted(&id, &body))?);
     confirm(yes, &format!("Create pool '{id}' from {}?", file.display()))?;
     workspace.client.add_pool(&body).await?;
-    println!("created pool '{id}' from {}; watch it with `repool pools`", file.display());
+    crate::outln!("created pool '{id}' from {}; watch it with `repool pools`", file.display());
     if let Some(run) =
         workspace.unfinished_runs().into_iter().find(|r| r.held_pools().iter().any(|p| p.eq_ignore_ascii_case(&id)))
     {
-        eprintln!(
+        crate::noteln!(
             "note: unfinished run {} still holds '{id}'; `repool abandon {}` so it does not try to create it again",
-            run.run, run.run
+            run.run,
+            run.run
         );
     }
     Ok(Exit::Done)

@@ -123,7 +123,7 @@ fn secrets_never_show_in_plans_or_redacted_bodies() {
         body["virtualMachineConfiguration"]["containerConfiguration"]["containerRegistries"][0]["password"],
         "hunter2\"x"
     );
-    let shown = d.redacted(body).to_string();
+    let shown = d.redacted("p", body).to_string();
     assert!(!shown.contains("hunter2"), "{shown}");
     let plan = Plan::new(&d, &[], &[], "2024-07-01.20.0");
     assert!(!serde_json::to_string(&plan).unwrap().contains("hunter2"));

@@ -73,6 +73,9 @@ pub struct BatchClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// How long one answer may take, and how large it may be.
+    response_timeout: Duration,
+    max_response_bytes: u64,
     endpoint: url::Url,
     api_version: String,
     credential: Credential,
@@ -98,6 +101,8 @@ impl BatchClient {
         Ok(BatchClient {
             inner: Arc::new(Inner {
                 http: client,
+                response_timeout: http.response_timeout(),
+                max_response_bytes: http.max_response_bytes(),
                 endpoint,
                 api_version: api_version.to_string(),
                 credential,
@@ -262,15 +267,34 @@ impl BatchClient {
         first: url::Url,
     ) -> Result<Vec<T>, BatchError> {
         let mut items = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut next = Some(first);
         while let Some(url) = next.take() {
             let page: Page<T> = self.call_json(operation, Method::GET, url, None, Replay::Safe).await?;
             items.extend(page.value);
             if let Some(link) = page.next_link {
-                next = Some(url::Url::parse(&link).map_err(|e| BatchError::Decode {
-                    operation,
-                    detail: format!("odata.nextLink '{link}' is not a URL: {e}"),
-                })?);
+                let untrusted = |detail: String| BatchError::Untrusted { operation, detail };
+                let shown = crate::output::escape(&link).into_owned();
+                let url = url::Url::parse(&link)
+                    .map_err(|e| untrusted(format!("its odata.nextLink '{shown}' is not a URL ({e})")))?;
+                if !same_origin(&url, &self.inner.endpoint) {
+                    return Err(untrusted(format!(
+                        "its odata.nextLink points to another origin ({shown}, not {}); repool sends credentials \
+                         only to the account itself, so it did not follow it",
+                        self.inner.endpoint.origin().ascii_serialization()
+                    )));
+                }
+                if !seen.insert(url.clone()) {
+                    return Err(untrusted(format!(
+                        "it sent the same odata.nextLink twice ({shown}): paging would never end"
+                    )));
+                }
+                if seen.len() >= MAX_PAGES {
+                    return Err(untrusted(format!(
+                        "it sent more than {MAX_PAGES} pages, far beyond what the service sends"
+                    )));
+                }
+                next = Some(url);
             }
         }
         Ok(items)
@@ -340,7 +364,9 @@ impl BatchClient {
             let (status, error_text) = match &outcome {
                 Ok(answer) => (Some(answer.status.as_u16()), None),
                 Err(Failure::Service(e)) => (Some(e.status), Some(e.code.clone())),
-                Err(Failure::Transport { detail, .. } | Failure::Certificate(detail)) => (None, Some(detail.clone())),
+                Err(Failure::Transport { detail, .. } | Failure::Certificate(detail) | Failure::Untrusted(detail)) => {
+                    (None, Some(detail.clone()))
+                }
             };
             self.observe(ApiEvent {
                 operation,
@@ -365,6 +391,7 @@ impl BatchClient {
                 Err(Failure::Certificate(detail)) => {
                     (BatchError::Certificate { url: self.inner.endpoint.to_string(), detail }, None, false)
                 }
+                Err(Failure::Untrusted(detail)) => (BatchError::Untrusted { operation, detail }, None, false),
             };
             // Retry-After is honoured, but never below our own backoff: `0` must not become a storm.
             let delay = retry_after.unwrap_or_default().max(backoff(policy, attempt));
@@ -382,10 +409,18 @@ impl BatchClient {
             Some(problem) => Failure::Certificate(problem),
             None => Failure::Transport { sent: !e.is_connect(), detail: describe_transport(&e) },
         };
-        let response = self.inner.http.execute(request).await.map_err(transport)?;
+        let limit = self.inner.response_timeout;
+        let deadline = tokio::time::Instant::now() + limit;
+        let response = match tokio::time::timeout_at(deadline, self.inner.http.execute(request)).await {
+            Ok(response) => response.map_err(transport)?,
+            Err(_) => {
+                let detail = format!("no answer within {} s (request_timeout_seconds)", limit.as_secs());
+                return Err(Failure::Transport { sent: true, detail });
+            }
+        };
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport)?;
+        let body = self.read_body(response, operation, deadline).await?;
         if status.is_success() {
             return Ok(Answer { status, body });
         }
@@ -414,6 +449,42 @@ impl BatchClient {
         Err(Failure::Service(Box::new(error)))
     }
 
+    /// The body, refused past the size limit or the answer's deadline: a server that sends
+    /// without end or trickles cannot hold repool or fill its memory.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        operation: &'static str,
+        deadline: tokio::time::Instant,
+    ) -> Result<bytes::Bytes, Failure> {
+        let max = self.inner.max_response_bytes;
+        if response.content_length().is_some_and(|n| n > max) {
+            return Err(Failure::Untrusted(too_large(operation, max)));
+        }
+        let mut body = bytes::BytesMut::new();
+        loop {
+            let chunk = match tokio::time::timeout_at(deadline, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => chunk,
+                Ok(Ok(None)) => return Ok(body.freeze()),
+                Ok(Err(e)) => {
+                    return Err(Failure::Transport { sent: true, detail: describe_transport(&e) });
+                }
+                Err(_) => {
+                    return Err(Failure::Untrusted(format!(
+                        "the answer to {operation} took longer than {} s ({} bytes arrived); stopped reading \
+                         (request_timeout_seconds)",
+                        self.inner.response_timeout.as_secs(),
+                        body.len()
+                    )));
+                }
+            };
+            if body.len() as u64 + chunk.len() as u64 > max {
+                return Err(Failure::Untrusted(too_large(operation, max)));
+            }
+            body.extend_from_slice(&chunk);
+        }
+    }
+
     fn observe(&self, event: ApiEvent) {
         tracing::debug!(op = event.operation, status = ?event.status, ms = event.elapsed.as_millis() as u64, attempt = event.attempt, error = ?event.error, "{} {}", event.method, event.path);
         if let Some(observer) = self.inner.observer.read().expect("observer lock").as_ref() {
@@ -431,6 +502,26 @@ enum Failure {
     },
     /// The server's certificate did not verify.
     Certificate(String),
+    /// An answer that breaks the limits (size, time): never retried.
+    Untrusted(String),
+}
+
+/// Pages one listing may take: a million pools at the service's 1,000 a page, ten thousand pools'
+/// node counts at its ten a page.
+const MAX_PAGES: usize = 2_000;
+
+fn too_large(operation: &str, max: u64) -> String {
+    format!(
+        "the answer to {operation} is larger than {} MiB; stopped reading (raise max_response_mb if that is right)",
+        max / (1024 * 1024)
+    )
+}
+
+/// Same scheme, host and port: where credentials may go.
+fn same_origin(a: &url::Url, b: &url::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 fn is_transient(e: &ServiceError) -> bool {

@@ -29,6 +29,13 @@ pub enum BatchError {
         "the Batch account answered {operation} with a body repool cannot read ({detail}); is the account URL really a Batch endpoint?"
     )]
     Decode { operation: &'static str, detail: String },
+    /// An answer repool refuses to act on: a link to another origin, endless paging, a body too
+    /// large or too slow. Never retried.
+    #[error(
+        "the Batch account's answer to {operation} was refused: {detail}. Nothing was changed because of it; \
+         check that the account URL really is your Batch endpoint"
+    )]
+    Untrusted { operation: &'static str, detail: String },
 }
 
 impl BatchError {
@@ -124,13 +131,15 @@ impl ServiceError {
 
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Batch said {} {}: {}", self.status, self.code, self.message)?;
+        // Everything but the advice is the server's text: escaped, so it cannot drive a terminal.
+        use crate::output::escape;
+        write!(f, "Batch said {} {}: {}", self.status, escape(&self.code), escape(&self.message))?;
         for (key, value) in &self.values {
-            write!(f, " [{key}: {value}]")?;
+            write!(f, " [{}: {}]", escape(key), escape(value))?;
         }
         write!(f, " — {}", self.advice())?;
         if let Some(id) = &self.request_id {
-            write!(f, " (request-id {id})")?;
+            write!(f, " (request-id {})", escape(id))?;
         }
         Ok(())
     }

@@ -11,6 +11,20 @@ pub struct HttpSettings {
     pub proxy: Option<String>,
     pub connect_timeout: Option<Duration>,
     pub read_timeout: Option<Duration>,
+    /// The whole answer, headers to last byte (default 120 s).
+    pub response_timeout: Option<Duration>,
+    /// The largest body accepted (default 64 MiB).
+    pub max_response_bytes: Option<u64>,
+}
+
+impl HttpSettings {
+    pub fn response_timeout(&self) -> Duration {
+        self.response_timeout.unwrap_or(Duration::from_secs(120))
+    }
+
+    pub fn max_response_bytes(&self) -> u64 {
+        self.max_response_bytes.unwrap_or(64 * 1024 * 1024)
+    }
 }
 
 /// rustls needs a process-wide crypto provider; repool uses ring (no C toolchain beyond cc,

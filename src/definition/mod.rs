@@ -206,14 +206,14 @@ impl Definition {
         context.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// The values that came from `env()`.
-    pub fn secret_values(&self) -> Vec<String> {
-        self.secrets.iter().map(|s| s.value.clone()).collect()
+    /// Pool `id`'s create body with its secrets as references: the map of where its secrets are.
+    pub fn sealed_body(&self, id: &str) -> Option<Value> {
+        self.pool(id).map(|p| sealed::seal(&p.body, &self.secrets))
     }
 
-    /// `body` with secrets replaced, for showing or logging.
-    pub fn redacted(&self, body: &Value) -> Value {
-        redact::redact(body, &self.secret_values())
+    /// `body` (pool `id`, from the service or a backup) with its secrets hidden, for showing.
+    pub fn redacted(&self, id: &str, body: &Value) -> Value {
+        redact::redact(body, self.sealed_body(id).as_ref())
     }
 }
 

@@ -4,6 +4,8 @@
 
 use super::redact::{is_secret_name, redact};
 use super::schema::Schema;
+use super::sealed;
+use super::template::EnvSecret;
 use super::{Definition, PoolDefinition};
 use crate::batch::{BatchDuration, Pool, defaults};
 use serde::Serialize;
@@ -101,7 +103,7 @@ impl Plan {
             .filter(|p| wanted(&p.id))
             .map(|pool| match live.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id)) {
                 None => PoolPlan { id: pool.id.clone(), action: Action::Create, changes: vec![] },
-                Some(current) => plan_pool(pool, current, api_version, &definition.secret_values()),
+                Some(current) => plan_pool(pool, current, api_version, &definition.secrets),
             })
             .collect();
         let not_in_definition =
@@ -114,7 +116,7 @@ impl Plan {
     }
 }
 
-pub fn plan_pool(pool: &PoolDefinition, live: &Pool, api_version: &str, secrets: &[String]) -> PoolPlan {
+pub fn plan_pool(pool: &PoolDefinition, live: &Pool, api_version: &str, secrets: &[EnvSecret]) -> PoolPlan {
     let schema = Schema::for_api_version(api_version);
     let mut desired = pool.body.as_object().cloned().unwrap_or_default();
     defaults::apply(&mut desired, api_version);
@@ -128,11 +130,16 @@ pub fn plan_pool(pool: &PoolDefinition, live: &Pool, api_version: &str, secrets:
         current.remove("targetDedicatedNodes");
         current.remove("targetLowPriorityNodes");
     }
+    let (desired, current) = (Value::Object(desired), Value::Object(current));
     let mut changes = Vec::new();
-    diff(Some(&Value::Object(desired)), Some(&Value::Object(current)), &mut Vec::new(), schema, &mut changes);
+    diff(Some(&desired), Some(&current), &mut Vec::new(), schema, &mut changes);
+    // Values are shown from the redacted bodies, found by place.
+    let template = sealed::seal(&pool.body, secrets);
+    let (desired_shown, current_shown) = (redact(&desired, Some(&template)), redact(&current, Some(&template)));
+    let at = |body: &Value, path: &str| path.split('.').try_fold(body, |v, key| v.get(key)).cloned();
     for change in &mut changes {
-        change.desired = change.desired.take().map(|v| redact(&v, secrets));
-        change.live = change.live.take().map(|v| redact(&v, secrets));
+        change.desired = change.desired.as_ref().and_then(|_| at(&desired_shown, &change.path));
+        change.live = change.live.as_ref().and_then(|_| at(&current_shown, &change.path));
         let top = change.path.split(['.', '[']).next().unwrap_or_default();
         change.apply = if IN_PLACE.contains(&top) {
             Apply::InPlace

@@ -1,13 +1,16 @@
-//! Create bodies as a run records them: no secret in clear. A value a template read with
-//! `env("VAR")` becomes `${env:VAR}` inside its string; any other secret-named property (a
-//! password written into a JSON definition) becomes `${definition}`, resolved from the same pool
-//! and property of the definition in use. Unsealing reverses both or names what is missing.
+//! Pool bodies as repool keeps them: no secret in clear. A value a template read with
+//! `env("VAR")` becomes `${env:VAR}` inside its string; any other secret (a password written into
+//! a JSON definition, a secret-named start-task variable of a live pool) becomes `${secret}`,
+//! resolved from the same pool and property of the definition in use (runs) or given with
+//! `--secret` (restore). Live pools are sealed by place, with the run's sealed body as the map of
+//! where secrets are, so a rotated or one-letter secret is hidden as well as any other.
 
 use super::redact::is_secret_name;
 use super::template::EnvSecret;
 use serde_json::{Map, Value};
 
-const FROM_DEFINITION: &str = "${definition}";
+/// A secret repool does not keep.
+pub const SECRET: &str = "${secret}";
 
 /// `body` with every secret replaced by its reference.
 pub fn seal(body: &Value, secrets: &[EnvSecret]) -> Value {
@@ -19,21 +22,76 @@ pub fn seal(body: &Value, secrets: &[EnvSecret]) -> Value {
 
 fn seal_value(value: &Value, secrets: &[&EnvSecret], secret_property: bool) -> Value {
     match value {
-        Value::Object(map) => Value::Object(
-            map.iter().map(|(k, v)| (k.clone(), seal_value(v, secrets, is_secret_name(k)))).collect::<Map<_, _>>(),
-        ),
+        Value::Object(map) => {
+            // `{"name": "DB_PASSWORD", "value": …}`: an environment setting or metadata item holding a secret.
+            let secret_item = map.get("name").and_then(Value::as_str).is_some_and(is_secret_name);
+            Value::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let secret = is_secret_name(k) || (secret_item && k == "value");
+                        (k.clone(), seal_value(v, secrets, secret))
+                    })
+                    .collect::<Map<_, _>>(),
+            )
+        }
         Value::Array(items) => Value::Array(items.iter().map(|v| seal_value(v, secrets, false)).collect()),
         Value::String(text) => {
             let mut sealed = text.clone();
             for secret in secrets {
                 sealed = sealed.replace(&secret.value, &format!("${{env:{}}}", secret.var));
             }
-            if secret_property && sealed == *text {
-                Value::String(FROM_DEFINITION.into())
-            } else {
-                Value::String(sealed)
-            }
+            if secret_property && sealed == *text { Value::String(SECRET.into()) } else { Value::String(sealed) }
         }
+        other => other.clone(),
+    }
+}
+
+/// Whether `text` holds a reference (`${env:…}` or `${secret}`).
+pub fn is_reference(text: &str) -> bool {
+    text.contains("${env:") || text.contains(SECRET)
+}
+
+/// `live` (a pool as the service returns it) with its secrets sealed: where `template` (the sealed
+/// create body of the same pool) holds a reference, that reference; the value of an environment
+/// setting or metadata item whose name looks secret, `${secret}`. Lists of named items (environment
+/// settings, metadata) are matched by name, other lists by position.
+pub fn seal_live(live: &Value, template: Option<&Value>) -> Value {
+    match live {
+        Value::Object(map) => {
+            let secret_item = map.get("name").and_then(Value::as_str).is_some_and(is_secret_name);
+            Value::Object(
+                map.iter()
+                    .map(|(key, value)| {
+                        let inner = template.and_then(|t| t.get(key));
+                        let sealed = match value {
+                            Value::String(_) if key == "value" && secret_item => match inner {
+                                Some(Value::String(t)) if is_reference(t) => Value::String(t.clone()),
+                                _ => Value::String(SECRET.into()),
+                            },
+                            _ => seal_live(value, inner),
+                        };
+                        (key.clone(), sealed)
+                    })
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let by_name = item
+                        .get("name")
+                        .and_then(|name| template?.as_array()?.iter().find(|t| t.get("name") == Some(name)));
+                    let inner = if item.get("name").is_some() { by_name } else { template.and_then(|t| t.get(i)) };
+                    seal_live(item, inner)
+                })
+                .collect(),
+        ),
+        Value::String(_) => match template {
+            Some(Value::String(t)) if is_reference(t) => Value::String(t.clone()),
+            _ => live.clone(),
+        },
         other => other.clone(),
     }
 }
@@ -63,10 +121,10 @@ fn unseal_value(value: &Value, current: Option<&Value>, path: &str, missing: &mu
                 .map(|(i, v)| unseal_value(v, current.and_then(|c| c.get(i)), &format!("{path}[{i}]"), missing))
                 .collect(),
         ),
-        Value::String(text) if text == FROM_DEFINITION => match current {
-            Some(Value::String(clear)) if clear != FROM_DEFINITION => Value::String(clear.clone()),
+        Value::String(text) if text == SECRET => match current {
+            Some(Value::String(clear)) if clear != SECRET => Value::String(clear.clone()),
             _ => {
-                missing.push(format!("{path} (a secret written in the definition, which no longer has it there)"));
+                missing.push(format!("{path} (a secret repool does not keep; the definition in use has none there)"));
                 value.clone()
             }
         },
@@ -113,11 +171,29 @@ mod tests {
         let sealed = seal(&body, &secrets);
         let text = sealed.to_string();
         assert!(!text.contains("tok-1") && !text.contains("written-in-json"), "{text}");
-        assert!(text.contains("${env:REPOOL_TEST_SEALED_TOKEN}") && text.contains(FROM_DEFINITION), "{text}");
+        assert!(text.contains("${env:REPOOL_TEST_SEALED_TOKEN}") && text.contains(SECRET), "{text}");
         assert_eq!(unseal(&sealed, Some(&body)).unwrap(), body);
         let missing = unseal(&sealed, None).unwrap_err();
         assert_eq!(missing.len(), 1);
         assert!(missing[0].starts_with("containerRegistries[0].password"), "{missing:?}");
+    }
+
+    #[test]
+    fn live_pools_are_sealed_by_place_whatever_the_secret_looks_like() {
+        let template = json!({"startTask": {"environmentSettings": [
+            {"name": "A", "value": "${env:TOKEN_A}"}, {"name": "PLAIN", "value": "x"}
+        ]}});
+        // The service returns the values in clear, in another order; one is a rotated secret of one letter.
+        let live = json!({"eTag": "0x8DE1", "startTask": {"environmentSettings": [
+            {"name": "PLAIN", "value": "x"}, {"name": "A", "value": "x"}, {"name": "DB_PASSWORD", "value": "hunter2"}
+        ]}});
+        let sealed = seal_live(&live, Some(&template));
+        assert_eq!(
+            sealed,
+            json!({"eTag": "0x8DE1", "startTask": {"environmentSettings": [
+                {"name": "PLAIN", "value": "x"}, {"name": "A", "value": "${env:TOKEN_A}"}, {"name": "DB_PASSWORD", "value": SECRET}
+            ]}})
+        );
     }
 
     #[test]

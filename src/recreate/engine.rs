@@ -14,8 +14,8 @@ use super::snapshots::{Snapshots, WaitError};
 use super::step::Step;
 use crate::batch::models::{NodeDeallocationOption, PoolState, ResizeRequest};
 use crate::batch::{BatchClient, BatchError, Pool};
-use crate::definition::PoolDefinition;
 use crate::definition::plan::{Action, plan_pool};
+use crate::definition::{PoolDefinition, sealed};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -53,12 +53,19 @@ pub struct PoolTarget {
     pub backup: Option<String>,
 }
 
+/// The body a pool is created from, and the same with its secrets as references (which also
+/// says where the live pool's secrets are, so its backups keep none in clear).
+pub struct CreateBody {
+    pub clear: Value,
+    pub sealed: Value,
+}
+
 /// Driven by `recreate::run`, which hands it the run's create bodies.
 #[derive(Clone)]
 pub struct Engine {
     client: BatchClient,
     /// The create body of every target, by lower-cased id: nothing is deleted without one.
-    bodies: Arc<BTreeMap<String, Value>>,
+    bodies: Arc<BTreeMap<String, CreateBody>>,
     config: Arc<EngineConfig>,
     snapshots: Arc<Snapshots>,
     progress: mpsc::UnboundedSender<Progress>,
@@ -91,7 +98,7 @@ type StepResult = Result<Outcome, String>;
 impl Engine {
     pub(super) fn new(
         client: BatchClient,
-        bodies: Arc<BTreeMap<String, Value>>,
+        bodies: Arc<BTreeMap<String, CreateBody>>,
         config: EngineConfig,
         snapshots: Arc<Snapshots>,
         progress: mpsc::UnboundedSender<Progress>,
@@ -344,15 +351,24 @@ impl Engine {
         done: impl Fn(Option<&Pool>) -> bool,
     ) -> Result<Option<Pool>, String> {
         let _ = self.progress.send(Progress::Waiting { pool: id.to_string(), step, detail: "waiting".into() });
-        match self.snapshots.wait_for(id, timeout, &self.cancel, done).await {
+        match self.snapshots.wait_for(id, timeout, self.config.policy.sign_in_grace, &self.cancel, done).await {
             Ok(pool) => Ok(pool),
             Err(WaitError::Cancelled) => Err("cancelled".into()),
+            Err(WaitError::SignIn(why)) => Err(self.sign_in_stopped(&why)),
             Err(WaitError::Timeout(pool)) => Err(format!(
                 "still not done after {}s (last seen: {})",
                 timeout.as_secs(),
                 pool.map(|p| describe(&p)).unwrap_or_else(|| "absent".into())
             )),
         }
+    }
+
+    fn sign_in_stopped(&self, why: &str) -> String {
+        format!(
+            "sign-in kept failing for {} s ({why}); stopped safely, nothing more was changed: fix the credentials \
+             (`repool info` shows the sign-in method), then `repool resume`",
+            self.config.policy.sign_in_grace.as_secs()
+        )
     }
 
     async fn wait_steady(&self, id: &str, run: &mut PoolRun) -> StepResult {
@@ -420,10 +436,12 @@ impl Engine {
         let mut deadline = Instant::now() + policy.drain_timeout;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let waited = self.snapshots.wait_for(id, remaining, &self.cancel, drained_or_stuck).await;
+            let grace = policy.sign_in_grace;
+            let waited = self.snapshots.wait_for(id, remaining, grace, &self.cancel, drained_or_stuck).await;
             let pool = match waited {
                 Ok(pool) => pool,
                 Err(WaitError::Cancelled) => return Err("cancelled".into()),
+                Err(WaitError::SignIn(why)) => return Err(self.sign_in_stopped(&why)),
                 Err(WaitError::Timeout(pool)) => pool.map(|p| *p),
             };
             if let Some(outcome) = Self::absent_or_deleting(&pool) {
@@ -480,7 +498,8 @@ impl Engine {
         }
         let pool = pool.expect("present");
         self.check_unchanged(&pool, run)?;
-        let body = serde_json::to_value(&pool).map_err(|e| e.to_string())?;
+        let live = serde_json::to_value(&pool).map_err(|e| e.to_string())?;
+        let body = sealed::seal_live(&live, self.bodies.get(&id.to_lowercase()).map(|b| &b.sealed));
         let (dir, account, pool_id) = (self.config.backup_dir.clone(), self.config.account.file_name(), id.to_string());
         // fsync off the async workers.
         let path =
@@ -549,7 +568,7 @@ impl Engine {
     }
 
     async fn create(&self, id: &str) -> StepResult {
-        let body = self.bodies.get(&id.to_lowercase()).ok_or_else(|| format!("no create body for '{id}'"))?;
+        let body = &self.bodies.get(&id.to_lowercase()).ok_or_else(|| format!("no create body for '{id}'"))?.clear;
         let definition = PoolDefinition { id: id.to_string(), body: body.clone() };
         for _ in 0..5 {
             let error = match self.client.add_pool(body).await {

@@ -43,6 +43,8 @@ pub struct RecreatePolicy {
     pub wait_timeout: Duration,
     pub parallel: usize,
     pub on_drain_timeout: DrainTimeoutPolicy,
+    /// How long sign-in may keep failing during a wait before the pool stops (safely, resumable).
+    pub sign_in_grace: Duration,
 }
 
 impl Default for RecreatePolicy {
@@ -56,6 +58,7 @@ impl Default for RecreatePolicy {
             wait_timeout: Duration::from_secs(3600),
             parallel: 4,
             on_drain_timeout: DrainTimeoutPolicy::Fail,
+            sign_in_grace: Duration::from_secs(60),
         }
     }
 }

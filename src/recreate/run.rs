@@ -10,7 +10,7 @@
 
 use super::account::AccountId;
 use super::backup::{self, BackupKind};
-use super::engine::{Engine, EngineConfig, PoolTarget, Progress};
+use super::engine::{CreateBody, Engine, EngineConfig, PoolTarget, Progress};
 use super::journal::{self, Journal, Record, RunState, TargetRecord};
 use super::lock::RunLock;
 use super::policy::RecreatePolicy;
@@ -151,7 +151,9 @@ impl Workspace {
         for pool in chosen {
             let backup = match live.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id)) {
                 Some(current) => {
-                    let body = serde_json::to_value(current).map_err(|e| e.to_string())?;
+                    let live = serde_json::to_value(current).map_err(|e| e.to_string())?;
+                    // Start-task variables the service returns in clear are kept as references.
+                    let body = sealed::seal_live(&live, Some(&sealed::seal(&pool.body, &definition.secrets)));
                     let (dir, account, id) = (self.backup_dir(), self.account.file_name(), pool.id.clone());
                     let path = tokio::task::spawn_blocking(move || {
                         backup::save(&dir, &account, &id, BackupKind::PreRun, &body)
@@ -344,6 +346,13 @@ impl Run {
             policy: w.policy.clone(),
             backup_dir: w.backup_dir(),
         };
+        let bodies = bodies
+            .into_iter()
+            .map(|(id, clear)| {
+                let sealed = self.state.target(&id).map(|t| t.body.clone()).unwrap_or_else(|| clear.clone());
+                (id, CreateBody { clear, sealed })
+            })
+            .collect();
         let engine = Engine::new(w.client.clone(), Arc::new(bodies), config, w.snapshots.clone(), progress, cancel);
         let mut report = engine.run(&self.state.run, self.journal.clone(), targets).await;
         for pool in &mut report.pools {

@@ -35,12 +35,16 @@ pub struct Snapshots {
     waiters: AtomicUsize,
     /// A wait began and needs a view newer than itself.
     wanted: Notify,
+    /// Since when every list call was refused for its credentials (401/403, or no token), and why.
+    signin_failing: std::sync::Mutex<Option<(Instant, String)>>,
 }
 
 #[derive(Debug)]
 pub enum WaitError {
     Timeout(Option<Box<Pool>>),
     Cancelled,
+    /// Sign-in kept failing for the whole grace period: why.
+    SignIn(String),
 }
 
 struct WaiterGuard<'a>(&'a AtomicUsize);
@@ -60,6 +64,7 @@ impl Snapshots {
             fast: AtomicBool::new(false),
             waiters: AtomicUsize::new(0),
             wanted: Notify::new(),
+            signin_failing: std::sync::Mutex::new(None),
         })
     }
 
@@ -76,11 +81,17 @@ impl Snapshots {
         let requested = Instant::now();
         match self.client.list_pools(Some(POOL_SUMMARY_SELECT), None, None).await {
             Ok(pools) => {
+                *self.signin_failing.lock().expect("sign-in state") = None;
                 let pools = pools.into_iter().map(|p| (p.id().to_lowercase(), p)).collect();
                 self.tx.send_replace(Arc::new(Snapshot { requested: Some(requested), pools, error: None }));
                 Ok(())
             }
             Err(e) => {
+                if matches!(e.status(), Some(401 | 403)) || matches!(e, BatchError::Auth { .. }) {
+                    let mut failing = self.signin_failing.lock().expect("sign-in state");
+                    let since = failing.as_ref().map_or_else(Instant::now, |(since, _)| *since);
+                    *failing = Some((since, e.to_string()));
+                }
                 let mut stale = (*self.latest()).clone();
                 stale.error = Some(e.to_string());
                 self.tx.send_replace(Arc::new(stale));
@@ -125,11 +136,13 @@ impl Snapshots {
     }
 
     /// Waits until `done` holds for pool `id` (None: absent) in a snapshot requested after this
-    /// wait began, so a view from before our own change never counts.
+    /// wait began, so a view from before our own change never counts. Gives up when sign-in has
+    /// failed for `sign_in_grace` without a break: waiting on would only hide it.
     pub async fn wait_for(
         &self,
         id: &str,
         timeout: Duration,
+        sign_in_grace: Duration,
         cancel: &CancellationToken,
         done: impl Fn(Option<&Pool>) -> bool,
     ) -> Result<Option<Pool>, WaitError> {
@@ -147,6 +160,10 @@ impl Snapshots {
                     // Pools started together finish together: look again soon for the others.
                     self.request_fast();
                     return Ok(snapshot.get(id).cloned());
+                }
+                let failing = self.signin_failing.lock().expect("sign-in state").clone();
+                if let Some((_, why)) = failing.filter(|(since, _)| since.elapsed() >= sign_in_grace) {
+                    return Err(WaitError::SignIn(why));
                 }
             }
             tokio::select! {

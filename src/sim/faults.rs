@@ -8,6 +8,8 @@ pub struct Faults {
     pub busy_503: Rate,
     pub throttle_429: Rate,
     pub timeout_500: Rate,
+    /// 401: the credentials stopped working (an expired secret, a revoked role).
+    pub unauthorized_401: Rate,
     pub drop: Rate,
     pub alloc_failure: Rate,
     pub latency: Duration,
@@ -40,6 +42,7 @@ pub enum Fault {
     Busy503,
     Throttle429,
     Timeout500,
+    Unauthorized401,
     Drop,
 }
 
@@ -73,6 +76,7 @@ impl Faults {
                 "503" | "busy" => faults.busy_503 = rate()?,
                 "429" | "throttle" => faults.throttle_429 = rate()?,
                 "500" | "timeout" => faults.timeout_500 = rate()?,
+                "401" | "unauthorized" => faults.unauthorized_401 = rate()?,
                 "drop" => faults.drop = rate()?,
                 "alloc" => faults.alloc_failure = rate()?,
                 "latency" => faults.latency = millis()?,
@@ -82,7 +86,7 @@ impl Faults {
                 }
                 other => {
                     return Err(format!(
-                        "unknown fault '{other}'; known: 503, 429, timeout, drop, alloc, latency, jitter, retry-after"
+                        "unknown fault '{other}'; known: 503, 429, timeout, 401, drop, alloc, latency, jitter, retry-after"
                     ));
                 }
             }
@@ -102,6 +106,8 @@ impl Faults {
             Some(Fault::Throttle429)
         } else if self.timeout_500.hit(rng) {
             Some(Fault::Timeout500)
+        } else if self.unauthorized_401.hit(rng) {
+            Some(Fault::Unauthorized401)
         } else {
             None
         };

@@ -171,6 +171,12 @@ pub async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Res
         Some(Fault::Timeout500) => {
             error(500, "OperationTimedOut", "Operation could not be completed within the specified time.", &[])
         }
+        Some(Fault::Unauthorized401) => error(
+            401,
+            "InvalidAuthenticationInfo",
+            "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.",
+            &[],
+        ),
         None => respond(&state, &call, &raw_path, &raw_query),
     };
     let retry_after = matches!(fault, Some(Fault::Busy503 | Fault::Throttle429))

@@ -310,11 +310,10 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &App, id: &str, theme: &Theme
     if let Some(full) = app.full_pools.get(&id.to_lowercase()) {
         lines.push(heading("properties"));
         let mut body = serde_json::to_value(full).unwrap_or_default();
-        if let Some(definition) = &app.definition {
-            body = definition.redacted(&body);
-        } else {
-            body = crate::definition::redact::redact(&body, &[]);
-        }
+        body = match &app.definition {
+            Some(definition) => definition.redacted(id, &body),
+            None => crate::definition::redact::redact(&body, None),
+        };
         for line in serde_json::to_string_pretty(&body).unwrap_or_default().lines() {
             lines.push(Line::from(line.to_string()));
         }
