@@ -218,3 +218,18 @@ fn plan_against_recorded_pool_bodies() {
     assert_eq!(plan.pools[0].action, Action::Unchanged, "{plan}");
     assert!(!serde_json::to_string(&plan).unwrap().contains("kt#_gahr"));
 }
+
+/// A one-letter secret: the recorded body marks exactly where env() put it, nothing else.
+#[test]
+fn a_short_secret_is_sealed_where_it_was_rendered_and_nowhere_else() {
+    // SAFETY: the name is unique to this test.
+    unsafe { std::env::set_var("REPOOL_TEST_SHORT_SECRET", "x") };
+    let source = r#"{"p": {"vmSize": "standard_d2s_v3", "targetDedicatedNodes": 1,
+        "virtualMachineConfiguration": {"imageReference": {"publisher": "p", "offer": "o", "sku": "linux-x"}, "nodeAgentSKUId": "n"},
+        "startTask": {"commandLine": "run", "environmentSettings": [{"name": "T", "value": "{{ env("REPOOL_TEST_SHORT_SECRET") }}"}]}}}"#;
+    let d = Definition::from_text("p.json.j2", source, true, &BTreeMap::new()).unwrap();
+    let sealed = &d.pools[0].sealed;
+    assert_eq!(sealed["startTask"]["environmentSettings"][0]["value"], "${env:REPOOL_TEST_SHORT_SECRET}");
+    assert_eq!(sealed["virtualMachineConfiguration"]["imageReference"]["sku"], "linux-x", "{sealed}");
+    assert_eq!(repool::definition::sealed::unseal(sealed, None).unwrap(), d.pools[0].body);
+}

@@ -576,6 +576,10 @@ fn certificate_problem(e: &reqwest::Error) -> Option<String> {
                 return Some(format!("{reason:?}"));
             }
         }
+        // Without a proxy, hyper-util hands the rustls error on as text only.
+        if let Some((_, reason)) = s.to_string().split_once("invalid peer certificate: ") {
+            return Some(reason.to_string());
+        }
         source = s.source();
     }
     None

@@ -33,6 +33,9 @@ pub struct PoolDefinition {
     pub id: String,
     /// The pool-add body (camelCase wire names), `id` included.
     pub body: Value,
+    /// The same body with its secrets as references (`sealed`): what journals record, and the map
+    /// of where a live pool's secrets are.
+    pub sealed: Value,
 }
 
 /// One problem, located as precisely as the input allows.
@@ -101,15 +104,22 @@ impl Definition {
         vars: &BTreeMap<String, String>,
     ) -> Result<Self, DefinitionError> {
         let fail = |problems| DefinitionError { source: source.to_string(), problems };
-        let (json, secrets) = if is_template {
+        let (json, secrets, sealed_json) = if is_template {
             let name = Path::new(source).file_name().and_then(|n| n.to_str()).unwrap_or("definition.j2");
             let rendered = template::render(name, text, vars).map_err(|e| {
                 fail(vec![problem(None, "", e.line.map(|l| (l, 1)), format!("template: {}", e.message))])
             })?;
-            (rendered.text, rendered.secrets)
+            (rendered.text, rendered.secrets, rendered.sealed)
         } else {
-            (text.to_string(), Vec::new())
+            (text.to_string(), Vec::new(), None)
         };
+        // The template rendered with references: where each env() value went, exactly.
+        let sealed_root: Option<Map<String, Value>> =
+            sealed_json.and_then(|t| serde_json::from_str::<Value>(&t).ok()).and_then(|v| match v {
+                Value::Object(map) => Some(map),
+                _ => None,
+            });
+        let sealed_common = sealed_root.as_ref().and_then(|r| r.get(COMMON_KEY)).cloned().unwrap_or(Value::Null);
         let root: Value = serde_json::from_str(&json).map_err(|e| {
             let excerpt = json.lines().nth(e.line().saturating_sub(1)).unwrap_or("").trim_end();
             let caret = " ".repeat(e.column().saturating_sub(1).min(excerpt.len()));
@@ -150,14 +160,12 @@ impl Definition {
                     format!("'{given}' differs from the key '{id}'; drop \"id\", the key names the pool"),
                 ));
             }
-            let mut body = merge(&common, own);
-            if let Value::Object(map) = &mut body {
-                let mut with_id = Map::new();
-                with_id.insert("id".into(), Value::String(id.clone()));
-                with_id.extend(std::mem::take(map).into_iter().filter(|(k, _)| k != "id"));
-                *map = with_id;
-            }
-            pools.push(PoolDefinition { id: id.clone(), body });
+            let body = pool_body(&common, own, id);
+            let sealed = match sealed_root.as_ref().and_then(|r| r.get(id)) {
+                Some(own) => sealed::seal_names(&pool_body(&sealed_common, own, id)),
+                None => sealed::seal(&body, &secrets),
+            };
+            pools.push(PoolDefinition { id: id.clone(), body, sealed });
         }
         if pools.is_empty() && problems.is_empty() {
             problems.push(problem(
@@ -208,13 +216,25 @@ impl Definition {
 
     /// Pool `id`'s create body with its secrets as references: the map of where its secrets are.
     pub fn sealed_body(&self, id: &str) -> Option<Value> {
-        self.pool(id).map(|p| sealed::seal(&p.body, &self.secrets))
+        self.pool(id).map(|p| p.sealed.clone())
     }
 
     /// `body` (pool `id`, from the service or a backup) with its secrets hidden, for showing.
     pub fn redacted(&self, id: &str, body: &Value) -> Value {
         redact::redact(body, self.sealed_body(id).as_ref())
     }
+}
+
+/// A pool's body: common-config merged with its own object, `"id"` first.
+fn pool_body(common: &Value, own: &Value, id: &str) -> Value {
+    let mut body = merge(common, own);
+    if let Value::Object(map) = &mut body {
+        let mut with_id = Map::new();
+        with_id.insert("id".into(), Value::String(id.to_string()));
+        with_id.extend(std::mem::take(map).into_iter().filter(|(k, _)| k != "id"));
+        *map = with_id;
+    }
+    body
 }
 
 fn problem(pool: Option<&String>, path: &str, line: Option<(usize, usize)>, message: String) -> Problem {

@@ -4,8 +4,6 @@
 
 use super::redact::{is_secret_name, redact};
 use super::schema::Schema;
-use super::sealed;
-use super::template::EnvSecret;
 use super::{Definition, PoolDefinition};
 use crate::batch::{BatchDuration, Pool, defaults};
 use serde::Serialize;
@@ -103,7 +101,7 @@ impl Plan {
             .filter(|p| wanted(&p.id))
             .map(|pool| match live.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id)) {
                 None => PoolPlan { id: pool.id.clone(), action: Action::Create, changes: vec![] },
-                Some(current) => plan_pool(pool, current, api_version, &definition.secrets),
+                Some(current) => plan_pool(pool, current, api_version),
             })
             .collect();
         let not_in_definition =
@@ -116,7 +114,7 @@ impl Plan {
     }
 }
 
-pub fn plan_pool(pool: &PoolDefinition, live: &Pool, api_version: &str, secrets: &[EnvSecret]) -> PoolPlan {
+pub fn plan_pool(pool: &PoolDefinition, live: &Pool, api_version: &str) -> PoolPlan {
     let schema = Schema::for_api_version(api_version);
     let mut desired = pool.body.as_object().cloned().unwrap_or_default();
     defaults::apply(&mut desired, api_version);
@@ -134,8 +132,8 @@ pub fn plan_pool(pool: &PoolDefinition, live: &Pool, api_version: &str, secrets:
     let mut changes = Vec::new();
     diff(Some(&desired), Some(&current), &mut Vec::new(), schema, &mut changes);
     // Values are shown from the redacted bodies, found by place.
-    let template = sealed::seal(&pool.body, secrets);
-    let (desired_shown, current_shown) = (redact(&desired, Some(&template)), redact(&current, Some(&template)));
+    let template = Some(&pool.sealed);
+    let (desired_shown, current_shown) = (redact(&desired, template), redact(&current, template));
     let at = |body: &Value, path: &str| path.split('.').try_fold(body, |v, key| v.get(key)).cloned();
     for change in &mut changes {
         change.desired = change.desired.as_ref().and_then(|_| at(&desired_shown, &change.path));

@@ -12,11 +12,18 @@ use serde_json::{Map, Value};
 /// A secret repool does not keep.
 pub const SECRET: &str = "${secret}";
 
-/// `body` with every secret replaced by its reference.
+/// `body` with secret-named properties (a password written into a JSON definition) and the values
+/// of secret-named items as `${secret}`; references already there stay.
+pub fn seal_names(body: &Value) -> Value {
+    seal_value(body, &[], false)
+}
+
+/// `body` with every secret replaced by a reference, for a rendering whose references are not
+/// known (env() used other than inside a string): a string that is a secret becomes `${env:VAR}`;
+/// one that merely contains a secret becomes `${secret}` (text is never rewritten in part, so a
+/// short secret cannot corrupt it).
 pub fn seal(body: &Value, secrets: &[EnvSecret]) -> Value {
-    // Longer values first, so a secret that contains another is replaced whole.
-    let mut secrets: Vec<&EnvSecret> = secrets.iter().filter(|s| !s.value.is_empty()).collect();
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.value.len()));
+    let secrets: Vec<&EnvSecret> = secrets.iter().filter(|s| !s.value.is_empty()).collect();
     seal_value(body, &secrets, false)
 }
 
@@ -35,13 +42,12 @@ fn seal_value(value: &Value, secrets: &[&EnvSecret], secret_property: bool) -> V
             )
         }
         Value::Array(items) => Value::Array(items.iter().map(|v| seal_value(v, secrets, false)).collect()),
-        Value::String(text) => {
-            let mut sealed = text.clone();
-            for secret in secrets {
-                sealed = sealed.replace(&secret.value, &format!("${{env:{}}}", secret.var));
-            }
-            if secret_property && sealed == *text { Value::String(SECRET.into()) } else { Value::String(sealed) }
-        }
+        Value::String(text) if is_reference(text) => value.clone(),
+        Value::String(text) => match secrets.iter().find(|s| s.value == *text) {
+            Some(secret) => Value::String(format!("${{env:{}}}", secret.var)),
+            None if secret_property || secrets.iter().any(|s| text.contains(&s.value)) => Value::String(SECRET.into()),
+            None => value.clone(),
+        },
         other => other.clone(),
     }
 }
@@ -171,11 +177,13 @@ mod tests {
         let sealed = seal(&body, &secrets);
         let text = sealed.to_string();
         assert!(!text.contains("tok-1") && !text.contains("written-in-json"), "{text}");
-        assert!(text.contains("${env:REPOOL_TEST_SEALED_TOKEN}") && text.contains(SECRET), "{text}");
+        assert_eq!(sealed["startTask"]["environmentSettings"][0]["value"], "${env:REPOOL_TEST_SEALED_TOKEN}");
+        assert_eq!(sealed["startTask"]["commandLine"], SECRET, "a string holding a secret is sealed whole");
         assert_eq!(unseal(&sealed, Some(&body)).unwrap(), body);
         let missing = unseal(&sealed, None).unwrap_err();
-        assert_eq!(missing.len(), 1);
-        assert!(missing[0].starts_with("containerRegistries[0].password"), "{missing:?}");
+        assert_eq!(missing.len(), 2);
+        assert!(missing.iter().any(|m| m.starts_with("startTask.commandLine")), "{missing:?}");
+        assert!(missing.iter().any(|m| m.starts_with("containerRegistries[0].password")), "{missing:?}");
     }
 
     #[test]

@@ -12,6 +12,9 @@ use std::sync::{Arc, Mutex};
 pub struct Rendered {
     pub text: String,
     pub secrets: Vec<EnvSecret>,
+    /// The same template rendered with every `env("VAR")` as `${env:VAR}`: exactly where the
+    /// secrets are. None when that rendering fails (env() used other than inside a string).
+    pub sealed: Option<String>,
 }
 
 /// A value a template read with `env(var)`: shown nowhere, recorded as a reference to `var`.
@@ -28,6 +31,18 @@ pub struct TemplateError {
 }
 
 pub fn render(name: &str, source: &str, vars: &BTreeMap<String, String>) -> Result<Rendered, TemplateError> {
+    let (text, secrets) = render_with(name, source, vars, false)?;
+    let sealed = render_with(name, source, vars, true).ok().map(|(text, _)| text);
+    Ok(Rendered { text, secrets, sealed })
+}
+
+/// One rendering; `references`: env() gives `${env:VAR}` instead of the value.
+fn render_with(
+    name: &str,
+    source: &str,
+    vars: &BTreeMap<String, String>,
+    references: bool,
+) -> Result<(String, Vec<EnvSecret>), TemplateError> {
     let secrets = Arc::new(Mutex::new(Vec::new()));
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -50,7 +65,7 @@ pub fn render(name: &str, source: &str, vars: &BTreeMap<String, String>) -> Resu
                 if !value.is_empty() && !seen.iter().any(|s: &EnvSecret| s.var == name) {
                     seen.push(EnvSecret { var: name.clone(), value: value.clone() });
                 }
-                Ok(Value::from(value))
+                Ok(Value::from(if references { format!("${{env:{name}}}") } else { value }))
             }
             Err(_) => Err(Error::new(
                 ErrorKind::InvalidOperation,
@@ -75,7 +90,7 @@ pub fn render(name: &str, source: &str, vars: &BTreeMap<String, String>) -> Resu
     let template = env.get_template(name).map_err(failure)?;
     let text = template.render(vars).map_err(failure)?;
     let secrets = secrets.lock().expect("secret list").clone();
-    Ok(Rendered { text, secrets })
+    Ok((text, secrets))
 }
 
 fn detail(e: &Error) -> String {
@@ -110,6 +125,8 @@ mod tests {
         assert_eq!(parsed["p-1"]["pw"], "s3\"cret");
         let expected = EnvSecret { var: "REPOOL_TEST_TEMPLATE_SECRET".into(), value: "s3\"cret".into() };
         assert_eq!(out.secrets, [expected]);
+        let sealed: serde_json::Value = serde_json::from_str(out.sealed.as_deref().unwrap()).unwrap();
+        assert_eq!(sealed["p-1"]["pw"], "${env:REPOOL_TEST_TEMPLATE_SECRET}");
     }
 
     #[test]

@@ -568,8 +568,9 @@ impl Engine {
     }
 
     async fn create(&self, id: &str) -> StepResult {
-        let body = &self.bodies.get(&id.to_lowercase()).ok_or_else(|| format!("no create body for '{id}'"))?.clear;
-        let definition = PoolDefinition { id: id.to_string(), body: body.clone() };
+        let create = self.bodies.get(&id.to_lowercase()).ok_or_else(|| format!("no create body for '{id}'"))?;
+        let body = &create.clear;
+        let definition = PoolDefinition { id: id.to_string(), body: body.clone(), sealed: create.sealed.clone() };
         for _ in 0..5 {
             let error = match self.client.add_pool(body).await {
                 Ok(()) => {
@@ -586,7 +587,7 @@ impl Engine {
                     // Our own create from before a crash or a lost answer, or someone else's pool?
                     match self.live(id).await? {
                         Some(pool) => {
-                            let plan = plan_pool(&definition, &pool, &self.config.api_version, &[]);
+                            let plan = plan_pool(&definition, &pool, &self.config.api_version);
                             return if matches!(plan.action, Action::Unchanged | Action::UpdateInPlace) {
                                 Ok(Outcome::Done("already created, matches the definition".into()))
                             } else {

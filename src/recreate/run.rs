@@ -153,7 +153,7 @@ impl Workspace {
                 Some(current) => {
                     let live = serde_json::to_value(current).map_err(|e| e.to_string())?;
                     // Start-task variables the service returns in clear are kept as references.
-                    let body = sealed::seal_live(&live, Some(&sealed::seal(&pool.body, &definition.secrets)));
+                    let body = sealed::seal_live(&live, Some(&pool.sealed));
                     let (dir, account, id) = (self.backup_dir(), self.account.file_name(), pool.id.clone());
                     let path = tokio::task::spawn_blocking(move || {
                         backup::save(&dir, &account, &id, BackupKind::PreRun, &body)
@@ -167,11 +167,7 @@ impl Workspace {
                 }
                 None => None,
             };
-            targets.push(TargetRecord {
-                pool: pool.id.clone(),
-                body: sealed::seal(&pool.body, &definition.secrets),
-                backup,
-            });
+            targets.push(TargetRecord { pool: pool.id.clone(), body: pool.sealed.clone(), backup });
         }
         let journal =
             Journal::open(&self.journal_dir(), &run_id).map_err(|e| format!("cannot open the journal: {e}"))?;
@@ -374,11 +370,11 @@ pub fn differences(state: &RunState, definition: Option<&Definition>) -> Vec<(St
         .into_iter()
         .map(|(id, _)| {
             let recorded = state.target(&id).map(|t| &t.body);
-            let difference = match definition.and_then(|d| d.pool(&id).map(|p| (d, p))) {
+            let difference = match definition.and_then(|d| d.pool(&id)) {
                 None => BodyDifference::Missing,
-                Some((d, p)) => {
+                Some(p) => {
                     let mut paths = Vec::new();
-                    differing_paths(recorded, Some(&sealed::seal(&p.body, &d.secrets)), "", &mut paths);
+                    differing_paths(recorded, Some(&p.sealed), "", &mut paths);
                     if paths.is_empty() { BodyDifference::Same } else { BodyDifference::Differs(paths) }
                 }
             };
