@@ -204,6 +204,10 @@ pub struct RecreateArgs {
     /// What to do when draining times out: wait, fail (default) or force
     #[arg(long, value_name = "POLICY")]
     pub on_drain_timeout: Option<String>,
+    /// Recreate even though the new pool lacks this property of the live pool (repeatable),
+    /// e.g. identity or metadata; preflight names each one
+    #[arg(long = "accept-loss", value_name = "PATH")]
+    pub accept_loss: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -68,7 +68,8 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
         );
     }
     let definition = load_definition(&settings)?;
-    let workspace = workspace(&settings)?;
+    let mut workspace = workspace(&settings)?;
+    workspace.preflight.accept_loss = args.accept_loss.clone();
     let live = list_live(&workspace.client).await?;
     let ids: Vec<String> = if args.all {
         definition.pools.iter().map(|p| p.id.clone()).collect()
@@ -89,6 +90,19 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
     };
     let plan = Plan::new(&definition, &live, &ids, &settings.api_version);
     crate::note!("{plan}");
+    // Proof before anything changes: all problems at once; the run's start checks again.
+    let findings = workspace.preflight(&definition, &ids).await.map_err(BadInput)?;
+    for warning in &findings.warnings {
+        crate::noteln!("warning: {warning}");
+    }
+    if !findings.problems.is_empty() {
+        return Err(BadInput::new(format!(
+            "preflight found {} problem(s); nothing was changed:\n  {}",
+            findings.problems.len(),
+            findings.problems.join("\n  ")
+        ))
+        .into());
+    }
     if args.dry_run {
         print_dry_run(&settings, &live, &ids);
         return Ok(Exit::Done);

@@ -89,8 +89,8 @@ pub async fn demo(args: DemoArgs, settings: Settings) -> color_eyre::Result<Exit
     settings.policy.fast_poll_interval = std::time::Duration::from_millis(200);
     settings.refresh = std::time::Duration::from_secs(2);
     let definition = crate::definition::Definition::from_text(
-        "pools.example.json (built in)",
-        crate::definition::EXAMPLE,
+        "pools.demo.json (built in)",
+        crate::definition::DEMO,
         false,
         &Default::default(),
     )

@@ -233,3 +233,21 @@ fn a_short_secret_is_sealed_where_it_was_rendered_and_nowhere_else() {
     assert_eq!(sealed["virtualMachineConfiguration"]["imageReference"]["sku"], "linux-x", "{sealed}");
     assert_eq!(repool::definition::sealed::unseal(sealed, None).unwrap(), d.pools[0].body);
 }
+
+/// The 2024 model types containerConfiguration.type as a string; the service (and the 2025 model)
+/// accept only dockerCompatible and criCompatible.
+#[test]
+fn an_enum_known_from_the_newer_model_binds_the_older_one() {
+    let mut body: serde_json::Value = serde_json::from_str(repool::definition::EXAMPLE).unwrap();
+    body["p-render"]["virtualMachineConfiguration"]["containerConfiguration"]["type"] = "docker".into();
+    let d = Definition::from_text("d.json", &body.to_string(), false, &BTreeMap::new()).unwrap();
+    for version in ["2024-07-01.20.0", "2025-06-01"] {
+        let shown = d.validate(version).unwrap_err().to_string();
+        assert!(
+            shown.contains("virtualMachineConfiguration.containerConfiguration.type")
+                && shown.contains("'docker' is not one of")
+                && shown.contains("dockerCompatible"),
+            "{version}: {shown}"
+        );
+    }
+}

@@ -264,7 +264,15 @@ async fn someone_elses_pool_with_the_same_id_is_left_alone() {
 async fn create_waits_out_a_pool_still_being_deleted() {
     let h = Harness::new().await;
     let first = h.run(&["p-render"], Some(Step::Delete), policy(DrainTimeoutPolicy::Fail, 60)).await;
+    // Time stands still until the create has met the pool still being deleted.
+    common::set_speed(&h.sim, 0.0);
     assert!(h.client.get_pool("p-render", None).await.unwrap().state == Some(repool::batch::PoolState::Deleting));
+    let state = h.sim.state.clone();
+    let thaw = std::thread::spawn(move || {
+        let met = || state.world.lock().unwrap().stats.requests.keys().any(|k| k.starts_with("POST add pool 409"));
+        common::wait_until("the create meets PoolBeingDeleted", met);
+        state.clock.lock().unwrap().set_speed(3000.0);
+    });
     // Journal says wait-gone finished (a crash between its end and create's start, say).
     let finished = Record::StepFinished {
         pool: "p-render".into(),
@@ -276,11 +284,8 @@ async fn create_waits_out_a_pool_still_being_deleted() {
     };
     h.journal(&first.run_id, finished).await;
     let resumed = h.resume(&first.run_id, policy(DrainTimeoutPolicy::Fail, 60)).await;
+    thaw.join().unwrap();
     assert_eq!(resumed.pools[0].status, PoolStatus::Recreated, "{resumed:#?}");
-    assert!(
-        h.sim.stats().requests.keys().any(|k| k.starts_with("POST add pool 409")),
-        "create met PoolBeingDeleted first"
-    );
 }
 
 #[tokio::test]

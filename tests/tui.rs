@@ -173,7 +173,7 @@ async fn step_through_confirms_only_destructive_steps() {
     app.update(code(KeyCode::Enter));
     let first = app.update(key('n'));
     assert_eq!(first, [Command::Run { run: None, pools: vec!["p-ingest".into()], one_step: true }]);
-    app.update(Action::RunStarted { run: "run-1".into(), pools: vec!["p-ingest".into()] });
+    app.update(Action::RunStarted { run: "run-1".into(), pools: vec!["p-ingest".into()], warnings: vec![] });
     for step in [Step::DisableAutoscale, Step::StopResize, Step::WaitSteady] {
         app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step }));
         app.update(Action::Progress(Progress::StepFinished {
@@ -272,7 +272,7 @@ async fn in_details_every_key_acts_on_the_pool_shown() {
 async fn a_pool_deleted_by_a_run_keeps_its_row_and_the_selection() {
     let (mut app, sim) = demo_app(false).await;
     select(&mut app, "p-render");
-    app.update(Action::RunStarted { run: "run-1".into(), pools: vec!["p-render".into()] });
+    app.update(Action::RunStarted { run: "run-1".into(), pools: vec!["p-render".into()], warnings: vec![] });
     app.update(Action::Progress(Progress::StepStarted { pool: "p-render".into(), step: Step::Delete }));
     app.update(Action::Progress(Progress::StepFinished {
         pool: "p-render".into(),
@@ -314,7 +314,7 @@ async fn a_pool_deleted_by_a_run_keeps_its_row_and_the_selection() {
 async fn r_always_starts_a_new_run_and_u_asks_with_what_each_pool_will_do() {
     let (mut app, _sim) = demo_app(false).await;
     select(&mut app, "p-render");
-    app.update(Action::RunStarted { run: "run-1".into(), pools: vec!["p-render".into()] });
+    app.update(Action::RunStarted { run: "run-1".into(), pools: vec!["p-render".into()], warnings: vec![] });
     app.update(key('R'));
     typed(&mut app, "p-render");
     assert_eq!(

@@ -7,7 +7,9 @@
 use super::auth::Credential;
 use super::error::{BatchError, ServiceError};
 use super::http::{HttpSettings, build_client};
-use super::models::{AutoScaleRun, EnableAutoScaleRequest, ErrorBody, Node, Page, Pool, PoolNodeCounts, ResizeRequest};
+use super::models::{
+    AutoScaleRun, EnableAutoScaleRequest, ErrorBody, Node, Page, Pool, PoolNodeCounts, ResizeRequest, SupportedImage,
+};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use std::sync::{Arc, RwLock};
@@ -227,6 +229,11 @@ impl BatchClient {
             counts.extend(self.list_all::<PoolNodeCounts>("list node counts", url).await?);
         }
         Ok(counts)
+    }
+
+    /// Every image and node agent the account offers (`GET /supportedimages`, all pages).
+    pub async fn list_supported_images(&self) -> Result<Vec<SupportedImage>, BatchError> {
+        self.list_all("list supported images", self.url("/supportedimages", &[])).await
     }
 
     pub async fn list_nodes(&self, pool_id: &str, select: Option<&str>) -> Result<Vec<Node>, BatchError> {

@@ -250,6 +250,35 @@ pub struct PoolNodeCounts {
     pub low_priority: NodeCounts,
 }
 
+/// One entry of `GET /supportedimages`: an image and node agent the account offers, and until when.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SupportedImage {
+    #[serde(rename = "nodeAgentSKUId")]
+    pub node_agent_sku_id: String,
+    #[serde(default)]
+    pub image_reference: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub verification_type: Option<String>,
+    /// When Batch stops accepting create-pool requests for the image.
+    #[serde(default)]
+    pub batch_support_end_of_life: Option<jiff::Timestamp>,
+    #[serde(flatten)]
+    pub rest: serde_json::Map<String, serde_json::Value>,
+}
+
+impl SupportedImage {
+    /// Whether `image` (an imageReference) and `agent` are this entry, ignoring case as Batch does.
+    pub fn offers(&self, image: &serde_json::Value, agent: &str) -> bool {
+        let field = |map: &serde_json::Map<String, serde_json::Value>, key: &str| {
+            map.get(key).and_then(serde_json::Value::as_str).unwrap_or_default().to_ascii_lowercase()
+        };
+        let Some(wanted) = image.as_object() else { return false };
+        ["publisher", "offer", "sku"].iter().all(|key| field(&self.image_reference, key) == field(wanted, key))
+            && self.node_agent_sku_id.eq_ignore_ascii_case(agent)
+    }
+}
+
 /// A compute node (`ComputeNode`), with the fields repool reads named.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

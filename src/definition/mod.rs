@@ -17,6 +17,9 @@ use std::path::Path;
 
 /// The example definition `repool demo` uses (two pools of the demo account).
 pub const EXAMPLE: &str = include_str!("../../assets/pools.example.json");
+/// `repool demo`'s definition: the example plus a pool with a managed identity and one on a
+/// retired image, so the demo shows what preflight refuses.
+pub const DEMO: &str = include_str!("../../assets/demo/pools.demo.json");
 pub const COMMON_KEY: &str = "common-config";
 
 #[derive(Clone, Debug)]
@@ -186,7 +189,8 @@ impl Definition {
         let schema = schema::Schema::for_api_version(api_version);
         let mut problems = Vec::new();
         for pool in &self.pools {
-            for finding in schema.check(&pool.body) {
+            let other = schema::Schema::other(api_version);
+            for finding in schema.check(&pool.body).into_iter().chain(schema.check_enums_of(&pool.body, other)) {
                 problems.push(problem(Some(&pool.id), &finding.path, None, finding.message));
             }
             for (path, message) in rules::check(&pool.body) {

@@ -68,6 +68,47 @@ impl Schema {
         self.enums.contains_key(element_type(ty))
     }
 
+    /// The other shipped model (2024 ↔ 2025), whose enums also bind this one's plain strings.
+    pub fn other(api_version: &str) -> &'static Schema {
+        Schema::for_api_version(if api_version.starts_with("2025") { "2024-07-01" } else { "2025-06-01" })
+    }
+
+    /// Strings this model only calls strings where `other` knows the allowed values: the service
+    /// checks them whatever the model says (`containerConfiguration.type` is `dockerCompatible`
+    /// or `criCompatible`, never `docker`).
+    pub fn check_enums_of(&self, body: &Value, other: &Schema) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.walk_enums(body, &mut Vec::new(), other, &mut out);
+        out
+    }
+
+    fn walk_enums<'a>(&self, value: &'a Value, path: &mut Vec<&'a str>, other: &Schema, out: &mut Vec<Finding>) {
+        match value {
+            Value::Object(map) => {
+                for (key, item) in map {
+                    path.push(key);
+                    self.walk_enums(item, path, other, out);
+                    path.pop();
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| self.walk_enums(item, path, other, out)),
+            Value::String(text) if self.type_at(path).map(element_type) == Some("str") => {
+                let values = other.type_at(path).and_then(|ty| other.enums.get(element_type(ty)));
+                if let Some(values) = values.filter(|v| !v.iter().any(|v| v.eq_ignore_ascii_case(text))) {
+                    out.push(Finding {
+                        path: path.join("."),
+                        message: format!(
+                            "'{text}' is not one of {}{}: the service accepts only these (the other api-version's model lists them)",
+                            values.join(", "),
+                            suggest(text, values)
+                        ),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn check_type(&self, value: &Value, ty: &str, path: &str, out: &mut Vec<Finding>) {
         let mut fail = |message: String| out.push(Finding { path: path.to_string(), message });
         if let Some(inner) = ty.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {

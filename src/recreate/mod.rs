@@ -7,6 +7,7 @@ pub mod engine;
 pub mod journal;
 pub mod lock;
 pub mod policy;
+pub mod preflight;
 pub mod report;
 pub mod restore;
 pub mod run;

@@ -14,10 +14,11 @@ use super::engine::{CreateBody, Engine, EngineConfig, PoolTarget, Progress};
 use super::journal::{self, Journal, Record, RunState, TargetRecord};
 use super::lock::RunLock;
 use super::policy::RecreatePolicy;
+use super::preflight::{self, Findings, PreflightPolicy};
 use super::report::{RunReport, RunStatus};
 use super::snapshots::Snapshots;
 use super::step::Step;
-use crate::batch::BatchClient;
+use crate::batch::{BatchClient, Pool};
 use crate::definition::Definition;
 use crate::definition::sealed;
 use serde_json::Value;
@@ -37,6 +38,7 @@ pub struct Workspace {
     pub data_dir: PathBuf,
     /// Shared by every wait of every run (and by the dashboard's table).
     pub snapshots: Arc<Snapshots>,
+    pub preflight: PreflightPolicy,
 }
 
 /// Where resume takes the create bodies from when the definition differs from the run's record.
@@ -73,7 +75,8 @@ impl Workspace {
     pub fn new(client: BatchClient, api_version: &str, policy: RecreatePolicy, data_dir: PathBuf) -> Workspace {
         let account = AccountId::from_endpoint(client.endpoint());
         let snapshots = Snapshots::new(client.clone());
-        Workspace { client, account, api_version: api_version.to_string(), policy, data_dir, snapshots }
+        let preflight = PreflightPolicy::default();
+        Workspace { client, account, api_version: api_version.to_string(), policy, data_dir, snapshots, preflight }
     }
 
     pub fn journal_dir(&self) -> PathBuf {
@@ -86,6 +89,20 @@ impl Workspace {
 
     fn lock_dir(&self) -> PathBuf {
         self.data_dir.join("locks")
+    }
+
+    /// Preflight of `ids` against the account as it is now (one list of pools, one of images).
+    pub async fn preflight(&self, definition: &Definition, ids: &[String]) -> Result<Findings, String> {
+        let live = self.client.list_pools(None, None, None).await.map_err(|e| format!("preflight: {e}"))?;
+        self.check(definition, ids, &live).await
+    }
+
+    async fn check(&self, definition: &Definition, ids: &[String], live: &[Pool]) -> Result<Findings, String> {
+        let images = self.client.list_supported_images().await.map_err(|e| {
+            format!("preflight: cannot list the images the account supports ({e}); nothing was changed")
+        })?;
+        let now = jiff::Timestamp::now();
+        Ok(preflight::check(definition, ids, live, &images, &self.api_version, &self.preflight, now))
     }
 
     /// The account's lock for a change made outside a run (`restore`).
@@ -147,6 +164,15 @@ impl Workspace {
             .list_pools(None, None, None)
             .await
             .map_err(|e| format!("cannot read the account's pools to back them up ({e}); nothing was changed"))?;
+        let ids: Vec<String> = chosen.iter().map(|p| p.id.clone()).collect();
+        let findings = self.check(definition, &ids, &live).await?;
+        if !findings.problems.is_empty() {
+            return Err(format!(
+                "preflight found {} problem(s); nothing was changed:\n  {}",
+                findings.problems.len(),
+                findings.problems.join("\n  ")
+            ));
+        }
         let mut targets = Vec::new();
         for pool in chosen {
             let backup = match live.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id)) {
@@ -186,7 +212,7 @@ impl Workspace {
             .await
             .map_err(|e| format!("cannot write the journal {}: {e}", journal.path.display()))?;
         let state = journal::read(&journal.path).map_err(|e| e.to_string())?;
-        Ok(Run { workspace: self.clone(), state, journal, _lock: lock })
+        Ok(Run { workspace: self.clone(), state, journal, _lock: lock, warnings: findings.warnings })
     }
 
     /// Opens an unfinished run of this account to continue it (takes the lock).
@@ -214,7 +240,7 @@ impl Workspace {
         }
         let journal =
             Journal::open(&self.journal_dir(), run_id).map_err(|e| format!("cannot open the journal: {e}"))?;
-        Ok(Run { workspace: self.clone(), state, journal, _lock: lock })
+        Ok(Run { workspace: self.clone(), state, journal, _lock: lock, warnings: Vec::new() })
     }
 
     /// The pre-run backup of `pool` from the newest run that touched it, and that run's id.
@@ -233,6 +259,8 @@ pub struct Run {
     pub state: RunState,
     journal: Journal,
     _lock: RunLock,
+    /// What preflight found worth saying that does not stop the run (an image's end of life near).
+    pub warnings: Vec<String>,
 }
 
 impl Run {

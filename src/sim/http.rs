@@ -235,6 +235,7 @@ fn respond(state: &SimState, call: &Call, raw_path: &str, raw_query: &str) -> Re
         (_, ["pools", id, ..]) => world.advance_one(id.to_lowercase(), now, &clock),
         ("POST", ["pools"]) => {}     // the new id only, once the body is read
         ("GET", ["nodecounts"]) => {} // the pools its filter selects only
+        ("GET", ["supportedimages"]) => {}
         _ => world.advance(now, &clock),
     }
     let ctx = Ctx { world: &mut world, clock: &clock, now, call };
@@ -253,7 +254,8 @@ fn respond(state: &SimState, call: &Call, raw_path: &str, raw_query: &str) -> Re
         ("POST", ["pools", id, "evaluateautoscale"]) => ctx.evaluate_autoscale(id),
         ("GET", ["pools", id, "nodes"]) => ctx.list_nodes(id),
         ("GET", ["nodecounts"]) => ctx.node_counts(),
-        (_, ["pools", ..] | ["nodecounts"]) => {
+        ("GET", ["supportedimages"]) => ctx.supported_images(),
+        (_, ["pools", ..] | ["nodecounts"] | ["supportedimages"]) => {
             error(405, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb.", &[])
         }
         _ => error(404, "ResourceNotFound", "The specified resource does not exist.", &[]),
@@ -277,6 +279,7 @@ fn operation_name(method: &Method, segments: &[String]) -> &'static str {
         ("POST", ["pools", _, "evaluateautoscale"]) => "evaluate autoscale",
         ("GET", ["pools", _, "nodes"]) => "list nodes",
         ("GET", ["nodecounts"]) => "list node counts",
+        ("GET", ["supportedimages"]) => "list supported images",
         _ => "other",
     }
 }
@@ -756,6 +759,17 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// The account's image catalog (assets/demo/supported-images.json), paged like the service.
+    fn supported_images(&self) -> Reply {
+        let items = super::images::catalog().iter().enumerate().map(|(i, image)| {
+            let object = serde_json::to_value(image).ok().and_then(|v| v.as_object().cloned());
+            (format!("{i:06}"), move || object)
+        });
+        self.page(items, 1000, 1000, "supportedimages")
+    }
+}
+
 fn check_formula(formula: &str) -> Result<(), Reply> {
     if formula.len() > super::world::MAX_FORMULA_CHARS {
         return Err(error(
@@ -839,6 +853,7 @@ pub(super) fn validate_new_pool(mut body: Map<String, Value>, api_version: &str)
         ));
     }
     check_interval(duration("autoScaleEvaluationInterval", &body)?)?;
+    super::images::check_offered(&body).map_err(|(value, reason)| invalid_value("imageReference", &value, &reason))?;
     crate::batch::defaults::apply(&mut body, api_version);
     let value = Value::Object(body);
     serde_json::from_value(value).map_err(|e| {

@@ -7,6 +7,7 @@ pub mod faults;
 pub mod filter;
 pub mod formula;
 pub mod http;
+pub mod images;
 mod inspect;
 pub mod seed;
 pub mod world;

@@ -28,10 +28,11 @@ pub enum Action {
     FullPools(Result<Vec<Pool>, String>),
     Api(ApiEvent),
     Progress(Progress),
-    /// A run began acting: its id and the pools it acts on.
+    /// A run began acting: its id, the pools it acts on, what preflight warned about.
     RunStarted {
         run: String,
         pools: Vec<String>,
+        warnings: Vec<String>,
     },
     RunEnded(Result<String, String>),
     /// The account's unfinished runs, read from the journal (at start and after every run).
@@ -421,7 +422,10 @@ impl App {
                 vec![]
             }
             Action::Progress(progress) => self.on_progress(progress),
-            Action::RunStarted { run, pools } => {
+            Action::RunStarted { run, pools, warnings } => {
+                for warning in warnings {
+                    self.log(format!("preflight warning: {warning}"), true);
+                }
                 self.run_id = Some(run);
                 self.run_pools = pools.iter().map(|p| p.to_lowercase()).collect();
                 vec![]

@@ -253,7 +253,7 @@ async fn act(
     }
     let run_id = run.id().to_string();
     let pools = run.state.targets.iter().map(|t| t.pool.clone()).collect();
-    let _ = tx.send(Action::RunStarted { run: run_id.clone(), pools });
+    let _ = tx.send(Action::RunStarted { run: run_id.clone(), pools, warnings: run.warnings.clone() });
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
     let forward = {
         let tx = tx.clone();

@@ -1,0 +1,77 @@
+//! Proof before delete, through the binary against the simulator: a definition the service would
+//! refuse, an image it no longer supports or does not offer, and a live property the new pool
+//! would silently lack each stop the run before any call that changes the account (exit 2, the
+//! property named).
+
+mod common;
+
+use common::{output, repool_command};
+use serde_json::json;
+
+/// `recreate --pool ID` with the example definition changed by `edit` for that pool.
+async fn recreate_with(id: &str, edit: serde_json::Value, extra: &[&str]) -> (i32, String, repool::sim::RunningSim) {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let mut body: serde_json::Value = serde_json::from_str(repool::definition::EXAMPLE).unwrap();
+    body[id] = repool::definition::merge(&body[id], &edit);
+    // A null in the pool's own object removes what common-config gives it.
+    for (key, value) in edit.as_object().unwrap().iter().filter(|(_, v)| v.is_null()) {
+        body[id][key] = value.clone();
+    }
+    let file = dir.path().join("d.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    let (code, _, err) = output(
+        repool_command(dir.path())
+            .args(["recreate", "--pool", id, "--yes", "--definition", file.to_str().unwrap()])
+            .args(extra)
+            .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+    );
+    (code, err, sim)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_type_the_service_refuses_is_caught_under_either_api_version() {
+    let edit = json!({"virtualMachineConfiguration": {"containerConfiguration": {"type": "docker"}}});
+    for version in ["2024-07-01.20.0", "2025-06-01"] {
+        let (code, err, sim) = recreate_with("p-render", edit.clone(), &["--api-version", version]).await;
+        assert_eq!(code, 2, "{version}: {err}");
+        assert!(err.contains("containerConfiguration.type") && err.contains("dockerCompatible"), "{err}");
+        assert_eq!(common::mutating_calls(&sim), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retired_or_unoffered_images_are_refused_before_anything_changes() {
+    let retired = json!({"virtualMachineConfiguration": {
+        "imageReference": {"publisher": "canonical", "offer": "UbuntuServer", "sku": "18.04-LTS"},
+        "nodeAgentSKUId": "batch.node.ubuntu 18.04", "containerConfiguration": null}});
+    let (code, err, sim) = recreate_with("p-ingest", retired, &[]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("retired") && err.contains("2023-04-30"), "{err}");
+    assert_eq!(common::mutating_calls(&sim), 0);
+    let wrong_agent = json!({"virtualMachineConfiguration": {"nodeAgentSKUId": "batch.node.ubuntu 22.04"}});
+    let (code, err, sim) = recreate_with("p-ingest", wrong_agent, &[]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not offered") && err.contains("batch.node.ubuntu 24.04"), "{err}");
+    assert_eq!(common::mutating_calls(&sim), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managed_identity_is_never_dropped_without_the_operators_word() {
+    let reporting = json!({"vmSize": "Standard_D2s_v3", "targetDedicatedNodes": 1});
+    let (code, err, sim) = recreate_with("reporting", reporting.clone(), &[]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("would lose identity") && err.contains("--accept-loss identity"), "{err}");
+    assert_eq!(common::mutating_calls(&sim), 0);
+    let (code, err, sim) = recreate_with("reporting", reporting, &["--accept-loss", "identity"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(sim.stats().pools_created, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_properties_the_definition_lacks_are_named() {
+    // p-render's live start task has a resource-less command line; drop the start task from its definition.
+    let (code, err, sim) = recreate_with("p-render", json!({"startTask": null}), &[]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("would lose startTask") && err.contains("--accept-loss startTask"), "{err}");
+    assert_eq!(common::mutating_calls(&sim), 0);
+}
