@@ -204,6 +204,13 @@ pub struct RecreateArgs {
     /// What to do when draining times out: wait, fail (default) or force
     #[arg(long, value_name = "POLICY")]
     pub on_drain_timeout: Option<String>,
+    /// How many of a new pool's nodes must pass the health gate: all (default), a count, or a share (80%)
+    #[arg(long, value_name = "all|N|P%")]
+    pub healthy: Option<String>,
+    /// The first N pools go all the way to healthy before the others start; if one does not, the
+    /// others are left untouched
+    #[arg(long, value_name = "N")]
+    pub canary: Option<usize>,
     /// Recreate even though the new pool lacks this property of the live pool (repeatable),
     /// e.g. identity or metadata; preflight names each one
     #[arg(long = "accept-loss", value_name = "PATH")]

@@ -77,6 +77,8 @@ pub struct RecreateConfig {
     pub parallel: Option<usize>,
     pub on_drain_timeout: Option<DrainTimeoutPolicy>,
     pub sign_in_grace: Option<String>,
+    pub healthy: Option<String>,
+    pub health_timeout: Option<String>,
 }
 
 /// Where repool keeps its files.
@@ -291,6 +293,13 @@ fn policy(shown: &str, c: RecreateConfig) -> Result<RecreatePolicy, BadInput> {
             return Err(BadInput::new(format!("{shown}: [recreate] parallel must be at least 1")));
         }
         policy.parallel = parallel;
+    }
+    if let Some(text) = c.healthy {
+        policy.healthy =
+            text.parse().map_err(|e: String| BadInput::new(format!("{shown}: [recreate] healthy: {e}")))?;
+    }
+    if let Some(text) = c.health_timeout {
+        policy.health_timeout = duration("health_timeout", &text)?.as_std();
     }
     if let Some(text) = c.sign_in_grace {
         policy.sign_in_grace = duration("sign_in_grace", &text)?.as_std();

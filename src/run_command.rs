@@ -61,6 +61,10 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
         settings.policy.parallel = parallel;
     }
     apply_drain_policy(&mut settings, args.on_drain_timeout.as_deref())?;
+    if let Some(healthy) = &args.healthy {
+        settings.policy.healthy = healthy.parse().map_err(|e: String| BadInput::new(format!("--healthy: {e}")))?;
+    }
+    settings.policy.canary = args.canary.unwrap_or(0);
     let until = parse_until(args.until.as_deref())?;
     if args.pools.is_empty() && !args.all {
         return Err(
@@ -385,7 +389,7 @@ async fn print_progress(mut rx: mpsc::UnboundedReceiver<Progress>, snapshots: wa
                 match event {
                     Progress::StepStarted { pool, step } => {
                         crate::noteln!("{now} {pool:<20} {step} …");
-                        let waiting = matches!(step, Step::WaitSteady | Step::WaitDrained | Step::WaitGone | Step::WaitReady);
+                        let waiting = matches!(step, Step::WaitSteady | Step::WaitDrained | Step::WaitGone | Step::WaitReady | Step::WaitHealthy);
                         current.insert(pool, Current { step: step.to_string(), since: Instant::now(), waiting });
                     }
                     Progress::StepFinished { pool, step, outcome, detail, elapsed } => {

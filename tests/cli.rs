@@ -216,7 +216,7 @@ async fn recreate_from_the_command_line_with_a_json_report() {
     let pool = &report["pools"][0];
     assert_eq!((pool["id"].as_str(), pool["status"].as_str()), (Some("p-render"), Some("recreated")));
     let steps: Vec<&str> = pool["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
-    assert_eq!(steps, ["backup", "delete", "wait-gone", "create", "wait-ready"]);
+    assert_eq!(steps, ["backup", "delete", "wait-gone", "create", "wait-ready", "wait-healthy"]);
     assert!(pool["steps"][0]["durationSeconds"].is_number() && pool["steps"][0]["started"].is_string());
     assert!(std::path::Path::new(pool["backup"].as_str().unwrap()).exists());
     assert!(pool["newCreationTime"].is_string());

@@ -21,7 +21,7 @@ fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-const STEPS: [&str; 10] = [
+const STEPS: [&str; 11] = [
     "disable-autoscale",
     "stop-resize",
     "wait-steady",
@@ -32,6 +32,7 @@ const STEPS: [&str; 10] = [
     "wait-gone",
     "create",
     "wait-ready",
+    "wait-healthy",
 ];
 
 /// The definitions an operator has: the configured one (edited now and then, in place) and

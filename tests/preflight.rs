@@ -75,3 +75,46 @@ async fn live_properties_the_definition_lacks_are_named() {
     assert!(err.contains("would lose startTask") && err.contains("--accept-loss startTask"), "{err}");
     assert_eq!(common::mutating_calls(&sim), 0);
 }
+
+/// The health gate: a start task that fails on every node makes the pool unhealthy, naming the
+/// nodes and the exit code; the canary stops the run before the next pool is touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_start_task_stops_the_run_at_its_canary() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let mut body: serde_json::Value = serde_json::from_str(repool::definition::EXAMPLE).unwrap();
+    body["common-config"]["startTask"]["commandLine"] = "/bin/bash -c 'setup-that-breaks; exit 3'".into();
+    let file = dir.path().join("broken.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    let untouched = common::pool_identity(&sim, "p-ingest").unwrap();
+    let (code, out, err) = output(
+        repool_command(dir.path())
+            .args(["recreate", "--pool", "p-render", "--pool", "p-ingest", "--canary", "1", "--yes", "--json"])
+            .args(["--definition", file.to_str().unwrap()])
+            .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+    );
+    assert_eq!(code, 1, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let canary = &report["pools"][0];
+    assert_eq!((canary["id"].as_str(), canary["status"].as_str()), (Some("p-render"), Some("unhealthy")), "{report:#}");
+    let error = canary["error"].as_str().unwrap();
+    assert!(
+        error.contains("start task exit 3") && error.contains("FailureExitCode") && error.contains("tvmps_"),
+        "{error}"
+    );
+    assert_eq!(report["pools"][1]["status"], "held", "{report:#}");
+    assert!(report["pools"][1]["error"].as_str().unwrap().contains("canary"));
+    assert_eq!(
+        common::pool_identity(&sim, "p-ingest").unwrap(),
+        untouched,
+        "the pool after the canary was not touched"
+    );
+}
+
+/// Without waitForSuccess a failed start task leaves the node idle with failureInfo: still unhealthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_start_task_is_unhealthy_even_without_wait_for_success() {
+    let edit = json!({"startTask": {"commandLine": "/bin/sh -c 'exit 7'", "waitForSuccess": false}});
+    let (code, err, _sim) = recreate_with("p-render", edit, &[]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("UNHEALTHY") && err.contains("start task exit 7"), "{err}");
+}

@@ -194,7 +194,7 @@ async fn stopping_after_any_step_then_resuming_recreates_exactly_once() {
     for stop in Step::ALL {
         let h = Harness::new().await;
         let first = h.run(&["p-render"], Some(stop), policy(DrainTimeoutPolicy::Fail, 60)).await;
-        let expected = if stop == Step::WaitReady { PoolStatus::Recreated } else { PoolStatus::Paused };
+        let expected = if stop == Step::WaitHealthy { PoolStatus::Recreated } else { PoolStatus::Paused };
         assert_eq!(first.pools[0].status, expected, "stopped after {stop}");
         let second = h.resume(&first.run_id, policy(DrainTimeoutPolicy::Fail, 60)).await;
         assert_eq!(second.status, RunStatus::Done, "resumed after {stop}: {second:#?}");

@@ -211,7 +211,7 @@ async fn resume_after_a_torn_journal_line_keeps_every_record() {
     assert_eq!(code, 0, "{err}");
     let state = repool::recreate::journal::read(&journal).unwrap();
     assert_eq!(state.finished, Some(repool::recreate::report::RunStatus::Done));
-    assert_eq!(state.per_pool["p-render"].last_finished, Some(repool::recreate::step::Step::WaitReady));
+    assert_eq!(state.per_pool["p-render"].last_finished, Some(repool::recreate::step::Step::WaitHealthy));
     let text = std::fs::read_to_string(&journal).unwrap();
     let unreadable = text.lines().filter(|l| serde_json::from_str::<serde_json::Value>(l).is_err()).count();
     assert_eq!(unreadable, 1, "only the torn line is lost:\n{text}");

@@ -111,12 +111,57 @@ impl Engine {
     pub(super) async fn run(&self, run_id: &str, journal: Journal, mut targets: Vec<PoolTarget>) -> RunReport {
         let started = jiff::Timestamp::now();
         // Pools already deleted but not yet created go first.
-        targets.sort_by_key(|t| std::cmp::Reverse(t.start_at >= Step::Delete && t.start_at <= Step::WaitReady));
+        targets.sort_by_key(|t| std::cmp::Reverse(t.start_at >= Step::Delete && t.start_at < Step::WaitReady));
         let poller = {
             let (snapshots, cancel) = (self.snapshots.clone(), self.cancel.child_token());
             let policy = &self.config.policy;
             tokio::spawn(snapshots.poll(policy.poll_interval, policy.fast_poll_interval, cancel))
         };
+        // Canaries go all the way to healthy first; if one does not, the others are not touched.
+        let rest = targets.split_off(self.config.policy.canary.min(targets.len()));
+        let canaries = self.config.policy.canary > 0;
+        let mut pools = self.run_batch(targets, &journal).await;
+        let failed: Vec<String> = pools
+            .iter()
+            .filter(|p| p.status != PoolStatus::Recreated)
+            .map(|p| format!("{} {}", p.id, p.status.name()))
+            .collect();
+        if canaries && !failed.is_empty() {
+            for target in rest {
+                let error = format!("not started: the canary did not come through ({})", failed.join(", "));
+                let record = Record::PoolFinished {
+                    pool: target.id.clone(),
+                    status: PoolStatus::Held,
+                    error: Some(error.clone()),
+                };
+                let _ = journal.append(record).await;
+                let _ = self.progress.send(Progress::PoolFinished {
+                    pool: target.id.clone(),
+                    status: PoolStatus::Held,
+                    error: Some(error.clone()),
+                });
+                pools.push(PoolReport { status: PoolStatus::Held, error: Some(error), ..PoolReport::new(&target.id) });
+            }
+        } else {
+            pools.extend(self.run_batch(rest, &journal).await);
+        }
+        poller.abort();
+        let status = RunStatus::from_pools(&pools, self.cancel.is_cancelled());
+        let _ = journal.append(Record::RunFinished { status }).await;
+        let _ = self.progress.send(Progress::RunFinished { run: run_id.to_string(), status });
+        RunReport {
+            run_id: run_id.to_string(),
+            account: self.config.account.to_string(),
+            status,
+            started,
+            finished: jiff::Timestamp::now(),
+            journal: journal.path.display().to_string(),
+            pools,
+        }
+    }
+
+    /// Runs `targets` at most `policy.parallel` at once.
+    async fn run_batch(&self, targets: Vec<PoolTarget>, journal: &Journal) -> Vec<PoolReport> {
         let permits = Arc::new(Semaphore::new(self.config.policy.parallel.max(1)));
         let mut tasks = Vec::new();
         for target in targets {
@@ -133,19 +178,7 @@ impl Engine {
                 Err(e) => tracing::error!("a pool task panicked: {e}"),
             }
         }
-        poller.abort();
-        let status = RunStatus::from_pools(&pools, self.cancel.is_cancelled());
-        let _ = journal.append(Record::RunFinished { status }).await;
-        let _ = self.progress.send(Progress::RunFinished { run: run_id.to_string(), status });
-        RunReport {
-            run_id: run_id.to_string(),
-            account: self.config.account.to_string(),
-            status,
-            started,
-            finished: jiff::Timestamp::now(),
-            journal: journal.path.display().to_string(),
-            pools,
-        }
+        pools
     }
 
     async fn run_pool(&self, target: PoolTarget, journal: &Journal) -> PoolReport {
@@ -194,7 +227,8 @@ impl Engine {
                 }
                 Err(error) => {
                     report.steps.push(StepReport::new(step, started_at, elapsed, "failed", Some(error.clone())));
-                    return (PoolStatus::Failed, Some(format!("{step}: {error}")));
+                    let status = if step == Step::WaitHealthy { PoolStatus::Unhealthy } else { PoolStatus::Failed };
+                    return (status, Some(format!("{step}: {error}")));
                 }
             };
             let (etag, backup) = match step {
@@ -276,6 +310,7 @@ impl Engine {
             Step::WaitGone => self.wait_gone(id).await,
             Step::Create => self.create(id).await,
             Step::WaitReady => self.wait_ready(id, run).await,
+            Step::WaitHealthy => self.wait_healthy(id, run).await,
         }
     }
 
@@ -616,7 +651,118 @@ impl Engine {
         if !errors.is_empty() {
             run.warnings.push(format!("the new pool reports resize errors{errors}"));
         }
-        Ok(Outcome::Done(format!("steady with {} node(s){errors}", pool.current_nodes())))
+        let done = format!("steady with {} node(s){errors}", pool.current_nodes());
+        run.seen = Some(pool);
+        Ok(Outcome::Done(done))
+    }
+
+    /// The health gate: enough nodes idle or running with their start task done, none failed
+    /// beyond what the policy tolerates, within `health_timeout`. Polls this pool's nodes.
+    async fn wait_healthy(&self, id: &str, run: &mut PoolRun) -> StepResult {
+        let policy = &self.config.policy;
+        let pool = match run.seen.take() {
+            Some(pool) => pool,
+            None => self.live(id).await?.ok_or("the new pool disappeared")?,
+        };
+        run.new_creation = run.new_creation.or(pool.creation_time);
+        // The pool is steady: its allocation is over, so the nodes it has are the ones to check
+        // (fewer than its target after resize errors, which wait-ready already reported).
+        let target = pool.current_nodes();
+        if target == 0 {
+            let why = if pool.target_nodes() == 0 { "it targets none" } else { "it got none: see its resize errors" };
+            return Ok(Outcome::Done(format!("healthy: no nodes to check ({why})")));
+        }
+        let needed = policy.healthy.needed(target);
+        let deadline = Instant::now() + policy.health_timeout;
+        let _ = self.progress.send(Progress::Waiting {
+            pool: id.to_string(),
+            step: Step::WaitHealthy,
+            detail: format!("waiting for {needed} of {target} node(s) to be healthy"),
+        });
+        loop {
+            let nodes = self.client.list_nodes(id, Some(NODE_HEALTH_SELECT)).await.map_err(|e| e.to_string())?;
+            if self.cancel.is_cancelled() {
+                return Err("cancelled".into());
+            }
+            let health = NodeHealth::of(&nodes);
+            if health.failed.len() as u32 > target - needed {
+                return Err(format!(
+                    "unhealthy: {} of {target} node(s) failed: {}",
+                    health.failed.len(),
+                    health.failed.join("; ")
+                ));
+            }
+            if health.healthy >= needed {
+                return Ok(Outcome::Done(format!("healthy: {} of {target} node(s)", health.healthy)));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "unhealthy: only {} of the {needed} node(s) needed were healthy after {} s ({})",
+                    health.healthy,
+                    policy.health_timeout.as_secs(),
+                    health.states
+                ));
+            }
+            tokio::select! {
+                _ = self.cancel.cancelled() => return Err("cancelled".into()),
+                _ = tokio::time::sleep(policy.poll_interval) => {}
+            }
+        }
+    }
+}
+
+const NODE_HEALTH_SELECT: &str = "id,state,startTaskInfo,errors";
+
+/// What a pool's nodes say about its health.
+struct NodeHealth {
+    healthy: u32,
+    /// "tvm-1 (start task exit 3: FailureExitCode …)", one per failed node.
+    failed: Vec<String>,
+    /// "2 idle, 1 starting": for a timeout.
+    states: String,
+}
+
+impl NodeHealth {
+    fn of(nodes: &[crate::batch::Node]) -> NodeHealth {
+        use crate::batch::NodeState;
+        let (mut healthy, mut failed) = (0, Vec::new());
+        let mut states = std::collections::BTreeMap::<String, u32>::new();
+        for node in nodes {
+            let id = node.id.as_deref().unwrap_or("?");
+            let info = node.rest.get("startTaskInfo");
+            let exit = info.and_then(|i| i["exitCode"].as_i64());
+            let failure = info.and_then(|i| i.get("failureInfo")).filter(|f| !f.is_null());
+            let errors: Vec<String> = node
+                .rest
+                .get("errors")
+                .and_then(|e| e.as_array())
+                .into_iter()
+                .flatten()
+                .map(|e| format!("{}: {}", e["code"].as_str().unwrap_or("?"), e["message"].as_str().unwrap_or("")))
+                .collect();
+            *states.entry(node.state.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "?".into())).or_default() += 1;
+            let broken =
+                matches!(node.state, Some(NodeState::StartTaskFailed | NodeState::Unusable)) || failure.is_some();
+            if broken {
+                let mut why = Vec::new();
+                if let Some(code) = exit {
+                    why.push(format!("start task exit {code}"));
+                }
+                if let Some(f) = failure {
+                    why.push(format!("{}: {}", f["code"].as_str().unwrap_or("?"), f["message"].as_str().unwrap_or("")));
+                }
+                why.extend(errors);
+                let state = node.state.as_ref().map(|s| s.to_string()).unwrap_or_default();
+                failed.push(crate::output::escape(&format!("{id} {state} ({})", why.join("; "))).into_owned());
+                continue;
+            }
+            let started = info.is_none_or(|i| i["state"].as_str() == Some("completed") && exit == Some(0));
+            if matches!(node.state, Some(NodeState::Idle | NodeState::Running)) && started {
+                healthy += 1;
+            }
+        }
+        let states = states.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ");
+        NodeHealth { healthy, failed, states }
     }
 }
 

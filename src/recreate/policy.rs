@@ -4,6 +4,40 @@ use crate::batch::{BatchDuration, NodeDeallocationOption};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// How many of a new pool's nodes must be healthy for the pool to pass the health gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthyPolicy {
+    /// Every node the pool targets.
+    All,
+    /// At least this many nodes.
+    Nodes(u32),
+    /// At least this share of the target, in percent.
+    Percent(u32),
+}
+
+impl HealthyPolicy {
+    /// Healthy nodes needed out of `target`.
+    pub fn needed(self, target: u32) -> u32 {
+        match self {
+            HealthyPolicy::All => target,
+            HealthyPolicy::Nodes(n) => n.min(target),
+            HealthyPolicy::Percent(p) => (target * p.min(100)).div_ceil(100),
+        }
+    }
+}
+
+impl std::str::FromStr for HealthyPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("'{s}' is not a health policy; use all, a node count (2) or a share (80%)");
+        match s.trim() {
+            "all" => Ok(HealthyPolicy::All),
+            p if p.ends_with('%') => p.trim_end_matches('%').parse().map(HealthyPolicy::Percent).map_err(|_| bad()),
+            n => n.parse().map(HealthyPolicy::Nodes).map_err(|_| bad()),
+        }
+    }
+}
+
 /// What to do when draining does not finish in time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -45,6 +79,11 @@ pub struct RecreatePolicy {
     pub on_drain_timeout: DrainTimeoutPolicy,
     /// How long sign-in may keep failing during a wait before the pool stops (safely, resumable).
     pub sign_in_grace: Duration,
+    /// The health gate: how many nodes must be healthy, and how long they may take.
+    pub healthy: HealthyPolicy,
+    pub health_timeout: Duration,
+    /// The first this many pools go all the way to healthy before any other starts.
+    pub canary: usize,
 }
 
 impl Default for RecreatePolicy {
@@ -59,6 +98,9 @@ impl Default for RecreatePolicy {
             parallel: 4,
             on_drain_timeout: DrainTimeoutPolicy::Fail,
             sign_in_grace: Duration::from_secs(60),
+            healthy: HealthyPolicy::All,
+            health_timeout: Duration::from_secs(30 * 60),
+            canary: 0,
         }
     }
 }

@@ -11,6 +11,10 @@ pub enum PoolStatus {
     Pending,
     Recreated,
     Failed,
+    /// Created, but its nodes failed the health gate (start task failed, unusable, or too few in time).
+    Unhealthy,
+    /// Not started: a canary pool before it did not come through.
+    Held,
     /// Stopped after the requested step (`--until`, the TUI's step-through).
     Paused,
     /// Cancelled or crashed mid-run; `repool resume` continues.
@@ -23,6 +27,8 @@ impl PoolStatus {
             PoolStatus::Pending => "pending",
             PoolStatus::Recreated => "recreated",
             PoolStatus::Failed => "failed",
+            PoolStatus::Unhealthy => "unhealthy",
+            PoolStatus::Held => "held",
             PoolStatus::Paused => "paused",
             PoolStatus::Interrupted => "interrupted",
         }
@@ -44,7 +50,10 @@ impl RunStatus {
     pub fn from_pools(pools: &[PoolReport], cancelled: bool) -> RunStatus {
         if cancelled {
             RunStatus::Cancelled
-        } else if pools.iter().any(|p| p.status == PoolStatus::Failed) {
+        } else if pools
+            .iter()
+            .any(|p| matches!(p.status, PoolStatus::Failed | PoolStatus::Unhealthy | PoolStatus::Held))
+        {
             RunStatus::Failed
         } else if pools.iter().any(|p| p.status != PoolStatus::Recreated) {
             RunStatus::Paused

@@ -15,10 +15,12 @@ pub enum Step {
     WaitGone,
     Create,
     WaitReady,
+    /// The health gate: nodes idle or running with their start task done, none failed.
+    WaitHealthy,
 }
 
 impl Step {
-    pub const ALL: [Step; 10] = [
+    pub const ALL: [Step; 11] = [
         Step::DisableAutoscale,
         Step::StopResize,
         Step::WaitSteady,
@@ -29,6 +31,7 @@ impl Step {
         Step::WaitGone,
         Step::Create,
         Step::WaitReady,
+        Step::WaitHealthy,
     ];
 
     pub fn next(self) -> Option<Step> {
@@ -47,6 +50,7 @@ impl Step {
             Step::WaitGone => "wait-gone",
             Step::Create => "create",
             Step::WaitReady => "wait-ready",
+            Step::WaitHealthy => "wait-healthy",
         }
     }
 
@@ -63,6 +67,7 @@ impl Step {
             Step::WaitGone => "gone",
             Step::Create => "create",
             Step::WaitReady => "ready",
+            Step::WaitHealthy => "healthy",
         }
     }
 
@@ -78,6 +83,7 @@ impl Step {
             "drain" | "drained" => Some(Step::WaitDrained),
             "gone" => Some(Step::WaitGone),
             "ready" => Some(Step::WaitReady),
+            "healthy" => Some(Step::WaitHealthy),
             "steady" => Some(Step::WaitSteady),
             _ => None,
         };

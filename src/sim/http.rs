@@ -725,7 +725,27 @@ impl Ctx<'_> {
                     "runningTaskSlotsCount": u32::from(state == crate::batch::NodeState::Running),
                     "isDedicated": node.dedicated,
                 });
-                object.as_object().cloned()
+                let mut object = object.as_object().cloned()?;
+                if let Some((code, _)) = pool.start_task().filter(|_| self.now >= node.ready_at) {
+                    let mut info = json!({
+                        "state": "completed",
+                        "startTime": self.clock.timestamp((node.ready_at - 5.0).max(node.appears_at)),
+                        "endTime": self.clock.timestamp(node.ready_at),
+                        "exitCode": code,
+                        "retryCount": 0,
+                        "result": if code == 0 { "success" } else { "failure" },
+                    });
+                    if code != 0 {
+                        info["failureInfo"] = json!({
+                            "category": "usererror",
+                            "code": "FailureExitCode",
+                            "message": "The task process exited with an unexpected exit code",
+                            "details": [{"name": "Message", "value": format!("The task exited with an exit code representing a failure: {code}")}]
+                        });
+                    }
+                    object.insert("startTaskInfo".into(), info);
+                }
+                Some(object)
             };
             (node.id.clone(), build)
         });

@@ -327,6 +327,22 @@ impl SimPool {
         self.nodes.iter().filter(move |n| n.appears_at <= now && n.leaving.as_ref().is_none_or(|l| l.removal_at > now))
     }
 
+    /// The start task's exit code (`exit N` in its command line, else 0) and whether nodes wait
+    /// for it (`waitForSuccess`, default true); None without a start task. Symbolic: the command
+    /// never runs, its `exit N` decides.
+    pub fn start_task(&self) -> Option<(i64, bool)> {
+        let task = self.wire.rest.get("startTask")?;
+        let line = task.get("commandLine").and_then(Value::as_str).unwrap_or_default();
+        let code = line
+            .rsplit("exit ")
+            .next()
+            .filter(|_| line.contains("exit "))
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|digits| digits.parse().ok())
+            .unwrap_or(0);
+        Some((code, task.get("waitForSuccess").and_then(Value::as_bool).unwrap_or(true)))
+    }
+
     /// The node's state at `now`.
     pub fn node_state(&self, node: &SimNode, now: f64) -> NodeState {
         if let Some(leave) = &node.leaving {
@@ -334,6 +350,8 @@ impl SimPool {
         }
         if now < node.ready_at {
             NodeState::Starting
+        } else if self.start_task().is_some_and(|(code, wait)| code != 0 && wait) {
+            NodeState::StartTaskFailed
         } else if self.workload.is_some() && !self.is_deleting() {
             NodeState::Running
         } else {
