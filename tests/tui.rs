@@ -330,14 +330,14 @@ async fn r_always_starts_a_new_run_and_u_asks_with_what_each_pool_will_do() {
             resumes_at: Some(Step::Backup),
             gone: false,
         }],
-        differs: vec!["p-ingest (vmSize)".into()],
+        differs: vec!["p-ingest: vmSize differ".into()],
     };
     app.update(Action::Runs(vec![summary]));
     assert!(app.update(key('u')).is_empty(), "resume asks first");
     let Some(Dialog::Confirm { lines, expected, .. }) = &app.dialog else { panic!("{:?}", app.dialog) };
     assert_eq!(expected, "resume");
     assert!(lines.iter().any(|l| l == "p-ingest: paused after wait-drained → resumes at backup"), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("p-ingest (vmSize)")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("p-ingest: vmSize differ")), "{lines:?}");
     typed(&mut app, "resume");
     assert_eq!(app.update(code(KeyCode::Enter)), [Command::Resume("run-0".into())]);
     app.update(Action::RunEnded(Ok("done".into())));

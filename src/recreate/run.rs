@@ -71,6 +71,17 @@ pub enum BodyDifference {
     Missing,
 }
 
+impl BodyDifference {
+    /// "not in the definition in use", "vmSize, startTask differ"; None when the same.
+    pub fn describe(&self) -> Option<String> {
+        match self {
+            BodyDifference::Same => None,
+            BodyDifference::Missing => Some("not in the definition in use".into()),
+            BodyDifference::Differs(paths) => Some(format!("{} differ", paths.join(", "))),
+        }
+    }
+}
+
 impl Workspace {
     pub fn new(client: BatchClient, api_version: &str, policy: RecreatePolicy, data_dir: PathBuf) -> Workspace {
         let account = AccountId::from_endpoint(client.endpoint());
@@ -295,14 +306,8 @@ impl Run {
         source: Option<BodySource>,
     ) -> Result<BTreeMap<String, Value>, String> {
         let differences = differences(&self.state, definition);
-        let changed: Vec<String> = differences
-            .iter()
-            .filter_map(|(id, d)| match d {
-                BodyDifference::Same => None,
-                BodyDifference::Missing => Some(format!("  {id}: not in the definition in use")),
-                BodyDifference::Differs(paths) => Some(format!("  {id}: {} differ", paths.join(", "))),
-            })
-            .collect();
+        let changed: Vec<String> =
+            differences.iter().filter_map(|(id, d)| d.describe().map(|d| format!("  {id}: {d}"))).collect();
         let source = match source {
             Some(source) => source,
             None if changed.is_empty() => BodySource::Journal,

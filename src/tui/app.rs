@@ -8,7 +8,7 @@ use crate::definition::plan::{Action as PlanAction, Plan};
 use crate::recreate::engine::Progress;
 use crate::recreate::journal::{RunState, StepOutcome};
 use crate::recreate::report::{PoolStatus, RunStatus};
-use crate::recreate::run::{BodyDifference, differences};
+use crate::recreate::run::differences;
 use crate::recreate::step::Step;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -76,11 +76,7 @@ impl RunSummary {
             .collect();
         let differs = differences(state, definition)
             .into_iter()
-            .filter_map(|(id, d)| match d {
-                BodyDifference::Same => None,
-                BodyDifference::Missing => Some(format!("{id} (not in the definition)")),
-                BodyDifference::Differs(paths) => Some(format!("{id} ({})", paths.join(", "))),
-            })
+            .filter_map(|(id, d)| d.describe().map(|d| format!("{id}: {d}")))
             .collect();
         RunSummary { id: state.run.clone(), pools, differs }
     }
