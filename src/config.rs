@@ -79,6 +79,7 @@ pub struct RecreateConfig {
     pub sign_in_grace: Option<String>,
     pub healthy: Option<String>,
     pub health_timeout: Option<String>,
+    pub canary: Option<usize>,
 }
 
 /// Where repool keeps its files.
@@ -297,6 +298,9 @@ fn policy(shown: &str, c: RecreateConfig) -> Result<RecreatePolicy, BadInput> {
     if let Some(text) = c.healthy {
         policy.healthy =
             text.parse().map_err(|e: String| BadInput::new(format!("{shown}: [recreate] healthy: {e}")))?;
+    }
+    if let Some(canary) = c.canary {
+        policy.canary = canary;
     }
     if let Some(text) = c.health_timeout {
         policy.health_timeout = duration("health_timeout", &text)?.as_std();

@@ -64,7 +64,9 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
     if let Some(healthy) = &args.healthy {
         settings.policy.healthy = healthy.parse().map_err(|e: String| BadInput::new(format!("--healthy: {e}")))?;
     }
-    settings.policy.canary = args.canary.unwrap_or(0);
+    if let Some(canary) = args.canary {
+        settings.policy.canary = canary;
+    }
     let until = parse_until(args.until.as_deref())?;
     if args.pools.is_empty() && !args.all {
         return Err(

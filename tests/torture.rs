@@ -41,8 +41,8 @@ async fn sigkill_at_random_instants_then_resume_never_loses_a_pool() {
     let definition = Definition::from_text("pools.example.json", EXAMPLE, false, &BTreeMap::new()).unwrap();
     let mut killed_mid_run = 0;
     for trial in 0..trials {
-        // A full run of the two pools journals about 44 lines.
-        let (kill_at_line, extra) = (rng.usize(1..44), Duration::from_millis(rng.u64(0..30)));
+        // A full run of the two pools journals about 48 lines (the health gate included).
+        let (kill_at_line, extra) = (rng.usize(1..48), Duration::from_millis(rng.u64(0..30)));
         let context = format!("trial {trial} (seed {seed}, SIGKILL at journal line {kill_at_line} + {extra:?})");
         let (sim, dir) = common::fast_demo_with_config().await;
         let key = sim.key().to_string();

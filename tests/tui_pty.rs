@@ -26,3 +26,24 @@ fn demo_recreates_a_pool_and_restores_the_terminal() {
     let logs = std::fs::read_dir(data.path().join("logs")).unwrap().count();
     assert!(logs > 0, "logs went to the log file");
 }
+
+/// The demo account holds a pool with a managed identity: the dashboard's recreation of it is
+/// refused by preflight before anything changes, naming the property and the flag that accepts it.
+#[test]
+fn the_demo_shows_preflight_refusing_to_drop_a_managed_identity() {
+    let data = tempfile::tempdir().unwrap();
+    let mut terminal = Terminal::repool(data.path(), &["demo", "--speed", "3000"], &[]);
+    terminal.wait_for("reporting");
+    terminal.send("/reporting\r");
+    terminal.mark_and_start("reporting");
+    terminal.wait_for("preflight found");
+    terminal.send("l");
+    terminal.wait_for("would lose identity");
+    terminal.send("q");
+    assert!(terminal.end().success);
+    assert!(
+        !data.path().join("demo/journal").exists()
+            || std::fs::read_dir(data.path().join("demo/journal")).unwrap().count() == 0,
+        "no run was journaled"
+    );
+}

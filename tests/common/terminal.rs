@@ -98,12 +98,17 @@ impl Terminal {
 
     /// Marks the selected pool and recreates it through the typed confirmation, until it is done.
     pub fn mark_and_recreate(&mut self, id: &str) {
+        self.mark_and_start(id);
+        self.wait_for("recreated");
+    }
+
+    /// Marks the selected pool and starts its recreation through the typed confirmation.
+    pub fn mark_and_start(&mut self, id: &str) {
         self.send(" ");
         self.wait_for("marked 1");
         self.send("R");
         self.wait_for(&format!("Type {id} and press enter"));
         self.send(&format!("{id}\r"));
-        self.wait_for("recreated");
     }
 
     /// SIGKILL, as a crash or `kill -9` would end it: no clean-up runs.
