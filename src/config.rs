@@ -343,6 +343,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_documents_real_keys() {
+        let settings = resolve(include_str!("../config.example.toml"), GlobalArgs::default())
+            .unwrap_or_else(|e| panic!("config.example.toml: {e}"));
+        assert_eq!(settings.policy.sign_in_grace, Duration::from_secs(60));
+        assert_eq!(settings.http.max_response_bytes(), 64 * 1024 * 1024);
+    }
+
+    #[test]
     fn flags_beat_the_file() {
         let text = "[accounts.prod]\nurl = \"https://a.westus.batch.azure.com\"\nname = \"a\"\n[accounts.prod.auth]\nmethod = \"azure-cli\"\n";
         let s =
