@@ -211,6 +211,10 @@ pub struct RecreateArgs {
     /// others are left untouched
     #[arg(long, value_name = "N")]
     pub canary: Option<usize>,
+    /// A new pool that fails its health gate (or a create the service refuses): stop (default) or
+    /// rollback (delete it and create the pool again from its pre-run backup)
+    #[arg(long, value_name = "stop|rollback")]
+    pub on_unhealthy: Option<String>,
     /// Recreate even though the new pool lacks this property of the live pool (repeatable),
     /// e.g. identity or metadata; preflight names each one
     #[arg(long = "accept-loss", value_name = "PATH")]

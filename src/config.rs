@@ -80,6 +80,7 @@ pub struct RecreateConfig {
     pub healthy: Option<String>,
     pub health_timeout: Option<String>,
     pub canary: Option<usize>,
+    pub on_unhealthy: Option<String>,
 }
 
 /// Where repool keeps its files.
@@ -298,6 +299,10 @@ fn policy(shown: &str, c: RecreateConfig) -> Result<RecreatePolicy, BadInput> {
     if let Some(text) = c.healthy {
         policy.healthy =
             text.parse().map_err(|e: String| BadInput::new(format!("{shown}: [recreate] healthy: {e}")))?;
+    }
+    if let Some(text) = c.on_unhealthy {
+        policy.on_unhealthy =
+            text.parse().map_err(|e: String| BadInput::new(format!("{shown}: [recreate] on_unhealthy: {e}")))?;
     }
     if let Some(canary) = c.canary {
         policy.canary = canary;

@@ -67,6 +67,10 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
     if let Some(canary) = args.canary {
         settings.policy.canary = canary;
     }
+    if let Some(policy) = &args.on_unhealthy {
+        settings.policy.on_unhealthy =
+            policy.parse().map_err(|e: String| BadInput::new(format!("--on-unhealthy: {e}")))?;
+    }
     let until = parse_until(args.until.as_deref())?;
     if args.pools.is_empty() && !args.all {
         return Err(

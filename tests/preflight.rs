@@ -118,3 +118,49 @@ async fn a_failed_start_task_is_unhealthy_even_without_wait_for_success() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("UNHEALTHY") && err.contains("start task exit 7"), "{err}");
 }
+
+/// `--on-unhealthy rollback`: the failed new pool is replaced by the pool as it was before the run;
+/// a pool whose backup lacks a secret is not rolled back (the unhealthy pool stays, and says why).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unhealthy_pool_is_rolled_back_to_its_pre_run_backup() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let original = sim.with_world(|w, _| w.find("p-ingest").unwrap().wire.clone());
+    let mut body: serde_json::Value = serde_json::from_str(repool::definition::EXAMPLE).unwrap();
+    body["common-config"]["startTask"]["commandLine"] = "/bin/bash -c 'exit 4'".into();
+    let file = dir.path().join("broken.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    let (code, out, err) = output(
+        repool_command(dir.path())
+            .args([
+                "recreate",
+                "--pool",
+                "p-ingest",
+                "--pool",
+                "p-render",
+                "--on-unhealthy",
+                "rollback",
+                "--yes",
+                "--json",
+            ])
+            .args(["--definition", file.to_str().unwrap()])
+            .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+    );
+    assert_eq!(code, 1, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let pool = |id: &str| report["pools"].as_array().unwrap().iter().find(|p| p["id"] == id).unwrap().clone();
+    let ingest = pool("p-ingest");
+    assert_eq!(ingest["status"], "rolled-back", "{report:#}");
+    assert!(ingest["error"].as_str().unwrap().contains("start task exit 4"), "{ingest:#}");
+    let back = sim.with_world(|w, _| w.find("p-ingest").unwrap().wire.clone());
+    assert_ne!(back.creation_time, original.creation_time, "a new pool");
+    assert_eq!(back.vm_size, original.vm_size);
+    assert_eq!(back.rest.get("virtualMachineConfiguration"), original.rest.get("virtualMachineConfiguration"));
+    let render = pool("p-render");
+    assert_eq!(render["status"], "unhealthy", "{report:#}");
+    assert!(
+        render["error"].as_str().unwrap().contains("no rollback")
+            && render["error"].as_str().unwrap().contains("password"),
+        "{render:#}"
+    );
+    assert!(sim.with_world(|w, _| w.find("p-render").is_some()), "not rolled back, so not deleted either");
+}

@@ -8,7 +8,7 @@
 use super::account::AccountId;
 use super::backup::{self, BackupKind};
 use super::journal::{Journal, Record, StepOutcome};
-use super::policy::{DrainTimeoutPolicy, RecreatePolicy};
+use super::policy::{DrainTimeoutPolicy, OnUnhealthy, RecreatePolicy};
 use super::report::{PoolReport, PoolStatus, RunReport, RunStatus, StepReport};
 use super::snapshots::{Snapshots, WaitError};
 use super::step::Step;
@@ -58,6 +58,9 @@ pub struct PoolTarget {
 pub struct CreateBody {
     pub clear: Value,
     pub sealed: Value,
+    /// What a rollback creates: the pre-run backup as an add body (or why it cannot), and the
+    /// original pool's creation time (a rollback never deletes that pool). None: no backup.
+    pub rollback: Option<(Result<Value, String>, Option<jiff::Timestamp>)>,
 }
 
 /// Driven by `recreate::run`, which hands it the run's create bodies.
@@ -91,6 +94,8 @@ struct PoolRun {
     /// The pool as a step just read it, when this run has not changed it since: the next step
     /// starts from it instead of reading again (one GET instead of three before the drain).
     seen: Option<Pool>,
+    /// Why a rollback began.
+    rollback_reason: Option<String>,
 }
 
 type StepResult = Result<Outcome, String>;
@@ -210,7 +215,7 @@ impl Engine {
             // deleted, and a resume retries the create (and recognises its own pool) rather than
             // the delete.
             let started = Record::StepStarted { pool: id.clone(), step };
-            let durable = matches!(step, Step::Delete | Step::Create);
+            let durable = matches!(step, Step::Delete | Step::Create | Step::RollbackDelete | Step::RollbackCreate);
             let written = if durable { journal.append(started).await } else { journal.queue(started) };
             if let Err(e) = written {
                 return (PoolStatus::Failed, Some(format!("cannot write the journal: {e}")));
@@ -227,8 +232,21 @@ impl Engine {
                 }
                 Err(error) => {
                     report.steps.push(StepReport::new(step, started_at, elapsed, "failed", Some(error.clone())));
+                    let rollback = self.rolls_back(id, step);
+                    if rollback == Ok(true) {
+                        // Back to the pool as it was before the run: its own journaled chain.
+                        run.rollback_reason = Some(format!("{step}: {error}"));
+                        let _ = self.progress.send(Progress::Waiting {
+                            pool: id.clone(),
+                            step,
+                            detail: format!("rolling back: {error}"),
+                        });
+                        step = Step::RollbackDelete;
+                        continue;
+                    }
                     let status = if step == Step::WaitHealthy { PoolStatus::Unhealthy } else { PoolStatus::Failed };
-                    return (status, Some(format!("{step}: {error}")));
+                    let not_rolled_back = rollback.err().map(|why| format!(" ({why})")).unwrap_or_default();
+                    return (status, Some(format!("{step}: {error}{not_rolled_back}")));
                 }
             };
             let (etag, backup) = match step {
@@ -267,6 +285,10 @@ impl Engine {
                 elapsed,
             });
             match next {
+                None if step.is_rollback() => {
+                    let why = run.rollback_reason.clone().unwrap_or_else(|| "a failed create or health gate".into());
+                    return (PoolStatus::RolledBack, Some(format!("rolled back to the pre-run backup after {why}")));
+                }
                 None => return (PoolStatus::Recreated, None),
                 Some(_) if target.until == Some(step) => {
                     return (PoolStatus::Paused, Some(format!("paused after {step}; `repool resume` continues")));
@@ -311,6 +333,10 @@ impl Engine {
             Step::Create => self.create(id).await,
             Step::WaitReady => self.wait_ready(id, run).await,
             Step::WaitHealthy => self.wait_healthy(id, run).await,
+            Step::RollbackDelete => self.rollback_delete(id).await,
+            Step::RollbackWaitGone => self.wait_gone(id).await,
+            Step::RollbackCreate => self.rollback_create(id).await,
+            Step::RollbackWaitReady => self.wait_ready(id, run).await,
         }
     }
 
@@ -395,6 +421,59 @@ impl Engine {
                 timeout.as_secs(),
                 pool.map(|p| describe(&p)).unwrap_or_else(|| "absent".into())
             )),
+        }
+    }
+
+    /// Whether a failure at `step` rolls the pool back: the policy says so, the step is where the
+    /// new pool failed (refused create, never steady, unhealthy), and the pre-run backup can be
+    /// created again as it is (checked before the failed pool is deleted, so a rollback that could
+    /// not finish never starts).
+    fn rolls_back(&self, id: &str, step: Step) -> Result<bool, String> {
+        if self.config.policy.on_unhealthy != OnUnhealthy::Rollback
+            || !matches!(step, Step::Create | Step::WaitReady | Step::WaitHealthy)
+            || self.cancel.is_cancelled()
+        {
+            return Ok(false);
+        }
+        match self.bodies.get(&id.to_lowercase()).and_then(|b| b.rollback.as_ref()) {
+            None => Err("no rollback: the pool did not exist before the run".into()),
+            Some((Err(why), _)) => Err(format!("no rollback: {why}")),
+            Some((Ok(_), _)) => Ok(true),
+        }
+    }
+
+    /// Deletes the failed new pool, never the original one.
+    async fn rollback_delete(&self, id: &str) -> StepResult {
+        let Some(pool) = self.live(id).await? else { return Ok(Outcome::Skipped("the new pool is not there".into())) };
+        if pool.state == Some(PoolState::Deleting) {
+            return Ok(Outcome::Done("already being deleted".into()));
+        }
+        let original = self.bodies.get(&id.to_lowercase()).and_then(|b| b.rollback.as_ref()).and_then(|r| r.1);
+        if original.is_some() && pool.creation_time == original {
+            return Err("the pool in the account is the original one (same creation time); not deleted".into());
+        }
+        match self.client.delete_pool(id, pool.e_tag.as_deref()).await {
+            Ok(()) => {
+                self.snapshots.request_fast();
+                Ok(Outcome::Done("the failed new pool is being deleted".into()))
+            }
+            Err(e) if e.is_not_found() => Ok(Outcome::Done("already gone".into())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Creates the pool from its pre-run backup.
+    async fn rollback_create(&self, id: &str) -> StepResult {
+        let rollback =
+            self.bodies.get(&id.to_lowercase()).and_then(|b| b.rollback.as_ref()).ok_or("no pre-run backup")?;
+        let body = rollback.0.as_ref().map_err(|why| format!("cannot roll back: {why}"))?;
+        match self.client.add_pool(body).await {
+            Ok(()) => {
+                self.snapshots.request_fast();
+                Ok(Outcome::Done("created again from the pre-run backup".into()))
+            }
+            Err(e) if e.code() == Some("PoolExists") => Ok(Outcome::Done("a pool with this id exists again".into())),
+            Err(e) => Err(e.to_string()),
         }
     }
 

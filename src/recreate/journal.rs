@@ -240,8 +240,12 @@ impl PoolState {
     }
 
     /// Deleted (or being deleted) and not yet created again: the state that must never be left.
+    /// A rollback deletes the new pool and creates the old one: the same window, once more.
     pub fn is_between_delete_and_create(&self) -> bool {
         let reached = self.in_flight.or(self.last_finished);
+        if reached.is_some_and(Step::is_rollback) {
+            return self.last_finished.is_none_or(|s| !s.is_rollback() || s < Step::RollbackCreate);
+        }
         reached.is_some_and(|s| s >= Step::Delete) && self.last_finished.is_none_or(|s| s < Step::Create)
     }
 
@@ -346,6 +350,18 @@ mod tests {
         assert_eq!((pool.last_finished, pool.in_flight), (Some(Step::Backup), Some(Step::Delete)));
         assert_eq!(pool.backup.as_deref(), Some("b.json"));
         assert!(pool.is_between_delete_and_create());
+    }
+
+    #[test]
+    fn a_rollback_has_its_own_window_between_delete_and_create() {
+        let at = |in_flight, last_finished| PoolState { in_flight, last_finished, ..Default::default() };
+        assert!(!at(Some(Step::WaitHealthy), Some(Step::WaitReady)).is_between_delete_and_create());
+        assert!(at(Some(Step::RollbackDelete), Some(Step::WaitReady)).is_between_delete_and_create());
+        assert!(at(None, Some(Step::RollbackWaitGone)).is_between_delete_and_create());
+        assert!(at(Some(Step::RollbackCreate), Some(Step::RollbackWaitGone)).is_between_delete_and_create());
+        assert!(!at(None, Some(Step::RollbackCreate)).is_between_delete_and_create());
+        assert_eq!(at(None, Some(Step::RollbackWaitReady)).resume_at(), None, "a finished rollback ends the pool");
+        assert_eq!(Step::WaitHealthy.next(), None, "the recreation chain does not run into the rollback");
     }
 
     #[tokio::test]

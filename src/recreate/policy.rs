@@ -38,6 +38,27 @@ impl std::str::FromStr for HealthyPolicy {
     }
 }
 
+/// What to do with a new pool that fails its health gate, or a create the service refuses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnUnhealthy {
+    /// Stop the pool there (default); the run reports it.
+    #[default]
+    Stop,
+    /// Delete the new pool and create the pool again from its pre-run backup.
+    Rollback,
+}
+
+impl std::str::FromStr for OnUnhealthy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "stop" => Ok(OnUnhealthy::Stop),
+            "rollback" => Ok(OnUnhealthy::Rollback),
+            other => Err(format!("'{other}' is not an unhealthy policy; use stop or rollback")),
+        }
+    }
+}
+
 /// What to do when draining does not finish in time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -84,6 +105,7 @@ pub struct RecreatePolicy {
     pub health_timeout: Duration,
     /// The first this many pools go all the way to healthy before any other starts.
     pub canary: usize,
+    pub on_unhealthy: OnUnhealthy,
 }
 
 impl Default for RecreatePolicy {
@@ -101,6 +123,7 @@ impl Default for RecreatePolicy {
             healthy: HealthyPolicy::All,
             health_timeout: Duration::from_secs(30 * 60),
             canary: 0,
+            on_unhealthy: OnUnhealthy::Stop,
         }
     }
 }

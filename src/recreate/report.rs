@@ -15,6 +15,8 @@ pub enum PoolStatus {
     Unhealthy,
     /// Not started: a canary pool before it did not come through.
     Held,
+    /// The new pool failed and was replaced by the pool as it was before the run.
+    RolledBack,
     /// Stopped after the requested step (`--until`, the TUI's step-through).
     Paused,
     /// Cancelled or crashed mid-run; `repool resume` continues.
@@ -29,6 +31,7 @@ impl PoolStatus {
             PoolStatus::Failed => "failed",
             PoolStatus::Unhealthy => "unhealthy",
             PoolStatus::Held => "held",
+            PoolStatus::RolledBack => "rolled-back",
             PoolStatus::Paused => "paused",
             PoolStatus::Interrupted => "interrupted",
         }
@@ -50,10 +53,9 @@ impl RunStatus {
     pub fn from_pools(pools: &[PoolReport], cancelled: bool) -> RunStatus {
         if cancelled {
             RunStatus::Cancelled
-        } else if pools
-            .iter()
-            .any(|p| matches!(p.status, PoolStatus::Failed | PoolStatus::Unhealthy | PoolStatus::Held))
-        {
+        } else if pools.iter().any(|p| {
+            matches!(p.status, PoolStatus::Failed | PoolStatus::Unhealthy | PoolStatus::Held | PoolStatus::RolledBack)
+        }) {
             RunStatus::Failed
         } else if pools.iter().any(|p| p.status != PoolStatus::Recreated) {
             RunStatus::Paused

@@ -378,8 +378,10 @@ impl Run {
         let bodies = bodies
             .into_iter()
             .map(|(id, clear)| {
-                let sealed = self.state.target(&id).map(|t| t.body.clone()).unwrap_or_else(|| clear.clone());
-                (id, CreateBody { clear, sealed })
+                let target = self.state.target(&id);
+                let sealed = target.map(|t| t.body.clone()).unwrap_or_else(|| clear.clone());
+                let rollback = target.and_then(|t| t.backup.as_deref()).map(|b| rollback_body(b, &w.api_version));
+                (id, CreateBody { clear, sealed, rollback })
             })
             .collect();
         let engine = Engine::new(w.client.clone(), Arc::new(bodies), config, w.snapshots.clone(), progress, cancel);
@@ -394,6 +396,31 @@ impl Run {
     pub async fn abandon(self) -> std::io::Result<()> {
         self.journal.append(Record::RunFinished { status: RunStatus::Abandoned }).await
     }
+}
+
+/// A pre-run backup as the add body a rollback sends (or why it cannot), and the original pool's
+/// creation time.
+fn rollback_body(path: &str, api_version: &str) -> (Result<Value, String>, Option<jiff::Timestamp>) {
+    let backup: Result<Value, String> = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the backup {path}: {e}"))
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("the backup {path} is not JSON: {e}")));
+    let created = backup.as_ref().ok().and_then(|b| b["creationTime"].as_str()?.parse().ok());
+    let body = backup.and_then(|backup| {
+        let (body, mut missing) = super::restore::body_from_backup(&backup, api_version)?;
+        if let Err(unresolved) = sealed::unseal(&body, None) {
+            missing.extend(unresolved);
+        }
+        if missing.is_empty() {
+            sealed::unseal(&body, None).map_err(|m| m.join(", "))
+        } else {
+            Err(format!(
+                "the backup {path} lacks secrets the service never returns ({}); restore it by hand with \
+                 `repool restore --pool ID --secret PATH=ENV_VAR`",
+                missing.join(", ")
+            ))
+        }
+    });
+    (body, created)
 }
 
 /// How `definition` compares with what a run recorded, for each pool with work left.

@@ -17,6 +17,11 @@ pub enum Step {
     WaitReady,
     /// The health gate: nodes idle or running with their start task done, none failed.
     WaitHealthy,
+    /// Rollback (`--on-unhealthy rollback`): the new pool goes, the pre-run backup comes back.
+    RollbackDelete,
+    RollbackWaitGone,
+    RollbackCreate,
+    RollbackWaitReady,
 }
 
 impl Step {
@@ -34,8 +39,18 @@ impl Step {
         Step::WaitHealthy,
     ];
 
+    /// The steps of a rollback, in order: a chain of their own after a failed create or health gate.
+    pub const ROLLBACK: [Step; 4] =
+        [Step::RollbackDelete, Step::RollbackWaitGone, Step::RollbackCreate, Step::RollbackWaitReady];
+
+    /// The step after this one in its chain (the recreation or the rollback).
     pub fn next(self) -> Option<Step> {
-        Step::ALL.iter().position(|s| *s == self).and_then(|i| Step::ALL.get(i + 1)).copied()
+        let chain: &[Step] = if self.is_rollback() { &Step::ROLLBACK } else { &Step::ALL };
+        chain.iter().position(|s| *s == self).and_then(|i| chain.get(i + 1)).copied()
+    }
+
+    pub fn is_rollback(self) -> bool {
+        Step::ROLLBACK.contains(&self)
     }
 
     pub fn name(self) -> &'static str {
@@ -51,6 +66,10 @@ impl Step {
             Step::Create => "create",
             Step::WaitReady => "wait-ready",
             Step::WaitHealthy => "wait-healthy",
+            Step::RollbackDelete => "rollback-delete",
+            Step::RollbackWaitGone => "rollback-wait-gone",
+            Step::RollbackCreate => "rollback-create",
+            Step::RollbackWaitReady => "rollback-wait-ready",
         }
     }
 
@@ -68,12 +87,25 @@ impl Step {
             Step::Create => "create",
             Step::WaitReady => "ready",
             Step::WaitHealthy => "healthy",
+            Step::RollbackDelete => "rb-delete",
+            Step::RollbackWaitGone => "rb-gone",
+            Step::RollbackCreate => "rb-create",
+            Step::RollbackWaitReady => "rb-ready",
         }
     }
 
     /// Steps that change the account (counted by --dry-run's "calls it would make").
     pub fn mutates(self) -> bool {
-        matches!(self, Step::DisableAutoscale | Step::StopResize | Step::ResizeToZero | Step::Delete | Step::Create)
+        matches!(
+            self,
+            Step::DisableAutoscale
+                | Step::StopResize
+                | Step::ResizeToZero
+                | Step::Delete
+                | Step::Create
+                | Step::RollbackDelete
+                | Step::RollbackCreate
+        )
     }
 
     /// Accepts the names above and a few natural aliases (`drain`, `drained`, `gone`, `ready`).
