@@ -186,6 +186,9 @@ pub async fn resume(
         return Ok(Exit::Done);
     }
     let bodies = run.bodies(definition.as_ref(), create_from).map_err(BadInput)?;
+    for warning in run.prove(&bodies).await.map_err(BadInput)? {
+        crate::noteln!("warning: {warning}");
+    }
     refuse_if_readonly(&settings)?;
     confirm(args.yes, &format!("Resume run {run_id} for {} pool(s)?", targets.len()))?;
     execute(&workspace, run, targets, bodies, args.json).await

@@ -164,3 +164,43 @@ async fn an_unhealthy_pool_is_rolled_back_to_its_pre_run_backup() {
     );
     assert!(sim.with_world(|w, _| w.find("p-render").is_some()), "not rolled back, so not deleted either");
 }
+
+/// A run that continues is proved again: resume with an edited definition whose image is retired is
+/// refused before the drained pool is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_proves_the_bodies_it_will_create() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let file = dir.path().join("d.json");
+    std::fs::write(&file, repool::definition::EXAMPLE).unwrap();
+    let key = sim.key().to_string();
+    let (code, _, err) = output(
+        repool_command(dir.path())
+            .args([
+                "recreate",
+                "--pool",
+                "p-ingest",
+                "--until",
+                "drain",
+                "--yes",
+                "--definition",
+                file.to_str().unwrap(),
+            ])
+            .env("AZURE_BATCH_ACCESS_KEY", &key),
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut body: serde_json::Value = serde_json::from_str(repool::definition::EXAMPLE).unwrap();
+    body["p-ingest"]["virtualMachineConfiguration"] = json!({
+        "imageReference": {"publisher": "canonical", "offer": "UbuntuServer", "sku": "18.04-LTS"},
+        "nodeAgentSKUId": "batch.node.ubuntu 18.04", "containerConfiguration": null});
+    std::fs::write(&file, body.to_string()).unwrap();
+    let before = common::mutating_calls(&sim);
+    let (code, _, err) = output(
+        repool_command(dir.path())
+            .args(["resume", "--yes", "--create-from", "definition"])
+            .env("AZURE_BATCH_ACCESS_KEY", &key),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("retired") && err.contains("p-ingest"), "{err}");
+    assert_eq!(common::mutating_calls(&sim), before, "nothing changed");
+    assert!(sim.with_world(|w, _| w.find("p-ingest").is_some()), "the drained pool is still there");
+}

@@ -359,6 +359,39 @@ impl Run {
         }
     }
 
+    /// Preflight again before a run continues: the bodies it will create (recorded or from the
+    /// definition in use) against the account as it is now, for every pool not created yet. All
+    /// problems at once; the warnings when there are none.
+    pub async fn prove(&self, bodies: &BTreeMap<String, Value>) -> Result<Vec<String>, String> {
+        let pools: Vec<crate::definition::PoolDefinition> = self
+            .state
+            .pending()
+            .into_iter()
+            .filter(|(_, at)| *at <= Step::Create)
+            .filter_map(|(id, _)| {
+                let body = bodies.get(&id.to_lowercase())?.clone();
+                let sealed = self.state.target(&id).map(|t| t.body.clone()).unwrap_or_else(|| body.clone());
+                Some(crate::definition::PoolDefinition { id, body, sealed })
+            })
+            .collect();
+        if pools.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = pools.iter().map(|p| p.id.clone()).collect();
+        let definition = Definition { source: format!("run {}", self.id()), pools, secrets: Vec::new() };
+        let findings = self.workspace.preflight(&definition, &ids).await?;
+        if findings.problems.is_empty() {
+            Ok(findings.warnings)
+        } else {
+            Err(format!(
+                "preflight of run {} found {} problem(s); nothing was changed:\n  {}",
+                self.id(),
+                findings.problems.len(),
+                findings.problems.join("\n  ")
+            ))
+        }
+    }
+
     /// Runs `targets` with their `bodies` (from `bodies()`, or a fresh run's definition) until each
     /// ends, pauses at its `until`, or `cancel` fires. Consumes the run: the lock is released after.
     pub async fn execute(

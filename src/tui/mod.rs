@@ -247,13 +247,18 @@ async fn act(
         }
     };
     let bodies = run.bodies(Some(definition), source)?;
+    // A run that continues is proved again against the account as it is now.
+    let mut warnings = run.warnings.clone();
+    if !run.state.per_pool.is_empty() {
+        warnings.extend(run.prove(&bodies).await?);
+    }
     let targets = run.targets(&only, until);
     if targets.is_empty() {
         return Ok(format!("run {}: nothing left to do", run.id()));
     }
     let run_id = run.id().to_string();
     let pools = run.state.targets.iter().map(|t| t.pool.clone()).collect();
-    let _ = tx.send(Action::RunStarted { run: run_id.clone(), pools, warnings: run.warnings.clone() });
+    let _ = tx.send(Action::RunStarted { run: run_id.clone(), pools, warnings });
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
     let forward = {
         let tx = tx.clone();
