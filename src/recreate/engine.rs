@@ -736,7 +736,8 @@ impl Engine {
     }
 
     /// The health gate: enough nodes idle or running with their start task done, none failed
-    /// beyond what the policy tolerates, within `health_timeout`. Polls this pool's nodes.
+    /// beyond what the policy tolerates, within `health_timeout`. Waits on the shared node counts
+    /// until no node is on its way, then lists this pool's nodes for their start tasks.
     async fn wait_healthy(&self, id: &str, run: &mut PoolRun) -> StepResult {
         let policy = &self.config.policy;
         let pool = match run.seen.take() {
@@ -758,7 +759,28 @@ impl Engine {
             step: Step::WaitHealthy,
             detail: format!("waiting for {needed} of {target} node(s) to be healthy"),
         });
+        let settled = |c: &crate::batch::PoolNodeCounts| {
+            let on_the_way = |n: &crate::batch::NodeCounts| {
+                n.creating + n.starting + n.waiting_for_start_task + n.rebooting + n.reimaging
+            };
+            c.dedicated.total + c.low_priority.total > 0 && on_the_way(&c.dedicated) + on_the_way(&c.low_priority) == 0
+        };
+        let mut looked = false;
         loop {
+            if looked {
+                // The last look was not conclusive (a start task still running): not again at once.
+                tokio::select! {
+                    _ = self.cancel.cancelled() => return Err("cancelled".into()),
+                    _ = tokio::time::sleep(policy.poll_interval) => {}
+                }
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match self.snapshots.wait_for_nodes(id, remaining, policy.sign_in_grace, &self.cancel, settled).await {
+                Ok(()) | Err(WaitError::Timeout(_)) => {}
+                Err(WaitError::Cancelled) => return Err("cancelled".into()),
+                Err(WaitError::SignIn(why)) => return Err(self.sign_in_stopped(&why)),
+            }
+            looked = true;
             let nodes = self.client.list_nodes(id, Some(NODE_HEALTH_SELECT)).await.map_err(|e| e.to_string())?;
             if self.cancel.is_cancelled() {
                 return Err("cancelled".into());
@@ -781,10 +803,6 @@ impl Engine {
                     policy.health_timeout.as_secs(),
                     health.states
                 ));
-            }
-            tokio::select! {
-                _ = self.cancel.cancelled() => return Err("cancelled".into()),
-                _ = tokio::time::sleep(policy.poll_interval) => {}
             }
         }
     }

@@ -1,7 +1,7 @@
 //! One view of every pool, refreshed by one paged list call per poll, shared by all waits (and
 //! by the dashboard): waiting on 200 pools costs what waiting on one does.
 
-use crate::batch::{BatchClient, BatchError, Pool};
+use crate::batch::{BatchClient, BatchError, Pool, PoolNodeCounts};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -19,6 +19,8 @@ pub struct Snapshot {
     pub requested: Option<Instant>,
     /// Keyed by lower-cased id.
     pub pools: HashMap<String, Pool>,
+    /// Node counts of the pools in the health gate (lower-cased id), from the same poll.
+    pub node_counts: HashMap<String, PoolNodeCounts>,
     pub error: Option<String>,
 }
 
@@ -37,6 +39,8 @@ pub struct Snapshots {
     wanted: Notify,
     /// Since when every list call was refused for its credentials (401/403, or no token), and why.
     signin_failing: std::sync::Mutex<Option<(Instant, String)>>,
+    /// Pools in the health gate: each poll also fetches their node counts (ten pools a call).
+    counting: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 #[derive(Debug)]
@@ -65,6 +69,7 @@ impl Snapshots {
             waiters: AtomicUsize::new(0),
             wanted: Notify::new(),
             signin_failing: std::sync::Mutex::new(None),
+            counting: std::sync::Mutex::new(Default::default()),
         })
     }
 
@@ -83,7 +88,23 @@ impl Snapshots {
             Ok(pools) => {
                 *self.signin_failing.lock().expect("sign-in state") = None;
                 let pools = pools.into_iter().map(|p| (p.id().to_lowercase(), p)).collect();
-                self.tx.send_replace(Arc::new(Snapshot { requested: Some(requested), pools, error: None }));
+                let counting: Vec<String> = self.counting.lock().expect("counting").iter().cloned().collect();
+                let node_counts = match counting.is_empty() {
+                    true => HashMap::new(),
+                    false => match self.client.list_node_counts_for(&counting).await {
+                        Ok(counts) => counts.into_iter().map(|c| (c.pool_id.to_lowercase(), c)).collect(),
+                        Err(e) => {
+                            tracing::warn!("node counts for the health gate failed: {e}");
+                            HashMap::new()
+                        }
+                    },
+                };
+                self.tx.send_replace(Arc::new(Snapshot {
+                    requested: Some(requested),
+                    pools,
+                    node_counts,
+                    error: None,
+                }));
                 Ok(())
             }
             Err(e) => {
@@ -133,6 +154,26 @@ impl Snapshots {
                 },
             }
         }
+    }
+
+    /// Waits until the node counts of pool `id` (from the shared poll, ten pools a call) satisfy
+    /// `done`; as `wait_for` otherwise. The health gate waits here until no node is still on its
+    /// way, then looks at the nodes once.
+    pub async fn wait_for_nodes(
+        &self,
+        id: &str,
+        timeout: Duration,
+        sign_in_grace: Duration,
+        cancel: &CancellationToken,
+        done: impl Fn(&PoolNodeCounts) -> bool,
+    ) -> Result<(), WaitError> {
+        let key = id.to_lowercase();
+        self.counting.lock().expect("counting").insert(key.clone());
+        let waited = self
+            .wait_for(id, timeout, sign_in_grace, cancel, |_| self.latest().node_counts.get(&key).is_some_and(&done))
+            .await;
+        self.counting.lock().expect("counting").remove(&key);
+        waited.map(drop)
     }
 
     /// Waits until `done` holds for pool `id` (None: absent) in a snapshot requested after this
