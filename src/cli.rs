@@ -10,9 +10,10 @@ use std::path::PathBuf;
     version,
     about = "Recreate Azure Batch pools without killing running work",
     long_about = "Recreate Azure Batch pools without killing running work.\n\n\
-        With no command, opens the live dashboard of the configured account. Each recreation drains \
-        the pool (resize to 0 with taskcompletion), backs up its spec, deletes it and creates it \
-        again from the pool definition file. Every step is journaled: `repool resume` continues \
+        With no command, opens the live dashboard of the configured account. Each recreation first \
+        proves the service will take the new pool and backs up the pool as it is, then drains it \
+        (resize to 0 with taskcompletion), deletes it, creates it again from the pool definition file \
+        and waits until its nodes are healthy. Every step is journaled: `repool resume` continues \
         after a crash.\n\nTry it with no Azure account: `repool demo`.",
     after_help = "Exit codes: 0 done, 1 a pool failed, 2 bad input or configuration (nothing changed), \
         3 interrupted (resume possible), 4 plan: changes pending, 130 cancelled."
@@ -83,7 +84,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Recreate pools: drain, back up, delete, create, wait ready
+    /// Recreate pools: back up, drain, delete, create, wait until healthy
     Recreate(RecreateArgs),
     /// Continue an unfinished run (this account's newest by default)
     Resume(ResumeArgs),
