@@ -90,9 +90,13 @@ impl Harness {
 
     /// Continues `run` from its journal, as `repool resume` does.
     async fn resume(&self, run: &str, policy: RecreatePolicy) -> RunReport {
+        self.resume_until(run, Until::End, policy).await
+    }
+
+    async fn resume_until(&self, run: &str, until: Until, policy: RecreatePolicy) -> RunReport {
         let run = self.workspace(policy).open(run).unwrap();
         let bodies = run.bodies(Some(&self.definition), None).unwrap();
-        let targets = run.targets(&[], Until::End);
+        let targets = run.targets(&[], until);
         run.execute(targets, bodies, mpsc::unbounded_channel().0, CancellationToken::new()).await
     }
 
@@ -263,9 +267,10 @@ async fn someone_elses_pool_with_the_same_id_is_left_alone() {
 #[tokio::test]
 async fn create_waits_out_a_pool_still_being_deleted() {
     let h = Harness::new().await;
-    let first = h.run(&["p-render"], Some(Step::Delete), policy(DrainTimeoutPolicy::Fail, 60)).await;
-    // Time stands still until the create has met the pool still being deleted.
+    let first = h.run(&["p-render"], Some(Step::WaitDrained), policy(DrainTimeoutPolicy::Fail, 60)).await;
+    // Time stands still from before the delete until the create has met the pool still being deleted.
     common::set_speed(&h.sim, 0.0);
+    h.resume_until(&first.run_id, Until::After(Step::Delete), policy(DrainTimeoutPolicy::Fail, 60)).await;
     assert!(h.client.get_pool("p-render", None).await.unwrap().state == Some(repool::batch::PoolState::Deleting));
     let state = h.sim.state.clone();
     let thaw = std::thread::spawn(move || {
