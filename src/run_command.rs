@@ -101,7 +101,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
     let plan = Plan::new(&definition, &live, &ids, &settings.api_version);
     crate::note!("{plan}");
     // Proof before anything changes: all problems at once; the run's start checks again.
-    let findings = workspace.preflight(&definition, &ids).await.map_err(BadInput)?;
+    let findings = workspace.preflight_against(&definition, &ids, &live).await.map_err(BadInput)?;
     for warning in &findings.warnings {
         crate::noteln!("warning: {warning}");
     }

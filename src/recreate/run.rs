@@ -105,10 +105,16 @@ impl Workspace {
     /// Preflight of `ids` against the account as it is now (one list of pools, one of images).
     pub async fn preflight(&self, definition: &Definition, ids: &[String]) -> Result<Findings, String> {
         let live = self.client.list_pools(None, None, None).await.map_err(|e| format!("preflight: {e}"))?;
-        self.check(definition, ids, &live).await
+        self.preflight_against(definition, ids, &live).await
     }
 
-    async fn check(&self, definition: &Definition, ids: &[String], live: &[Pool]) -> Result<Findings, String> {
+    /// Preflight of `ids` against pools the caller just listed (one list of images).
+    pub async fn preflight_against(
+        &self,
+        definition: &Definition,
+        ids: &[String],
+        live: &[Pool],
+    ) -> Result<Findings, String> {
         let images = self.client.list_supported_images().await.map_err(|e| {
             format!("preflight: cannot list the images the account supports ({e}); nothing was changed")
         })?;
@@ -176,7 +182,7 @@ impl Workspace {
             .await
             .map_err(|e| format!("cannot read the account's pools to back them up ({e}); nothing was changed"))?;
         let ids: Vec<String> = chosen.iter().map(|p| p.id.clone()).collect();
-        let findings = self.check(definition, &ids, &live).await?;
+        let findings = self.preflight_against(definition, &ids, &live).await?;
         if !findings.problems.is_empty() {
             return Err(format!(
                 "preflight found {} problem(s); nothing was changed:\n  {}",
@@ -440,17 +446,14 @@ fn rollback_body(path: &str, api_version: &str) -> (Result<Value, String>, Optio
     let created = backup.as_ref().ok().and_then(|b| b["creationTime"].as_str()?.parse().ok());
     let body = backup.and_then(|backup| {
         let (body, mut missing) = super::restore::body_from_backup(&backup, api_version)?;
-        if let Err(unresolved) = sealed::unseal(&body, None) {
-            missing.extend(unresolved);
-        }
-        if missing.is_empty() {
-            sealed::unseal(&body, None).map_err(|m| m.join(", "))
-        } else {
-            Err(format!(
+        let resolved = sealed::unseal(&body, None).map_err(|unresolved| missing.extend(unresolved));
+        match resolved {
+            Ok(body) if missing.is_empty() => Ok(body),
+            _ => Err(format!(
                 "the backup {path} lacks secrets the service never returns ({}); restore it by hand with \
                  `repool restore --pool ID --secret PATH=ENV_VAR`",
                 missing.join(", ")
-            ))
+            )),
         }
     });
     (body, created)
