@@ -216,6 +216,14 @@ pub struct RecreateArgs {
     /// rollback (delete it and create the pool again from its pre-run backup)
     #[arg(long, value_name = "stop|rollback")]
     pub on_unhealthy: Option<String>,
+    /// At most N pools without their capacity at once (between the resize to 0 and healthy);
+    /// the others wait before draining
+    #[arg(long, value_name = "N")]
+    pub max_unavailable: Option<usize>,
+    /// Before the run, let the service validate each new pool: create it under a throwaway id
+    /// with 0 nodes, then delete it (journaled, cleaned up after a crash)
+    #[arg(long)]
+    pub probe: bool,
     /// Recreate even though the new pool lacks this property of the live pool (repeatable),
     /// e.g. identity or metadata; preflight names each one
     #[arg(long = "accept-loss", value_name = "PATH")]

@@ -81,6 +81,8 @@ pub struct RecreateConfig {
     pub health_timeout: Option<String>,
     pub canary: Option<usize>,
     pub on_unhealthy: Option<String>,
+    pub max_unavailable: Option<usize>,
+    pub probe: Option<bool>,
 }
 
 /// Where repool keeps its files.
@@ -306,6 +308,15 @@ fn policy(shown: &str, c: RecreateConfig) -> Result<RecreatePolicy, BadInput> {
     }
     if let Some(canary) = c.canary {
         policy.canary = canary;
+    }
+    if let Some(max) = c.max_unavailable {
+        if max == 0 {
+            return Err(BadInput::new(format!("{shown}: [recreate] max_unavailable must be at least 1")));
+        }
+        policy.max_unavailable = Some(max);
+    }
+    if let Some(probe) = c.probe {
+        policy.probe = probe;
     }
     if let Some(text) = c.health_timeout {
         policy.health_timeout = duration("health_timeout", &text)?.as_std();

@@ -71,6 +71,13 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
         settings.policy.on_unhealthy =
             policy.parse().map_err(|e: String| BadInput::new(format!("--on-unhealthy: {e}")))?;
     }
+    if let Some(max) = args.max_unavailable {
+        if max == 0 {
+            return Err(BadInput::new("--max-unavailable must be at least 1").into());
+        }
+        settings.policy.max_unavailable = Some(max);
+    }
+    settings.policy.probe |= args.probe;
     let until = parse_until(args.until.as_deref())?;
     if args.pools.is_empty() && !args.all {
         return Err(
@@ -119,7 +126,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
     }
     refuse_if_readonly(&settings)?;
     confirm(args.yes, &format!("Recreate {} pool(s): {}?", ids.len(), ids.join(", ")))?;
-    let run = workspace.start(&definition, &ids).await.map_err(BadInput)?;
+    let run = workspace.start(&definition, &ids).await.map_err(|e| BadInput(e.message))?;
     let bodies = run.bodies(Some(&definition), None).map_err(BadInput)?;
     let targets = run.targets(&[], until.map_or(Until::End, Until::After));
     execute(&workspace, run, targets, bodies, args.json).await

@@ -204,3 +204,120 @@ async fn resume_proves_the_bodies_it_will_create() {
     assert_eq!(common::mutating_calls(&sim), before, "nothing changed");
     assert!(sim.with_world(|w, _| w.find("p-ingest").is_some()), "the drained pool is still there");
 }
+
+/// Pools whose id says they are a repool probe, and whether each is on its way out.
+fn probe_pools(sim: &repool::sim::RunningSim) -> Vec<(String, bool)> {
+    sim.with_world(|w, _| {
+        w.pools
+            .values()
+            .filter(|p| p.wire.id().contains("-probe-"))
+            .map(|p| (p.wire.id().to_string(), p.is_deleting()))
+            .collect()
+    })
+}
+
+/// `--probe`: the service judges the exact body (here an autoscale formula, which no schema
+/// parses) before anything of the operator's pools changes; the throwaway pool goes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_lets_the_service_refuse_what_no_schema_knows() {
+    for formula in ["$TargetDedicatedNodes = (3;", "$TargetDedicatedNodes = $nothing;"] {
+        let edit = json!({ "autoScaleFormula": formula });
+        let (code, err, sim) = recreate_with("p-render", edit, &["--probe"]).await;
+        assert_eq!(code, 2, "{formula}: {err}");
+        assert!(err.contains("probe") && err.contains("autoScaleFormula"), "{err}");
+        assert!(probe_pools(&sim).iter().all(|(_, deleting)| *deleting), "{:?}", probe_pools(&sim));
+        assert!(sim.with_world(|w, _| w.find("p-render").unwrap().wire.autoscale()), "p-render untouched");
+        assert_eq!(sim.stats().pools_created, 1, "only the probe");
+    }
+    let (code, err, sim) = recreate_with("p-render", json!({}), &["--probe"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(probe_pools(&sim).iter().all(|(_, deleting)| *deleting), "{:?}", probe_pools(&sim));
+    assert_eq!(sim.stats().pools_created, 2, "the probe, then the new pool");
+}
+
+/// A probe a crash left in the account (journaled before its create) is deleted by the next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_left_by_a_crash_is_deleted_by_the_next_run() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let client = common::client_for(&sim);
+    client.add_pool(&common::pool_body("p-ingest-probe-00000000aa", 0)).await.unwrap();
+    let ledger = dir.path().join("probes");
+    std::fs::create_dir_all(&ledger).unwrap();
+    let account = repool::recreate::account::AccountId::from_endpoint(client.endpoint()).file_name();
+    std::fs::write(
+        ledger.join(format!("{account}.jsonl")),
+        "{\"probe\":\"p-ingest-probe-00000000aa\",\"pool\":\"p-ingest\",\"deleted\":false}\n",
+    )
+    .unwrap();
+    let (code, _, err) = output(
+        repool_command(dir.path())
+            .args(["recreate", "--pool", "p-ingest", "--until", "disable-autoscale", "--yes"])
+            .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(probe_pools(&sim).iter().all(|(_, deleting)| *deleting), "{:?}", probe_pools(&sim));
+    assert!(sim.stats().requests.iter().any(|(k, _)| k.starts_with("DELETE")), "deleted");
+    let ledger = std::fs::read_to_string(ledger.join(format!("{account}.jsonl"))).unwrap();
+    assert!(ledger.contains("\"deleted\":true"), "{ledger}");
+}
+
+/// Choices made when a run starts hold when it is resumed from anywhere: a run that accepted the
+/// loss of a managed identity resumes without being refused for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_keeps_the_choices_the_run_started_with() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let mut body: serde_json::Value = serde_json::from_str(repool::definition::EXAMPLE).unwrap();
+    body["reporting"] = json!({"vmSize": "Standard_D2s_v3", "targetDedicatedNodes": 1});
+    let file = dir.path().join("d.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    let recreate = ["recreate", "--pool", "reporting", "--accept-loss", "identity", "--until", "backup", "--yes"];
+    let (code, _, err) = output(
+        repool_command(dir.path())
+            .args(recreate)
+            .args(["--definition", file.to_str().unwrap()])
+            .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(common::journal_text(dir.path()).contains("\"acceptLoss\":[\"identity\"]"));
+    let (code, _, err) = output(
+        repool_command(dir.path())
+            .args(["resume", "--yes", "--definition", file.to_str().unwrap()])
+            .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(sim.with_world(|w, _| w.find("reporting").unwrap().wire.rest.get("identity").is_none()), "recreated");
+}
+
+/// `--max-unavailable 1`: with three pools in parallel, never two between the resize to 0 and
+/// healthy at once (read from the journal's order of records).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_unavailable_bounds_pools_without_capacity() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let mut body: serde_json::Value = serde_json::from_str(repool::definition::EXAMPLE).unwrap();
+    body["p-spare"] =
+        json!({"targetDedicatedNodes": 1, "virtualMachineConfiguration": {"containerConfiguration": null}});
+    common::client_for(&sim).add_pool(&common::pool_body("p-spare", 1)).await.unwrap();
+    let file = dir.path().join("d.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    let (code, out, err) = output(
+        repool_command(dir.path())
+            .args(["recreate", "--pool", "p-ingest", "--pool", "p-render", "--pool", "p-spare"])
+            .args(["--parallel", "3", "--max-unavailable", "1", "--yes", "--json"])
+            .args(["--definition", file.to_str().unwrap()])
+            .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+    );
+    assert_eq!(code, 0, "{err}\n{out}");
+    let mut inside: Vec<String> = Vec::new();
+    let mut most = 0;
+    for line in common::journal_text(dir.path()).lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let pool = record["pool"].as_str().unwrap_or_default().to_string();
+        match (record["event"].as_str(), record["step"].as_str()) {
+            (Some("step-started"), Some("resize-to-zero")) => inside.push(pool),
+            (Some("pool-finished"), _) => inside.retain(|p| *p != pool),
+            _ => {}
+        }
+        most = most.max(inside.len());
+    }
+    assert_eq!(most, 1, "at most one pool unavailable at once");
+}

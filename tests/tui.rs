@@ -9,6 +9,7 @@ use ratatui::backend::TestBackend;
 use repool::definition::{Definition, EXAMPLE};
 use repool::recreate::engine::Progress;
 use repool::recreate::journal::StepOutcome;
+use repool::recreate::policy::{OnUnhealthy, RunChoices};
 use repool::recreate::report::PoolStatus;
 use repool::recreate::step::Step;
 use repool::tui::app::{Action, App, Command, Dialog, Identity, RunPoolSummary, RunSummary, Screen};
@@ -156,7 +157,15 @@ async fn destructive_runs_need_the_typed_confirmation() {
     assert!(app.update(code(KeyCode::Enter)).is_empty(), "a wrong word runs nothing");
     typed(&mut app, "p-render");
     let commands = app.update(code(KeyCode::Enter));
-    assert_eq!(commands, [Command::Run { run: None, pools: vec!["p-render".into()], one_step: false }]);
+    assert_eq!(
+        commands,
+        [Command::Run {
+            run: None,
+            pools: vec!["p-render".into()],
+            one_step: false,
+            choices: Some(RunChoices::default())
+        }]
+    );
     assert!(app.run_active);
     // While it runs: no second run, and quitting asks first.
     assert!(app.update(key('R')).is_empty());
@@ -166,13 +175,60 @@ async fn destructive_runs_need_the_typed_confirmation() {
     assert_eq!(app.update(key('y')), [Command::Cancel, Command::Quit]);
 }
 
+/// A new run's confirmation offers canary, bound, rollback and probe (tab, ←/→); a refusal for
+/// live properties the new pool would lack names them and, typed `accept`, starts again accepting them.
+#[tokio::test]
+async fn a_new_run_offers_its_choices_and_losses_can_be_accepted() {
+    let (mut app, _sim) = demo_app(false).await;
+    select(&mut app, "p-render");
+    app.update(key('R'));
+    app.update(code(KeyCode::Right));
+    app.update(code(KeyCode::Tab));
+    app.update(code(KeyCode::Right));
+    app.update(code(KeyCode::Right));
+    app.update(code(KeyCode::Tab));
+    app.update(code(KeyCode::Right));
+    let screen = render(&mut app, 160, 40);
+    assert!(screen.contains("canary 1") && screen.contains("max unavailable 1"), "{screen}");
+    assert!(screen.contains("on unhealthy: rollback") && screen.contains("probe off"), "{screen}");
+    typed(&mut app, "p-render");
+    let chosen =
+        RunChoices { canary: 1, max_unavailable: Some(1), on_unhealthy: OnUnhealthy::Rollback, ..Default::default() };
+    let run = |choices: RunChoices| Command::Run {
+        run: None,
+        pools: vec!["p-render".into()],
+        one_step: false,
+        choices: Some(choices),
+    };
+    assert_eq!(app.update(code(KeyCode::Enter)), [run(chosen.clone())], "one pool: canary and bound stay at 1");
+    app.update(Action::LossesFound {
+        command: run(chosen.clone()),
+        losses: vec![("p-render".into(), "identity".into())],
+    });
+    app.update(Action::RunEnded(Err("preflight found 1 problem(s)".into())));
+    let Some(Dialog::Confirm { lines, expected, .. }) = &app.dialog else { panic!("{:?}", app.dialog) };
+    assert_eq!(expected, "accept");
+    assert!(lines.iter().any(|l| l.contains("p-render: identity")), "{lines:?}");
+    typed(&mut app, "accept");
+    let accepted = RunChoices { accept_loss: vec!["identity".into()], ..chosen };
+    assert_eq!(app.update(code(KeyCode::Enter)), [run(accepted)]);
+}
+
 #[tokio::test]
 async fn step_through_confirms_only_destructive_steps() {
     let (mut app, _sim) = demo_app(false).await;
     typed(&mut app, "/p-ingest");
     app.update(code(KeyCode::Enter));
     let first = app.update(key('n'));
-    assert_eq!(first, [Command::Run { run: None, pools: vec!["p-ingest".into()], one_step: true }]);
+    assert_eq!(
+        first,
+        [Command::Run {
+            run: None,
+            pools: vec!["p-ingest".into()],
+            one_step: true,
+            choices: Some(RunChoices::default())
+        }]
+    );
     app.update(Action::RunStarted { run: "run-1".into(), pools: vec!["p-ingest".into()], warnings: vec![] });
     for step in [Step::DisableAutoscale, Step::StopResize, Step::WaitSteady] {
         app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step }));
@@ -265,7 +321,15 @@ async fn in_details_every_key_acts_on_the_pool_shown() {
     }
     assert_eq!((app.selected, app.marks.len()), (selected, 0), "the hidden table did not move");
     assert_eq!(app.screen, Screen::Detail("p-render".into()));
-    assert_eq!(app.update(key('n')), [Command::Run { run: None, pools: vec!["p-render".into()], one_step: true }]);
+    assert_eq!(
+        app.update(key('n')),
+        [Command::Run {
+            run: None,
+            pools: vec!["p-render".into()],
+            one_step: true,
+            choices: Some(RunChoices::default())
+        }]
+    );
 }
 
 #[tokio::test]
@@ -306,7 +370,7 @@ async fn a_pool_deleted_by_a_run_keeps_its_row_and_the_selection() {
     // `n` continues the same run on the same pool: wait-gone, then create.
     assert_eq!(
         app.update(key('n')),
-        [Command::Run { run: Some("run-1".into()), pools: vec!["p-render".into()], one_step: true }]
+        [Command::Run { run: Some("run-1".into()), pools: vec!["p-render".into()], one_step: true, choices: None }]
     );
 }
 
@@ -319,7 +383,12 @@ async fn r_always_starts_a_new_run_and_u_asks_with_what_each_pool_will_do() {
     typed(&mut app, "p-render");
     assert_eq!(
         app.update(code(KeyCode::Enter)),
-        [Command::Run { run: None, pools: vec!["p-render".into()], one_step: false }]
+        [Command::Run {
+            run: None,
+            pools: vec!["p-render".into()],
+            one_step: false,
+            choices: Some(RunChoices::default())
+        }]
     );
     app.update(Action::RunEnded(Ok("done".into())));
     let summary = RunSummary {

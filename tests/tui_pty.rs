@@ -28,22 +28,47 @@ fn demo_recreates_a_pool_and_restores_the_terminal() {
 }
 
 /// The demo account holds a pool with a managed identity: the dashboard's recreation of it is
-/// refused by preflight before anything changes, naming the property and the flag that accepts it.
+/// refused by preflight before anything changes, naming the property; the operator may accept
+/// the loss there, and the run then goes with the choices made in its confirmation (rollback),
+/// journaled so that a resume from anywhere keeps them.
 #[test]
 fn the_demo_shows_preflight_refusing_to_drop_a_managed_identity() {
     let data = tempfile::tempdir().unwrap();
     let mut terminal = Terminal::repool(data.path(), &["demo", "--speed", "3000"], &[]);
     terminal.wait_for("reporting");
     terminal.send("/reporting\r");
-    terminal.mark_and_start("reporting");
-    terminal.wait_for("preflight found");
+    terminal.send(" ");
+    terminal.wait_for("marked 1");
+    terminal.send("R");
+    terminal.wait_for("on unhealthy: stop");
+    // canary → max unavailable → on unhealthy: rollback.
+    terminal.send("\t");
+    terminal.send("\t");
+    terminal.send("\x1b[C");
+    terminal.wait_for("on unhealthy: rollback");
+    terminal.send("reporting\r");
+    terminal.wait_for("Accept what the new pools lose");
+    terminal.wait_for("reporting: identity");
+    terminal.send("\x1b");
+    terminal.wait_for("cancelled: nothing was changed");
     terminal.send("l");
     terminal.wait_for("would lose identity");
+    let journal = data.path().join("demo/journal");
+    let runs = || std::fs::read_dir(&journal).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(runs(), 0, "no run was journaled");
+    terminal.send("l");
+    terminal.send("R");
+    terminal.wait_for("Type reporting and press enter");
+    terminal.send("\t\t\x1b[C");
+    terminal.wait_for("on unhealthy: rollback");
+    terminal.send("reporting\r");
+    terminal.wait_for("Type accept and press enter");
+    terminal.send("accept\r");
+    // The run goes with what was chosen (how it ends depends on the demo's tasks: not the point here).
+    let text = || common::journal_text(&data.path().join("demo"));
+    common::wait_until("the run ends", || text().contains("run-finished"));
     terminal.send("q");
     assert!(terminal.end().success);
-    assert!(
-        !data.path().join("demo/journal").exists()
-            || std::fs::read_dir(data.path().join("demo/journal")).unwrap().count() == 0,
-        "no run was journaled"
-    );
+    let text = text();
+    assert!(text.contains("\"onUnhealthy\":\"rollback\"") && text.contains("\"acceptLoss\":[\"identity\"]"), "{text}");
 }

@@ -40,6 +40,8 @@ pub struct EngineConfig {
     pub api_version: String,
     pub policy: RecreatePolicy,
     pub backup_dir: PathBuf,
+    /// Pools of the run already between drain and healthy that this execution does not run.
+    pub unavailable: usize,
 }
 
 /// Where one pool starts: a fresh run starts at the beginning, a resumed one where the journal says.
@@ -73,6 +75,49 @@ pub struct Engine {
     snapshots: Arc<Snapshots>,
     progress: mpsc::UnboundedSender<Progress>,
     cancel: CancellationToken,
+    window: Arc<Window>,
+}
+
+/// Bounds how many pools are unavailable (between the resize to 0 and healthy) at once.
+struct Window {
+    inside: std::sync::Mutex<usize>,
+    max: Option<usize>,
+    left: tokio::sync::Notify,
+}
+
+/// A pool's place in the window; leaving it (the pool's task ends) lets the next one in.
+struct InWindow(Arc<Window>);
+
+impl Drop for InWindow {
+    fn drop(&mut self) {
+        *self.0.inside.lock().expect("window lock") -= 1;
+        self.0.left.notify_waiters();
+    }
+}
+
+impl Window {
+    fn is_full(&self) -> bool {
+        self.max.is_some_and(|max| *self.inside.lock().expect("window lock") >= max)
+    }
+
+    /// Takes a place, waiting while the window is full; `already` (a pool that is unavailable
+    /// anyway, e.g. deleted) takes its place at once.
+    async fn enter(self: &Arc<Self>, already: bool, cancel: &CancellationToken) -> Option<InWindow> {
+        loop {
+            let left = self.left.notified();
+            {
+                let mut inside = self.inside.lock().expect("window lock");
+                if already || self.max.is_none_or(|max| *inside < max) {
+                    *inside += 1;
+                    return Some(InWindow(self.clone()));
+                }
+            }
+            tokio::select! {
+                _ = left => {}
+                _ = cancel.cancelled() => return None,
+            }
+        }
+    }
 }
 
 /// How a step ended.
@@ -96,6 +141,8 @@ struct PoolRun {
     seen: Option<Pool>,
     /// Why a rollback began.
     rollback_reason: Option<String>,
+    /// Held from the resize to 0 until the pool's task ends.
+    unavailable: Option<InWindow>,
 }
 
 type StepResult = Result<Outcome, String>;
@@ -109,7 +156,12 @@ impl Engine {
         progress: mpsc::UnboundedSender<Progress>,
         cancel: CancellationToken,
     ) -> Self {
-        Engine { client, bodies, config: Arc::new(config), snapshots, progress, cancel }
+        let window = Arc::new(Window {
+            inside: std::sync::Mutex::new(config.unavailable),
+            max: config.policy.max_unavailable,
+            left: tokio::sync::Notify::new(),
+        });
+        Engine { client, bodies, config: Arc::new(config), snapshots, progress, cancel, window }
     }
 
     /// Runs `targets` (at most `policy.parallel` at once); each stops after its `until` if given.
@@ -207,6 +259,25 @@ impl Engine {
         loop {
             if self.cancel.is_cancelled() {
                 return (PoolStatus::Interrupted, Some(format!("stopped before {step}; `repool resume` continues")));
+            }
+            // A pool enters the window at its resize to 0 (waiting while it is full); one that
+            // is past it already (resumed after the drain, deleted) is unavailable anyway.
+            if step.is_unavailable() && run.unavailable.is_none() {
+                let already = step != Step::ResizeToZero;
+                if !already && self.window.is_full() {
+                    let max = self.config.policy.max_unavailable.unwrap_or_default();
+                    let detail = format!("waiting: at most {max} pool(s) may be unavailable at once");
+                    let _ = self.progress.send(Progress::Waiting { pool: id.clone(), step, detail });
+                }
+                match self.window.enter(already, &self.cancel).await {
+                    Some(place) => run.unavailable = Some(place),
+                    None => {
+                        return (
+                            PoolStatus::Interrupted,
+                            Some(format!("stopped before {step}; `repool resume` continues")),
+                        );
+                    }
+                }
             }
             let began = Instant::now();
             let started_at = jiff::Timestamp::now();

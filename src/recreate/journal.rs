@@ -2,6 +2,7 @@
 //! leaves a record `resume` can continue from. Readable with `jq`. Records are typed: a run's
 //! targets with their sealed create bodies and pre-run backups, step transitions, outcomes.
 
+use super::policy::RunChoices;
 use super::report::{PoolStatus, RunStatus};
 use super::step::Step;
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,9 @@ pub enum Record {
         definition: String,
         digest: String,
         targets: Vec<TargetRecord>,
+        /// Canary, bound, rollback, accepted losses (absent in journals of older versions).
+        #[serde(default)]
+        choices: RunChoices,
     },
     StepStarted {
         pool: String,
@@ -166,6 +170,7 @@ pub struct RunState {
     pub digest: String,
     pub started: Option<jiff::Timestamp>,
     pub targets: Vec<TargetRecord>,
+    pub choices: RunChoices,
     /// The last run-finished record; a later step record means the run was resumed since.
     pub finished: Option<RunStatus>,
     /// Keyed by the pool id as the run's targets spell it.
@@ -268,7 +273,8 @@ pub fn read(path: &Path) -> std::io::Result<RunState> {
         // A crash can leave a torn line; everything before it is intact.
         let Ok(line) = serde_json::from_str::<Line>(&line) else { continue };
         match line.record {
-            Record::RunStarted { run, account, endpoint, definition, digest, targets } => {
+            Record::RunStarted { run, account, endpoint, definition, digest, targets, choices } => {
+                state.choices = choices;
                 state.run = run;
                 state.account = account;
                 state.endpoint = endpoint;

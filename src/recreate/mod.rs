@@ -8,6 +8,7 @@ pub mod journal;
 pub mod lock;
 pub mod policy;
 pub mod preflight;
+pub mod probe;
 pub mod report;
 pub mod restore;
 pub mod run;

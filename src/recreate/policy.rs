@@ -39,7 +39,8 @@ impl std::str::FromStr for HealthyPolicy {
 }
 
 /// What to do with a new pool that fails its health gate, or a create the service refuses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OnUnhealthy {
     /// Stop the pool there (default); the run reports it.
     #[default]
@@ -106,6 +107,10 @@ pub struct RecreatePolicy {
     /// The first this many pools go all the way to healthy before any other starts.
     pub canary: usize,
     pub on_unhealthy: OnUnhealthy,
+    /// At most this many pools between the resize to 0 and healthy at once (None: `parallel`).
+    pub max_unavailable: Option<usize>,
+    /// Let the service validate each create body with a throwaway 0-node pool before the run.
+    pub probe: bool,
 }
 
 impl Default for RecreatePolicy {
@@ -124,6 +129,63 @@ impl Default for RecreatePolicy {
             health_timeout: Duration::from_secs(30 * 60),
             canary: 0,
             on_unhealthy: OnUnhealthy::Stop,
+            max_unavailable: None,
+            probe: false,
         }
+    }
+}
+
+/// What the operator chose for one run, recorded when it starts: a resume from any entry point
+/// continues with the same canary, bound, rollback and accepted losses.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RunChoices {
+    pub canary: usize,
+    pub max_unavailable: Option<usize>,
+    pub on_unhealthy: OnUnhealthy,
+    pub probe: bool,
+    /// Properties the operator accepted losing (`--accept-loss`).
+    pub accept_loss: Vec<String>,
+}
+
+impl RunChoices {
+    pub fn of(policy: &RecreatePolicy, accept_loss: &[String]) -> RunChoices {
+        RunChoices {
+            canary: policy.canary,
+            max_unavailable: policy.max_unavailable,
+            on_unhealthy: policy.on_unhealthy,
+            probe: policy.probe,
+            accept_loss: accept_loss.to_vec(),
+        }
+    }
+
+    /// Sets these choices on `policy`; returns the accepted losses.
+    pub fn apply(&self, policy: &mut RecreatePolicy) -> Vec<String> {
+        policy.canary = self.canary;
+        policy.max_unavailable = self.max_unavailable;
+        policy.on_unhealthy = self.on_unhealthy;
+        policy.probe = self.probe;
+        self.accept_loss.clone()
+    }
+
+    /// "canary 1, at most 2 unavailable, rollback": what differs from the defaults.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.canary > 0 {
+            parts.push(format!("canary {}", self.canary));
+        }
+        if let Some(n) = self.max_unavailable {
+            parts.push(format!("at most {n} unavailable"));
+        }
+        if self.on_unhealthy == OnUnhealthy::Rollback {
+            parts.push("rollback when unhealthy".into());
+        }
+        if self.probe {
+            parts.push("probe".into());
+        }
+        if !self.accept_loss.is_empty() {
+            parts.push(format!("accepting the loss of {}", self.accept_loss.join(", ")));
+        }
+        if parts.is_empty() { "defaults".into() } else { parts.join(", ") }
     }
 }

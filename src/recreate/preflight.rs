@@ -34,6 +34,8 @@ pub struct Findings {
     /// Each stops the run before anything changes.
     pub problems: Vec<String>,
     pub warnings: Vec<String>,
+    /// The refused losses among the problems: (pool, property), what `--accept-loss` would allow.
+    pub losses: Vec<(String, String)>,
 }
 
 /// What a pool returns that no pool-add body carries: state, counts, errors, statistics.
@@ -222,6 +224,7 @@ fn check_losses(
             "pool '{}': the new pool would lose {path} = {shown}: {why}. To recreate it anyway: --accept-loss {path}",
             pool.id
         ));
+        findings.losses.push((pool.id.clone(), path));
     }
 }
 

@@ -13,9 +13,10 @@ use super::backup::{self, BackupKind};
 use super::engine::{CreateBody, Engine, EngineConfig, PoolTarget, Progress};
 use super::journal::{self, Journal, Record, RunState, TargetRecord};
 use super::lock::RunLock;
-use super::policy::RecreatePolicy;
+use super::policy::{RecreatePolicy, RunChoices};
 use super::preflight::{self, Findings, PreflightPolicy};
-use super::report::{RunReport, RunStatus};
+use super::probe;
+use super::report::{PoolStatus, RunReport, RunStatus};
 use super::snapshots::Snapshots;
 use super::step::Step;
 use crate::batch::{BatchClient, Pool};
@@ -40,6 +41,28 @@ pub struct Workspace {
     pub snapshots: Arc<Snapshots>,
     pub preflight: PreflightPolicy,
 }
+
+/// Why a run did not start. When the only problems are live properties the new pools would lack,
+/// `losses` names them (pool, property): what the operator may accept (`--accept-loss`).
+#[derive(Debug)]
+pub struct Refusal {
+    pub message: String,
+    pub losses: Vec<(String, String)>,
+}
+
+impl From<String> for Refusal {
+    fn from(message: String) -> Refusal {
+        Refusal { message, losses: Vec::new() }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refusal {}
 
 /// Where resume takes the create bodies from when the definition differs from the run's record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +145,20 @@ impl Workspace {
         Ok(preflight::check(definition, ids, live, &images, &self.api_version, &self.preflight, now))
     }
 
+    /// Deletes probes a crash left behind, then (with `--probe`, when preflight found nothing) lets
+    /// the service judge each body; what it refuses joins `findings`.
+    async fn probe(&self, pools: &[&crate::definition::PoolDefinition], findings: &mut Findings) {
+        let ledger = probe::Ledger::new(&self.data_dir.join("probes"), &self.account.file_name());
+        findings.problems.extend(probe::sweep(&self.client, &ledger).await);
+        if self.policy.probe && findings.problems.is_empty() {
+            for pool in pools {
+                if let Err(refused) = probe::probe(&self.client, &ledger, &pool.id, &pool.body).await {
+                    findings.problems.push(format!("pool '{}': probe: {refused}", pool.id));
+                }
+            }
+        }
+    }
+
     /// The account's lock for a change made outside a run (`restore`).
     pub fn exclusive(&self, holder: &str) -> Result<RunLock, String> {
         RunLock::acquire(&self.lock_dir(), &self.account, holder)
@@ -147,7 +184,7 @@ impl Workspace {
     /// takes the lock, refuses pools another unfinished run holds, backs up every target as it
     /// is now and journals the targets with their sealed create bodies. Nothing in the account
     /// changes here.
-    pub async fn start(&self, definition: &Definition, ids: &[String]) -> Result<Run, String> {
+    pub async fn start(&self, definition: &Definition, ids: &[String]) -> Result<Run, Refusal> {
         let mut chosen: Vec<&crate::definition::PoolDefinition> = Vec::new();
         for id in ids {
             let pool = definition.pool(id).ok_or_else(|| {
@@ -158,7 +195,7 @@ impl Workspace {
             }
         }
         if chosen.is_empty() {
-            return Err("no pools chosen".into());
+            return Err(String::from("no pools chosen").into());
         }
         let run_id = journal::new_run_id();
         let lock = RunLock::acquire(&self.lock_dir(), &self.account, &run_id)?;
@@ -173,7 +210,8 @@ impl Workspace {
                     other.pool(&pool.id).describe(),
                     other.run,
                     other.run
-                ));
+                )
+                .into());
             }
         }
         let live = self
@@ -182,13 +220,18 @@ impl Workspace {
             .await
             .map_err(|e| format!("cannot read the account's pools to back them up ({e}); nothing was changed"))?;
         let ids: Vec<String> = chosen.iter().map(|p| p.id.clone()).collect();
-        let findings = self.preflight_against(definition, &ids, &live).await?;
+        let mut findings = self.preflight_against(definition, &ids, &live).await?;
+        self.probe(&chosen, &mut findings).await;
         if !findings.problems.is_empty() {
-            return Err(format!(
-                "preflight found {} problem(s); nothing was changed:\n  {}",
-                findings.problems.len(),
-                findings.problems.join("\n  ")
-            ));
+            let only_losses = findings.losses.len() == findings.problems.len();
+            return Err(Refusal {
+                message: format!(
+                    "preflight found {} problem(s); nothing was changed:\n  {}",
+                    findings.problems.len(),
+                    findings.problems.join("\n  ")
+                ),
+                losses: if only_losses { findings.losses } else { Vec::new() },
+            });
         }
         let mut targets = Vec::new();
         for pool in chosen {
@@ -225,6 +268,7 @@ impl Workspace {
                 definition: source,
                 digest: definition.digest(),
                 targets,
+                choices: RunChoices::of(&self.policy, &self.preflight.accept_loss),
             })
             .await
             .map_err(|e| format!("cannot write the journal {}: {e}", journal.path.display()))?;
@@ -257,7 +301,10 @@ impl Workspace {
         }
         let journal =
             Journal::open(&self.journal_dir(), run_id).map_err(|e| format!("cannot open the journal: {e}"))?;
-        Ok(Run { workspace: self.clone(), state, journal, _lock: lock, warnings: Vec::new() })
+        // The run goes on as its operator chose when it started, whoever continues it.
+        let mut workspace = self.clone();
+        workspace.preflight.accept_loss = state.choices.apply(&mut workspace.policy);
+        Ok(Run { workspace, state, journal, _lock: lock, warnings: Vec::new() })
     }
 
     /// The pre-run backup of `pool` from the newest run that touched it, and that run's id.
@@ -385,7 +432,9 @@ impl Run {
         }
         let ids: Vec<String> = pools.iter().map(|p| p.id.clone()).collect();
         let definition = Definition { source: format!("run {}", self.id()), pools, secrets: Vec::new() };
-        let findings = self.workspace.preflight(&definition, &ids).await?;
+        let mut findings = self.workspace.preflight(&definition, &ids).await?;
+        let chosen: Vec<&crate::definition::PoolDefinition> = definition.pools.iter().collect();
+        self.workspace.probe(&chosen, &mut findings).await;
         if findings.problems.is_empty() {
             Ok(findings.warnings)
         } else {
@@ -408,11 +457,27 @@ impl Run {
         cancel: CancellationToken,
     ) -> RunReport {
         let w = &self.workspace;
+        let mut policy = w.policy.clone();
+        // Canaries already recreated count; a step-through or `--until` has no canary (no pool
+        // goes all the way to healthy in it).
+        let recreated = (self.state.targets.iter())
+            .filter(|t| self.state.pool(&t.pool).status == Some(PoolStatus::Recreated))
+            .count();
+        let whole = targets.iter().all(|t| t.until.is_none());
+        policy.canary = if whole { policy.canary.saturating_sub(recreated) } else { 0 };
+        // Pools of this run left between drain and healthy by an earlier execution count too.
+        let unavailable = self
+            .state
+            .pending()
+            .into_iter()
+            .filter(|(id, at)| at.is_unavailable() && !targets.iter().any(|t| t.id.eq_ignore_ascii_case(id)))
+            .count();
         let config = EngineConfig {
             account: w.account.clone(),
             api_version: w.api_version.clone(),
-            policy: w.policy.clone(),
+            policy,
             backup_dir: w.backup_dir(),
+            unavailable,
         };
         let bodies = bodies
             .into_iter()

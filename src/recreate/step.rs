@@ -53,6 +53,12 @@ impl Step {
         Step::ROLLBACK.contains(&self)
     }
 
+    /// Whether a pool at this step lacks its capacity: from the resize to 0 until healthy
+    /// (`--max-unavailable` bounds how many pools are here at once).
+    pub fn is_unavailable(self) -> bool {
+        (self >= Step::ResizeToZero && self <= Step::WaitHealthy) || self.is_rollback()
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Step::DisableAutoscale => "disable-autoscale",

@@ -7,6 +7,7 @@ use crate::definition::Definition;
 use crate::definition::plan::{Action as PlanAction, Plan};
 use crate::recreate::engine::Progress;
 use crate::recreate::journal::{RunState, StepOutcome};
+use crate::recreate::policy::{OnUnhealthy, RunChoices};
 use crate::recreate::report::{PoolStatus, RunStatus};
 use crate::recreate::run::differences;
 use crate::recreate::step::Step;
@@ -35,6 +36,12 @@ pub enum Action {
         warnings: Vec<String>,
     },
     RunEnded(Result<String, String>),
+    /// Preflight refused a new run only for live properties its pools would lack (pool,
+    /// property): the operator may accept them and start `command` again.
+    LossesFound {
+        command: Command,
+        losses: Vec<(String, String)>,
+    },
     /// The account's unfinished runs, read from the journal (at start and after every run).
     Runs(Vec<RunSummary>),
 }
@@ -94,6 +101,8 @@ pub enum Command {
         run: Option<String>,
         pools: Vec<String>,
         one_step: bool,
+        /// A new run's canary, bound, rollback, probe and accepted losses (a continued run keeps its own).
+        choices: Option<RunChoices>,
     },
     /// Resume every pool with work left in this run (creating what the run recorded).
     Resume(String),
@@ -233,9 +242,15 @@ pub struct App {
     pub spinner: usize,
     pub dirty: bool,
     pub quit: bool,
+    /// What a new run starts with (from the config) and which of them the dialog has in focus.
+    pub choices: RunChoices,
+    pub choice_focus: usize,
 }
 
 const LOG_LINES: usize = 500;
+
+/// A new run's choices in its confirmation: canary, max unavailable, on unhealthy, probe.
+pub const CHOICES: usize = 4;
 
 impl App {
     pub fn new(identity: Identity, keys: KeyMap, definition: Option<Arc<Definition>>, api_version: &str) -> Self {
@@ -275,6 +290,8 @@ impl App {
             spinner: 0,
             dirty: true,
             quit: false,
+            choices: RunChoices::default(),
+            choice_focus: 0,
         }
     }
 
@@ -435,6 +452,10 @@ impl App {
                 self.ghosts.retain(|id| self.gone.contains_key(id));
                 self.runs = runs;
                 self.runs_selected = self.runs_selected.min(self.runs.len().saturating_sub(1));
+                vec![]
+            }
+            Action::LossesFound { command, losses } => {
+                self.ask_accept_losses(command, losses);
                 vec![]
             }
             Action::RunEnded(result) => {
@@ -770,7 +791,9 @@ impl App {
             .map(|id| (id.clone(), if continues { self.next_step(id) } else { Step::DisableAutoscale }))
             .collect();
         let destructive = !one_step || steps.iter().any(|(_, s)| matches!(s, Step::ResizeToZero | Step::Delete));
-        let command = Command::Run { run: self.run_id.clone().filter(|_| continues), pools: ids.clone(), one_step };
+        let run = self.run_id.clone().filter(|_| continues);
+        let choices = run.is_none().then(|| self.choices.clone());
+        let command = Command::Run { run, pools: ids.clone(), one_step, choices };
         let listed: Vec<String> = steps
             .iter()
             .map(|(id, step)| if one_step { format!("{id}: {step}") } else { format!("{id}: from {step}") })
@@ -781,6 +804,7 @@ impl App {
             return vec![command];
         }
         let expected = if ids.len() == 1 { ids[0].clone() } else { "recreate".to_string() };
+        self.choice_focus = 0;
         let title = if one_step { "Run the next step (destructive)" } else { "Recreate pools (a new run)" };
         let mut lines = listed;
         if let Some(plan) = &self.plan {
@@ -828,6 +852,61 @@ impl App {
             command: Command::Resume(run.id.clone()),
         });
         vec![]
+    }
+
+    /// Preflight refused a new run for properties its pools would lose: each is named, and typing
+    /// `accept` starts the run again accepting exactly these (as `--accept-loss` would).
+    fn ask_accept_losses(&mut self, mut command: Command, losses: Vec<(String, String)>) {
+        let Command::Run { choices: Some(choices), .. } = &mut command else { return };
+        let mut lines = vec!["Preflight: the new pools would not have these properties of the live ones:".to_string()];
+        for (pool, property) in &losses {
+            lines.push(format!("  {pool}: {property}"));
+            if !choices.accept_loss.contains(property) {
+                choices.accept_loss.push(property.clone());
+            }
+        }
+        lines.push("The activity log (l) says why each matters. Nothing was changed.".into());
+        lines.push("Accept losing them and start the run?".into());
+        self.dialog = Some(Dialog::Confirm {
+            title: "Accept what the new pools lose".into(),
+            lines,
+            expected: "accept".into(),
+            typed: String::new(),
+            command,
+        });
+    }
+
+    /// Tab moves between a new run's choices, ←/→ change the one in focus.
+    fn change_choice(&mut self, command: &mut Command, key: KeyCode) -> bool {
+        let Command::Run { choices: Some(choices), pools, .. } = command else { return false };
+        let pools = pools.len();
+        let up = key == KeyCode::Right;
+        match key {
+            KeyCode::Tab => self.choice_focus = (self.choice_focus + 1) % CHOICES,
+            KeyCode::BackTab => self.choice_focus = (self.choice_focus + CHOICES - 1) % CHOICES,
+            KeyCode::Left | KeyCode::Right => match self.choice_focus {
+                0 if up => choices.canary = (choices.canary + 1).min(pools),
+                0 => choices.canary = choices.canary.saturating_sub(1),
+                1 => {
+                    choices.max_unavailable = match (choices.max_unavailable, up) {
+                        (None, true) => Some(1),
+                        (Some(n), true) if n < pools => Some(n + 1),
+                        (Some(1), false) => None,
+                        (Some(n), false) => Some(n - 1),
+                        (other, _) => other,
+                    }
+                }
+                2 => {
+                    choices.on_unhealthy = match choices.on_unhealthy {
+                        OnUnhealthy::Stop => OnUnhealthy::Rollback,
+                        OnUnhealthy::Rollback => OnUnhealthy::Stop,
+                    }
+                }
+                _ => choices.probe = !choices.probe,
+            },
+            _ => return false,
+        }
+        true
     }
 
     fn ask_abandon(&mut self) {
@@ -900,6 +979,12 @@ impl App {
                         command,
                     });
                     self.say(format!("type exactly '{expected}' to confirm, or esc"));
+                    vec![]
+                }
+                KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
+                    let mut command = command;
+                    self.change_choice(&mut command, key.code);
+                    self.dialog = Some(Dialog::Confirm { title, lines, expected, typed, command });
                     vec![]
                 }
                 KeyCode::Backspace => {

@@ -11,6 +11,7 @@ use crate::batch::BatchClient;
 use crate::config::Settings;
 use crate::definition::Definition;
 use crate::errors::{BadInput, Exit};
+use crate::recreate::policy::RunChoices;
 use crate::recreate::run::{BodySource, Until, Workspace};
 use crate::recreate::snapshots::Snapshots;
 use app::{Action, App, Command, Identity, RunSummary};
@@ -42,6 +43,7 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, session: Session) -
     let Session { settings, client, definition, identity, keys, theme } = session;
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
     let mut app = App::new(identity, keys, definition.clone(), &settings.api_version);
+    app.choices = RunChoices::of(&settings.policy, &[]);
     {
         let tx = tx.clone();
         client.set_observer(Arc::new(move |event| {
@@ -165,7 +167,7 @@ struct Runner {
 
 /// What a run command asks of the runtime.
 enum RunRequest {
-    Run { run: Option<String>, pools: Vec<String>, one_step: bool },
+    Run { run: Option<String>, pools: Vec<String>, one_step: bool, choices: Option<RunChoices> },
     Resume(String),
     Abandon(String),
 }
@@ -188,7 +190,9 @@ impl Runner {
                     }
                 });
             }
-            Command::Run { run, pools, one_step } => self.spawn(RunRequest::Run { run, pools, one_step }),
+            Command::Run { run, pools, one_step, choices } => {
+                self.spawn(RunRequest::Run { run, pools, one_step, choices })
+            }
             Command::Resume(run) => self.spawn(RunRequest::Resume(run)),
             Command::Abandon(run) => self.spawn(RunRequest::Abandon(run)),
             Command::Cancel => {
@@ -231,11 +235,23 @@ async fn act(
     cancel: CancellationToken,
 ) -> Result<String, String> {
     let (run, only, until, source) = match request {
-        RunRequest::Run { run: None, pools, one_step } => {
+        RunRequest::Run { run: None, pools, one_step, choices } => {
             let until = if one_step { Until::OneStep } else { Until::End };
-            (workspace.start(definition, &pools).await?, pools, until, None)
+            let mut chosen = workspace.clone();
+            let choices = choices.unwrap_or_else(|| RunChoices::of(&workspace.policy, &[]));
+            chosen.preflight.accept_loss = choices.apply(&mut chosen.policy);
+            match chosen.start(definition, &pools).await {
+                Ok(run) => (run, pools, until, None),
+                Err(refusal) => {
+                    if !refusal.losses.is_empty() {
+                        let command = Command::Run { run: None, pools, one_step, choices: Some(choices) };
+                        let _ = tx.send(Action::LossesFound { command, losses: refusal.losses });
+                    }
+                    return Err(refusal.message);
+                }
+            }
         }
-        RunRequest::Run { run: Some(id), pools, one_step } => {
+        RunRequest::Run { run: Some(id), pools, one_step, .. } => {
             let until = if one_step { Until::OneStep } else { Until::End };
             (workspace.open(&id)?, pools, until, None)
         }

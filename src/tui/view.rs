@@ -1,12 +1,13 @@
 //! Drawing: a function of the state. Only the rows that fit are built, so ten thousand pools
 //! draw as fast as twenty.
 
-use super::app::{App, Dialog, Screen, StepState};
+use super::app::{App, Command, Dialog, Screen, StepState};
 use super::keys::KeyAction;
 use super::theme::Theme;
 use crate::batch::Pool;
 use crate::definition::plan::Action as PlanAction;
 use crate::headless::age;
+use crate::recreate::policy::{OnUnhealthy, RunChoices};
 use crate::recreate::report::PoolStatus;
 use crate::recreate::step::Step;
 use ratatui::Frame;
@@ -57,7 +58,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, theme: &Theme) {
         draw_help(frame, app, theme);
     }
     if let Some(dialog) = &app.dialog {
-        draw_dialog(frame, dialog, theme);
+        draw_dialog(frame, dialog, app.choice_focus, theme);
     }
 }
 
@@ -499,7 +500,32 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme) {
     );
 }
 
-fn draw_dialog(frame: &mut Frame, dialog: &Dialog, theme: &Theme) {
+/// A new run's choices, the one in focus highlighted: `tab` moves, `←/→` change.
+fn choice_line<'a>(choices: &RunChoices, focus: usize, theme: &Theme) -> Line<'a> {
+    let values = [
+        format!("canary {}", choices.canary),
+        match choices.max_unavailable {
+            Some(n) => format!("max unavailable {n}"),
+            None => "max unavailable: no bound".into(),
+        },
+        format!("on unhealthy: {}", if choices.on_unhealthy == OnUnhealthy::Rollback { "rollback" } else { "stop" }),
+        format!("probe {}", if choices.probe { "on" } else { "off" }),
+    ];
+    let mut spans = vec![Span::raw("  ")];
+    for (i, value) in values.into_iter().enumerate() {
+        let style = if i == focus {
+            Style::new().fg(theme.accent).add_modifier(Modifier::REVERSED)
+        } else {
+            Style::new().fg(theme.accent)
+        };
+        spans.push(Span::styled(format!(" {value} "), style));
+        spans.push(Span::raw(" "));
+    }
+    spans.push(Span::styled("(tab, ←/→)", Style::new().add_modifier(Modifier::DIM)));
+    Line::from(spans)
+}
+
+fn draw_dialog(frame: &mut Frame, dialog: &Dialog, focus: usize, theme: &Theme) {
     let (title, mut lines) = match dialog {
         Dialog::Quit { running, gone } => {
             let mut out = Vec::new();
@@ -518,8 +544,12 @@ fn draw_dialog(frame: &mut Frame, dialog: &Dialog, theme: &Theme) {
             out.push(Line::from("y: quit   any other key: stay"));
             ("Quit now?".to_string(), out)
         }
-        Dialog::Confirm { title, lines, expected, typed, .. } => {
+        Dialog::Confirm { title, lines, expected, typed, command } => {
             let mut out: Vec<Line> = lines.iter().map(|l| Line::from(format!("  {l}"))).collect();
+            if let Command::Run { choices: Some(choices), .. } = command {
+                out.push(Line::from(""));
+                out.push(choice_line(choices, focus, theme));
+            }
             out.push(Line::from(""));
             out.push(Line::from(vec![
                 Span::raw("Type "),
