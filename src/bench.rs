@@ -93,70 +93,112 @@ fn busy_pools(sim: &RunningSim, count: usize) -> Definition {
 }
 
 /// Recreates `count` busy pools at once and compares the wall time with the critical path: the
-/// longest service time (resizing, deleting, creating) the simulator measured for any one pool.
-/// Polling is repool's default, on the simulator's clock.
+/// longest service time (resizing, deleting, creating, then booting nodes and running their start
+/// tasks) the simulator measured for any one pool. Polling is repool's default, on the simulator's
+/// clock. With a canary, the same run again: its critical path is the canary's, then the rest's.
 async fn recreation(sizes: &[usize]) -> color_eyre::Result<()> {
     for &count in sizes {
-        let sim = simulator(SPEED).await?;
-        let definition = busy_pools(&sim, count);
-        let seeded = sim.stats().service_seconds;
-        let client = client(&sim);
-        let dir = tempfile_dir()?;
-        let defaults = RecreatePolicy::default();
-        let policy = RecreatePolicy {
-            poll_interval: defaults.poll_interval.div_f64(SPEED),
-            fast_poll_interval: defaults.fast_poll_interval.div_f64(SPEED),
-            parallel: count,
-            ..defaults
-        };
-        let workspace = Workspace::new(client, "2024-07-01.20.0", policy, dir.clone());
-        let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
-        // The whole run counts: the pre-run backups of every pool too.
-        let started = Instant::now();
-        let run = workspace.start(&definition, &ids).await.map_err(color_eyre::eyre::Report::msg)?;
-        let bodies = run.bodies(Some(&definition), None).map_err(color_eyre::eyre::Report::msg)?;
-        let targets = run.targets(&[], Until::End);
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let report = run.execute(targets, bodies, tx, Default::default()).await;
-        let wall = started.elapsed().as_secs_f64();
-        let stats = sim.stats();
-        let recreated =
-            report.pools.iter().filter(|p| p.status == crate::recreate::report::PoolStatus::Recreated).count();
-        let mutating: u64 = stats
-            .requests
-            .iter()
-            .filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD"))
-            .map(|(_, n)| n)
-            .sum();
-        // "METHOD operation status" → operation → count.
-        let mut by_operation = std::collections::BTreeMap::<&str, u64>::new();
-        for (key, n) in &stats.requests {
-            let operation = key.split_once(' ').map_or(key.as_str(), |(_, rest)| rest);
-            *by_operation.entry(operation.rsplit_once(' ').map_or(operation, |(op, _)| op)).or_default() += n;
-        }
-        let lists = by_operation.remove("list pools").unwrap_or(0);
-        let per_pool: Vec<String> =
-            by_operation.iter().map(|(op, n)| format!("{op}={:.2}", *n as f64 / count as f64)).collect();
-        let service = |id: &str| {
-            let key = id.to_lowercase();
-            (stats.service_seconds.get(&key).unwrap_or(&0.0) - seeded.get(&key).unwrap_or(&0.0)) / SPEED
-        };
-        let (critical, sequential) = report
-            .pools
-            .iter()
-            .map(|pool| service(&pool.id) + draining_before_resize(&report, pool))
-            .fold((0.0f64, 0.0), |(max, sum), s| (max.max(s), sum + s));
+        let plain = recreate_once(count, 0).await?;
         println!(
-            "recreate pools={count:<4} recreated={recreated:<4} wall={wall:.2}s critical_path={critical:.2}s ratio={:.3} sequential={sequential:.1}s \
+            "recreate pools={count:<4} recreated={:<4} wall={:.2}s critical_path={:.2}s ratio={:.3} sequential={:.1}s \
              speedup={:.0}x mutating_calls/pool={:.1}",
-            wall / critical,
-            sequential / wall,
-            mutating as f64 / count as f64,
+            plain.recreated,
+            plain.wall,
+            plain.critical,
+            plain.wall / plain.critical,
+            plain.sequential,
+            plain.sequential / plain.wall,
+            plain.mutating as f64 / count as f64,
         );
-        println!("calls    pools={count:<4} per pool: {} · whole run: list pools={lists}", per_pool.join(" "));
-        let _ = std::fs::remove_dir_all(&dir);
+        println!("calls    pools={count:<4} per pool: {} · whole run: list pools={}", plain.per_pool, plain.lists);
+        if count > 1 {
+            let canary = recreate_once(count, 1).await?;
+            println!(
+                "canary   pools={count:<4} recreated={:<4} wall={:.2}s critical_path={:.2}s ratio={:.3} \
+                 cost={:+.2}s ({:+.0}% of the run without a canary)",
+                canary.recreated,
+                canary.wall,
+                canary.critical,
+                canary.wall / canary.critical,
+                canary.wall - plain.wall,
+                (canary.wall / plain.wall - 1.0) * 100.0,
+            );
+        }
     }
     Ok(())
+}
+
+/// What one benchmark recreation measured.
+struct Figures {
+    recreated: usize,
+    wall: f64,
+    critical: f64,
+    sequential: f64,
+    mutating: u64,
+    per_pool: String,
+    lists: u64,
+}
+
+async fn recreate_once(count: usize, canary: usize) -> color_eyre::Result<Figures> {
+    let sim = simulator(SPEED).await?;
+    let definition = busy_pools(&sim, count);
+    let seeded = sim.stats().service_seconds;
+    let client = client(&sim);
+    let dir = tempfile_dir()?;
+    let defaults = RecreatePolicy::default();
+    let policy = RecreatePolicy {
+        poll_interval: defaults.poll_interval.div_f64(SPEED),
+        fast_poll_interval: defaults.fast_poll_interval.div_f64(SPEED),
+        parallel: count,
+        canary,
+        ..defaults
+    };
+    let workspace = Workspace::new(client, "2024-07-01.20.0", policy, dir.clone());
+    let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
+    // The whole run counts: the pre-run backups of every pool too.
+    let started = Instant::now();
+    let run = workspace.start(&definition, &ids).await.map_err(color_eyre::eyre::Report::msg)?;
+    let bodies = run.bodies(Some(&definition), None).map_err(color_eyre::eyre::Report::msg)?;
+    let targets = run.targets(&[], Until::End);
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let report = run.execute(targets, bodies, tx, Default::default()).await;
+    let wall = started.elapsed().as_secs_f64();
+    let stats = sim.stats();
+    let recreated = report.pools.iter().filter(|p| p.status == crate::recreate::report::PoolStatus::Recreated).count();
+    let mutating: u64 =
+        stats.requests.iter().filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD")).map(|(_, n)| n).sum();
+    // "METHOD operation status" → operation → count.
+    let mut by_operation = std::collections::BTreeMap::<&str, u64>::new();
+    for (key, n) in &stats.requests {
+        let operation = key.split_once(' ').map_or(key.as_str(), |(_, rest)| rest);
+        *by_operation.entry(operation.rsplit_once(' ').map_or(operation, |(op, _)| op)).or_default() += n;
+    }
+    let lists = by_operation.remove("list pools").unwrap_or(0);
+    let per_pool: Vec<String> =
+        by_operation.iter().map(|(op, n)| format!("{op}={:.2}", *n as f64 / count as f64)).collect();
+    // Booting and start tasks come after the allocation the simulator counts as service time.
+    let boot = |id: &str| {
+        sim.with_world(|world, _| {
+            let nodes = world.find(id).map(|p| p.nodes.clone()).unwrap_or_default();
+            let allocated = nodes.iter().map(|n| n.appears_at).fold(0.0f64, f64::max);
+            nodes.iter().map(|n| n.ready_at - allocated).fold(0.0f64, f64::max) / SPEED
+        })
+    };
+    let service = |id: &str| {
+        let key = id.to_lowercase();
+        (stats.service_seconds.get(&key).unwrap_or(&0.0) - seeded.get(&key).unwrap_or(&0.0)) / SPEED + boot(id)
+    };
+    let path = |pool: &PoolReport| service(&pool.id) + draining_before_resize(&report, pool);
+    let sequential: f64 = report.pools.iter().map(path).sum();
+    let critical = if canary > 0 {
+        // The others start once the canaries are healthy: their tasks had ended meanwhile.
+        let (first, rest) = report.pools.split_at(canary.min(report.pools.len()));
+        first.iter().map(path).fold(0.0f64, f64::max) + rest.iter().map(|p| service(&p.id)).fold(0.0f64, f64::max)
+    } else {
+        report.pools.iter().map(path).fold(0.0f64, f64::max)
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(Figures { recreated, wall, critical, sequential, mutating, per_pool: per_pool.join(" "), lists })
 }
 
 /// The drain's service time runs from the resize to 0, but the pool's tasks were finishing from

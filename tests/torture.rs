@@ -120,6 +120,76 @@ async fn sigkill_at_random_instants_then_resume_never_loses_a_pool() {
     println!("{trials} trials (seed {seed}): {killed_mid_run} killed in the middle of a run");
 }
 
+/// A new pool whose start task fails, with `--on-unhealthy rollback`: SIGKILL at random instants
+/// (in the health gate and in the rollback chain too), then resume until done. The pool ends as it
+/// was before the run, exactly once, created twice in all (the failed pool, the rollback); the
+/// resume rolls back because the run journaled that choice, whatever the config says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_health_gate_and_rollback_then_resume_restores_the_pool() {
+    let trials = env_number("REPOOL_TORTURE_TRIALS", 20) / 2;
+    let seed = env_number("REPOOL_TORTURE_SEED", 20261125) + 1;
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut body: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+    body["p-ingest"]["startTask"] = serde_json::json!({"commandLine": "/bin/sh -c 'exit 4'", "waitForSuccess": true});
+    let mut killed_in_rollback = 0;
+    for trial in 0..trials {
+        // A run of p-ingest through its rollback journals about 34 lines.
+        let (kill_at_line, extra) = (rng.usize(12..36), Duration::from_millis(rng.u64(0..30)));
+        let context = format!("trial {trial} (seed {seed}, SIGKILL at journal line {kill_at_line} + {extra:?})");
+        let (sim, dir) = common::fast_demo_with_config().await;
+        let original = sim.with_world(|w, _| w.find("p-ingest").unwrap().wire.clone());
+        let file = dir.path().join("broken.json");
+        std::fs::write(&file, body.to_string()).unwrap();
+        let key = sim.key().to_string();
+        let mut first = common::repool_command(dir.path())
+            .args(["recreate", "--pool", "p-ingest", "--on-unhealthy", "rollback", "--yes"])
+            .args(["--definition", file.to_str().unwrap()])
+            .env("AZURE_BATCH_ACCESS_KEY", &key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while first.try_wait().unwrap().is_none() && journal_lines(dir.path()) < kill_at_line {
+            assert!(Instant::now() < deadline, "{context}: the run neither progressed nor ended");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(extra).await;
+        if first.try_wait().unwrap().is_none() {
+            first.kill().unwrap();
+            first.wait().unwrap();
+            let text = common::journal_text(dir.path());
+            killed_in_rollback += usize::from(text.contains("rollback-") && !text.contains("run-finished"));
+        }
+        for _ in 0..3 {
+            if !unfinished_journal(dir.path()) {
+                break;
+            }
+            common::repool_command(dir.path())
+                .args(["resume", "--yes", "--definition", file.to_str().unwrap()])
+                .env("AZURE_BATCH_ACCESS_KEY", &key)
+                .output()
+                .unwrap();
+        }
+        assert!(!unfinished_journal(dir.path()), "{context}: the run finished");
+        let pools: Vec<_> = sim.with_world(|w, _| {
+            w.pools.values().filter(|p| p.wire.id() == "p-ingest" && !p.is_deleting()).map(|p| p.wire.clone()).collect()
+        });
+        assert_eq!(pools.len(), 1, "{context}: p-ingest exists exactly once");
+        let back = &pools[0];
+        assert_eq!(back.vm_size, original.vm_size, "{context}");
+        assert_eq!(back.rest.get("startTask"), original.rest.get("startTask"), "{context}: the original start task");
+        let run = repool::recreate::journal::list(&dir.path().join("journal"))
+            .iter()
+            .find_map(|p| repool::recreate::journal::read(p).ok())
+            .unwrap();
+        let status = run.pool("p-ingest").status;
+        assert_eq!(status, Some(repool::recreate::report::PoolStatus::RolledBack), "{context}");
+        assert_eq!(sim.stats().pools_created, 2, "{context}: the failed pool and the rollback, once each");
+    }
+    println!("{trials} trials (seed {seed}): {killed_in_rollback} killed in the rollback chain");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_pools_under_faults_finish_or_say_why_and_lose_nothing() {
     use repool::recreate::policy::RecreatePolicy;

@@ -308,6 +308,15 @@ pub fn read(path: &Path) -> std::io::Result<RunState> {
             Record::RunFinished { status } => state.finished = Some(status),
         }
     }
+    // A crash after a chain's last step and before its pool-finished record: the chain says how
+    // the pool ended.
+    for p in state.per_pool.values_mut().filter(|p| p.status.is_none() && p.in_flight.is_none()) {
+        p.status = match p.last_finished {
+            Some(Step::WaitHealthy) => Some(PoolStatus::Recreated),
+            Some(Step::RollbackWaitReady) => Some(PoolStatus::RolledBack),
+            _ => None,
+        };
+    }
     Ok(state)
 }
 
@@ -368,6 +377,28 @@ mod tests {
         assert!(!at(None, Some(Step::RollbackCreate)).is_between_delete_and_create());
         assert_eq!(at(None, Some(Step::RollbackWaitReady)).resume_at(), None, "a finished rollback ends the pool");
         assert_eq!(Step::WaitHealthy.next(), None, "the recreation chain does not run into the rollback");
+    }
+
+    /// A crash after a chain's last step, before its pool-finished record: the chain says how it ended.
+    #[tokio::test]
+    async fn a_chain_that_ran_to_its_end_says_how_the_pool_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path(), "run").unwrap();
+        let finished = |pool: &str, step| Record::StepFinished {
+            pool: pool.into(),
+            step,
+            outcome: StepOutcome::Ok,
+            detail: None,
+            etag: None,
+            backup: None,
+        };
+        journal.append(finished("new", Step::WaitHealthy)).await.unwrap();
+        journal.append(finished("back", Step::RollbackWaitReady)).await.unwrap();
+        journal.append(finished("midway", Step::WaitReady)).await.unwrap();
+        let state = read(&journal.path).unwrap();
+        assert_eq!(state.per_pool["new"].status, Some(PoolStatus::Recreated));
+        assert_eq!(state.per_pool["back"].status, Some(PoolStatus::RolledBack));
+        assert_eq!(state.per_pool["midway"].status, None);
     }
 
     #[tokio::test]
