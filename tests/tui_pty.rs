@@ -72,3 +72,40 @@ fn the_demo_shows_preflight_refusing_to_drop_a_managed_identity() {
     let text = text();
     assert!(text.contains("\"onUnhealthy\":\"rollback\"") && text.contains("\"acceptLoss\":[\"identity\"]"), "{text}");
 }
+
+/// The dashboard's canary and rollback: a start task that fails everywhere, two pools marked, canary 1
+/// and rollback chosen in the confirmation. The canary is rolled back to its pre-run spec and the
+/// other pool is held, untouched; the run panel says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboards_canary_stops_a_broken_run_and_rolls_the_canary_back() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let mut body: serde_json::Value = serde_json::from_str(repool::definition::EXAMPLE).unwrap();
+    body["common-config"]["startTask"]["commandLine"] = "/bin/bash -c 'exit 5'".into();
+    let file = dir.path().join("broken.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    let original = sim.with_world(|w, _| w.find("p-ingest").unwrap().wire.clone());
+    let untouched = common::pool_identity(&sim, "p-render").unwrap();
+    let key = sim.key().to_string();
+    let mut terminal =
+        Terminal::repool(dir.path(), &["--definition", file.to_str().unwrap()], &[("AZURE_BATCH_ACCESS_KEY", &key)]);
+    terminal.wait_for("p-render");
+    terminal.send("/p-\r");
+    terminal.send(" j ");
+    terminal.wait_for("marked 2");
+    terminal.send("R");
+    terminal.wait_for("canary 0");
+    // canary 1, then on unhealthy: rollback.
+    terminal.send("\x1b[C");
+    terminal.wait_for("canary 1");
+    terminal.send("\t\t\x1b[C");
+    terminal.wait_for("on unhealthy: rollback");
+    terminal.send("recreate\r");
+    terminal.wait_for("p-render held");
+    terminal.wait_for("p-ingest rolled-back");
+    terminal.send("q");
+    assert!(terminal.end().success);
+    let back = sim.with_world(|w, _| w.find("p-ingest").unwrap().wire.clone());
+    assert_ne!(back.creation_time, original.creation_time, "p-ingest was recreated, then rolled back");
+    assert_eq!(back.rest.get("startTask"), original.rest.get("startTask"), "its start task as before the run");
+    assert_eq!(common::pool_identity(&sim, "p-render").unwrap(), untouched, "the held pool was not touched");
+}
