@@ -22,12 +22,49 @@ fn statements(formula: &str) -> impl Iterator<Item = (usize, usize, &str)> {
     })
 }
 
-/// A syntax error found before evaluation: (line, column, message).
+/// A syntax error found before evaluation: (line, column, message). A statement that is only a
+/// symbol parses (the service evaluates it, and an unknown one is an evaluation error).
 pub fn syntax_error(formula: &str) -> Option<(usize, usize, String)> {
-    statements(formula).find_map(|(line, column, text)| match text.split_once('=') {
-        Some((name, value)) if name.trim().starts_with('$') && !value.trim().is_empty() => None,
-        _ => Some((line, column, format!("Syntax error: expected an assignment, found '{text}'"))),
+    statements(formula).find_map(|(line, column, text)| {
+        let depth = text.chars().try_fold(0i32, |depth, c| match c {
+            '(' => Some(depth + 1),
+            ')' if depth == 0 => None,
+            ')' => Some(depth - 1),
+            _ => Some(depth),
+        });
+        if depth != Some(0) {
+            return Some((line, column, format!("Syntax error: unbalanced parentheses in '{text}'")));
+        }
+        match text.split_once('=') {
+            Some((name, value)) if is_symbol(name.trim()) && !value.trim().is_empty() => None,
+            None if is_symbol(text) => None,
+            _ => Some((line, column, format!("Syntax error: expected an assignment, found '{text}'"))),
+        }
     })
+}
+
+fn is_symbol(text: &str) -> bool {
+    text.strip_prefix('$').is_some_and(|name| !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_'))
+}
+
+/// What the service answers for a symbol it does not know: the error, and the defaults as results.
+fn undefined(line: usize, column: usize, symbol: &str) -> Evaluation {
+    Evaluation {
+        results: Some(format!(
+            "$TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;$NodeDeallocationOption={}",
+            NodeDeallocationOption::Requeue
+        )),
+        error: Some(ResizeError {
+            code: "AutoScalingFormulaEvaluationError".into(),
+            message: "The specified auto-scaling formula has evaluation error".into(),
+            values: Some(vec![NameValue {
+                name: "Message".into(),
+                value: format!("Line {line}, Col {column}: Undefined symbol: {symbol}"),
+            }]),
+        }),
+        targets: None,
+        deallocation: None,
+    }
 }
 
 pub fn evaluate(formula: &str) -> Evaluation {
@@ -35,7 +72,7 @@ pub fn evaluate(formula: &str) -> Evaluation {
     let mut low = 0u32;
     let mut deallocation = None;
     for (line_no, column, text) in statements(formula) {
-        let Some((name, value)) = text.split_once('=') else { continue };
+        let Some((name, value)) = text.split_once('=') else { return undefined(line_no, column, text) };
         let (name, value) = (name.trim(), value.trim());
         let number = value.parse::<u32>();
         match (name, number) {
@@ -46,19 +83,7 @@ pub fn evaluate(formula: &str) -> Evaluation {
             _ => {
                 let symbol =
                     value.split(|c: char| !(c.is_alphanumeric() || c == '$' || c == '_')).next().unwrap_or(value);
-                return Evaluation {
-                    results: None,
-                    error: Some(ResizeError {
-                        code: "AutoScalingFormulaEvaluationError".into(),
-                        message: "The specified auto-scaling formula has evaluation error".into(),
-                        values: Some(vec![NameValue {
-                            name: "Message".into(),
-                            value: format!("Line {line_no}, Col {column}: Undefined symbol: {symbol}"),
-                        }]),
-                    }),
-                    targets: None,
-                    deallocation: None,
-                };
+                return undefined(line_no, column, symbol);
             }
         }
     }
@@ -96,6 +121,11 @@ mod tests {
         assert_eq!(error.code, "AutoScalingFormulaEvaluationError");
         assert_eq!(error.values.unwrap()[0].value, "Line 1, Col 1: Undefined symbol: $something_useless");
         assert!(syntax_error("$TargetDedicatedNodes 3").is_some());
+        assert!(syntax_error("$TargetDedicatedNodes = (3;").is_some());
+        assert!(syntax_error("$something_useless").is_none(), "a bare symbol parses");
+        let bare = evaluate("$something_useless");
+        assert_eq!(bare.error.unwrap().values.unwrap()[0].value, "Line 1, Col 1: Undefined symbol: $something_useless");
+        assert!(bare.results.unwrap().starts_with("$TargetDedicatedNodes=0"), "the defaults as results");
         assert!(syntax_error("$TargetDedicatedNodes=3;").is_none());
     }
 }

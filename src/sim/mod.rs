@@ -3,13 +3,19 @@
 
 pub mod auth;
 pub mod clock;
+mod conditional;
+mod errors;
 pub mod faults;
 pub mod filter;
 pub mod formula;
 pub mod http;
 pub mod images;
 mod inspect;
+mod paging;
+mod pools;
+mod route;
 pub mod seed;
+mod validate;
 pub mod world;
 
 use base64::Engine;

@@ -4,7 +4,7 @@
 //! `{"ageHours": 30}` sets when it was created.
 
 use super::clock::SimClock;
-use super::http::validate_new_pool;
+use super::validate::validate_new_pool;
 use super::world::{Workload, World};
 use crate::batch::models::ResizeError;
 use serde::Deserialize;
