@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-pub const DEFAULT_API_VERSION: &str = "2024-07-01.20.0";
+pub const DEFAULT_API_VERSION: &str = "2025-06-01";
 const CONTENT_TYPE: &str = "application/json; odata=minimalmetadata";
 
 #[derive(Clone, Debug)]

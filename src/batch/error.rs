@@ -113,7 +113,7 @@ impl ServiceError {
                 "the autoscale settings are invalid: fix autoScaleFormula / autoScaleEvaluationInterval in the definition"
             }
             "UnsupportedRequestVersion" => {
-                "the account does not accept this api-version: set api_version in config.toml to 2024-07-01.20.0 or 2025-06-01"
+                "the account does not accept this api-version: set api_version in config.toml (or --api-version) to 2025-06-01, the default, or 2024-07-01.20.0"
             }
             "TooManyEnableAutoScaleRequests" | "TooManyRequests" => {
                 "autoscale was changed less than 30 s ago on this pool; wait and retry"

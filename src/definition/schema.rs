@@ -13,6 +13,9 @@ const SCHEMA_2025: &str = include_str!("../../assets/schema/pool-add-schema-2025
 
 #[derive(Debug, Deserialize)]
 pub struct Schema {
+    /// "2024" or "2025": which shipped model this is.
+    #[serde(skip)]
+    pub model: &'static str,
     pub root: String,
     pub types: BTreeMap<String, TypeDef>,
     pub enums: BTreeMap<String, Vec<String>>,
@@ -43,8 +46,12 @@ impl Schema {
     pub fn for_api_version(api_version: &str) -> &'static Schema {
         static V2024: OnceLock<Schema> = OnceLock::new();
         static V2025: OnceLock<Schema> = OnceLock::new();
-        let (cell, text) = if api_version.starts_with("2025") { (&V2025, SCHEMA_2025) } else { (&V2024, SCHEMA_2024) };
-        cell.get_or_init(|| serde_json::from_str(text).expect("the embedded schema is valid JSON"))
+        let (cell, text, model) =
+            if api_version.starts_with("2025") { (&V2025, SCHEMA_2025, "2025") } else { (&V2024, SCHEMA_2024, "2024") };
+        cell.get_or_init(|| {
+            let schema: Schema = serde_json::from_str(text).expect("the embedded schema is valid JSON");
+            Schema { model, ..schema }
+        })
     }
 
     /// Checks `body` against the root type; findings carry paths like `startTask.userIdentity`.
@@ -179,13 +186,24 @@ impl Schema {
                 Some(prop) => self.check_type(item, &prop.ty, &join(path, key), out),
                 None => {
                     let known: Vec<&String> = def.properties.keys().collect();
-                    out.push(Finding {
-                        path: join(path, key),
-                        message: format!(
-                            "unknown property '{key}'{}; Batch would drop it silently",
-                            suggest(key, &known)
-                        ),
-                    });
+                    let at = join(path, key);
+                    // A property of the other api-version's model: say which version can express it.
+                    let segments: Vec<&str> = at.split('.').map(|s| s.split('[').next().unwrap_or(s)).collect();
+                    let other = Schema::other(if self.model == "2025" { "2025-06-01" } else { "2024" });
+                    let message = if other.type_at(&segments).is_some() {
+                        let (this, that) = if self.model == "2025" {
+                            ("2025-06-01", "2024-07-01.20.0")
+                        } else {
+                            ("2024-07-01.20.0 and older", "2025-06-01")
+                        };
+                        format!(
+                            "'{key}' cannot be expressed in api-version {this}; Batch would drop it silently \
+                             (use --api-version {that}, or remove it)"
+                        )
+                    } else {
+                        format!("unknown property '{key}'{}; Batch would drop it silently", suggest(key, &known))
+                    };
+                    out.push(Finding { path: at, message });
                 }
             }
         }
@@ -292,5 +310,15 @@ mod tests {
         assert_eq!(schema.type_at(&["resizeTimeout"]), Some("duration"));
         assert!(schema.is_enum(schema.type_at(&["taskSchedulingPolicy", "nodeFillType"]).unwrap()));
         assert_eq!(schema.type_at(&["nope"]), None);
+    }
+
+    #[test]
+    fn a_property_only_the_other_api_version_has_names_the_version_that_can() {
+        let body = serde_json::json!({"id": "p", "vmSize": "x", "resourceTags": {"a": "b"}});
+        let findings = Schema::for_api_version("2025-06-01").check(&body);
+        let tags = findings.iter().find(|f| f.path == "resourceTags").expect("named");
+        assert!(tags.message.contains("cannot be expressed in api-version 2025-06-01"), "{}", tags.message);
+        assert!(tags.message.contains("--api-version 2024-07-01.20.0"), "{}", tags.message);
+        assert!(Schema::for_api_version("2024-07-01.20.0").check(&body).iter().all(|f| f.path != "resourceTags"));
     }
 }

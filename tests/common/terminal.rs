@@ -99,7 +99,8 @@ impl Terminal {
     /// Marks the selected pool and recreates it through the typed confirmation, until it is done.
     pub fn mark_and_recreate(&mut self, id: &str) {
         self.mark_and_start(id);
-        self.wait_for("recreated");
+        // The run's summary line, not the banner's "deleted, not yet recreated".
+        self.wait_for(&format!("{id} recreated"));
     }
 
     /// Marks the selected pool and starts its recreation through the typed confirmation.
@@ -118,9 +119,19 @@ impl Terminal {
         let _ = self.child.wait();
     }
 
-    /// Waits for the program to exit and the output to drain.
+    /// Waits (bounded) for the program to exit and the output to drain.
     pub fn end(mut self) -> Ended {
-        let status = self.child.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the program did not exit; screen:\n{}", self.text());
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        };
         drop(self.keys);
         drop(self.master);
         let _ = self.pump.join();
