@@ -19,7 +19,9 @@ pub fn main(mut cli: Cli) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let json = cli.command.as_ref().is_some_and(wants_json);
-    let settings = match Settings::load(&cli.global) {
+    // `info` is what a newcomer runs first: a config file named but not written yet is reported there.
+    let missing_ok = matches!(cli.command, Some(Command::Info));
+    let settings = match Settings::load(&cli.global, missing_ok) {
         Ok(settings) => settings,
         Err(e) => return fail(Exit::BadInput, &e.to_string(), json),
     };
@@ -54,7 +56,10 @@ pub fn main(mut cli: Cli) -> ExitCode {
                     // Sign-in, certificate and untrusted answers are configuration or bad input: they
                     // stop a command before any change.
                     Some(
-                        e @ (BatchError::Auth { .. } | BatchError::Certificate { .. } | BatchError::Untrusted { .. }),
+                        e @ (BatchError::Auth { .. }
+                        | BatchError::Certificate { .. }
+                        | BatchError::Untrusted { .. }
+                        | BatchError::Unreachable { .. }),
                     ) => (Exit::BadInput, e.to_string()),
                     // Already written for the operator: no report sections.
                     Some(e) => (Exit::PoolFailed, e.to_string()),

@@ -154,10 +154,11 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Loads the config file (absent is fine unless named explicitly) and applies env and flags.
-    pub fn load(flags: &GlobalArgs) -> Result<Self, BadInput> {
+    /// Loads the config file (absent is fine unless named explicitly, or `missing_ok`) and applies
+    /// env and flags.
+    pub fn load(flags: &GlobalArgs, missing_ok: bool) -> Result<Self, BadInput> {
         let paths = Paths::discover(flags.config.as_deref())?;
-        let explicit = flags.config.is_some() || env("REPOOL_CONFIG").is_some();
+        let explicit = (flags.config.is_some() || env("REPOOL_CONFIG").is_some()) && !missing_ok;
         let (file, config_found) = match std::fs::read_to_string(&paths.config_file) {
             Ok(text) => (parse_file(&paths.config_file, &text)?, true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => (FileConfig::default(), false),

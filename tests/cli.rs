@@ -156,12 +156,40 @@ fn info_and_completions() {
         "{out}"
     );
     assert!(out.contains("not present"), "{out}");
+    // A config file named before it is written: info says so (a newcomer's first command), the others refuse.
+    let missing = dir.path().join("not-yet.toml");
+    let (code, out, err) = run(repool(dir.path()).arg("info").env("REPOOL_CONFIG", &missing));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{} (not present", missing.display())), "{out}");
+    let (code, _, err) = run(repool(dir.path()).arg("pools").env("REPOOL_CONFIG", &missing));
+    assert_eq!(code, 2);
+    assert!(err.contains("not-yet.toml"), "{err}");
     let (code, out, _) = run(repool(dir.path()).args(["completions", "bash"]));
     assert_eq!(code, 0);
     assert!(out.contains("repool") && out.contains("recreate"));
     let (code, _, err) = run(repool(dir.path()).args(["restore", "missing-backup.json"]));
     assert_eq!(code, 2);
     assert!(err.contains("cannot read backup missing-backup.json"), "{err}");
+}
+
+/// An account that never answers (nothing listens on the port) is configuration: exit 2 after a
+/// short try, naming the endpoint and what to check, as text and as JSON.
+#[test]
+fn an_unreachable_account_exits_2_naming_the_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let mut command = repool(dir.path());
+    command.args(["pools", "--json"]).env("AZURE_BATCH_ENDPOINT", &endpoint);
+    command.env("AZURE_BATCH_ACCOUNT", "acct").env("AZURE_BATCH_ACCESS_KEY", "aw==");
+    let (code, out, err) = run(&mut command);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("cannot reach the Batch account at {endpoint}/")) && err.contains("repool info"),
+        "{err}"
+    );
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["exitCode"], 2);
 }
 
 /// Multi-threaded: the simulator must keep serving while the test blocks on the binary.

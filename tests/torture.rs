@@ -24,6 +24,17 @@ fn unfinished_journal(dir: &std::path::Path) -> bool {
         .any(|s| !s.is_closed() && !s.pending().is_empty())
 }
 
+/// `repool ARGS` in the background with its output discarded: a run to kill.
+fn spawn_quiet(dir: &std::path::Path, key: &str, args: &[&str]) -> std::process::Child {
+    common::repool_command(dir)
+        .args(args)
+        .env("AZURE_BATCH_ACCESS_KEY", key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn journal_lines(dir: &std::path::Path) -> usize {
     repool::recreate::journal::list(&dir.join("journal"))
         .iter()
@@ -46,13 +57,7 @@ async fn sigkill_at_random_instants_then_resume_never_loses_a_pool() {
         let context = format!("trial {trial} (seed {seed}, SIGKILL at journal line {kill_at_line} + {extra:?})");
         let (sim, dir) = common::fast_demo_with_config().await;
         let key = sim.key().to_string();
-        let mut first = common::repool_command(dir.path())
-            .args(["recreate", "--all", "--yes"])
-            .env("AZURE_BATCH_ACCESS_KEY", &key)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut first = spawn_quiet(dir.path(), &key, &["recreate", "--all", "--yes"]);
         let deadline = Instant::now() + Duration::from_secs(60);
         let exited = loop {
             if let Some(status) = first.try_wait().unwrap() {
@@ -141,14 +146,8 @@ async fn sigkill_during_health_gate_and_rollback_then_resume_restores_the_pool()
         let file = dir.path().join("broken.json");
         std::fs::write(&file, body.to_string()).unwrap();
         let key = sim.key().to_string();
-        let mut first = common::repool_command(dir.path())
-            .args(["recreate", "--pool", "p-ingest", "--on-unhealthy", "rollback", "--yes"])
-            .args(["--definition", file.to_str().unwrap()])
-            .env("AZURE_BATCH_ACCESS_KEY", &key)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let recreate = ["recreate", "--pool", "p-ingest", "--on-unhealthy", "rollback", "--yes", "--definition"];
+        let mut first = spawn_quiet(dir.path(), &key, &[&recreate[..], &[file.to_str().unwrap()]].concat());
         let deadline = Instant::now() + Duration::from_secs(60);
         while first.try_wait().unwrap().is_none() && journal_lines(dir.path()) < kill_at_line {
             assert!(Instant::now() < deadline, "{context}: the run neither progressed nor ended");

@@ -83,7 +83,13 @@ struct Inner {
     credential: Credential,
     retry: RetryPolicy,
     observer: RwLock<Option<ApiObserver>>,
+    /// Whether the account ever answered this client: until it has, a refused connection is
+    /// most likely a wrong URL, so it is retried for `NEVER_REACHED` only.
+    reached: std::sync::atomic::AtomicBool,
 }
+
+/// How long a client that never reached its account keeps trying to connect.
+pub const NEVER_REACHED: Duration = Duration::from_secs(10);
 
 struct Answer {
     status: StatusCode,
@@ -110,6 +116,7 @@ impl BatchClient {
                 credential,
                 retry,
                 observer: RwLock::new(None),
+                reached: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -384,12 +391,20 @@ impl BatchClient {
                 attempt,
                 error: error_text,
             });
+            if !matches!(outcome, Err(Failure::Transport { sent: false, .. })) {
+                self.inner.reached.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            let never_reached = !self.inner.reached.load(std::sync::atomic::Ordering::Relaxed);
             let (error, retry_after, may_replay) = match outcome {
                 Ok(answer) => return Ok(answer),
                 Err(Failure::Service(e)) => {
                     let may = is_transient(&e) && (replay == Replay::Safe || matches!(e.status, 429 | 503));
                     let after = e.retry_after;
                     (BatchError::Service(e), after, may)
+                }
+                Err(Failure::Transport { detail, sent: false }) if never_reached => {
+                    let url = self.inner.endpoint.to_string();
+                    (BatchError::Unreachable { url, detail, waited: started.elapsed() }, None, true)
                 }
                 Err(Failure::Transport { detail, sent }) => {
                     let may = !sent || replay == Replay::Safe;
@@ -402,7 +417,8 @@ impl BatchClient {
             };
             // Retry-After is honoured, but never below our own backoff: `0` must not become a storm.
             let delay = retry_after.unwrap_or_default().max(backoff(policy, attempt));
-            let out_of_time = started.elapsed() + delay > policy.max_total;
+            let budget = if never_reached { policy.max_total.min(NEVER_REACHED) } else { policy.max_total };
+            let out_of_time = started.elapsed() + delay > budget;
             if !may_replay || attempt >= policy.max_attempts || out_of_time {
                 return Err(error);
             }

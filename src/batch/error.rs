@@ -14,6 +14,15 @@ pub enum BatchError {
         "cannot reach the Batch account at {url}: {detail}. Check the account URL, the network or proxy (HTTPS_PROXY), and try again"
     )]
     Transport { url: String, detail: String },
+    /// The account never answered this process at all: most likely a wrong URL or a network
+    /// that does not lead there. Configuration, so exit 2.
+    #[error(
+        "cannot reach the Batch account at {url} (no answer since the first try, {:.0} s ago): {detail}. Check the \
+         account URL (`repool info` shows it), that this machine's network or proxy (HTTPS_PROXY) leads there, \
+         and try again",
+        waited.as_secs_f64()
+    )]
+    Unreachable { url: String, detail: String, waited: Duration },
     /// The account's TLS certificate did not verify: permanent, so never retried.
     #[error(
         "the Batch account at {url} presented a TLS certificate that cannot be verified ({detail}). If a proxy \
