@@ -81,6 +81,7 @@ pub enum Command {
         /// Every pool in the definition
         #[arg(long)]
         all: bool,
+        /// The plan as one JSON object on stdout (per pool: action, why, each change)
         #[arg(long)]
         json: bool,
     },
@@ -186,6 +187,9 @@ pub struct RecreateArgs {
     /// Every pool in the definition
     #[arg(long)]
     pub all: bool,
+    /// Only the chosen pools whose plan shows changes (with --all: every pool that differs)
+    #[arg(long)]
+    pub changed: bool,
     /// Do not ask; required when stdin is not a terminal
     #[arg(long)]
     pub yes: bool,
@@ -199,7 +203,7 @@ pub struct RecreateArgs {
     #[arg(long)]
     pub json: bool,
     /// Stop after this step: disable-autoscale, stop-resize, wait-steady, resize-to-zero,
-    /// wait-drained (or drain), backup, delete, wait-gone, create, wait-ready
+    /// wait-drained (or drain), backup, delete, wait-gone, create, wait-ready, wait-healthy
     #[arg(long, value_name = "STEP")]
     pub until: Option<String>,
     /// What to do when draining times out: wait, fail (default) or force
@@ -241,7 +245,7 @@ pub struct ResumeArgs {
     #[arg(long)]
     pub json: bool,
     /// Stop after this step: disable-autoscale, stop-resize, wait-steady, resize-to-zero,
-    /// wait-drained, backup, delete, wait-gone, create, wait-ready
+    /// wait-drained, backup, delete, wait-gone, create, wait-ready, wait-healthy
     #[arg(long, value_name = "STEP")]
     pub until: Option<String>,
     /// What to do when draining times out: wait, fail (default) or force

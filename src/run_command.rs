@@ -107,6 +107,20 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
     };
     let plan = Plan::new(&definition, &live, &ids, &settings.api_version);
     crate::note!("{plan}");
+    let unchanged: Vec<String> = (plan.pools.iter())
+        .filter(|p| p.action == crate::definition::plan::Action::Unchanged)
+        .map(|p| p.id.clone())
+        .collect();
+    let ids: Vec<String> = if args.changed {
+        ids.into_iter().filter(|id| !unchanged.iter().any(|u| u.eq_ignore_ascii_case(id))).collect()
+    } else {
+        ids
+    };
+    if ids.is_empty() {
+        crate::noteln!("nothing to recreate: every chosen pool matches the definition (--changed)");
+        return Ok(Exit::Done);
+    }
+    let unchanged_chosen = unchanged.iter().filter(|u| ids.iter().any(|id| id.eq_ignore_ascii_case(u))).count();
     // Proof before anything changes: all problems at once; the run's start checks again.
     let findings = workspace.preflight_against(&definition, &ids, &live).await.map_err(BadInput)?;
     for warning in &findings.warnings {
@@ -125,7 +139,11 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
         return Ok(Exit::Done);
     }
     refuse_if_readonly(&settings)?;
-    confirm(args.yes, &format!("Recreate {} pool(s): {}?", ids.len(), ids.join(", ")))?;
+    let note = match unchanged_chosen {
+        0 => String::new(),
+        n => format!(" ({n} of them match the definition already; --changed leaves those out)"),
+    };
+    confirm(args.yes, &format!("Recreate {} pool(s): {}{note}?", ids.len(), ids.join(", ")))?;
     let run = workspace.start(&definition, &ids).await.map_err(|e| BadInput(e.message))?;
     let bodies = run.bodies(Some(&definition), None).map_err(BadInput)?;
     let targets = run.targets(&[], until.map_or(Until::End, Until::After));

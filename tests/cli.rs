@@ -368,3 +368,22 @@ async fn bad_definitions_exit_2_with_the_location_and_change_nothing() {
     }
     assert_eq!(common::mutating_calls(&sim), 0);
 }
+
+/// `recreate --all --changed` takes only the pools whose plan shows changes; `--until` names every step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_leaves_out_pools_that_match_the_definition() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let key = sim.key().to_string();
+    let (code, _, err) =
+        run(repool(dir.path()).args(["recreate", "--pool", "p-ingest", "--yes"]).env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(repool(dir.path())
+        .args(["recreate", "--all", "--changed", "--dry-run"])
+        .env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("p-render:") && !out.contains("p-ingest:"), "{out}");
+    let (_, help, _) = run(repool(dir.path()).args(["recreate", "--help"]));
+    for step in repool::recreate::step::Step::ALL {
+        assert!(help.contains(step.name()), "--until lists {step}: {help}");
+    }
+}
