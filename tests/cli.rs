@@ -277,7 +277,9 @@ async fn a_failed_pool_exits_1_and_says_why() {
     let config = dir.path().join("repool/config.toml");
     let text = std::fs::read_to_string(&config).unwrap().replace("PT60M", "PT5M");
     std::fs::write(&config, text).unwrap();
-    // 25-minute tasks, one just begun: a 5-minute resize timeout cannot drain them.
+    // 25-minute tasks, one just begun: a 5-minute resize timeout cannot drain them. At ×300 the
+    // tasks last 5 s, ample for the binary to reach its drain even on a loaded machine.
+    common::set_speed(&sim, 300.0);
     common::tasks_just_began(&sim, "p-ingest");
     let (code, out, err) = run(repool(dir.path())
         .args(["recreate", "--pool", "p-ingest", "--yes", "--json"])

@@ -66,7 +66,10 @@ fn the_demo_shows_preflight_refusing_to_drop_a_managed_identity() {
     terminal.send("accept\r");
     // The run goes with what was chosen (how it ends depends on the demo's tasks: not the point here).
     let text = || common::journal_text(&data.path().join("demo"));
-    common::wait_until("the run ends", || text().contains("run-finished"));
+    common::wait_until("the run ends", || {
+        let screen = terminal.text();
+        screen.contains("done: reporting") || screen.contains("failed: reporting")
+    });
     terminal.send("q");
     assert!(terminal.end().success);
     let text = text();
