@@ -85,6 +85,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a pool definition for the account's pools as they are (start here with existing pools)
+    Export {
+        /// Pool id (repeatable); default: every pool in the account
+        #[arg(long = "pool", value_name = "ID")]
+        pools: Vec<String>,
+        /// Every pool in the account (the default)
+        #[arg(long)]
+        all: bool,
+        /// Write to FILE (private to you) instead of stdout; a definition with secret
+        /// placeholders must end in .j2
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Recreate pools: back up, drain, delete, create, wait until healthy
     Recreate(RecreateArgs),
     /// Continue an unfinished run (this account's newest by default)

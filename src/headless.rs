@@ -149,6 +149,55 @@ pub fn validate(settings: &Settings) -> color_eyre::Result<Exit> {
     Ok(Exit::Done)
 }
 
+/// `repool export`: the chosen live pools as a definition (stdout or a private file); the
+/// variables its secret placeholders read are listed on stderr.
+pub async fn export(
+    settings: &Settings,
+    pools: &[String],
+    output: Option<&std::path::Path>,
+) -> color_eyre::Result<Exit> {
+    let client = connect(settings)?;
+    let live = client.list_pools(None, None, None).await?;
+    let mut chosen: Vec<&crate::batch::Pool> = Vec::new();
+    for id in pools {
+        let pool = live.iter().find(|p| p.id().eq_ignore_ascii_case(id)).ok_or_else(|| {
+            BadInput::new(format!("--pool {id}: the account has no such pool (`repool pools` lists them)"))
+        })?;
+        chosen.push(pool);
+    }
+    if pools.is_empty() {
+        chosen = live.iter().filter(|p| p.state != Some(crate::batch::PoolState::Deleting)).collect();
+    }
+    if chosen.is_empty() {
+        return Err(BadInput::new("the account has no pools to export").into());
+    }
+    let exported = crate::definition::export::export(&chosen, &settings.api_version).map_err(BadInput)?;
+    let template = !exported.secrets.is_empty();
+    match output {
+        Some(path) => {
+            if template && path.extension().is_none_or(|e| e != "j2") {
+                return Err(BadInput::new(format!(
+                    "{}: the export reads secrets from the environment (env() placeholders), so it is a template: \
+                     name the file *.j2; nothing was written",
+                    path.display()
+                ))
+                .into());
+            }
+            crate::files::write_atomic(path, exported.text.as_bytes())
+                .map_err(|e| BadInput::new(format!("cannot write {}: {e}", path.display())))?;
+            crate::noteln!("exported {} pool(s) to {}", chosen.len(), path.display());
+        }
+        None => crate::out!("{}", exported.text),
+    }
+    if template {
+        crate::noteln!("the service never returns these secrets; set them before using the definition:");
+        for (variable, pool, path) in &exported.secrets {
+            crate::noteln!("  {variable}  ({pool}: {path})");
+        }
+    }
+    Ok(Exit::Done)
+}
+
 pub async fn plan(settings: &Settings, pools: &[String], json: bool) -> color_eyre::Result<Exit> {
     let definition = load_definition(settings)?;
     if let Some(unknown) = pools.iter().find(|id| definition.pool(id).is_none()) {

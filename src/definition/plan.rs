@@ -123,6 +123,9 @@ pub fn plan_pool(pool: &PoolDefinition, live: &Pool, api_version: &str) -> PoolP
         _ => Map::new(),
     };
     prune_to_schema(&mut current, schema, &[]);
+    // What the service fills in counts on both sides: a pool created under an older api-version
+    // lacks what this one defaults (taskSchedulingPolicy.jobDefaultOrder), and it is no change.
+    defaults::apply(&mut current, api_version);
     if live.autoscale() && desired.get("enableAutoScale").and_then(Value::as_bool) == Some(true) {
         // With autoscale on, the formula owns the targets.
         current.remove("targetDedicatedNodes");
