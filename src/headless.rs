@@ -189,6 +189,12 @@ pub async fn export(
         }
         None => crate::out!("{}", exported.text),
     }
+    for (pool, property) in &exported.uncarried {
+        crate::noteln!(
+            "warning: pool '{pool}': its {property} (a managed identity) is not in the definition, because no pool-add \
+             body can carry one; recreating it would drop it, so preflight refuses unless --accept-loss {property}"
+        );
+    }
     if template {
         crate::noteln!("the service never returns these secrets; set them before using the definition:");
         for (variable, pool, path) in &exported.secrets {

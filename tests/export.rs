@@ -35,6 +35,7 @@ async fn the_demo_account_exports_to_a_definition_that_plans_unchanged() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("P_RENDER_CONTAINERREGISTRIES_0_PASSWORD"), "the secrets to set are listed: {err}");
+    assert!(err.contains("pool 'reporting': its identity (a managed identity)"), "the identity is named: {err}");
     let text = std::fs::read_to_string(&template).unwrap();
     assert!(!text.contains("\"url\"") && !text.contains("eTag") && !text.contains("creationTime"), "{text}");
     let mut plan = repool_command(dir.path());

@@ -141,6 +141,10 @@ async fn moving_marking_filtering_sorting() {
     app.update(key('s'));
     assert_eq!(app.selected_pool().unwrap().id(), "win-test", "id descending");
     app.update(key('s'));
+    assert_eq!(app.sort.0.name(), "age");
+    let oldest = app.pools.iter().filter_map(|p| p.creation_time).min();
+    assert_eq!(app.selected_pool().unwrap().creation_time, oldest, "oldest first: the pools most due");
+    app.update(key('s'));
     app.update(key('s'));
     assert_eq!(app.sort.0.name(), "state");
     assert_eq!(app.update(key('r')), [Command::Refresh]);

@@ -14,13 +14,19 @@ pub struct Exported {
     pub text: String,
     /// (variable, pool, property path) for each secret placeholder; non-empty means a template.
     pub secrets: Vec<(String, String, String)>,
+    /// Pools whose live properties no definition can carry (a managed identity), and what.
+    pub uncarried: Vec<(String, String)>,
 }
 
 pub fn export(pools: &[&Pool], api_version: &str) -> Result<Exported, String> {
     let mut bodies: Vec<(String, Value)> = Vec::new();
     let mut secrets = Vec::new();
+    let mut uncarried = Vec::new();
     for pool in pools {
         let live = serde_json::to_value(pool).map_err(|e| e.to_string())?;
+        if live.get("identity").is_some_and(|i| !i.is_null()) {
+            uncarried.push((pool.id().to_string(), "identity".to_string()));
+        }
         let (mut body, missing) = body_from_backup(&live, api_version)?;
         for path in missing {
             let variable = variable_name(pool.id(), &path);
@@ -49,7 +55,7 @@ pub fn export(pools: &[&Pool], api_version: &str) -> Result<Exported, String> {
         text = text.replace(&format!("\"{}\"", placeholder(n)), &format!("\"{{{{ env(\"{variable}\") }}}}\""));
     }
     text.push('\n');
-    Ok(Exported { text, secrets })
+    Ok(Exported { text, secrets, uncarried })
 }
 
 fn placeholder(n: usize) -> String {

@@ -115,6 +115,8 @@ pub enum Command {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Column {
     Id,
+    /// Since the pool was created: which pools are due for their periodic recreation.
+    Age,
     State,
     Allocation,
     Autoscale,
@@ -124,8 +126,9 @@ pub enum Column {
 }
 
 impl Column {
-    const ORDER: [Column; 7] = [
+    const ORDER: [Column; 8] = [
         Column::Id,
+        Column::Age,
         Column::State,
         Column::Allocation,
         Column::Autoscale,
@@ -137,6 +140,7 @@ impl Column {
     pub fn name(self) -> &'static str {
         match self {
             Column::Id => "id",
+            Column::Age => "age",
             Column::State => "state",
             Column::Allocation => "allocation",
             Column::Autoscale => "autoscale",
@@ -306,6 +310,8 @@ impl App {
             let (pa, pb) = (&self.pools[a], &self.pools[b]);
             let order = match column {
                 Column::Id => pa.id().to_lowercase().cmp(&pb.id().to_lowercase()),
+                // Oldest first when ascending: the pools most due for recreation.
+                Column::Age => pa.creation_time.cmp(&pb.creation_time),
                 Column::State => {
                     pa.state.as_ref().map(|s| s.to_string()).cmp(&pb.state.as_ref().map(|s| s.to_string()))
                 }

@@ -194,6 +194,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
             let row = Row::new(vec![
                 Cell::from(if marked { "✓" } else { " " }).style(Style::new().fg(theme.accent)),
                 Cell::from(id.to_string()),
+                Cell::from(p.creation_time.map(|t| age(app.now, t)).unwrap_or_default()),
                 Cell::from(state).style(Style::new().fg(if ghost { theme.bad } else { allocation_color(p, theme) })),
                 Cell::from(alloc).style(Style::new().fg(allocation_color(p, theme))),
                 Cell::from(if p.autoscale() { "on" } else { "off" }),
@@ -218,6 +219,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let header = Row::new([
         "",
         "ID",
+        "AGE",
         "STATE",
         "ALLOCATION",
         "AUTO",
@@ -232,6 +234,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let widths = [
         Constraint::Length(1),
         Constraint::Min(12),
+        Constraint::Length(4),
         Constraint::Length(8),
         Constraint::Length(14),
         Constraint::Length(4),
