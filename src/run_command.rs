@@ -210,6 +210,7 @@ pub async fn resume(
         crate::noteln!("run {run_id}: nothing left to do");
         return Ok(Exit::Done);
     }
+    crate::noteln!("as the run chose when it started: {}", run.state.choices.describe());
     let bodies = run.bodies(definition.as_ref(), create_from).map_err(BadInput)?;
     for warning in run.prove(&bodies).await.map_err(BadInput)? {
         crate::noteln!("warning: {warning}");

@@ -285,6 +285,7 @@ async fn resume_keeps_the_choices_the_run_started_with() {
             .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
     );
     assert_eq!(code, 0, "{err}");
+    assert!(err.contains("as the run chose when it started: accepting the loss of identity"), "{err}");
     assert!(sim.with_world(|w, _| w.find("reporting").unwrap().wire.rest.get("identity").is_none()), "recreated");
 }
 
