@@ -139,6 +139,10 @@ pub struct Settings {
     pub paths: Paths,
     pub config_found: bool,
     pub profile: Option<String>,
+    /// Every `[accounts.NAME]` of the config file and its URL (the dashboard switches between them).
+    pub accounts: Vec<(String, String)>,
+    /// The flags these settings were resolved with (another account resolves with them too).
+    pub flags: GlobalArgs,
     pub endpoint: Option<String>,
     pub auth: AuthSettings,
     pub http: HttpSettings,
@@ -154,6 +158,19 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The config's account `name`, with the flags that do not name an account of their own.
+    pub fn for_account(&self, name: &str) -> Result<Self, BadInput> {
+        let flags = GlobalArgs {
+            config: Some(self.paths.config_file.clone()),
+            account: Some(name.to_string()),
+            account_url: None,
+            account_name: None,
+            definition: None,
+            ..self.flags.clone()
+        };
+        Self::load(&flags, false)
+    }
+
     /// Loads the config file (absent is fine unless named explicitly, or `missing_ok`) and applies
     /// env and flags.
     pub fn load(flags: &GlobalArgs, missing_ok: bool) -> Result<Self, BadInput> {
@@ -182,6 +199,8 @@ impl Settings {
             .clone()
             .or(file.account.clone())
             .or_else(|| (file.accounts.len() == 1).then(|| file.accounts.keys().next().cloned()).flatten());
+        let accounts =
+            file.accounts.iter().map(|(name, a)| (name.clone(), a.url.clone().unwrap_or_default())).collect();
         let account = match &profile {
             Some(name) => file.accounts.remove(name).ok_or_else(|| {
                 let known: Vec<_> = file.accounts.keys().cloned().collect();
@@ -219,6 +238,8 @@ impl Settings {
         Ok(Settings {
             config_found,
             profile,
+            accounts,
+            flags: flags.clone(),
             endpoint: pick(flags.account_url.clone(), "AZURE_BATCH_ENDPOINT", account.url),
             auth,
             http: HttpSettings {

@@ -311,13 +311,13 @@ async fn planted_secrets_appear_nowhere() {
     eprintln!("{registry}");
     seen.extend(screens);
     let mut files = 0;
-    for folder in ["journal", "backups", "logs", "locks"] {
+    for folder in ["journal", "backups", "logs", "locks", "exports"] {
         for entry in walk(&dir.path().join(folder)) {
             seen.push(std::fs::read_to_string(&entry).unwrap_or_default());
             files += 1;
         }
     }
-    assert!(files >= 4, "journal, backups and logs were written: {files} files");
+    assert!(files >= 5, "journal, backups, logs and the written JSON: {files} files");
     for secret in planted.iter().copied().chain([key.as_str()]) {
         for (i, text) in seen.iter().enumerate() {
             assert!(!text.contains(secret), "secret {secret} leaked into output/file #{i}");
@@ -332,16 +332,23 @@ fn dashboard_screens(dir: &std::path::Path, definition: &std::path::Path, env: &
     terminal.wait_for("p-render");
     terminal.send("/p-render\r");
     terminal.send("\r");
-    terminal.wait_for("(esc: back)");
-    terminal.wait_for("plan:");
+    terminal.wait_for("summary  plan  nodes  json");
+    terminal.send("\t");
+    terminal.wait_for("plan: Recreate");
+    terminal.send("\t");
+    terminal.wait_for("node(s), listed");
+    terminal.send("\t");
+    terminal.wait_for("\"vmSize\"");
+    terminal.send("w");
+    terminal.wait_for("(secrets hidden)");
     // A lone escape is only a key once no sequence follows it: wait for its effect.
     terminal.send("\x1b");
-    terminal.wait_without("(esc: back)");
+    terminal.wait_without("summary  plan  nodes  json");
     terminal.send("p");
     terminal.wait_for("defined pool(s) differ");
     terminal.mark_and_recreate("p-render");
     terminal.send("l");
-    terminal.wait_for("activity: Batch calls");
+    terminal.wait_for(" activity ");
     terminal.send("?");
     terminal.wait_for("any key closes");
     terminal.send("\x1b");

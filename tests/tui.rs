@@ -45,6 +45,7 @@ async fn demo_app(readonly: bool) -> (App, repool::sim::RunningSim) {
         refresh_secs: 5,
         readonly,
         demo: true,
+        ..Default::default()
     };
     let definition = Arc::new(Definition::from_text("pools.example.json", EXAMPLE, false, &BTreeMap::new()).unwrap());
     let mut app = App::new(identity, KeyMap::default(), Some(definition), "2024-07-01.20.0");
@@ -60,24 +61,56 @@ async fn demo_app(readonly: bool) -> (App, repool::sim::RunningSim) {
 fn render(app: &mut App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|frame| repool::tui::view::draw(frame, app, &Theme::default())).unwrap();
-    terminal.backend().to_string()
+    // The simulator's port and the seeded pools' times (relative to now) change from run to run;
+    // each is replaced by text of the same width, so the layout stays as drawn.
+    let text = terminal.backend().to_string();
+    let same_width = |caps: &regex::Captures, word: &str| format!("{:<w$}", word, w = caps[0].len());
+    let text = regex::Regex::new(r"127\.0\.0\.1:\d+")
+        .unwrap()
+        .replace_all(&text, |c: &regex::Captures| same_width(c, "127.0.0.1:PORT"));
+    // A time's fraction has as many digits as it needs: the spaces after it absorb the difference.
+    regex::Regex::new(r#"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z("?,?) *"#)
+        .unwrap()
+        .replace_all(&text, |c: &regex::Captures| same_width(c, &format!("TIME{}", &c[2])))
+        .into_owned()
+}
+
+/// The sizes every screen is pictured at: the smallest usual terminal, a laptop, a wide monitor.
+const SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 50)];
+
+fn snapshots(app: &mut App, name: &str) {
+    for (width, height) in SIZES {
+        insta::assert_snapshot!(format!("{name}_{width}x{height}"), render(app, width, height));
+    }
 }
 
 #[tokio::test]
 async fn screens() {
-    let (mut app, _sim) = demo_app(false).await;
-    insta::assert_snapshot!("table", render(&mut app, 150, 22));
+    let (mut app, sim) = demo_app(false).await;
+    snapshots(&mut app, "table");
     app.update(key('?'));
-    insta::assert_snapshot!("help", render(&mut app, 150, 32));
+    snapshots(&mut app, "help");
     app.update(key('x'));
     assert_eq!(app.screen, Screen::Table, "any key closes help");
+    select(&mut app, "p-ingest");
+    app.update(code(KeyCode::Enter));
+    snapshots(&mut app, "details_summary");
+    app.update(code(KeyCode::Tab));
+    snapshots(&mut app, "details_plan");
+    assert_eq!(app.update(code(KeyCode::Tab)), [Command::NodesFor("p-ingest".into())], "the nodes tab lists nodes");
+    let nodes = common::client_for(&sim).list_nodes("p-ingest", None).await.unwrap();
+    app.update(Action::Nodes { pool: "p-ingest".into(), result: Ok(nodes) });
+    snapshots(&mut app, "details_nodes");
+    app.update(code(KeyCode::Tab));
+    snapshots(&mut app, "details_json");
+    app.update(code(KeyCode::Esc));
     typed(&mut app, "/p-");
     app.update(code(KeyCode::Enter));
     app.update(key(' '));
     app.update(key(' '));
     app.update(key('R'));
     typed(&mut app, "recr");
-    insta::assert_snapshot!("confirm", render(&mut app, 150, 22));
+    snapshots(&mut app, "confirm");
     app.update(code(KeyCode::Esc));
     for (step, finished) in [(Step::DisableAutoscale, true), (Step::StopResize, true), (Step::WaitSteady, false)] {
         app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step }));
@@ -95,13 +128,212 @@ async fn screens() {
     app.update(Action::Progress(Progress::PoolFinished {
         pool: "p-render".into(),
         status: PoolStatus::Failed,
-        error: Some("draining did not finish".into()),
+        error: Some("draining did not finish: 2 node(s) still run tasks after the drain timeout of 60 minutes".into()),
     }));
-    app.show_log = true;
+    snapshots(&mut app, "run");
+    app.update(key('l'));
     // Log lines carry wall-clock times; pin them so the picture is reproducible.
     let pinned: jiff::Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
     app.log.iter_mut().for_each(|line| line.at = pinned);
-    insta::assert_snapshot!("run_and_log", render(&mut app, 150, 34));
+    snapshots(&mut app, "log");
+}
+
+/// At 80×24 nothing an operator reads is cut: every header whole, ages and states whole, and the
+/// hint line ends with help and quit in every view.
+#[tokio::test]
+async fn every_screen_reads_whole_at_80_by_24() {
+    let (mut app, _sim) = demo_app(false).await;
+    let screen = render(&mut app, 80, 24);
+    for header in ["ID", "AGE", "STATE", "ALLOC ", "DEF"] {
+        assert!(screen.contains(header), "{header} in\n{screen}");
+    }
+    for cut in ["ALLOCATI", "DEDICA", "VM SIZ "] {
+        assert!(!screen.contains(cut), "{cut} cut in\n{screen}");
+    }
+    let legacy = screen.lines().find(|l| l.contains("legacy-batch")).unwrap();
+    assert!(legacy.contains("37d") && legacy.contains("steady 37d") && legacy.contains("active"), "{legacy}");
+    let hints = |app: &mut App| render(app, 80, 24).lines().last().unwrap().to_string();
+    for keys in [&[][..], &[KeyCode::Enter][..], &[KeyCode::Enter, KeyCode::Tab, KeyCode::Tab][..]] {
+        app.update(code(KeyCode::Esc));
+        app.update(code(KeyCode::Esc));
+        for k in keys {
+            app.update(code(*k));
+        }
+        let line = hints(&mut app);
+        assert!(line.contains("? help") && line.contains("q quit"), "{:?}: {line}", app.screen);
+    }
+    app.update(code(KeyCode::Esc));
+    app.update(key('U'));
+    assert!(hints(&mut app).contains("q quit"));
+    app.update(key('l'));
+    assert!(hints(&mut app).contains("e errors only") && hints(&mut app).contains("q quit"));
+    let (mut readonly, _sim) = demo_app(true).await;
+    let line = hints(&mut readonly);
+    assert!(!line.contains("recreate") && line.contains("q quit"), "read-only offers no recreate: {line}");
+}
+
+/// Details scroll, the nodes tab lists the open pool's nodes on every refresh (and no other's),
+/// and `w` writes the JSON the details show.
+#[tokio::test]
+async fn details_scroll_list_nodes_and_write_json() {
+    let (mut app, sim) = demo_app(false).await;
+    select(&mut app, "p-ingest");
+    app.update(code(KeyCode::Enter));
+    app.update(code(KeyCode::BackTab));
+    assert_eq!(app.detail_tab.name(), "json");
+    render(&mut app, 80, 24);
+    assert!(app.detail_lines > 20, "the JSON is longer than the screen");
+    app.update(key('G'));
+    let screen = render(&mut app, 80, 24);
+    assert!(app.detail_scroll > 0 && screen.contains(&format!("{}/{}", app.detail_scroll + 1, app.detail_lines)));
+    let written = app.update(key('w'));
+    let [Command::WriteJson { pool, body }] = written.as_slice() else { panic!("{written:?}") };
+    assert_eq!(pool, "p-ingest");
+    assert_eq!(body["vmSize"], "standard_d4s_v3");
+    app.update(code(KeyCode::Tab));
+    assert_eq!(app.detail_tab.name(), "summary");
+    let pools = common::client_for(&sim)
+        .list_pools(Some(repool::recreate::snapshots::POOL_SUMMARY_SELECT), None, None)
+        .await
+        .unwrap();
+    let refreshed = app.update(Action::Refreshed(Ok(pools.clone())));
+    assert!(!refreshed.iter().any(|c| matches!(c, Command::NodesFor(_))), "no node listing outside the nodes tab");
+    app.update(code(KeyCode::Tab));
+    app.update(code(KeyCode::Tab));
+    let refreshed = app.update(Action::Refreshed(Ok(pools)));
+    assert!(refreshed.contains(&Command::NodesFor("p-ingest".into())), "{refreshed:?}");
+    // An answer for a pool no longer open is dropped.
+    app.update(code(KeyCode::Esc));
+    app.update(Action::Nodes { pool: "p-ingest".into(), result: Ok(vec![]) });
+    assert!(app.nodes.is_none());
+}
+
+/// While a pool drains, its nodes tab says which nodes still run which tasks, and since when.
+#[tokio::test]
+async fn the_drain_inspector_names_the_nodes_and_tasks_still_running() {
+    let (mut app, sim) = demo_app(false).await;
+    // The frozen clock does not move: the tasks began a minute ago.
+    sim.with_world(|world, now| {
+        for node in &mut world.find_mut("p-ingest").unwrap().nodes {
+            node.ready_at = now - 60.0;
+        }
+    });
+    let client = common::client_for(&sim);
+    let request = repool::batch::ResizeRequest {
+        target_dedicated_nodes: Some(0),
+        target_low_priority_nodes: Some(0),
+        node_deallocation_option: Some(repool::batch::NodeDeallocationOption::TaskCompletion),
+        ..Default::default()
+    };
+    client.resize_pool("p-ingest", &request).await.unwrap();
+    let nodes = client.list_nodes("p-ingest", None).await.unwrap();
+    app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step: Step::WaitDrained }));
+    app.update(key(':'));
+    typed(&mut app, "nodes p-ingest");
+    let commands = app.update(code(KeyCode::Enter));
+    assert!(commands.contains(&Command::NodesFor("p-ingest".into())), "{commands:?}");
+    app.update(Action::Nodes { pool: "p-ingest".into(), result: Ok(nodes) });
+    let screen = render(&mut app, 120, 40);
+    assert!(screen.contains("drain: 4 of 4 node(s) still run tasks"), "{screen}");
+    assert!(screen.contains("job-p-ingest/task-"), "{screen}");
+}
+
+/// `:` commands with completion, the regex filter and its inversion, sorting by any column.
+#[tokio::test]
+async fn command_mode_regex_filter_and_sorting_every_column() {
+    let (mut app, _sim) = demo_app(false).await;
+    app.accounts = vec![("prod".into(), "https://prod".into()), ("staging".into(), "https://staging".into())];
+    app.update(key(':'));
+    typed(&mut app, "ct");
+    app.update(code(KeyCode::Tab));
+    assert_eq!(app.command.as_deref(), Some("ctx"));
+    typed(&mut app, " st");
+    app.update(code(KeyCode::Tab));
+    assert_eq!(app.command.as_deref(), Some("ctx staging"));
+    assert_eq!(app.update(code(KeyCode::Enter)), [Command::SwitchAccount("staging".into())]);
+    app.update(key(':'));
+    typed(&mut app, "ctx nope");
+    assert!(app.update(code(KeyCode::Enter)).is_empty());
+    assert!(app.status.as_deref().unwrap().contains("prod, staging"), "{:?}", app.status);
+    app.update(key(':'));
+    typed(&mut app, "ctx");
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Accounts);
+    app.update(code(KeyCode::Esc));
+    typed(&mut app, "/^(p-|win)");
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.rows().len(), 4);
+    app.update(code(KeyCode::Esc));
+    typed(&mut app, "/!^(p-|win)");
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.rows().len(), 8, "inverted");
+    app.update(code(KeyCode::Esc));
+    for column in repool::tui::columns::Column::ALL {
+        app.update(key(':'));
+        typed(&mut app, &format!("sort {}", column.name()));
+        app.update(code(KeyCode::Enter));
+        assert_eq!(app.sort.0, column);
+    }
+    app.update(key(':'));
+    typed(&mut app, "sort errors");
+    app.update(code(KeyCode::Enter));
+    app.update(key('g'));
+    assert_eq!(app.selected_pool().unwrap().id(), "legacy-batch", "pools with errors first");
+    app.update(key(':'));
+    typed(&mut app, "sort errors");
+    app.update(code(KeyCode::Enter));
+    assert!(!app.sort.1, "the same column again reverses");
+    app.update(key(':'));
+    typed(&mut app, "log ingest");
+    app.update(code(KeyCode::Enter));
+    assert_eq!((app.screen.clone(), app.log.filter.text()), (Screen::Log, "ingest"));
+}
+
+/// The log folds the refresh cycle's reads, filters by text (a pool id) and by errors.
+#[tokio::test]
+async fn the_log_folds_refresh_calls_and_filters() {
+    let (mut app, _sim) = demo_app(false).await;
+    let event = |method: &str, path: &str, status: u16| repool::batch::ApiEvent {
+        operation: "test",
+        method: method.into(),
+        path: path.into(),
+        status: Some(status),
+        attempt: 1,
+        elapsed: Duration::from_millis(3),
+        error: None,
+    };
+    for _ in 0..20 {
+        app.update(Action::Api(event("GET", "/pools?$select=id", 200)));
+        app.update(Action::Api(event("GET", "/nodecounts", 200)));
+    }
+    app.update(Action::Api(event("POST", "/pools/p-ingest/resize", 202)));
+    app.update(Action::Api(event("GET", "/pools/p-render", 404)));
+    app.update(key('l'));
+    let screen = render(&mut app, 120, 40);
+    assert!(screen.contains("×20"), "{screen}");
+    assert_eq!(screen.matches("GET /nodecounts").count(), 1, "{screen}");
+    app.update(key('/'));
+    typed(&mut app, "p-ingest");
+    app.update(code(KeyCode::Enter));
+    let shown: Vec<String> = app.log.shown().iter().map(|l| l.text.clone()).collect();
+    assert!(shown.iter().all(|l| l.contains("p-ingest")) && !shown.is_empty(), "{shown:?}");
+    app.update(code(KeyCode::Esc));
+    app.update(key('e'));
+    let shown: Vec<String> = app.log.shown().iter().map(|l| l.text.clone()).collect();
+    assert!(shown.iter().all(|l| l.contains("404")) && !shown.is_empty(), "{shown:?}");
+}
+
+/// An account that does not answer gets a banner that says so, whole, and that it keeps trying.
+#[tokio::test]
+async fn an_unreachable_account_gets_a_banner() {
+    let (mut app, _sim) = demo_app(false).await;
+    let error = "cannot reach the Batch account at http://127.0.0.1:9/ (no answer since the first try, 6 s ago): \
+                 connection refused. Check the account URL (`repool info` shows it)";
+    app.update(Action::Refreshed(Err(error.into())));
+    app.update(Action::Refreshed(Err(error.into())));
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("does not answer") && screen.contains("2 tries failed"), "{screen}");
+    assert!(screen.replace(['\n', ' ', '"'], "").contains("connectionrefused"), "{screen}");
 }
 
 #[tokio::test]
@@ -112,9 +344,13 @@ async fn details_show_properties_redacted_and_the_plan() {
     let commands = app.update(code(KeyCode::Enter));
     assert_eq!(commands, [Command::RefreshFull]);
     assert_eq!(app.screen, Screen::Detail("p-render".into()));
+    app.update(code(KeyCode::Tab));
     let screen = render(&mut app, 160, 60);
     assert!(screen.contains("plan: Recreate"), "{screen}");
     assert!(screen.contains("virtualMachineConfiguration.imageReference.offer"), "{screen}");
+    app.update(code(KeyCode::Tab));
+    app.update(code(KeyCode::Tab));
+    let screen = render(&mut app, 160, 60);
     assert!(screen.contains("\"vmSize\": \"standard_d8s_v3\""), "{screen}");
     app.update(code(KeyCode::Esc));
     assert_eq!(app.screen, Screen::Table);
@@ -300,7 +536,9 @@ async fn the_run_panel_shows_nodes_still_draining() {
     let (mut app, _sim) = demo_app(false).await;
     app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step: Step::WaitDrained }));
     let screen = render(&mut app, 200, 30);
-    assert!(screen.contains("draining: 4 node(s) left"), "{screen}");
+    assert!(screen.contains("4 node(s) left (:nodes)"), "{screen}");
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("drain") && screen.contains("4 node(s) left"), "{screen}");
 }
 
 /// Selects `id` in the table by moving down to it, as an operator would.

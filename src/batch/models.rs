@@ -307,6 +307,70 @@ pub struct Node {
     pub rest: Map<String, Value>,
 }
 
+/// A task a node reports in `recentTasks` (job, task, state, when it started).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeTask {
+    pub job: String,
+    pub task: String,
+    pub state: String,
+    pub started: Option<Timestamp>,
+}
+
+/// Read leniently from the node's other properties: an odd shape from the server shows as
+/// missing, never as a failed listing.
+impl Node {
+    fn text(value: &Value, key: &str) -> String {
+        crate::output::escape(value.get(key).and_then(Value::as_str).unwrap_or("?")).into_owned()
+    }
+
+    pub fn start_task_exit(&self) -> Option<i64> {
+        self.rest.get("startTaskInfo")?.get("exitCode")?.as_i64()
+    }
+
+    /// `FailureExitCode: The task process exited …`, when the start task failed.
+    pub fn start_task_failure(&self) -> Option<String> {
+        let failure = self.rest.get("startTaskInfo")?.get("failureInfo").filter(|f| !f.is_null())?;
+        Some(format!("{}: {}", Self::text(failure, "code"), Self::text(failure, "message")))
+    }
+
+    /// The start task ran to completion with exit code 0, or the pool has none.
+    pub fn start_task_succeeded(&self) -> bool {
+        self.rest.get("startTaskInfo").is_none_or(|i| {
+            i.get("state").and_then(Value::as_str) == Some("completed") && self.start_task_exit() == Some(0)
+        })
+    }
+
+    /// The node's `errors`, as `code: message`.
+    pub fn errors(&self) -> Vec<String> {
+        let errors = self.rest.get("errors").and_then(Value::as_array);
+        errors
+            .into_iter()
+            .flatten()
+            .map(|e| format!("{}: {}", Self::text(e, "code"), Self::text(e, "message")))
+            .collect()
+    }
+
+    /// Tasks the node reports as running now.
+    pub fn running_tasks(&self) -> Vec<NodeTask> {
+        let tasks = self.rest.get("recentTasks").and_then(Value::as_array);
+        tasks
+            .into_iter()
+            .flatten()
+            .filter(|t| t.get("taskState").and_then(Value::as_str) == Some("running"))
+            .map(|t| NodeTask {
+                job: Self::text(t, "jobId"),
+                task: Self::text(t, "taskId"),
+                state: Self::text(t, "taskState"),
+                started: t
+                    .get("executionInfo")
+                    .and_then(|e| e.get("startTime"))
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse().ok()),
+            })
+            .collect()
+    }
+}
+
 /// Body of `POST /pools/{id}/resize`. Counts are read as numbers or numeric strings: the Azure
 /// CLI sends `"targetDedicatedNodes": "1"`, and the service accepts it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -897,17 +897,8 @@ impl NodeHealth {
         let mut states = std::collections::BTreeMap::<String, u32>::new();
         for node in nodes {
             let id = node.id.as_deref().unwrap_or("?");
-            let info = node.rest.get("startTaskInfo");
-            let exit = info.and_then(|i| i["exitCode"].as_i64());
-            let failure = info.and_then(|i| i.get("failureInfo")).filter(|f| !f.is_null());
-            let errors: Vec<String> = node
-                .rest
-                .get("errors")
-                .and_then(|e| e.as_array())
-                .into_iter()
-                .flatten()
-                .map(|e| format!("{}: {}", e["code"].as_str().unwrap_or("?"), e["message"].as_str().unwrap_or("")))
-                .collect();
+            let exit = node.start_task_exit();
+            let failure = node.start_task_failure();
             *states.entry(node.state.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "?".into())).or_default() += 1;
             let broken =
                 matches!(node.state, Some(NodeState::StartTaskFailed | NodeState::Unusable)) || failure.is_some();
@@ -916,16 +907,13 @@ impl NodeHealth {
                 if let Some(code) = exit {
                     why.push(format!("start task exit {code}"));
                 }
-                if let Some(f) = failure {
-                    why.push(format!("{}: {}", f["code"].as_str().unwrap_or("?"), f["message"].as_str().unwrap_or("")));
-                }
-                why.extend(errors);
+                why.extend(failure);
+                why.extend(node.errors());
                 let state = node.state.as_ref().map(|s| s.to_string()).unwrap_or_default();
                 failed.push(crate::output::escape(&format!("{id} {state} ({})", why.join("; "))).into_owned());
                 continue;
             }
-            let started = info.is_none_or(|i| i["state"].as_str() == Some("completed") && exit == Some(0));
-            if matches!(node.state, Some(NodeState::Idle | NodeState::Running)) && started {
+            if matches!(node.state, Some(NodeState::Idle | NodeState::Running)) && node.start_task_succeeded() {
                 healthy += 1;
             }
         }

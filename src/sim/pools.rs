@@ -367,7 +367,7 @@ impl Ctx<'_> {
         let pool = self.world.find(id).ok_or_else(not_found)?;
         let mut nodes: Vec<_> = pool.visible_nodes(self.now).collect();
         nodes.sort_by(|a, b| a.id.cmp(&b.id));
-        let items = nodes.into_iter().map(|node| {
+        let items = nodes.into_iter().enumerate().map(|(index, node)| {
             let build = move || {
                 let state = pool.node_state(node, self.now);
                 let object = json!({
@@ -384,6 +384,19 @@ impl Ctx<'_> {
                     "isDedicated": node.dedicated,
                 });
                 let mut object = object.as_object().cloned()?;
+                if let Some(started) = pool.task_started(node, self.now) {
+                    let (job, task) = (format!("job-{}", pool.wire.id()), format!("task-{index}-{}", started.max(0.0) as u64 % 100_000));
+                    object.insert(
+                        "recentTasks".into(),
+                        json!([{
+                            "taskUrl": format!("{}/jobs/{job}/tasks/{task}", self.call.base),
+                            "jobId": job,
+                            "taskId": task,
+                            "taskState": "running",
+                            "executionInfo": {"startTime": self.clock.timestamp(started), "retryCount": 0, "requeueCount": 0},
+                        }]),
+                    );
+                }
                 if let Some((code, _)) = pool.start_task().filter(|_| self.now >= node.ready_at) {
                     let mut info = json!({
                         "state": "completed",

@@ -359,6 +359,19 @@ impl SimPool {
         }
     }
 
+    /// When the task running on `node` at `now` started, if one runs.
+    pub fn task_started(&self, node: &SimNode, now: f64) -> Option<f64> {
+        if self.node_state(node, now) != NodeState::Running {
+            return None;
+        }
+        let seconds = self.workload.as_ref().map(|w| w.task_seconds).filter(|s| *s > 0.0)?;
+        let end = match &node.leaving {
+            Some(leave) => leave.task_until,
+            None => self.task_end(node, now),
+        };
+        Some((end - seconds).max(node.ready_at))
+    }
+
     /// When the task running at `now` on `node` ends (`now` itself if none runs).
     fn task_end(&self, node: &SimNode, now: f64) -> f64 {
         match &self.workload {

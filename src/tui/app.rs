@@ -1,8 +1,10 @@
 //! Dashboard state and `update(Action) -> Vec<Command>`: pure, no terminal and no network, so
 //! every key and event is testable. Network work happens in tasks that send Actions back.
 
+use super::activity::Activity;
+use super::filter::TextFilter;
 use super::keys::{KeyAction, KeyMap};
-use crate::batch::{ApiEvent, Pool, PoolNodeCounts};
+use crate::batch::{ApiEvent, Node, Pool, PoolNodeCounts};
 use crate::definition::Definition;
 use crate::definition::plan::{Action as PlanAction, Plan};
 use crate::recreate::engine::Progress;
@@ -12,7 +14,7 @@ use crate::recreate::report::{PoolStatus, RunStatus};
 use crate::recreate::run::differences;
 use crate::recreate::step::Step;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// Everything that can happen to the dashboard.
@@ -44,6 +46,24 @@ pub enum Action {
     },
     /// The account's unfinished runs, read from the journal (at start and after every run).
     Runs(Vec<RunSummary>),
+    /// The nodes of the pool open in details (nodes tab), refreshed while it is open.
+    Nodes {
+        pool: String,
+        result: Result<Vec<Node>, String>,
+    },
+    /// Something the runtime did for a key (a file written), for the status line.
+    Said(String),
+    /// The dashboard now shows another account (`:ctx`), or could not switch.
+    Switched(Result<Box<AccountView>, String>),
+}
+
+/// What the dashboard needs of an account it switches to.
+#[derive(Clone, Debug)]
+pub struct AccountView {
+    pub identity: Identity,
+    pub definition: Option<Arc<Definition>>,
+    pub api_version: String,
+    pub choices: RunChoices,
 }
 
 /// An unfinished run as the dashboard shows it.
@@ -109,47 +129,19 @@ pub enum Command {
     /// Close this run without touching its pools.
     Abandon(String),
     Cancel,
+    /// List the nodes of this pool (details, nodes tab).
+    NodesFor(String),
+    /// Write this (redacted) pool body to a file of its own.
+    WriteJson {
+        pool: String,
+        body: serde_json::Value,
+    },
+    /// Show the config's account of this name (`:ctx NAME`).
+    SwitchAccount(String),
     Quit,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Column {
-    Id,
-    /// Since the pool was created: which pools are due for their periodic recreation.
-    Age,
-    State,
-    Allocation,
-    Autoscale,
-    Dedicated,
-    LowPriority,
-    VmSize,
-}
-
-impl Column {
-    const ORDER: [Column; 8] = [
-        Column::Id,
-        Column::Age,
-        Column::State,
-        Column::Allocation,
-        Column::Autoscale,
-        Column::Dedicated,
-        Column::LowPriority,
-        Column::VmSize,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Column::Id => "id",
-            Column::Age => "age",
-            Column::State => "state",
-            Column::Allocation => "allocation",
-            Column::Autoscale => "autoscale",
-            Column::Dedicated => "dedicated",
-            Column::LowPriority => "low-pri",
-            Column::VmSize => "vm size",
-        }
-    }
-}
+pub use super::columns::Column;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Screen {
@@ -158,6 +150,47 @@ pub enum Screen {
     /// The account's unfinished runs.
     Runs,
     Help,
+    /// The activity log, scrollable and filtered.
+    Log,
+    /// The config's accounts, to switch to one.
+    Accounts,
+}
+
+/// The sections of a pool's details.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DetailTab {
+    Summary,
+    Plan,
+    /// The pool's nodes; while it drains, which still hold tasks.
+    Nodes,
+    Json,
+}
+
+impl DetailTab {
+    pub const ALL: [DetailTab; 4] = [DetailTab::Summary, DetailTab::Plan, DetailTab::Nodes, DetailTab::Json];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DetailTab::Summary => "summary",
+            DetailTab::Plan => "plan",
+            DetailTab::Nodes => "nodes",
+            DetailTab::Json => "json",
+        }
+    }
+
+    fn step(self, forward: bool) -> DetailTab {
+        let at = DetailTab::ALL.iter().position(|t| *t == self).unwrap_or(0);
+        let n = DetailTab::ALL.len();
+        DetailTab::ALL[if forward { (at + 1) % n } else { (at + n - 1) % n }]
+    }
+}
+
+/// The nodes last listed for the pool open in details.
+#[derive(Clone, Debug)]
+pub struct NodesView {
+    pub pool: String,
+    pub nodes: Result<Vec<Node>, String>,
+    pub at: jiff::Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -185,16 +218,11 @@ pub struct PoolRunView {
     pub last_event: String,
 }
 
-#[derive(Clone, Debug)]
-pub struct LogLine {
-    pub at: jiff::Timestamp,
-    pub text: String,
-    pub error: bool,
-}
-
 /// The header's facts, fixed for the session.
 #[derive(Clone, Debug, Default)]
 pub struct Identity {
+    /// The config's `[accounts.NAME]` shown, if it came from one.
+    pub profile: Option<String>,
     pub account: String,
     pub endpoint: String,
     pub auth: String,
@@ -223,13 +251,27 @@ pub struct App {
     pub offset: usize,
     pub page_rows: usize,
     pub marks: BTreeSet<String>,
-    pub filter: String,
+    pub filter: TextFilter,
     pub filter_editing: bool,
     pub sort: (Column, bool),
     pub screen: Screen,
+    /// The details' section and how far it is scrolled.
+    pub detail_tab: DetailTab,
+    pub detail_scroll: usize,
+    /// Lines the details' section has (set by the view), to bound scrolling.
+    pub detail_lines: usize,
+    pub nodes: Option<NodesView>,
     pub dialog: Option<Dialog>,
-    pub show_log: bool,
-    pub log: VecDeque<LogLine>,
+    pub log: Activity,
+    /// The `:` command line being typed.
+    pub command: Option<String>,
+    /// The config's accounts (name, URL) and the one chosen in the accounts view.
+    pub accounts: Vec<(String, String)>,
+    pub accounts_selected: usize,
+    /// Refreshes failed in a row (the banner says the dashboard keeps trying).
+    pub refresh_failures: u32,
+    /// How far the help is scrolled, on terminals too short for all of it.
+    pub help_scroll: usize,
     pub run: BTreeMap<String, PoolRunView>,
     pub run_active: bool,
     /// The run this dashboard last started or continued, and its pools (`n` continues it).
@@ -250,8 +292,6 @@ pub struct App {
     pub choices: RunChoices,
     pub choice_focus: usize,
 }
-
-const LOG_LINES: usize = 500;
 
 /// A new run's choices in its confirmation: canary, max unavailable, on unhealthy, probe.
 pub const CHOICES: usize = 4;
@@ -275,13 +315,21 @@ impl App {
             offset: 0,
             page_rows: 20,
             marks: BTreeSet::new(),
-            filter: String::new(),
+            filter: TextFilter::default(),
             filter_editing: false,
             sort: (Column::Id, true),
             screen: Screen::Table,
+            detail_tab: DetailTab::Summary,
+            detail_scroll: 0,
+            detail_lines: 0,
+            nodes: None,
             dialog: None,
-            show_log: false,
-            log: VecDeque::new(),
+            log: Activity::default(),
+            command: None,
+            accounts: Vec::new(),
+            accounts_selected: 0,
+            refresh_failures: 0,
+            help_scroll: 0,
             run: BTreeMap::new(),
             run_active: false,
             run_id: None,
@@ -299,33 +347,19 @@ impl App {
         }
     }
 
-    /// Indices into `pools` of the rows shown: orphans first, then filtered and sorted.
+    /// Indices into `pools` of the rows shown: filtered (id, state, VM size) and sorted.
     pub fn rows(&self) -> Vec<usize> {
-        let needle = self.filter.to_lowercase();
         let mut rows: Vec<usize> = (0..self.pools.len())
-            .filter(|&i| needle.is_empty() || self.pools[i].id().to_lowercase().contains(&needle))
+            .filter(|&i| {
+                let p = &self.pools[i];
+                let state = p.state.as_ref().map(|s| s.as_str()).unwrap_or("");
+                self.filter.matches([p.id(), state, p.vm_size.as_deref().unwrap_or("")])
+            })
             .collect();
         let (column, ascending) = self.sort;
         rows.sort_by(|&a, &b| {
             let (pa, pb) = (&self.pools[a], &self.pools[b]);
-            let order = match column {
-                Column::Id => pa.id().to_lowercase().cmp(&pb.id().to_lowercase()),
-                // Oldest first when ascending: the pools most due for recreation.
-                Column::Age => pa.creation_time.cmp(&pb.creation_time),
-                Column::State => {
-                    pa.state.as_ref().map(|s| s.to_string()).cmp(&pb.state.as_ref().map(|s| s.to_string()))
-                }
-                Column::Allocation => pa
-                    .allocation_state
-                    .as_ref()
-                    .map(|s| s.to_string())
-                    .cmp(&pb.allocation_state.as_ref().map(|s| s.to_string())),
-                Column::Autoscale => pa.autoscale().cmp(&pb.autoscale()),
-                Column::Dedicated => pa.current_dedicated_nodes.cmp(&pb.current_dedicated_nodes),
-                Column::LowPriority => pa.current_low_priority_nodes.cmp(&pb.current_low_priority_nodes),
-                Column::VmSize => pa.vm_size.cmp(&pb.vm_size),
-            };
-            let order = order.then_with(|| pa.id().cmp(pb.id()));
+            let order = column.compare(self, pa, pb).then_with(|| pa.id().cmp(pb.id()));
             if ascending { order } else { order.reverse() }
         });
         rows
@@ -353,10 +387,7 @@ impl App {
     }
 
     pub fn log(&mut self, text: impl Into<String>, error: bool) {
-        if self.log.len() == LOG_LINES {
-            self.log.pop_front();
-        }
-        self.log.push_back(LogLine { at: self.now, text: text.into(), error });
+        self.log.push(self.now, text.into(), error, None);
     }
 
     fn say(&mut self, text: impl Into<String>) {
@@ -393,12 +424,16 @@ impl App {
                         self.add_ghosts();
                         self.last_refresh = Some(self.now);
                         self.refresh_error = None;
+                        self.refresh_failures = 0;
                         self.keep_selection(selected);
-                        vec![Command::NodeCountsFor(self.visible_ids())]
+                        let mut commands = vec![Command::NodeCountsFor(self.visible_ids())];
+                        commands.extend(self.nodes_command());
+                        commands
                     }
                     Err(e) => {
                         self.log(format!("refresh failed: {e}"), true);
                         self.refresh_error = Some(e);
+                        self.refresh_failures += 1;
                         vec![]
                     }
                 }
@@ -434,10 +469,13 @@ impl App {
                 let error = event.status.is_none_or(|s| s >= 400);
                 let retry = if event.attempt > 1 { format!(" (attempt {})", event.attempt) } else { String::new() };
                 let detail = event.error.map(|e| format!(" {e}")).unwrap_or_default();
-                self.log(
-                    format!("{} {} {status} {}ms{retry}{detail}", event.method, event.path, event.elapsed.as_millis()),
-                    error,
-                );
+                let path = event.path.split('?').next().unwrap_or(&event.path);
+                // The refresh cycle's successful reads fold into one line per kind of call.
+                let fold = (event.method == "GET" && !error && event.attempt == 1)
+                    .then(|| format!("{} {path} {status}", event.method));
+                let text =
+                    format!("{} {} {status} {}ms{retry}{detail}", event.method, event.path, event.elapsed.as_millis());
+                self.log.push(self.now, text, error, fold);
                 vec![]
             }
             Action::Progress(progress) => self.on_progress(progress),
@@ -460,6 +498,29 @@ impl App {
                 self.runs_selected = self.runs_selected.min(self.runs.len().saturating_sub(1));
                 vec![]
             }
+            Action::Nodes { pool, result } => {
+                // Only the pool still open in details keeps its answer.
+                if matches!(&self.screen, Screen::Detail(id) if id.eq_ignore_ascii_case(&pool)) {
+                    if let Err(e) = &result {
+                        self.log(format!("listing the nodes of {pool} failed: {e}"), true);
+                    }
+                    self.nodes = Some(NodesView { pool, nodes: result, at: self.now });
+                }
+                vec![]
+            }
+            Action::Said(text) => {
+                self.log(text.clone(), false);
+                self.say(text);
+                vec![]
+            }
+            Action::Switched(result) => match result {
+                Ok(view) => self.switch_to(*view),
+                Err(e) => {
+                    self.log(format!("cannot switch account: {e}"), true);
+                    self.say(format!("cannot switch account: {e}"));
+                    vec![]
+                }
+            },
             Action::LossesFound { command, losses } => {
                 self.ask_accept_losses(command, losses);
                 vec![]
@@ -494,6 +555,31 @@ impl App {
         self.selected = id
             .and_then(|id| rows.iter().position(|&i| self.pools[i].id().eq_ignore_ascii_case(&id)))
             .unwrap_or_else(|| self.selected.min(rows.len().saturating_sub(1)));
+    }
+
+    /// Lists the open pool's nodes when its nodes tab shows.
+    fn nodes_command(&self) -> Option<Command> {
+        match &self.screen {
+            Screen::Detail(id) if self.detail_tab == DetailTab::Nodes => Some(Command::NodesFor(id.clone())),
+            _ => None,
+        }
+    }
+
+    /// Everything of the account shown before is dropped; keys, theme and the log stay.
+    fn switch_to(&mut self, view: AccountView) -> Vec<Command> {
+        let account = view.identity.account.clone();
+        self.log(format!("switched to account {account} ({})", view.identity.endpoint), false);
+        let (keys, log, accounts) =
+            (self.keys.clone(), std::mem::take(&mut self.log), std::mem::take(&mut self.accounts));
+        let now = self.now;
+        *self = App::new(view.identity, keys, view.definition, &view.api_version);
+        self.log = log;
+        self.accounts = accounts;
+        self.accounts_selected = self.accounts.iter().position(|(n, _)| *n == account).unwrap_or(0);
+        self.choices = view.choices;
+        self.now = now;
+        self.say(format!("account {account}"));
+        vec![Command::Refresh, Command::RefreshFull]
     }
 
     /// Gone pools the account really lacks (ids as the run spells them).
@@ -588,32 +674,41 @@ impl App {
         if let Some(dialog) = self.dialog.take() {
             return self.on_dialog_key(dialog, key);
         }
+        if let Some(line) = self.command.take() {
+            return self.on_command_key(line, key);
+        }
         if self.filter_editing {
-            match key.code {
-                KeyCode::Enter => self.filter_editing = false,
-                KeyCode::Esc => {
-                    self.filter_editing = false;
-                    self.filter.clear();
-                }
-                KeyCode::Backspace => {
-                    self.filter.pop();
-                }
-                KeyCode::Char(c) => self.filter.push(c),
-                _ => {}
-            }
+            self.filter_editing = edit_filter(&mut self.filter, key.code);
             self.selected = 0;
             self.offset = 0;
             return vec![];
         }
+        if self.log.filter_editing {
+            self.log.filter_editing = edit_filter(&mut self.log.filter, key.code);
+            self.log.scroll = 0;
+            return vec![];
+        }
         let action = self.keys.action(&key);
         if self.screen == Screen::Help && action != Some(KeyAction::Quit) {
-            self.screen = Screen::Table;
+            // Moving keys scroll a help taller than the terminal; any other key closes it.
+            match action {
+                Some(KeyAction::Down) => self.help_scroll += 1,
+                Some(KeyAction::Up) => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Some(KeyAction::PageDown) => self.help_scroll += self.page_rows.max(1),
+                Some(KeyAction::PageUp) => self.help_scroll = self.help_scroll.saturating_sub(self.page_rows.max(1)),
+                _ => self.screen = Screen::Table,
+            }
             return vec![];
         }
         let Some(action) = action else { return vec![] };
+        if let Some(commands) = self.on_common_key(action) {
+            return commands;
+        }
         match self.screen {
             Screen::Detail(_) => self.on_detail_key(action),
             Screen::Runs => self.on_runs_key(action),
+            Screen::Log => self.on_log_key(action),
+            Screen::Accounts => self.on_accounts_key(action),
             Screen::Table | Screen::Help => self.on_table_key(action),
         }
     }
@@ -631,16 +726,22 @@ impl App {
             }
             KeyAction::Refresh => vec![Command::Refresh],
             KeyAction::Log => {
-                self.show_log = !self.show_log;
+                self.screen = if self.screen == Screen::Log { Screen::Table } else { Screen::Log };
+                self.log.scroll = 0;
                 vec![]
             }
             KeyAction::Help => {
                 self.screen = Screen::Help;
+                self.help_scroll = 0;
                 vec![]
             }
             KeyAction::Quit => self.request_quit(),
             KeyAction::Runs => {
                 self.screen = Screen::Runs;
+                vec![]
+            }
+            KeyAction::Command => {
+                self.command = Some(String::new());
                 vec![]
             }
             _ => return None,
@@ -649,24 +750,218 @@ impl App {
 
     /// In details every key acts on the pool shown; the table's keys do not reach it.
     fn on_detail_key(&mut self, action: KeyAction) -> Vec<Command> {
-        if let Some(commands) = self.on_common_key(action) {
-            return commands;
-        }
+        let Screen::Detail(id) = self.screen.clone() else { return vec![] };
+        let page = self.page_rows.max(1);
+        let last = self.detail_lines.saturating_sub(1);
         match action {
-            KeyAction::Back => self.screen = Screen::Table,
+            KeyAction::Back => {
+                self.screen = Screen::Table;
+                self.nodes = None;
+            }
+            KeyAction::NextTab | KeyAction::PrevTab => {
+                self.detail_tab = self.detail_tab.step(action == KeyAction::NextTab);
+                self.detail_scroll = 0;
+                return self.nodes_command().into_iter().collect();
+            }
+            KeyAction::Down => self.detail_scroll = (self.detail_scroll + 1).min(last),
+            KeyAction::Up => self.detail_scroll = self.detail_scroll.saturating_sub(1),
+            KeyAction::PageDown => self.detail_scroll = (self.detail_scroll + page).min(last),
+            KeyAction::PageUp => self.detail_scroll = self.detail_scroll.saturating_sub(page),
+            KeyAction::Top => self.detail_scroll = 0,
+            KeyAction::Bottom => self.detail_scroll = last,
+            KeyAction::Write => return self.write_json(&id),
             KeyAction::NextStep => return self.start(true),
             KeyAction::Run => return self.start(false),
             KeyAction::Resume => return self.ask_resume(0),
             KeyAction::Plan => return self.plan(),
-            _ => self.say("details: esc returns to the table; n and R act on this pool"),
+            _ => self.say("details: tab switches section, j/k scroll, w writes the JSON, esc returns"),
+        }
+        vec![]
+    }
+
+    /// Opens pool `id`'s details at `tab`.
+    fn open_details(&mut self, id: String, tab: DetailTab) -> Vec<Command> {
+        self.screen = Screen::Detail(id);
+        self.detail_tab = tab;
+        self.detail_scroll = 0;
+        self.nodes = None;
+        let mut commands = vec![Command::RefreshFull];
+        commands.extend(self.nodes_command());
+        commands
+    }
+
+    /// `w`: the pool's body as the details show it (secrets hidden) to a file of its own.
+    fn write_json(&mut self, id: &str) -> Vec<Command> {
+        let Some(full) = self.full_pools.get(&id.to_lowercase()) else {
+            self.say("the pool's properties are not loaded yet; try again in a moment");
+            return vec![];
+        };
+        vec![Command::WriteJson { pool: id.to_string(), body: self.shown_body(id, full) }]
+    }
+
+    /// A live body with its secrets hidden, as every screen shows it.
+    pub fn shown_body(&self, id: &str, pool: &Pool) -> serde_json::Value {
+        let body = serde_json::to_value(pool).unwrap_or_default();
+        match &self.definition {
+            Some(definition) => definition.redacted(id, &body),
+            None => crate::definition::redact::redact(&body, None),
+        }
+    }
+
+    fn on_log_key(&mut self, action: KeyAction) -> Vec<Command> {
+        let page = self.page_rows.max(1);
+        let last = self.log.shown().len().saturating_sub(1);
+        match action {
+            // Scrolling counts up from the newest line.
+            KeyAction::Up => self.log.scroll = (self.log.scroll + 1).min(last),
+            KeyAction::Down => self.log.scroll = self.log.scroll.saturating_sub(1),
+            KeyAction::PageUp => self.log.scroll = (self.log.scroll + page).min(last),
+            KeyAction::PageDown => self.log.scroll = self.log.scroll.saturating_sub(page),
+            KeyAction::Top => self.log.scroll = last,
+            KeyAction::Bottom => self.log.scroll = 0,
+            KeyAction::Filter => self.log.filter_editing = true,
+            KeyAction::ErrorsOnly => {
+                self.log.errors_only = !self.log.errors_only;
+                self.log.scroll = 0;
+            }
+            KeyAction::Back if !self.log.filter.is_empty() => self.log.filter.clear(),
+            KeyAction::Back => self.screen = Screen::Table,
+            _ => self.say("log: / filters (regex, ! inverts), e errors only, j/k scroll, esc returns"),
+        }
+        vec![]
+    }
+
+    fn on_accounts_key(&mut self, action: KeyAction) -> Vec<Command> {
+        let last = self.accounts.len().saturating_sub(1);
+        match action {
+            KeyAction::Down => self.accounts_selected = (self.accounts_selected + 1).min(last),
+            KeyAction::Up => self.accounts_selected = self.accounts_selected.saturating_sub(1),
+            KeyAction::Details => {
+                if let Some((name, _)) = self.accounts.get(self.accounts_selected).cloned() {
+                    return self.switch_account(&name);
+                }
+            }
+            KeyAction::Back => self.screen = Screen::Table,
+            _ => self.say("accounts: enter switches to the chosen one, esc returns"),
+        }
+        vec![]
+    }
+
+    /// `:ctx NAME` or enter in the accounts view.
+    fn switch_account(&mut self, name: &str) -> Vec<Command> {
+        if self.run_active {
+            self.say("a run is active: wait for it or cancel it (c) before switching accounts");
+            return vec![];
+        }
+        let Some((name, _)) = self.accounts.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).cloned() else {
+            let known: Vec<&str> = self.accounts.iter().map(|(n, _)| n.as_str()).collect();
+            self.say(if known.is_empty() {
+                "no [accounts.NAME] in config.toml: add one per account to switch between them".to_string()
+            } else {
+                format!("no account '{name}'; config.toml has: {}", known.join(", "))
+            });
+            return vec![];
+        };
+        if self.identity.profile.as_deref() == Some(name.as_str()) {
+            self.screen = Screen::Table;
+            self.say(format!("already on account {name}"));
+            return vec![];
+        }
+        self.say(format!("switching to account {name}…"));
+        vec![Command::SwitchAccount(name)]
+    }
+
+    fn on_command_key(&mut self, mut line: String, key: KeyEvent) -> Vec<Command> {
+        match key.code {
+            KeyCode::Esc => {}
+            KeyCode::Enter => return self.run_command_line(&line),
+            KeyCode::Tab => {
+                let completions = self.complete(&line);
+                match completions.as_slice() {
+                    [] => self.say("no completion"),
+                    [one] => line = one.clone(),
+                    many => {
+                        line = common_prefix(many);
+                        self.say(many.join("  "));
+                    }
+                }
+                self.command = Some(line);
+            }
+            KeyCode::Backspace => {
+                if line.pop().is_some() {
+                    self.command = Some(line);
+                }
+            }
+            KeyCode::Char(c) => {
+                line.push(c);
+                self.command = Some(line);
+            }
+            _ => self.command = Some(line),
+        }
+        vec![]
+    }
+
+    /// Completions of a `:` line: command names, then account names, columns or pool ids.
+    pub fn complete(&self, line: &str) -> Vec<String> {
+        let (word, rest) = match line.split_once(' ') {
+            Some((word, rest)) => (word, Some(rest)),
+            None => (line, None),
+        };
+        let Some(rest) = rest else {
+            return COMMANDS.iter().filter(|c| c.starts_with(word)).map(|c| c.to_string()).collect();
+        };
+        let candidates: Vec<String> = match word {
+            "ctx" => self.accounts.iter().map(|(n, _)| n.clone()).collect(),
+            "sort" => Column::ALL.iter().map(|c| c.name().to_string()).collect(),
+            "nodes" | "log" => self.pools.iter().map(|p| p.id().to_string()).collect(),
+            _ => Vec::new(),
+        };
+        candidates.into_iter().filter(|c| c.starts_with(rest.trim_start())).map(|c| format!("{word} {c}")).collect()
+    }
+
+    fn run_command_line(&mut self, line: &str) -> Vec<Command> {
+        let mut words = line.split_whitespace();
+        let (name, argument) = (words.next().unwrap_or(""), words.next());
+        match (name, argument) {
+            ("", _) => {}
+            ("pools", _) => self.screen = Screen::Table,
+            ("nodes", pool) => {
+                let id = pool.map(str::to_string).or_else(|| match &self.screen {
+                    Screen::Detail(id) => Some(id.clone()),
+                    _ => self.selected_pool().map(|p| p.id().to_string()),
+                });
+                match id {
+                    Some(id) => return self.open_details(id, DetailTab::Nodes),
+                    None => self.say("no pool selected"),
+                }
+            }
+            ("ctx", Some(account)) => return self.switch_account(account),
+            ("ctx", None) => self.screen = Screen::Accounts,
+            ("plan", _) => return self.plan(),
+            ("runs", _) => self.screen = Screen::Runs,
+            ("log", text) => {
+                self.screen = Screen::Log;
+                self.log.filter.set(text.unwrap_or(""));
+                self.log.scroll = 0;
+            }
+            ("sort", Some(column)) => match Column::from_name(column) {
+                Some(column) => {
+                    self.sort = (column, self.sort.0 != column || !self.sort.1);
+                    self.say(format!("sorted by {} {}", column.name(), if self.sort.1 { "↑" } else { "↓" }));
+                }
+                None => {
+                    let names: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
+                    self.say(format!("no column '{column}'; columns: {}", names.join(", ")));
+                }
+            },
+            ("help", _) => self.screen = Screen::Help,
+            ("q" | "quit", _) => return self.request_quit(),
+            (other, _) => self.say(format!("unknown command ':{other}'; commands: {}", COMMANDS.join(", "))),
         }
         vec![]
     }
 
     fn on_runs_key(&mut self, action: KeyAction) -> Vec<Command> {
-        if let Some(commands) = self.on_common_key(action) {
-            return commands;
-        }
         let last = self.runs.len().saturating_sub(1);
         match action {
             KeyAction::Back => self.screen = Screen::Table,
@@ -680,9 +975,6 @@ impl App {
     }
 
     fn on_table_key(&mut self, action: KeyAction) -> Vec<Command> {
-        if let Some(commands) = self.on_common_key(action) {
-            return commands;
-        }
         let rows = self.rows().len();
         let last = rows.saturating_sub(1);
         match action {
@@ -708,15 +1000,13 @@ impl App {
             KeyAction::Filter => self.filter_editing = true,
             KeyAction::Sort => {
                 let (column, ascending) = self.sort;
-                let at = Column::ORDER.iter().position(|c| *c == column).unwrap_or(0);
-                self.sort =
-                    if ascending { (column, false) } else { (Column::ORDER[(at + 1) % Column::ORDER.len()], true) };
+                let at = Column::ALL.iter().position(|c| *c == column).unwrap_or(0);
+                self.sort = if ascending { (column, false) } else { (Column::ALL[(at + 1) % Column::ALL.len()], true) };
                 self.say(format!("sorted by {} {}", self.sort.0.name(), if self.sort.1 { "↑" } else { "↓" }));
             }
             KeyAction::Details => {
                 if let Some(id) = self.selected_pool().map(|p| p.id().to_string()) {
-                    self.screen = Screen::Detail(id);
-                    return vec![Command::RefreshFull];
+                    return self.open_details(id, DetailTab::Summary);
                 }
             }
             KeyAction::Back => {
@@ -1010,4 +1300,31 @@ impl App {
             },
         }
     }
+}
+
+/// What `:` offers, completed with tab.
+pub const COMMANDS: [&str; 10] = ["pools", "nodes", "ctx", "plan", "runs", "log", "sort", "help", "quit", "q"];
+
+/// Edits a `/` filter; false once enter keeps it or esc clears it.
+fn edit_filter(filter: &mut TextFilter, key: KeyCode) -> bool {
+    match key {
+        KeyCode::Enter => return false,
+        KeyCode::Esc => {
+            filter.clear();
+            return false;
+        }
+        KeyCode::Backspace => filter.pop(),
+        KeyCode::Char(c) => filter.push(c),
+        _ => {}
+    }
+    true
+}
+
+fn common_prefix(words: &[String]) -> String {
+    let first = &words[0];
+    let mut end = first.len();
+    for word in &words[1..] {
+        end = end.min(first.bytes().zip(word.bytes()).take_while(|(a, b)| a == b).count());
+    }
+    first[..end].to_string()
 }

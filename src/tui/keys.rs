@@ -20,6 +20,11 @@ pub enum KeyAction {
     Sort,
     Details,
     Back,
+    NextTab,
+    PrevTab,
+    Write,
+    ErrorsOnly,
+    Command,
     Plan,
     NextStep,
     Run,
@@ -34,7 +39,7 @@ pub enum KeyAction {
 }
 
 impl KeyAction {
-    pub const ALL: [KeyAction; 24] = [
+    pub const ALL: [KeyAction; 29] = [
         KeyAction::Down,
         KeyAction::Up,
         KeyAction::Top,
@@ -48,6 +53,11 @@ impl KeyAction {
         KeyAction::Sort,
         KeyAction::Details,
         KeyAction::Back,
+        KeyAction::NextTab,
+        KeyAction::PrevTab,
+        KeyAction::Write,
+        KeyAction::ErrorsOnly,
+        KeyAction::Command,
         KeyAction::Plan,
         KeyAction::NextStep,
         KeyAction::Run,
@@ -77,6 +87,11 @@ impl KeyAction {
             KeyAction::Sort => "sort",
             KeyAction::Details => "details",
             KeyAction::Back => "back",
+            KeyAction::NextTab => "next-tab",
+            KeyAction::PrevTab => "previous-tab",
+            KeyAction::Write => "write",
+            KeyAction::ErrorsOnly => "errors-only",
+            KeyAction::Command => "command",
             KeyAction::Plan => "plan",
             KeyAction::NextStep => "next-step",
             KeyAction::Run => "run",
@@ -102,10 +117,15 @@ impl KeyAction {
             KeyAction::Mark => "mark / unmark the pool",
             KeyAction::MarkAll => "mark every visible pool",
             KeyAction::ClearMarks => "clear all marks",
-            KeyAction::Filter => "filter pools by text",
-            KeyAction::Sort => "sort by the next column (again: reverse)",
-            KeyAction::Details => "pool details and plan",
-            KeyAction::Back => "back / close",
+            KeyAction::Filter => "filter (regex, ! inverts) the pools or the log",
+            KeyAction::Sort => "sort by the next column (again: reverse); :sort NAME",
+            KeyAction::Details => "pool details: summary, plan, nodes, JSON",
+            KeyAction::Back => "back / close / clear the filter",
+            KeyAction::NextTab => "details: next section",
+            KeyAction::PrevTab => "details: previous section",
+            KeyAction::Write => "details: write the pool's JSON (secrets hidden) to a file",
+            KeyAction::ErrorsOnly => "log: errors only / everything",
+            KeyAction::Command => ":pools :nodes :ctx :plan :runs :log :sort :q (tab completes)",
             KeyAction::Plan => "plan: definition vs live, for all pools",
             KeyAction::NextStep => "next step on the marked pools, the selected or shown one",
             KeyAction::Run => "new run: recreate the marked, selected or shown pools",
@@ -114,7 +134,7 @@ impl KeyAction {
             KeyAction::Runs => "this account's unfinished runs: resume or abandon",
             KeyAction::Abandon => "runs view: abandon the chosen run (pools untouched)",
             KeyAction::Refresh => "refresh now",
-            KeyAction::Log => "show / hide the activity log",
+            KeyAction::Log => "activity log: Batch calls and engine events",
             KeyAction::Help => "this help",
             KeyAction::Quit => "quit (asks while a run acts or a pool is deleted)",
         }
@@ -138,6 +158,7 @@ pub fn parse_key(text: &str) -> Result<(KeyCode, KeyModifiers), String> {
         "home" => KeyCode::Home,
         "end" => KeyCode::End,
         "tab" => KeyCode::Tab,
+        "backtab" => KeyCode::BackTab,
         f if f.starts_with('f') && f.len() > 1 => {
             KeyCode::F(f[1..].parse().map_err(|_| format!("unknown key '{text}'"))?)
         }
@@ -164,6 +185,7 @@ pub fn key_label(code: KeyCode, mods: KeyModifiers) -> String {
         KeyCode::Home => "home".into(),
         KeyCode::End => "end".into(),
         KeyCode::Tab => "tab".into(),
+        KeyCode::BackTab => "shift-tab".into(),
         KeyCode::F(n) => format!("f{n}"),
         other => format!("{other:?}"),
     };
@@ -198,6 +220,12 @@ impl Default for KeyMap {
             (c('s'), Sort),
             ((KeyCode::Enter, none), Details),
             ((KeyCode::Esc, none), Back),
+            ((KeyCode::Tab, none), NextTab),
+            ((KeyCode::BackTab, KeyModifiers::SHIFT), PrevTab),
+            ((KeyCode::BackTab, none), PrevTab),
+            (c('w'), Write),
+            (c('e'), ErrorsOnly),
+            (c(':'), Command),
             (c('p'), Plan),
             (c('n'), NextStep),
             (c('R'), Run),
@@ -231,7 +259,9 @@ impl KeyMap {
     }
 
     pub fn action(&self, key: &KeyEvent) -> Option<KeyAction> {
-        let mods = key.modifiers & KeyModifiers::CONTROL;
+        let mods = key.modifiers & (KeyModifiers::CONTROL | KeyModifiers::SHIFT);
+        // A capital letter arrives with SHIFT on some terminals, without on others.
+        let mods = if matches!(key.code, KeyCode::Char(_)) { mods - KeyModifiers::SHIFT } else { mods };
         self.bindings.iter().find(|((code, m), _)| *code == key.code && *m == mods).map(|(_, a)| *a)
     }
 

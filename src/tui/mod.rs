@@ -2,7 +2,10 @@
 //! engine's progress all arrive as `Action`s on one channel. The UI never waits on the network,
 //! and draws only when something changed or a visible clock ticked.
 
+mod activity;
 pub mod app;
+pub mod columns;
+pub mod filter;
 pub mod keys;
 pub mod theme;
 pub mod view;
@@ -14,7 +17,7 @@ use crate::errors::{BadInput, Exit};
 use crate::recreate::policy::RunChoices;
 use crate::recreate::run::{BodySource, Until, Workspace};
 use crate::recreate::snapshots::Snapshots;
-use app::{Action, App, Command, Identity, RunSummary};
+use app::{AccountView, Action, App, Command, Identity, RunSummary};
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
 use std::sync::Arc;
@@ -39,36 +42,61 @@ pub async fn run(session: Session) -> color_eyre::Result<Exit> {
     result
 }
 
+/// An action and the account it is about (`None`: the terminal or the clock). Answers about an
+/// account the dashboard has switched away from are dropped, however late they arrive.
+type Envelope = (Option<u64>, Action);
+
+/// Sends actions about one account.
+#[derive(Clone)]
+struct Sender {
+    tx: mpsc::UnboundedSender<Envelope>,
+    account: u64,
+}
+
+impl Sender {
+    fn send(&self, action: Action) -> bool {
+        self.tx.send((Some(self.account), action)).is_ok()
+    }
+}
+
 async fn event_loop(terminal: &mut ratatui::DefaultTerminal, session: Session) -> color_eyre::Result<Exit> {
     let Session { settings, client, definition, identity, keys, theme } = session;
-    let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
-    let mut app = App::new(identity, keys, definition.clone(), &settings.api_version);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Envelope>();
+    let mut app = App::new(identity.clone(), keys, definition.clone(), &settings.api_version);
     app.choices = RunChoices::of(&settings.policy, &[]);
-    {
-        let tx = tx.clone();
-        client.set_observer(Arc::new(move |event| {
-            let _ = tx.send(Action::Api(event.clone()));
-        }));
-    }
+    app.accounts = if identity.demo { Vec::new() } else { settings.accounts.clone() };
     let stop = CancellationToken::new();
-    let workspace = crate::run_command::workspace_for(&settings, client.clone());
-    let snapshots = workspace.snapshots.clone();
-    let refresh_now = Arc::new(Notify::new());
     tokio::spawn(terminal_events(tx.clone(), stop.clone()));
     tokio::spawn(ticks(tx.clone(), stop.clone()));
-    tokio::spawn(poller(snapshots.clone(), settings.refresh, refresh_now.clone(), tx.clone(), stop.clone()));
-    Runner::publish_runs(&workspace, definition.as_deref(), &tx);
-    let mut runner = Runner { workspace, client: client.clone(), definition, tx: tx.clone(), cancel: None };
-    // Full bodies once at start: definition status for every row.
-    runner.execute(Command::RefreshFull, &refresh_now);
+    let mut account = 0;
+    let mut runner = Runner::start(settings, client, definition, Sender { tx: tx.clone(), account }, &stop);
     loop {
         if app.dirty {
             terminal.draw(|frame| view::draw(frame, &mut app, &theme))?;
             app.dirty = false;
         }
-        let Some(action) = rx.recv().await else { break };
+        let Some((about, action)) = rx.recv().await else { break };
+        if about.is_some_and(|a| a != account) {
+            continue;
+        }
         for command in app.update(action) {
-            runner.execute(command, &refresh_now);
+            if let Command::SwitchAccount(name) = command {
+                match runner.switch(&name, account + 1, &stop) {
+                    Ok((next, view)) => {
+                        runner.stop.cancel();
+                        runner = next;
+                        account += 1;
+                        for command in app.update(Action::Switched(Ok(Box::new(view)))) {
+                            runner.execute(command);
+                        }
+                    }
+                    Err(e) => {
+                        app.update(Action::Switched(Err(e)));
+                    }
+                }
+                continue;
+            }
+            runner.execute(command);
         }
         if app.quit {
             break;
@@ -81,7 +109,7 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, session: Session) -
     Ok(Exit::Done)
 }
 
-async fn terminal_events(tx: mpsc::UnboundedSender<Action>, stop: CancellationToken) {
+async fn terminal_events(tx: mpsc::UnboundedSender<Envelope>, stop: CancellationToken) {
     let mut events = EventStream::new();
     loop {
         let event = tokio::select! {
@@ -94,21 +122,21 @@ async fn terminal_events(tx: mpsc::UnboundedSender<Action>, stop: CancellationTo
             Some(Ok(_)) => continue,
             Some(Err(_)) | None => return,
         };
-        if tx.send(action).is_err() {
+        if tx.send((None, action)).is_err() {
             return;
         }
     }
 }
 
 /// Four ticks a second; the app redraws on them only when a visible clock changed.
-async fn ticks(tx: mpsc::UnboundedSender<Action>, stop: CancellationToken) {
+async fn ticks(tx: mpsc::UnboundedSender<Envelope>, stop: CancellationToken) {
     let mut interval = tokio::time::interval(Duration::from_millis(250));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = interval.tick() => {
-                if tx.send(Action::Tick(jiff::Timestamp::now())).is_err() {
+                if tx.send((None, Action::Tick(jiff::Timestamp::now()))).is_err() {
                     return;
                 }
             }
@@ -118,13 +146,7 @@ async fn ticks(tx: mpsc::UnboundedSender<Action>, stop: CancellationToken) {
 
 /// Publishes every snapshot (its own, and those the engine's waits took) to the app, and takes
 /// one itself when none came for a refresh interval or `r` asks.
-async fn poller(
-    snapshots: Arc<Snapshots>,
-    every: Duration,
-    now: Arc<Notify>,
-    tx: mpsc::UnboundedSender<Action>,
-    stop: CancellationToken,
-) {
+async fn poller(snapshots: Arc<Snapshots>, every: Duration, now: Arc<Notify>, tx: Sender, stop: CancellationToken) {
     let mut updates = snapshots.subscribe();
     let mut last = tokio::time::Instant::now() - every;
     loop {
@@ -158,11 +180,15 @@ async fn poller(
 /// Carries out the app's commands in tasks that report back with Actions. Runs go through the
 /// one run API, exactly as the command line's do.
 struct Runner {
+    settings: Settings,
     workspace: Workspace,
     client: BatchClient,
     definition: Option<Arc<Definition>>,
-    tx: mpsc::UnboundedSender<Action>,
+    tx: Sender,
     cancel: Option<CancellationToken>,
+    refresh_now: Arc<Notify>,
+    /// Stops this account's poller when the dashboard switches away.
+    stop: CancellationToken,
 }
 
 /// What a run command asks of the runtime.
@@ -173,10 +199,59 @@ enum RunRequest {
 }
 
 impl Runner {
-    fn execute(&mut self, command: Command, refresh_now: &Notify) {
+    /// Starts watching the account: its poller, its unfinished runs, its full pool bodies.
+    fn start(
+        settings: Settings,
+        client: BatchClient,
+        definition: Option<Arc<Definition>>,
+        tx: Sender,
+        parent: &CancellationToken,
+    ) -> Runner {
+        {
+            let tx = tx.clone();
+            client.set_observer(Arc::new(move |event| {
+                tx.send(Action::Api(event.clone()));
+            }));
+        }
+        let stop = parent.child_token();
+        let workspace = crate::run_command::workspace_for(&settings, client.clone());
+        let refresh_now = Arc::new(Notify::new());
+        tokio::spawn(poller(
+            workspace.snapshots.clone(),
+            settings.refresh,
+            refresh_now.clone(),
+            tx.clone(),
+            stop.clone(),
+        ));
+        Runner::publish_runs(&workspace, definition.as_deref(), &tx);
+        let mut runner = Runner { settings, workspace, client, definition, tx, cancel: None, refresh_now, stop };
+        // Full bodies once at start: definition status for every row.
+        runner.execute(Command::RefreshFull);
+        runner
+    }
+
+    /// A runner for the config's account `name`, and what the dashboard shows of it.
+    fn switch(&self, name: &str, account: u64, parent: &CancellationToken) -> Result<(Runner, AccountView), String> {
+        let settings = self.settings.for_account(name).map_err(|e| e.to_string())?;
+        let client = crate::headless::connect(&settings).map_err(|e| e.to_string())?;
+        let definition = match settings.definition {
+            Some(_) => Some(Arc::new(crate::headless::load_definition(&settings).map_err(|e| e.to_string())?)),
+            None => None,
+        };
+        let view = AccountView {
+            identity: identity_for(&settings, &client, false),
+            definition: definition.clone(),
+            api_version: settings.api_version.clone(),
+            choices: RunChoices::of(&settings.policy, &[]),
+        };
+        let tx = Sender { tx: self.tx.tx.clone(), account };
+        Ok((Runner::start(settings, client, definition, tx, parent), view))
+    }
+
+    fn execute(&mut self, command: Command) {
         let (client, tx) = (self.client.clone(), self.tx.clone());
         match command {
-            Command::Refresh => refresh_now.notify_one(),
+            Command::Refresh => self.refresh_now.notify_one(),
             Command::RefreshFull => {
                 tokio::spawn(async move {
                     let _ = tx
@@ -186,10 +261,22 @@ impl Runner {
             Command::NodeCountsFor(ids) => {
                 tokio::spawn(async move {
                     if let Ok(counts) = client.list_node_counts_for(&ids).await {
-                        let _ = tx.send(Action::NodeCounts(counts));
+                        tx.send(Action::NodeCounts(counts));
                     }
                 });
             }
+            Command::NodesFor(pool) => {
+                tokio::spawn(async move {
+                    let result = client.list_nodes(&pool, None).await.map_err(|e| e.to_string());
+                    tx.send(Action::Nodes { pool, result });
+                });
+            }
+            Command::WriteJson { pool, body } => {
+                let dir = self.settings.paths.data_dir.join("exports");
+                tx.send(Action::Said(write_json(&dir, &pool, &body)));
+            }
+            // The event loop switches accounts: it owns the runner.
+            Command::SwitchAccount(_) => {}
             Command::Run { run, pools, one_step, choices } => {
                 self.spawn(RunRequest::Run { run, pools, one_step, choices })
             }
@@ -205,7 +292,7 @@ impl Runner {
     }
 
     /// Tells the app which runs of the account are unfinished.
-    fn publish_runs(workspace: &Workspace, definition: Option<&Definition>, tx: &mpsc::UnboundedSender<Action>) {
+    fn publish_runs(workspace: &Workspace, definition: Option<&Definition>, tx: &Sender) {
         let runs = workspace.unfinished_runs().iter().map(|s| RunSummary::from_state(s, definition)).collect();
         let _ = tx.send(Action::Runs(runs));
     }
@@ -231,7 +318,7 @@ async fn act(
     workspace: &Workspace,
     definition: &Definition,
     request: RunRequest,
-    tx: &mpsc::UnboundedSender<Action>,
+    tx: &Sender,
     cancel: CancellationToken,
 ) -> Result<String, String> {
     let (run, only, until, source) = match request {
@@ -290,14 +377,22 @@ async fn act(
     Ok(format!("run {run_id} {}: {}", report.status.name(), done.join(", ")))
 }
 
-/// Settings, client and definition for the dashboard on the configured account.
-pub fn session_for(
-    settings: Settings,
-    client: BatchClient,
-    definition: Option<Definition>,
-    demo: bool,
-) -> Result<Session, BadInput> {
-    let identity = Identity {
+/// `body` to `dir/<pool>-<time>.json`, private to the user; what happened, for the status line.
+fn write_json(dir: &std::path::Path, pool: &str, body: &serde_json::Value) -> String {
+    let name: String =
+        pool.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let path = dir.join(format!("{name}-{}.json", jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S")));
+    let text = serde_json::to_string_pretty(body).unwrap_or_default() + "\n";
+    match crate::files::write_atomic(&path, text.as_bytes()) {
+        Ok(()) => format!("wrote {} (secrets hidden)", path.display()),
+        Err(e) => format!("cannot write {}: {e}", path.display()),
+    }
+}
+
+/// The header's facts for an account.
+fn identity_for(settings: &Settings, client: &BatchClient, demo: bool) -> Identity {
+    Identity {
+        profile: if demo { None } else { settings.profile.clone() },
         account: if settings.auth.account_name.is_empty() {
             client.endpoint().host_str().unwrap_or("").to_string()
         } else {
@@ -308,7 +403,17 @@ pub fn session_for(
         refresh_secs: settings.refresh.as_secs(),
         readonly: settings.readonly,
         demo,
-    };
+    }
+}
+
+/// Settings, client and definition for the dashboard on the configured account.
+pub fn session_for(
+    settings: Settings,
+    client: BatchClient,
+    definition: Option<Definition>,
+    demo: bool,
+) -> Result<Session, BadInput> {
+    let identity = identity_for(&settings, &client, demo);
     Ok(Session {
         keys: keys::KeyMap::with_overrides(&settings.keys).map_err(BadInput)?,
         theme: theme::Theme::with_overrides(&settings.theme).map_err(BadInput)?,
