@@ -62,6 +62,10 @@ pub fn main(mut cli: Cli) -> ExitCode {
                         | BatchError::Unreachable { .. }),
                     ) => (Exit::BadInput, e.to_string()),
                     // Already written for the operator: no report sections.
+                    // A refused signature or missing credentials: configuration.
+                    Some(e) if matches!(e.code(), Some("AuthenticationFailed" | "MissingRequiredHeader")) => {
+                        (Exit::BadInput, e.to_string())
+                    }
                     Some(e) => (Exit::PoolFailed, e.to_string()),
                     None => (Exit::PoolFailed, format!("{report:?}")),
                 }

@@ -25,7 +25,9 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// Options every command takes, listed under their own heading so each command's own stand out.
 #[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Config file [env: REPOOL_CONFIG] (default: see `repool info`)
     #[arg(long, global = true, value_name = "FILE")]
@@ -149,6 +151,7 @@ pub enum Command {
     },
     /// Print shell completions
     Completions {
+        /// The shell to complete for (bash, zsh, fish, elvish, powershell)
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -283,4 +286,36 @@ pub enum BenchCase {
     Definition,
     /// Dashboard start-up, idle CPU and memory (real binary in a pseudo-terminal)
     Dashboard,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `--help` is the reference an operator in a hurry reads: nothing in it goes undescribed.
+    #[test]
+    fn every_command_option_and_argument_is_described() {
+        fn check(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                check(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        check(&super::Cli::command(), "repool", &mut missing);
+        assert!(missing.is_empty(), "undescribed: {missing:?}");
+        let mut cli = super::Cli::command();
+        cli.build();
+        let help = cli.find_subcommand_mut("plan").unwrap().render_long_help().to_string();
+        let (own, global) = help.split_once("Global options:").expect("global options under their own heading");
+        assert!(own.contains("--json") && !own.contains("--api-version") && global.contains("--api-version"), "{help}");
+    }
 }

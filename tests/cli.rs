@@ -51,11 +51,15 @@ fn sim_server_then_pools_table_and_json() {
     let (code, _, err) = run(repool(dir.path())
         .args(["pools", "--account-url", url, "--account-name", account])
         .env("AZURE_BATCH_ACCESS_KEY", "d3Jvbmc="));
-    assert_eq!(code, 1);
-    assert!(err.contains("AuthenticationFailed") && err.contains("check the account name and key"), "{err}");
+    assert_eq!(code, 2, "a wrong key is configuration: {err}");
+    assert!(err.starts_with("error: the account refused the request's signature"), "it says so first: {err}");
+    assert!(err.contains("check the account name and key"), "{err}");
+    assert!(err.lines().count() <= 2 && !err.contains("StringToSign"), "details go to the log: {err}");
 
     let log = std::fs::read_dir(dir.path().join("logs")).unwrap().next().unwrap().unwrap().path();
-    assert!(!std::fs::read_to_string(log).unwrap().contains(key), "the key never reaches the log");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(!log.contains(key), "the key never reaches the log");
+    assert!(log.contains("AuthenticationFailed") && log.contains("AuthenticationErrorDetail"), "{log}");
 
     Command::new("kill").args(["-TERM", &sim.0.id().to_string()]).status().unwrap();
     assert!(sim.0.wait().unwrap().success(), "SIGTERM stops the simulator cleanly");

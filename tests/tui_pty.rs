@@ -112,3 +112,88 @@ async fn the_dashboards_canary_stops_a_broken_run_and_rolls_the_canary_back() {
     assert_eq!(back.rest.get("startTask"), original.rest.get("startTask"), "its start task as before the run");
     assert_eq!(common::pool_identity(&sim, "p-render").unwrap(), untouched, "the held pool was not touched");
 }
+
+/// Two accounts in one config: `:ctx` switches between them (the header says which, each shows
+/// its own pools, the one left stops being polled), the nodes of a pool open from the table and
+/// from `:nodes`, and the log filters to one pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctx_switches_accounts_drills_down_to_nodes_and_filters_the_log() {
+    use repool::sim::{self, SimOptions};
+    let east = sim::start(
+        SimOptions { account: "eastacct".into(), speed: 3000.0, seed: Some("demo".into()), ..Default::default() },
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let west =
+        sim::start(SimOptions { account: "westacct".into(), speed: 3000.0, ..Default::default() }, "127.0.0.1:0")
+            .await
+            .unwrap();
+    let clock = west.state.clock.lock().unwrap().clone();
+    west.with_world(|w, _| repool::sim::seed::generated(w, &clock, 3)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("repool")).unwrap();
+    let definition = format!("{}/assets/pools.example.json", env!("CARGO_MANIFEST_DIR"));
+    let section = |name: &str, s: &sim::RunningSim| {
+        format!(
+            "[accounts.{name}]\nurl = \"{}\"\nname = \"{}\"\n[accounts.{name}.auth]\nmethod = \"shared-key\"\naccount_key = \"{}\"\n",
+            s.url,
+            s.account(),
+            s.key()
+        )
+    };
+    let config = dir.path().join("repool/config.toml");
+    let text = format!(
+        "account = \"east\"\ndefinition = \"{definition}\"\n{}{}",
+        section("east", &east),
+        section("west", &west)
+    );
+    std::fs::write(&config, text).unwrap();
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut terminal = Terminal::repool(dir.path(), &[], &[]);
+    terminal.wait_for("east (eastacct)");
+    terminal.wait_for("p-render");
+    terminal.send(":ctx w\t");
+    terminal.wait_for(":ctx west");
+    terminal.send("\r");
+    terminal.wait_for("west (westacct)");
+    terminal.wait_for("gen-0002");
+    assert!(!terminal.text().contains("p-render"), "east's pools are gone from the table");
+    // East is no longer polled: while west refreshes three more times, east sees no new lists.
+    let lists = |s: &sim::RunningSim| {
+        s.stats().requests.iter().filter(|(k, _)| k.starts_with("GET")).map(|(_, n)| *n).sum::<u64>()
+    };
+    let (east_before, west_before) = (lists(&east), lists(&west));
+    common::wait_until("west refreshes", || lists(&west) >= west_before + 3);
+    assert!(lists(&east) <= east_before + 1, "east polled after the switch: {} → {}", east_before, lists(&east));
+    // The accounts view, back to east.
+    terminal.send(":ctx\r");
+    terminal.wait_for("(shown now)");
+    terminal.send("k\r");
+    terminal.wait_for("east (eastacct)");
+    terminal.wait_for("p-ingest");
+    // Drill-down: details, the nodes section, then :nodes for another pool.
+    terminal.send("/p-ingest\r");
+    terminal.send("\r");
+    terminal.wait_for("summary  plan  nodes  json");
+    terminal.send("\t\t");
+    terminal.wait_for("4 node(s), listed");
+    terminal.wait_for("running enabled");
+    terminal.send("\x1b");
+    terminal.wait_without("summary  plan  nodes  json");
+    terminal.send(":nodes p-render\r");
+    terminal.wait_for("3 node(s), listed");
+    terminal.send("\x1b");
+    terminal.wait_without("3 node(s), listed");
+    // The log, filtered to one pool.
+    terminal.send("l");
+    terminal.wait_for(" activity ");
+    terminal.send("/p-render\r");
+    terminal.wait_for("filter 'p-render'");
+    let screen = terminal.text();
+    let log: Vec<&str> = screen.lines().filter(|l| l.contains(" GET ") || l.contains(" POST ")).collect();
+    assert!(!log.is_empty() && log.iter().all(|l| l.contains("p-render")), "{screen}");
+    terminal.send("\x1b");
+    terminal.send("q");
+    assert!(terminal.end().success);
+}

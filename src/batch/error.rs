@@ -84,6 +84,12 @@ pub struct ServiceError {
 impl ServiceError {
     pub fn from_body(status: u16, body: ErrorBody, request_id: Option<String>, retry_after: Option<Duration>) -> Self {
         let message = body.message.value.split("\nRequestId:").next().unwrap_or_default().trim().to_string();
+        if body.code == "AuthenticationFailed" {
+            // The service's detail (the string it signed, line by line) helps to debug a wrong
+            // key but buries the advice: it goes to the log only.
+            let detail: Vec<String> = body.values.iter().map(|d| format!("{}: {}", d.key, d.value)).collect();
+            tracing::warn!(detail = %crate::output::escape(&detail.join(" | ")), "AuthenticationFailed");
+        }
         ServiceError {
             status,
             code: body.code,
@@ -142,11 +148,21 @@ impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Everything but the advice is the server's text: escaped, so it cannot drive a terminal.
         use crate::output::escape;
-        write!(f, "Batch said {} {}: {}", self.status, escape(&self.code), escape(&self.message))?;
-        for (key, value) in &self.values {
-            write!(f, " [{}: {}]", escape(key), escape(value))?;
+        if self.code == "AuthenticationFailed" {
+            write!(
+                f,
+                "the account refused the request's signature ({} AuthenticationFailed): {}",
+                self.status,
+                self.advice()
+            )?;
+            write!(f, ". The service's detail is in the log file (`repool info` shows where)")?;
+        } else {
+            write!(f, "Batch said {} {}: {}", self.status, escape(&self.code), escape(&self.message))?;
+            for (key, value) in &self.values {
+                write!(f, " [{}: {}]", escape(key), escape(value))?;
+            }
+            write!(f, " — {}", self.advice())?;
         }
-        write!(f, " — {}", self.advice())?;
         if let Some(id) = &self.request_id {
             write!(f, " (request-id {})", escape(id))?;
         }

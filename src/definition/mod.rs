@@ -4,6 +4,7 @@
 //! every problem is reported at once, with file, pool, JSON path and what to do.
 
 pub mod export;
+pub mod locate;
 pub mod plan;
 pub mod redact;
 mod rules;
@@ -30,6 +31,9 @@ pub struct Definition {
     pub pools: Vec<PoolDefinition>,
     /// Values that came from `env()` in a template; redacted wherever shown, sealed in journals.
     pub secrets: Vec<template::EnvSecret>,
+    /// A JSON file's text, to say at which line and column a property is written (a template's
+    /// lines are not those of the JSON it renders, so it has none).
+    pub text: Option<locate::SourceText>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -182,20 +186,24 @@ impl Definition {
         if !problems.is_empty() {
             return Err(fail(problems));
         }
-        Ok(Definition { source: source.to_string(), pools, secrets })
+        let text = (!is_template).then(|| locate::SourceText(text.to_string()));
+        Ok(Definition { source: source.to_string(), pools, secrets, text })
     }
 
     /// Schema and Batch rules for every pool, all problems at once.
     pub fn validate(&self, api_version: &str) -> Result<(), DefinitionError> {
         let schema = schema::Schema::for_api_version(api_version);
+        let locator = self.text.as_ref().map(|t| locate::Locator::new(&t.0));
+        let at = |pool: &str, path: &str| locator.as_ref().and_then(|l| l.find(pool, path));
         let mut problems = Vec::new();
         for pool in &self.pools {
             let other = schema::Schema::other(api_version);
             for finding in schema.check(&pool.body).into_iter().chain(schema.check_enums_of(&pool.body, other)) {
-                problems.push(problem(Some(&pool.id), &finding.path, None, finding.message));
+                let line = at(&pool.id, &finding.path);
+                problems.push(problem(Some(&pool.id), &finding.path, line, finding.message));
             }
             for (path, message) in rules::check(&pool.body) {
-                problems.push(problem(Some(&pool.id), &path, None, message));
+                problems.push(problem(Some(&pool.id), &path, at(&pool.id, &path), message));
             }
         }
         problems.extend(

@@ -73,22 +73,36 @@ fn render_with(
             )),
         }
     });
-    let failure = |e: Error| {
+    // `missing`: variables the template uses that nobody set, named in an undefined-variable error.
+    let failure = |e: Error, missing: &[String]| {
         let line = e.line();
+        let text = line.and_then(|l| source.lines().nth(l.saturating_sub(1)));
         let mut message = match e.kind() {
             ErrorKind::UndefinedError => {
-                format!("undefined variable{}; set it with --var NAME=VALUE or under [vars] in config.toml", detail(&e))
+                // The names on the failing line, else every name nobody set.
+                let on_line: Vec<&String> =
+                    missing.iter().filter(|m| text.is_some_and(|t| t.contains(m.as_str()))).collect();
+                let named: Vec<&String> = if on_line.is_empty() { missing.iter().collect() } else { on_line };
+                let names = named.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+                let first = named.first().map(|n| n.as_str()).unwrap_or("NAME");
+                format!(
+                    "undefined variable {names}{}; set it with --var {first}=VALUE or under [vars] in config.toml",
+                    detail(&e)
+                )
             }
             _ => format!("{}{}", e.kind(), detail(&e)),
         };
-        if let Some(text) = line.and_then(|l| source.lines().nth(l.saturating_sub(1))) {
+        if let Some(text) = text {
             message.push_str(&format!("\n    {}", text.trim()));
         }
         TemplateError { line, message }
     };
-    env.add_template(name, source).map_err(failure)?;
-    let template = env.get_template(name).map_err(failure)?;
-    let text = template.render(vars).map_err(failure)?;
+    env.add_template(name, source).map_err(|e| failure(e, &[]))?;
+    let template = env.get_template(name).map_err(|e| failure(e, &[]))?;
+    let mut missing: Vec<String> =
+        template.undeclared_variables(false).into_iter().filter(|v| !vars.contains_key(v) && v != "env").collect();
+    missing.sort();
+    let text = template.render(vars).map_err(|e| failure(e, &missing))?;
     let secrets = secrets.lock().expect("secret list").clone();
     Ok((text, secrets))
 }
@@ -133,7 +147,12 @@ mod tests {
     fn undefined_variables_and_missing_env_name_the_line() {
         let err = render("t.j2", "{\n\"a\": \"{{ nope }}\"\n}", &BTreeMap::new()).err().unwrap();
         assert_eq!(err.line, Some(2));
-        assert!(err.message.contains("undefined variable") && err.message.contains("{{ nope }}"), "{}", err.message);
+        assert!(
+            err.message.contains("undefined variable 'nope'") && err.message.contains("{{ nope }}"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("--var nope=VALUE"), "{}", err.message);
         let err = render("t.j2", "{{ env(\"REPOOL_SURELY_UNSET_VAR\") }}", &BTreeMap::new()).err().unwrap();
         assert!(err.message.contains("REPOOL_SURELY_UNSET_VAR is not set"), "{}", err.message);
     }

@@ -431,7 +431,7 @@ impl Run {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = pools.iter().map(|p| p.id.clone()).collect();
-        let definition = Definition { source: format!("run {}", self.id()), pools, secrets: Vec::new() };
+        let definition = Definition { source: format!("run {}", self.id()), pools, secrets: Vec::new(), text: None };
         let mut findings = self.workspace.preflight(&definition, &ids).await?;
         let chosen: Vec<&crate::definition::PoolDefinition> = definition.pools.iter().collect();
         self.workspace.probe(&chosen, &mut findings).await;
