@@ -1104,9 +1104,16 @@ impl App {
         let title = if one_step { "Run the next step (destructive)" } else { "Recreate pools (a new run)" };
         let mut lines = listed;
         if let Some(plan) = &self.plan {
-            for p in plan.pools.iter().filter(|p| ids.iter().any(|id| id.eq_ignore_ascii_case(&p.id))) {
+            let chosen: Vec<_> =
+                plan.pools.iter().filter(|p| ids.iter().any(|id| id.eq_ignore_ascii_case(&p.id))).collect();
+            for p in &chosen {
                 lines.push(format!("{}: plan says {:?}, {} change(s)", p.id, p.action, p.changes.len()));
             }
+            let unchanged = chosen.iter().filter(|p| p.action == PlanAction::Unchanged).count();
+            lines.push(format!(
+                "{unchanged} of the {} chosen pool(s) match their definition already (recreated anyway: fresh nodes)",
+                ids.len()
+            ));
         }
         self.dialog = Some(Dialog::Confirm { title: title.into(), lines, expected, typed: String::new(), command });
         vec![]

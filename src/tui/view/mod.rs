@@ -473,9 +473,18 @@ fn draw_dialog(frame: &mut Frame, dialog: &Dialog, focus: usize, theme: &Theme) 
             (title.clone(), out)
         }
     };
-    lines.truncate(20);
     let width = frame.area().width.saturating_sub(4).min(110);
-    let area = frame.area().centered(Constraint::Length(width), Constraint::Length(lines.len() as u16 + 2));
+    // Wrapped lines take more rows: the box is as tall as the text it wraps to, so the typed
+    // confirmation at its end always shows.
+    let inner = (width as usize).saturating_sub(2).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let height = (rows as u16 + 2).min(frame.area().height);
+    if rows + 2 > height as usize {
+        // Too tall for the terminal: the first lines give way, the question stays.
+        let excess = lines.len().saturating_sub(height as usize - 2);
+        lines.drain(..excess.min(lines.len().saturating_sub(3)));
+    }
+    let area = frame.area().centered(Constraint::Length(width), Constraint::Length(height));
     frame.render_widget(Clear, area);
     frame.render_widget(
         Paragraph::new(lines)
