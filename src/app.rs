@@ -5,6 +5,7 @@ use crate::cli::{Cli, Command};
 use crate::config::Settings;
 use crate::errors::{BadInput, Exit};
 use crate::headless;
+use crate::recreate::run::Intent;
 use clap::CommandFactory;
 use std::process::ExitCode;
 
@@ -88,7 +89,7 @@ fn fail(exit: Exit, message: &str, json: bool) -> ExitCode {
 fn wants_json(command: &Command) -> bool {
     match command {
         Command::Pools { json } | Command::Plan { json, .. } | Command::Runs { json } => *json,
-        Command::Recreate(args) => args.json,
+        Command::Recreate(args) | Command::Apply(args) => args.json,
         Command::Resume(args) => args.json,
         _ => false,
     }
@@ -114,6 +115,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Plan { .. } => "plan",
         Command::Export { .. } => "export",
         Command::Recreate(_) => "recreate",
+        Command::Apply(_) => "apply",
         Command::Resume(_) => "resume",
         Command::Runs { .. } => "runs",
         Command::Abandon { .. } => "abandon",
@@ -138,7 +140,8 @@ async fn run(
         Some(Command::Validate) => headless::validate(&settings),
         Some(Command::Plan { pools, all: _, json }) => headless::plan(&settings, &pools, json).await,
         Some(Command::Export { pools, all: _, output }) => headless::export(&settings, &pools, output.as_deref()).await,
-        Some(Command::Recreate(args)) => run_command::recreate(&settings, args).await,
+        Some(Command::Recreate(args)) => run_command::recreate(&settings, args, Intent::Recreate).await,
+        Some(Command::Apply(args)) => run_command::recreate(&settings, args, Intent::Apply).await,
         Some(Command::Resume(args)) => run_command::resume(&settings, args, definition_flag.as_deref()).await,
         Some(Command::Runs { json }) => run_command::runs(&settings, json),
         Some(Command::Abandon { run_id, yes }) => run_command::abandon(&settings, &run_id, yes).await,

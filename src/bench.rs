@@ -157,14 +157,17 @@ async fn recreate_once(count: usize, canary: usize) -> color_eyre::Result<Figure
     let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
     // The whole run counts: the pre-run backups of every pool too.
     let started = Instant::now();
-    let run = workspace.start(&definition, &ids).await.map_err(color_eyre::eyre::Report::msg)?;
+    let run = workspace
+        .start(&definition, &ids, crate::recreate::run::Intent::Recreate)
+        .await
+        .map_err(color_eyre::eyre::Report::msg)?;
     let bodies = run.bodies(Some(&definition), None).map_err(color_eyre::eyre::Report::msg)?;
     let targets = run.targets(&[], Until::End);
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let report = run.execute(targets, bodies, tx, Default::default()).await;
     let wall = started.elapsed().as_secs_f64();
     let stats = sim.stats();
-    let recreated = report.pools.iter().filter(|p| p.status == crate::recreate::report::PoolStatus::Recreated).count();
+    let recreated = report.pools.iter().filter(|p| p.status.is_done()).count();
     let mutating: u64 =
         stats.requests.iter().filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD")).map(|(_, n)| n).sum();
     // "METHOD operation status" → operation → count.

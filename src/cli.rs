@@ -102,6 +102,9 @@ pub enum Command {
     },
     /// Recreate pools: back up, drain, delete, create, wait until healthy
     Recreate(RecreateArgs),
+    /// Bring pools to their definition the least disruptive way: in place, rebuilt when empty (drain, PATCH,
+    /// scale back: the pool keeps its id and identity), or recreated only when nothing else can
+    Apply(RecreateArgs),
     /// Continue an unfinished run (this account's newest by default)
     Resume(ResumeArgs),
     /// List this account's runs: state, pools, where each stopped

@@ -51,7 +51,8 @@ pub fn private_options() -> OpenOptions {
 /// over it, the directory fsynced. A failure leaves no temporary file behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let folder = path.parent().unwrap_or(Path::new("."));
+    // A bare file name has an empty parent: the current directory.
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     private_dir(folder)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let temp = folder.join(format!(".{name}.tmp"));

@@ -13,9 +13,10 @@ use crate::headless::{connect, load_definition};
 use crate::recreate::engine::{PoolTarget, Progress};
 use crate::recreate::journal::RunState;
 use crate::recreate::report::{RunReport, RunStatus};
-use crate::recreate::run::{BodySource, Run, Until, Workspace};
+use crate::recreate::run::{BodySource, Intent, Run, Until, Workspace};
 use crate::recreate::snapshots::Snapshot;
 use crate::recreate::step::Step;
+use crate::recreate::strategy::Strategy;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -52,7 +53,8 @@ fn refuse_if_readonly(settings: &Settings) -> Result<(), BadInput> {
     Ok(())
 }
 
-pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Result<Exit> {
+/// `recreate` (always new pools) and `apply` (each pool the least disruptive way its plan allows).
+pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -> color_eyre::Result<Exit> {
     let mut settings = settings.clone();
     if let Some(parallel) = args.parallel {
         if parallel == 0 {
@@ -111,18 +113,30 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
         .filter(|p| p.action == crate::definition::plan::Action::Unchanged)
         .map(|p| p.id.clone())
         .collect();
-    let ids: Vec<String> = if args.changed {
+    // `apply` leaves alone what matches already; `recreate` only with --changed.
+    let ids: Vec<String> = if args.changed || intent == Intent::Apply {
         ids.into_iter().filter(|id| !unchanged.iter().any(|u| u.eq_ignore_ascii_case(id))).collect()
     } else {
         ids
     };
     if ids.is_empty() {
-        crate::noteln!("nothing to recreate: every chosen pool matches the definition (--changed)");
+        crate::noteln!("nothing to do: every chosen pool matches the definition");
         return Ok(Exit::Done);
     }
     let unchanged_chosen = unchanged.iter().filter(|u| ids.iter().any(|id| id.eq_ignore_ascii_case(u))).count();
+    let strategies = workspace.strategies(&definition, &ids, &live, intent);
+    if intent == Intent::Apply {
+        crate::noteln!("How each pool changes:");
+        for pool in plan.pools.iter().filter(|p| ids.contains(&p.id)) {
+            let choice = Strategy::choose(pool);
+            let strategy = choice.strategy.unwrap_or(Strategy::InPlace);
+            crate::noteln!("  {}: {} ({})", pool.id, strategy.name(), choice.why);
+        }
+    }
+    let kept: Vec<String> =
+        strategies.iter().filter(|(_, s)| **s != Strategy::Recreate).map(|(id, _)| id.clone()).collect();
     // Proof before anything changes: all problems at once; the run's start checks again.
-    let findings = workspace.preflight_against(&definition, &ids, &live).await.map_err(BadInput)?;
+    let findings = workspace.preflight_against(&definition, &ids, &live, &kept).await.map_err(BadInput)?;
     for warning in &findings.warnings {
         crate::noteln!("warning: {warning}");
     }
@@ -135,7 +149,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
         .into());
     }
     if args.dry_run {
-        print_dry_run(&settings, &live, &ids);
+        print_dry_run(&settings, &live, &ids, &strategies);
         return Ok(Exit::Done);
     }
     refuse_if_readonly(&settings)?;
@@ -143,8 +157,18 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs) -> color_eyre::Re
         0 => String::new(),
         n => format!(" ({n} of them match the definition already; --changed leaves those out)"),
     };
-    confirm(args.yes, &format!("Recreate {} pool(s): {}{note}?", ids.len(), ids.join(", ")))?;
-    let run = workspace.start(&definition, &ids).await.map_err(|e| BadInput(e.message))?;
+    let question = match intent {
+        Intent::Recreate => format!("Recreate {} pool(s): {}{note}?", ids.len(), ids.join(", ")),
+        Intent::Apply => {
+            let each: Vec<String> = ids
+                .iter()
+                .map(|id| format!("{id} ({})", strategies.get(id).copied().unwrap_or_default().name()))
+                .collect();
+            format!("Apply the definition to {} pool(s): {}?", ids.len(), each.join(", "))
+        }
+    };
+    confirm(args.yes, &question)?;
+    let run = workspace.start(&definition, &ids, intent).await.map_err(|e| BadInput(e.message))?;
     let bodies = run.bodies(Some(&definition), None).map_err(BadInput)?;
     let targets = run.targets(&[], until.map_or(Until::End, Until::After));
     execute(&workspace, run, targets, bodies, args.json).await
@@ -323,12 +347,26 @@ fn confirm(yes: bool, question: &str) -> Result<(), BadInput> {
     if answer.trim() == "yes" { Ok(()) } else { Err(BadInput::new("not confirmed; nothing was changed")) }
 }
 
-fn print_dry_run(settings: &Settings, live: &[Pool], ids: &[String]) {
+fn print_dry_run(settings: &Settings, live: &[Pool], ids: &[String], strategies: &BTreeMap<String, Strategy>) {
     let policy = &settings.policy;
     crate::outln!("Dry run: these calls would be made (nothing is changed now):");
     for id in ids {
         let live = live.iter().find(|p| p.id().eq_ignore_ascii_case(id));
+        let strategy = strategies.get(id).copied().unwrap_or_default();
         crate::outln!("{id}:");
+        if strategy != Strategy::Recreate {
+            let steps: Vec<&str> = strategy.chain().iter().map(|s| s.name()).collect();
+            crate::outln!("  {}: {}", strategy.name(), steps.join(" → "));
+            if strategy == Strategy::Rebuild {
+                crate::outln!(
+                    "  POST /pools/{id}/resize  {{targetDedicatedNodes: 0, targetLowPriorityNodes: 0, nodeDeallocationOption: {}}}, then a backup",
+                    policy.node_deallocation_option
+                );
+            }
+            crate::outln!("  PATCH /pools/{id}  (only the properties that differ; If-Match: the pool's ETag)");
+            crate::outln!("  POST /pools/{id}/resize or /enableautoscale  (the defined capacity, when it differs)");
+            continue;
+        }
         match live {
             None => crate::outln!("  POST /pools  (not in the account: created from the definition)"),
             Some(pool) => {

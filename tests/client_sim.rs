@@ -244,12 +244,15 @@ async fn patch_and_update_properties() {
     let sim = frozen_sim(None).await;
     let client = client_for(&sim);
     client.add_pool(&pool_body("u", 0)).await.unwrap();
-    client.patch_pool("u", &serde_json::json!({"metadata": [{"name": "team", "value": "render"}]})).await.unwrap();
+    client
+        .patch_pool("u", &serde_json::json!({"metadata": [{"name": "team", "value": "render"}]}), None)
+        .await
+        .unwrap();
     assert_eq!(client.get_pool("u", None).await.unwrap().rest["metadata"][0]["value"], "render");
-    let err = client.update_pool_properties("u", &serde_json::json!({"metadata": []})).await.unwrap_err();
+    let err = client.update_pool_properties("u", &serde_json::json!({"metadata": []}), None).await.unwrap_err();
     assert_eq!(err.code(), Some("MissingRequiredProperty"));
     let body = serde_json::json!({"certificateReferences": [], "applicationPackageReferences": [], "metadata": []});
-    client.update_pool_properties("u", &body).await.unwrap();
+    client.update_pool_properties("u", &body, None).await.unwrap();
     assert_eq!(client.get_pool("u", None).await.unwrap().rest["metadata"], serde_json::json!([]));
 }
 

@@ -13,7 +13,7 @@ use repool::recreate::journal::{self, Journal, Record, StepOutcome};
 use repool::recreate::lock::RunLock;
 use repool::recreate::policy::{DrainTimeoutPolicy, RecreatePolicy};
 use repool::recreate::report::{PoolStatus, RunReport, RunStatus};
-use repool::recreate::run::{Until, Workspace};
+use repool::recreate::run::{Intent, Until, Workspace};
 use repool::recreate::step::Step;
 use repool::sim::{self, RunningSim, SimOptions, faults::Faults};
 use std::collections::BTreeMap;
@@ -82,7 +82,7 @@ impl Harness {
         progress: mpsc::UnboundedSender<Progress>,
     ) -> RunReport {
         let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-        let run = self.workspace(policy).start(&self.definition, &ids).await.unwrap();
+        let run = self.workspace(policy).start(&self.definition, &ids, Intent::Recreate).await.unwrap();
         let bodies = run.bodies(Some(&self.definition), None).unwrap();
         let targets = run.targets(&[], until.map_or(Until::End, Until::After));
         run.execute(targets, bodies, progress, cancel).await

@@ -234,7 +234,7 @@ async fn fifty_pools_under_faults_finish_or_say_why_and_lose_nothing() {
     };
     let workspace = Workspace::new(client.clone(), "2024-07-01.20.0", policy, dir.path().to_path_buf());
     let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
-    let run = workspace.start(&definition, &ids).await.unwrap();
+    let run = workspace.start(&definition, &ids, repool::recreate::run::Intent::Recreate).await.unwrap();
     let bodies = run.bodies(Some(&definition), None).unwrap();
     let targets = run.targets(&[], Until::End);
     let report = run.execute(targets, bodies, tokio::sync::mpsc::unbounded_channel().0, Default::default()).await;

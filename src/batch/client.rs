@@ -179,21 +179,39 @@ impl BatchClient {
     /// `if_match` (an ETag) makes the delete fail with 412 if the pool changed meanwhile.
     pub async fn delete_pool(&self, id: &str, if_match: Option<&str>) -> Result<(), BatchError> {
         let url = self.url(&pool_path(id, ""), &[]);
-        let mut request = self.request(Method::DELETE, url, None);
-        if let Some(tag) = if_match {
-            request = request.header(reqwest::header::IF_MATCH, tag);
-        }
+        let request = Self::if_match(self.request(Method::DELETE, url, None), if_match);
         self.send("delete pool", request, Replay::Safe).await.map(drop)
     }
 
-    pub async fn patch_pool(&self, id: &str, body: &serde_json::Value) -> Result<(), BatchError> {
+    /// PATCH the pool; `if_match`: only if its ETag is still this one (412 otherwise).
+    pub async fn patch_pool(
+        &self,
+        id: &str,
+        body: &serde_json::Value,
+        if_match: Option<&str>,
+    ) -> Result<(), BatchError> {
         let url = self.url(&pool_path(id, ""), &[]);
-        self.call("patch pool", Method::PATCH, url, Some(body.to_string()), Replay::Safe).await.map(drop)
+        let request = Self::if_match(self.request(Method::PATCH, url, Some(body.to_string())), if_match);
+        self.send("patch pool", request, Replay::Safe).await.map(drop)
     }
 
-    pub async fn update_pool_properties(&self, id: &str, body: &serde_json::Value) -> Result<(), BatchError> {
+    fn if_match(request: reqwest::RequestBuilder, tag: Option<&str>) -> reqwest::RequestBuilder {
+        match tag {
+            Some(tag) => request.header(reqwest::header::IF_MATCH, tag),
+            None => request,
+        }
+    }
+
+    /// Replaces the start task, packages and metadata; `if_match` as for `patch_pool`.
+    pub async fn update_pool_properties(
+        &self,
+        id: &str,
+        body: &serde_json::Value,
+        if_match: Option<&str>,
+    ) -> Result<(), BatchError> {
         let url = self.url(&pool_path(id, "/updateproperties"), &[]);
-        self.call("update pool properties", Method::POST, url, Some(body.to_string()), Replay::Safe).await.map(drop)
+        let request = Self::if_match(self.request(Method::POST, url, Some(body.to_string())), if_match);
+        self.send("update pool properties", request, Replay::Safe).await.map(drop)
     }
 
     pub async fn resize_pool(&self, id: &str, resize: &ResizeRequest) -> Result<(), BatchError> {

@@ -259,8 +259,24 @@ impl fmt::Display for Plan {
                     pool.changes.len()
                 )?,
                 Action::Recreate => {
-                    let only = pool.changes.iter().filter(|c| c.apply != Apply::InPlace).count();
-                    writeln!(f, "{}: recreate ({} change(s), {only} only by recreation)", pool.id, pool.changes.len())?
+                    let only = pool.changes.iter().filter(|c| c.apply == Apply::Recreate).count();
+                    let empty = pool.changes.iter().filter(|c| c.apply == Apply::InPlaceWhenEmpty).count();
+                    if only == 0 {
+                        writeln!(
+                            f,
+                            "{}: {} change(s), {empty} only on an empty pool: `repool apply` rebuilds it in place \
+                             (drain, patch, scale back), `repool recreate` makes a new pool",
+                            pool.id,
+                            pool.changes.len()
+                        )?
+                    } else {
+                        writeln!(
+                            f,
+                            "{}: recreate ({} change(s), {only} only by recreation)",
+                            pool.id,
+                            pool.changes.len()
+                        )?
+                    }
                 }
             }
             for change in &pool.changes {

@@ -12,9 +12,11 @@ use super::policy::{DrainTimeoutPolicy, OnUnhealthy, RecreatePolicy};
 use super::report::{PoolReport, PoolStatus, RunReport, RunStatus, StepReport};
 use super::snapshots::{Snapshots, WaitError};
 use super::step::Step;
-use crate::batch::models::{NodeDeallocationOption, PoolState, ResizeRequest};
+use super::strategy::Strategy;
+use super::update::{self, Capacity, Update};
+use crate::batch::models::{EnableAutoScaleRequest, NodeDeallocationOption, PoolState, ResizeRequest};
 use crate::batch::{BatchClient, BatchError, Pool};
-use crate::definition::plan::{Action, plan_pool};
+use crate::definition::plan::{Action, Apply, plan_pool};
 use crate::definition::{PoolDefinition, sealed};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -48,6 +50,8 @@ pub struct EngineConfig {
 #[derive(Clone, Debug)]
 pub struct PoolTarget {
     pub id: String,
+    /// Which chain of steps the pool follows.
+    pub strategy: Strategy,
     pub start_at: Step,
     /// Stop (paused) after this step: step-through and `--until`.
     pub until: Option<Step>,
@@ -178,11 +182,8 @@ impl Engine {
         let rest = targets.split_off(self.config.policy.canary.min(targets.len()));
         let canaries = self.config.policy.canary > 0;
         let mut pools = self.run_batch(targets, &journal).await;
-        let failed: Vec<String> = pools
-            .iter()
-            .filter(|p| p.status != PoolStatus::Recreated)
-            .map(|p| format!("{} {}", p.id, p.status.name()))
-            .collect();
+        let failed: Vec<String> =
+            pools.iter().filter(|p| !p.status.is_done()).map(|p| format!("{} {}", p.id, p.status.name())).collect();
         if canaries && !failed.is_empty() {
             for target in rest {
                 let error = format!("not started: the canary did not come through ({})", failed.join(", "));
@@ -262,7 +263,7 @@ impl Engine {
             }
             // A pool enters the window at its resize to 0 (waiting while it is full); one that
             // is past it already (resumed after the drain, deleted) is unavailable anyway.
-            if step.is_unavailable() && run.unavailable.is_none() {
+            if target.strategy.is_unavailable(step) && run.unavailable.is_none() {
                 let already = step != Step::ResizeToZero;
                 if !already && self.window.is_full() {
                     let max = self.config.policy.max_unavailable.unwrap_or_default();
@@ -294,16 +295,25 @@ impl Engine {
             let _ = self.progress.send(Progress::StepStarted { pool: id.clone(), step });
             let result = self.step(id, step, run).await;
             let elapsed = began.elapsed();
+            let strategy = target.strategy;
+            let result = match result {
+                // A rebuilt or patched pool that vanished is not created behind the operator's back.
+                Ok(Outcome::Jump(to, detail)) if !strategy.chain().contains(&to) => Err(format!(
+                    "{detail}: the pool is gone or being deleted, so it cannot be {}; `repool recreate` creates it",
+                    if strategy == Strategy::Rebuild { "rebuilt" } else { "changed in place" }
+                )),
+                other => other,
+            };
             let (outcome, detail, next) = match result {
-                Ok(Outcome::Done(detail)) => (StepOutcome::Ok, detail, step.next()),
-                Ok(Outcome::Skipped(detail)) => (StepOutcome::Skipped, detail, step.next()),
+                Ok(Outcome::Done(detail)) => (StepOutcome::Ok, detail, strategy.next(step)),
+                Ok(Outcome::Skipped(detail)) => (StepOutcome::Skipped, detail, strategy.next(step)),
                 Ok(Outcome::Jump(to, detail)) => (StepOutcome::Skipped, detail, Some(to)),
                 Err(error) if self.cancel.is_cancelled() => {
                     return (PoolStatus::Interrupted, Some(format!("{step}: {error}; `repool resume` continues")));
                 }
                 Err(error) => {
                     report.steps.push(StepReport::new(step, started_at, elapsed, "failed", Some(error.clone())));
-                    let rollback = self.rolls_back(id, step);
+                    let rollback = self.rolls_back(id, step, strategy);
                     if rollback == Ok(true) {
                         // Back to the pool as it was before the run: its own journaled chain.
                         run.rollback_reason = Some(format!("{step}: {error}"));
@@ -312,7 +322,7 @@ impl Engine {
                             step,
                             detail: format!("rolling back: {error}"),
                         });
-                        step = Step::RollbackDelete;
+                        step = strategy.rollback()[0];
                         continue;
                     }
                     let status = if step == Step::WaitHealthy { PoolStatus::Unhealthy } else { PoolStatus::Failed };
@@ -333,7 +343,7 @@ impl Engine {
             }
             // A jump skips steps: journal them so a resume continues at the jump's target.
             if let Some(to) = next {
-                let mut skipped = step.next();
+                let mut skipped = strategy.next(step);
                 while let Some(s) = skipped.filter(|s| *s < to) {
                     let record = Record::StepFinished {
                         pool: id.clone(),
@@ -344,7 +354,7 @@ impl Engine {
                         backup: None,
                     };
                     let _ = journal.queue(record);
-                    skipped = s.next();
+                    skipped = strategy.next(s);
                 }
             }
             report.steps.push(StepReport::new(step, started_at, elapsed, outcome.name(), Some(detail.clone())));
@@ -360,7 +370,8 @@ impl Engine {
                     let why = run.rollback_reason.clone().unwrap_or_else(|| "a failed create or health gate".into());
                     return (PoolStatus::RolledBack, Some(format!("rolled back to the pre-run backup after {why}")));
                 }
-                None => return (PoolStatus::Recreated, None),
+                None if strategy == Strategy::Recreate => return (PoolStatus::Recreated, None),
+                None => return (PoolStatus::Updated, None),
                 Some(_) if target.until == Some(step) => {
                     return (PoolStatus::Paused, Some(format!("paused after {step}; `repool resume` continues")));
                 }
@@ -408,6 +419,11 @@ impl Engine {
             Step::RollbackWaitGone => self.wait_gone(id).await,
             Step::RollbackCreate => self.rollback_create(id).await,
             Step::RollbackWaitReady => self.wait_ready(id, run).await,
+            Step::Patch => self.patch(id, run, false).await,
+            Step::Scale => self.scale(id, false).await,
+            Step::RollbackDrain => self.rollback_drain(id, run).await,
+            Step::RollbackPatch => self.patch(id, run, true).await,
+            Step::RollbackScale => self.scale(id, true).await,
         }
     }
 
@@ -499,11 +515,13 @@ impl Engine {
     /// new pool failed (refused create, never steady, unhealthy), and the pre-run backup can be
     /// created again as it is (checked before the failed pool is deleted, so a rollback that could
     /// not finish never starts).
-    fn rolls_back(&self, id: &str, step: Step) -> Result<bool, String> {
-        if self.config.policy.on_unhealthy != OnUnhealthy::Rollback
-            || !matches!(step, Step::Create | Step::WaitReady | Step::WaitHealthy)
-            || self.cancel.is_cancelled()
-        {
+    fn rolls_back(&self, id: &str, step: Step, strategy: Strategy) -> Result<bool, String> {
+        let where_new_fails = match strategy {
+            Strategy::Recreate => matches!(step, Step::Create | Step::WaitReady | Step::WaitHealthy),
+            Strategy::Rebuild => matches!(step, Step::Patch | Step::Scale | Step::WaitReady | Step::WaitHealthy),
+            Strategy::InPlace => false,
+        };
+        if self.config.policy.on_unhealthy != OnUnhealthy::Rollback || !where_new_fails || self.cancel.is_cancelled() {
             return Ok(false);
         }
         match self.bodies.get(&id.to_lowercase()).and_then(|b| b.rollback.as_ref()) {
@@ -546,6 +564,132 @@ impl Engine {
             Err(e) if e.code() == Some("PoolExists") => Ok(Outcome::Done("a pool with this id exists again".into())),
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// What `patch` and `scale` bring the pool to: its definition, or rolling back, the pre-run
+    /// backup as an add body.
+    fn desired(&self, id: &str, back: bool) -> Result<(&Value, &Value), String> {
+        let bodies = self.bodies.get(&id.to_lowercase()).ok_or_else(|| format!("no body for '{id}'"))?;
+        if !back {
+            return Ok((&bodies.clear, &bodies.sealed));
+        }
+        let rollback = bodies.rollback.as_ref().ok_or("no pre-run backup")?;
+        let body = rollback.0.as_ref().map_err(|why| format!("cannot roll back: {why}"))?;
+        Ok((body, &bodies.sealed))
+    }
+
+    /// Changes the pool in place to what it should be (PATCH; updateproperties to drop a start
+    /// task). What only an empty pool takes is sent only to the pool this run drained and backed
+    /// up, unchanged since (If-Match its ETag), never to one with nodes.
+    async fn patch(&self, id: &str, run: &mut PoolRun, back: bool) -> StepResult {
+        let (desired, sealed) = self.desired(id, back)?;
+        let pool = self.live(id).await?;
+        if let Some(outcome) = Self::absent_or_deleting(&pool) {
+            return Ok(outcome);
+        }
+        let pool = pool.expect("present");
+        let definition = PoolDefinition { id: id.to_string(), body: desired.clone(), sealed: sealed.clone() };
+        let plan = plan_pool(&definition, &pool, &self.config.api_version);
+        let requests = update::requests(&plan, desired, &self.config.api_version);
+        if requests.is_empty() {
+            run.seen = Some(pool);
+            return Ok(Outcome::Skipped("nothing to patch: the pool has these properties".into()));
+        }
+        let empty_only = plan.changes.iter().any(|c| c.apply == Apply::InPlaceWhenEmpty);
+        if empty_only && (pool.current_nodes() > 0 || pool.target_nodes() > 0 || pool.autoscale() || !pool.is_steady())
+        {
+            return Err(format!("not patched: only an empty pool takes these changes, and it is {}", describe(&pool)));
+        }
+        if empty_only
+            && let (Some(drained), Some(now)) = (&run.etag, &pool.e_tag)
+            && drained != now
+        {
+            return Err(format!("changed by someone else since it was drained (ETag {drained} → {now}); not patched"));
+        }
+        // The first request carries the ETag seen; the next one follows the first's own change.
+        let mut if_match = pool.e_tag.clone();
+        let mut named = Vec::new();
+        for request in &requests {
+            let sent = match request {
+                Update::Patch(body) => self.client.patch_pool(id, body, if_match.as_deref()).await,
+                Update::Properties(body) => self.client.update_pool_properties(id, body, if_match.as_deref()).await,
+            };
+            match sent {
+                Ok(()) => {}
+                Err(e) if e.status() == Some(412) => {
+                    return Err("changed by someone else meanwhile (ETag differs); not patched".into());
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+            if_match = None;
+            named.extend(request.body().as_object().into_iter().flat_map(|m| m.keys().cloned()));
+        }
+        self.snapshots.request_fast();
+        run.etag = None;
+        let to = if back { "back to the pre-run backup" } else { "to the definition" };
+        Ok(Outcome::Done(format!("patched {to}: {}", named.join(", "))))
+    }
+
+    /// Gives the pool the targets or the autoscale formula it should have.
+    async fn scale(&self, id: &str, back: bool) -> StepResult {
+        let capacity = Capacity::of(self.desired(id, back)?.0);
+        for _ in 0..5 {
+            let pool = self.live(id).await?;
+            if let Some(outcome) = Self::absent_or_deleting(&pool) {
+                return Ok(outcome);
+            }
+            let pool = pool.expect("present");
+            if capacity.is_met_by(&pool) {
+                return Ok(Outcome::Skipped(format!("already {}", capacity.describe())));
+            }
+            let sent = match &capacity {
+                Capacity::Auto { formula, interval } => {
+                    let request = EnableAutoScaleRequest {
+                        auto_scale_formula: Some(formula.clone()),
+                        auto_scale_evaluation_interval: *interval,
+                    };
+                    self.client.enable_autoscale(id, &request).await
+                }
+                Capacity::Fixed { .. } if pool.autoscale() => {
+                    self.client.disable_autoscale(id).await.map_err(|e| e.to_string())?;
+                    continue;
+                }
+                Capacity::Fixed { dedicated, low_priority, resize_timeout } => {
+                    let resize = ResizeRequest {
+                        target_dedicated_nodes: Some(*dedicated),
+                        target_low_priority_nodes: Some(*low_priority),
+                        resize_timeout: Some(resize_timeout.unwrap_or(self.config.policy.resize_timeout)),
+                        // Fewer nodes than now must not kill running work.
+                        node_deallocation_option: Some(NodeDeallocationOption::TaskCompletion),
+                    };
+                    self.client.resize_pool(id, &resize).await
+                }
+            };
+            match sent {
+                Ok(()) => {
+                    self.snapshots.request_fast();
+                    return Ok(Outcome::Done(format!("scaled: {}", capacity.describe())));
+                }
+                // Still settling (a resize in flight, autoscale just changed): wait and again.
+                Err(e) if e.status() == Some(409) => {
+                    self.wait(id, Step::Scale, self.config.policy.wait_timeout, |p| p.is_none_or(|p| p.is_steady()))
+                        .await?;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err("the pool kept refusing to scale (409); check it in the portal".into())
+    }
+
+    /// Rollback of a rebuild: the pool with the new spec is drained again before it is patched back.
+    async fn rollback_drain(&self, id: &str, run: &mut PoolRun) -> StepResult {
+        for step in [Step::DisableAutoscale, Step::StopResize, Step::WaitSteady, Step::ResizeToZero] {
+            let outcome = Box::pin(self.step(id, step, run)).await?;
+            if let Outcome::Jump(..) = outcome {
+                return Ok(outcome);
+            }
+        }
+        self.wait_drained(id, run).await
     }
 
     fn sign_in_stopped(&self, why: &str) -> String {

@@ -5,6 +5,7 @@
 use super::policy::RunChoices;
 use super::report::{PoolStatus, RunStatus};
 use super::step::Step;
+use super::strategy::Strategy;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -37,6 +38,13 @@ pub struct TargetRecord {
     /// The pool as it was before the run touched it; None when it did not exist.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
+    /// How the run changes it (`apply` chooses; journals of older versions: recreate).
+    #[serde(default, skip_serializing_if = "is_recreate")]
+    pub strategy: Strategy,
+}
+
+fn is_recreate(strategy: &Strategy) -> bool {
+    *strategy == Strategy::Recreate
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -179,6 +187,8 @@ pub struct RunState {
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PoolState {
+    /// Its target's strategy: which chain its steps follow.
+    pub strategy: Strategy,
     pub last_finished: Option<Step>,
     /// A step that started and never finished (the crash happened in it).
     pub in_flight: Option<Step>,
@@ -195,7 +205,10 @@ impl RunState {
     }
 
     pub fn pool(&self, id: &str) -> PoolState {
-        self.target(id).and_then(|t| self.per_pool.get(&t.pool)).cloned().unwrap_or_default()
+        let target = self.target(id);
+        let mut state = target.and_then(|t| self.per_pool.get(&t.pool)).cloned().unwrap_or_default();
+        state.strategy = target.map(|t| t.strategy).unwrap_or_default();
+        state
     }
 
     /// Every pool done (or the run abandoned): nothing left to resume.
@@ -212,7 +225,7 @@ impl RunState {
             .iter()
             .filter_map(|t| {
                 let pool = self.pool(&t.pool);
-                let at = pool.resume_at().filter(|_| pool.status != Some(PoolStatus::Recreated))?;
+                let at = pool.resume_at().filter(|_| !pool.status.is_some_and(PoolStatus::is_done))?;
                 Some((t.pool.clone(), at))
             })
             .collect()
@@ -227,7 +240,7 @@ impl RunState {
             .iter()
             .filter(|t| {
                 let pool = self.pool(&t.pool);
-                pool.last_finished.or(pool.in_flight).is_some() && pool.status != Some(PoolStatus::Recreated)
+                pool.last_finished.or(pool.in_flight).is_some() && !pool.status.is_some_and(PoolStatus::is_done)
             })
             .map(|t| t.pool.clone())
             .collect()
@@ -239,14 +252,18 @@ impl PoolState {
     pub fn resume_at(&self) -> Option<Step> {
         match (self.in_flight, self.last_finished) {
             (Some(step), _) => Some(step),
-            (None, Some(done)) => done.next(),
-            (None, None) => Some(Step::DisableAutoscale),
+            (None, Some(done)) => self.strategy.next(done),
+            (None, None) => Some(self.strategy.first()),
         }
     }
 
     /// Deleted (or being deleted) and not yet created again: the state that must never be left.
     /// A rollback deletes the new pool and creates the old one: the same window, once more.
     pub fn is_between_delete_and_create(&self) -> bool {
+        if self.strategy != Strategy::Recreate {
+            // Rebuilt or changed in place: the pool is never deleted.
+            return false;
+        }
         let reached = self.in_flight.or(self.last_finished);
         if reached.is_some_and(Step::is_rollback) {
             return self.last_finished.is_none_or(|s| !s.is_rollback() || s < Step::RollbackCreate);
@@ -258,7 +275,7 @@ impl PoolState {
     pub fn describe(&self) -> String {
         let status = self.status.map(|s| s.name()).unwrap_or("interrupted");
         match (self.in_flight, self.last_finished) {
-            _ if self.status == Some(PoolStatus::Recreated) => status.to_string(),
+            _ if self.status.is_some_and(PoolStatus::is_done) => status.to_string(),
             (Some(step), _) => format!("{status} in {step}"),
             (None, Some(step)) => format!("{status} after {step}"),
             (None, None) => "not started".to_string(),
@@ -310,10 +327,17 @@ pub fn read(path: &Path) -> std::io::Result<RunState> {
     }
     // A crash after a chain's last step and before its pool-finished record: the chain says how
     // the pool ended.
-    for p in state.per_pool.values_mut().filter(|p| p.status.is_none() && p.in_flight.is_none()) {
-        p.status = match p.last_finished {
-            Some(Step::WaitHealthy) => Some(PoolStatus::Recreated),
+    for (id, p) in state.per_pool.iter_mut() {
+        p.strategy = state.targets.iter().find(|t| t.pool == *id).map(|t| t.strategy).unwrap_or_default();
+        if p.status.is_some() || p.in_flight.is_some() {
+            continue;
+        }
+        let last = p.last_finished;
+        p.status = match last {
             Some(Step::RollbackWaitReady) => Some(PoolStatus::RolledBack),
+            Some(step) if p.strategy.next(step).is_none() && p.strategy.chain().contains(&step) => {
+                Some(if p.strategy == Strategy::Recreate { PoolStatus::Recreated } else { PoolStatus::Updated })
+            }
             _ => None,
         };
     }

@@ -14,3 +14,5 @@ pub mod restore;
 pub mod run;
 pub mod snapshots;
 pub mod step;
+pub mod strategy;
+pub mod update;

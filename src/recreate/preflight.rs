@@ -68,20 +68,29 @@ const CAPACITY: [&str; 5] = [
     "autoScaleEvaluationInterval",
 ];
 
+/// The account as preflight sees it: its pools and the images it offers, now.
+pub struct Seen<'a> {
+    pub live: &'a [Pool],
+    pub images: &'a [SupportedImage],
+    pub now: jiff::Timestamp,
+}
+
 pub fn check(
     definition: &Definition,
     ids: &[String],
-    live: &[Pool],
-    images: &[SupportedImage],
+    seen: &Seen,
     api_version: &str,
     policy: &PreflightPolicy,
-    now: jiff::Timestamp,
+    kept: &[String],
 ) -> Findings {
+    let Seen { live, images, now } = *seen;
     let mut findings = Findings::default();
     for pool in ids.iter().filter_map(|id| definition.pool(id)) {
         check_image(pool, images, policy, now, &mut findings);
         let current = live.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id));
-        if let Some(current) = current {
+        // A pool changed in place keeps what the definition does not name: nothing to lose.
+        let recreated = !kept.iter().any(|k| k.eq_ignore_ascii_case(&pool.id));
+        if let Some(current) = current.filter(|_| recreated) {
             check_losses(pool, current, api_version, policy, &mut findings);
         }
         check_identity_references(pool, current, &mut findings);
@@ -263,7 +272,9 @@ mod tests {
         }));
         let ids: Vec<String> = d.pools.iter().map(|p| p.id.clone()).collect();
         let now: jiff::Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
-        let found = check(&d, &ids, &[], &images(), "2025-06-01", &PreflightPolicy::default(), now);
+        let images = images();
+        let seen = Seen { live: &[], images: &images, now };
+        let found = check(&d, &ids, &seen, "2025-06-01", &PreflightPolicy::default(), &[]);
         assert_eq!(found.problems.len(), 2, "{found:#?}");
         assert!(found.problems[0].contains("'retired'") && found.problems[0].contains("2023-04-30"), "{found:#?}");
         assert!(found.problems[1].contains("'wrong-agent'") && found.problems[1].contains("batch.node.ubuntu 24.04"));
@@ -284,13 +295,18 @@ mod tests {
         .unwrap();
         let ids = vec!["p".to_string()];
         let now = jiff::Timestamp::now();
-        let found =
-            check(&d, &ids, std::slice::from_ref(&live), &images(), "2025-06-01", &PreflightPolicy::default(), now);
+        let policy = PreflightPolicy::default();
+        let images = images();
+        let seen = Seen { live: std::slice::from_ref(&live), images: &images, now };
+        let found = check(&d, &ids, &seen, "2025-06-01", &policy, &[]);
         assert_eq!(found.problems.len(), 2, "{found:#?}");
         assert!(found.problems[0].contains("lose identity") && found.problems[0].contains("management plane"));
         assert!(found.problems[1].contains("lose metadata") && found.problems[1].contains("--accept-loss metadata"));
         let accepting =
             PreflightPolicy { accept_loss: vec!["identity".into(), "metadata".into()], ..Default::default() };
-        assert!(check(&d, &ids, &[live], &images(), "2025-06-01", &accepting, now).problems.is_empty());
+        assert!(check(&d, &ids, &seen, "2025-06-01", &accepting, &[]).problems.is_empty());
+        // Changed in place, the pool keeps its identity and what the definition does not name.
+        let kept = check(&d, &ids, &seen, "2025-06-01", &policy, &ids);
+        assert!(kept.problems.is_empty(), "{kept:#?}");
     }
 }

@@ -10,6 +10,8 @@ use std::time::Duration;
 pub enum PoolStatus {
     Pending,
     Recreated,
+    /// `apply`: changed in place or rebuilt; the pool kept its id, creation time and identity.
+    Updated,
     Failed,
     /// Created, but its nodes failed the health gate (start task failed, unusable, or too few in time).
     Unhealthy,
@@ -24,10 +26,16 @@ pub enum PoolStatus {
 }
 
 impl PoolStatus {
+    /// The pool's work is done: recreated, or updated without recreating.
+    pub fn is_done(self) -> bool {
+        matches!(self, PoolStatus::Recreated | PoolStatus::Updated)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             PoolStatus::Pending => "pending",
             PoolStatus::Recreated => "recreated",
+            PoolStatus::Updated => "updated",
             PoolStatus::Failed => "failed",
             PoolStatus::Unhealthy => "unhealthy",
             PoolStatus::Held => "held",
@@ -57,7 +65,7 @@ impl RunStatus {
             matches!(p.status, PoolStatus::Failed | PoolStatus::Unhealthy | PoolStatus::Held | PoolStatus::RolledBack)
         }) {
             RunStatus::Failed
-        } else if pools.iter().any(|p| p.status != PoolStatus::Recreated) {
+        } else if pools.iter().any(|p| !p.status.is_done()) {
             RunStatus::Paused
         } else {
             RunStatus::Done

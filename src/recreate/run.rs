@@ -19,6 +19,7 @@ use super::probe;
 use super::report::{PoolStatus, RunReport, RunStatus};
 use super::snapshots::Snapshots;
 use super::step::Step;
+use super::strategy::Strategy;
 use crate::batch::{BatchClient, Pool};
 use crate::definition::Definition;
 use crate::definition::sealed;
@@ -126,9 +127,15 @@ impl Workspace {
     }
 
     /// Preflight of `ids` against the account as it is now (one list of pools, one of images).
-    pub async fn preflight(&self, definition: &Definition, ids: &[String]) -> Result<Findings, String> {
+    /// `kept`: pools changed without recreating (their live properties stay).
+    pub async fn preflight(
+        &self,
+        definition: &Definition,
+        ids: &[String],
+        kept: &[String],
+    ) -> Result<Findings, String> {
         let live = self.client.list_pools(None, None, None).await.map_err(|e| format!("preflight: {e}"))?;
-        self.preflight_against(definition, ids, &live).await
+        self.preflight_against(definition, ids, &live, kept).await
     }
 
     /// Preflight of `ids` against pools the caller just listed (one list of images).
@@ -137,12 +144,14 @@ impl Workspace {
         definition: &Definition,
         ids: &[String],
         live: &[Pool],
+        kept: &[String],
     ) -> Result<Findings, String> {
         let images = self.client.list_supported_images().await.map_err(|e| {
             format!("preflight: cannot list the images the account supports ({e}); nothing was changed")
         })?;
         let now = jiff::Timestamp::now();
-        Ok(preflight::check(definition, ids, live, &images, &self.api_version, &self.preflight, now))
+        let seen = preflight::Seen { live, images: &images, now };
+        Ok(preflight::check(definition, ids, &seen, &self.api_version, &self.preflight, kept))
     }
 
     /// Deletes probes a crash left behind, then (with `--probe`, when preflight found nothing) lets
@@ -184,7 +193,7 @@ impl Workspace {
     /// takes the lock, refuses pools another unfinished run holds, backs up every target as it
     /// is now and journals the targets with their sealed create bodies. Nothing in the account
     /// changes here.
-    pub async fn start(&self, definition: &Definition, ids: &[String]) -> Result<Run, Refusal> {
+    pub async fn start(&self, definition: &Definition, ids: &[String], intent: Intent) -> Result<Run, Refusal> {
         let mut chosen: Vec<&crate::definition::PoolDefinition> = Vec::new();
         for id in ids {
             let pool = definition.pool(id).ok_or_else(|| {
@@ -220,8 +229,14 @@ impl Workspace {
             .await
             .map_err(|e| format!("cannot read the account's pools to back them up ({e}); nothing was changed"))?;
         let ids: Vec<String> = chosen.iter().map(|p| p.id.clone()).collect();
-        let mut findings = self.preflight_against(definition, &ids, &live).await?;
-        self.probe(&chosen, &mut findings).await;
+        let strategies = self.strategies(definition, &ids, &live, intent);
+        let kept: Vec<String> =
+            strategies.iter().filter(|(_, s)| **s != Strategy::Recreate).map(|(id, _)| id.clone()).collect();
+        let mut findings = self.preflight_against(definition, &ids, &live, &kept).await?;
+        // A probe proves a create body; only pools that will be created need one.
+        let created: Vec<&crate::definition::PoolDefinition> =
+            chosen.iter().copied().filter(|p| !kept.contains(&p.id)).collect();
+        self.probe(&created, &mut findings).await;
         if !findings.problems.is_empty() {
             let only_losses = findings.losses.len() == findings.problems.len();
             return Err(Refusal {
@@ -253,7 +268,8 @@ impl Workspace {
                 }
                 None => None,
             };
-            targets.push(TargetRecord { pool: pool.id.clone(), body: pool.sealed.clone(), backup });
+            let strategy = strategies.get(&pool.id).copied().unwrap_or_default();
+            targets.push(TargetRecord { pool: pool.id.clone(), body: pool.sealed.clone(), backup, strategy });
         }
         let journal =
             Journal::open(&self.journal_dir(), &run_id).map_err(|e| format!("cannot open the journal: {e}"))?;
@@ -274,6 +290,28 @@ impl Workspace {
             .map_err(|e| format!("cannot write the journal {}: {e}", journal.path.display()))?;
         let state = journal::read(&journal.path).map_err(|e| e.to_string())?;
         Ok(Run { workspace: self.clone(), state, journal, _lock: lock, warnings: findings.warnings })
+    }
+
+    /// How each pool changes: `recreate` always recreates; `apply` takes what its plan against
+    /// `live` allows (a pool that matches already is changed in place, which finds nothing to do).
+    pub fn strategies(
+        &self,
+        definition: &Definition,
+        ids: &[String],
+        live: &[Pool],
+        intent: Intent,
+    ) -> BTreeMap<String, Strategy> {
+        let plan = crate::definition::plan::Plan::new(definition, live, ids, &self.api_version);
+        plan.pools
+            .iter()
+            .map(|p| {
+                let strategy = match intent {
+                    Intent::Recreate => Strategy::Recreate,
+                    Intent::Apply => Strategy::choose(p).strategy.unwrap_or(Strategy::InPlace),
+                };
+                (p.id.clone(), strategy)
+            })
+            .collect()
     }
 
     /// Opens an unfinished run of this account to continue it (takes the lock).
@@ -345,7 +383,7 @@ impl Run {
                     Until::After(step) => Some(step),
                     Until::OneStep => Some(start_at),
                 };
-                PoolTarget { id, start_at, until, etag: pool.etag, backup: pool.backup }
+                PoolTarget { id, strategy: pool.strategy, start_at, until, etag: pool.etag, backup: pool.backup }
             })
             .collect()
     }
@@ -431,9 +469,12 @@ impl Run {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = pools.iter().map(|p| p.id.clone()).collect();
+        let kept: Vec<String> =
+            ids.iter().filter(|id| self.state.pool(id).strategy != Strategy::Recreate).cloned().collect();
         let definition = Definition { source: format!("run {}", self.id()), pools, secrets: Vec::new(), text: None };
-        let mut findings = self.workspace.preflight(&definition, &ids).await?;
-        let chosen: Vec<&crate::definition::PoolDefinition> = definition.pools.iter().collect();
+        let mut findings = self.workspace.preflight(&definition, &ids, &kept).await?;
+        let chosen: Vec<&crate::definition::PoolDefinition> =
+            definition.pools.iter().filter(|p| !kept.contains(&p.id)).collect();
         self.workspace.probe(&chosen, &mut findings).await;
         if findings.problems.is_empty() {
             Ok(findings.warnings)
@@ -461,7 +502,7 @@ impl Run {
         // Canaries already recreated count; a step-through or `--until` has no canary (no pool
         // goes all the way to healthy in it).
         let recreated = (self.state.targets.iter())
-            .filter(|t| self.state.pool(&t.pool).status == Some(PoolStatus::Recreated))
+            .filter(|t| self.state.pool(&t.pool).status.is_some_and(PoolStatus::is_done))
             .count();
         let whole = targets.iter().all(|t| t.until.is_none());
         policy.canary = if whole { policy.canary.saturating_sub(recreated) } else { 0 };
@@ -542,6 +583,14 @@ pub fn differences(state: &RunState, definition: Option<&Definition>) -> Vec<(St
             (id, difference)
         })
         .collect()
+}
+
+/// What a new run is for: `recreate` (always a new pool) or `apply` (the least disruptive way).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Intent {
+    #[default]
+    Recreate,
+    Apply,
 }
 
 /// Where the pools of an execution stop.

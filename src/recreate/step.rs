@@ -11,6 +11,10 @@ pub enum Step {
     ResizeToZero,
     WaitDrained,
     Backup,
+    /// `apply`: the pool changed in place (PATCH, or updateproperties to remove a start task).
+    Patch,
+    /// `apply`: the pool's targets or autoscale formula set as the definition says.
+    Scale,
     Delete,
     WaitGone,
     Create,
@@ -22,6 +26,10 @@ pub enum Step {
     RollbackWaitGone,
     RollbackCreate,
     RollbackWaitReady,
+    /// Rollback of a rebuild: drained again, patched back to the pre-run backup, scaled as it was.
+    RollbackDrain,
+    RollbackPatch,
+    RollbackScale,
 }
 
 impl Step {
@@ -43,14 +51,34 @@ impl Step {
     pub const ROLLBACK: [Step; 4] =
         [Step::RollbackDelete, Step::RollbackWaitGone, Step::RollbackCreate, Step::RollbackWaitReady];
 
-    /// The step after this one in its chain (the recreation or the rollback).
+    /// Rebuild (`apply` on an empty pool): no delete, the pool keeps its id, identity and jobs.
+    pub const REBUILD: [Step; 10] = [
+        Step::DisableAutoscale,
+        Step::StopResize,
+        Step::WaitSteady,
+        Step::ResizeToZero,
+        Step::WaitDrained,
+        Step::Backup,
+        Step::Patch,
+        Step::Scale,
+        Step::WaitReady,
+        Step::WaitHealthy,
+    ];
+
+    pub const REBUILD_ROLLBACK: [Step; 4] =
+        [Step::RollbackDrain, Step::RollbackPatch, Step::RollbackScale, Step::RollbackWaitReady];
+
+    /// In place (`apply` of what the service changes at any time): nodes untouched.
+    pub const IN_PLACE: [Step; 2] = [Step::Patch, Step::Scale];
+
+    /// The step after this one in the recreation or its rollback (other chains: `Strategy::next`).
     pub fn next(self) -> Option<Step> {
         let chain: &[Step] = if self.is_rollback() { &Step::ROLLBACK } else { &Step::ALL };
         chain.iter().position(|s| *s == self).and_then(|i| chain.get(i + 1)).copied()
     }
 
     pub fn is_rollback(self) -> bool {
-        Step::ROLLBACK.contains(&self)
+        Step::ROLLBACK.contains(&self) || Step::REBUILD_ROLLBACK.contains(&self)
     }
 
     /// Whether a pool at this step lacks its capacity: from the resize to 0 until healthy
@@ -67,6 +95,8 @@ impl Step {
             Step::ResizeToZero => "resize-to-zero",
             Step::WaitDrained => "wait-drained",
             Step::Backup => "backup",
+            Step::Patch => "patch",
+            Step::Scale => "scale",
             Step::Delete => "delete",
             Step::WaitGone => "wait-gone",
             Step::Create => "create",
@@ -76,6 +106,9 @@ impl Step {
             Step::RollbackWaitGone => "rollback-wait-gone",
             Step::RollbackCreate => "rollback-create",
             Step::RollbackWaitReady => "rollback-wait-ready",
+            Step::RollbackDrain => "rollback-drain",
+            Step::RollbackPatch => "rollback-patch",
+            Step::RollbackScale => "rollback-scale",
         }
     }
 
@@ -88,6 +121,8 @@ impl Step {
             Step::ResizeToZero => "resize0",
             Step::WaitDrained => "drain",
             Step::Backup => "backup",
+            Step::Patch => "patch",
+            Step::Scale => "scale",
             Step::Delete => "delete",
             Step::WaitGone => "gone",
             Step::Create => "create",
@@ -97,6 +132,9 @@ impl Step {
             Step::RollbackWaitGone => "rb-gone",
             Step::RollbackCreate => "rb-create",
             Step::RollbackWaitReady => "rb-ready",
+            Step::RollbackDrain => "rb-drain",
+            Step::RollbackPatch => "rb-patch",
+            Step::RollbackScale => "rb-scale",
         }
     }
 
@@ -107,10 +145,15 @@ impl Step {
             Step::DisableAutoscale
                 | Step::StopResize
                 | Step::ResizeToZero
+                | Step::Patch
+                | Step::Scale
                 | Step::Delete
                 | Step::Create
                 | Step::RollbackDelete
                 | Step::RollbackCreate
+                | Step::RollbackDrain
+                | Step::RollbackPatch
+                | Step::RollbackScale
         )
     }
 
@@ -125,8 +168,9 @@ impl Step {
             "steady" => Some(Step::WaitSteady),
             _ => None,
         };
-        alias.or_else(|| Step::ALL.into_iter().find(|s| s.name() == t)).ok_or_else(|| {
-            let names: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
+        let steps = || Step::ALL.into_iter().chain([Step::Patch, Step::Scale]);
+        alias.or_else(|| steps().find(|s| s.name() == t)).ok_or_else(|| {
+            let names: Vec<&str> = steps().map(|s| s.name()).collect();
             format!("'{text}' is not a step; steps: {}", names.join(", "))
         })
     }

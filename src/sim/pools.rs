@@ -3,7 +3,9 @@
 //! Assumptions where the service is undocumented (batch-api.md §3.2), also in docs/SIMULATOR.md:
 //! resize while not steady → 409 `PoolBeingResized`; resize with autoscale on → 409
 //! `OperationInvalidForCurrentState`; stopresize on a steady pool → 202, no change;
-//! disableautoscale when already off → 200; TooManyEnableAutoScaleRequests → 409.
+//! disableautoscale when already off → 200; TooManyEnableAutoScaleRequests → 409; PATCH of a
+//! property 2025-06-01 changes only on an empty pool, on a pool with nodes or resizing → 409
+//! `PropertyCannotBeUpdated` (values Reason, PropertyName); under older api-versions → 400.
 
 use super::errors::{Reply, being_deleted, error, missing_property, not_found};
 use super::http::{Call, http_date};
@@ -189,7 +191,24 @@ impl Ctx<'_> {
 
     fn patch_pool(mut self, id: &str) -> Handled {
         let body: Map<String, Value> = self.call.json_body()?;
-        self.live_pool(id)?;
+        let pool = self.live_pool(id)?;
+        if let Some(property) = body.keys().find(|k| PATCH_WHEN_EMPTY.contains(&k.as_str())) {
+            if self.call.api_version.as_str() < "2025" {
+                let reason = format!("'{property}' can be patched from api-version 2025-06-01");
+                return Err(error(400, "InvalidRequestBody", &reason, &[("PropertyName", property)]));
+            }
+            let has_nodes = pool.visible_nodes(self.now).next().is_some();
+            let resizing = !matches!(pool.phase, super::world::Phase::Steady);
+            if has_nodes || resizing {
+                let reason = "The property can be updated only when the pool has no compute nodes.";
+                return Err(error(
+                    409,
+                    "PropertyCannotBeUpdated",
+                    "A property that cannot be updated was specified as part of the request.",
+                    &[("Reason", reason), ("PropertyName", property)],
+                ));
+            }
+        }
         let pool = self.touch(id)?;
         let mut wire = serde_json::to_value(&pool.wire).map_err(|e| super::errors::invalid_body(&e.to_string()))?;
         for (key, value) in body {
@@ -455,3 +474,17 @@ impl Ctx<'_> {
         page(self.call, items, 1000, 1000, "supportedimages")
     }
 }
+
+/// What 2025-06-01's PATCH changes only while the pool has no nodes (BatchPoolUpdateOptions).
+const PATCH_WHEN_EMPTY: [&str; 10] = [
+    "displayName",
+    "vmSize",
+    "enableInterNodeCommunication",
+    "virtualMachineConfiguration",
+    "taskSlotsPerNode",
+    "taskSchedulingPolicy",
+    "networkConfiguration",
+    "userAccounts",
+    "mountConfiguration",
+    "upgradePolicy",
+];

@@ -13,6 +13,7 @@ use crate::recreate::policy::{OnUnhealthy, RunChoices};
 use crate::recreate::report::{PoolStatus, RunStatus};
 use crate::recreate::run::differences;
 use crate::recreate::step::Step;
+use crate::recreate::strategy::Strategy;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -124,6 +125,11 @@ pub enum Command {
         /// A new run's canary, bound, rollback, probe and accepted losses (a continued run keeps its own).
         choices: Option<RunChoices>,
     },
+    /// A new `apply` run for `pools`: each the least disruptive way its plan allows.
+    Apply {
+        pools: Vec<String>,
+        choices: RunChoices,
+    },
     /// Resume every pool with work left in this run (creating what the run recorded).
     Resume(String),
     /// Close this run without touching its pools.
@@ -139,6 +145,26 @@ pub enum Command {
     /// Show the config's account of this name (`:ctx NAME`).
     SwitchAccount(String),
     Quit,
+}
+
+impl Command {
+    /// A new run's choices, shown and changed in its confirmation.
+    pub fn choices(&self) -> Option<&RunChoices> {
+        match self {
+            Command::Run { choices: Some(choices), .. } | Command::Apply { choices, .. } => Some(choices),
+            _ => None,
+        }
+    }
+
+    /// The choices to change, and how many pools the run has (the canary's bound).
+    fn choices_mut(&mut self) -> Option<(&mut RunChoices, usize)> {
+        match self {
+            Command::Run { choices: Some(choices), pools, .. } | Command::Apply { choices, pools } => {
+                Some((choices, pools.len()))
+            }
+            _ => None,
+        }
+    }
 }
 
 pub use super::columns::Column;
@@ -657,7 +683,7 @@ impl App {
 
     /// The step a pool runs next in this dashboard's step-through (a recreated pool starts over).
     pub fn next_step(&self, id: &str) -> Step {
-        let Some(view) = self.run.get(id).filter(|v| v.status != Some(PoolStatus::Recreated)) else {
+        let Some(view) = self.run.get(id).filter(|v| !v.status.is_some_and(PoolStatus::is_done)) else {
             return Step::DisableAutoscale;
         };
         match view.steps.iter().next_back() {
@@ -938,6 +964,7 @@ impl App {
             ("ctx", Some(account)) => return self.switch_account(account),
             ("ctx", None) => self.screen = Screen::Accounts,
             ("plan", _) => return self.plan(),
+            ("apply", _) => return self.start_apply(),
             ("runs", _) => self.screen = Screen::Runs,
             ("log", text) => {
                 self.screen = Screen::Log;
@@ -1080,7 +1107,7 @@ impl App {
             && self.run_id.is_some()
             && ids.iter().all(|id| {
                 self.run_pools.contains(&id.to_lowercase())
-                    && self.run.get(id).is_none_or(|v| v.status != Some(PoolStatus::Recreated))
+                    && self.run.get(id).is_none_or(|v| !v.status.is_some_and(PoolStatus::is_done))
             });
         let steps: Vec<(String, Step)> = ids
             .iter()
@@ -1116,6 +1143,55 @@ impl App {
             ));
         }
         self.dialog = Some(Dialog::Confirm { title: title.into(), lines, expected, typed: String::new(), command });
+        vec![]
+    }
+
+    /// `:apply`: a new run bringing the marked, selected or shown pools to their definition the
+    /// least disruptive way; the confirmation says which way for each and why.
+    fn start_apply(&mut self) -> Vec<Command> {
+        if let Some(why) = self.refuse_mutation() {
+            self.say(why);
+            return vec![];
+        }
+        let Some(plan) = &self.plan else {
+            self.say("no plan yet: wait for the pools' properties to load (p plans now)");
+            return vec![];
+        };
+        let ids = self.targets();
+        let mut lines = Vec::new();
+        let mut pools = Vec::new();
+        let mut unchanged = 0;
+        for id in &ids {
+            let Some(pool) = plan.pools.iter().find(|p| p.id.eq_ignore_ascii_case(id)) else {
+                self.say(format!("'{id}' is not in the definition: repool only changes pools it defines"));
+                return vec![];
+            };
+            let choice = Strategy::choose(pool);
+            match choice.strategy {
+                None => unchanged += 1,
+                Some(strategy) => {
+                    lines.push(format!("{}: {} ({})", pool.id, strategy.name(), choice.why));
+                    pools.push(pool.id.clone());
+                }
+            }
+        }
+        if pools.is_empty() {
+            self.say(format!("nothing to apply: the {unchanged} chosen pool(s) match their definition"));
+            return vec![];
+        }
+        if unchanged > 0 {
+            lines.push(format!("{unchanged} chosen pool(s) match their definition already: left alone"));
+        }
+        let expected = if pools.len() == 1 { pools[0].clone() } else { "apply".to_string() };
+        self.choice_focus = 0;
+        let command = Command::Apply { pools, choices: self.choices.clone() };
+        self.dialog = Some(Dialog::Confirm {
+            title: "Apply the definition (a new run)".into(),
+            lines,
+            expected,
+            typed: String::new(),
+            command,
+        });
         vec![]
     }
 
@@ -1160,7 +1236,7 @@ impl App {
     /// Preflight refused a new run for properties its pools would lose: each is named, and typing
     /// `accept` starts the run again accepting exactly these (as `--accept-loss` would).
     fn ask_accept_losses(&mut self, mut command: Command, losses: Vec<(String, String)>) {
-        let Command::Run { choices: Some(choices), .. } = &mut command else { return };
+        let Some((choices, _)) = command.choices_mut() else { return };
         let mut lines = vec!["Preflight: the new pools would not have these properties of the live ones:".to_string()];
         for (pool, property) in &losses {
             lines.push(format!("  {pool}: {property}"));
@@ -1181,8 +1257,7 @@ impl App {
 
     /// Tab moves between a new run's choices, ←/→ change the one in focus.
     fn change_choice(&mut self, command: &mut Command, key: KeyCode) -> bool {
-        let Command::Run { choices: Some(choices), pools, .. } = command else { return false };
-        let pools = pools.len();
+        let Some((choices, pools)) = command.choices_mut() else { return false };
         let up = key == KeyCode::Right;
         match key {
             KeyCode::Tab => self.choice_focus = (self.choice_focus + 1) % CHOICES,
@@ -1243,7 +1318,7 @@ impl App {
     /// A pool starting over from the first step gets a fresh progress track.
     fn begin(&mut self, command: &Command) {
         match command {
-            Command::Run { run: None, pools, .. } => {
+            Command::Run { run: None, pools, .. } | Command::Apply { pools, .. } => {
                 self.run_active = true;
                 for id in pools {
                     self.run.remove(id);
@@ -1310,7 +1385,7 @@ impl App {
 }
 
 /// What `:` offers, completed with tab.
-pub const COMMANDS: [&str; 10] = ["pools", "nodes", "ctx", "plan", "runs", "log", "sort", "help", "quit", "q"];
+pub const COMMANDS: [&str; 11] = ["pools", "nodes", "ctx", "plan", "apply", "runs", "log", "sort", "help", "quit", "q"];
 
 /// Edits a `/` filter; false once enter keeps it or esc clears it.
 fn edit_filter(filter: &mut TextFilter, key: KeyCode) -> bool {

@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::definition::Definition;
 use crate::errors::{BadInput, Exit};
 use crate::recreate::policy::RunChoices;
-use crate::recreate::run::{BodySource, Until, Workspace};
+use crate::recreate::run::{BodySource, Intent, Until, Workspace};
 use crate::recreate::snapshots::Snapshots;
 use app::{AccountView, Action, App, Command, Identity, RunSummary};
 use crossterm::event::{Event, EventStream, KeyEventKind};
@@ -193,7 +193,7 @@ struct Runner {
 
 /// What a run command asks of the runtime.
 enum RunRequest {
-    Run { run: Option<String>, pools: Vec<String>, one_step: bool, choices: Option<RunChoices> },
+    Run { run: Option<String>, pools: Vec<String>, one_step: bool, choices: Option<RunChoices>, intent: Intent },
     Resume(String),
     Abandon(String),
 }
@@ -278,7 +278,11 @@ impl Runner {
             // The event loop switches accounts: it owns the runner.
             Command::SwitchAccount(_) => {}
             Command::Run { run, pools, one_step, choices } => {
-                self.spawn(RunRequest::Run { run, pools, one_step, choices })
+                self.spawn(RunRequest::Run { run, pools, one_step, choices, intent: Intent::Recreate })
+            }
+            Command::Apply { pools, choices } => {
+                let choices = Some(choices);
+                self.spawn(RunRequest::Run { run: None, pools, one_step: false, choices, intent: Intent::Apply })
             }
             Command::Resume(run) => self.spawn(RunRequest::Resume(run)),
             Command::Abandon(run) => self.spawn(RunRequest::Abandon(run)),
@@ -322,16 +326,19 @@ async fn act(
     cancel: CancellationToken,
 ) -> Result<String, String> {
     let (run, only, until, source) = match request {
-        RunRequest::Run { run: None, pools, one_step, choices } => {
+        RunRequest::Run { run: None, pools, one_step, choices, intent } => {
             let until = if one_step { Until::OneStep } else { Until::End };
             let mut chosen = workspace.clone();
             let choices = choices.unwrap_or_else(|| RunChoices::of(&workspace.policy, &[]));
             chosen.preflight.accept_loss = choices.apply(&mut chosen.policy);
-            match chosen.start(definition, &pools).await {
+            match chosen.start(definition, &pools, intent).await {
                 Ok(run) => (run, pools, until, None),
                 Err(refusal) => {
                     if !refusal.losses.is_empty() {
-                        let command = Command::Run { run: None, pools, one_step, choices: Some(choices) };
+                        let command = match intent {
+                            Intent::Recreate => Command::Run { run: None, pools, one_step, choices: Some(choices) },
+                            Intent::Apply => Command::Apply { pools, choices },
+                        };
                         let _ = tx.send(Action::LossesFound { command, losses: refusal.losses });
                     }
                     return Err(refusal.message);

@@ -5,7 +5,7 @@ mod detail;
 mod lists;
 mod table;
 
-use super::app::{App, Command, Dialog, Screen, StepState};
+use super::app::{App, Dialog, Screen, StepState};
 use super::keys::KeyAction;
 use super::theme::Theme;
 use crate::batch::Pool;
@@ -230,7 +230,7 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 ));
             }
             let status_color = match view.status {
-                Some(PoolStatus::Recreated) => theme.ok,
+                Some(PoolStatus::Recreated | PoolStatus::Updated) => theme.ok,
                 Some(PoolStatus::Failed) => theme.bad,
                 Some(_) => theme.warn,
                 None => theme.accent,
@@ -275,7 +275,7 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Dialog::Confirm { command, .. } => {
                 push("enter".into(), "confirm");
                 push("esc".into(), "cancel");
-                if matches!(command, Command::Run { choices: Some(_), .. }) {
+                if command.choices().is_some() {
                     push("tab".into(), "next choice");
                     push("←/→".into(), "change");
                 }
@@ -287,7 +287,7 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         push("tab".into(), "complete");
         push("enter".into(), "run");
         push("esc".into(), "cancel");
-        push("".into(), "pools nodes ctx plan runs log sort q");
+        push("".into(), "pools nodes ctx plan apply runs log sort q");
     } else if app.filter_editing || app.log.filter_editing {
         tail = false;
         push("enter".into(), "keep");
@@ -459,7 +459,7 @@ fn draw_dialog(frame: &mut Frame, dialog: &Dialog, focus: usize, theme: &Theme) 
         }
         Dialog::Confirm { title, lines, expected, typed, command } => {
             let mut out: Vec<Line> = lines.iter().map(|l| Line::from(format!("  {l}"))).collect();
-            if let Command::Run { choices: Some(choices), .. } = command {
+            if let Some(choices) = command.choices() {
                 out.push(Line::from(""));
                 out.push(choice_line(choices, focus, theme));
             }

@@ -1,0 +1,177 @@
+//! How a run changes a pool: recreate it (delete, create), rebuild it in place while it is empty
+//! (drain, PATCH, scale back), or change it in place (PATCH, nodes untouched). `apply` picks the
+//! least disruptive one the plan allows; `recreate` always recreates.
+
+use super::step::Step;
+use crate::definition::plan::{Action, Apply, ChangeKind, PoolPlan};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    #[default]
+    Recreate,
+    /// Drain to 0, PATCH what only an empty pool takes, scale back: the pool never stops existing.
+    Rebuild,
+    /// PATCH what the service changes at any time; no drain.
+    InPlace,
+}
+
+/// What a pool's plan says the least disruptive way is, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Choice {
+    /// None: the pool matches its definition; nothing to do.
+    pub strategy: Option<Strategy>,
+    pub why: String,
+}
+
+/// Top-level properties the scale step sets (resize, enable/disable autoscale), not a PATCH.
+pub const CAPACITY: [&str; 6] = [
+    "targetDedicatedNodes",
+    "targetLowPriorityNodes",
+    "enableAutoScale",
+    "autoScaleFormula",
+    "autoScaleEvaluationInterval",
+    "resizeTimeout",
+];
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Recreate => "recreate",
+            Strategy::Rebuild => "rebuild when empty",
+            Strategy::InPlace => "in place",
+        }
+    }
+
+    pub fn chain(self) -> &'static [Step] {
+        match self {
+            Strategy::Recreate => &Step::ALL,
+            Strategy::Rebuild => &Step::REBUILD,
+            Strategy::InPlace => &Step::IN_PLACE,
+        }
+    }
+
+    /// What a failure rolls back through (an in-place change has nothing to roll back: it is
+    /// applied again or not at all).
+    pub fn rollback(self) -> &'static [Step] {
+        match self {
+            Strategy::Recreate => &Step::ROLLBACK,
+            Strategy::Rebuild => &Step::REBUILD_ROLLBACK,
+            Strategy::InPlace => &[],
+        }
+    }
+
+    pub fn first(self) -> Step {
+        self.chain()[0]
+    }
+
+    /// The step after `step` in its chain (the strategy's, or its rollback's).
+    pub fn next(self, step: Step) -> Option<Step> {
+        let chain = if step.is_rollback() { self.rollback() } else { self.chain() };
+        chain.iter().position(|s| *s == step).and_then(|i| chain.get(i + 1)).copied()
+    }
+
+    /// Whether the pool lacks its capacity at `step` (`--max-unavailable`).
+    pub fn is_unavailable(self, step: Step) -> bool {
+        self != Strategy::InPlace && step.is_unavailable()
+    }
+
+    /// The least disruptive strategy for a pool's plan. `api_version` older than 2025-06-01
+    /// patches nothing that needs an empty pool (the plan already says recreate for those).
+    pub fn choose(plan: &PoolPlan) -> Choice {
+        let paths = |keep: &dyn Fn(&crate::definition::plan::Change) -> bool| {
+            let mut paths: Vec<&str> = plan.changes.iter().filter(|c| keep(c)).map(|c| c.path.as_str()).collect();
+            paths.dedup();
+            paths.join(", ")
+        };
+        match plan.action {
+            Action::Unchanged => return Choice { strategy: None, why: "matches its definition".into() },
+            Action::Create => {
+                return Choice { strategy: Some(Strategy::Recreate), why: "not in the account: created".into() };
+            }
+            Action::UpdateInPlace | Action::Recreate => {}
+        }
+        // A PATCH leaves out what it does not name: an object or value the definition drops
+        // can only go with a new pool (lists are emptied, a start task removed by updateproperties).
+        let dropped = |c: &crate::definition::plan::Change| {
+            let top = c.path.split(['.', '[']).next().unwrap_or_default();
+            c.kind == ChangeKind::Removed
+                && c.path == top
+                && !c.live.as_ref().is_some_and(|v| v.is_array())
+                && !CAPACITY.contains(&top)
+                && top != "startTask"
+        };
+        let recreate = |c: &crate::definition::plan::Change| c.apply == Apply::Recreate || dropped(c);
+        if plan.changes.iter().any(recreate) {
+            return Choice {
+                strategy: Some(Strategy::Recreate),
+                why: format!("only a new pool can change {}", paths(&recreate)),
+            };
+        }
+        let empty_only = |c: &crate::definition::plan::Change| c.apply == Apply::InPlaceWhenEmpty;
+        if plan.changes.iter().any(empty_only) {
+            return Choice {
+                strategy: Some(Strategy::Rebuild),
+                why: format!("{} change only on an empty pool", paths(&empty_only)),
+            };
+        }
+        Choice { strategy: Some(Strategy::InPlace), why: format!("{} change at any time", paths(&|_| true)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definition::plan::Change;
+    use serde_json::json;
+
+    fn plan(changes: Vec<(&str, ChangeKind, Apply, Option<serde_json::Value>)>) -> PoolPlan {
+        let action = if changes.is_empty() { Action::Unchanged } else { Action::Recreate };
+        let changes = changes
+            .into_iter()
+            .map(|(path, kind, apply, live)| Change { path: path.into(), kind, live, desired: None, apply })
+            .collect();
+        PoolPlan { id: "p".into(), action, changes }
+    }
+
+    #[test]
+    fn the_least_disruptive_strategy_the_changes_allow() {
+        use Apply::*;
+        use ChangeKind::*;
+        assert_eq!(Strategy::choose(&plan(vec![])).strategy, None);
+        let metadata =
+            plan(vec![("metadata", Changed, InPlace, None), ("startTask.commandLine", Changed, InPlace, None)]);
+        assert_eq!(Strategy::choose(&metadata).strategy, Some(Strategy::InPlace));
+        let size = plan(vec![("vmSize", Changed, InPlaceWhenEmpty, None), ("metadata", Changed, InPlace, None)]);
+        let choice = Strategy::choose(&size);
+        assert_eq!(choice.strategy, Some(Strategy::Rebuild));
+        assert!(choice.why.contains("vmSize") && !choice.why.contains("metadata"), "{}", choice.why);
+        let disk = plan(vec![
+            ("vmSize", Changed, InPlaceWhenEmpty, None),
+            ("virtualMachineConfiguration.dataDisks", Added, Recreate, None),
+        ]);
+        assert_eq!(Strategy::choose(&disk).strategy, Some(Strategy::Recreate));
+        let dropped = plan(vec![("networkConfiguration", Removed, InPlaceWhenEmpty, Some(json!({"subnetId": "x"})))]);
+        assert_eq!(Strategy::choose(&dropped).strategy, Some(Strategy::Recreate), "a PATCH cannot drop an object");
+        let emptied = plan(vec![("userAccounts", Removed, InPlaceWhenEmpty, Some(json!([{"name": "a"}])))]);
+        assert_eq!(Strategy::choose(&emptied).strategy, Some(Strategy::Rebuild), "a list is emptied");
+        let no_start = plan(vec![("startTask", Removed, InPlace, Some(json!({"commandLine": "x"})))]);
+        assert_eq!(Strategy::choose(&no_start).strategy, Some(Strategy::InPlace));
+    }
+
+    #[test]
+    fn chains_and_their_rollbacks() {
+        assert_eq!(Strategy::Rebuild.next(Step::Backup), Some(Step::Patch));
+        assert_eq!(Strategy::Rebuild.next(Step::Scale), Some(Step::WaitReady));
+        assert_eq!(Strategy::Rebuild.next(Step::WaitHealthy), None);
+        assert_eq!(Strategy::Rebuild.next(Step::RollbackPatch), Some(Step::RollbackScale));
+        assert_eq!(Strategy::Recreate.next(Step::Backup), Some(Step::Delete));
+        assert_eq!(Strategy::InPlace.next(Step::Patch), Some(Step::Scale));
+        assert!(!Strategy::InPlace.is_unavailable(Step::Patch) && Strategy::Rebuild.is_unavailable(Step::Patch));
+        assert!(
+            Strategy::Rebuild.chain().iter().all(|s| !matches!(s, Step::Delete | Step::Create)),
+            "a rebuild never deletes"
+        );
+    }
+}
