@@ -683,3 +683,31 @@ async fn the_deleted_banner_is_only_for_pools_the_account_lacks() {
     assert!(!screen.contains("deleted, not yet recreated"), "p-render exists: {screen}");
     assert!(screen.contains("1 unfinished run(s), newest run-0"), "{screen}");
 }
+
+/// `:apply` confirms a new apply run naming how each chosen pool changes and why; pools that
+/// match their definition are left out, and a choice of pools with nothing to do starts nothing.
+#[tokio::test]
+async fn apply_from_the_dashboard_says_how_each_pool_changes() {
+    let (mut app, _sim) = demo_app(false).await;
+    typed(&mut app, "/^p-");
+    app.update(code(KeyCode::Enter));
+    app.update(key('a'));
+    app.update(key(':'));
+    typed(&mut app, "apply");
+    assert!(app.update(code(KeyCode::Enter)).is_empty(), "nothing starts before the confirmation");
+    let Some(Dialog::Confirm { lines, expected, .. }) = &app.dialog else { panic!("{:?}", app.dialog) };
+    assert_eq!(expected, "apply");
+    // Under 2024-07-01 (the demo app's api-version) a VM image change needs a new pool.
+    assert!(lines.iter().any(|l| l.starts_with("p-render: recreate (only a new pool can change")), "{lines:?}");
+    let commands = typed(&mut app, "apply");
+    assert!(commands.is_empty());
+    let commands = app.update(code(KeyCode::Enter));
+    let [Command::Apply { pools, .. }] = commands.as_slice() else { panic!("{commands:?}") };
+    assert_eq!(pools, &["p-ingest".to_string(), "p-render".to_string()]);
+    // Read-only refuses it like any change.
+    let (mut readonly, _sim) = demo_app(true).await;
+    readonly.update(key(':'));
+    typed(&mut readonly, "apply");
+    assert!(readonly.update(code(KeyCode::Enter)).is_empty() && readonly.dialog.is_none());
+    assert!(readonly.status.as_deref().unwrap_or("").contains("READ-ONLY"));
+}

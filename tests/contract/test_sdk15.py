@@ -96,3 +96,27 @@ def test_errors_as_the_sdk_surfaces_them():
     with pytest.raises(HttpResponseError) as invalid:
         client().create_pool(m.BatchPoolCreateOptions(id="bad id!", vm_size="x", virtual_machine_configuration=vm()))
     assert code(invalid.value) == "InvalidPropertyValue"
+
+
+def test_update_pool_in_place_and_only_when_empty():
+    """2025-06-01 PATCH: metadata at any time; vmSize only on a pool without nodes, else 409
+    PropertyCannotBeUpdated (the simulator's choice, docs/SIMULATOR.md). The pool keeps its creation time."""
+    c = client()
+    c.create_pool(m.BatchPoolCreateOptions(id="sdk15-patch", vm_size="standard_d2s_v3", virtual_machine_configuration=vm(), target_dedicated_nodes=1))
+    wait_steady("sdk15-patch")
+    created = c.get_pool("sdk15-patch").creation_time
+    c.update_pool("sdk15-patch", m.BatchPoolUpdateOptions(metadata=[m.BatchMetadataItem(name="team", value="a")]))
+    assert c.get_pool("sdk15-patch").metadata[0].value == "a"
+    with pytest.raises(HttpResponseError) as busy:
+        c.update_pool("sdk15-patch", m.BatchPoolUpdateOptions(vm_size="standard_d4s_v3"))
+    assert busy.value.status_code == 409 and code(busy.value) == "PropertyCannotBeUpdated"
+    assert c.get_pool("sdk15-patch").vm_size == "standard_d2s_v3"
+    c.begin_resize_pool("sdk15-patch", m.BatchPoolResizeOptions(target_dedicated_nodes=0), polling_interval=0.2).result()
+    deadline = time.time() + 20
+    while c.get_pool("sdk15-patch").current_dedicated_nodes:
+        assert time.time() < deadline, "the pool never drained"
+        time.sleep(0.05)
+    c.update_pool("sdk15-patch", m.BatchPoolUpdateOptions(vm_size="standard_d4s_v3", task_slots_per_node=2))
+    pool = c.get_pool("sdk15-patch")
+    assert pool.vm_size == "standard_d4s_v3" and pool.task_slots_per_node == 2 and pool.creation_time == created
+    c.begin_delete_pool("sdk15-patch", polling_interval=0.2).result()
