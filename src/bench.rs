@@ -8,7 +8,7 @@ use crate::definition::plan::Plan;
 use crate::errors::Exit;
 use crate::recreate::policy::RecreatePolicy;
 use crate::recreate::report::{PoolReport, RunReport};
-use crate::recreate::run::{Until, Workspace};
+use crate::recreate::run::{Intent, Until, Workspace};
 use crate::recreate::snapshots::{POOL_SUMMARY_SELECT, Snapshots};
 use crate::recreate::step::Step;
 use crate::secret::Secret;
@@ -29,6 +29,9 @@ pub async fn run(quick: bool, cases: &[BenchCase]) -> color_eyre::Result<Exit> {
     let wanted = |case| cases.is_empty() || cases.contains(&case);
     if wanted(BenchCase::Recreate) {
         recreation(if quick { &[1, 10, 50] } else { &[1, 10, 20, 100, 200, 1000] }).await?;
+    }
+    if wanted(BenchCase::Apply) {
+        apply_against_recreate(if quick { &[1, 20] } else { &[1, 20, 200] }).await?;
     }
     if wanted(BenchCase::Refresh) {
         refresh_calls(if quick { &[10, 100] } else { &[10, 100, 1000] }).await?;
@@ -52,6 +55,10 @@ async fn simulator(speed: f64) -> color_eyre::Result<RunningSim> {
 }
 
 fn client(sim: &RunningSim) -> BatchClient {
+    client_at(sim, "2024-07-01.20.0")
+}
+
+fn client_at(sim: &RunningSim, api_version: &str) -> BatchClient {
     let auth = AuthSettings {
         method: AuthMethod::SharedKey,
         account_name: sim.account().into(),
@@ -59,13 +66,18 @@ fn client(sim: &RunningSim) -> BatchClient {
         ..Default::default()
     };
     let credential = Credential::from_settings(&auth, &HttpSettings::default()).expect("simulator credentials");
-    BatchClient::new(&sim.url, "2024-07-01.20.0", credential, &HttpSettings::default(), RetryPolicy::default())
+    BatchClient::new(&sim.url, api_version, credential, &HttpSettings::default(), RetryPolicy::default())
         .expect("client")
 }
 
 /// `count` identical busy pools in the simulator, seeded at one instant so their tasks end
 /// together, and a definition for them.
 fn busy_pools(sim: &RunningSim, count: usize) -> Definition {
+    busy_pools_changed(sim, count, |_| {})
+}
+
+/// The same, with each pool's definition changed by `change` (the live pools as seeded).
+fn busy_pools_changed(sim: &RunningSim, count: usize, change: impl Fn(&mut serde_json::Value)) -> Definition {
     let clock = sim.state.clock.lock().expect("clock").clone();
     let mut text = String::from("{");
     let mut seeds = Vec::new();
@@ -80,6 +92,8 @@ fn busy_pools(sim: &RunningSim, count: usize) -> Definition {
         if let serde_json::Value::Object(map) = seeded {
             seeds.push(map);
         }
+        let mut body = body;
+        change(&mut body);
         text.push_str(&format!("{}\"bench-{i:04}\": {}", if i == 0 { "" } else { "," }, body));
     }
     sim.with_world(|world, now| {
@@ -128,6 +142,61 @@ async fn recreation(sizes: &[usize]) -> color_eyre::Result<()> {
     Ok(())
 }
 
+/// A change to a pool's definition body.
+type Change = dyn Fn(&mut serde_json::Value);
+
+/// `apply` and `recreate` side by side on the same change of `count` busy pools: a metadata change
+/// (apply: in place) and a VM size change (apply: rebuild when empty), api-version 2025-06-01.
+async fn apply_against_recreate(sizes: &[usize]) -> color_eyre::Result<()> {
+    let metadata =
+        |body: &mut serde_json::Value| body["metadata"] = serde_json::json!([{"name": "owner", "value": "bench"}]);
+    let vm_size = |body: &mut serde_json::Value| body["vmSize"] = "standard_d4s_v3".into();
+    let changes: [(&str, &Change); 2] = [("metadata", &metadata), ("vm-size", &vm_size)];
+    for &count in sizes {
+        for (name, change) in changes {
+            let mut line = format!("apply    pools={count:<4} change={name:<8}");
+            for intent in [Intent::Apply, Intent::Recreate] {
+                let (done, wall, mutating, created) = change_once(count, change, intent).await?;
+                let label = if intent == Intent::Apply { "apply" } else { "recreate" };
+                line.push_str(&format!(
+                    " {label}: done={done} wall={wall:.2}s mutating_calls={mutating} pools_created={created} ·"
+                ));
+            }
+            println!("{}", line.trim_end_matches(" ·"));
+        }
+    }
+    Ok(())
+}
+
+/// One run of `intent` over `count` busy pools whose definition differs by `change`: how many
+/// finished, wall time, mutating calls, pools created.
+async fn change_once(count: usize, change: &Change, intent: Intent) -> color_eyre::Result<(usize, f64, u64, u64)> {
+    let sim = simulator(SPEED).await?;
+    let definition = busy_pools_changed(&sim, count, change);
+    let api_version = "2025-06-01";
+    let defaults = RecreatePolicy::default();
+    let policy = RecreatePolicy {
+        poll_interval: defaults.poll_interval.div_f64(SPEED),
+        fast_poll_interval: defaults.fast_poll_interval.div_f64(SPEED),
+        parallel: count,
+        ..defaults
+    };
+    let workspace = Workspace::new(client_at(&sim, api_version), api_version, policy, tempfile_dir()?);
+    let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
+    let started = Instant::now();
+    let run = workspace.start(&definition, &ids, intent).await.map_err(color_eyre::eyre::Report::msg)?;
+    let bodies = run.bodies(Some(&definition), None).map_err(color_eyre::eyre::Report::msg)?;
+    let targets = run.targets(&[], Until::End);
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let report = run.execute(targets, bodies, tx, Default::default()).await;
+    let wall = started.elapsed().as_secs_f64();
+    let stats = sim.stats();
+    let mutating: u64 =
+        stats.requests.iter().filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD")).map(|(_, n)| n).sum();
+    let done = report.pools.iter().filter(|p| p.status.is_done()).count();
+    Ok((done, wall, mutating, stats.pools_created))
+}
+
 /// What one benchmark recreation measured.
 struct Figures {
     recreated: usize,
@@ -157,10 +226,7 @@ async fn recreate_once(count: usize, canary: usize) -> color_eyre::Result<Figure
     let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
     // The whole run counts: the pre-run backups of every pool too.
     let started = Instant::now();
-    let run = workspace
-        .start(&definition, &ids, crate::recreate::run::Intent::Recreate)
-        .await
-        .map_err(color_eyre::eyre::Report::msg)?;
+    let run = workspace.start(&definition, &ids, Intent::Recreate).await.map_err(color_eyre::eyre::Report::msg)?;
     let bodies = run.bodies(Some(&definition), None).map_err(color_eyre::eyre::Report::msg)?;
     let targets = run.targets(&[], Until::End);
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();

@@ -281,6 +281,8 @@ pub struct ResumeArgs {
 pub enum BenchCase {
     /// Recreation wall time against the critical path, calls per pool
     Recreate,
+    /// apply against recreate: a metadata change and a VM size change, wall time and mutating calls
+    Apply,
     /// API calls per dashboard refresh
     Refresh,
     /// Dashboard frame time

@@ -212,10 +212,25 @@ pub async fn plan(settings: &Settings, pools: &[String], json: bool) -> color_ey
     let client = connect(settings)?;
     let live = client.list_pools(None, None, None).await?;
     let plan = Plan::new(&definition, &live, pools, &settings.api_version);
+    // How `apply` would change each pool that differs, and which change decides it.
+    let choices: Vec<(String, crate::recreate::strategy::Choice)> =
+        plan.pools.iter().map(|p| (p.id.clone(), crate::recreate::strategy::Strategy::choose(p))).collect();
     if json {
-        crate::outln!("{}", serde_json::to_string_pretty(&plan)?);
+        let mut value = serde_json::to_value(&plan)?;
+        for (pool, (_, choice)) in value["pools"].as_array_mut().into_iter().flatten().zip(&choices) {
+            pool["applyStrategy"] = serde_json::to_value(choice.strategy)?;
+            pool["applyWhy"] = choice.why.clone().into();
+        }
+        crate::outln!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         crate::out!("{plan}");
+        let differing: Vec<String> = choices
+            .iter()
+            .filter_map(|(id, c)| c.strategy.map(|s| format!("  {id}: {} ({})", s.name(), c.why)))
+            .collect();
+        if !differing.is_empty() {
+            crate::outln!("`repool apply` would change them:\n{}", differing.join("\n"));
+        }
     }
     Ok(if plan.has_changes() { Exit::ChangesPending } else { Exit::Done })
 }

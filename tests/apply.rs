@@ -53,6 +53,16 @@ async fn a_metadata_change_is_applied_in_place_without_touching_nodes() {
     let definition = exported(dir.path(), &key, &["p-ingest"], |d| {
         d["p-ingest"]["metadata"] = serde_json::json!([{"name": "owner", "value": "ingest-team"}]);
     });
+    let plan = common::repool_command(dir.path())
+        .args(["plan", "--json", "--definition", definition.to_str().unwrap()])
+        .env("AZURE_BATCH_ACCESS_KEY", &key)
+        .output()
+        .unwrap();
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(
+        (plan["pools"][0]["applyStrategy"].as_str(), plan["pools"][0]["applyWhy"].as_str()),
+        (Some("in-place"), Some("metadata change at any time"))
+    );
     let (before, nodes) = (wire(&sim, "p-ingest"), node_ids(&sim, "p-ingest"));
     let mutating = common::mutating_calls(&sim);
     let (code, report, err) = apply(dir.path(), &key, &definition, &["--pool", "p-ingest"]);

@@ -80,10 +80,16 @@ impl Strategy {
     /// The least disruptive strategy for a pool's plan. `api_version` older than 2025-06-01
     /// patches nothing that needs an empty pool (the plan already says recreate for those).
     pub fn choose(plan: &PoolPlan) -> Choice {
+        // The top-level properties that decide it, each once.
         let paths = |keep: &dyn Fn(&crate::definition::plan::Change) -> bool| {
-            let mut paths: Vec<&str> = plan.changes.iter().filter(|c| keep(c)).map(|c| c.path.as_str()).collect();
-            paths.dedup();
-            paths.join(", ")
+            let mut tops: Vec<&str> = Vec::new();
+            for change in plan.changes.iter().filter(|c| keep(c)) {
+                let top = change.path.split(['.', '[']).next().unwrap_or_default();
+                if !tops.contains(&top) {
+                    tops.push(top);
+                }
+            }
+            tops.join(", ")
         };
         match plan.action {
             Action::Unchanged => return Choice { strategy: None, why: "matches its definition".into() },
