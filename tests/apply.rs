@@ -105,6 +105,16 @@ async fn a_vm_size_change_rebuilds_the_pool_keeping_its_identity() {
     assert_eq!((stats.pools_created, stats.tasks_killed_by_resize + stats.tasks_killed_by_delete), (0, 0));
     let journal = common::journal_text(dir.path());
     assert!(journal.contains("\"strategy\":\"rebuild\"") && !journal.contains("\"step\":\"delete\""), "{journal}");
+    assert_eq!(plan_exit(dir.path(), &key, &definition), 0, "the pool now matches its definition (resize timeout too)");
+}
+
+fn plan_exit(dir: &std::path::Path, key: &str, definition: &std::path::Path) -> i32 {
+    let output = common::repool_command(dir)
+        .args(["plan", "--definition", definition.to_str().unwrap()])
+        .env("AZURE_BATCH_ACCESS_KEY", key)
+        .output()
+        .unwrap();
+    output.status.code().unwrap_or(-1)
 }
 
 /// What the api-version in use cannot patch falls back to recreation, with every protection.
@@ -214,6 +224,7 @@ async fn sigkill_during_a_rebuild_then_resume_finishes_it() {
         assert_eq!(stats.pools_created, 0, "{context}: nothing created");
         assert_eq!(stats.tasks_killed_by_resize + stats.tasks_killed_by_delete, 0, "{context}: no task killed");
         assert!(holding_run(dir.path(), "reporting").is_none(), "{context}: the run is finished");
+        assert_eq!(plan_exit(dir.path(), &key, &definition), 0, "{context}: the pool matches its definition");
     }
     println!("{trials} trials (seed {seed}): {killed} killed in the middle of a rebuild");
 }

@@ -167,9 +167,11 @@ impl Model {
         (ids.iter().map(|s| s.to_string()).collect(), other.then(|| self.files.other.clone()))
     }
 
+    /// `recreate` or `apply` (which rebuilds the example's pools in place, or changes them in place).
     fn recreate_args(&mut self) -> Vec<String> {
         let (ids, other) = self.pick_pools();
-        let mut args = vec!["recreate".to_string(), "--yes".into()];
+        let command = if self.rng.bool() { "recreate" } else { "apply" };
+        let mut args = vec![command.to_string(), "--yes".into()];
         for id in ids {
             args.extend(["--pool".into(), id]);
         }
@@ -334,11 +336,11 @@ impl Model {
         match self.rng.usize(..20) {
             0..=4 => {
                 let args = self.recreate_args();
-                self.run("recreate", args);
+                self.run("new run", args);
             }
             5..=7 => {
                 let args = self.recreate_args();
-                self.run_killed("recreate", args).await;
+                self.run_killed("new run", args).await;
             }
             8..=10 => {
                 if let Some(args) = self.resume_args() {

@@ -197,3 +197,39 @@ async fn ctx_switches_accounts_drills_down_to_nodes_and_filters_the_log() {
     terminal.send("q");
     assert!(terminal.end().success);
 }
+
+/// The dashboard's `:apply`: the confirmation says the pool is rebuilt when empty and why; typed,
+/// the pool is drained, patched and scaled back — the same pool (creation time, identity) with the
+/// new VM size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_from_the_dashboard_rebuilds_a_pool_in_place() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let key = sim.key().to_string();
+    let output = common::repool_command(dir.path())
+        .args(["export", "--pool", "reporting"])
+        .env("AZURE_BATCH_ACCESS_KEY", &key)
+        .output()
+        .unwrap();
+    let mut definition: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    definition["reporting"]["vmSize"] = "standard_d4s_v3".into();
+    let file = dir.path().join("reporting.json");
+    std::fs::write(&file, definition.to_string()).unwrap();
+    let before = sim.with_world(|w, _| w.find("reporting").unwrap().wire.clone());
+    let mut terminal =
+        Terminal::repool(dir.path(), &["--definition", file.to_str().unwrap()], &[("AZURE_BATCH_ACCESS_KEY", &key)]);
+    terminal.wait_for("reporting");
+    terminal.wait_for("changes");
+    terminal.send("/reporting\r");
+    terminal.send(":apply\r");
+    terminal.wait_for("reporting: rebuild when empty (vmSize change only on an empty pool)");
+    terminal.send("reporting\r");
+    terminal.wait_for("updated");
+    terminal.wait_for("in sync");
+    terminal.send("q");
+    assert!(terminal.end().success);
+    let after = sim.with_world(|w, _| w.find("reporting").unwrap().wire.clone());
+    assert_eq!(after.creation_time, before.creation_time, "the same pool");
+    assert_eq!(after.rest["identity"], before.rest["identity"], "its identity kept");
+    assert_eq!(after.vm_size.as_deref(), Some("standard_d4s_v3"));
+    assert_eq!(sim.stats().pools_created, 0);
+}

@@ -632,7 +632,11 @@ impl Engine {
 
     /// Gives the pool the targets or the autoscale formula it should have.
     async fn scale(&self, id: &str, back: bool) -> StepResult {
-        let capacity = Capacity::of(self.desired(id, back)?.0);
+        // With the service's defaults (a resize timeout of 15 minutes), so the pool ends as its
+        // definition says and not with the drain's timeout.
+        let mut desired = self.desired(id, back)?.0.as_object().cloned().unwrap_or_default();
+        crate::batch::defaults::apply(&mut desired, &self.config.api_version);
+        let capacity = Capacity::of(&Value::Object(desired));
         for _ in 0..5 {
             let pool = self.live(id).await?;
             if let Some(outcome) = Self::absent_or_deleting(&pool) {

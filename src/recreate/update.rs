@@ -93,10 +93,11 @@ impl Capacity {
     /// Whether `pool` has this capacity already (an autoscaled pool's formula and interval).
     pub fn is_met_by(&self, pool: &Pool) -> bool {
         match self {
-            Capacity::Fixed { dedicated, low_priority, .. } => {
+            Capacity::Fixed { dedicated, low_priority, resize_timeout } => {
                 !pool.autoscale()
                     && pool.target_dedicated_nodes.unwrap_or(0) == *dedicated
                     && pool.target_low_priority_nodes.unwrap_or(0) == *low_priority
+                    && resize_timeout.is_none_or(|t| pool.resize_timeout == Some(t))
             }
             Capacity::Auto { formula, interval } => {
                 pool.autoscale()
