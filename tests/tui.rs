@@ -469,7 +469,12 @@ async fn step_through_confirms_only_destructive_steps() {
             choices: Some(RunChoices::default())
         }]
     );
-    app.update(Action::RunStarted { run: "run-1".into(), pools: vec!["p-ingest".into()], warnings: vec![] });
+    app.update(Action::RunStarted {
+        run: "run-1".into(),
+        pools: vec!["p-ingest".into()],
+        warnings: vec![],
+        strategies: Default::default(),
+    });
     for step in [Step::DisableAutoscale, Step::StopResize, Step::WaitSteady] {
         app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step }));
         app.update(Action::Progress(Progress::StepFinished {
@@ -578,7 +583,12 @@ async fn in_details_every_key_acts_on_the_pool_shown() {
 async fn a_pool_deleted_by_a_run_keeps_its_row_and_the_selection() {
     let (mut app, sim) = demo_app(false).await;
     select(&mut app, "p-render");
-    app.update(Action::RunStarted { run: "run-1".into(), pools: vec!["p-render".into()], warnings: vec![] });
+    app.update(Action::RunStarted {
+        run: "run-1".into(),
+        pools: vec!["p-render".into()],
+        warnings: vec![],
+        strategies: Default::default(),
+    });
     app.update(Action::Progress(Progress::StepStarted { pool: "p-render".into(), step: Step::Delete }));
     app.update(Action::Progress(Progress::StepFinished {
         pool: "p-render".into(),
@@ -620,7 +630,12 @@ async fn a_pool_deleted_by_a_run_keeps_its_row_and_the_selection() {
 async fn r_always_starts_a_new_run_and_u_asks_with_what_each_pool_will_do() {
     let (mut app, _sim) = demo_app(false).await;
     select(&mut app, "p-render");
-    app.update(Action::RunStarted { run: "run-1".into(), pools: vec!["p-render".into()], warnings: vec![] });
+    app.update(Action::RunStarted {
+        run: "run-1".into(),
+        pools: vec!["p-render".into()],
+        warnings: vec![],
+        strategies: Default::default(),
+    });
     app.update(key('R'));
     typed(&mut app, "p-render");
     assert_eq!(
@@ -710,4 +725,22 @@ async fn apply_from_the_dashboard_says_how_each_pool_changes() {
     typed(&mut readonly, "apply");
     assert!(readonly.update(code(KeyCode::Enter)).is_empty() && readonly.dialog.is_none());
     assert!(readonly.status.as_deref().unwrap_or("").contains("READ-ONLY"));
+}
+
+/// The run panel follows each pool's chain: a rebuilt pool shows patch and scale, never delete.
+#[tokio::test]
+async fn the_run_panel_shows_a_rebuilds_own_steps() {
+    let (mut app, _sim) = demo_app(false).await;
+    let strategies = [("reporting".to_string(), repool::recreate::strategy::Strategy::Rebuild)].into();
+    app.update(Action::RunStarted {
+        run: "run-1".into(),
+        pools: vec!["reporting".into()],
+        warnings: vec![],
+        strategies,
+    });
+    app.update(Action::Progress(Progress::StepStarted { pool: "reporting".into(), step: Step::Patch }));
+    let screen = render(&mut app, 200, 30);
+    let run = screen.lines().rev().find(|l| l.contains("reporting")).unwrap();
+    assert!(run.contains("▶patch") && run.contains("·scale") && !run.contains("delete"), "{screen}");
+    assert_eq!(app.next_step("reporting"), Step::Patch, "step-through continues the rebuild's chain");
 }

@@ -37,6 +37,8 @@ pub enum Action {
         run: String,
         pools: Vec<String>,
         warnings: Vec<String>,
+        /// Pools the run changes other than by recreating (`apply`), and how.
+        strategies: BTreeMap<String, Strategy>,
     },
     RunEnded(Result<String, String>),
     /// Preflight refused a new run only for live properties its pools would lack (pool,
@@ -303,6 +305,8 @@ pub struct App {
     /// The run this dashboard last started or continued, and its pools (`n` continues it).
     pub run_id: Option<String>,
     pub run_pools: BTreeSet<String>,
+    /// The strategies of that run's pools that are not recreated, by lower-cased id.
+    pub strategies: BTreeMap<String, Strategy>,
     /// The account's unfinished runs (newest first) and the one chosen in the runs view.
     pub runs: Vec<RunSummary>,
     pub runs_selected: usize,
@@ -360,6 +364,7 @@ impl App {
             run_active: false,
             run_id: None,
             run_pools: BTreeSet::new(),
+            strategies: BTreeMap::new(),
             runs: Vec::new(),
             runs_selected: 0,
             gone: BTreeMap::new(),
@@ -505,12 +510,13 @@ impl App {
                 vec![]
             }
             Action::Progress(progress) => self.on_progress(progress),
-            Action::RunStarted { run, pools, warnings } => {
+            Action::RunStarted { run, pools, warnings, strategies } => {
                 for warning in warnings {
                     self.log(format!("preflight warning: {warning}"), true);
                 }
                 self.run_id = Some(run);
                 self.run_pools = pools.iter().map(|p| p.to_lowercase()).collect();
+                self.strategies = strategies.into_iter().map(|(id, s)| (id.to_lowercase(), s)).collect();
                 vec![]
             }
             Action::Runs(runs) => {
@@ -683,14 +689,20 @@ impl App {
 
     /// The step a pool runs next in this dashboard's step-through (a recreated pool starts over).
     pub fn next_step(&self, id: &str) -> Step {
+        let strategy = self.strategy_of(id);
         let Some(view) = self.run.get(id).filter(|v| !v.status.is_some_and(PoolStatus::is_done)) else {
-            return Step::DisableAutoscale;
+            return strategy.first();
         };
         match view.steps.iter().next_back() {
             Some((last, StepState::Failed | StepState::Running)) => *last,
-            Some((last, _)) => last.next().unwrap_or(Step::DisableAutoscale),
-            None => Step::DisableAutoscale,
+            Some((last, _)) => strategy.next(*last).unwrap_or(strategy.first()),
+            None => strategy.first(),
         }
+    }
+
+    /// How this dashboard's run changes pool `id` (recreate unless it said otherwise).
+    pub fn strategy_of(&self, id: &str) -> Strategy {
+        self.strategies.get(&id.to_lowercase()).copied().unwrap_or_default()
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {

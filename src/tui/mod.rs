@@ -368,7 +368,14 @@ async fn act(
     }
     let run_id = run.id().to_string();
     let pools = run.state.targets.iter().map(|t| t.pool.clone()).collect();
-    let _ = tx.send(Action::RunStarted { run: run_id.clone(), pools, warnings });
+    let strategies = run
+        .state
+        .targets
+        .iter()
+        .filter(|t| t.strategy != crate::recreate::strategy::Strategy::Recreate)
+        .map(|t| (t.pool.clone(), t.strategy))
+        .collect();
+    let _ = tx.send(Action::RunStarted { run: run_id.clone(), pools, warnings, strategies });
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
     let forward = {
         let tx = tx.clone();

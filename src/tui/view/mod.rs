@@ -198,7 +198,10 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .iter()
         .map(|(id, view)| {
             let mut spans = vec![Span::raw(format!("{:<id_width$} ", super::columns::cut(id, id_width)))];
-            for step in Step::ALL {
+            let strategy = app.strategy_of(id);
+            let chain =
+                if view.current.is_some_and(Step::is_rollback) { strategy.rollback() } else { strategy.chain() };
+            for &step in chain {
                 let (mark, color) = match view.steps.get(&step) {
                     Some(StepState::Done) => ("✓", theme.ok),
                     Some(StepState::Skipped) => ("–", theme.dim),
