@@ -222,7 +222,8 @@ pub struct RecreateArgs {
     #[arg(long)]
     pub json: bool,
     /// Stop after this step: disable-autoscale, stop-resize, wait-steady, resize-to-zero,
-    /// wait-drained (or drain), backup, delete, wait-gone, create, wait-ready, wait-healthy
+    /// wait-drained (or drain), backup, delete, wait-gone, create, wait-ready, wait-healthy; apply's
+    /// rebuild and in-place changes have patch and scale instead of delete, wait-gone and create
     #[arg(long, value_name = "STEP")]
     pub until: Option<String>,
     /// What to do when draining times out: wait, fail (default) or force
@@ -264,7 +265,7 @@ pub struct ResumeArgs {
     #[arg(long)]
     pub json: bool,
     /// Stop after this step: disable-autoscale, stop-resize, wait-steady, resize-to-zero,
-    /// wait-drained, backup, delete, wait-gone, create, wait-ready, wait-healthy
+    /// wait-drained, backup, delete, wait-gone, create, wait-ready, wait-healthy (patch, scale for apply)
     #[arg(long, value_name = "STEP")]
     pub until: Option<String>,
     /// What to do when draining times out: wait, fail (default) or force

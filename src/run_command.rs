@@ -133,6 +133,18 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
             crate::noteln!("  {}: {} ({})", pool.id, strategy.name(), choice.why);
         }
     }
+    // A pause after a step a pool's chain lacks would never come: say so instead of running on.
+    if let Some(step) = until
+        && let Some((id, strategy)) = strategies.iter().find(|(_, s)| !s.chain().contains(&step))
+    {
+        let steps: Vec<&str> = strategy.chain().iter().map(|s| s.name()).collect();
+        return Err(BadInput::new(format!(
+            "--until {step}: the change of {id} ({}) has no such step; its steps: {}",
+            strategy.name(),
+            steps.join(", ")
+        ))
+        .into());
+    }
     let kept: Vec<String> =
         strategies.iter().filter(|(_, s)| **s != Strategy::Recreate).map(|(id, _)| id.clone()).collect();
     // Proof before anything changes: all problems at once; the run's start checks again.

@@ -77,6 +77,11 @@ async fn a_metadata_change_is_applied_in_place_without_touching_nodes() {
     let (code, _, err) = apply(dir.path(), &key, &definition, &["--pool", "p-ingest"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("nothing to do"), "applied again, nothing is left to do: {err}");
+    // A pause after a step the pool's chain lacks is refused before anything starts.
+    let rebuilt = exported(dir.path(), &key, &["p-ingest"], |d| d["p-ingest"]["vmSize"] = "standard_d8s_v3".into());
+    let (code, _, err) = apply(dir.path(), &key, &rebuilt, &["--pool", "p-ingest", "--until", "delete"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--until delete: the change of p-ingest (rebuild when empty) has no such step"), "{err}");
 }
 
 /// The VM size changes only on an empty pool: drained with taskcompletion, patched, scaled back,

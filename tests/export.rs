@@ -27,10 +27,12 @@ async fn the_demo_account_exports_to_a_definition_that_plans_unchanged() {
         output(repool_command(dir.path()).args(["export", "--pool", "nope"]).env("AZURE_BATCH_ACCESS_KEY", &key));
     assert_eq!(code, 2);
     assert!(err.contains("--pool nope"), "{err}");
+    // A bare file name lands in the current directory, as an operator types it.
     let template = dir.path().join("exported.json.j2");
     let (code, _, err) = output(
         repool_command(dir.path())
-            .args(["export", "--all", "--output", template.to_str().unwrap()])
+            .current_dir(dir.path())
+            .args(["export", "--all", "-o", "exported.json.j2"])
             .env("AZURE_BATCH_ACCESS_KEY", &key),
     );
     assert_eq!(code, 0, "{err}");
