@@ -48,6 +48,18 @@ async fn the_demo_account_exports_to_a_definition_that_plans_unchanged() {
     let (code, out, err) = output(&mut plan);
     assert_eq!(code, 0, "no changes pending:\n{out}{err}");
     assert_eq!(out.lines().filter(|l| l.ends_with(": unchanged")).count(), 12, "{out}");
+    // From the export straight to a first recreation, no JSON edited by hand.
+    let before = common::pool_identity(&sim, "p-ingest").unwrap();
+    let mut recreate = repool_command(dir.path());
+    recreate
+        .args(["recreate", "--pool", "p-ingest", "--yes", "--definition", template.to_str().unwrap()])
+        .env("AZURE_BATCH_ACCESS_KEY", &key);
+    for variable in ["CI_RUNNERS", "GPU_TRAIN", "P_RENDER"] {
+        recreate.env(format!("{variable}_CONTAINERREGISTRIES_0_PASSWORD"), "pw");
+    }
+    let (code, _, err) = output(&mut recreate);
+    assert_eq!(code, 0, "{err}");
+    assert_ne!(common::pool_identity(&sim, "p-ingest").unwrap().0, before.0, "p-ingest was recreated");
 }
 
 fn pool(

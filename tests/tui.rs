@@ -136,6 +136,21 @@ async fn screens() {
     let pinned: jiff::Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
     app.log.iter_mut().for_each(|line| line.at = pinned);
     snapshots(&mut app, "log");
+    app.update(code(KeyCode::Esc));
+    app.accounts = vec![
+        ("prod".into(), "https://prod.westeurope.batch.azure.com".into()),
+        ("sim".into(), "http://127.0.0.1:PORT/".into()),
+    ];
+    app.update(key(':'));
+    typed(&mut app, "ctx");
+    app.update(code(KeyCode::Enter));
+    snapshots(&mut app, "accounts");
+    app.update(code(KeyCode::Esc));
+    app.run_active = true;
+    app.update(key('q'));
+    snapshots(&mut app, "quit");
+    app.update(key('n'));
+    assert!(!app.quit, "any key but y stays");
 }
 
 /// At 80×24 nothing an operator reads is cut: every header whole, ages and states whole, and the
