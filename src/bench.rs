@@ -173,28 +173,45 @@ async fn apply_against_recreate(sizes: &[usize]) -> color_eyre::Result<()> {
 async fn change_once(count: usize, change: &Change, intent: Intent) -> color_eyre::Result<(usize, f64, u64, u64)> {
     let sim = simulator(SPEED).await?;
     let definition = busy_pools_changed(&sim, count, change);
-    let api_version = "2025-06-01";
+    let (report, wall) = timed_run(&sim, &definition, "2025-06-01", 0, intent).await?;
+    let stats = sim.stats();
+    let done = report.pools.iter().filter(|p| p.status.is_done()).count();
+    Ok((done, wall, mutating_calls(&stats), stats.pools_created))
+}
+
+/// A run of `intent` over every pool of `definition`, all in parallel at repool's default polling on
+/// the simulator's clock; the whole run counts (the pre-run backups too).
+async fn timed_run(
+    sim: &RunningSim,
+    definition: &Definition,
+    api_version: &str,
+    canary: usize,
+    intent: Intent,
+) -> color_eyre::Result<(RunReport, f64)> {
     let defaults = RecreatePolicy::default();
     let policy = RecreatePolicy {
         poll_interval: defaults.poll_interval.div_f64(SPEED),
         fast_poll_interval: defaults.fast_poll_interval.div_f64(SPEED),
-        parallel: count,
+        parallel: definition.pools.len(),
+        canary,
         ..defaults
     };
-    let workspace = Workspace::new(client_at(&sim, api_version), api_version, policy, tempfile_dir()?);
+    let dir = tempfile_dir()?;
+    let workspace = Workspace::new(client_at(sim, api_version), api_version, policy, dir.clone());
     let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
     let started = Instant::now();
-    let run = workspace.start(&definition, &ids, intent).await.map_err(color_eyre::eyre::Report::msg)?;
-    let bodies = run.bodies(Some(&definition), None).map_err(color_eyre::eyre::Report::msg)?;
+    let run = workspace.start(definition, &ids, intent).await.map_err(color_eyre::eyre::Report::msg)?;
+    let bodies = run.bodies(Some(definition), None).map_err(color_eyre::eyre::Report::msg)?;
     let targets = run.targets(&[], Until::End);
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let report = run.execute(targets, bodies, tx, Default::default()).await;
     let wall = started.elapsed().as_secs_f64();
-    let stats = sim.stats();
-    let mutating: u64 =
-        stats.requests.iter().filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD")).map(|(_, n)| n).sum();
-    let done = report.pools.iter().filter(|p| p.status.is_done()).count();
-    Ok((done, wall, mutating, stats.pools_created))
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok((report, wall))
+}
+
+fn mutating_calls(stats: &crate::sim::world::Stats) -> u64 {
+    stats.requests.iter().filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD")).map(|(_, n)| n).sum()
 }
 
 /// What one benchmark recreation measured.
@@ -212,30 +229,10 @@ async fn recreate_once(count: usize, canary: usize) -> color_eyre::Result<Figure
     let sim = simulator(SPEED).await?;
     let definition = busy_pools(&sim, count);
     let seeded = sim.stats().service_seconds;
-    let client = client(&sim);
-    let dir = tempfile_dir()?;
-    let defaults = RecreatePolicy::default();
-    let policy = RecreatePolicy {
-        poll_interval: defaults.poll_interval.div_f64(SPEED),
-        fast_poll_interval: defaults.fast_poll_interval.div_f64(SPEED),
-        parallel: count,
-        canary,
-        ..defaults
-    };
-    let workspace = Workspace::new(client, "2024-07-01.20.0", policy, dir.clone());
-    let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
-    // The whole run counts: the pre-run backups of every pool too.
-    let started = Instant::now();
-    let run = workspace.start(&definition, &ids, Intent::Recreate).await.map_err(color_eyre::eyre::Report::msg)?;
-    let bodies = run.bodies(Some(&definition), None).map_err(color_eyre::eyre::Report::msg)?;
-    let targets = run.targets(&[], Until::End);
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let report = run.execute(targets, bodies, tx, Default::default()).await;
-    let wall = started.elapsed().as_secs_f64();
+    let (report, wall) = timed_run(&sim, &definition, "2024-07-01.20.0", canary, Intent::Recreate).await?;
     let stats = sim.stats();
     let recreated = report.pools.iter().filter(|p| p.status.is_done()).count();
-    let mutating: u64 =
-        stats.requests.iter().filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD")).map(|(_, n)| n).sum();
+    let mutating = mutating_calls(&stats);
     // "METHOD operation status" → operation → count.
     let mut by_operation = std::collections::BTreeMap::<&str, u64>::new();
     for (key, n) in &stats.requests {
@@ -266,7 +263,6 @@ async fn recreate_once(count: usize, canary: usize) -> color_eyre::Result<Figure
     } else {
         report.pools.iter().map(path).fold(0.0f64, f64::max)
     };
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(Figures { recreated, wall, critical, sequential, mutating, per_pool: per_pool.join(" "), lists })
 }
 

@@ -7,7 +7,7 @@ mod common;
 use repool::sim::RunningSim;
 use serde_json::Value;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `repool export` of `pools`, edited by `edit`, written next to the config: the definition to apply.
 fn exported(dir: &std::path::Path, key: &str, pools: &[&str], edit: impl FnOnce(&mut Value)) -> std::path::PathBuf {
@@ -140,13 +140,6 @@ async fn what_cannot_be_patched_is_recreated() {
     assert_eq!(sim.stats().pools_created, 1);
 }
 
-fn journal_lines(dir: &std::path::Path) -> usize {
-    repool::recreate::journal::list(&dir.join("journal"))
-        .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap_or_default().lines().count())
-        .sum()
-}
-
 /// The unfinished run holding `pool`, if any.
 fn holding_run(dir: &std::path::Path, pool: &str) -> Option<String> {
     repool::recreate::journal::list(&dir.join("journal"))
@@ -182,21 +175,7 @@ async fn sigkill_during_a_rebuild_then_resume_finishes_it() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let exited = loop {
-            if let Some(status) = first.try_wait().unwrap() {
-                break Some(status);
-            }
-            if journal_lines(dir.path()) >= line {
-                tokio::time::sleep(extra).await;
-                break first.try_wait().unwrap();
-            }
-            assert!(Instant::now() < deadline, "{context}: the run neither progressed nor ended");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        };
-        if exited.is_none() {
-            first.kill().unwrap();
-            first.wait().unwrap();
+        if common::kill_at_journal_line(&mut first, dir.path(), line, extra, &context).await {
             killed += 1;
         }
         for attempt in 0..3 {
@@ -204,7 +183,7 @@ async fn sigkill_during_a_rebuild_then_resume_finishes_it() {
             let at_zero = pool.target_dedicated_nodes == Some(0) && !pool.autoscale();
             let run = holding_run(dir.path(), "reporting");
             assert!(!at_zero || run.is_some(), "{context}: the pool stands at 0 targets and no run says so");
-            let args: &[&str] = match (&run, journal_lines(dir.path())) {
+            let args: &[&str] = match (&run, common::journal_lines(dir.path())) {
                 (Some(_), _) => &["resume", "--yes"],
                 (None, 0) => &args,
                 (None, _) => break,

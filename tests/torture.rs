@@ -11,7 +11,7 @@ use repool::definition::{Definition, EXAMPLE};
 use repool::sim::faults::Faults;
 use std::collections::BTreeMap;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -35,12 +35,7 @@ fn spawn_quiet(dir: &std::path::Path, key: &str, args: &[&str]) -> std::process:
         .unwrap()
 }
 
-fn journal_lines(dir: &std::path::Path) -> usize {
-    repool::recreate::journal::list(&dir.join("journal"))
-        .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap_or_default().lines().count())
-        .sum()
-}
+use common::journal_lines;
 
 /// Each trial kills `repool recreate` once its journal reaches a random line (plus a random few
 /// milliseconds, to land inside API calls and waits too), then resumes until done.
@@ -58,21 +53,7 @@ async fn sigkill_at_random_instants_then_resume_never_loses_a_pool() {
         let (sim, dir) = common::fast_demo_with_config().await;
         let key = sim.key().to_string();
         let mut first = spawn_quiet(dir.path(), &key, &["recreate", "--all", "--yes"]);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let exited = loop {
-            if let Some(status) = first.try_wait().unwrap() {
-                break Some(status);
-            }
-            if journal_lines(dir.path()) >= kill_at_line {
-                tokio::time::sleep(extra).await;
-                break first.try_wait().unwrap();
-            }
-            assert!(Instant::now() < deadline, "{context}: the run neither progressed nor ended");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        };
-        if exited.is_none() {
-            first.kill().unwrap();
-            first.wait().unwrap();
+        if common::kill_at_journal_line(&mut first, dir.path(), kill_at_line, extra, &context).await {
             killed_mid_run += 1;
         }
         // Continue as an operator would: resume an unfinished run; start again only if the
@@ -148,15 +129,7 @@ async fn sigkill_during_health_gate_and_rollback_then_resume_restores_the_pool()
         let key = sim.key().to_string();
         let recreate = ["recreate", "--pool", "p-ingest", "--on-unhealthy", "rollback", "--yes", "--definition"];
         let mut first = spawn_quiet(dir.path(), &key, &[&recreate[..], &[file.to_str().unwrap()]].concat());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while first.try_wait().unwrap().is_none() && journal_lines(dir.path()) < kill_at_line {
-            assert!(Instant::now() < deadline, "{context}: the run neither progressed nor ended");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        tokio::time::sleep(extra).await;
-        if first.try_wait().unwrap().is_none() {
-            first.kill().unwrap();
-            first.wait().unwrap();
+        if common::kill_at_journal_line(&mut first, dir.path(), kill_at_line, extra, &context).await {
             let text = common::journal_text(dir.path());
             killed_in_rollback += usize::from(text.contains("rollback-") && !text.contains("run-finished"));
         }

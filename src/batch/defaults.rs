@@ -3,6 +3,22 @@
 
 use serde_json::{Map, Value, json};
 
+/// What api-version 2025-06-01's PATCH changes only while the pool has no nodes (the azure-batch
+/// 15.x `BatchPoolUpdateOptions` model, batch-api.md §9): the simulator refuses them on a pool with
+/// nodes, and `plan` marks them "in place when empty".
+pub const PATCH_WHEN_EMPTY: [&str; 10] = [
+    "displayName",
+    "vmSize",
+    "enableInterNodeCommunication",
+    "virtualMachineConfiguration",
+    "taskSlotsPerNode",
+    "taskSchedulingPolicy",
+    "networkConfiguration",
+    "userAccounts",
+    "mountConfiguration",
+    "upgradePolicy",
+];
+
 /// Applies the service's defaults to a pool-add body, in place.
 pub fn apply(body: &mut Map<String, Value>, api_version: &str) {
     if let Some(size) = body.get("vmSize").and_then(Value::as_str) {

@@ -78,18 +78,6 @@ const IN_PLACE: [&str; 11] = [
     "certificateReferences",
     "targetNodeCommunicationMode",
 ];
-const IN_PLACE_WHEN_EMPTY_2025: [&str; 10] = [
-    "displayName",
-    "vmSize",
-    "enableInterNodeCommunication",
-    "virtualMachineConfiguration",
-    "taskSlotsPerNode",
-    "taskSchedulingPolicy",
-    "networkConfiguration",
-    "userAccounts",
-    "mountConfiguration",
-    "upgradePolicy",
-];
 
 impl Plan {
     /// Plans `selected` pools (all of the definition when empty) against `live`.
@@ -144,7 +132,7 @@ pub fn plan_pool(pool: &PoolDefinition, live: &Pool, api_version: &str) -> PoolP
         let top = change.path.split(['.', '[']).next().unwrap_or_default();
         change.apply = if IN_PLACE.contains(&top) {
             Apply::InPlace
-        } else if api_version.starts_with("2025") && IN_PLACE_WHEN_EMPTY_2025.contains(&top) {
+        } else if api_version.starts_with("2025") && defaults::PATCH_WHEN_EMPTY.contains(&top) {
             Apply::InPlaceWhenEmpty
         } else {
             Apply::Recreate

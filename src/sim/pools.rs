@@ -192,7 +192,7 @@ impl Ctx<'_> {
     fn patch_pool(mut self, id: &str) -> Handled {
         let body: Map<String, Value> = self.call.json_body()?;
         let pool = self.live_pool(id)?;
-        if let Some(property) = body.keys().find(|k| PATCH_WHEN_EMPTY.contains(&k.as_str())) {
+        if let Some(property) = body.keys().find(|k| crate::batch::defaults::PATCH_WHEN_EMPTY.contains(&k.as_str())) {
             if self.call.api_version.as_str() < "2025" {
                 let reason = format!("'{property}' can be patched from api-version 2025-06-01");
                 return Err(error(400, "InvalidRequestBody", &reason, &[("PropertyName", property)]));
@@ -474,17 +474,3 @@ impl Ctx<'_> {
         page(self.call, items, 1000, 1000, "supportedimages")
     }
 }
-
-/// What 2025-06-01's PATCH changes only while the pool has no nodes (BatchPoolUpdateOptions).
-const PATCH_WHEN_EMPTY: [&str; 10] = [
-    "displayName",
-    "vmSize",
-    "enableInterNodeCommunication",
-    "virtualMachineConfiguration",
-    "taskSlotsPerNode",
-    "taskSchedulingPolicy",
-    "networkConfiguration",
-    "userAccounts",
-    "mountConfiguration",
-    "upgradePolicy",
-];

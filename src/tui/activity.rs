@@ -57,10 +57,6 @@ impl Activity {
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut LogLine> {
         self.lines.iter_mut()
     }
-
-    pub fn iter(&self) -> impl Iterator<Item = &LogLine> {
-        self.lines.iter()
-    }
 }
 
 #[cfg(test)]

@@ -143,3 +143,34 @@ pub fn pool_identity(sim: &RunningSim, id: &str) -> Option<(String, String)> {
         })
     })
 }
+
+/// Lines in every journal under `dir`.
+pub fn journal_lines(dir: &std::path::Path) -> usize {
+    repool::recreate::journal::list(&dir.join("journal"))
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default().lines().count())
+        .sum()
+}
+
+/// Once `dir`'s journals reach `line` lines (and `extra` later, to land inside calls and waits
+/// too), SIGKILLs `child` if it still runs; true when it was killed.
+pub async fn kill_at_journal_line(
+    child: &mut std::process::Child,
+    dir: &std::path::Path,
+    line: usize,
+    extra: Duration,
+    context: &str,
+) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() && journal_lines(dir) < line {
+        assert!(std::time::Instant::now() < deadline, "{context}: the run neither progressed nor ended");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    tokio::time::sleep(extra).await;
+    if child.try_wait().unwrap().is_some() {
+        return false;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    true
+}
