@@ -24,7 +24,9 @@ impl Update {
 }
 
 /// What `plan` (live against `desired`, the clear create body) asks of a PATCH, in order; empty
-/// when only the capacity differs or nothing does.
+/// when only the capacity differs or nothing does. The PATCH comes first: it carries what only an
+/// empty pool takes (sent with the drained pool's ETag), so after a crash between the two the
+/// rest is a change the service takes at any time, and a resume finishes it.
 pub fn requests(plan: &PoolPlan, desired: &Value, api_version: &str) -> Vec<Update> {
     let mut tops: Vec<&str> = plan
         .changes
@@ -37,7 +39,7 @@ pub fn requests(plan: &PoolPlan, desired: &Value, api_version: &str) -> Vec<Upda
         return Vec::new();
     }
     let start_task_goes = plan.changes.iter().any(|c| c.path == "startTask" && c.kind == ChangeKind::Removed);
-    let mut requests = Vec::new();
+    let mut properties = None;
     if start_task_goes {
         // updateproperties replaces all three (certificates too before 2025-06-01): what the
         // definition has, else nothing.
@@ -49,7 +51,7 @@ pub fn requests(plan: &PoolPlan, desired: &Value, api_version: &str) -> Vec<Upda
         for key in replaced {
             body.insert(key.into(), desired.get(key).cloned().unwrap_or_else(|| json!([])));
         }
-        requests.push(Update::Properties(Value::Object(body)));
+        properties = Some(Update::Properties(Value::Object(body)));
         tops.retain(|t| {
             !matches!(*t, "startTask" | "applicationPackageReferences" | "metadata" | "certificateReferences")
         });
@@ -60,9 +62,11 @@ pub fn requests(plan: &PoolPlan, desired: &Value, api_version: &str) -> Vec<Upda
         let value = desired.get(top).cloned().unwrap_or_else(|| json!([]));
         patch.insert(top.to_string(), value);
     }
+    let mut requests = Vec::new();
     if !patch.is_empty() {
         requests.push(Update::Patch(Value::Object(patch)));
     }
+    requests.extend(properties);
     requests
 }
 
@@ -161,8 +165,8 @@ mod tests {
         assert_eq!(
             requests,
             [
-                Update::Properties(json!({"applicationPackageReferences": [], "metadata": desired["metadata"]})),
                 Update::Patch(json!({"vmSize": "big"})),
+                Update::Properties(json!({"applicationPackageReferences": [], "metadata": desired["metadata"]})),
             ]
         );
     }
