@@ -242,3 +242,43 @@ async fn a_failed_rebuild_rolls_back_to_the_pre_run_spec_in_place() {
         assert!(journal.contains(&format!("\"step\":\"{step}\"")), "{step} journaled: {journal}");
     }
 }
+
+/// A rebuild that needs two requests (the PATCH, then updateproperties to drop the start task),
+/// interrupted between them: the resume sees the PATCH done, finishes with updateproperties (no
+/// ETag guard refuses the run's own change), and the pool ends as defined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_interrupted_between_its_two_requests_resumes_to_the_end() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let key = sim.key().to_string();
+    sim.with_world(|world, _| {
+        let start = serde_json::json!({"commandLine": "/bin/bash -c 'echo old'", "waitForSuccess": true});
+        world.find_mut("reporting").unwrap().wire.rest.insert("startTask".into(), start);
+    });
+    let definition = exported(dir.path(), &key, &["reporting"], |d| {
+        d["reporting"].as_object_mut().unwrap().remove("startTask");
+        d["reporting"]["vmSize"] = "standard_d4s_v3".into();
+    });
+    let before = wire(&sim, "reporting");
+    let (code, _, err) = apply(dir.path(), &key, &definition, &["--pool", "reporting", "--until", "backup"]);
+    assert_eq!(code, 0, "{err}");
+    // The first request went through, then the process died.
+    sim.with_world(|world, _| {
+        let tag = world.next_etag();
+        let pool = &mut world.find_mut("reporting").unwrap().wire;
+        assert_eq!(pool.current_dedicated_nodes, Some(0), "paused after the backup, drained");
+        pool.vm_size = Some("standard_d4s_v3".into());
+        pool.e_tag = Some(tag);
+    });
+    let output = common::repool_command(dir.path())
+        .args(["resume", "--yes"])
+        .env("AZURE_BATCH_ACCESS_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let after = wire(&sim, "reporting");
+    assert_eq!(after.creation_time, before.creation_time);
+    assert_eq!(after.vm_size.as_deref(), Some("standard_d4s_v3"));
+    assert!(after.rest.get("startTask").is_none(), "the start task is gone: {:?}", after.rest.get("startTask"));
+    assert!(after.is_steady() && after.target_dedicated_nodes == before.target_dedicated_nodes);
+    assert_eq!(plan_exit(dir.path(), &key, &definition), 0);
+}

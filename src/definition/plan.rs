@@ -190,6 +190,8 @@ fn diff(desired: Option<&Value>, live: Option<&Value>, path: &mut Vec<String>, s
             }
         }
         (Some(d), Some(l)) if same(d, l, &key, &type_of(schema, path), schema) => {}
+        // An empty list is no list: updateproperties leaves `metadata: []` where none was defined.
+        (Some(Value::Array(v)), None) | (None, Some(Value::Array(v))) if v.is_empty() => {}
         (d, l) => out.push(Change {
             path: path.join("."),
             kind: match (d, l) {
