@@ -314,7 +314,9 @@ impl Engine {
                 Err(error) => {
                     report.steps.push(StepReport::new(step, started_at, elapsed, "failed", Some(error.clone())));
                     let rollback = self.rolls_back(id, step, strategy);
-                    if rollback == Ok(true) {
+                    if rollback == Ok(true)
+                        && let Some(&first) = strategy.rollback().first()
+                    {
                         // Back to the pool as it was before the run: its own journaled chain.
                         run.rollback_reason = Some(format!("{step}: {error}"));
                         let _ = self.progress.send(Progress::Waiting {
@@ -322,7 +324,7 @@ impl Engine {
                             step,
                             detail: format!("rolling back: {error}"),
                         });
-                        step = strategy.rollback()[0];
+                        step = first;
                         continue;
                     }
                     let status = if step == Step::WaitHealthy { PoolStatus::Unhealthy } else { PoolStatus::Failed };
