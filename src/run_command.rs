@@ -124,7 +124,8 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
         return Ok(Exit::Done);
     }
     let unchanged_chosen = unchanged.iter().filter(|u| ids.iter().any(|id| id.eq_ignore_ascii_case(u))).count();
-    let strategies = workspace.strategies(&definition, &ids, &live, intent);
+    let strategies: BTreeMap<String, Strategy> =
+        Strategy::for_plan(&plan, intent).into_iter().filter(|(id, _)| ids.contains(id)).collect();
     if intent == Intent::Apply {
         crate::noteln!("How each pool changes:");
         for pool in plan.pools.iter().filter(|p| ids.contains(&p.id)) {

@@ -154,8 +154,8 @@ fn holding_run(dir: &std::path::Path, pool: &str) -> Option<String> {
 /// where it resumes; at the end it is rebuilt once, never deleted, its identity and creation time kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_a_rebuild_then_resume_finishes_it() {
-    let trials = std::env::var("REPOOL_TORTURE_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
-    let seed = std::env::var("REPOOL_TORTURE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(20261201u64);
+    let trials = common::env_number("REPOOL_TORTURE_TRIALS", 8);
+    let seed = common::env_number("REPOOL_TORTURE_SEED", 20261201);
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut killed = 0;
     for trial in 0..trials {

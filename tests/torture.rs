@@ -13,9 +13,7 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Duration;
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+use common::env_number;
 
 fn unfinished_journal(dir: &std::path::Path) -> bool {
     repool::recreate::journal::list(&dir.join("journal"))

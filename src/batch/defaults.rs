@@ -19,6 +19,20 @@ pub const PATCH_WHEN_EMPTY: [&str; 10] = [
     "upgradePolicy",
 ];
 
+/// What a pool's capacity is made of: set by resize and enable/disable autoscale, not by a PATCH.
+pub const CAPACITY: [&str; 6] = [
+    "targetDedicatedNodes",
+    "targetLowPriorityNodes",
+    "enableAutoScale",
+    "autoScaleFormula",
+    "autoScaleEvaluationInterval",
+    "resizeTimeout",
+];
+
+/// What a PATCH (or updateproperties) changes at any time, pool with nodes or not.
+pub const PATCH_ANY_TIME: [&str; 5] =
+    ["startTask", "applicationPackageReferences", "metadata", "certificateReferences", "targetNodeCommunicationMode"];
+
 /// Applies the service's defaults to a pool-add body, in place.
 pub fn apply(body: &mut Map<String, Value>, api_version: &str) {
     if let Some(size) = body.get("vmSize").and_then(Value::as_str) {

@@ -64,21 +64,6 @@ pub enum Apply {
     Recreate,
 }
 
-/// Top-level properties Batch can change on a live pool (patch, updateproperties, resize, autoscale).
-const IN_PLACE: [&str; 11] = [
-    "targetDedicatedNodes",
-    "targetLowPriorityNodes",
-    "enableAutoScale",
-    "autoScaleFormula",
-    "autoScaleEvaluationInterval",
-    "resizeTimeout",
-    "startTask",
-    "applicationPackageReferences",
-    "metadata",
-    "certificateReferences",
-    "targetNodeCommunicationMode",
-];
-
 impl Plan {
     /// Plans `selected` pools (all of the definition when empty) against `live`.
     pub fn new(definition: &Definition, live: &[Pool], selected: &[String], api_version: &str) -> Plan {
@@ -130,7 +115,8 @@ pub fn plan_pool(pool: &PoolDefinition, live: &Pool, api_version: &str) -> PoolP
         change.desired = change.desired.as_ref().and_then(|_| at(&desired_shown, &change.path));
         change.live = change.live.as_ref().and_then(|_| at(&current_shown, &change.path));
         let top = change.path.split(['.', '[']).next().unwrap_or_default();
-        change.apply = if IN_PLACE.contains(&top) {
+        // Batch changes these on a live pool (resize, autoscale, PATCH, updateproperties).
+        change.apply = if defaults::CAPACITY.contains(&top) || defaults::PATCH_ANY_TIME.contains(&top) {
             Apply::InPlace
         } else if api_version.starts_with("2025") && defaults::PATCH_WHEN_EMPTY.contains(&top) {
             Apply::InPlaceWhenEmpty

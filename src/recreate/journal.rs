@@ -400,7 +400,11 @@ mod tests {
         assert!(at(Some(Step::RollbackCreate), Some(Step::RollbackWaitGone)).is_between_delete_and_create());
         assert!(!at(None, Some(Step::RollbackCreate)).is_between_delete_and_create());
         assert_eq!(at(None, Some(Step::RollbackWaitReady)).resume_at(), None, "a finished rollback ends the pool");
-        assert_eq!(Step::WaitHealthy.next(), None, "the recreation chain does not run into the rollback");
+        assert_eq!(
+            Strategy::Recreate.next(Step::WaitHealthy),
+            None,
+            "the recreation chain does not run into the rollback"
+        );
     }
 
     /// A crash after a chain's last step, before its pool-finished record: the chain says how it ended.

@@ -229,7 +229,8 @@ impl Workspace {
             .await
             .map_err(|e| format!("cannot read the account's pools to back them up ({e}); nothing was changed"))?;
         let ids: Vec<String> = chosen.iter().map(|p| p.id.clone()).collect();
-        let strategies = self.strategies(definition, &ids, &live, intent);
+        let plan = crate::definition::plan::Plan::new(definition, &live, &ids, &self.api_version);
+        let strategies = Strategy::for_plan(&plan, intent);
         let kept: Vec<String> =
             strategies.iter().filter(|(_, s)| **s != Strategy::Recreate).map(|(id, _)| id.clone()).collect();
         let mut findings = self.preflight_against(definition, &ids, &live, &kept).await?;
@@ -290,28 +291,6 @@ impl Workspace {
             .map_err(|e| format!("cannot write the journal {}: {e}", journal.path.display()))?;
         let state = journal::read(&journal.path).map_err(|e| e.to_string())?;
         Ok(Run { workspace: self.clone(), state, journal, _lock: lock, warnings: findings.warnings })
-    }
-
-    /// How each pool changes: `recreate` always recreates; `apply` takes what its plan against
-    /// `live` allows (a pool that matches already is changed in place, which finds nothing to do).
-    pub fn strategies(
-        &self,
-        definition: &Definition,
-        ids: &[String],
-        live: &[Pool],
-        intent: Intent,
-    ) -> BTreeMap<String, Strategy> {
-        let plan = crate::definition::plan::Plan::new(definition, live, ids, &self.api_version);
-        plan.pools
-            .iter()
-            .map(|p| {
-                let strategy = match intent {
-                    Intent::Recreate => Strategy::Recreate,
-                    Intent::Apply => Strategy::choose(p).strategy.unwrap_or(Strategy::InPlace),
-                };
-                (p.id.clone(), strategy)
-            })
-            .collect()
     }
 
     /// Opens an unfinished run of this account to continue it (takes the lock).

@@ -71,12 +71,6 @@ impl Step {
     /// In place (`apply` of what the service changes at any time): nodes untouched.
     pub const IN_PLACE: [Step; 2] = [Step::Patch, Step::Scale];
 
-    /// The step after this one in the recreation or its rollback (other chains: `Strategy::next`).
-    pub fn next(self) -> Option<Step> {
-        let chain: &[Step] = if self.is_rollback() { &Step::ROLLBACK } else { &Step::ALL };
-        chain.iter().position(|s| *s == self).and_then(|i| chain.get(i + 1)).copied()
-    }
-
     pub fn is_rollback(self) -> bool {
         Step::ROLLBACK.contains(&self) || Step::REBUILD_ROLLBACK.contains(&self)
     }

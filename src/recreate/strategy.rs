@@ -2,9 +2,12 @@
 //! (drain, PATCH, scale back), or change it in place (PATCH, nodes untouched). `apply` picks the
 //! least disruptive one the plan allows; `recreate` always recreates.
 
+use super::run::Intent;
 use super::step::Step;
-use crate::definition::plan::{Action, Apply, ChangeKind, PoolPlan};
+use crate::batch::defaults::CAPACITY;
+use crate::definition::plan::{Action, Apply, ChangeKind, Plan, PoolPlan};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -24,16 +27,6 @@ pub struct Choice {
     pub strategy: Option<Strategy>,
     pub why: String,
 }
-
-/// Top-level properties the scale step sets (resize, enable/disable autoscale), not a PATCH.
-pub const CAPACITY: [&str; 6] = [
-    "targetDedicatedNodes",
-    "targetLowPriorityNodes",
-    "enableAutoScale",
-    "autoScaleFormula",
-    "autoScaleEvaluationInterval",
-    "resizeTimeout",
-];
 
 impl Strategy {
     pub fn name(self) -> &'static str {
@@ -75,6 +68,16 @@ impl Strategy {
     /// Whether the pool lacks its capacity at `step` (`--max-unavailable`).
     pub fn is_unavailable(self, step: Step) -> bool {
         self != Strategy::InPlace && step.is_unavailable()
+    }
+
+    /// How a run of `intent` changes each pool of `plan`: `recreate` always recreates; `apply` takes
+    /// what each plan allows (a pool that matches already is changed in place, which finds nothing to do).
+    pub fn for_plan(plan: &Plan, intent: Intent) -> BTreeMap<String, Strategy> {
+        let strategy = |p: &PoolPlan| match intent {
+            Intent::Recreate => Strategy::Recreate,
+            Intent::Apply => Strategy::choose(p).strategy.unwrap_or(Strategy::InPlace),
+        };
+        plan.pools.iter().map(|p| (p.id.clone(), strategy(p))).collect()
     }
 
     /// The least disruptive strategy for a pool's plan. `api_version` older than 2025-06-01

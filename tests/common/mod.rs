@@ -174,3 +174,8 @@ pub async fn kill_at_journal_line(
     child.wait().unwrap();
     true
 }
+
+/// A number from the environment (trials, seeds, sizes of the bounded random tests), else `default`.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
