@@ -490,7 +490,10 @@ impl Run {
             .state
             .pending()
             .into_iter()
-            .filter(|(id, at)| at.is_unavailable() && !targets.iter().any(|t| t.id.eq_ignore_ascii_case(id)))
+            .filter(|(id, at)| {
+                self.state.pool(id).strategy.is_unavailable(*at)
+                    && !targets.iter().any(|t| t.id.eq_ignore_ascii_case(id))
+            })
             .count();
         let config = EngineConfig {
             account: w.account.clone(),
