@@ -394,7 +394,7 @@ fn print_dry_run(settings: &Settings, live: &[Pool], ids: &[String], strategies:
                     crate::outln!(
                         "  POST /pools/{id}/resize  {{targetDedicatedNodes: 0, targetLowPriorityNodes: 0, nodeDeallocationOption: {}, resizeTimeout: {}}}",
                         policy.node_deallocation_option,
-                        policy.resize_timeout
+                        policy.drain_resize_timeout()
                     );
                 }
                 crate::outln!("  GET /pools/{id}  → pre-delete snapshot (ETag guard)");

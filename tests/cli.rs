@@ -279,9 +279,9 @@ async fn a_second_run_on_the_same_account_is_refused() {
 async fn a_failed_pool_exits_1_and_says_why() {
     let (sim, dir) = common::fast_demo_with_config().await;
     let config = dir.path().join("repool/config.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replace("PT60M", "PT5M");
+    let text = std::fs::read_to_string(&config).unwrap().replace("PT60M\"", "PT5M\"\ndrain_timeout = \"PT10M\"");
     std::fs::write(&config, text).unwrap();
-    // 25-minute tasks, one just begun: a 5-minute resize timeout cannot drain them. At ×300 the
+    // 25-minute tasks, one just begun: a 10-minute drain cannot wait for them. At ×300 the
     // tasks last 5 s, ample for the binary to reach its drain even on a loaded machine.
     common::set_speed(&sim, 300.0);
     common::tasks_just_began(&sim, "p-ingest");
@@ -291,7 +291,11 @@ async fn a_failed_pool_exits_1_and_says_why() {
     assert_eq!(code, 1, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["pools"][0]["status"], "failed");
-    assert!(report["pools"][0]["error"].as_str().unwrap().contains("NOT deleted"));
+    let error = report["pools"][0]["error"].as_str().unwrap();
+    assert!(error.contains("NOT deleted"), "{error}");
+    // It says how to give the pool its nodes back.
+    assert!(error.contains("0 targets (before the run: 2 dedicated, 2 low-priority)"), "{error}");
+    assert!(error.contains("repool resume --on-drain-timeout wait"), "{error}");
     assert!(sim.with_world(|w, _| w.find("p-ingest").is_some()));
 }
 

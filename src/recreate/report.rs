@@ -109,6 +109,18 @@ pub struct PoolReport {
     pub new_creation_time: Option<jiff::Timestamp>,
     pub error: Option<String>,
     pub warnings: Vec<String>,
+    /// The health gate's figures (absent when the pool never reached it).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityFigures>,
+}
+
+/// What the health gate saw: the nodes the pool targets (what its autoscale formula asked),
+/// the nodes it has, and how many of them are healthy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CapacityFigures {
+    pub target: u32,
+    pub current: u32,
+    pub healthy: u32,
 }
 
 impl PoolReport {
@@ -123,6 +135,7 @@ impl PoolReport {
             new_creation_time: None,
             error: None,
             warnings: Vec::new(),
+            capacity: None,
         }
     }
 }

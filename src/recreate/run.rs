@@ -10,7 +10,7 @@
 
 use super::account::AccountId;
 use super::backup::{self, BackupKind};
-use super::engine::{CreateBody, Engine, EngineConfig, PoolTarget, Progress};
+use super::engine::{CreateBody, Engine, EngineConfig, PoolTarget, PreRun, Progress};
 use super::journal::{self, Journal, Record, RunState, TargetRecord};
 use super::lock::RunLock;
 use super::policy::{RecreatePolicy, RunChoices};
@@ -507,8 +507,8 @@ impl Run {
             .map(|(id, clear)| {
                 let target = self.state.target(&id);
                 let sealed = target.map(|t| t.body.clone()).unwrap_or_else(|| clear.clone());
-                let rollback = target.and_then(|t| t.backup.as_deref()).map(|b| rollback_body(b, &w.api_version));
-                (id, CreateBody { clear, sealed, rollback })
+                let before = target.and_then(|t| t.backup.as_deref()).map(|b| pre_run(b, &w.api_version));
+                (id, CreateBody { clear, sealed, before })
             })
             .collect();
         let engine = Engine::new(w.client.clone(), Arc::new(bodies), config, w.snapshots.clone(), progress, cancel);
@@ -525,13 +525,14 @@ impl Run {
     }
 }
 
-/// A pre-run backup as the add body a rollback sends (or why it cannot), and the original pool's
-/// creation time.
-fn rollback_body(path: &str, api_version: &str) -> (Result<Value, String>, Option<jiff::Timestamp>) {
+/// A pre-run backup as the add body a rollback sends (or why it cannot), the original pool's
+/// creation time and capacity.
+fn pre_run(path: &str, api_version: &str) -> PreRun {
     let backup: Result<Value, String> = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the backup {path}: {e}"))
         .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("the backup {path} is not JSON: {e}")));
     let created = backup.as_ref().ok().and_then(|b| b["creationTime"].as_str()?.parse().ok());
+    let capacity = backup.as_ref().ok().map(super::update::Capacity::of);
     let body = backup.and_then(|backup| {
         let (body, mut missing) = super::restore::body_from_backup(&backup, api_version)?;
         let resolved = sealed::unseal(&body, None).map_err(|unresolved| missing.extend(unresolved));
@@ -544,7 +545,7 @@ fn rollback_body(path: &str, api_version: &str) -> (Result<Value, String>, Optio
             )),
         }
     });
-    (body, created)
+    PreRun { body, created, capacity }
 }
 
 /// How `definition` compares with what a run recorded, for each pool with work left.
