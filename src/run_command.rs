@@ -35,9 +35,9 @@ pub fn workspace_for(settings: &Settings, client: BatchClient) -> Workspace {
     Workspace::new(client, &settings.api_version, settings.policy.clone(), settings.paths.data_dir.clone())
 }
 
-async fn list_live(client: &BatchClient) -> Result<Vec<Pool>, BadInput> {
+async fn list_live(client: &BatchClient, ids: &[String]) -> Result<Vec<Pool>, BadInput> {
     client
-        .list_pools(None, None, None)
+        .list_pools_confirming(ids)
         .await
         .map_err(|e| BadInput::new(format!("preflight: the account did not answer ({e}); nothing was changed")))
 }
@@ -89,7 +89,6 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
     let definition = load_definition(&settings)?;
     let mut workspace = workspace(&settings)?;
     workspace.preflight.accept_loss = args.accept_loss.clone();
-    let live = list_live(&workspace.client).await?;
     let ids: Vec<String> = if args.all {
         definition.pools.iter().map(|p| p.id.clone()).collect()
     } else {
@@ -107,6 +106,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
         }
         ids
     };
+    let live = list_live(&workspace.client, &ids).await?;
     let plan = Plan::new(&definition, &live, &ids, &settings.api_version);
     crate::note!("{plan}");
     let unchanged: Vec<String> = (plan.pools.iter())

@@ -134,7 +134,7 @@ impl Workspace {
         ids: &[String],
         kept: &[String],
     ) -> Result<Findings, String> {
-        let live = self.client.list_pools(None, None, None).await.map_err(|e| format!("preflight: {e}"))?;
+        let live = self.client.list_pools_confirming(ids).await.map_err(|e| format!("preflight: {e}"))?;
         self.preflight_against(definition, ids, &live, kept).await
     }
 
@@ -223,12 +223,12 @@ impl Workspace {
                 .into());
             }
         }
+        let ids: Vec<String> = chosen.iter().map(|p| p.id.clone()).collect();
         let live = self
             .client
-            .list_pools(None, None, None)
+            .list_pools_confirming(&ids)
             .await
             .map_err(|e| format!("cannot read the account's pools to back them up ({e}); nothing was changed"))?;
-        let ids: Vec<String> = chosen.iter().map(|p| p.id.clone()).collect();
         let plan = crate::definition::plan::Plan::new(definition, &live, &ids, &self.api_version);
         let strategies = Strategy::for_plan(&plan, intent);
         let kept: Vec<String> =

@@ -498,6 +498,12 @@ impl Engine {
     /// The drain, the backup and every step of a rebuild or in-place change act only on the pool
     /// the run started with: one with its id but another creation time is someone else's.
     fn expect_original(&self, id: &str, pool: &Pool, run: &PoolRun) -> Result<(), String> {
+        if self.before(id).is_none() {
+            return Err(format!(
+                "the pool '{id}' exists, but it did not when the run started (no pre-run backup); not touched: \
+                 start a new run to change it"
+            ));
+        }
         match (self.original_creation(id, run), pool.creation_time) {
             (Some(original), Some(now)) if original != now => Err(format!(
                 "the pool '{id}' in the account is not the one this run started with (created {now}; the run's \
@@ -734,6 +740,7 @@ impl Engine {
         }
         let pool = pool.expect("present");
         self.expect_original(id, &pool, run)?;
+        run.old_creation = run.old_creation.or(pool.creation_time);
         let definition = PoolDefinition { id: id.to_string(), body: desired.clone(), sealed: sealed.clone() };
         let plan = plan_pool(&definition, &pool, &self.config.api_version);
         let requests = update::requests(&plan, desired, &self.config.api_version);
