@@ -231,7 +231,7 @@ impl Workspace {
             )
             .into());
         }
-        for other in runs.iter().filter(|r| !r.is_closed()) {
+        for other in runs.iter().filter(|r| !r.is_closed() && !r.pending().is_empty()) {
             let held = other.held_pools();
             if let Some(pool) = chosen.iter().find(|c| held.iter().any(|h| h.eq_ignore_ascii_case(&c.id))) {
                 return Err(format!(
