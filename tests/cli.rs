@@ -397,3 +397,37 @@ async fn changed_leaves_out_pools_that_match_the_definition() {
         assert!(help.contains(step.name()), "--until lists {step}: {help}");
     }
 }
+
+/// Issue 21, item 8: commands that only read work in a read-only data directory (no directory to
+/// create, no mode to set, no log file to open); a command that must write says why and changes
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_commands_work_in_a_read_only_data_directory() {
+    let Some(disk) = common::Tmpfs::mount("4m") else { return };
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let on_disk = |args: &[&str]| {
+        common::output(
+            common::repool_command(dir.path())
+                .args(args)
+                .env("REPOOL_DATA_DIR", disk.path())
+                .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+        )
+    };
+    let (code, _, err) = on_disk(&["recreate", "--pool", "p-render", "--until", "drain", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::remove_dir_all(disk.path().join("logs")).unwrap();
+    disk.read_only();
+    for args in [&["info"][..], &["validate"], &["runs"], &["pools"]] {
+        let (code, out, err) = on_disk(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(!err.contains("error"), "{args:?}: {err}");
+        if args == ["runs"] {
+            assert!(out.contains("p-render") && out.contains("paused after wait-drained"), "{out}");
+        }
+    }
+    let before = common::mutating_calls(&sim);
+    let (code, _, err) = on_disk(&["resume", "--yes"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert_eq!(common::mutating_calls(&sim), before);
+}

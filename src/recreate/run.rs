@@ -173,15 +173,26 @@ impl Workspace {
         RunLock::acquire(&self.lock_dir(), &self.account, holder)
     }
 
-    /// The runs journaled for this account, newest (by start) first.
+    /// The runs journaled for this account, newest (by start) first; a journal whose run-started
+    /// record is unreadable may be this account's, so it is listed too (after the others).
     pub fn runs(&self) -> Vec<RunState> {
         let mut runs: Vec<RunState> = journal::list(&self.journal_dir())
             .iter()
             .filter_map(|p| journal::read(p).ok())
-            .filter(|s| !s.run.is_empty() && AccountId::parse(&s.account) == self.account)
+            .filter(|s| match s.has_start() {
+                true => AccountId::parse(&s.account) == self.account,
+                // An empty file: a run that never wrote its first line.
+                false => s.records > 0 || !s.unreadable.is_empty(),
+            })
             .collect();
         runs.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.run.cmp(&a.run)));
         runs
+    }
+
+    /// What is damaged or edited in this account's journals, one line each (for every command
+    /// that reads runs to say before it acts).
+    pub fn journal_warnings(&self) -> Vec<String> {
+        self.runs().iter().flat_map(RunState::warnings).collect()
     }
 
     /// Runs of this account with work left, newest first.
@@ -208,7 +219,19 @@ impl Workspace {
         }
         let run_id = journal::new_run_id();
         let lock = RunLock::acquire(&self.lock_dir(), &self.account, &run_id)?;
-        for other in self.unfinished_runs() {
+        let runs = self.runs();
+        if let Some(unknown) = runs.iter().find(|r| r.holds_unknown_pools()) {
+            return Err(format!(
+                "journal {} is damaged: its run-started record cannot be read, so repool cannot tell which \
+                 account and pools run {} holds. Check the pools it names (`repool runs`), restore any that is \
+                 missing (`repool restore --pool ID`), then `repool abandon {}`; nothing was changed",
+                unknown.path.display(),
+                unknown.run,
+                unknown.run
+            )
+            .into());
+        }
+        for other in runs.iter().filter(|r| !r.is_closed() && !r.pending().is_empty()) {
             let held = other.held_pools();
             if let Some(pool) = chosen.iter().find(|c| held.iter().any(|h| h.eq_ignore_ascii_case(&c.id))) {
                 return Err(format!(
@@ -295,17 +318,15 @@ impl Workspace {
 
     /// Opens an unfinished run of this account to continue it (takes the lock).
     pub fn open(&self, run_id: &str) -> Result<Run, String> {
-        let path = self.journal_dir().join(format!("{run_id}.jsonl"));
-        if !path.exists() {
-            return Err(format!("no run {run_id} in {}; `repool runs` lists them", self.journal_dir().display()));
-        }
-        let lock = RunLock::acquire(&self.lock_dir(), &self.account, run_id)?;
-        let state = journal::read(&path).map_err(|e| format!("cannot read the journal {}: {e}", path.display()))?;
-        if state.run.is_empty() {
-            return Err(format!("{} is not a repool journal", path.display()));
-        }
-        if AccountId::parse(&state.account) != self.account {
-            return Err(format!("run {run_id} belongs to account {}, not {}", state.account, self.account));
+        let run = self.open_any(run_id)?;
+        let state = &run.state;
+        if !state.has_start() {
+            return Err(format!(
+                "journal {}: the run-started record cannot be read, so run {run_id}'s pools and create bodies \
+                 are unknown and it cannot be resumed; restore any pool it deleted (`repool restore --pool ID`), \
+                 then `repool abandon {run_id}`",
+                state.path.display()
+            ));
         }
         if state.targets.is_empty() {
             return Err(format!(
@@ -316,6 +337,22 @@ impl Workspace {
         if state.finished == Some(RunStatus::Abandoned) {
             return Err(format!("run {run_id} was abandoned; start a new one"));
         }
+        Ok(run)
+    }
+
+    /// Opens a run of this account whatever it recorded (takes the lock): what `abandon` needs.
+    /// A journal whose run-started record is unreadable can be closed this way, which is how it
+    /// stops holding pools no one can name.
+    pub fn open_any(&self, run_id: &str) -> Result<Run, String> {
+        let path = self.journal_dir().join(format!("{run_id}.jsonl"));
+        if run_id.contains(['/', '\\']) || !path.exists() {
+            return Err(format!("no run {run_id} in {}; `repool runs` lists them", self.journal_dir().display()));
+        }
+        let lock = RunLock::acquire(&self.lock_dir(), &self.account, run_id)?;
+        let state = journal::read(&path).map_err(|e| format!("cannot read the journal {}: {e}", path.display()))?;
+        if state.has_start() && AccountId::parse(&state.account) != self.account {
+            return Err(format!("run {run_id} belongs to account {}, not {}", state.account, self.account));
+        }
         let journal =
             Journal::open(&self.journal_dir(), run_id).map_err(|e| format!("cannot open the journal: {e}"))?;
         // The run goes on as its operator chose when it started, whoever continues it.
@@ -324,12 +361,24 @@ impl Workspace {
         Ok(Run { workspace, state, journal, _lock: lock, warnings: Vec::new() })
     }
 
-    /// The pre-run backup of `pool` from the newest run that touched it, and that run's id.
+    /// The pre-run backup of `pool` from the newest run that touched it, and where it was found
+    /// ("run ID"). When no readable journal names one (a journal's first line damaged), the newest
+    /// pre-run backup filed under the pool.
     pub fn pre_run_backup(&self, pool: &str) -> Option<(String, PathBuf)> {
-        self.runs().into_iter().find_map(|run| {
+        let journaled = self.runs().into_iter().find_map(|run| {
             let touched = run.per_pool.keys().any(|p| p.eq_ignore_ascii_case(pool));
             let backup = run.target(pool)?.backup.clone().filter(|_| touched)?;
-            Some((run.run, PathBuf::from(backup)))
+            Some((format!("run {}", run.run), PathBuf::from(backup)))
+        });
+        journaled.or_else(|| {
+            let folder = backup::folder(&self.backup_dir(), &self.account.file_name(), pool);
+            let newest = std::fs::read_dir(&folder)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with("-pre-run.json"))
+                .max()?;
+            Some(("the newest run that backed it up (no readable journal names it)".to_string(), newest))
         })
     }
 }
@@ -516,7 +565,33 @@ impl Run {
         for pool in &mut report.pools {
             pool.backup = self.state.target(&pool.id).and_then(|t| t.backup.clone());
         }
+        if let Some(failure) = self.journal.failure() {
+            self.explain_journal_failure(failure, &mut report);
+        }
         report
+    }
+
+    /// A journal that could not be written stops every pool; one stopped between delete and
+    /// create must say it is gone and how it comes back (the journal on disk says where it is).
+    fn explain_journal_failure(&self, failure: &std::io::Error, report: &mut RunReport) {
+        let Ok(on_disk) = journal::read(&self.journal.path) else { return };
+        let dir = self.workspace.data_dir.display();
+        let when = match failure.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                format!("once {dir} has space again")
+            }
+            _ => format!("once {dir} can be written again"),
+        };
+        for pool in report.pools.iter_mut().filter(|p| !p.status.is_done()) {
+            if on_disk.pool(&pool.id).is_between_delete_and_create() {
+                let why = pool.error.take().unwrap_or_else(|| format!("cannot write the journal: {failure}"));
+                pool.error = Some(format!(
+                    "{why}. Pool '{}' is deleted and not yet recreated: {when}, `repool resume {}` recreates it",
+                    pool.id,
+                    self.id()
+                ));
+            }
+        }
     }
 
     /// Closes the run without touching its pools.
