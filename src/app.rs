@@ -19,6 +19,15 @@ pub fn main(mut cli: Cli) -> ExitCode {
         clap_complete::generate(*shell, &mut Cli::command(), "repool", &mut std::io::stdout());
         return ExitCode::SUCCESS;
     }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            crate::noteln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Caught from the first instant: no signal ends repool where it stands (see `signals`).
+    runtime.block_on(async { crate::signals::install() });
     let json = cli.command.as_ref().is_some_and(wants_json);
     // `info` is what a newcomer runs first: a config file named but not written yet is reported there.
     let missing_ok = matches!(cli.command, Some(Command::Info));
@@ -36,15 +45,23 @@ pub fn main(mut cli: Cli) -> ExitCode {
         Err(e) => return fail(Exit::BadInput, &e.to_string(), json),
     };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), command = ?cli.command.as_ref().map(command_name), "start");
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            crate::noteln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+    let definition_flag = cli.global.definition.clone();
+    // A signal before a command claims them stops it here, before anything changed (a run or the
+    // dashboard claims them to stop in order).
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            biased;
+            signal = crate::signals::unclaimed() => Err(signal),
+            outcome = run(cli.command, settings, sim_account, definition_flag) => Ok(outcome),
+        }
+    });
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(signal) => {
+            let message = format!("interrupted by {} before anything was changed", signal.name());
+            return fail(signal.exit(), &message, json);
         }
     };
-    let definition_flag = cli.global.definition.clone();
-    let outcome = runtime.block_on(run(cli.command, settings, sim_account, definition_flag));
     match outcome {
         Ok(exit) => exit.into(),
         Err(report) => {

@@ -1,6 +1,7 @@
 //! The outcome of a run: per pool, its steps with timestamps and durations, backup, old and new
 //! creation time, errors. `repool recreate --json` prints it; the TUI shows it.
 
+use super::journal::RunState;
 use super::step::Step;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -148,4 +149,22 @@ impl StepReport {
             detail,
         }
     }
+}
+
+/// A line per pool of a stopped run: where it stopped, and how to go on where work is left.
+pub fn where_stopped(run: &RunState) -> Vec<String> {
+    let pending = run.pending();
+    run.targets
+        .iter()
+        .map(|t| {
+            let pool = run.pool(&t.pool);
+            let alarm = if pool.is_between_delete_and_create() { " (deleted, not yet recreated)" } else { "" };
+            match pending.iter().find(|(id, _)| *id == t.pool) {
+                Some((_, at)) => {
+                    format!("{}: {}{alarm}; `repool resume {}` continues it at {at}", t.pool, pool.describe(), run.run)
+                }
+                None => format!("{}: {}", t.pool, pool.describe()),
+            }
+        })
+        .collect()
 }
