@@ -393,3 +393,78 @@ async fn changed_leaves_out_pools_that_match_the_definition() {
         assert!(help.contains(step.name()), "--until lists {step}: {help}");
     }
 }
+
+/// `recreate --json` with `signal` (TERM, HUP, INT) sent once `ready` holds and `delay` later: the
+/// exit code, stdout and stderr. Waits for the logs folder first: from then on repool catches signals.
+fn recreate_signalled(
+    dir: &std::path::Path,
+    key: &str,
+    signal: &str,
+    ready: impl Fn() -> bool,
+    delay: std::time::Duration,
+) -> (i32, String, String) {
+    let child = repool(dir)
+        .args(["recreate", "--pool", "p-render", "--yes", "--json"])
+        .env("AZURE_BATCH_ACCESS_KEY", key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::wait_until("repool starts", || dir.join("logs").exists() && ready());
+    std::thread::sleep(delay);
+    Command::new("kill").args(["-s", signal, &child.id().to_string()]).status().unwrap();
+    let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
+    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into(), String::from_utf8_lossy(&stderr).into())
+}
+
+/// The CLI contract under signals: SIGTERM and SIGHUP interrupt (3), Ctrl-C's SIGINT cancels (130),
+/// at every instant — during preflight (before the run exists: a JSON error, nothing changed) and
+/// during the run (the JSON report, the run resumable). stdout is always exactly one JSON object.
+/// Bounded random: REPOOL_SIGNAL_TRIALS instants (default 9), REPOOL_SIGNAL_SEED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_at_any_instant_of_recreate_json_end_with_the_documented_code_and_json() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let key = sim.key().to_string();
+    let seed = common::env_number("REPOOL_SIGNAL_SEED", fastrand::u64(..1000));
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let expected = |signal: &str| if signal == "INT" { 130 } else { 3 };
+    // During preflight, for sure: slow answers, the signal once the binary's first list arrived.
+    sim.set_faults(repool::sim::faults::Faults::parse("latency=150ms").unwrap());
+    for signal in ["TERM", "HUP", "INT"] {
+        let gets = || sim.stats().requests.iter().filter(|(k, _)| k.starts_with("GET")).map(|(_, n)| n).sum::<u64>();
+        let before = (gets(), common::mutating_calls(&sim));
+        let (code, out, err) =
+            recreate_signalled(dir.path(), &key, signal, || gets() > before.0, std::time::Duration::ZERO);
+        assert_eq!(code, expected(signal), "SIG{signal} in preflight: {err}");
+        let json: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+        assert_eq!(json["exitCode"], expected(signal), "{json}");
+        let said = format!("interrupted by SIG{signal} before anything was changed");
+        assert_eq!(json["error"], said.as_str());
+        assert!(err.contains(&said), "{err}");
+        assert_eq!(common::mutating_calls(&sim), before.1, "nothing changed");
+    }
+    // Any instant: from the start to the end of a quick recreation.
+    sim.set_faults(repool::sim::faults::Faults::parse("latency=10ms").unwrap());
+    for trial in 0..common::env_number("REPOOL_SIGNAL_TRIALS", 9) {
+        let signal = ["TERM", "HUP", "INT"][trial as usize % 3];
+        let delay = std::time::Duration::from_millis(rng.u64(0..700));
+        let context = format!("seed {seed}, trial {trial}: SIG{signal} after {delay:?}");
+        let (code, out, err) = recreate_signalled(dir.path(), &key, signal, || true, delay);
+        let json: serde_json::Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("{context}: stdout is not one JSON object ({e}): {out}\n{err}"));
+        match json["status"].as_str() {
+            Some("done") => assert_eq!(code, 0, "{context}: finished before the signal: {err}"),
+            Some("cancelled") => {
+                assert_eq!(code, expected(signal), "{context}: {err}");
+                assert_eq!(json["pools"][0]["status"], "interrupted", "{context}: {json}");
+                let (code, _, err) =
+                    common::output(repool(dir.path()).args(["resume", "--yes"]).env("AZURE_BATCH_ACCESS_KEY", &key));
+                assert_eq!(code, 0, "{context}: the interrupted run resumes: {err}");
+            }
+            _ => {
+                assert_eq!((code, &json["exitCode"]), (expected(signal), &expected(signal).into()), "{context}: {json}")
+            }
+        }
+        assert!(!err.contains("panicked"), "{context}: {err}");
+    }
+}
