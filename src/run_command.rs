@@ -12,7 +12,7 @@ use crate::errors::{BadInput, Exit};
 use crate::headless::{connect, load_definition};
 use crate::recreate::engine::{PoolTarget, Progress};
 use crate::recreate::journal::RunState;
-use crate::recreate::report::{RunReport, RunStatus};
+use crate::recreate::report::{RunReport, RunStatus, is_resumable, left_behind};
 use crate::recreate::run::{BodySource, Intent, Run, Until, Workspace};
 use crate::recreate::snapshots::Snapshot;
 use crate::recreate::step::Step;
@@ -274,7 +274,9 @@ pub fn runs(settings: &Settings, json: bool) -> color_eyre::Result<Exit> {
         crate::outln!("no runs for account {}", workspace.account);
     }
     for run in &runs {
-        crate::outln!("{}  {}  {}", run.run, run_state(run), run.definition);
+        let resumable =
+            if is_resumable(run) { format!(", resumable: `repool resume {}`", run.run) } else { String::new() };
+        crate::outln!("{}  {}{resumable}  {}", run.run, run_state(run), run.definition);
         for t in &run.targets {
             let pool = run.pool(&t.pool);
             let alarm = if pool.is_between_delete_and_create() && !run.is_closed() {
@@ -288,24 +290,29 @@ pub fn runs(settings: &Settings, json: bool) -> color_eyre::Result<Exit> {
     Ok(Exit::Done)
 }
 
+/// How a run ended, as `runs` says it: a run stopped by a signal, a quit or a crash is
+/// "interrupted" (whether it can go on is `is_resumable`).
 fn run_state(run: &RunState) -> &'static str {
     match run.finished {
         Some(status) if run.is_closed() => status.name(),
         _ if run.pending().is_empty() => "done",
+        Some(RunStatus::Cancelled) | None => "interrupted",
         Some(status) => status.name(),
-        None => "interrupted",
     }
 }
 
 fn run_json(run: &RunState) -> Value {
+    let pending = run.pending();
     let pools: Vec<Value> = run
         .targets
         .iter()
         .map(|t| {
             let pool = run.pool(&t.pool);
+            let resumes_at = pending.iter().find(|(id, _)| *id == t.pool).map(|(_, at)| at.name());
             serde_json::json!({
                 "id": t.pool,
                 "state": pool.describe(),
+                "resumesAt": resumes_at,
                 "deletedNotRecreated": pool.is_between_delete_and_create() && !run.is_closed(),
                 "backup": t.backup,
                 "error": pool.error,
@@ -315,6 +322,7 @@ fn run_json(run: &RunState) -> Value {
     serde_json::json!({
         "runId": run.run,
         "state": run_state(run),
+        "resumable": is_resumable(run),
         "started": run.started,
         "definition": run.definition,
         "pools": pools,
@@ -326,17 +334,15 @@ pub async fn abandon(settings: &Settings, run_id: &str, yes: bool) -> color_eyre
     let workspace = workspace(settings)?;
     let run = workspace.open(run_id).map_err(BadInput)?;
     for t in &run.state.targets {
-        let pool = run.state.pool(&t.pool);
-        crate::noteln!("{:<24} {}", t.pool, pool.describe());
-        if pool.is_between_delete_and_create() {
-            crate::noteln!(
-                "  warning: '{}' was deleted and not recreated; restore it with `repool restore --pool {}`",
-                t.pool,
-                t.pool
-            );
-        }
+        crate::noteln!("{:<24} {}", t.pool, run.state.pool(&t.pool).describe());
+    }
+    // Warnings from the account as it is now: a pool restored or scaled back since is fine.
+    let live = list_live(&workspace.client).await?;
+    for warning in left_behind(&run.state, &live) {
+        crate::noteln!("  warning: {warning}");
     }
     confirm(yes, &format!("Abandon run {run_id}? Its pools are left as they are.")).await?;
+    let _signals = crate::signals::claim();
     run.abandon().await?;
     crate::noteln!("run {run_id} abandoned");
     Ok(Exit::Done)

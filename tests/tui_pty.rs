@@ -285,7 +285,7 @@ async fn sigterm_and_sighup_stop_the_dashboards_run_in_order() {
 /// abandoned silently: exit 3 and, on the restored terminal, where the pool stopped and how to resume.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quitting_the_dashboard_mid_run_interrupts_it_and_says_how_to_resume() {
-    let (_sim, dir, mut terminal) = dashboard_in_a_drain().await;
+    let (sim, dir, mut terminal) = dashboard_in_a_drain().await;
     terminal.send("\x03");
     terminal.wait_for("A run is active");
     terminal.send("y");
@@ -297,6 +297,13 @@ async fn quitting_the_dashboard_mid_run_interrupts_it_and_says_how_to_resume() {
     let resume =
         format!("p-render: interrupted in wait-drained; `repool resume {}` continues it", run["run"].as_str().unwrap());
     assert!(after.contains(&resume), "{after}");
+    let output = common::repool_command(dir.path())
+        .args(["runs", "--json"])
+        .env("AZURE_BATCH_ACCESS_KEY", sim.key())
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((&runs[0]["state"], &runs[0]["resumable"]), (&"interrupted".into(), &true.into()), "{runs:#}");
 }
 
 /// A signal to an idle dashboard (SIGINT from `kill`, not the key) restores the terminal; exit 3.
