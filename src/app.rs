@@ -3,7 +3,7 @@
 use crate::batch::BatchError;
 use crate::cli::{Cli, Command};
 use crate::config::Settings;
-use crate::errors::{BadInput, Exit};
+use crate::errors::{BadInput, Exit, fail};
 use crate::headless;
 use crate::recreate::run::Intent;
 use clap::CommandFactory;
@@ -91,15 +91,6 @@ pub fn main(mut cli: Cli) -> ExitCode {
             fail(exit, &message, json)
         }
     }
-}
-
-/// Says why on stderr (and as one JSON object on stdout for a --json command); the exit code.
-fn fail(exit: Exit, message: &str, json: bool) -> ExitCode {
-    if json {
-        crate::outln!("{}", serde_json::json!({"error": message, "exitCode": exit as u8}));
-    }
-    crate::noteln!("error: {message}");
-    exit.into()
 }
 
 /// Commands whose stdout is JSON: their failures are one JSON object there too.

@@ -449,6 +449,7 @@ async fn execute(
                 signal.name()
             );
             cancel.cancel();
+            tokio::spawn(signals.exit_on_another(signal.exit(), json));
             signal
         })
     };

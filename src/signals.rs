@@ -42,6 +42,8 @@ impl Signal {
 struct State {
     /// The first signal received.
     signal: Option<Signal>,
+    /// Signals received so far.
+    count: u32,
     claimed: bool,
 }
 
@@ -117,6 +119,7 @@ fn received(signal: Signal) {
     tracing::warn!("received {}", signal.name());
     state().send_modify(|s| {
         s.signal.get_or_insert(signal);
+        s.count += 1;
     });
 }
 
@@ -150,5 +153,16 @@ impl Claim {
     /// The first signal, if one came.
     pub fn signal(&self) -> Option<Signal> {
         self.rx.borrow().signal
+    }
+
+    /// Once another signal comes while an orderly stop still waits (a call that hangs): ends
+    /// repool at once with `exit` (said as `errors::fail` says it). What finished is journaled;
+    /// `repool resume` redoes the step in flight, as after a crash.
+    pub async fn exit_on_another(mut self, exit: Exit, json: bool) {
+        let seen = self.rx.borrow().count;
+        let _ = self.rx.wait_for(|s| s.count > seen).await;
+        let message = "stopped at once by another signal; `repool resume` redoes the step in flight";
+        crate::errors::fail(exit, message, json);
+        std::process::exit(exit as i32);
     }
 }

@@ -468,3 +468,44 @@ async fn signals_at_any_instant_of_recreate_json_end_with_the_documented_code_an
         assert!(!err.contains("panicked"), "{context}: {err}");
     }
 }
+
+/// A second signal while the first one's orderly stop waits for a slow call: repool stops at once
+/// (exit 3, one JSON object saying so), and the run resumes from its journal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_stops_at_once_and_the_run_still_resumes() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let key = sim.key().to_string();
+    // Every answer takes a second: the first signal lands while a call of the run is in flight.
+    sim.set_faults(repool::sim::faults::Faults::parse("latency=1000ms").unwrap());
+    let mut child = repool(dir.path())
+        .args(["recreate", "--pool", "p-render", "--yes", "--json"])
+        .env("AZURE_BATCH_ACCESS_KEY", &key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let kill = |pid: u32| Command::new("kill").args(["-s", "TERM", &pid.to_string()]).status().unwrap();
+    common::wait_until("the run's first call", || common::journal_text(dir.path()).contains("step-started"));
+    kill(child.id());
+    let mut said = Vec::new();
+    for line in stderr.by_ref() {
+        let line = line.unwrap();
+        said.push(line.clone());
+        if line.contains("SIGTERM: stopping") {
+            break;
+        }
+    }
+    kill(child.id());
+    said.extend(stderr.map(|l| l.unwrap()));
+    let output = child.wait_with_output().unwrap();
+    let said = said.join("\n");
+    assert_eq!(output.status.code(), Some(3), "{said}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(json["exitCode"], 3);
+    assert!(json["error"].as_str().unwrap().contains("stopped at once by another signal"), "{json}");
+    sim.set_faults(Default::default());
+    let (code, _, err) =
+        run(repool(dir.path()).args(["resume", "--yes", "--json"]).env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 0, "{err}");
+}

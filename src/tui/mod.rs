@@ -54,6 +54,7 @@ pub async fn run(session: Session) -> color_eyre::Result<Exit> {
     let interrupted = ending.run.is_some();
     if let Some(active) = ending.run {
         crate::noteln!("stopping the run: finishing the call in flight, then journaling…");
+        tokio::spawn(signals.exit_on_another(Exit::Interrupted, false));
         let _ = active.task.await;
         if let Some(state) = active.id.and_then(|id| active.workspace.runs().into_iter().find(|r| r.run == id)) {
             for line in crate::recreate::report::where_stopped(&state) {
