@@ -3,7 +3,7 @@
 use crate::batch::BatchError;
 use crate::cli::{Cli, Command};
 use crate::config::Settings;
-use crate::errors::{BadInput, Exit};
+use crate::errors::{BadInput, Exit, fail};
 use crate::headless;
 use crate::recreate::run::Intent;
 use clap::CommandFactory;
@@ -19,6 +19,15 @@ pub fn main(mut cli: Cli) -> ExitCode {
         clap_complete::generate(*shell, &mut Cli::command(), "repool", &mut std::io::stdout());
         return ExitCode::SUCCESS;
     }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            crate::noteln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Caught from the first instant: no signal ends repool where it stands (see `signals`).
+    runtime.block_on(async { crate::signals::install() });
     let json = cli.command.as_ref().is_some_and(wants_json);
     // `info` is what a newcomer runs first: a config file named but not written yet is reported there.
     let missing_ok = matches!(cli.command, Some(Command::Info));
@@ -33,15 +42,23 @@ pub fn main(mut cli: Cli) -> ExitCode {
         Err(e) => return fail(Exit::BadInput, &e.to_string(), json),
     };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), command = ?cli.command.as_ref().map(command_name), "start");
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            crate::noteln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+    let definition_flag = cli.global.definition.clone();
+    // A signal before a command claims them stops it here, before anything changed (a run or the
+    // dashboard claims them to stop in order).
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            biased;
+            signal = crate::signals::unclaimed() => Err(signal),
+            outcome = run(cli.command, settings, sim_account, definition_flag) => Ok(outcome),
+        }
+    });
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(signal) => {
+            let message = format!("interrupted by {} before anything was changed", signal.name());
+            return fail(signal.exit(), &message, json);
         }
     };
-    let definition_flag = cli.global.definition.clone();
-    let outcome = runtime.block_on(run(cli.command, settings, sim_account, definition_flag));
     match outcome {
         Ok(exit) => exit.into(),
         Err(report) => {
@@ -71,15 +88,6 @@ pub fn main(mut cli: Cli) -> ExitCode {
             fail(exit, &message, json)
         }
     }
-}
-
-/// Says why on stderr (and as one JSON object on stdout for a --json command); the exit code.
-fn fail(exit: Exit, message: &str, json: bool) -> ExitCode {
-    if json {
-        crate::outln!("{}", serde_json::json!({"error": message, "exitCode": exit as u8}));
-    }
-    crate::noteln!("error: {message}");
-    exit.into()
 }
 
 /// Commands whose stdout is JSON: their failures are one JSON object there too.

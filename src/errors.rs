@@ -30,3 +30,12 @@ impl From<Exit> for ExitCode {
         ExitCode::from(exit as u8)
     }
 }
+
+/// Says why on stderr (and as one JSON object on stdout for a --json command); the exit code.
+pub fn fail(exit: Exit, message: &str, json: bool) -> ExitCode {
+    if json {
+        crate::outln!("{}", serde_json::json!({"error": message, "exitCode": exit as u8}));
+    }
+    crate::noteln!("error: {message}");
+    exit.into()
+}

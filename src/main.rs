@@ -4,6 +4,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    repool::signals::hold();
     repool::files::private_by_default();
     let cli = repool::cli::Cli::parse();
     let is_tty = std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -12,11 +12,12 @@ use crate::errors::{BadInput, Exit};
 use crate::headless::{connect, load_definition};
 use crate::recreate::engine::{PoolTarget, Progress};
 use crate::recreate::journal::RunState;
-use crate::recreate::report::{RunReport, RunStatus};
+use crate::recreate::report::{RunReport, RunStatus, is_resumable, left_behind};
 use crate::recreate::run::{BodySource, Intent, Run, Until, Workspace};
 use crate::recreate::snapshots::Snapshot;
 use crate::recreate::step::Step;
 use crate::recreate::strategy::Strategy;
+use crate::signals::{Claim, Signal};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -180,12 +181,14 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
             format!("Apply the definition to {} pool(s): {}?", ids.len(), each.join(", "))
         }
     };
-    confirm(args.yes, &question)?;
+    confirm(args.yes, &question).await?;
     warn_about_journals(&workspace);
+    // From the run's start on, a signal stops it in order (journaled) instead of where it stands.
+    let signals = crate::signals::claim();
     let run = workspace.start(&definition, &ids, intent).await.map_err(|e| BadInput(e.message))?;
     let bodies = run.bodies(Some(&definition), None).map_err(BadInput)?;
     let targets = run.targets(&[], until.map_or(Until::End, Until::After));
-    execute(&workspace, run, targets, bodies, args.json).await
+    execute(&workspace, run, targets, bodies, args.json, signals).await
 }
 
 /// The definition a resumed run compares with: `--definition` if given, else the file the run
@@ -255,8 +258,9 @@ pub async fn resume(
         crate::noteln!("warning: {warning}");
     }
     refuse_if_readonly(&settings)?;
-    confirm(args.yes, &format!("Resume run {run_id} for {} pool(s)?", targets.len()))?;
-    execute(&workspace, run, targets, bodies, args.json).await
+    confirm(args.yes, &format!("Resume run {run_id} for {} pool(s)?", targets.len())).await?;
+    let signals = crate::signals::claim();
+    execute(&workspace, run, targets, bodies, args.json, signals).await
 }
 
 /// `repool runs`: this account's runs, newest first.
@@ -276,7 +280,9 @@ pub fn runs(settings: &Settings, json: bool) -> color_eyre::Result<Exit> {
     }
     for run in &runs {
         let definition = if run.has_start() { run.definition.as_str() } else { "(run-started record unreadable)" };
-        crate::outln!("{}  {}  {definition}", run.run, run_state(run));
+        let resumable =
+            if is_resumable(run) { format!(", resumable: `repool resume {}`", run.run) } else { String::new() };
+        crate::outln!("{}  {}{resumable}  {definition}", run.run, run_state(run));
         for id in run.pool_ids() {
             let pool = run.pool(&id);
             let alarm = if pool.is_between_delete_and_create() && !run.is_closed() {
@@ -290,23 +296,28 @@ pub fn runs(settings: &Settings, json: bool) -> color_eyre::Result<Exit> {
     Ok(Exit::Done)
 }
 
+/// How a run ended, as `runs` says it: a run stopped by a signal, a quit or a crash is
+/// "interrupted" (whether it can go on is `is_resumable`).
 fn run_state(run: &RunState) -> &'static str {
     match run.finished {
         Some(status) if run.is_closed() => status.name(),
         _ if run.holds_unknown_pools() => "damaged",
         _ if run.pending().is_empty() => "done",
+        Some(RunStatus::Cancelled) | None => "interrupted",
         Some(status) => status.name(),
-        None => "interrupted",
     }
 }
 
 fn run_json(run: &RunState) -> Value {
+    let pending = run.pending();
     let pools: Vec<Value> = run
         .pool_ids()
         .into_iter()
         .map(|id| {
             let pool = run.pool(&id);
+            let resumes_at = pending.iter().find(|(p, _)| *p == id).map(|(_, at)| at.name());
             serde_json::json!({
+                "resumesAt": resumes_at,
                 "deletedNotRecreated": pool.is_between_delete_and_create() && !run.is_closed(),
                 "backup": run.target(&id).and_then(|t| t.backup.clone()),
                 "state": pool.describe(),
@@ -318,6 +329,7 @@ fn run_json(run: &RunState) -> Value {
     serde_json::json!({
         "runId": run.run,
         "state": run_state(run),
+        "resumable": is_resumable(run),
         "started": run.started,
         "definition": run.definition,
         "pools": pools,
@@ -334,15 +346,15 @@ pub async fn abandon(settings: &Settings, run_id: &str, yes: bool) -> color_eyre
         crate::noteln!("warning: {warning}");
     }
     for id in run.state.pool_ids() {
-        let pool = run.state.pool(&id);
-        crate::noteln!("{id:<24} {}", pool.describe());
-        if pool.is_between_delete_and_create() {
-            crate::noteln!(
-                "  warning: '{id}' was deleted and not recreated; restore it with `repool restore --pool {id}`"
-            );
-        }
+        crate::noteln!("{id:<24} {}", run.state.pool(&id).describe());
     }
-    confirm(yes, &format!("Abandon run {run_id}? Its pools are left as they are."))?;
+    // Warnings from the account as it is now: a pool restored or scaled back since is fine.
+    let live = list_live(&workspace.client, &run.state.pool_ids()).await?;
+    for warning in left_behind(&run.state, &live) {
+        crate::noteln!("  warning: {warning}");
+    }
+    confirm(yes, &format!("Abandon run {run_id}? Its pools are left as they are.")).await?;
+    let _signals = crate::signals::claim();
     run.abandon().await?;
     crate::noteln!("run {run_id} abandoned");
     Ok(Exit::Done)
@@ -356,8 +368,9 @@ fn apply_drain_policy(settings: &mut Settings, flag: Option<&str>) -> Result<(),
     Ok(())
 }
 
-/// Asks on the terminal unless --yes; refuses without a terminal.
-fn confirm(yes: bool, question: &str) -> Result<(), BadInput> {
+/// Asks on the terminal unless --yes; refuses without a terminal. The answer is read on a thread
+/// of its own so that a signal can stop the command at the prompt.
+async fn confirm(yes: bool, question: &str) -> Result<(), BadInput> {
     if yes {
         return Ok(());
     }
@@ -365,8 +378,13 @@ fn confirm(yes: bool, question: &str) -> Result<(), BadInput> {
         return Err(BadInput::new("stdin is not a terminal: pass --yes to confirm (nothing was changed)"));
     }
     crate::note!("{question} Type 'yes' to continue: ");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(|e| BadInput::new(e.to_string()))?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let _ = tx.send(std::io::stdin().read_line(&mut answer).map(|_| answer));
+    });
+    let answer = rx.await.map_err(|_| BadInput::new("cannot read the answer"))?;
+    let answer = answer.map_err(|e| BadInput::new(e.to_string()))?;
     if answer.trim() == "yes" { Ok(()) } else { Err(BadInput::new("not confirmed; nothing was changed")) }
 }
 
@@ -425,43 +443,39 @@ async fn execute(
     targets: Vec<PoolTarget>,
     bodies: BTreeMap<String, Value>,
     json: bool,
+    mut signals: Claim,
 ) -> color_eyre::Result<Exit> {
     let run_id = run.id().to_string();
     crate::noteln!("run {run_id}: journal {}", workspace.journal_dir().join(format!("{run_id}.jsonl")).display());
     tracing::info!(run = %run_id, pools = targets.len(), "run started");
     let (tx, rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
-    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let signals = tokio::spawn(watch_signals(cancel.clone(), interrupted.clone()));
+    // Ctrl-C cancels (exit 130), any other signal interrupts (exit 3); either way the call in
+    // flight finishes and is journaled first.
+    let stop = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let signal = signals.received().await;
+            crate::noteln!(
+                "{}: stopping: finishing the call in flight, then journaling; `repool resume` continues",
+                signal.name()
+            );
+            cancel.cancel();
+            tokio::spawn(signals.exit_on_another(signal.exit(), json));
+            signal
+        })
+    };
     let printer = tokio::spawn(print_progress(rx, workspace.snapshots.subscribe()));
     let report = run.execute(targets, bodies, tx, cancel).await;
-    signals.abort();
+    stop.abort();
+    let signal = stop.await.ok();
     let _ = printer.await;
     print_report(&report, json)?;
     Ok(match report.status {
         RunStatus::Done | RunStatus::Paused | RunStatus::Abandoned => Exit::Done,
         RunStatus::Failed => Exit::PoolFailed,
-        RunStatus::Cancelled if interrupted.load(std::sync::atomic::Ordering::SeqCst) => Exit::Interrupted,
-        RunStatus::Cancelled => Exit::Cancelled,
+        RunStatus::Cancelled => signal.map_or(Exit::Cancelled, Signal::exit),
     })
-}
-
-/// Ctrl-C cancels (exit 130); SIGTERM interrupts (exit 3). Either way the call in flight finishes
-/// and is journaled first.
-async fn watch_signals(cancel: CancellationToken, interrupted: Arc<std::sync::atomic::AtomicBool>) {
-    #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => interrupted.store(true, std::sync::atomic::Ordering::SeqCst),
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = (tokio::signal::ctrl_c().await, &interrupted);
-    crate::noteln!("stopping: finishing the call in flight, then journaling; `repool resume` continues");
-    cancel.cancel();
 }
 
 /// Where one pool is, for the summary line.
@@ -670,7 +684,9 @@ pub async fn restore(
         .into());
     }
     crate::noteln!("{}", serde_json::to_string_pretty(&definition.redacted(&id, &body))?);
-    confirm(yes, &format!("Create pool '{id}' from {}?", file.display()))?;
+    confirm(yes, &format!("Create pool '{id}' from {}?", file.display())).await?;
+    // The create is one call: a signal now waits for its answer rather than leave it unknown.
+    let _signals = crate::signals::claim();
     workspace.client.add_pool(&body).await?;
     crate::outln!("created pool '{id}' from {}; watch it with `repool pools`", file.display());
     if let Some(run) =

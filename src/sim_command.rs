@@ -33,23 +33,10 @@ pub async fn serve(args: SimArgs, account: String) -> color_eyre::Result<Exit> {
     }
     println!("listening on {} account={} key={}", running.url, running.account(), running.key());
     tracing::info!(url = %running.url, "simulator listening");
-    wait_for_stop_signal().await;
+    // SIGINT, SIGTERM, SIGHUP or SIGQUIT: stop serving.
+    crate::signals::claim().received().await;
     running.stop().await;
     Ok(Exit::Done)
-}
-
-async fn wait_for_stop_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// The demo account in-process, with `extra` generated pools.

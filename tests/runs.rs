@@ -400,3 +400,49 @@ async fn a_full_disk_between_delete_and_create_says_how_the_pool_comes_back() {
     assert!(common::pool_identity(&sim, "p-render").is_some());
     assert_eq!(sim.stats().pools_created, 1);
 }
+
+/// `runs` says which runs `resume` can continue (a `resumable` field, and where each pool resumes),
+/// and `abandon` warns from the account as it is now: a pool the run deleted and someone restored
+/// since is not named; one the run drained (0 targets where it had nodes) is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_says_what_is_resumable_and_abandon_warns_from_the_live_pools() {
+    let (sim, dir, key) = setup().await;
+    let run_id =
+        |out: &str| serde_json::from_str::<serde_json::Value>(out).unwrap()["runId"].as_str().unwrap().to_string();
+    let (code, out, err) =
+        repool(dir.path(), &key, &["recreate", "--pool", "p-render", "--until", "delete", "--yes", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let deleted = run_id(&out);
+    let (code, out, err) =
+        repool(dir.path(), &key, &["recreate", "--pool", "p-ingest", "--until", "drain", "--yes", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let drained = run_id(&out);
+
+    let runs = runs_json(dir.path(), &key);
+    let run = |id: &str| runs.as_array().unwrap().iter().find(|r| r["runId"] == id).unwrap().clone();
+    assert_eq!((&run(&deleted)["state"], &run(&deleted)["resumable"]), (&"paused".into(), &true.into()), "{runs:#}");
+    assert_eq!(run(&deleted)["pools"][0]["resumesAt"], "wait-gone", "{runs:#}");
+    assert_eq!(run(&drained)["pools"][0]["resumesAt"], "backup", "{runs:#}");
+    let (_, text, _) = repool(dir.path(), &key, &["runs"]);
+    assert!(text.contains(&format!("{deleted}  paused, resumable: `repool resume {deleted}`")), "{text}");
+
+    // Without --yes nothing is abandoned: the warnings alone.
+    let (code, _, err) = repool(dir.path(), &key, &["abandon", &deleted]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("'p-render' was deleted by the run and is not in the account"), "{err}");
+    let (_, _, err) = repool(dir.path(), &key, &["abandon", &drained]);
+    assert!(
+        err.contains("'p-ingest' was drained by the run: 0 target nodes (before the run: 2 dedicated, 2 low-priority)"),
+        "{err}"
+    );
+
+    // Someone put p-render back: abandoning its run warns about nothing.
+    let client = common::client_for(&sim);
+    client.add_pool(&common::pool_body("p-render", 1)).await.unwrap();
+    let (code, _, err) = repool(dir.path(), &key, &["abandon", &deleted, "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "p-render is in the account again: {err}");
+    let runs = runs_json(dir.path(), &key);
+    let abandoned = runs.as_array().unwrap().iter().find(|r| r["runId"] == deleted.as_str()).unwrap();
+    assert_eq!((&abandoned["state"], &abandoned["resumable"]), (&"abandoned".into(), &false.into()), "{runs:#}");
+}

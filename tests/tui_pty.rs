@@ -233,3 +233,87 @@ async fn apply_from_the_dashboard_rebuilds_a_pool_in_place() {
     assert_eq!(after.vm_size.as_deref(), Some("standard_d4s_v3"));
     assert_eq!(sim.stats().pools_created, 0);
 }
+
+/// The dashboard on the demo account recreating p-render, inside its drain (slow time: its
+/// 12-minute tasks take 24 s to drain).
+async fn dashboard_in_a_drain() -> (repool::sim::RunningSim, tempfile::TempDir, Terminal) {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    common::set_speed(&sim, 30.0);
+    common::tasks_just_began(&sim, "p-render");
+    let key = sim.key().to_string();
+    let mut terminal = Terminal::repool(dir.path(), &[], &[("AZURE_BATCH_ACCESS_KEY", &key)]);
+    terminal.wait_for("p-render");
+    terminal.send("/p-render\r");
+    terminal.mark_and_start("p-render");
+    common::wait_until("the dashboard waits for the drain", || {
+        common::journal_text(dir.path()).contains(r#""event":"step-started","pool":"p-render","step":"wait-drained""#)
+    });
+    (sim, dir, terminal)
+}
+
+/// What a stopped dashboard must leave: exit 3, the terminal as the shell had it, and the run's
+/// stop journaled the engine's way (the pool interrupted, the run cancelled), so resume continues.
+fn assert_stopped_in_order(ended: &common::terminal::Ended, dir: &std::path::Path, how: &str) {
+    assert_eq!(ended.code, Some(3), "{how}: exit 3 (interrupted); screen:\n{}", ended.screen.contents());
+    assert!(!ended.screen.alternate_screen(), "{how}: left the alternate screen");
+    assert!(ended.canonical, "{how}: the terminal is back in canonical mode with echo");
+    assert!(!ended.screen.hide_cursor(), "{how}: cursor shown again");
+    let journal = common::journal_text(dir);
+    assert!(
+        journal.contains(r#""event":"pool-finished","pool":"p-render","status":"interrupted""#),
+        "{how}: the pool's stop is journaled: {journal}"
+    );
+    assert!(journal.contains(r#""event":"run-finished","status":"cancelled""#), "{how}: {journal}");
+}
+
+/// SIGTERM and SIGHUP mid-run: the dashboard restores the terminal, the run stops in order and
+/// says where (the terminal is still there for SIGHUP sent by `kill`), exit 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_and_sighup_stop_the_dashboards_run_in_order() {
+    for signal in ["TERM", "HUP"] {
+        let (_sim, dir, terminal) = dashboard_in_a_drain().await;
+        terminal.signal(signal);
+        let ended = terminal.end();
+        assert_stopped_in_order(&ended, dir.path(), signal);
+        let after = ended.screen.contents();
+        assert!(after.contains(&format!("SIG{signal}: the dashboard stopped")), "{after}");
+        assert!(after.contains("p-render: interrupted in wait-drained; `repool resume "), "{after}");
+    }
+}
+
+/// Ctrl-C (a key in the dashboard) and `y` in the quit dialog mid-run: the run is interrupted, not
+/// abandoned silently: exit 3 and, on the restored terminal, where the pool stopped and how to resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quitting_the_dashboard_mid_run_interrupts_it_and_says_how_to_resume() {
+    let (sim, dir, mut terminal) = dashboard_in_a_drain().await;
+    terminal.send("\x03");
+    terminal.wait_for("A run is active");
+    terminal.send("y");
+    let ended = terminal.end();
+    assert_stopped_in_order(&ended, dir.path(), "quit");
+    let after = ended.screen.contents();
+    let run = common::journal_text(dir.path());
+    let run: serde_json::Value = serde_json::from_str(run.lines().next().unwrap()).unwrap();
+    let resume =
+        format!("p-render: interrupted in wait-drained; `repool resume {}` continues it", run["run"].as_str().unwrap());
+    assert!(after.contains(&resume), "{after}");
+    let output = common::repool_command(dir.path())
+        .args(["runs", "--json"])
+        .env("AZURE_BATCH_ACCESS_KEY", sim.key())
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((&runs[0]["state"], &runs[0]["resumable"]), (&"interrupted".into(), &true.into()), "{runs:#}");
+}
+
+/// A signal to an idle dashboard (SIGINT from `kill`, not the key) restores the terminal; exit 3.
+#[test]
+fn sigint_to_an_idle_dashboard_restores_the_terminal() {
+    let data = tempfile::tempdir().unwrap();
+    let terminal = Terminal::repool(data.path(), &["demo", "--speed", "3000"], &[]);
+    terminal.wait_for("p-render");
+    terminal.signal("INT");
+    let ended = terminal.end();
+    assert_eq!(ended.code, Some(3), "{}", ended.screen.contents());
+    assert!(!ended.screen.alternate_screen() && ended.canonical && !ended.screen.hide_cursor());
+}

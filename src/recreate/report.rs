@@ -1,7 +1,10 @@
 //! The outcome of a run: per pool, its steps with timestamps and durations, backup, old and new
 //! creation time, errors. `repool recreate --json` prints it; the TUI shows it.
 
+use super::journal::RunState;
 use super::step::Step;
+use super::strategy::Strategy;
+use crate::batch::Pool;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -161,4 +164,79 @@ impl StepReport {
             detail,
         }
     }
+}
+
+/// A run `repool resume` can continue: not closed, and some pool has work left.
+pub fn is_resumable(run: &RunState) -> bool {
+    !run.is_closed() && !run.pending().is_empty()
+}
+
+/// A line per pool of a stopped run: where it stopped, and how to go on where work is left.
+pub fn where_stopped(run: &RunState) -> Vec<String> {
+    let pending = run.pending();
+    run.targets
+        .iter()
+        .map(|t| {
+            let pool = run.pool(&t.pool);
+            let alarm = if pool.is_between_delete_and_create() { " (deleted, not yet recreated)" } else { "" };
+            match pending.iter().find(|(id, _)| *id == t.pool) {
+                Some((_, at)) => {
+                    format!("{}: {}{alarm}; `repool resume {}` continues it at {at}", t.pool, pool.describe(), run.run)
+                }
+                None => format!("{}: {}", t.pool, pool.describe()),
+            }
+        })
+        .collect()
+}
+
+/// What closing `run` would leave as the run left it, judged from the account as it is now
+/// (`live`, one listing): pools deleted and not recreated, or drained (autoscale off, 0 target
+/// nodes) where they had capacity before the run. A pool restored or scaled back since is not named.
+pub fn left_behind(run: &RunState, live: &[Pool]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for t in &run.targets {
+        let state = run.pool(&t.pool);
+        let Some(reached) = state.in_flight.or(state.last_finished) else { continue };
+        if state.status.is_some_and(PoolStatus::is_done) {
+            continue;
+        }
+        let Some(pool) = live.iter().find(|p| p.id().eq_ignore_ascii_case(&t.pool)) else {
+            if state.is_between_delete_and_create() {
+                warnings.push(format!(
+                    "'{}' was deleted by the run and is not in the account; restore it with `repool restore --pool {}`",
+                    t.pool, t.pool
+                ));
+            }
+            continue;
+        };
+        // Past its delete, the pool in the account is not the one the run drained: created anew
+        // (with the definition's capacity) or put back by someone.
+        if state.strategy == Strategy::Recreate && reached >= Step::Delete {
+            continue;
+        }
+        let before: Option<Pool> = (t.backup.as_ref())
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .and_then(|text| serde_json::from_str(&text).ok());
+        let Some(before) = before else { continue };
+        let mut lost = Vec::new();
+        if before.autoscale() && !pool.autoscale() {
+            lost.push("autoscale is off (it was on before the run)".to_string());
+        }
+        if !pool.autoscale() && pool.target_nodes() == 0 && before.target_nodes() > 0 {
+            lost.push(format!(
+                "0 target nodes (before the run: {} dedicated, {} low-priority)",
+                before.target_dedicated_nodes.unwrap_or(0),
+                before.target_low_priority_nodes.unwrap_or(0)
+            ));
+        }
+        if !lost.is_empty() {
+            warnings.push(format!(
+                "'{}' was drained by the run: {}; set it back by hand (its pre-run backup: {})",
+                t.pool,
+                lost.join(", "),
+                t.backup.as_deref().unwrap_or("-")
+            ));
+        }
+    }
+    warnings
 }

@@ -197,7 +197,7 @@ impl Workspace {
 
     /// Runs of this account with work left, newest first.
     pub fn unfinished_runs(&self) -> Vec<RunState> {
-        self.runs().into_iter().filter(|s| !s.is_closed() && !s.pending().is_empty()).collect()
+        self.runs().into_iter().filter(super::report::is_resumable).collect()
     }
 
     /// Starts a run for exactly `ids` (each must be in `definition`, which the caller validated):

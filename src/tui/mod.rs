@@ -35,11 +35,53 @@ pub struct Session {
     pub theme: theme::Theme,
 }
 
+/// Runs the dashboard until the operator quits or a signal comes. Either way the terminal is
+/// restored first; a run still acting is then cancelled the engine's way (the call in flight
+/// finishes, every pool's stop is journaled) and each pool's stop is said on stderr (exit 3).
 pub async fn run(session: Session) -> color_eyre::Result<Exit> {
+    let mut signals = crate::signals::claim();
     let mut terminal = ratatui::try_init()?;
-    let result = event_loop(&mut terminal, session).await;
-    ratatui::try_restore()?;
-    result
+    let ending = event_loop(&mut terminal, session, &mut signals).await;
+    // After a hang-up there is no terminal left to restore: not an error then.
+    if let Err(e) = ratatui::try_restore() {
+        tracing::warn!("cannot restore the terminal: {e}");
+    }
+    drop(terminal);
+    let signal = signals.signal();
+    if let Some(signal) = signal {
+        crate::noteln!("{}: the dashboard stopped", signal.name());
+    }
+    let interrupted = ending.run.is_some();
+    if let Some(active) = ending.run {
+        crate::noteln!("stopping the run: finishing the call in flight, then journaling…");
+        tokio::spawn(signals.exit_on_another(Exit::Interrupted, false));
+        let _ = active.task.await;
+        if let Some(state) = active.id.and_then(|id| active.workspace.runs().into_iter().find(|r| r.run == id)) {
+            for line in crate::recreate::report::where_stopped(&state) {
+                crate::noteln!("{line}");
+            }
+        }
+    }
+    match ending.result {
+        // The terminal going away with a hang-up fails a draw: the signal says what happened.
+        Err(e) if signal.is_none() => Err(e),
+        _ if signal.is_some() || interrupted => Ok(Exit::Interrupted),
+        _ => Ok(Exit::Done),
+    }
+}
+
+/// How the event loop ended.
+struct Ending {
+    result: color_eyre::Result<()>,
+    /// The run that was acting: cancelled, and still finishing its call in flight.
+    run: Option<ActiveRun>,
+}
+
+/// A run task of the dashboard, and the run's id once it has one.
+struct ActiveRun {
+    task: tokio::task::JoinHandle<()>,
+    id: Option<String>,
+    workspace: Workspace,
 }
 
 /// An action and the account it is about (`None`: the terminal or the clock). Answers about an
@@ -59,7 +101,11 @@ impl Sender {
     }
 }
 
-async fn event_loop(terminal: &mut ratatui::DefaultTerminal, session: Session) -> color_eyre::Result<Exit> {
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    session: Session,
+    signals: &mut crate::signals::Claim,
+) -> Ending {
     let Session { settings, client, definition, identity, keys, theme } = session;
     let (tx, mut rx) = mpsc::unbounded_channel::<Envelope>();
     let mut app = App::new(identity.clone(), keys, definition.clone(), &settings.api_version);
@@ -70,14 +116,26 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, session: Session) -
     tokio::spawn(ticks(tx.clone(), stop.clone()));
     let mut account = 0;
     let mut runner = Runner::start(settings, client, definition, Sender { tx: tx.clone(), account }, &stop);
-    loop {
+    let result = loop {
         if app.dirty {
-            terminal.draw(|frame| view::draw(frame, &mut app, &theme))?;
+            if let Err(e) = terminal.draw(|frame| view::draw(frame, &mut app, &theme)) {
+                break Err(e.into());
+            }
             app.dirty = false;
         }
-        let Some((about, action)) = rx.recv().await else { break };
+        let (about, action) = tokio::select! {
+            biased;
+            _ = signals.received() => break Ok(()),
+            envelope = rx.recv() => match envelope {
+                Some(envelope) => envelope,
+                None => break Ok(()),
+            },
+        };
         if about.is_some_and(|a| a != account) {
             continue;
+        }
+        if let (Action::RunStarted { run, .. }, Some(active)) = (&action, &mut runner.active) {
+            active.id = Some(run.clone());
         }
         for command in app.update(action) {
             if let Command::SwitchAccount(name) = command {
@@ -99,14 +157,15 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, session: Session) -
             runner.execute(command);
         }
         if app.quit {
-            break;
+            break Ok(());
         }
-    }
+    };
     stop.cancel();
-    if let Some(cancel) = &runner.cancel {
+    let run = runner.active.take().filter(|active| !active.task.is_finished());
+    if let (Some(_), Some(cancel)) = (&run, &runner.cancel) {
         cancel.cancel();
     }
-    Ok(Exit::Done)
+    Ending { result, run }
 }
 
 async fn terminal_events(tx: mpsc::UnboundedSender<Envelope>, stop: CancellationToken) {
@@ -186,6 +245,8 @@ struct Runner {
     definition: Option<Arc<Definition>>,
     tx: Sender,
     cancel: Option<CancellationToken>,
+    /// The task of the last run command.
+    active: Option<ActiveRun>,
     refresh_now: Arc<Notify>,
     /// Stops this account's poller when the dashboard switches away.
     stop: CancellationToken,
@@ -224,7 +285,8 @@ impl Runner {
             stop.clone(),
         ));
         Runner::publish_runs(&workspace, definition.as_deref(), &tx);
-        let mut runner = Runner { settings, workspace, client, definition, tx, cancel: None, refresh_now, stop };
+        let mut runner =
+            Runner { settings, workspace, client, definition, tx, cancel: None, active: None, refresh_now, stop };
         // Full bodies once at start: definition status for every row.
         runner.execute(Command::RefreshFull);
         runner
@@ -310,11 +372,12 @@ impl Runner {
         let cancel = CancellationToken::new();
         self.cancel = Some(cancel.clone());
         let workspace = self.workspace.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let outcome = act(&workspace, &definition, request, &tx, cancel).await;
             let _ = tx.send(Action::RunEnded(outcome));
             Self::publish_runs(&workspace, Some(&definition), &tx);
         });
+        self.active = Some(ActiveRun { task, id: None, workspace: self.workspace.clone() });
     }
 }
 

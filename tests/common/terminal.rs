@@ -18,6 +18,10 @@ pub struct Terminal {
 /// What was left when the program ended.
 pub struct Ended {
     pub success: bool,
+    /// The exit code; None when a signal ended the program.
+    pub code: Option<u32>,
+    /// The terminal reads lines again (canonical mode with echo), as before the program took it raw.
+    pub canonical: bool,
     pub screen: vt100::Screen,
     /// Every distinct screen drawn, in order.
     pub screens: Vec<String>,
@@ -114,9 +118,14 @@ impl Terminal {
 
     /// SIGKILL, as a crash or `kill -9` would end it: no clean-up runs.
     pub fn kill9(&mut self) {
-        let pid = self.child.process_id().expect("a running child").to_string();
-        assert!(std::process::Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+        self.signal("KILL");
         let _ = self.child.wait();
+    }
+
+    /// Sends the program the signal `name` (TERM, HUP, INT…), as `kill -s` would.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.process_id().expect("a running child").to_string();
+        assert!(std::process::Command::new("kill").args(["-s", name, &pid]).status().unwrap().success());
     }
 
     /// Waits (bounded) for the program to exit and the output to drain.
@@ -132,11 +141,18 @@ impl Terminal {
             }
             std::thread::sleep(Duration::from_millis(25));
         };
+        // The pty keeps its line settings after the program: what the shell would get back.
+        let fd = self.master.as_raw_fd().expect("a unix pty");
+        // SAFETY: tcgetattr fills a zeroed termios from an open descriptor.
+        let mut termios: libc::termios = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::tcgetattr(fd, &mut termios) }, 0, "tcgetattr on the pty");
+        let canonical = termios.c_lflag & libc::ICANON != 0 && termios.c_lflag & libc::ECHO != 0;
         drop(self.keys);
         drop(self.master);
         let _ = self.pump.join();
         let screen = self.parser.lock().unwrap().screen().clone();
         let screens = std::mem::take(&mut *self.screens.lock().unwrap());
-        Ended { success: status.success(), screen, screens }
+        let code = status.signal().is_none().then(|| status.exit_code());
+        Ended { success: status.success(), code, canonical, screen, screens }
     }
 }
