@@ -362,7 +362,7 @@ fn warn_if_secret_readable(path: &Path, file: &FileConfig) {
         });
         let others_read = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o044 != 0).unwrap_or(false);
         if holds_secret && others_read {
-            eprintln!(
+            crate::noteln!(
                 "warning: {} holds a secret and other users can read it; run: chmod 600 {}",
                 path.display(),
                 path.display()

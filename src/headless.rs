@@ -56,22 +56,30 @@ pub async fn pools(settings: &Settings, json: bool) -> color_eyre::Result<Exit> 
         }
     } else {
         let pools = client.list_pools(Some(crate::recreate::snapshots::POOL_SUMMARY_SELECT), None, None).await?;
-        crate::out!("{}", pool_table(&pools, jiff::Timestamp::now()));
+        crate::out!("{}", pool_table(&pools, client.account_now()));
     }
     Ok(Exit::Done)
 }
 
-/// The plain-text pool table of `repool pools`.
+/// The plain-text pool table of `repool pools`. As in the dashboard, AGE is how long the pool
+/// has existed and ALLOCATION says for how long it has been in its allocation state; `now` is
+/// the account's clock.
 pub fn pool_table(pools: &[Pool], now: jiff::Timestamp) -> String {
-    let header = ["ID", "STATE", "ALLOCATION", "AGE", "AUTOSCALE", "DEDICATED", "LOW-PRI", "VM SIZE", "ERRORS"];
+    let header = ["ID", "AGE", "STATE", "ALLOCATION", "AUTOSCALE", "DEDICATED", "LOW-PRI", "VM SIZE", "ERRORS"];
     let rows: Vec<[String; 9]> = pools
         .iter()
         .map(|p| {
             [
                 p.id().to_string(),
+                p.creation_time.map(|t| age(now, t)).unwrap_or_default(),
                 p.state.as_ref().map(|s| s.to_string()).unwrap_or_default(),
-                p.allocation_state.as_ref().map(|s| s.to_string()).unwrap_or_default(),
-                p.allocation_state_transition_time.map(|t| age(now, t)).unwrap_or_default(),
+                format!(
+                    "{} {}",
+                    p.allocation_state.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+                    p.allocation_state_transition_time.map(|t| age(now, t)).unwrap_or_default()
+                )
+                .trim()
+                .to_string(),
                 if p.autoscale() { "on" } else { "off" }.to_string(),
                 format!("{}/{}", p.current_dedicated_nodes.unwrap_or(0), p.target_dedicated_nodes.unwrap_or(0)),
                 format!("{}/{}", p.current_low_priority_nodes.unwrap_or(0), p.target_low_priority_nodes.unwrap_or(0)),

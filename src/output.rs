@@ -5,6 +5,29 @@
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::sync::Mutex;
+
+/// Where notes go instead of stderr while the dashboard owns the terminal.
+type Sink = Box<dyn Fn(&str) + Send>;
+
+static DIVERTED: Mutex<Option<Sink>> = Mutex::new(None);
+
+/// Sends every note (`note!`, `noteln!`: warnings, errors) to `sink` and the log file instead of
+/// stderr until the guard is dropped: text written behind the dashboard would garble its screen.
+#[must_use = "notes go back to stderr when the guard is dropped"]
+pub fn divert_notes(sink: impl Fn(&str) + Send + 'static) -> Diverted {
+    *DIVERTED.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(sink));
+    Diverted
+}
+
+/// Notes go to stderr again once this is dropped.
+pub struct Diverted;
+
+impl Drop for Diverted {
+    fn drop(&mut self) {
+        *DIVERTED.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
 
 /// `text` with every control character (line breaks too) written as an escape: for one value
 /// from a server (a pool id, an error message) inside a line of ours.
@@ -32,8 +55,15 @@ pub fn write_out(text: &str) {
     }
 }
 
-/// Writes to stderr, escaped like `write_out`; a closed stderr is ignored.
+/// Writes to stderr, escaped like `write_out`; a closed stderr is ignored. While the dashboard
+/// runs, to the dashboard and the log file instead (see `divert_notes`).
 pub fn write_err(text: &str) {
+    if let Some(sink) = DIVERTED.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        let text = escape_except(text.trim_end(), &['\n']);
+        tracing::warn!("{text}");
+        sink(&text);
+        return;
+    }
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(escape_except(text, &['\n', '\t']).as_bytes());
 }
@@ -75,5 +105,18 @@ mod tests {
         assert_eq!(escape("p-render"), "p-render");
         assert_eq!(escape("\u{9b}31m"), "\\u{9b}31m", "C1 controls too");
         assert_eq!(escape_except("a\nb\u{1b}", &['\n']), "a\nb\\u{1b}");
+    }
+
+    #[test]
+    fn diverted_notes_skip_stderr_until_the_guard_drops() {
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let guard = divert_notes({
+            let seen = seen.clone();
+            move |text| seen.lock().unwrap().push(text.to_string())
+        });
+        crate::noteln!("warning: {} is readable", "config.toml");
+        drop(guard);
+        assert_eq!(*seen.lock().unwrap(), ["warning: config.toml is readable"]);
+        assert!(DIVERTED.lock().unwrap().is_none());
     }
 }

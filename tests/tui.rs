@@ -316,6 +316,7 @@ async fn the_log_folds_refresh_calls_and_filters() {
         attempt: 1,
         elapsed: Duration::from_millis(3),
         error: None,
+        date: None,
     };
     for _ in 0..20 {
         app.update(Action::Api(event("GET", "/pools?$select=id", 200)));
@@ -347,8 +348,10 @@ async fn an_unreachable_account_gets_a_banner() {
     app.update(Action::Refreshed(Err(error.into())));
     app.update(Action::Refreshed(Err(error.into())));
     let screen = render(&mut app, 80, 24);
-    assert!(screen.contains("does not answer") && screen.contains("2 tries failed"), "{screen}");
-    assert!(screen.replace(['\n', ' ', '"'], "").contains("connectionrefused"), "{screen}");
+    // Wrapped at spaces, whole: the error, how many tries failed, where to read more.
+    let joined = screen.replace(['\n', ' ', '"'], "");
+    assert!(screen.contains("does not answer") && joined.contains("2triesfailed)·llog"), "{screen}");
+    assert!(joined.contains("connectionrefused.ChecktheaccountURL"), "{screen}");
 }
 
 #[tokio::test]
@@ -361,7 +364,7 @@ async fn details_show_properties_redacted_and_the_plan() {
     assert_eq!(app.screen, Screen::Detail("p-render".into()));
     app.update(code(KeyCode::Tab));
     let screen = render(&mut app, 160, 60);
-    assert!(screen.contains("plan: Recreate"), "{screen}");
+    assert!(screen.contains("plan: recreate"), "{screen}");
     assert!(screen.contains("virtualMachineConfiguration.imageReference.offer"), "{screen}");
     app.update(code(KeyCode::Tab));
     app.update(code(KeyCode::Tab));
@@ -389,12 +392,21 @@ async fn moving_marking_filtering_sorting() {
     assert_eq!(app.rows().len(), 2);
     app.update(code(KeyCode::Esc));
     assert!(app.filter.is_empty() && !app.filter_editing);
+    // The cursor stays on its pool across sorting and filtering, wherever its row moves.
+    select(&mut app, "etl-nightly");
     app.update(key('s'));
-    assert_eq!(app.selected_pool().unwrap().id(), "win-test", "id descending");
+    assert_eq!(app.selected_pool().unwrap().id(), "etl-nightly", "id descending, the same pool");
+    assert_eq!(app.pools[app.rows()[0]].id(), "win-test", "id descending");
     app.update(key('s'));
     assert_eq!(app.sort.0.name(), "age");
+    assert_eq!(app.selected_pool().unwrap().id(), "etl-nightly");
     let oldest = app.pools.iter().filter_map(|p| p.creation_time).min();
-    assert_eq!(app.selected_pool().unwrap().creation_time, oldest, "oldest first: the pools most due");
+    assert_eq!(app.pools[app.rows()[0]].creation_time, oldest, "oldest first: the pools most due");
+    typed(&mut app, "/e");
+    assert_eq!(app.selected_pool().unwrap().id(), "etl-nightly", "still shown: still selected");
+    app.update(code(KeyCode::Esc));
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.selected_pool().unwrap().id(), "etl-nightly");
     app.update(key('s'));
     app.update(key('s'));
     assert_eq!(app.sort.0.name(), "state");
@@ -489,6 +501,7 @@ async fn step_through_confirms_only_destructive_steps() {
         pools: vec!["p-ingest".into()],
         warnings: vec![],
         strategies: Default::default(),
+        finished: Default::default(),
     });
     for step in [Step::DisableAutoscale, Step::StopResize, Step::WaitSteady] {
         app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step }));
@@ -603,6 +616,7 @@ async fn a_pool_deleted_by_a_run_keeps_its_row_and_the_selection() {
         pools: vec!["p-render".into()],
         warnings: vec![],
         strategies: Default::default(),
+        finished: Default::default(),
     });
     app.update(Action::Progress(Progress::StepStarted { pool: "p-render".into(), step: Step::Delete }));
     app.update(Action::Progress(Progress::StepFinished {
@@ -650,6 +664,7 @@ async fn r_always_starts_a_new_run_and_u_asks_with_what_each_pool_will_do() {
         pools: vec!["p-render".into()],
         warnings: vec![],
         strategies: Default::default(),
+        finished: Default::default(),
     });
     app.update(key('R'));
     typed(&mut app, "p-render");
@@ -670,6 +685,7 @@ async fn r_always_starts_a_new_run_and_u_asks_with_what_each_pool_will_do() {
             state: "paused after wait-drained".into(),
             resumes_at: Some(Step::Backup),
             gone: false,
+            held: true,
         }],
         differs: vec!["p-ingest: vmSize differ".into()],
     };
@@ -700,6 +716,7 @@ async fn the_deleted_banner_is_only_for_pools_the_account_lacks() {
             state: "interrupted in delete".into(),
             resumes_at: Some(Step::Delete),
             gone: true,
+            held: true,
         }],
         differs: vec![],
     };
@@ -752,10 +769,139 @@ async fn the_run_panel_shows_a_rebuilds_own_steps() {
         pools: vec!["reporting".into()],
         warnings: vec![],
         strategies,
+        finished: Default::default(),
     });
     app.update(Action::Progress(Progress::StepStarted { pool: "reporting".into(), step: Step::Patch }));
     let screen = render(&mut app, 200, 30);
     let run = screen.lines().rev().find(|l| l.contains("reporting")).unwrap();
     assert!(run.contains("▶patch") && run.contains("·scale") && !run.contains("delete"), "{screen}");
     assert_eq!(app.next_step("reporting"), Step::Patch, "step-through continues the rebuild's chain");
+}
+
+fn finished(pool: &str, step: Step) -> Action {
+    Action::Progress(Progress::StepFinished {
+        pool: pool.into(),
+        step,
+        outcome: StepOutcome::Ok,
+        detail: None,
+        elapsed: Duration::ZERO,
+    })
+}
+
+/// Step-through says what comes next: a paused pool names its next step; the panel shows only
+/// the run in hand, with what an earlier execution of it did marked done; `R` on a pool an
+/// unfinished run holds offers to resume that run instead of a new run the engine would refuse;
+/// `n` continues it; a continued step's confirmation quotes no plan (the pool differs by the
+/// run's own drain).
+#[tokio::test]
+async fn step_through_names_the_next_step_and_continues_the_unfinished_run() {
+    let (mut app, _sim) = demo_app(false).await;
+    let started = |run: &str, pool: &str, finished: BTreeMap<String, Step>| Action::RunStarted {
+        run: run.into(),
+        pools: vec![pool.into()],
+        warnings: vec![],
+        strategies: Default::default(),
+        finished,
+    };
+    app.update(started("run-0", "p-ingest", BTreeMap::new()));
+    app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step: Step::DisableAutoscale }));
+    app.update(finished("p-ingest", Step::DisableAutoscale));
+    app.update(Action::Progress(Progress::PoolFinished {
+        pool: "p-ingest".into(),
+        status: PoolStatus::Paused,
+        error: None,
+    }));
+    app.update(Action::RunEnded(Ok("paused".into())));
+    let screen = render(&mut app, 120, 40);
+    let row = screen.lines().find(|l| l.contains("p-ingest ✓")).unwrap();
+    assert!(row.contains("paused next: stop-resize (n runs it, u resumes the rest)"), "{row}");
+    assert!(!row.contains("paused paused"), "{row}");
+    // A later execution of another run: only its pool, its earlier steps done.
+    let earlier = [("p-render".to_string(), Step::WaitDrained)].into();
+    app.update(started("run-1", "p-render", earlier));
+    assert_eq!(app.run.keys().collect::<Vec<_>>(), ["p-render"], "only the run in hand");
+    let screen = render(&mut app, 200, 40);
+    let row = screen.lines().find(|l| l.contains("p-render ✓")).unwrap();
+    assert!(row.contains("✓auto ✓stop ✓steady ✓resize0 ✓drain ·backup"), "{row}");
+    // The account's journal: run-1 holds p-render after wait-drained.
+    let held = RunSummary {
+        id: "run-1".into(),
+        pools: vec![RunPoolSummary {
+            id: "p-render".into(),
+            state: "paused after wait-drained".into(),
+            resumes_at: Some(Step::Backup),
+            gone: false,
+            held: true,
+        }],
+        differs: vec![],
+    };
+    app.run_id = None;
+    app.update(Action::RunEnded(Ok("paused".into())));
+    app.update(Action::Runs(vec![held]));
+    select(&mut app, "p-render");
+    assert!(app.update(key('R')).is_empty());
+    let Some(Dialog::Confirm { title, expected, .. }) = &app.dialog else { panic!("{:?}", app.dialog) };
+    assert_eq!((title.as_str(), expected.as_str()), ("Resume run run-1", "resume"), "offers the unfinished run");
+    assert!(app.status.as_deref().unwrap().contains("unfinished run run-1"), "{:?}", app.status);
+    app.update(code(KeyCode::Esc));
+    assert_eq!(
+        app.update(key('n')),
+        [Command::Run { run: Some("run-1".into()), pools: vec!["p-render".into()], one_step: true, choices: None }],
+        "n continues the unfinished run at backup"
+    );
+    // At delete the confirmation names the step, not a plan of the drained pool.
+    app.update(started("run-1", "p-render", [("p-render".to_string(), Step::Backup)].into()));
+    app.update(Action::RunEnded(Ok("paused".into())));
+    app.update(key('n'));
+    let Some(Dialog::Confirm { lines, .. }) = &app.dialog else { panic!("{:?}", app.dialog) };
+    assert_eq!(lines[0], "p-render: delete");
+    assert!(!lines.iter().any(|l| l.contains("plan says")), "{lines:?}");
+}
+
+/// Warnings reach the status line and the log; `e` and `w` in the list say where they work; a
+/// pool a run deleted plans as "create"; ages run on the account's clock.
+#[tokio::test]
+async fn notes_idle_keys_deleted_rows_and_the_accounts_clock() {
+    let (mut app, sim) = demo_app(false).await;
+    app.update(Action::Note("warning: config.toml holds a secret".into()));
+    assert_eq!(app.status.as_deref(), Some("warning: config.toml holds a secret"));
+    assert!(app.log.shown().iter().any(|l| l.error && l.text.contains("holds a secret")));
+    app.update(key('w'));
+    assert!(app.status.as_deref().unwrap().contains("from its details"), "{:?}", app.status);
+    app.update(key('e'));
+    assert!(app.status.as_deref().unwrap().contains("activity log"), "{:?}", app.status);
+    assert_eq!(app.update(Action::Key(KeyEvent::new(KeyCode::Char('l'), KeyModifiers::CONTROL))), [Command::Repaint]);
+    // p-render deleted by a run: its row plans as "create", as the run will.
+    let gone = RunSummary {
+        id: "run-0".into(),
+        pools: vec![RunPoolSummary {
+            id: "p-render".into(),
+            state: "paused after delete".into(),
+            resumes_at: Some(Step::WaitGone),
+            gone: true,
+            held: true,
+        }],
+        differs: vec![],
+    };
+    app.update(Action::Runs(vec![gone]));
+    let without: Vec<_> = app.pools.iter().filter(|p| p.id() != "p-render").cloned().collect();
+    app.update(Action::Refreshed(Ok(without)));
+    assert_eq!(repool::tui::columns::definition_label(&app, "p-render"), "create");
+    // The account's clock is two days ahead of this machine's (a simulator at speed): ages follow it.
+    let ahead = app.now.checked_add(jiff::SignedDuration::from_hours(48)).unwrap();
+    app.update(Action::Api(repool::batch::ApiEvent {
+        operation: "test",
+        method: "GET".into(),
+        path: "/pools".into(),
+        status: Some(200),
+        attempt: 1,
+        elapsed: Duration::from_millis(3),
+        error: None,
+        date: Some(ahead),
+    }));
+    let created = sim.with_world(|w, _| w.find("sandbox").unwrap().wire.creation_time).unwrap();
+    let sandbox = app.pools.iter().find(|p| p.id() == "sandbox").unwrap().clone();
+    let shown = repool::tui::columns::Column::Age.text(&app, &sandbox, false);
+    assert_eq!(shown, repool::headless::age(ahead, created), "age on the account's clock");
+    assert_ne!(shown, repool::headless::age(app.now, created));
 }

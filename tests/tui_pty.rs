@@ -317,3 +317,112 @@ fn sigint_to_an_idle_dashboard_restores_the_terminal() {
     assert_eq!(ended.code, Some(3), "{}", ended.screen.contents());
     assert!(!ended.screen.alternate_screen() && ended.canonical && !ended.screen.hide_cursor());
 }
+
+/// A warning while the dashboard owns the terminal (`:ctx` to an account whose config.toml others
+/// can read and holds a key) goes to the status line and the log file, never behind the dashboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warning_while_the_dashboard_runs_reaches_only_its_status_line() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let config = dir.path().join("repool/config.toml");
+    let section = |name: &str| {
+        format!(
+            "[accounts.{name}]\nurl = \"{}\"\nname = \"{}\"\n[accounts.{name}.auth]\nmethod = \"shared-key\"\naccount_key = \"{}\"\n",
+            sim.url,
+            sim.account(),
+            sim.key()
+        )
+    };
+    let definition = format!("{}/assets/pools.example.json", env!("CARGO_MANIFEST_DIR"));
+    std::fs::write(
+        &config,
+        format!("account = \"east\"\ndefinition = \"{definition}\"\n{}{}", section("east"), section("west")),
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let mut terminal = Terminal::repool(dir.path(), &[], &[]);
+    terminal.wait_for("east (");
+    terminal.wait_for("p-render");
+    terminal.send(":ctx west\r");
+    terminal.wait_for("west (");
+    terminal.wait_for("holds a secret and other users can read it");
+    let screen = terminal.text();
+    let rows: Vec<&str> = screen.lines().collect();
+    assert!(rows[0].starts_with(" repool "), "the header is intact:\n{screen}");
+    let table_end = rows.iter().rposition(|r| r.starts_with('└')).unwrap();
+    let warned: Vec<usize> =
+        rows.iter().enumerate().filter(|(_, r)| r.contains("holds a secret")).map(|(i, _)| i).collect();
+    assert!(warned.iter().all(|&i| i > table_end), "the warning is on the status line only:\n{screen}");
+    terminal.send("\x0c");
+    terminal.send("q");
+    let ended = terminal.end();
+    assert!(ended.success, "{}", ended.screen.contents());
+    let logs = std::fs::read_dir(dir.path().join("logs")).unwrap();
+    let text: String = logs.flatten().map(|e| std::fs::read_to_string(e.path()).unwrap_or_default()).collect();
+    assert!(text.contains("holds a secret"), "the log file has the warning");
+}
+
+/// The pool list says what an operator must see at a glance: tab's candidates while typing, the
+/// cursor kept on its pool across a sort, a pool whose start task failed flagged in ERRORS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_show_the_cursor_keeps_its_pool_and_failed_nodes_are_flagged() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    sim.with_world(|w, _| {
+        w.find_mut("win-test")
+            .unwrap()
+            .wire
+            .rest
+            .insert("startTask".into(), serde_json::json!({"commandLine": "cmd /c exit 3", "waitForSuccess": true}));
+    });
+    let key = sim.key().to_string();
+    let mut terminal = Terminal::repool(dir.path(), &[], &[("AZURE_BATCH_ACCESS_KEY", &key)]);
+    terminal.wait_for("p-render");
+    terminal.send(":p\t");
+    terminal.wait_for("pools  plan");
+    assert!(terminal.text().contains(":p"), "the line keeps what was typed");
+    terminal.send("\x1b");
+    terminal.wait_without("pools  plan");
+    terminal.send("/p-render\r");
+    terminal.wait_for("filter 'p-render'");
+    terminal.send("\x1b");
+    terminal.wait_for("win-test");
+    let cursor = |terminal: &Terminal| terminal.text().lines().find(|l| l.contains('▶')).unwrap_or("").to_string();
+    assert!(cursor(&terminal).contains("p-render"), "{}", terminal.text());
+    terminal.send("s");
+    terminal.wait_for("sorted by id ↓");
+    assert!(cursor(&terminal).contains("p-render"), "the cursor stays on p-render:\n{}", terminal.text());
+    terminal.wait_for("⚠ 1 start task failed");
+    let row = terminal.text().lines().find(|l| l.contains("win-test")).unwrap().to_string();
+    assert!(row.contains("⚠ 1 start task failed"), "{row}");
+    terminal.send("q");
+    assert!(terminal.end().success);
+}
+
+/// Preflight's refusal, at 80×24, reads whole on the status line: every word of its problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_reads_whole_at_80_by_24() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let mut body: serde_json::Value = serde_json::from_str(repool::definition::EXAMPLE).unwrap();
+    body["common-config"]["virtualMachineConfiguration"]["imageReference"]["sku"] = "no-such-sku".into();
+    let file = dir.path().join("unoffered.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    let key = sim.key().to_string();
+    let mut terminal = Terminal::repool_sized(
+        dir.path(),
+        &["--definition", file.to_str().unwrap()],
+        &[("AZURE_BATCH_ACCESS_KEY", &key)],
+        (24, 80),
+    );
+    terminal.wait_for("p-render");
+    terminal.send("/p-render\r");
+    terminal.mark_and_start("p-render");
+    terminal.wait_for("preflight found 1 problem(s); nothing was changed:");
+    let joined = terminal.text().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        joined.contains("the service would refuse the new pool after the old one is deleted"),
+        "the refusal's last words are on screen:\n{}",
+        terminal.text()
+    );
+    terminal.send("q");
+    assert!(terminal.end().success);
+    assert!(common::pool_identity(&sim, "p-render").is_some(), "nothing was changed");
+}

@@ -50,6 +50,8 @@ pub struct ApiEvent {
     pub attempt: u32,
     /// Error code or transport failure, if any.
     pub error: Option<String>,
+    /// The answer's `Date`: the account's clock, which ages of its pools and tasks are measured on.
+    pub date: Option<jiff::Timestamp>,
 }
 
 pub type ApiObserver = Arc<dyn Fn(&ApiEvent) + Send + Sync>;
@@ -86,6 +88,8 @@ struct Inner {
     /// Whether the account ever answered this client: until it has, a refused connection is
     /// most likely a wrong URL, so it is retried for `NEVER_REACHED` only.
     reached: std::sync::atomic::AtomicBool,
+    /// The `Date` of the latest answer (see `account_now`).
+    last_date: std::sync::Mutex<Option<jiff::Timestamp>>,
 }
 
 /// How long a client that never reached its account keeps trying to connect.
@@ -117,8 +121,15 @@ impl BatchClient {
                 retry,
                 observer: RwLock::new(None),
                 reached: std::sync::atomic::AtomicBool::new(false),
+                last_date: std::sync::Mutex::new(None),
             }),
         })
+    }
+
+    /// Now on the account's clock: the `Date` of its latest answer (this machine's clock before
+    /// any). A simulated account runs faster than this machine; a real one may be skewed.
+    pub fn account_now(&self) -> jiff::Timestamp {
+        self.inner.last_date.lock().expect("date lock").unwrap_or_else(jiff::Timestamp::now)
     }
 
     pub fn endpoint(&self) -> &url::Url {
@@ -412,7 +423,11 @@ impl BatchClient {
             self.inner.credential.authorize(&mut request).await?;
             let (method, path) = (request.method().to_string(), request.url().path().to_string());
             let sent_at = Instant::now();
-            let outcome = self.attempt(request, operation).await;
+            let mut date = None;
+            let outcome = self.attempt(request, operation, &mut date).await;
+            if date.is_some() {
+                *self.inner.last_date.lock().expect("date lock") = date;
+            }
             let (status, error_text) = match &outcome {
                 Ok(answer) => (Some(answer.status.as_u16()), None),
                 Err(Failure::Service(e)) => (Some(e.status), Some(e.code.clone())),
@@ -428,6 +443,7 @@ impl BatchClient {
                 elapsed: sent_at.elapsed(),
                 attempt,
                 error: error_text,
+                date,
             });
             if !matches!(outcome, Err(Failure::Transport { sent: false, .. })) {
                 self.inner.reached.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -465,7 +481,13 @@ impl BatchClient {
         }
     }
 
-    async fn attempt(&self, request: reqwest::Request, operation: &'static str) -> Result<Answer, Failure> {
+    /// One call; `date` gets the answer's `Date` header, when one came.
+    async fn attempt(
+        &self,
+        request: reqwest::Request,
+        operation: &'static str,
+        date: &mut Option<jiff::Timestamp>,
+    ) -> Result<Answer, Failure> {
         let transport = |e: reqwest::Error| match certificate_problem(&e) {
             Some(problem) => Failure::Certificate(problem),
             None => Failure::Transport { sent: !e.is_connect(), detail: describe_transport(&e) },
@@ -481,6 +503,11 @@ impl BatchClient {
         };
         let status = response.status();
         let headers = response.headers().clone();
+        *date = headers
+            .get("date")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| jiff::fmt::rfc2822::parse(v.trim()).ok())
+            .map(|z| z.timestamp());
         let body = self.read_body(response, operation, deadline).await?;
         if status.is_success() {
             return Ok(Answer { status, body });

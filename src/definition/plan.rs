@@ -36,6 +36,18 @@ pub enum Action {
     Recreate,
 }
 
+impl Action {
+    /// For an operator: "create", "unchanged", "update in place", "recreate".
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Unchanged => "unchanged",
+            Action::UpdateInPlace => "update in place",
+            Action::Recreate => "recreate",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Change {
     pub path: String,
@@ -62,6 +74,17 @@ pub enum Apply {
     /// api 2025-06-01 can patch it, but only while the pool has no nodes.
     InPlaceWhenEmpty,
     Recreate,
+}
+
+impl Apply {
+    /// How the change can be made, for an operator.
+    pub fn name(self) -> &'static str {
+        match self {
+            Apply::InPlace => "in place",
+            Apply::InPlaceWhenEmpty => "in place when empty (2025-06-01)",
+            Apply::Recreate => "recreate",
+        }
+    }
 }
 
 impl Plan {
@@ -262,12 +285,7 @@ impl fmt::Display for Plan {
                     ChangeKind::Removed => ("-", show(&change.live)),
                     ChangeKind::Changed => ("~", format!("{} → {}", show(&change.live), show(&change.desired))),
                 };
-                let apply = match change.apply {
-                    Apply::InPlace => "in place",
-                    Apply::InPlaceWhenEmpty => "in place when empty (2025-06-01)",
-                    Apply::Recreate => "recreate",
-                };
-                writeln!(f, "  {sign} {}: {text}  [{apply}]", change.path)?;
+                writeln!(f, "  {sign} {}: {text}  [{}]", change.path, change.apply.name())?;
             }
         }
         if !self.not_in_definition.is_empty() {

@@ -8,9 +8,9 @@ use crate::batch::{ApiEvent, Node, Pool, PoolNodeCounts};
 use crate::definition::Definition;
 use crate::definition::plan::{Action as PlanAction, Plan};
 use crate::recreate::engine::Progress;
-use crate::recreate::journal::{RunState, StepOutcome};
-use crate::recreate::policy::{OnUnhealthy, RunChoices};
-use crate::recreate::report::{PoolStatus, RunStatus};
+use crate::recreate::journal::RunState;
+use crate::recreate::policy::RunChoices;
+use crate::recreate::report::PoolStatus;
 use crate::recreate::run::differences;
 use crate::recreate::step::Step;
 use crate::recreate::strategy::Strategy;
@@ -39,6 +39,9 @@ pub enum Action {
         warnings: Vec<String>,
         /// Pools the run changes other than by recreating (`apply`), and how.
         strategies: BTreeMap<String, Strategy>,
+        /// The last step each pool finished before this execution (a resumed or continued run):
+        /// the panel shows those steps done.
+        finished: BTreeMap<String, Step>,
     },
     RunEnded(Result<String, String>),
     /// Preflight refused a new run only for live properties its pools would lack (pool,
@@ -56,6 +59,8 @@ pub enum Action {
     },
     /// Something the runtime did for a key (a file written), for the status line.
     Said(String),
+    /// A warning or error the program would have written to stderr (see `output::divert_notes`).
+    Note(String),
     /// The dashboard now shows another account (`:ctx`), or could not switch.
     Switched(Result<Box<AccountView>, String>),
 }
@@ -86,11 +91,24 @@ pub struct RunPoolSummary {
     pub resumes_at: Option<Step>,
     /// Deleted by the run and not created again yet.
     pub gone: bool,
+    /// Begun and not finished: no other run may take it.
+    pub held: bool,
 }
 
 impl RunSummary {
+    /// Whether this run holds any of `ids`.
+    pub fn holds_any(&self, ids: &[String]) -> bool {
+        self.pools.iter().any(|p| p.held && ids.iter().any(|id| id.eq_ignore_ascii_case(&p.id)))
+    }
+
+    /// Where pool `id` resumes in this run, if it has work left.
+    pub fn resumes_at(&self, id: &str) -> Option<Step> {
+        self.pools.iter().find(|p| p.id.eq_ignore_ascii_case(id)).and_then(|p| p.resumes_at)
+    }
+
     pub fn from_state(state: &RunState, definition: Option<&Definition>) -> RunSummary {
         let pending = state.pending();
+        let held = state.held_pools();
         let pools = state
             .targets
             .iter()
@@ -101,6 +119,7 @@ impl RunSummary {
                     state: pool.describe(),
                     resumes_at: pending.iter().find(|(id, _)| *id == t.pool).map(|(_, s)| *s),
                     gone: pool.is_between_delete_and_create(),
+                    held: held.contains(&t.pool),
                 }
             })
             .collect();
@@ -146,6 +165,8 @@ pub enum Command {
     },
     /// Show the config's account of this name (`:ctx NAME`).
     SwitchAccount(String),
+    /// Clear the terminal and draw everything again (ctrl-l).
+    Repaint,
     Quit,
 }
 
@@ -159,7 +180,7 @@ impl Command {
     }
 
     /// The choices to change, and how many pools the run has (the canary's bound).
-    fn choices_mut(&mut self) -> Option<(&mut RunChoices, usize)> {
+    pub(super) fn choices_mut(&mut self) -> Option<(&mut RunChoices, usize)> {
         match self {
             Command::Run { choices: Some(choices), pools, .. } | Command::Apply { choices, pools } => {
                 Some((choices, pools.len()))
@@ -264,7 +285,10 @@ pub struct App {
     pub keys: KeyMap,
     pub definition: Option<Arc<Definition>>,
     pub api_version: String,
+    /// This machine's clock (refresh ages, step timers, log times).
     pub now: jiff::Timestamp,
+    /// How far the account's clock is ahead of this machine's, from its answers' `Date`.
+    pub skew: jiff::SignedDuration,
     pub pools: Vec<Pool>,
     pub node_counts: HashMap<String, PoolNodeCounts>,
     /// Definition vs live, from the last full listing.
@@ -293,6 +317,8 @@ pub struct App {
     pub log: Activity,
     /// The `:` command line being typed.
     pub command: Option<String>,
+    /// What tab offered for the `:` line, shown while it is typed.
+    pub completions: Vec<String>,
     /// The config's accounts (name, URL) and the one chosen in the accounts view.
     pub accounts: Vec<(String, String)>,
     pub accounts_selected: usize,
@@ -324,7 +350,7 @@ pub struct App {
 }
 
 /// A new run's choices in its confirmation: canary, max unavailable, on unhealthy, probe.
-pub const CHOICES: usize = 4;
+pub(super) const CHOICES: usize = 4;
 
 impl App {
     pub fn new(identity: Identity, keys: KeyMap, definition: Option<Arc<Definition>>, api_version: &str) -> Self {
@@ -334,6 +360,7 @@ impl App {
             definition,
             api_version: api_version.to_string(),
             now: jiff::Timestamp::now(),
+            skew: jiff::SignedDuration::ZERO,
             pools: Vec::new(),
             node_counts: HashMap::new(),
             plan: None,
@@ -356,6 +383,7 @@ impl App {
             dialog: None,
             log: Activity::default(),
             command: None,
+            completions: Vec::new(),
             accounts: Vec::new(),
             accounts_selected: 0,
             refresh_failures: 0,
@@ -413,15 +441,28 @@ impl App {
         }
     }
 
+    /// Now on the account's clock: ages of its pools, nodes and tasks are measured on it (a
+    /// simulator at `--speed` runs ahead of this machine; a real account may be skewed).
+    pub fn account_now(&self) -> jiff::Timestamp {
+        self.now.saturating_add(self.skew).unwrap_or(self.now)
+    }
+
     pub fn definition_status(&self, id: &str) -> Option<PlanAction> {
         self.plan.as_ref()?.pools.iter().find(|p| p.id.eq_ignore_ascii_case(id)).map(|p| p.action)
     }
 
+    /// A line in the activity log, and in the log file: refusals and failures are read there whole.
     pub fn log(&mut self, text: impl Into<String>, error: bool) {
-        self.log.push(self.now, text.into(), error, None);
+        let text = text.into();
+        if error {
+            tracing::warn!("dashboard: {text}");
+        } else {
+            tracing::info!("dashboard: {text}");
+        }
+        self.log.push(self.now, text, error, None);
     }
 
-    fn say(&mut self, text: impl Into<String>) {
+    pub(super) fn say(&mut self, text: impl Into<String>) {
         self.status = Some(text.into());
     }
 
@@ -496,6 +537,13 @@ impl App {
                 vec![]
             }
             Action::Api(event) => {
+                // Dates have whole seconds: a change under two is the rounding, not the clock.
+                if let Some(date) = event.date {
+                    let skew = date.duration_since(self.now);
+                    if (skew - self.skew).abs() >= jiff::SignedDuration::from_secs(2) {
+                        self.skew = skew;
+                    }
+                }
                 let status = event.status.map(|s| s.to_string()).unwrap_or_else(|| "—".into());
                 let error = event.status.is_none_or(|s| s >= 400);
                 let retry = if event.attempt > 1 { format!(" (attempt {})", event.attempt) } else { String::new() };
@@ -510,13 +558,11 @@ impl App {
                 vec![]
             }
             Action::Progress(progress) => self.on_progress(progress),
-            Action::RunStarted { run, pools, warnings, strategies } => {
+            Action::RunStarted { run, pools, warnings, strategies, finished } => {
                 for warning in warnings {
                     self.log(format!("preflight warning: {warning}"), true);
                 }
-                self.run_id = Some(run);
-                self.run_pools = pools.iter().map(|p| p.to_lowercase()).collect();
-                self.strategies = strategies.into_iter().map(|(id, s)| (id.to_lowercase(), s)).collect();
+                self.on_run_started(run, pools, strategies, finished);
                 vec![]
             }
             Action::Runs(runs) => {
@@ -538,6 +584,11 @@ impl App {
                     }
                     self.nodes = Some(NodesView { pool, nodes: result, at: self.now });
                 }
+                vec![]
+            }
+            Action::Note(text) => {
+                self.log(text.clone(), true);
+                self.say(text);
                 vec![]
             }
             Action::Said(text) => {
@@ -627,87 +678,13 @@ impl App {
         rows[start..end].iter().map(|&i| self.pools[i].id().to_string()).collect()
     }
 
-    fn on_progress(&mut self, progress: Progress) -> Vec<Command> {
-        match progress {
-            Progress::StepStarted { pool, step } => {
-                if step == Step::Delete {
-                    self.gone.insert(pool.to_lowercase(), pool.clone());
-                }
-                let view = self.run.entry(pool.clone()).or_default();
-                view.steps.insert(step, StepState::Running);
-                view.current = Some(step);
-                view.step_started = Some(self.now);
-                view.last_event = format!("{step} …");
-                self.log(format!("{pool}: {step} started"), false);
-            }
-            Progress::StepFinished { pool, step, outcome, detail, elapsed } => {
-                if step == Step::Create {
-                    self.gone.remove(&pool.to_lowercase());
-                    self.ghosts.remove(&pool.to_lowercase());
-                }
-                let view = self.run.entry(pool.clone()).or_default();
-                view.steps
-                    .insert(step, if outcome == StepOutcome::Skipped { StepState::Skipped } else { StepState::Done });
-                view.last_event = detail.clone().unwrap_or_else(|| outcome.name().to_string());
-                self.log(
-                    format!(
-                        "{pool}: {step} {} in {:.1}s{}",
-                        outcome.name(),
-                        elapsed.as_secs_f64(),
-                        detail.map(|d| format!(": {d}")).unwrap_or_default()
-                    ),
-                    false,
-                );
-            }
-            Progress::Waiting { pool, detail, .. } => {
-                self.run.entry(pool).or_default().last_event = detail;
-            }
-            Progress::PoolFinished { pool, status, error } => {
-                let view = self.run.entry(pool.clone()).or_default();
-                if status == PoolStatus::Failed
-                    && let Some(step) = view.current
-                {
-                    view.steps.insert(step, StepState::Failed);
-                }
-                view.status = Some(status);
-                view.last_event = match (status, &error) {
-                    (PoolStatus::Paused, _) => "paused: n runs the next step, R the rest".into(),
-                    (_, Some(e)) => e.clone(),
-                    (_, None) => view.last_event.clone(),
-                };
-                self.log(
-                    format!("{pool}: {}{}", status.name(), error.map(|e| format!(": {e}")).unwrap_or_default()),
-                    status == PoolStatus::Failed,
-                );
-            }
-            Progress::RunFinished { run, status } => {
-                self.log(format!("run {run} {}", status.name()), status == RunStatus::Failed);
-            }
-        }
-        vec![]
-    }
-
-    /// The step a pool runs next in this dashboard's step-through (a recreated pool starts over).
-    pub fn next_step(&self, id: &str) -> Step {
-        let strategy = self.strategy_of(id);
-        let Some(view) = self.run.get(id).filter(|v| !v.status.is_some_and(PoolStatus::is_done)) else {
-            return strategy.first();
-        };
-        match view.steps.iter().next_back() {
-            Some((last, StepState::Failed | StepState::Running)) => *last,
-            Some((last, _)) => strategy.next(*last).unwrap_or(strategy.first()),
-            None => strategy.first(),
-        }
-    }
-
-    /// How this dashboard's run changes pool `id` (recreate unless it said otherwise).
-    pub fn strategy_of(&self, id: &str) -> Strategy {
-        self.strategies.get(&id.to_lowercase()).copied().unwrap_or_default()
-    }
-
     fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
             return self.request_quit();
+        }
+        // A repaint works everywhere, even in a dialog or the `:` line.
+        if self.keys.action(&key) == Some(KeyAction::Repaint) {
+            return vec![Command::Repaint];
         }
         if let Some(dialog) = self.dialog.take() {
             return self.on_dialog_key(dialog, key);
@@ -716,9 +693,9 @@ impl App {
             return self.on_command_key(line, key);
         }
         if self.filter_editing {
+            let selected = self.selected_pool().map(|p| p.id().to_lowercase());
             self.filter_editing = edit_filter(&mut self.filter, key.code);
-            self.selected = 0;
-            self.offset = 0;
+            self.keep_selection(selected);
             return vec![];
         }
         if self.log.filter_editing {
@@ -910,17 +887,24 @@ impl App {
     }
 
     fn on_command_key(&mut self, mut line: String, key: KeyEvent) -> Vec<Command> {
+        // What tab offered stays on screen until the line changes.
+        if key.code != KeyCode::Tab {
+            self.completions.clear();
+        }
         match key.code {
             KeyCode::Esc => {}
             KeyCode::Enter => return self.run_command_line(&line),
             KeyCode::Tab => {
                 let completions = self.complete(&line);
                 match completions.as_slice() {
-                    [] => self.say("no completion"),
-                    [one] => line = one.clone(),
+                    [] => self.completions = vec!["(no completion)".into()],
+                    [one] => {
+                        line = one.clone();
+                        self.completions.clear();
+                    }
                     many => {
                         line = common_prefix(many);
-                        self.say(many.join("  "));
+                        self.completions = many.to_vec();
                     }
                 }
                 self.command = Some(line);
@@ -985,7 +969,9 @@ impl App {
             }
             ("sort", Some(column)) => match Column::from_name(column) {
                 Some(column) => {
+                    let selected = self.selected_pool().map(|p| p.id().to_lowercase());
                     self.sort = (column, self.sort.0 != column || !self.sort.1);
+                    self.keep_selection(selected);
                     self.say(format!("sorted by {} {}", column.name(), if self.sort.1 { "↑" } else { "↓" }));
                 }
                 None => {
@@ -1038,9 +1024,11 @@ impl App {
             KeyAction::ClearMarks => self.marks.clear(),
             KeyAction::Filter => self.filter_editing = true,
             KeyAction::Sort => {
+                let selected = self.selected_pool().map(|p| p.id().to_lowercase());
                 let (column, ascending) = self.sort;
                 let at = Column::ALL.iter().position(|c| *c == column).unwrap_or(0);
                 self.sort = if ascending { (column, false) } else { (Column::ALL[(at + 1) % Column::ALL.len()], true) };
+                self.keep_selection(selected);
                 self.say(format!("sorted by {} {}", self.sort.0.name(), if self.sort.1 { "↑" } else { "↓" }));
             }
             KeyAction::Details => {
@@ -1050,7 +1038,9 @@ impl App {
             }
             KeyAction::Back => {
                 if !self.filter.is_empty() {
+                    let selected = self.selected_pool().map(|p| p.id().to_lowercase());
                     self.filter.clear();
+                    self.keep_selection(selected);
                 } else {
                     self.status = None;
                 }
@@ -1060,6 +1050,8 @@ impl App {
             KeyAction::Run => return self.start(false),
             KeyAction::Resume => return self.ask_resume(0),
             KeyAction::Abandon => self.say("abandon works in the runs view (U)"),
+            KeyAction::Write => self.say("w writes a pool's JSON from its details: enter opens them"),
+            KeyAction::ErrorsOnly => self.say("e shows only errors in the activity log: l opens it"),
             _ => {}
         }
         vec![]
@@ -1082,317 +1074,6 @@ impl App {
         }
         self.quit = true;
         vec![Command::Quit]
-    }
-
-    /// Why a mutating action is not allowed right now, if it is not.
-    fn refuse_mutation(&self) -> Option<String> {
-        if self.identity.readonly {
-            return Some("READ-ONLY: started with --readonly (or readonly = true); nothing may be changed".into());
-        }
-        if self.run_active {
-            return Some("a run is active: wait for it or cancel it with c".into());
-        }
-        if self.definition.is_none() {
-            return Some("no pool definition loaded: start with --definition FILE".into());
-        }
-        None
-    }
-
-    /// `n` (one step) or `R` (the whole recreation, always a new run) on what is on screen.
-    fn start(&mut self, one_step: bool) -> Vec<Command> {
-        if let Some(why) = self.refuse_mutation() {
-            self.say(why);
-            return vec![];
-        }
-        let ids = self.targets();
-        if ids.is_empty() {
-            self.say("no pool selected");
-            return vec![];
-        }
-        let definition = self.definition.as_ref().expect("checked");
-        if let Some(missing) = ids.iter().find(|id| definition.pool(id).is_none()) {
-            self.say(format!("'{missing}' is not in the definition: repool only recreates pools it can create again"));
-            return vec![];
-        }
-        // `n` continues this dashboard's run while it holds every target; otherwise a new run.
-        let continues = one_step
-            && self.run_id.is_some()
-            && ids.iter().all(|id| {
-                self.run_pools.contains(&id.to_lowercase())
-                    && self.run.get(id).is_none_or(|v| !v.status.is_some_and(PoolStatus::is_done))
-            });
-        let steps: Vec<(String, Step)> = ids
-            .iter()
-            .map(|id| (id.clone(), if continues { self.next_step(id) } else { Step::DisableAutoscale }))
-            .collect();
-        let destructive = !one_step || steps.iter().any(|(_, s)| matches!(s, Step::ResizeToZero | Step::Delete));
-        let run = self.run_id.clone().filter(|_| continues);
-        let choices = run.is_none().then(|| self.choices.clone());
-        let command = Command::Run { run, pools: ids.clone(), one_step, choices };
-        let listed: Vec<String> = steps
-            .iter()
-            .map(|(id, step)| if one_step { format!("{id}: {step}") } else { format!("{id}: from {step}") })
-            .collect();
-        if !destructive {
-            self.begin(&command);
-            self.say(format!("running {}", listed.join(", ")));
-            return vec![command];
-        }
-        let expected = if ids.len() == 1 { ids[0].clone() } else { "recreate".to_string() };
-        self.choice_focus = 0;
-        let title = if one_step { "Run the next step (destructive)" } else { "Recreate pools (a new run)" };
-        let mut lines = listed;
-        if let Some(plan) = &self.plan {
-            let chosen: Vec<_> =
-                plan.pools.iter().filter(|p| ids.iter().any(|id| id.eq_ignore_ascii_case(&p.id))).collect();
-            for p in &chosen {
-                lines.push(format!("{}: plan says {:?}, {} change(s)", p.id, p.action, p.changes.len()));
-            }
-            let unchanged = chosen.iter().filter(|p| p.action == PlanAction::Unchanged).count();
-            lines.push(format!(
-                "{unchanged} of the {} chosen pool(s) match their definition already (recreated anyway: fresh nodes)",
-                ids.len()
-            ));
-        }
-        self.dialog = Some(Dialog::Confirm { title: title.into(), lines, expected, typed: String::new(), command });
-        vec![]
-    }
-
-    /// `:apply`: a new run bringing the marked, selected or shown pools to their definition the
-    /// least disruptive way; the confirmation says which way for each and why.
-    fn start_apply(&mut self) -> Vec<Command> {
-        if let Some(why) = self.refuse_mutation() {
-            self.say(why);
-            return vec![];
-        }
-        let Some(plan) = &self.plan else {
-            self.say("no plan yet: wait for the pools' properties to load (p plans now)");
-            return vec![];
-        };
-        let ids = self.targets();
-        let mut lines = Vec::new();
-        let mut pools = Vec::new();
-        let mut unchanged = 0;
-        for id in &ids {
-            let Some(pool) = plan.pools.iter().find(|p| p.id.eq_ignore_ascii_case(id)) else {
-                self.say(format!("'{id}' is not in the definition: repool only changes pools it defines"));
-                return vec![];
-            };
-            let choice = Strategy::choose(pool);
-            match choice.strategy {
-                None => unchanged += 1,
-                Some(strategy) => {
-                    lines.push(format!("{}: {} ({})", pool.id, strategy.name(), choice.why));
-                    pools.push(pool.id.clone());
-                }
-            }
-        }
-        if pools.is_empty() {
-            self.say(format!("nothing to apply: the {unchanged} chosen pool(s) match their definition"));
-            return vec![];
-        }
-        if unchanged > 0 {
-            lines.push(format!("{unchanged} chosen pool(s) match their definition already: left alone"));
-        }
-        let expected = if pools.len() == 1 { pools[0].clone() } else { "apply".to_string() };
-        self.choice_focus = 0;
-        let command = Command::Apply { pools, choices: self.choices.clone() };
-        self.dialog = Some(Dialog::Confirm {
-            title: "Apply the definition (a new run)".into(),
-            lines,
-            expected,
-            typed: String::new(),
-            command,
-        });
-        vec![]
-    }
-
-    /// `u`: what each pool of the chosen unfinished run will do, confirmed by typing `resume`.
-    fn ask_resume(&mut self, index: usize) -> Vec<Command> {
-        if let Some(why) = self.refuse_mutation() {
-            self.say(why);
-            return vec![];
-        }
-        let Some(run) = self.runs.get(index) else {
-            self.say("no unfinished run to resume");
-            return vec![];
-        };
-        let mut lines: Vec<String> = run
-            .pools
-            .iter()
-            .map(|p| {
-                let next =
-                    p.resumes_at.map(|s| format!(" → resumes at {s}")).unwrap_or_else(|| " → nothing left".into());
-                let alarm = if p.gone { "  ⚠ deleted, not yet recreated" } else { "" };
-                format!("{}: {}{next}{alarm}", p.id, p.state)
-            })
-            .collect();
-        if !run.differs.is_empty() {
-            lines.push(String::new());
-            lines.push("The definition in use differs for these pools; resume creates what the run recorded:".into());
-            lines.extend(run.differs.iter().map(|d| format!("  {d}")));
-            lines.push(
-                "To create from the edited definition instead: abandon this run (U, x) and start a new one.".into(),
-            );
-        }
-        self.dialog = Some(Dialog::Confirm {
-            title: format!("Resume run {}", run.id),
-            lines,
-            expected: "resume".into(),
-            typed: String::new(),
-            command: Command::Resume(run.id.clone()),
-        });
-        vec![]
-    }
-
-    /// Preflight refused a new run for properties its pools would lose: each is named, and typing
-    /// `accept` starts the run again accepting exactly these (as `--accept-loss` would).
-    fn ask_accept_losses(&mut self, mut command: Command, losses: Vec<(String, String)>) {
-        let Some((choices, _)) = command.choices_mut() else { return };
-        let mut lines = vec!["Preflight: the new pools would not have these properties of the live ones:".to_string()];
-        for (pool, property) in &losses {
-            lines.push(format!("  {pool}: {property}"));
-            if !choices.accept_loss.contains(property) {
-                choices.accept_loss.push(property.clone());
-            }
-        }
-        lines.push("The activity log (l) says why each matters. Nothing was changed.".into());
-        lines.push("Accept losing them and start the run?".into());
-        self.dialog = Some(Dialog::Confirm {
-            title: "Accept what the new pools lose".into(),
-            lines,
-            expected: "accept".into(),
-            typed: String::new(),
-            command,
-        });
-    }
-
-    /// Tab moves between a new run's choices, ←/→ change the one in focus.
-    fn change_choice(&mut self, command: &mut Command, key: KeyCode) -> bool {
-        let Some((choices, pools)) = command.choices_mut() else { return false };
-        let up = key == KeyCode::Right;
-        match key {
-            KeyCode::Tab => self.choice_focus = (self.choice_focus + 1) % CHOICES,
-            KeyCode::BackTab => self.choice_focus = (self.choice_focus + CHOICES - 1) % CHOICES,
-            KeyCode::Left | KeyCode::Right => match self.choice_focus {
-                0 if up => choices.canary = (choices.canary + 1).min(pools),
-                0 => choices.canary = choices.canary.saturating_sub(1),
-                1 => {
-                    choices.max_unavailable = match (choices.max_unavailable, up) {
-                        (None, true) => Some(1),
-                        (Some(n), true) if n < pools => Some(n + 1),
-                        (Some(1), false) => None,
-                        (Some(n), false) => Some(n - 1),
-                        (other, _) => other,
-                    }
-                }
-                2 => {
-                    choices.on_unhealthy = match choices.on_unhealthy {
-                        OnUnhealthy::Stop => OnUnhealthy::Rollback,
-                        OnUnhealthy::Rollback => OnUnhealthy::Stop,
-                    }
-                }
-                _ => choices.probe = !choices.probe,
-            },
-            _ => return false,
-        }
-        true
-    }
-
-    fn ask_abandon(&mut self) {
-        if let Some(why) = self.refuse_mutation() {
-            self.say(why);
-            return;
-        }
-        let Some(run) = self.runs.get(self.runs_selected) else {
-            self.say("no unfinished run to abandon");
-            return;
-        };
-        let mut lines = vec!["Its pools are left exactly as they are now:".to_string()];
-        for p in &run.pools {
-            lines.push(format!("{}: {}", p.id, p.state));
-            if p.gone {
-                lines.push(format!(
-                    "  ⚠ {} is deleted and not recreated: `repool restore --pool {}` afterwards",
-                    p.id, p.id
-                ));
-            }
-        }
-        self.dialog = Some(Dialog::Confirm {
-            title: format!("Abandon run {}", run.id),
-            lines,
-            expected: "abandon".into(),
-            typed: String::new(),
-            command: Command::Abandon(run.id.clone()),
-        });
-    }
-
-    /// A pool starting over from the first step gets a fresh progress track.
-    fn begin(&mut self, command: &Command) {
-        match command {
-            Command::Run { run: None, pools, .. } | Command::Apply { pools, .. } => {
-                self.run_active = true;
-                for id in pools {
-                    self.run.remove(id);
-                }
-            }
-            Command::Run { .. } | Command::Resume(_) => self.run_active = true,
-            _ => {}
-        }
-    }
-
-    fn on_dialog_key(&mut self, dialog: Dialog, key: KeyEvent) -> Vec<Command> {
-        match dialog {
-            Dialog::Quit { running, .. } => match key.code {
-                KeyCode::Char('y') => {
-                    self.quit = true;
-                    if running { vec![Command::Cancel, Command::Quit] } else { vec![Command::Quit] }
-                }
-                _ => vec![],
-            },
-            Dialog::Confirm { title, lines, expected, mut typed, command } => match key.code {
-                KeyCode::Esc => {
-                    self.say("cancelled: nothing was changed");
-                    vec![]
-                }
-                KeyCode::Enter if typed == expected => {
-                    self.begin(&command);
-                    self.say("started");
-                    vec![command]
-                }
-                KeyCode::Enter => {
-                    self.dialog = Some(Dialog::Confirm {
-                        title,
-                        lines,
-                        expected: expected.clone(),
-                        typed: String::new(),
-                        command,
-                    });
-                    self.say(format!("type exactly '{expected}' to confirm, or esc"));
-                    vec![]
-                }
-                KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
-                    let mut command = command;
-                    self.change_choice(&mut command, key.code);
-                    self.dialog = Some(Dialog::Confirm { title, lines, expected, typed, command });
-                    vec![]
-                }
-                KeyCode::Backspace => {
-                    typed.pop();
-                    self.dialog = Some(Dialog::Confirm { title, lines, expected, typed, command });
-                    vec![]
-                }
-                KeyCode::Char(c) => {
-                    typed.push(c);
-                    self.dialog = Some(Dialog::Confirm { title, lines, expected, typed, command });
-                    vec![]
-                }
-                _ => {
-                    self.dialog = Some(Dialog::Confirm { title, lines, expected, typed, command });
-                    vec![]
-                }
-            },
-        }
     }
 }
 

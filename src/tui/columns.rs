@@ -106,13 +106,13 @@ impl Column {
         let id = p.id();
         match self {
             Column::Id => id.to_string(),
-            Column::Age => p.creation_time.map(|t| age(app.now, t)).unwrap_or_default(),
+            Column::Age => p.creation_time.map(|t| age(app.account_now(), t)).unwrap_or_default(),
             Column::State if app.ghosts.contains(&id.to_lowercase()) => "DELETED".into(),
             Column::State => p.state.as_ref().map(|s| s.to_string()).unwrap_or_default(),
             Column::Allocation => format!(
                 "{} {}",
                 p.allocation_state.as_ref().map(|s| s.as_str()).unwrap_or("?"),
-                p.allocation_state_transition_time.map(|t| age(app.now, t)).unwrap_or_default()
+                p.allocation_state_transition_time.map(|t| age(app.account_now(), t)).unwrap_or_default()
             ),
             Column::Autoscale => (if p.autoscale() { "on" } else { "off" }).into(),
             Column::Dedicated => {
@@ -128,9 +128,11 @@ impl Column {
                 let size = p.vm_size.clone().unwrap_or_default();
                 if short { size.strip_prefix("standard_").map(str::to_string).unwrap_or(size) } else { size }
             }
-            Column::Errors => {
-                p.resize_errors.as_ref().and_then(|e| e.first()).map(|e| format!("⚠ {}", e.code)).unwrap_or_default()
-            }
+            Column::Errors => match (p.resize_errors.as_ref().and_then(|e| e.first()), node_trouble(app, id)) {
+                (Some(e), _) => format!("⚠ {}", e.code),
+                (None, Some(trouble)) => format!("⚠ {trouble}"),
+                (None, None) => String::new(),
+            },
             Column::Definition => definition_label(app, id).to_string(),
         }
     }
@@ -171,7 +173,24 @@ fn node_counts(app: &App, id: &str) -> Option<[u32; 4]> {
     ])
 }
 
+/// Nodes that cannot run tasks ("1 start task failed", "2 unusable"), if the pool has any.
+pub fn node_trouble(app: &App, id: &str) -> Option<String> {
+    let c = app.node_counts.get(&id.to_lowercase())?;
+    let failed = c.dedicated.start_task_failed + c.low_priority.start_task_failed;
+    let unusable = c.dedicated.unusable + c.low_priority.unusable;
+    let parts: Vec<String> = [(failed, "start task failed"), (unusable, "unusable")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 pub fn definition_label(app: &App, id: &str) -> &'static str {
+    // A pool a run deleted is created again from the definition, whatever the last plan said.
+    if app.ghosts.contains(&id.to_lowercase()) && app.definition.as_ref().is_some_and(|d| d.pool(id).is_some()) {
+        return "create";
+    }
     match (app.definition_status(id), &app.definition) {
         (Some(PlanAction::Unchanged), _) => "in sync",
         (Some(PlanAction::UpdateInPlace), _) => "in-place",

@@ -33,13 +33,14 @@ pub enum KeyAction {
     Runs,
     Abandon,
     Refresh,
+    Repaint,
     Log,
     Help,
     Quit,
 }
 
 impl KeyAction {
-    pub const ALL: [KeyAction; 29] = [
+    pub const ALL: [KeyAction; 30] = [
         KeyAction::Down,
         KeyAction::Up,
         KeyAction::Top,
@@ -66,6 +67,7 @@ impl KeyAction {
         KeyAction::Runs,
         KeyAction::Abandon,
         KeyAction::Refresh,
+        KeyAction::Repaint,
         KeyAction::Log,
         KeyAction::Help,
         KeyAction::Quit,
@@ -100,6 +102,7 @@ impl KeyAction {
             KeyAction::Runs => "runs",
             KeyAction::Abandon => "abandon",
             KeyAction::Refresh => "refresh",
+            KeyAction::Repaint => "repaint",
             KeyAction::Log => "log",
             KeyAction::Help => "help",
             KeyAction::Quit => "quit",
@@ -134,6 +137,7 @@ impl KeyAction {
             KeyAction::Runs => "this account's unfinished runs: resume or abandon",
             KeyAction::Abandon => "runs view: abandon the chosen run (pools untouched)",
             KeyAction::Refresh => "refresh now",
+            KeyAction::Repaint => "clear the terminal and draw the dashboard again",
             KeyAction::Log => "activity log: Batch calls and engine events",
             KeyAction::Help => "this help",
             KeyAction::Quit => "quit (asks while a run acts or a pool is deleted)",
@@ -234,6 +238,7 @@ impl Default for KeyMap {
             (c('U'), Runs),
             (c('x'), Abandon),
             (c('r'), Refresh),
+            ((KeyCode::Char('l'), KeyModifiers::CONTROL), Repaint),
             (c('l'), Log),
             (c('?'), Help),
             (c('q'), Quit),

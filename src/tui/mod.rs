@@ -7,6 +7,7 @@ pub mod app;
 pub mod columns;
 pub mod filter;
 pub mod keys;
+mod run_control;
 pub mod theme;
 pub mod view;
 
@@ -108,6 +109,10 @@ async fn event_loop(
 ) -> Ending {
     let Session { settings, client, definition, identity, keys, theme } = session;
     let (tx, mut rx) = mpsc::unbounded_channel::<Envelope>();
+    let _notes = crate::output::divert_notes({
+        let tx = tx.clone();
+        move |text| drop(tx.send((None, Action::Note(text.to_string()))))
+    });
     let mut app = App::new(identity.clone(), keys, definition.clone(), &settings.api_version);
     app.choices = RunChoices::of(&settings.policy, &[]);
     app.accounts = if identity.demo { Vec::new() } else { settings.accounts.clone() };
@@ -154,6 +159,13 @@ async fn event_loop(
                 }
                 continue;
             }
+            if command == Command::Repaint {
+                if let Err(e) = repaint(terminal) {
+                    tracing::warn!("repainting the screen failed: {e}");
+                }
+                app.dirty = true;
+                continue;
+            }
             runner.execute(command);
         }
         if app.quit {
@@ -166,6 +178,17 @@ async fn event_loop(
         cancel.cancel();
     }
     Ending { result, run }
+}
+
+/// Clears the screen and makes the next draw paint every cell. Not `Terminal::clear`: it asks
+/// the terminal where its cursor is, and the answer would race the key reader for stdin.
+fn repaint(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
+    use ratatui::backend::Backend;
+    terminal.backend_mut().clear_region(ratatui::backend::ClearType::All)?;
+    // Twice: both buffers reset, so nothing counts as already on screen.
+    terminal.swap_buffers();
+    terminal.swap_buffers();
+    Ok(())
 }
 
 async fn terminal_events(tx: mpsc::UnboundedSender<Envelope>, stop: CancellationToken) {
@@ -353,7 +376,7 @@ impl Runner {
                     cancel.cancel();
                 }
             }
-            Command::Quit => {}
+            Command::Quit | Command::Repaint => {}
         }
     }
 
@@ -438,7 +461,13 @@ async fn act(
         .filter(|t| t.strategy != crate::recreate::strategy::Strategy::Recreate)
         .map(|t| (t.pool.clone(), t.strategy))
         .collect();
-    let _ = tx.send(Action::RunStarted { run: run_id.clone(), pools, warnings, strategies });
+    let finished = run
+        .state
+        .targets
+        .iter()
+        .filter_map(|t| run.state.pool(&t.pool).last_finished.map(|step| (t.pool.clone(), step)))
+        .collect();
+    let _ = tx.send(Action::RunStarted { run: run_id.clone(), pools, warnings, strategies, finished });
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
     let forward = {
         let tx = tx.clone();

@@ -30,7 +30,11 @@ pub struct Ended {
 impl Terminal {
     /// Starts `repool ARGS` on a 40×160 terminal with its data and config in `dir`.
     pub fn repool(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let (rows, cols) = (40, 160);
+        Self::repool_sized(dir, args, env, (40, 160))
+    }
+
+    /// `repool` on a terminal of `rows`×`cols`.
+    pub fn repool_sized(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)], (rows, cols): (u16, u16)) -> Self {
         let pty = native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
         let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_repool"));
         command.args(args);

@@ -3,6 +3,7 @@
 use super::super::app::{App, DetailTab, StepState};
 use super::super::theme::Theme;
 use crate::batch::{Node, Pool};
+use crate::definition::plan::ChangeKind;
 use crate::headless::age;
 use crate::output::escape;
 use crate::recreate::step::Step;
@@ -16,7 +17,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, id: &str, theme: &Them
     let lines = match app.detail_tab {
         DetailTab::Summary => summary(app, id, theme),
         DetailTab::Plan => plan(app, id, theme),
-        DetailTab::Nodes => nodes(app, id, theme),
+        DetailTab::Nodes => nodes(app, id, area.width.saturating_sub(2) as usize, theme),
         DetailTab::Json => json(app, id),
     };
     app.detail_lines = lines.len();
@@ -55,7 +56,8 @@ fn summary<'a>(app: &App, id: &str, theme: &Theme) -> Vec<Line<'a>> {
     let full = app.full_pools.get(&id.to_lowercase());
     if let Some(pool) = pool(app, id) {
         let transition = pool.state_transition_time.or(full.and_then(|f| f.state_transition_time));
-        let at = |t: Option<jiff::Timestamp>| t.map(|t| format!("{} ago", age(app.now, t))).unwrap_or("?".into());
+        let at =
+            |t: Option<jiff::Timestamp>| t.map(|t| format!("{} ago", age(app.account_now(), t))).unwrap_or("?".into());
         lines.push(Line::from(format!(
             "state {} ({}) · allocation {} ({})",
             pool.state.as_ref().map(|s| s.as_str()).unwrap_or("?"),
@@ -121,17 +123,22 @@ fn summary<'a>(app: &App, id: &str, theme: &Theme) -> Vec<Line<'a>> {
 fn plan<'a>(app: &App, id: &str, theme: &Theme) -> Vec<Line<'a>> {
     let mut lines = Vec::new();
     if let Some(plan) = app.plan.as_ref().and_then(|p| p.pools.iter().find(|p| p.id.eq_ignore_ascii_case(id))) {
-        lines.push(heading(format!("plan: {:?}, {} change(s)", plan.action, plan.changes.len()), theme));
+        lines.push(heading(format!("plan: {}, {} change(s)", plan.action.name(), plan.changes.len()), theme));
+        // Values on rows of their own, objects pretty-printed: JSON wraps between tokens.
         for change in &plan.changes {
-            let show = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
-            lines.push(Line::from(format!(
-                "  {:?} {}: {} → {}  [{:?}]",
-                change.kind,
-                change.path,
-                show(&change.live),
-                show(&change.desired),
-                change.apply
-            )));
+            let sign = match change.kind {
+                ChangeKind::Added => "+",
+                ChangeKind::Removed => "-",
+                ChangeKind::Changed => "~",
+            };
+            lines.push(Line::from(format!("  {sign} {}  [{}]", change.path, change.apply.name())));
+            for (label, value) in [("live:", &change.live), ("want:", &change.desired)] {
+                let Some(value) = value else { continue };
+                let text = serde_json::to_string_pretty(value).unwrap_or_default();
+                for (i, row) in text.lines().enumerate() {
+                    lines.push(Line::from(format!("      {} {}", if i == 0 { label } else { "     " }, escape(row))));
+                }
+            }
         }
     } else if app.definition.as_ref().is_some_and(|d| d.pool(id).is_none()) {
         lines.push(heading("not in the definition: repool leaves this pool alone".into(), theme));
@@ -145,13 +152,19 @@ fn plan<'a>(app: &App, id: &str, theme: &Theme) -> Vec<Line<'a>> {
 
 /// Every node with its state and tasks; while the pool drains, which nodes still hold tasks
 /// and since when come first.
-fn nodes<'a>(app: &App, id: &str, theme: &Theme) -> Vec<Line<'a>> {
+fn nodes<'a>(app: &App, id: &str, width: usize, theme: &Theme) -> Vec<Line<'a>> {
     let Some(view) = app.nodes.as_ref().filter(|n| n.pool.eq_ignore_ascii_case(id)) else {
         return vec![Line::from("listing nodes…")];
     };
     let nodes = match &view.nodes {
         Ok(nodes) => nodes,
         Err(e) => return vec![Line::from(Span::styled(format!("cannot list nodes: {e}"), Style::new().fg(theme.bad)))],
+    };
+    // Node ids are shortened only when the whole id and the other columns (about 64 cells) do not fit.
+    let longest = nodes.iter().map(|n| n.id.as_deref().unwrap_or("?").chars().count()).max().unwrap_or(0);
+    let node_id = |n: &Node| {
+        let id = escape(n.id.as_deref().unwrap_or("?")).into_owned();
+        if longest + 64 > width { short_id(&id) } else { id }
     };
     let mut lines = Vec::new();
     let draining = app.run.get(id).is_some_and(|v| v.current == Some(Step::WaitDrained) && v.status.is_none());
@@ -165,10 +178,10 @@ fn nodes<'a>(app: &App, id: &str, theme: &Theme) -> Vec<Line<'a>> {
         lines.push(heading(title, theme));
         for node in &busy {
             for task in node.running_tasks() {
-                let since = task.started.map(|t| format!("for {}", age(app.now, t))).unwrap_or_default();
+                let since = task.started.map(|t| format!("for {}", age(app.account_now(), t))).unwrap_or_default();
                 lines.push(Line::from(format!(
                     "  {}  {}/{}  {} {since}",
-                    short_id(&escape(node.id.as_deref().unwrap_or("?"))),
+                    node_id(node),
                     task.job,
                     task.task,
                     task.state
@@ -187,11 +200,11 @@ fn nodes<'a>(app: &App, id: &str, theme: &Theme) -> Vec<Line<'a>> {
                 (None, None) => "·".into(),
             };
             [
-                short_id(&escape(n.id.as_deref().unwrap_or("?"))),
+                node_id(n),
                 n.state.as_ref().map(|s| s.to_string()).unwrap_or("?".into()),
                 escape(n.scheduling_state.as_deref().unwrap_or("?")).into_owned(),
                 format!("{}/{}", n.running_tasks_count.unwrap_or(0), n.running_task_slots_count.unwrap_or(0)),
-                n.allocation_time.map(|t| age(app.now, t)).unwrap_or_default(),
+                n.allocation_time.map(|t| age(app.account_now(), t)).unwrap_or_default(),
                 [start].into_iter().chain(n.errors()).collect::<Vec<_>>().join("; "),
             ]
         })

@@ -44,27 +44,33 @@ pub fn runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
 }
 
-/// The activity log, newest at the bottom, scrolled up by `log.scroll` lines.
+/// The activity log, newest at the bottom, scrolled up by `log.scroll` entries. Each entry is
+/// wrapped whole under its time: a refusal reads to its last problem.
 pub fn log(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let capacity = area.height.saturating_sub(2) as usize;
     app.page_rows = capacity.max(1);
     let shown = app.log.shown();
     let end = shown.len().saturating_sub(app.log.scroll);
-    let start = end.saturating_sub(capacity);
-    let lines: Vec<Line> = shown[start..end]
-        .iter()
-        .map(|l| {
-            let style = if l.error { Style::new().fg(theme.bad) } else { Style::new() };
-            let mut spans = vec![
-                Span::styled(l.at.strftime("%H:%M:%S ").to_string(), Style::new().fg(theme.dim)),
-                Span::styled(l.text.clone(), style),
-            ];
-            if l.count > 1 {
-                spans.push(Span::styled(format!("  ×{}", l.count), Style::new().fg(theme.dim)));
-            }
-            Line::from(spans)
-        })
-        .collect();
+    let text_width = (area.width as usize).saturating_sub(2 + 9).max(10);
+    let mut start = end;
+    let mut lines: Vec<Line> = Vec::new();
+    while start > 0 {
+        let l = shown[start - 1];
+        let style = if l.error { Style::new().fg(theme.bad) } else { Style::new() };
+        let count = if l.count > 1 { format!("  ×{}", l.count) } else { String::new() };
+        let rows = super::text::wrap(&format!("{}{count}", l.text), text_width);
+        if !lines.is_empty() && lines.len() + rows.len() > capacity {
+            break;
+        }
+        start -= 1;
+        let entry = rows.into_iter().enumerate().map(|(i, row)| {
+            let time = if i == 0 { l.at.strftime("%H:%M:%S ").to_string() } else { " ".repeat(9) };
+            Line::from(vec![Span::styled(time, Style::new().fg(theme.dim)), Span::styled(row, style)])
+        });
+        lines.splice(0..0, entry);
+    }
+    // An entry taller than the screen shows its start.
+    lines.truncate(capacity);
     let mut title = format!(" activity {}–{} of {}", start + usize::from(end > start), end, shown.len());
     if !app.log.filter.is_empty() {
         title.push_str(&format!(" · filter {}", app.log.filter.describe()));

@@ -4,6 +4,7 @@
 mod detail;
 mod lists;
 mod table;
+pub mod text;
 
 use super::app::{App, Dialog, Screen, StepState};
 use super::keys::KeyAction;
@@ -24,6 +25,7 @@ const SPINNER: [&str; 4] = ["⠋", "⠙", "⠸", "⠴"];
 pub fn draw(frame: &mut Frame, app: &mut App, theme: &Theme) {
     let full = frame.area();
     let alerts = alert_lines(app, full.width, theme);
+    let status_rows = status_rows(app, full.width as usize, (full.height / 4).max(1) as usize);
     // The run panel takes at most a third of the screen; the table keeps the rest.
     let run_height = if app.run.is_empty() { 0 } else { (app.run.len() as u16 + 2).min((full.height / 3).max(3)) };
     let [header, alert, main, run, status, hints] = Layout::vertical([
@@ -31,7 +33,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, theme: &Theme) {
         Constraint::Length(alerts.len() as u16),
         Constraint::Min(5),
         Constraint::Length(run_height),
-        Constraint::Length(1),
+        Constraint::Length(status_rows.len() as u16),
         Constraint::Length(1),
     ])
     .areas(full);
@@ -49,16 +51,8 @@ pub fn draw(frame: &mut Frame, app: &mut App, theme: &Theme) {
     if run_height > 0 {
         draw_run(frame, run, app, theme);
     }
-    let status_text = if let Some(line) = &app.command {
-        format!(":{line}▏")
-    } else if app.filter_editing {
-        format!("/{}▏ regex, ! inverts", app.filter.text())
-    } else if app.log.filter_editing {
-        format!("log /{}▏ regex, ! inverts", app.log.filter.text())
-    } else {
-        app.status.clone().unwrap_or_default()
-    };
-    frame.render_widget(Paragraph::new(status_text).style(Style::new().fg(theme.accent)), status);
+    let status_rows: Vec<Line> = status_rows.into_iter().map(Line::from).collect();
+    frame.render_widget(Paragraph::new(status_rows).style(Style::new().fg(theme.accent)), status);
     draw_hints(frame, hints, app, theme);
     if app.screen == Screen::Help {
         draw_help(frame, app, theme);
@@ -66,6 +60,29 @@ pub fn draw(frame: &mut Frame, app: &mut App, theme: &Theme) {
     if let Some(dialog) = &app.dialog {
         draw_dialog(frame, dialog, app.choice_focus, theme);
     }
+}
+
+/// The status line: what is being typed, else the last message wrapped whole (a refusal names
+/// every problem) up to `max` rows; what does not fit is in the activity log.
+fn status_rows(app: &App, width: usize, max: usize) -> Vec<String> {
+    let typing = if let Some(line) = &app.command {
+        Some(format!(":{line}▏"))
+    } else if app.filter_editing {
+        Some(format!("/{}▏ regex, ! inverts", app.filter.text()))
+    } else if app.log.filter_editing {
+        Some(format!("log /{}▏ regex, ! inverts", app.log.filter.text()))
+    } else {
+        None
+    };
+    if let Some(typing) = typing {
+        return vec![typing];
+    }
+    let mut rows = text::wrap(app.status.as_deref().unwrap_or(""), width);
+    if rows.len() > max {
+        rows.truncate(max.saturating_sub(1));
+        rows.push(format!("… the rest is in the activity log ({})", app.keys.label(KeyAction::Log)));
+    }
+    rows
 }
 
 /// Spans that fit `width`: each optional piece is kept only while there is room for it.
@@ -156,36 +173,32 @@ fn alert_lines<'a>(app: &App, width: u16, theme: &Theme) -> Vec<Line<'a>> {
             if app.refresh_failures == 1 { "y" } else { "ies" },
             app.keys.label(KeyAction::Log),
         );
-        // Wrapped by hand (at most three lines) so the banner's height is known before drawing.
-        let chars: Vec<char> = text.chars().collect();
-        let width = (width as usize).max(20);
-        for (i, chunk) in chars.chunks(width).take(3).enumerate() {
-            let mut line: String = chunk.iter().collect();
-            if i == 2 && chars.len() > 3 * width {
-                line.pop();
-                line.push('…');
-            }
-            lines.push(Line::from(Span::styled(line, bold(theme.bad))));
-        }
+        push_wrapped(&mut lines, &text, width, bold(theme.bad));
     }
     let ghosts = app.ghost_ids();
     let (resume, runs) = (app.keys.label(KeyAction::Resume), app.keys.label(KeyAction::Runs));
     if !ghosts.is_empty() {
-        lines.push(Line::from(Span::styled(
-            format!(" ⚠ deleted, not yet recreated: {} — {resume} resume · {runs} runs", ghosts.join(", ")),
-            bold(theme.bad),
-        )));
+        let text = format!(" ⚠ deleted, not yet recreated: {} — {resume} resume · {runs} runs", ghosts.join(", "));
+        push_wrapped(&mut lines, &text, width, bold(theme.bad));
     } else if !app.runs.is_empty() {
-        lines.push(Line::from(Span::styled(
-            format!(
-                " {} unfinished run(s), newest {}: {resume} resume it · {runs} list, resume or abandon",
-                app.runs.len(),
-                app.runs.first().map(|r| r.id.as_str()).unwrap_or("")
-            ),
-            bold(theme.warn),
-        )));
+        let text = format!(
+            " {} unfinished run(s), newest {}: {resume} resume it · {runs} list, resume or abandon",
+            app.runs.len(),
+            app.runs.first().map(|r| r.id.as_str()).unwrap_or("")
+        );
+        push_wrapped(&mut lines, &text, width, bold(theme.warn));
     }
     lines
+}
+
+/// A banner wrapped whole, at most four rows (the last ends in `…` when more was cut).
+fn push_wrapped<'a>(lines: &mut Vec<Line<'a>>, text: &str, width: u16, style: Style) {
+    let mut rows = text::wrap(text, (width as usize).max(20));
+    if rows.len() > 4 {
+        rows.truncate(4);
+        rows[3] = super::columns::cut(&format!("{}…", rows[3]), width as usize);
+    }
+    lines.extend(rows.into_iter().map(|row| Line::from(Span::styled(row, style))));
 }
 
 /// One line per pool of the run. Below 140 columns each step is just its mark and the step in
@@ -285,6 +298,11 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 push("ctrl-c".into(), "quit");
             }
         }
+    } else if app.command.is_some() && !app.completions.is_empty() {
+        // What tab offered: the line itself shows only their common start.
+        let text = format!(" {}", app.completions.join("  "));
+        frame.render_widget(Paragraph::new(text).style(Style::new().fg(theme.accent)), area);
+        return;
     } else if app.command.is_some() {
         tail = false;
         push("tab".into(), "complete");
@@ -369,7 +387,7 @@ fn draw_help(frame: &mut Frame, app: &mut App, theme: &Theme) {
         ("choose and see", &[Mark, MarkAll, ClearMarks, Filter, Sort, Details, Back, Command]),
         ("act", &[Plan, NextStep, Run, Cancel, Resume, Runs, Abandon]),
         ("details and log", &[NextTab, PrevTab, Write, Log, ErrorsOnly]),
-        ("general", &[Refresh, Help, Quit]),
+        ("general", &[Refresh, Repaint, Help, Quit]),
     ];
     let mut lines: Vec<Line> = Vec::new();
     for (title, actions) in groups {

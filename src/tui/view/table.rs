@@ -25,6 +25,10 @@ fn color(app: &App, column: Column, pool: &Pool, theme: &Theme) -> Style {
     let style = Style::new();
     match column {
         Column::State if app.ghosts.contains(&pool.id().to_lowercase()) => style.fg(theme.bad),
+        // Steady is not healthy when nodes cannot run tasks.
+        Column::State | Column::Allocation | Column::Nodes if columns::node_trouble(app, pool.id()).is_some() => {
+            style.fg(theme.bad)
+        }
         Column::State | Column::Allocation => style.fg(allocation_color(pool, theme)),
         Column::Errors => style.fg(theme.bad),
         Column::Definition => match columns::definition_label(app, pool.id()) {
