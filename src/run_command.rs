@@ -95,18 +95,17 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
     } else {
         let mut ids: Vec<String> = Vec::new();
         for id in &args.pools {
-            let pool = definition.pool(id).ok_or_else(|| {
-                BadInput::new(format!(
-                    "--pool {id}: not in {}; repool only recreates pools it can create again",
-                    definition.source
-                ))
-            })?;
+            let pool = definition
+                .pool(id)
+                .ok_or_else(|| BadInput::new(crate::recreate::run::unknown_pool(&definition, id, intent)))?;
             if !ids.contains(&pool.id) {
                 ids.push(pool.id.clone());
             }
         }
         ids
     };
+    // Only the chosen pools' env() variables are needed.
+    definition.require_env(ids.iter().map(String::as_str)).map_err(|e| BadInput::new(e.to_string()))?;
     let plan = Plan::new(&definition, &live, &ids, &settings.api_version);
     crate::note!("{plan}");
     let unchanged: Vec<String> = (plan.pools.iter())

@@ -196,9 +196,7 @@ impl Workspace {
     pub async fn start(&self, definition: &Definition, ids: &[String], intent: Intent) -> Result<Run, Refusal> {
         let mut chosen: Vec<&crate::definition::PoolDefinition> = Vec::new();
         for id in ids {
-            let pool = definition.pool(id).ok_or_else(|| {
-                format!("pool '{id}' is not in {}; repool only recreates pools it can create again", definition.source)
-            })?;
+            let pool = definition.pool(id).ok_or_else(|| unknown_pool(definition, id, intent))?;
             if !chosen.iter().any(|c| c.id == pool.id) {
                 chosen.push(pool);
             }
@@ -206,6 +204,7 @@ impl Workspace {
         if chosen.is_empty() {
             return Err(String::from("no pools chosen").into());
         }
+        definition.require_env(chosen.iter().map(|p| p.id.as_str())).map_err(|e| e.to_string())?;
         let run_id = journal::new_run_id();
         let lock = RunLock::acquire(&self.lock_dir(), &self.account, &run_id)?;
         for other in self.unfinished_runs() {
@@ -394,6 +393,8 @@ impl Run {
         };
         let mut bodies = BTreeMap::new();
         let mut problems = Vec::new();
+        let mut strategies = Vec::new();
+        let unset = |id: &str| definition.map(|d| d.unset_env_of(id)).unwrap_or_default();
         for (id, difference) in differences {
             let current = definition.and_then(|d| d.pool(&id)).map(|p| &p.body);
             let body = match source {
@@ -408,6 +409,10 @@ impl Run {
                         "  {id}: not in {}",
                         definition.map(|d| d.source.as_str()).unwrap_or("any definition")
                     )),
+                    (_, Some(_)) if !unset(&id).is_empty() => Err(format!(
+                        "  {id}: environment variable(s) {} not set (the definition in use reads them with env())",
+                        unset(&id).join(", ")
+                    )),
                     (_, Some(body)) => Ok(body.clone()),
                 },
             };
@@ -415,18 +420,24 @@ impl Run {
                 Ok(body) => {
                     bodies.insert(id.to_lowercase(), body);
                 }
-                Err(problem) => problems.push(problem),
+                Err(problem) => {
+                    problems.push(problem);
+                    strategies.push(self.state.pool(&id).strategy);
+                }
             }
         }
         if problems.is_empty() {
-            Ok(bodies)
-        } else {
-            Err(format!(
-                "run {} cannot create every pool it would delete:\n{}\nNothing was changed.",
-                self.id(),
-                problems.join("\n")
-            ))
+            return Ok(bodies);
         }
+        // Only a recreation deletes; a rebuild or an in-place change would patch with the body.
+        let lacks = if strategies.iter().all(|s| *s == Strategy::Recreate) {
+            "cannot create every pool it would delete"
+        } else if strategies.contains(&Strategy::Recreate) {
+            "cannot create or patch every pool it would change"
+        } else {
+            "lacks the definition to patch every pool it would change"
+        };
+        Err(format!("run {} {lacks}:\n{}\nNothing was changed.", self.id(), problems.join("\n")))
     }
 
     /// Preflight again before a run continues: the bodies it will create (recorded or from the
@@ -450,7 +461,13 @@ impl Run {
         let ids: Vec<String> = pools.iter().map(|p| p.id.clone()).collect();
         let kept: Vec<String> =
             ids.iter().filter(|id| self.state.pool(id).strategy != Strategy::Recreate).cloned().collect();
-        let definition = Definition { source: format!("run {}", self.id()), pools, secrets: Vec::new(), text: None };
+        let definition = Definition {
+            source: format!("run {}", self.id()),
+            pools,
+            secrets: Vec::new(),
+            text: None,
+            unset_env: BTreeMap::new(),
+        };
         let mut findings = self.workspace.preflight(&definition, &ids, &kept).await?;
         let chosen: Vec<&crate::definition::PoolDefinition> =
             definition.pools.iter().filter(|p| !kept.contains(&p.id)).collect();
@@ -545,6 +562,16 @@ fn rollback_body(path: &str, api_version: &str) -> (Result<Value, String>, Optio
         }
     });
     (body, created)
+}
+
+/// "pool 'ID' is not in FILE (did you mean …?); …", worded for what the run would do.
+pub fn unknown_pool(definition: &Definition, id: &str, intent: Intent) -> String {
+    let known: Vec<&str> = definition.pools.iter().map(|p| p.id.as_str()).collect();
+    let only = match intent {
+        Intent::Recreate => "repool recreates only pools the definition can create again",
+        Intent::Apply => "apply changes only pools the definition describes",
+    };
+    format!("pool '{id}' is not in {}{}; {only}", definition.source, crate::definition::schema::suggest(id, &known))
 }
 
 /// How `definition` compares with what a run recorded, for each pool with work left.
