@@ -203,7 +203,7 @@ async fn recreate_from_the_command_line_with_a_json_report() {
     let key = sim.key().to_string();
     let (code, out, err) = run(repool(dir.path()).args(["plan"]).env("AZURE_BATCH_ACCESS_KEY", &key));
     assert_eq!(code, 4, "changes pending: {err}");
-    assert!(out.contains("p-render: 11 change(s), 8 only on an empty pool: `repool apply` rebuilds it"), "{out}");
+    assert!(out.contains("p-render: 10 change(s), 7 only on an empty pool: `repool apply` rebuilds it"), "{out}");
 
     let (code, out, err) =
         run(repool(dir.path()).args(["recreate", "--all", "--dry-run"]).env("AZURE_BATCH_ACCESS_KEY", &key));

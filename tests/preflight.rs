@@ -322,3 +322,35 @@ async fn max_unavailable_bounds_pools_without_capacity() {
     }
     assert_eq!(most, 1, "at most one pool unavailable at once");
 }
+
+/// The example definition works as written: `validate` and a recreation of both pools in the demo
+/// account say no warning; its template asks for the registry password only for the pool that pulls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_runs_in_the_demo_without_a_warning() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let key = sim.key().to_string();
+    let template = format!("{}/assets/pools.example.json.j2", env!("CARGO_MANIFEST_DIR"));
+    let repool = |args: &[&str], password: Option<&str>| {
+        let mut command = repool_command(dir.path());
+        command.args(args).env("AZURE_BATCH_ACCESS_KEY", &key);
+        if let Some(password) = password {
+            command.env("REGISTRY_PASSWORD", password);
+        }
+        output(&mut command)
+    };
+    let (code, out, err) = repool(&["validate"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 pool(s) valid") && !err.contains("warning"), "{out}{err}");
+    let (code, _, err) = repool(&["validate", "--definition", &template], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("REGISTRY_PASSWORD is not set (pool 'p-render' needs it)"), "{err}");
+    let (code, _, err) = repool(&["validate", "--definition", &template], Some("pw"));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = repool(&["recreate", "--pool", "p-ingest", "--dry-run", "--definition", &template], None);
+    assert_eq!(code, 0, "p-ingest pulls from no registry: {err}");
+    assert!(out.contains("DELETE /pools/p-ingest") && !err.contains("warning"), "{out}{err}");
+    let (code, _, err) = repool(&["recreate", "--all", "--yes"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    assert_eq!(sim.stats().pools_created, 2);
+}
