@@ -313,3 +313,25 @@ async fn apply_refusals_are_worded_for_apply() {
     );
     assert_eq!(common::mutating_calls(&sim), before, "refusals change nothing");
 }
+
+/// A start task changed in place reaches only nodes that start after the PATCH: plan and apply say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_task_changed_in_place_says_existing_nodes_keep_the_old_one() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let key = sim.key().to_string();
+    let definition = exported(dir.path(), &key, &["p-ingest"], |d| {
+        d["p-ingest"]["startTask"] = serde_json::json!({"commandLine": "/bin/sh -c 'echo v2'", "waitForSuccess": true});
+    });
+    let note = "note: nodes already in p-ingest keep the old start task until they reboot or are replaced";
+    let (code, out, err) = common::output(
+        common::repool_command(dir.path())
+            .args(["plan", "--definition", definition.to_str().unwrap()])
+            .env("AZURE_BATCH_ACCESS_KEY", &key),
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(out.contains("all of which Batch can apply in place") && out.contains(note), "{out}");
+    let (code, report, err) = apply(dir.path(), &key, &definition, &["--pool", "p-ingest"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(note), "{err}");
+    assert_eq!(status_of(&report, "p-ingest"), "updated");
+}
