@@ -181,6 +181,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
     };
     confirm(args.yes, &question)?;
     let run = workspace.start(&definition, &ids, intent).await.map_err(|e| BadInput(e.message))?;
+    say_probes(&run);
     let bodies = run.bodies(Some(&definition), None).map_err(BadInput)?;
     let targets = run.targets(&[], until.map_or(Until::End, Until::After));
     execute(&workspace, run, targets, bodies, args.json).await
@@ -233,7 +234,7 @@ pub async fn resume(
             ))
         })?,
     };
-    let run = workspace.open(&run_id).map_err(BadInput)?;
+    let mut run = workspace.open(&run_id).map_err(BadInput)?;
     let definition = definition_in_use(&settings, definition_flag, &run.state)?;
     let targets = run.targets(&[], until.map_or(Until::End, Until::After));
     for t in &run.state.targets {
@@ -251,6 +252,7 @@ pub async fn resume(
     for warning in run.prove(&bodies).await.map_err(BadInput)? {
         crate::noteln!("warning: {warning}");
     }
+    say_probes(&run);
     refuse_if_readonly(&settings)?;
     confirm(args.yes, &format!("Resume run {run_id} for {} pool(s)?", targets.len()))?;
     execute(&workspace, run, targets, bodies, args.json).await
@@ -343,6 +345,13 @@ fn apply_drain_policy(settings: &mut Settings, flag: Option<&str>) -> Result<(),
             policy.parse().map_err(|e: String| BadInput::new(format!("--on-drain-timeout: {e}")))?;
     }
     Ok(())
+}
+
+/// `--probe`'s verdicts, one line per pool (the JSON report has them too).
+fn say_probes(run: &Run) {
+    for (id, probe) in &run.probes {
+        crate::noteln!("probe {id}: {} (as {})", probe.detail, probe.probe_pool);
+    }
 }
 
 /// Asks on the terminal unless --yes; refuses without a terminal.

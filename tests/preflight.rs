@@ -229,10 +229,22 @@ async fn a_probe_lets_the_service_refuse_what_no_schema_knows() {
         assert!(sim.with_world(|w, _| w.find("p-render").unwrap().wire.autoscale()), "p-render untouched");
         assert_eq!(sim.stats().pools_created, 1, "only the probe");
     }
-    let (code, err, sim) = recreate_with("p-render", json!({}), &["--probe"]).await;
+    // An accepted probe leaves its trace: a line on stderr and the verdict in the JSON report.
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let (code, out, err) = output(
+        repool_command(dir.path())
+            .args(["recreate", "--pool", "p-render", "--probe", "--yes", "--json"])
+            .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+    );
     assert_eq!(code, 0, "{err}");
     assert!(probe_pools(&sim).iter().all(|(_, deleting)| *deleting), "{:?}", probe_pools(&sim));
     assert_eq!(sim.stats().pools_created, 2, "the probe, then the new pool");
+    let said = "probe p-render: the service accepted the body: created it with 0 nodes and evaluated its autoscale formula, then deleted it (as p-render-probe-";
+    assert!(err.contains(said), "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let probe = &report["pools"][0]["probe"];
+    assert_eq!(probe["accepted"], true, "{report:#}");
+    assert!(probe["probePool"].as_str().unwrap().starts_with("p-render-probe-"), "{report:#}");
 }
 
 /// A probe a crash left in the account (journaled before its create) is deleted by the next run.

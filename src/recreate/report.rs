@@ -1,6 +1,7 @@
 //! The outcome of a run: per pool, its steps with timestamps and durations, backup, old and new
 //! creation time, errors. `repool recreate --json` prints it; the TUI shows it.
 
+use super::probe::ProbeReport;
 use super::step::Step;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -109,6 +110,8 @@ pub struct PoolReport {
     pub new_creation_time: Option<jiff::Timestamp>,
     pub error: Option<String>,
     pub warnings: Vec<String>,
+    /// With `--probe`: how the service judged the create body before the run (None: not probed).
+    pub probe: Option<ProbeReport>,
 }
 
 impl PoolReport {
@@ -123,6 +126,7 @@ impl PoolReport {
             new_creation_time: None,
             error: None,
             warnings: Vec::new(),
+            probe: None,
         }
     }
 }

@@ -15,7 +15,7 @@ use super::journal::{self, Journal, Record, RunState, TargetRecord};
 use super::lock::RunLock;
 use super::policy::{RecreatePolicy, RunChoices};
 use super::preflight::{self, Findings, PreflightPolicy};
-use super::probe;
+use super::probe::{self, ProbeReport};
 use super::report::{PoolStatus, RunReport, RunStatus};
 use super::snapshots::Snapshots;
 use super::step::Step;
@@ -155,17 +155,25 @@ impl Workspace {
     }
 
     /// Deletes probes a crash left behind, then (with `--probe`, when preflight found nothing) lets
-    /// the service judge each body; what it refuses joins `findings`.
-    async fn probe(&self, pools: &[&crate::definition::PoolDefinition], findings: &mut Findings) {
+    /// the service judge each body; what it refuses joins `findings`. Each pool's verdict, by id.
+    async fn probe(
+        &self,
+        pools: &[&crate::definition::PoolDefinition],
+        findings: &mut Findings,
+    ) -> BTreeMap<String, ProbeReport> {
         let ledger = probe::Ledger::new(&self.data_dir.join("probes"), &self.account.file_name());
         findings.problems.extend(probe::sweep(&self.client, &ledger).await);
+        let mut verdicts = BTreeMap::new();
         if self.policy.probe && findings.problems.is_empty() {
             for pool in pools {
-                if let Err(refused) = probe::probe(&self.client, &ledger, &pool.id, &pool.body).await {
-                    findings.problems.push(format!("pool '{}': probe: {refused}", pool.id));
+                let verdict = probe::probe(&self.client, &ledger, &pool.id, &pool.body).await;
+                if !verdict.accepted {
+                    findings.problems.push(format!("pool '{}': probe: {}", pool.id, verdict.detail));
                 }
+                verdicts.insert(pool.id.clone(), verdict);
             }
         }
+        verdicts
     }
 
     /// The account's lock for a change made outside a run (`restore`).
@@ -236,7 +244,7 @@ impl Workspace {
         // A probe proves a create body; only pools that will be created need one.
         let created: Vec<&crate::definition::PoolDefinition> =
             chosen.iter().copied().filter(|p| !kept.contains(&p.id)).collect();
-        self.probe(&created, &mut findings).await;
+        let probes = self.probe(&created, &mut findings).await;
         if !findings.problems.is_empty() {
             let only_losses = findings.losses.len() == findings.problems.len();
             return Err(Refusal {
@@ -289,7 +297,7 @@ impl Workspace {
             .await
             .map_err(|e| format!("cannot write the journal {}: {e}", journal.path.display()))?;
         let state = journal::read(&journal.path).map_err(|e| e.to_string())?;
-        Ok(Run { workspace: self.clone(), state, journal, _lock: lock, warnings: findings.warnings })
+        Ok(Run { workspace: self.clone(), state, journal, _lock: lock, warnings: findings.warnings, probes })
     }
 
     /// Opens an unfinished run of this account to continue it (takes the lock).
@@ -320,7 +328,7 @@ impl Workspace {
         // The run goes on as its operator chose when it started, whoever continues it.
         let mut workspace = self.clone();
         workspace.preflight.accept_loss = state.choices.apply(&mut workspace.policy);
-        Ok(Run { workspace, state, journal, _lock: lock, warnings: Vec::new() })
+        Ok(Run { workspace, state, journal, _lock: lock, warnings: Vec::new(), probes: BTreeMap::new() })
     }
 
     /// The pre-run backup of `pool` from the newest run that touched it, and that run's id.
@@ -341,6 +349,9 @@ pub struct Run {
     _lock: RunLock,
     /// What preflight found worth saying that does not stop the run (an image's end of life near).
     pub warnings: Vec<String>,
+    /// With `--probe`: how the service judged each create body (pool id → verdict), for the
+    /// progress output and the report.
+    pub probes: BTreeMap<String, ProbeReport>,
 }
 
 impl Run {
@@ -442,8 +453,8 @@ impl Run {
 
     /// Preflight again before a run continues: the bodies it will create (recorded or from the
     /// definition in use) against the account as it is now, for every pool not created yet. All
-    /// problems at once; the warnings when there are none.
-    pub async fn prove(&self, bodies: &BTreeMap<String, Value>) -> Result<Vec<String>, String> {
+    /// problems at once; the warnings when there are none (and the probes' verdicts in `probes`).
+    pub async fn prove(&mut self, bodies: &BTreeMap<String, Value>) -> Result<Vec<String>, String> {
         let pools: Vec<crate::definition::PoolDefinition> = self
             .state
             .pending()
@@ -471,7 +482,7 @@ impl Run {
         let mut findings = self.workspace.preflight(&definition, &ids, &kept).await?;
         let chosen: Vec<&crate::definition::PoolDefinition> =
             definition.pools.iter().filter(|p| !kept.contains(&p.id)).collect();
-        self.workspace.probe(&chosen, &mut findings).await;
+        self.probes = self.workspace.probe(&chosen, &mut findings).await;
         if findings.problems.is_empty() {
             Ok(findings.warnings)
         } else {
@@ -532,6 +543,7 @@ impl Run {
         let mut report = engine.run(&self.state.run, self.journal.clone(), targets).await;
         for pool in &mut report.pools {
             pool.backup = self.state.target(&pool.id).and_then(|t| t.backup.clone());
+            pool.probe = self.probes.iter().find(|(id, _)| id.eq_ignore_ascii_case(&pool.id)).map(|(_, p)| p.clone());
         }
         report
     }
