@@ -8,6 +8,7 @@ use crate::cli::{RecreateArgs, ResumeArgs};
 use crate::config::Settings;
 use crate::definition::Definition;
 use crate::definition::plan::Plan;
+use crate::dry_run::DryRun;
 use crate::errors::{BadInput, Exit};
 use crate::headless::{connect, load_definition};
 use crate::recreate::engine::{PoolTarget, Progress};
@@ -161,7 +162,13 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
         .into());
     }
     if args.dry_run {
-        print_dry_run(&settings, &live, &ids, &strategies);
+        let api = &settings.api_version;
+        let dry = DryRun::new(&definition, &plan, &live, &ids, &strategies, &settings.policy, api);
+        if args.json {
+            crate::outln!("{}", serde_json::to_string_pretty(&dry)?);
+        } else {
+            crate::out!("{}", dry.text());
+        }
         return Ok(Exit::Done);
     }
     refuse_if_readonly(&settings)?;
@@ -366,55 +373,6 @@ fn confirm(yes: bool, question: &str) -> Result<(), BadInput> {
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| BadInput::new(e.to_string()))?;
     if answer.trim() == "yes" { Ok(()) } else { Err(BadInput::new("not confirmed; nothing was changed")) }
-}
-
-fn print_dry_run(settings: &Settings, live: &[Pool], ids: &[String], strategies: &BTreeMap<String, Strategy>) {
-    let policy = &settings.policy;
-    crate::outln!("Dry run: these calls would be made (nothing is changed now):");
-    for id in ids {
-        let live = live.iter().find(|p| p.id().eq_ignore_ascii_case(id));
-        let strategy = strategies.get(id).copied().unwrap_or_default();
-        crate::outln!("{id}:");
-        if strategy != Strategy::Recreate {
-            let steps: Vec<&str> = strategy.chain().iter().map(|s| s.name()).collect();
-            crate::outln!("  {}: {}", strategy.name(), steps.join(" → "));
-            if strategy == Strategy::Rebuild {
-                crate::outln!(
-                    "  POST /pools/{id}/resize  {{targetDedicatedNodes: 0, targetLowPriorityNodes: 0, nodeDeallocationOption: {}}}, then a backup",
-                    policy.node_deallocation_option
-                );
-            }
-            crate::outln!("  PATCH /pools/{id}  (only the properties that differ; If-Match: the pool's ETag)");
-            crate::outln!("  POST /pools/{id}/resize or /enableautoscale  (the defined capacity, when it differs)");
-            continue;
-        }
-        match live {
-            None => crate::outln!("  POST /pools  (not in the account: created from the definition)"),
-            Some(pool) => {
-                crate::outln!("  GET /pools  → pre-run backup (what `repool restore --pool {id}` gives back)");
-                if pool.autoscale() {
-                    crate::outln!("  POST /pools/{id}/disableautoscale  (autoscale is on)");
-                }
-                if !pool.is_steady() {
-                    crate::outln!("  POST /pools/{id}/stopresize  (a resize is in flight)");
-                }
-                if pool.target_nodes() > 0 || pool.current_nodes() > 0 {
-                    crate::outln!(
-                        "  POST /pools/{id}/resize  {{targetDedicatedNodes: 0, targetLowPriorityNodes: 0, nodeDeallocationOption: {}, resizeTimeout: {}}}",
-                        policy.node_deallocation_option,
-                        policy.resize_timeout
-                    );
-                }
-                crate::outln!("  GET /pools/{id}  → pre-delete snapshot (ETag guard)");
-                crate::outln!("  DELETE /pools/{id}  (If-Match: the drained pool's ETag)");
-                crate::outln!("  POST /pools  (the definition's body)");
-            }
-        }
-    }
-    crate::outln!(
-        "Waits poll GET /pools?$select=… every {}s, one call for all pools.",
-        policy.poll_interval.as_secs_f64()
-    );
 }
 
 async fn execute(

@@ -209,6 +209,20 @@ async fn recreate_from_the_command_line_with_a_json_report() {
         run(repool(dir.path()).args(["recreate", "--all", "--dry-run"]).env("AZURE_BATCH_ACCESS_KEY", &key));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("POST /pools/p-render/disableautoscale") && out.contains("DELETE /pools/p-ingest"), "{out}");
+    // The body it would POST, its registry password hidden.
+    assert!(out.contains("\"vmSize\": \"Standard_D8s_v3\"") && out.contains("\"password\": \"<redacted>\""), "{out}");
+    assert!(!out.contains("REPLACE-ME"), "{out}");
+    let (code, out, err) = run(repool(dir.path())
+        .args(["apply", "--pool", "p-render", "--dry-run", "--json"])
+        .env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 0, "{err}");
+    let dry: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let pool = &dry["pools"][0];
+    assert_eq!((pool["id"].as_str(), pool["strategy"].as_str()), (Some("p-render"), Some("rebuild")), "{dry:#}");
+    let patch = pool["calls"].as_array().unwrap().iter().find(|c| c["method"] == "PATCH").expect("a PATCH");
+    assert_eq!(patch["body"]["virtualMachineConfiguration"]["nodeAgentSKUId"], "batch.node.ubuntu 24.04", "{dry:#}");
+    assert!(patch["body"].get("vmSize").is_none(), "only what differs: {dry:#}");
+    assert!(!out.contains("REPLACE-ME"), "{out}");
     assert_eq!(common::mutating_calls(&sim), 0, "--dry-run changes nothing");
 
     let (code, _, err) = run(repool(dir.path()).args(["recreate", "--all"]).env("AZURE_BATCH_ACCESS_KEY", &key));
