@@ -26,11 +26,8 @@ pub fn main(mut cli: Cli) -> ExitCode {
         Ok(settings) => settings,
         Err(e) => return fail(Exit::BadInput, &e.to_string(), json),
     };
-    // The data dir holds backups, journals and logs: the user's alone.
-    if let Err(e) = crate::files::private_dir(&settings.paths.data_dir) {
-        let message = format!("cannot create the data directory {}: {e}", settings.paths.data_dir.display());
-        return fail(Exit::BadInput, &message, json);
-    }
+    // The data dir and its folders are created (privately) by what writes into them, so commands
+    // that only read work in a read-only or shared one and change nothing there.
     let _log_guard = match crate::logging::init(&settings.paths.log_dir(), &settings.log_level) {
         Ok(guard) => guard,
         Err(e) => return fail(Exit::BadInput, &e.to_string(), json),

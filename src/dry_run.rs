@@ -60,7 +60,7 @@ impl DryRun {
             "targetDedicatedNodes": 0,
             "targetLowPriorityNodes": 0,
             "nodeDeallocationOption": policy.node_deallocation_option.to_string(),
-            "resizeTimeout": policy.resize_timeout.to_string(),
+            "resizeTimeout": policy.drain_resize_timeout().to_string(),
         });
         let mut pools = Vec::new();
         for id in ids {

@@ -36,9 +36,9 @@ pub fn workspace_for(settings: &Settings, client: BatchClient) -> Workspace {
     Workspace::new(client, &settings.api_version, settings.policy.clone(), settings.paths.data_dir.clone())
 }
 
-async fn list_live(client: &BatchClient) -> Result<Vec<Pool>, BadInput> {
+async fn list_live(client: &BatchClient, ids: &[String]) -> Result<Vec<Pool>, BadInput> {
     client
-        .list_pools(None, None, None)
+        .list_pools_confirming(ids)
         .await
         .map_err(|e| BadInput::new(format!("preflight: the account did not answer ({e}); nothing was changed")))
 }
@@ -90,7 +90,6 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
     let definition = load_definition(&settings)?;
     let mut workspace = workspace(&settings)?;
     workspace.preflight.accept_loss = args.accept_loss.clone();
-    let live = list_live(&workspace.client).await?;
     let ids: Vec<String> = if args.all {
         definition.pools.iter().map(|p| p.id.clone()).collect()
     } else {
@@ -107,6 +106,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
     };
     // Only the chosen pools' env() variables are needed.
     definition.require_env(ids.iter().map(String::as_str)).map_err(|e| BadInput::new(e.to_string()))?;
+    let live = list_live(&workspace.client, &ids).await?;
     let plan = Plan::new(&definition, &live, &ids, &settings.api_version);
     crate::note!("{plan}");
     let unchanged: Vec<String> = (plan.pools.iter())
@@ -187,6 +187,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
         }
     };
     confirm(args.yes, &question)?;
+    warn_about_journals(&workspace);
     let run = workspace.start(&definition, &ids, intent).await.map_err(|e| BadInput(e.message))?;
     say_probes(&run);
     let bodies = run.bodies(Some(&definition), None).map_err(BadInput)?;
@@ -231,6 +232,7 @@ pub async fn resume(
         .transpose()
         .map_err(|e: String| BadInput::new(format!("--create-from {e}")))?;
     let workspace = workspace(&settings)?;
+    warn_about_journals(&workspace);
     let run_id = match args.run_id {
         Some(id) => id,
         None => workspace.unfinished_runs().into_iter().next().map(|s| s.run).ok_or_else(|| {
@@ -269,6 +271,9 @@ pub async fn resume(
 pub fn runs(settings: &Settings, json: bool) -> color_eyre::Result<Exit> {
     let workspace = workspace(settings)?;
     let runs = workspace.runs();
+    for warning in runs.iter().flat_map(RunState::warnings) {
+        crate::noteln!("warning: {warning}");
+    }
     if json {
         let list: Vec<Value> = runs.iter().map(run_json).collect();
         crate::outln!("{}", serde_json::to_string_pretty(&list)?);
@@ -278,15 +283,16 @@ pub fn runs(settings: &Settings, json: bool) -> color_eyre::Result<Exit> {
         crate::outln!("no runs for account {}", workspace.account);
     }
     for run in &runs {
-        crate::outln!("{}  {}  {}", run.run, run_state(run), run.definition);
-        for t in &run.targets {
-            let pool = run.pool(&t.pool);
+        let definition = if run.has_start() { run.definition.as_str() } else { "(run-started record unreadable)" };
+        crate::outln!("{}  {}  {definition}", run.run, run_state(run));
+        for id in run.pool_ids() {
+            let pool = run.pool(&id);
             let alarm = if pool.is_between_delete_and_create() && !run.is_closed() {
                 "  ← deleted, not yet recreated"
             } else {
                 ""
             };
-            crate::outln!("    {:<24} {}{alarm}", t.pool, pool.describe());
+            crate::outln!("    {id:<24} {}{alarm}", pool.describe());
         }
     }
     Ok(Exit::Done)
@@ -295,6 +301,7 @@ pub fn runs(settings: &Settings, json: bool) -> color_eyre::Result<Exit> {
 fn run_state(run: &RunState) -> &'static str {
     match run.finished {
         Some(status) if run.is_closed() => status.name(),
+        _ if run.holds_unknown_pools() => "damaged",
         _ if run.pending().is_empty() => "done",
         Some(status) => status.name(),
         None => "interrupted",
@@ -303,16 +310,16 @@ fn run_state(run: &RunState) -> &'static str {
 
 fn run_json(run: &RunState) -> Value {
     let pools: Vec<Value> = run
-        .targets
-        .iter()
-        .map(|t| {
-            let pool = run.pool(&t.pool);
+        .pool_ids()
+        .into_iter()
+        .map(|id| {
+            let pool = run.pool(&id);
             serde_json::json!({
-                "id": t.pool,
-                "state": pool.describe(),
                 "deletedNotRecreated": pool.is_between_delete_and_create() && !run.is_closed(),
-                "backup": t.backup,
+                "backup": run.target(&id).and_then(|t| t.backup.clone()),
+                "state": pool.describe(),
                 "error": pool.error,
+                "id": id,
             })
         })
         .collect();
@@ -322,21 +329,24 @@ fn run_json(run: &RunState) -> Value {
         "started": run.started,
         "definition": run.definition,
         "pools": pools,
+        "unreadableLines": run.unreadable,
+        "warnings": run.warnings(),
     })
 }
 
 /// `repool abandon RUN`: closes the run; its pools stay as they are.
 pub async fn abandon(settings: &Settings, run_id: &str, yes: bool) -> color_eyre::Result<Exit> {
     let workspace = workspace(settings)?;
-    let run = workspace.open(run_id).map_err(BadInput)?;
-    for t in &run.state.targets {
-        let pool = run.state.pool(&t.pool);
-        crate::noteln!("{:<24} {}", t.pool, pool.describe());
+    let run = workspace.open_any(run_id).map_err(BadInput)?;
+    for warning in run.state.warnings() {
+        crate::noteln!("warning: {warning}");
+    }
+    for id in run.state.pool_ids() {
+        let pool = run.state.pool(&id);
+        crate::noteln!("{id:<24} {}", pool.describe());
         if pool.is_between_delete_and_create() {
             crate::noteln!(
-                "  warning: '{}' was deleted and not recreated; restore it with `repool restore --pool {}`",
-                t.pool,
-                t.pool
+                "  warning: '{id}' was deleted and not recreated; restore it with `repool restore --pool {id}`"
             );
         }
     }
@@ -506,6 +516,41 @@ pub enum RestoreFrom {
     File(std::path::PathBuf),
 }
 
+/// A backup creates only the pool it is filed under (the pool named, or its folder in the backups
+/// directory): one whose id was edited or that was moved there is refused.
+fn check_filed_under(
+    settings: &Settings,
+    file: &std::path::Path,
+    named: Option<&str>,
+    id: &str,
+) -> Result<(), BadInput> {
+    let folder = file.parent().and_then(|f| f.file_name()).map(|f| f.to_string_lossy().into_owned());
+    let in_backups = std::fs::canonicalize(settings.paths.backup_dir())
+        .ok()
+        .zip(std::fs::canonicalize(file).ok())
+        .is_some_and(|(backups, file)| file.starts_with(backups));
+    let mismatch = match named {
+        Some(pool) => Some(pool.to_string()).filter(|p| !p.eq_ignore_ascii_case(id)),
+        None if in_backups => folder.filter(|f| !f.eq_ignore_ascii_case(&crate::recreate::backup::safe(id))),
+        None => None,
+    };
+    match mismatch {
+        Some(pool) => Err(BadInput::new(format!(
+            "backup {} is filed under pool '{pool}' but holds pool '{id}' (edited or misplaced?); restore creates \
+             only the pool a backup is filed under; nothing was changed",
+            file.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Says what is damaged or edited in the account's journals before a command relies on them.
+fn warn_about_journals(workspace: &Workspace) {
+    for warning in workspace.journal_warnings() {
+        crate::noteln!("warning: {warning}");
+    }
+}
+
 /// `repool restore`: creates a missing pool from a backup, with the secrets the service never returned.
 pub async fn restore(
     settings: &Settings,
@@ -514,18 +559,19 @@ pub async fn restore(
     yes: bool,
 ) -> color_eyre::Result<Exit> {
     use crate::recreate::restore::{body_from_backup, set_path};
-    let file = match from {
-        RestoreFrom::File(file) => file,
+    let (file, named) = match from {
+        RestoreFrom::File(file) => (file, None),
         RestoreFrom::Pool(id) => {
             let workspace = workspace(settings)?;
+            warn_about_journals(&workspace);
             let (run, file) = workspace.pre_run_backup(&id).ok_or_else(|| {
                 BadInput::new(format!(
                     "no run of account {} backed up pool '{id}'; pass a backup FILE (see `repool info` for the backups folder)",
                     workspace.account
                 ))
             })?;
-            crate::noteln!("restoring '{id}' as it was before run {run}: {}", file.display());
-            file
+            crate::noteln!("restoring '{id}' as it was before {run}: {}", file.display());
+            (file, Some(id))
         }
     };
     if file.to_string_lossy().ends_with("-pre-delete.json") {
@@ -539,6 +585,8 @@ pub async fn restore(
         .map_err(|e| BadInput::new(format!("cannot read backup {}: {e}", file.display())))?;
     let backup: Value = serde_json::from_str(&text)
         .map_err(|e| BadInput::new(format!("backup {} is not JSON: {e}", file.display())))?;
+    let id = backup["id"].as_str().unwrap_or_default();
+    check_filed_under(settings, &file, named.as_deref(), id)?;
     let (mut body, missing) = body_from_backup(&backup, &settings.api_version).map_err(BadInput)?;
     let mut supplied = Vec::new();
     for pair in secrets {

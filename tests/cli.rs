@@ -301,9 +301,9 @@ async fn a_second_run_on_the_same_account_is_refused() {
 async fn a_failed_pool_exits_1_and_says_why() {
     let (sim, dir) = common::fast_demo_with_config().await;
     let config = dir.path().join("repool/config.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replace("PT60M", "PT5M");
+    let text = std::fs::read_to_string(&config).unwrap().replace("PT60M\"", "PT5M\"\ndrain_timeout = \"PT10M\"");
     std::fs::write(&config, text).unwrap();
-    // 25-minute tasks, one just begun: a 5-minute resize timeout cannot drain them. At ×300 the
+    // 25-minute tasks, one just begun: a 10-minute drain cannot wait for them. At ×300 the
     // tasks last 5 s, ample for the binary to reach its drain even on a loaded machine.
     common::set_speed(&sim, 300.0);
     common::tasks_just_began(&sim, "p-ingest");
@@ -313,7 +313,11 @@ async fn a_failed_pool_exits_1_and_says_why() {
     assert_eq!(code, 1, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["pools"][0]["status"], "failed");
-    assert!(report["pools"][0]["error"].as_str().unwrap().contains("NOT deleted"));
+    let error = report["pools"][0]["error"].as_str().unwrap();
+    assert!(error.contains("NOT deleted"), "{error}");
+    // It says how to give the pool its nodes back.
+    assert!(error.contains("0 targets (before the run: 2 dedicated, 2 low-priority)"), "{error}");
+    assert!(error.contains("repool resume --on-drain-timeout wait"), "{error}");
     assert!(sim.with_world(|w, _| w.find("p-ingest").is_some()));
 }
 
@@ -473,4 +477,38 @@ async fn env_variables_are_asked_only_of_the_chosen_pools() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("p-ingest.vmSize: is required, e.g."), "{err}");
     assert_eq!(err.matches("vmSize").count(), 1, "p-render sets its own; p-ingest's is told once: {err}");
+}
+
+/// Issue 21, item 8: commands that only read work in a read-only data directory (no directory to
+/// create, no mode to set, no log file to open); a command that must write says why and changes
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_commands_work_in_a_read_only_data_directory() {
+    let Some(disk) = common::Tmpfs::mount("4m") else { return };
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let on_disk = |args: &[&str]| {
+        common::output(
+            common::repool_command(dir.path())
+                .args(args)
+                .env("REPOOL_DATA_DIR", disk.path())
+                .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+        )
+    };
+    let (code, _, err) = on_disk(&["recreate", "--pool", "p-render", "--until", "drain", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::remove_dir_all(disk.path().join("logs")).unwrap();
+    disk.read_only();
+    for args in [&["info"][..], &["validate"], &["runs"], &["pools"]] {
+        let (code, out, err) = on_disk(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(!err.contains("error"), "{args:?}: {err}");
+        if args == ["runs"] {
+            assert!(out.contains("p-render") && out.contains("paused after wait-drained"), "{out}");
+        }
+    }
+    let before = common::mutating_calls(&sim);
+    let (code, _, err) = on_disk(&["resume", "--yes"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert_eq!(common::mutating_calls(&sim), before);
 }

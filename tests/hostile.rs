@@ -444,3 +444,80 @@ async fn files_are_private_to_the_user() {
         assert!(!path.to_string_lossy().ends_with(".tmp"), "left behind: {}", path.display());
     }
 }
+
+/// Issue 21, item 3: nothing is written through a link planted where repool writes, and a
+/// directory repool did not create keeps its mode (the current one, a shared data directory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_links_are_never_followed_and_shared_directories_keep_their_mode() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let mode = |p: &std::path::Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+    let set_mode = |p: &std::path::Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let intact = || assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious", "written through a link");
+    // export into the current directory, links at the old temporary name and at the output itself.
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    set_mode(&work, 0o755);
+    symlink(&victim, work.join(".pools.json.j2.tmp")).unwrap();
+    symlink(&victim, work.join("pools.json.j2")).unwrap();
+    let (code, _, err) = output(
+        repool_command(dir.path())
+            .current_dir(&work)
+            .args(["export", "--all", "--output", "pools.json.j2"])
+            .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+    );
+    assert_eq!(code, 0, "{err}");
+    intact();
+    assert_eq!(mode(&work), 0o755, "the current directory keeps its mode");
+    let exported = work.join("pools.json.j2");
+    assert!(std::fs::symlink_metadata(&exported).unwrap().is_file(), "the link was replaced by the export");
+    assert_eq!(mode(&exported), 0o600);
+    assert!(std::fs::read_to_string(&exported).unwrap().contains("p-render"));
+    // A shared data directory keeps its mode, for a command that reads and one that writes.
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    set_mode(&shared, 0o1777);
+    for args in [&["info"][..], &["runs"], &["recreate", "--pool", "p-ingest", "--until", "steady", "--yes"]] {
+        let (code, _, err) = output(
+            repool_command(dir.path())
+                .args(args)
+                .env("REPOOL_DATA_DIR", &shared)
+                .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+        );
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert_eq!(mode(&shared), 0o1777, "{args:?} changed the shared directory's mode");
+    }
+    assert_eq!(mode(&shared.join("journal")), 0o700, "what repool creates there is private");
+    // In the data directory, a link at the account's lock, its probe ledger or today's log is refused.
+    let account = repool::recreate::account::AccountId::from_endpoint(&url::Url::parse(&sim.url).unwrap()).file_name();
+    let recreate = |extra: &[&str]| {
+        let mut command = repool_command(dir.path());
+        command.args(["recreate", "--pool", "p-render", "--yes"]).args(extra).env("AZURE_BATCH_ACCESS_KEY", sim.key());
+        output(&mut command)
+    };
+    for folder in ["locks", "probes", "logs"] {
+        std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+    }
+    let before = common::mutating_calls(&sim);
+    let lock = dir.path().join(format!("locks/{account}.lock"));
+    symlink(&victim, &lock).unwrap();
+    let (code, _, err) = recreate(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot open lock"), "{err}");
+    intact();
+    std::fs::remove_file(&lock).unwrap();
+    symlink(&victim, dir.path().join(format!("probes/{account}.jsonl"))).unwrap();
+    let (code, _, err) = recreate(&["--probe"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot write the probe ledger"), "{err}");
+    intact();
+    assert_eq!(common::mutating_calls(&sim), before, "refused before any change");
+    let today = dir.path().join(format!("logs/repool.log.{}", jiff::Timestamp::now().strftime("%Y-%m-%d")));
+    let _ = std::fs::remove_file(&today);
+    symlink(&victim, &today).unwrap();
+    let (code, _, err) = output(repool_command(dir.path()).arg("info"));
+    assert_eq!(code, 0, "a log that cannot be opened costs the log, not the command: {err}");
+    intact();
+}

@@ -1,8 +1,11 @@
 //! Model-based: seeded random sequences of what operators do — start runs (whole or `--until` a
 //! step), resume (with the run's own, an edited or another definition, choosing or not), kill -9
 //! at random instants, abandon, restore, recreate from the dashboard, a second run under another
-//! spelling of the account — through the real binary against the simulator. After every action
-//! the invariants of "never lose a pool" are checked; at the end every pool is brought back.
+//! spelling of the account, a second operator replacing a pool with one of its own under the same
+//! id — through the real binary against the simulator, now and then with list answers that leave
+//! pools out and changes whose answers are lost. After every action the invariants of "never lose
+//! a pool, never take one" are checked (and every pool a run reports done is at its targets and
+//! was made or changed by that run); at the end every pool is brought back.
 //!
 //! REPOOL_MODEL_SEQUENCES (default 1) sequences of REPOOL_MODEL_ACTIONS (default 24) actions each,
 //! from REPOOL_MODEL_SEED; every seed in tests/model-seeds.txt (seeds that once found a bug) runs too.
@@ -52,6 +55,8 @@ struct Model {
     rng: fastrand::Rng,
     log: Vec<String>,
     edits: u32,
+    /// Pools a second operator put under our ids: (creationTime, eTag) and when.
+    foreign: BTreeMap<String, ((String, String), jiff::Timestamp)>,
 }
 
 fn write_definition(path: &Path, edits: &serde_json::Value) {
@@ -89,6 +94,7 @@ impl Model {
             rng: fastrand::Rng::with_seed(seed),
             log: Vec::new(),
             edits: 0,
+            foreign: BTreeMap::new(),
         }
     }
 
@@ -113,13 +119,63 @@ impl Model {
     /// Runs the binary; an exit 2 (bad input, refused) must have changed nothing.
     fn run(&mut self, what: &str, args: Vec<String>) -> (i32, String) {
         let before = common::mutating_calls(&self.sim);
-        let (code, _, err) = output(&mut self.command(&args));
+        let (code, out, err) = output(&mut self.command(&args));
         let mutated = common::mutating_calls(&self.sim) - before;
         let first = err.lines().find(|l| l.starts_with("error")).unwrap_or("").to_string();
         self.log.push(format!("{what}: {args:?} → exit {code} {first}"));
         assert!(code != 2 || mutated == 0, "{}\nexit 2 but {mutated} mutating call(s):\n{err}", self.history());
         assert!([0, 1, 2].contains(&code), "{}\nunexpected exit {code}:\n{err}", self.history());
+        if args.iter().any(|a| a == "--json") {
+            self.check_report(&out, &err);
+        }
         (code, err)
+    }
+
+    /// A pool a run reports done is at its targets with healthy nodes, and was made (recreated:
+    /// a newer creation time) or changed (updated: the same creation time) by that run.
+    fn check_report(&self, out: &str, err: &str) {
+        let Ok(report) = serde_json::from_str::<serde_json::Value>(out) else { return };
+        for pool in report["pools"].as_array().into_iter().flatten() {
+            let (id, status) = (pool["id"].as_str().unwrap_or("?"), pool["status"].as_str().unwrap_or("?"));
+            if !["recreated", "updated"].contains(&status) {
+                continue;
+            }
+            let context = format!("{}\n{id} reported {status}: {pool:#}\n{err}", self.history());
+            let (target, healthy) = (pool["target"].as_u64(), pool["healthy"].as_u64());
+            assert!(target.is_some() && healthy >= target, "{context}\nnot at its targets");
+            let (old, new) = (pool["oldCreationTime"].as_str(), pool["newCreationTime"].as_str());
+            match status {
+                "recreated" => assert!(new.is_some() && new != old, "{context}\nnot a pool this run made"),
+                _ => assert!(old.is_none() || new == old, "{context}\nnot the pool the run started with"),
+            }
+        }
+    }
+
+    /// A second operator deletes one of our pools and creates another under its id at once.
+    fn replace_by_someone_else(&mut self) {
+        let id = ["p-render", "p-ingest"][self.rng.usize(..2)];
+        if self.gone(id) {
+            return;
+        }
+        self.sim.replace_pool(common::pool_body(id, 1)).unwrap();
+        let identity = common::pool_identity(&self.sim, id).unwrap();
+        self.initial.insert(id.to_lowercase(), identity.clone());
+        self.foreign.insert(id.to_lowercase(), (identity, jiff::Timestamp::now()));
+        self.log.push(format!("a second operator replaced {id} with a pool of its own"));
+    }
+
+    /// Now and then the next run meets list answers that leave pools out and changes whose
+    /// answers are lost.
+    fn flaky_network(&mut self) -> bool {
+        let spec = match self.rng.usize(..6) {
+            0 => "omit=0.3",
+            1 => "lost=0.15",
+            2 => "omit=0.2,lost=0.1",
+            _ => return false,
+        };
+        self.sim.set_faults(repool::sim::faults::Faults::parse(spec).unwrap());
+        self.log.push(format!("the network: {spec}"));
+        true
     }
 
     /// Runs the binary and SIGKILLs it once the journal grew by a random number of lines.
@@ -331,9 +387,18 @@ impl Model {
     }
 
     async fn step(&mut self) {
-        match self.rng.usize(..20) {
+        let flaky = self.flaky_network();
+        self.act().await;
+        if flaky {
+            self.sim.set_faults(repool::sim::faults::Faults::default());
+        }
+    }
+
+    async fn act(&mut self) {
+        match self.rng.usize(..21) {
             0..=4 => {
-                let args = self.recreate_args();
+                let mut args = self.recreate_args();
+                args.push("--json".into());
                 self.run("new run", args);
             }
             5..=7 => {
@@ -341,7 +406,8 @@ impl Model {
                 self.run_killed("new run", args).await;
             }
             8..=10 => {
-                if let Some(args) = self.resume_args() {
+                if let Some(mut args) = self.resume_args() {
+                    args.push("--json".into());
                     self.run("resume", args);
                 }
             }
@@ -366,6 +432,7 @@ impl Model {
             }
             15 => self.edit(),
             16 => self.second_spelling(),
+            17 => self.replace_by_someone_else(),
             _ => self.dashboard(),
         }
     }
@@ -407,6 +474,14 @@ impl Model {
         }
         for (pool, held_by) in holders {
             assert!(held_by.len() == 1, "{context}\n{pool} is held by several unfinished runs: {held_by:?}");
+        }
+        // Someone else's pool is touched only by a run started after it appeared (one that the
+        // operator started on the account as it then was).
+        for (id, (identity, at)) in &self.foreign {
+            if common::pool_identity(&self.sim, id).as_ref() != Some(identity) {
+                let later = runs.iter().any(|r| r.started.is_some_and(|s| s > *at) && r.target(id).is_some());
+                assert!(later, "{context}\n{id}, created by someone else, was changed by a run from before it");
+            }
         }
     }
 

@@ -236,3 +236,167 @@ async fn resume_until_a_step_and_runs_shows_where_pools_stand() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(sim.stats().pools_created, 1);
 }
+
+/// The newest journal in `dir` and its run id (its file name).
+fn newest_journal(dir: &Path) -> (std::path::PathBuf, String) {
+    let journal = repool::recreate::journal::list(&dir.join("journal")).remove(0);
+    let run = journal.file_stem().unwrap().to_string_lossy().into_owned();
+    (journal, run)
+}
+
+/// Rewrites line `n` (from 0) of a journal as `edit` returns it.
+fn edit_line(journal: &Path, n: usize, edit: impl Fn(&str) -> Vec<u8>) {
+    let text = std::fs::read_to_string(journal).unwrap();
+    let mut bytes = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        bytes.extend(if i == n { edit(line) } else { line.as_bytes().to_vec() });
+        bytes.push(b'\n');
+    }
+    std::fs::write(journal, bytes).unwrap();
+}
+
+/// Issue 21, item 4: a journal line torn inside `→` (repool writes it in error records) still
+/// shows the run, resumes it, finds its backup and keeps its pool from a new run; a garbled
+/// run-started line is named, and no new run starts until the operator deals with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_journal_is_never_invisible() {
+    let (sim, dir, key) = setup().await;
+    let (code, _, err) = repool(dir.path(), &key, &["recreate", "--pool", "p-render", "--until", "delete", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    let (journal, run) = newest_journal(dir.path());
+    let drained = std::fs::read_to_string(&journal).unwrap().lines().position(|l| l.contains("step-finished")).unwrap();
+    edit_line(&journal, drained, |line| {
+        let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+        record["detail"] = "retried → ok".into();
+        let mut bytes = serde_json::to_vec(&record).unwrap();
+        let arrow = bytes.windows(3).position(|w| w == "→".as_bytes()).unwrap();
+        bytes.remove(arrow + 2);
+        bytes
+    });
+    assert!(std::str::from_utf8(&std::fs::read(&journal).unwrap()).is_err(), "the journal is not UTF-8 now");
+    let runs = runs_json(dir.path(), &key);
+    assert_eq!(runs[0]["runId"], run.as_str(), "{runs:#}");
+    assert_eq!(runs[0]["pools"][0]["deletedNotRecreated"], true);
+    let before = common::mutating_calls(&sim);
+    let (code, _, err) = repool(dir.path(), &key, &["recreate", "--pool", "p-render", "--yes"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("unfinished run {run}")), "{err}");
+    let (code, _, err) = repool(dir.path(), &key, &["restore", "--pool", "p-render"]);
+    assert_eq!(code, 2, "it needs the registry password: {err}");
+    assert!(err.contains(&format!("before run {run}")), "the backup is found: {err}");
+    assert_eq!(common::mutating_calls(&sim), before);
+    let (code, _, err) = repool(dir.path(), &key, &["resume", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("run {run}")), "{err}");
+    assert_eq!(sim.stats().pools_created, 1);
+
+    // The run-started line of another run garbled: its pools cannot be known.
+    let (code, _, err) = repool(dir.path(), &key, &["recreate", "--pool", "p-ingest", "--until", "delete", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    common::wait_until("p-ingest is gone", || common::pool_identity(&sim, "p-ingest").is_none());
+    let (journal, run) = newest_journal(dir.path());
+    edit_line(&journal, 0, |line| [&line.as_bytes()[..20], b"\xff\xfe"].concat());
+    let (code, out, err) = repool(dir.path(), &key, &["runs"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{run}  damaged")) && out.contains("p-ingest"), "{out}");
+    assert!(err.contains(&format!("journal {}: line(s) 1 cannot be read", journal.display())), "{err}");
+    let before = common::mutating_calls(&sim);
+    let (code, _, err) = repool(dir.path(), &key, &["recreate", "--pool", "p-render", "--yes"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot tell which") && err.contains(&format!("repool abandon {run}")), "{err}");
+    let (code, _, err) = repool(dir.path(), &key, &["resume", &run, "--yes"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot be resumed"), "{err}");
+    assert_eq!(common::mutating_calls(&sim), before, "refusals change nothing");
+    // What the advice says works: restore from the backup filed under the pool, then abandon.
+    let (code, _, err) = repool(dir.path(), &key, &["restore", "--pool", "p-ingest", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(common::pool_identity(&sim, "p-ingest").is_some());
+    let (code, _, err) = repool(dir.path(), &key, &["abandon", &run, "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = repool(dir.path(), &key, &["recreate", "--pool", "p-render", "--until", "steady", "--yes"]);
+    assert_eq!(code, 0, "a closed damaged run holds nothing: {err}");
+}
+
+/// Issue 21, item 10: a run has one identity, its journal's file name; an edited run id is said,
+/// and `runs` and `resume` agree on the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_run_id_is_known_by_its_file_name() {
+    let (sim, dir, key) = setup().await;
+    let (code, _, err) = repool(dir.path(), &key, &["recreate", "--pool", "p-render", "--until", "drain", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    let (journal, run) = newest_journal(dir.path());
+    edit_line(&journal, 0, |line| line.replace(&format!("\"run\":\"{run}\""), "\"run\":\"someone-else\"").into_bytes());
+    let runs = runs_json(dir.path(), &key);
+    assert_eq!(runs[0]["runId"], run.as_str());
+    assert!(runs[0]["warnings"][0].as_str().unwrap().contains("names run someone-else"), "{runs:#}");
+    let (code, _, err) = repool(dir.path(), &key, &["resume", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("someone-else") && err.contains(&format!("run {run}")), "{err}");
+    assert_eq!(sim.stats().pools_created, 1);
+    assert_eq!(runs_json(dir.path(), &key)[0]["state"], "done");
+}
+
+/// Issue 21, item 10: a backup creates only the pool it is filed under; one whose id was edited
+/// is refused before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_creates_only_the_pool_a_backup_is_filed_under() {
+    let (sim, dir, key) = setup().await;
+    let (code, _, err) = repool(dir.path(), &key, &["recreate", "--pool", "p-ingest", "--until", "delete", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    common::wait_until("p-ingest is gone", || common::pool_identity(&sim, "p-ingest").is_none());
+    let backup = runs_json(dir.path(), &key)[0]["pools"][0]["backup"].as_str().unwrap().to_string();
+    let mut body: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&backup).unwrap()).unwrap();
+    body["id"] = "ghost-pool".into();
+    std::fs::write(&backup, body.to_string()).unwrap();
+    let before = common::mutating_calls(&sim);
+    for args in [&["restore", "--pool", "p-ingest", "--yes"][..], &["restore", &backup, "--yes"]] {
+        let (code, _, err) = repool(dir.path(), &key, args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("filed under pool 'p-ingest' but holds pool 'ghost-pool'"), "{err}");
+    }
+    assert_eq!(common::mutating_calls(&sim), before);
+    assert!(common::pool_identity(&sim, "ghost-pool").is_none());
+}
+
+/// Issue 21, item 8: the disk fills between delete and create. The run stops before the create
+/// (it cannot journal it), says the pool is deleted and how it comes back; once there is space,
+/// resume recreates it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_between_delete_and_create_says_how_the_pool_comes_back() {
+    let Some(disk) = common::Tmpfs::mount("4m") else { return };
+    let (sim, dir, key) = setup().await;
+    let data = disk.path().to_str().unwrap();
+    let on_disk = |args: &[&str]| {
+        output(repool_command(dir.path()).args(args).env("REPOOL_DATA_DIR", data).env("AZURE_BATCH_ACCESS_KEY", &key))
+    };
+    let (code, _, err) = on_disk(&["recreate", "--pool", "p-render", "--until", "gone", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(common::pool_identity(&sim, "p-render").is_none());
+    let (journal, run) = newest_journal(disk.path());
+    // The journal's last page filled with blank lines (read as nothing), then the disk: the
+    // next record needs a page the disk no longer has.
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+    let size = std::fs::metadata(&journal).unwrap().len();
+    let mut file = std::fs::OpenOptions::new().append(true).open(&journal).unwrap();
+    std::io::Write::write_all(&mut file, &vec![b'\n'; (page - size % page) as usize]).unwrap();
+    let filler = disk.path().join("filler");
+    let mut fill = std::fs::File::create(&filler).unwrap();
+    while std::io::Write::write_all(&mut fill, &[0u8; 4096]).is_ok() {}
+    drop(fill);
+    let (code, _, err) = on_disk(&["resume", "--yes"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(
+        err.contains("Pool 'p-render' is deleted and not yet recreated")
+            && err.contains(&format!("has space again, `repool resume {run}` recreates it")),
+        "{err}"
+    );
+    assert_eq!(sim.stats().pools_created, 0, "nothing is created that the journal does not know of");
+    std::fs::remove_file(&filler).unwrap();
+    let (code, _, err) = on_disk(&["resume", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(common::pool_identity(&sim, "p-render").is_some());
+    assert_eq!(sim.stats().pools_created, 1);
+}

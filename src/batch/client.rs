@@ -154,6 +154,26 @@ impl BatchClient {
         self.list_all("list pools", self.url("/pools", &query)).await
     }
 
+    /// Every pool, with the absence of each of `ids` confirmed by a direct read: a list answer
+    /// can leave a pool out (pages shift while pools come and go), and what is absent gets created.
+    pub async fn list_pools_confirming(&self, ids: &[String]) -> Result<Vec<Pool>, BatchError> {
+        let mut pools = self.list_pools(None, None, None).await?;
+        for id in ids {
+            if pools.iter().any(|p| p.id().eq_ignore_ascii_case(id)) {
+                continue;
+            }
+            match self.get_pool(id, None).await {
+                Ok(pool) => {
+                    tracing::warn!(pool = %id, "the pool list left out a pool that exists; using a direct read");
+                    pools.push(pool);
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(pools)
+    }
+
     pub async fn get_pool(&self, id: &str, select: Option<&str>) -> Result<Pool, BatchError> {
         let query: Vec<_> = select.map(|s| ("$select", s.to_string())).into_iter().collect();
         let url = self.url(&pool_path(id, ""), &query);

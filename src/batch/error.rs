@@ -130,11 +130,10 @@ impl ServiceError {
             "UnsupportedRequestVersion" => {
                 "the account does not accept this api-version: set api_version in config.toml (or --api-version) to 2025-06-01, the default, or 2024-07-01.20.0"
             }
-            "TooManyEnableAutoScaleRequests" | "TooManyRequests" => {
-                "autoscale was changed less than 30 s ago on this pool; wait and retry"
-            }
+            "TooManyEnableAutoScaleRequests" => "autoscale was changed less than 30 s ago on this pool; wait and retry",
+            "TooManyRequests" => "the service is throttling this account's requests; wait and retry",
             "OperationTimedOut" | "ServerBusy" | "InternalError" => {
-                "a transient service fault; repool already retried, so try again in a few minutes"
+                "a transient service fault (repool retries these for up to 2 minutes); try again in a few minutes"
             }
             "ConditionNotMet" => "someone else changed the pool meanwhile; refresh and check it",
             "PoolQuotaReached" => "the account's pool quota is full: delete a pool or raise the quota",
@@ -162,6 +161,9 @@ impl fmt::Display for ServiceError {
                 write!(f, " [{}: {}]", escape(key), escape(value))?;
             }
             write!(f, " — {}", self.advice())?;
+            if let Some(after) = self.retry_after.filter(|d| !d.is_zero()) {
+                write!(f, " (the service asked to retry after {} s)", after.as_secs())?;
+            }
         }
         if let Some(id) = &self.request_id {
             write!(f, " (request-id {})", escape(id))?;

@@ -26,14 +26,17 @@ pub fn save(
     kind: BackupKind,
     body: &serde_json::Value,
 ) -> std::io::Result<PathBuf> {
-    let folder = dir.join(safe(account)).join(safe(pool));
-    crate::files::private_dir(dir)?;
-    crate::files::private_dir(&dir.join(safe(account)))?;
+    let folder = folder(dir, account, pool);
     let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.3fZ").to_string();
     let path = folder.join(format!("{stamp}-{}.json", kind.suffix()));
     let text = serde_json::to_string_pretty(body).map_err(std::io::Error::other)?;
     crate::files::write_atomic(&path, text.as_bytes())?;
     Ok(path)
+}
+
+/// Where `save` files the backups of `pool`.
+pub fn folder(dir: &Path, account: &str, pool: &str) -> PathBuf {
+    dir.join(safe(account)).join(safe(pool))
 }
 
 /// Path components from ids and names: nothing that climbs out of the backup directory.

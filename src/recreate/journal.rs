@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 /// How a step that did not fail ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +109,8 @@ type Ack = tokio::sync::oneshot::Sender<std::io::Result<()>>;
 pub struct Journal {
     pub path: PathBuf,
     tx: std::sync::mpsc::Sender<(String, Option<Ack>)>,
+    /// The first failed write, once there was one.
+    failed: Arc<OnceLock<std::io::Error>>,
 }
 
 impl Journal {
@@ -127,24 +130,32 @@ impl Journal {
             }
         }
         let (tx, rx) = std::sync::mpsc::channel::<(String, Option<Ack>)>();
+        let failed = Arc::new(OnceLock::new());
+        let failure = failed.clone();
         std::thread::Builder::new().name("journal".into()).spawn(move || {
-            let mut failed: Option<std::io::Error> = None;
             while let Ok(first) = rx.recv() {
                 let mut batch = vec![first];
                 batch.extend(rx.try_iter());
-                if failed.is_none() {
+                if failure.get().is_none() {
                     let text: String = batch.iter().map(|(line, _)| line.as_str()).collect();
-                    failed = file.write_all(text.as_bytes()).and_then(|_| file.sync_data()).err();
+                    if let Err(e) = file.write_all(text.as_bytes()).and_then(|_| file.sync_data()) {
+                        let _ = failure.set(e);
+                    }
                 }
                 for ack in batch.into_iter().filter_map(|(_, ack)| ack) {
-                    let _ = ack.send(match &failed {
+                    let _ = ack.send(match failure.get() {
                         None => Ok(()),
                         Some(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
                     });
                 }
             }
         })?;
-        Ok(Journal { path, tx })
+        Ok(Journal { path, tx, failed })
+    }
+
+    /// Why the journal stopped taking records, if it did (a full or read-only disk).
+    pub fn failure(&self) -> Option<&std::io::Error> {
+        self.failed.get()
     }
 
     /// Appends one record; returns once it is fsynced.
@@ -171,7 +182,15 @@ impl Journal {
 /// What a journal says about a run.
 #[derive(Clone, Debug, Default)]
 pub struct RunState {
+    /// The run's one identity: its journal's file name (what `resume` and `abandon` open).
     pub run: String,
+    pub path: PathBuf,
+    /// The run id the run-started record gives when it is not the file name (an edited journal).
+    pub recorded_id: Option<String>,
+    /// Lines (from 1) that are no record: torn by a crash, damaged or edited.
+    pub unreadable: Vec<usize>,
+    /// Records read.
+    pub records: usize,
     pub account: String,
     pub endpoint: String,
     pub definition: String,
@@ -206,7 +225,8 @@ impl RunState {
 
     pub fn pool(&self, id: &str) -> PoolState {
         let target = self.target(id);
-        let mut state = target.and_then(|t| self.per_pool.get(&t.pool)).cloned().unwrap_or_default();
+        let key = target.map_or(id, |t| t.pool.as_str());
+        let mut state = self.per_pool.get(key).cloned().unwrap_or_default();
         state.strategy = target.map(|t| t.strategy).unwrap_or_default();
         state
     }
@@ -231,19 +251,80 @@ impl RunState {
             .collect()
     }
 
-    /// Pools this run has begun and not finished: no other run may take them.
+    /// Pools this run has begun and not finished: no other run may take them. Where lines of an
+    /// open run cannot be read, any target not known to be done may have begun in them.
     pub fn held_pools(&self) -> Vec<String> {
         if self.is_closed() {
             return Vec::new();
         }
+        let damaged = !self.unreadable.is_empty();
         self.targets
             .iter()
             .filter(|t| {
                 let pool = self.pool(&t.pool);
-                pool.last_finished.or(pool.in_flight).is_some() && !pool.status.is_some_and(PoolStatus::is_done)
+                (damaged || pool.last_finished.or(pool.in_flight).is_some())
+                    && !pool.status.is_some_and(PoolStatus::is_done)
             })
             .map(|t| t.pool.clone())
             .collect()
+    }
+
+    /// The run-started record was read: the run's account, targets and bodies are known.
+    pub fn has_start(&self) -> bool {
+        self.started.is_some()
+    }
+
+    /// The run-started record is unreadable, the run is open and went past its first line, so
+    /// which account and pools it holds cannot be known. (A lone torn first line is a run that
+    /// never started: nothing acts before that line is on disk.)
+    pub fn holds_unknown_pools(&self) -> bool {
+        !self.has_start() && !self.is_closed() && (self.records > 0 || self.unreadable.len() > 1)
+    }
+
+    /// The pools the journal names: its targets, or the pools of its step records when the
+    /// run-started record is unreadable.
+    pub fn pool_ids(&self) -> Vec<String> {
+        if self.has_start() {
+            self.targets.iter().map(|t| t.pool.clone()).collect()
+        } else {
+            self.per_pool.keys().cloned().collect()
+        }
+    }
+
+    /// What the operator must know about this journal's damage or edits, one line each.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let file = self.path.display();
+        if !self.unreadable.is_empty() {
+            let lines: Vec<String> = self.unreadable.iter().map(usize::to_string).collect();
+            let consequence = if self.holds_unknown_pools() {
+                format!(
+                    "its run-started record is lost, so which account and pools run {} holds is unknown and no new                      run starts until it is dealt with (`repool runs` shows the pools it names; restore any that is                      missing with `repool restore --pool ID`, then `repool abandon {}`)",
+                    self.run, self.run
+                )
+            } else if !self.has_start() {
+                "nothing else was recorded: the run never started".to_string()
+            } else if self.is_closed() {
+                "the run is closed".to_string()
+            } else {
+                format!(
+                    "what they recorded is unknown, so every pool of run {} not yet done stays held by it",
+                    self.run
+                )
+            };
+            warnings.push(format!(
+                "journal {file}: line(s) {} cannot be read (torn or damaged); {consequence}",
+                lines.join(", ")
+            ));
+        }
+        if let Some(recorded) = &self.recorded_id {
+            warnings.push(format!(
+                "journal {file}: its run-started record names run {recorded}, its file name run {}; repool knows \
+                 the run by its file name",
+                self.run
+            ));
+        }
+        warnings
     }
 }
 
@@ -283,16 +364,26 @@ impl PoolState {
     }
 }
 
+/// Reads what can be read: each line on its own (bytes that are not UTF-8 replaced), lines that
+/// are no record counted in `unreadable`, never the whole file refused for one of them.
 pub fn read(path: &Path) -> std::io::Result<RunState> {
-    let mut state = RunState::default();
-    for line in BufReader::new(File::open(path)?).lines() {
-        let line = line?;
+    let run = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut state = RunState { run, path: path.to_path_buf(), ..Default::default() };
+    for (n, line) in BufReader::new(File::open(path)?).split(b'\n').enumerate() {
+        let line = String::from_utf8_lossy(&line?).into_owned();
+        if line.trim().is_empty() {
+            continue;
+        }
         // A crash can leave a torn line; everything before it is intact.
-        let Ok(line) = serde_json::from_str::<Line>(&line) else { continue };
+        let Ok(line) = serde_json::from_str::<Line>(&line) else {
+            state.unreadable.push(n + 1);
+            continue;
+        };
+        state.records += 1;
         match line.record {
             Record::RunStarted { run, account, endpoint, definition, digest, targets, choices } => {
                 state.choices = choices;
-                state.run = run;
+                state.recorded_id = Some(run).filter(|r| *r != state.run);
                 state.account = account;
                 state.endpoint = endpoint;
                 state.definition = definition;
@@ -427,6 +518,64 @@ mod tests {
         assert_eq!(state.per_pool["new"].status, Some(PoolStatus::Recreated));
         assert_eq!(state.per_pool["back"].status, Some(PoolStatus::RolledBack));
         assert_eq!(state.per_pool["midway"].status, None);
+    }
+
+    /// Bytes of a torn `→` and a garbled run-started line: everything else is still read, the
+    /// damage is named, and what the run holds stays held.
+    #[tokio::test]
+    async fn damage_hides_only_the_damaged_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path(), "r1").unwrap();
+        let target = |pool: &str| TargetRecord {
+            pool: pool.into(),
+            body: serde_json::json!({}),
+            backup: None,
+            strategy: Strategy::Recreate,
+        };
+        let started = Record::RunStarted {
+            run: "edited".into(),
+            account: "a".into(),
+            endpoint: "e".into(),
+            definition: "d".into(),
+            digest: "x".into(),
+            targets: vec![target("p"), target("q")],
+            choices: RunChoices::default(),
+        };
+        journal.append(started).await.unwrap();
+        journal.append(Record::StepStarted { pool: "p".into(), step: Step::Delete }).await.unwrap();
+        let failed =
+            Record::PoolFinished { pool: "p".into(), status: PoolStatus::Failed, error: Some("a → b".into()) };
+        journal.append(failed).await.unwrap();
+        let mut text = std::fs::read(&journal.path).unwrap();
+        let arrow = text.windows(3).position(|w| w == "→".as_bytes()).unwrap();
+        text.remove(arrow + 2);
+        std::fs::write(&journal.path, &text).unwrap();
+        let state = read(&journal.path).unwrap();
+        assert_eq!((state.run.as_str(), state.recorded_id.as_deref()), ("r1", Some("edited")));
+        assert!(state.unreadable.is_empty(), "a torn character costs only itself");
+        assert_eq!(state.per_pool["p"].status, Some(PoolStatus::Failed));
+        assert!(state.per_pool["p"].error.as_deref().unwrap().contains('\u{fffd}'));
+        assert_eq!(state.held_pools(), ["p"]);
+        // A line lost after the start: every target not known done may have begun in it.
+        let mut damaged = text.clone();
+        damaged.extend_from_slice(b"\xff\xfe garbage\n");
+        std::fs::write(&journal.path, &damaged).unwrap();
+        let state = read(&journal.path).unwrap();
+        assert_eq!(state.unreadable, [4]);
+        assert_eq!(state.held_pools(), ["p", "q"]);
+        assert!(state.warnings()[0].contains("line(s) 4 cannot be read"), "{:?}", state.warnings());
+        // The run-started line garbled: the run is still seen, and what it holds is unknown.
+        let first = text.iter().position(|b| *b == b'\n').unwrap();
+        let mut headless = b"{\"ts\":garbled\n".to_vec();
+        headless.extend_from_slice(&text[first + 1..]);
+        std::fs::write(&journal.path, &headless).unwrap();
+        let state = read(&journal.path).unwrap();
+        assert!(!state.has_start() && state.holds_unknown_pools());
+        assert_eq!(state.pool_ids(), ["p"]);
+        assert_eq!(state.pool("p").status, Some(PoolStatus::Failed), "its records are read by pool");
+        // A lone torn first line: the run never started, nothing is held.
+        std::fs::write(&journal.path, b"{\"ts\":\"2026").unwrap();
+        assert!(!read(&journal.path).unwrap().holds_unknown_pools());
     }
 
     #[tokio::test]

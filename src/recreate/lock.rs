@@ -30,10 +30,13 @@ impl RunLock {
                 holder.trim()
             ));
         }
-        file.set_len(0)
-            .and_then(|_| file.rewind())
-            .and_then(|_| file.write_all(run.as_bytes()))
-            .map_err(|e| e.to_string())?;
+        // Who holds it is for the message above only: written over the old holder, then cut to
+        // length (no new block needed, so a full disk does not stop a resume that must recreate).
+        let named =
+            file.rewind().and_then(|_| file.write_all(run.as_bytes())).and_then(|_| file.set_len(run.len() as u64));
+        if let Err(e) = named {
+            tracing::warn!("cannot write the run id into {}: {e}", path.display());
+        }
         Ok(RunLock { _file: file })
     }
 }

@@ -88,7 +88,7 @@ impl std::str::FromStr for DrainTimeoutPolicy {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecreatePolicy {
     pub node_deallocation_option: NodeDeallocationOption,
-    /// Sent with the resize to 0.
+    /// Sent with resizes that give a pool its nodes when its definition names no timeout.
     pub resize_timeout: BatchDuration,
     pub poll_interval: Duration,
     /// Poll interval right after a transition is expected (creation, stop resize).
@@ -111,6 +111,16 @@ pub struct RecreatePolicy {
     pub max_unavailable: Option<usize>,
     /// Let the service validate each create body with a throwaway 0-node pool before the run.
     pub probe: bool,
+}
+
+impl RecreatePolicy {
+    /// The resize to 0 carries the drain's own timeout: with the service's default (15 minutes)
+    /// a drain waiting on longer tasks would stop with AllocationTimedout long before
+    /// `drain_timeout`. The service documents a minimum (5 minutes) and no maximum.
+    pub fn drain_resize_timeout(&self) -> BatchDuration {
+        let drain = BatchDuration::from_secs(self.drain_timeout.as_secs());
+        if drain > self.resize_timeout { drain } else { self.resize_timeout }
+    }
 }
 
 impl Default for RecreatePolicy {

@@ -45,9 +45,10 @@ impl Ledger {
     pub fn leftovers(&self) -> Vec<(String, String)> {
         let Ok(file) = std::fs::File::open(&self.path) else { return Vec::new() };
         let mut open: Vec<(String, String)> = Vec::new();
-        for line in std::io::BufReader::new(file).lines().map_while(Result::ok) {
-            // A torn last line (a crash mid-write) was never followed by the create.
-            let Ok(entry) = serde_json::from_str::<Entry>(&line) else { continue };
+        for line in std::io::BufReader::new(file).split(b'\n').map_while(Result::ok) {
+            // A torn last line (a crash mid-write) was never followed by the create; a damaged
+            // one hides only itself.
+            let Ok(entry) = serde_json::from_str::<Entry>(&String::from_utf8_lossy(&line)) else { continue };
             open.retain(|(probe, _)| *probe != entry.probe);
             if !entry.deleted {
                 open.push((entry.probe, entry.pool));

@@ -112,6 +112,18 @@ pub struct PoolReport {
     pub warnings: Vec<String>,
     /// With `--probe`: how the service judged the create body before the run (None: not probed).
     pub probe: Option<ProbeReport>,
+    /// The health gate's figures (absent when the pool never reached it).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityFigures>,
+}
+
+/// What the health gate saw: the nodes the pool targets (what its autoscale formula asked),
+/// the nodes it has, and how many of them are healthy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CapacityFigures {
+    pub target: u32,
+    pub current: u32,
+    pub healthy: u32,
 }
 
 impl PoolReport {
@@ -127,6 +139,7 @@ impl PoolReport {
             error: None,
             warnings: Vec::new(),
             probe: None,
+            capacity: None,
         }
     }
 }

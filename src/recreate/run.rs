@@ -10,7 +10,7 @@
 
 use super::account::AccountId;
 use super::backup::{self, BackupKind};
-use super::engine::{CreateBody, Engine, EngineConfig, PoolTarget, Progress};
+use super::engine::{CreateBody, Engine, EngineConfig, PoolTarget, PreRun, Progress};
 use super::journal::{self, Journal, Record, RunState, TargetRecord};
 use super::lock::RunLock;
 use super::policy::{RecreatePolicy, RunChoices};
@@ -134,7 +134,7 @@ impl Workspace {
         ids: &[String],
         kept: &[String],
     ) -> Result<Findings, String> {
-        let live = self.client.list_pools(None, None, None).await.map_err(|e| format!("preflight: {e}"))?;
+        let live = self.client.list_pools_confirming(ids).await.map_err(|e| format!("preflight: {e}"))?;
         self.preflight_against(definition, ids, &live, kept).await
     }
 
@@ -181,15 +181,26 @@ impl Workspace {
         RunLock::acquire(&self.lock_dir(), &self.account, holder)
     }
 
-    /// The runs journaled for this account, newest (by start) first.
+    /// The runs journaled for this account, newest (by start) first; a journal whose run-started
+    /// record is unreadable may be this account's, so it is listed too (after the others).
     pub fn runs(&self) -> Vec<RunState> {
         let mut runs: Vec<RunState> = journal::list(&self.journal_dir())
             .iter()
             .filter_map(|p| journal::read(p).ok())
-            .filter(|s| !s.run.is_empty() && AccountId::parse(&s.account) == self.account)
+            .filter(|s| match s.has_start() {
+                true => AccountId::parse(&s.account) == self.account,
+                // An empty file: a run that never wrote its first line.
+                false => s.records > 0 || !s.unreadable.is_empty(),
+            })
             .collect();
         runs.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.run.cmp(&a.run)));
         runs
+    }
+
+    /// What is damaged or edited in this account's journals, one line each (for every command
+    /// that reads runs to say before it acts).
+    pub fn journal_warnings(&self) -> Vec<String> {
+        self.runs().iter().flat_map(RunState::warnings).collect()
     }
 
     /// Runs of this account with work left, newest first.
@@ -215,7 +226,19 @@ impl Workspace {
         definition.require_env(chosen.iter().map(|p| p.id.as_str())).map_err(|e| e.to_string())?;
         let run_id = journal::new_run_id();
         let lock = RunLock::acquire(&self.lock_dir(), &self.account, &run_id)?;
-        for other in self.unfinished_runs() {
+        let runs = self.runs();
+        if let Some(unknown) = runs.iter().find(|r| r.holds_unknown_pools()) {
+            return Err(format!(
+                "journal {} is damaged: its run-started record cannot be read, so repool cannot tell which \
+                 account and pools run {} holds. Check the pools it names (`repool runs`), restore any that is \
+                 missing (`repool restore --pool ID`), then `repool abandon {}`; nothing was changed",
+                unknown.path.display(),
+                unknown.run,
+                unknown.run
+            )
+            .into());
+        }
+        for other in runs.iter().filter(|r| !r.is_closed() && !r.pending().is_empty()) {
             let held = other.held_pools();
             if let Some(pool) = chosen.iter().find(|c| held.iter().any(|h| h.eq_ignore_ascii_case(&c.id))) {
                 return Err(format!(
@@ -230,12 +253,12 @@ impl Workspace {
                 .into());
             }
         }
+        let ids: Vec<String> = chosen.iter().map(|p| p.id.clone()).collect();
         let live = self
             .client
-            .list_pools(None, None, None)
+            .list_pools_confirming(&ids)
             .await
             .map_err(|e| format!("cannot read the account's pools to back them up ({e}); nothing was changed"))?;
-        let ids: Vec<String> = chosen.iter().map(|p| p.id.clone()).collect();
         let plan = crate::definition::plan::Plan::new(definition, &live, &ids, &self.api_version);
         let strategies = Strategy::for_plan(&plan, intent);
         let kept: Vec<String> =
@@ -302,17 +325,15 @@ impl Workspace {
 
     /// Opens an unfinished run of this account to continue it (takes the lock).
     pub fn open(&self, run_id: &str) -> Result<Run, String> {
-        let path = self.journal_dir().join(format!("{run_id}.jsonl"));
-        if !path.exists() {
-            return Err(format!("no run {run_id} in {}; `repool runs` lists them", self.journal_dir().display()));
-        }
-        let lock = RunLock::acquire(&self.lock_dir(), &self.account, run_id)?;
-        let state = journal::read(&path).map_err(|e| format!("cannot read the journal {}: {e}", path.display()))?;
-        if state.run.is_empty() {
-            return Err(format!("{} is not a repool journal", path.display()));
-        }
-        if AccountId::parse(&state.account) != self.account {
-            return Err(format!("run {run_id} belongs to account {}, not {}", state.account, self.account));
+        let run = self.open_any(run_id)?;
+        let state = &run.state;
+        if !state.has_start() {
+            return Err(format!(
+                "journal {}: the run-started record cannot be read, so run {run_id}'s pools and create bodies \
+                 are unknown and it cannot be resumed; restore any pool it deleted (`repool restore --pool ID`), \
+                 then `repool abandon {run_id}`",
+                state.path.display()
+            ));
         }
         if state.targets.is_empty() {
             return Err(format!(
@@ -323,6 +344,22 @@ impl Workspace {
         if state.finished == Some(RunStatus::Abandoned) {
             return Err(format!("run {run_id} was abandoned; start a new one"));
         }
+        Ok(run)
+    }
+
+    /// Opens a run of this account whatever it recorded (takes the lock): what `abandon` needs.
+    /// A journal whose run-started record is unreadable can be closed this way, which is how it
+    /// stops holding pools no one can name.
+    pub fn open_any(&self, run_id: &str) -> Result<Run, String> {
+        let path = self.journal_dir().join(format!("{run_id}.jsonl"));
+        if run_id.contains(['/', '\\']) || !path.exists() {
+            return Err(format!("no run {run_id} in {}; `repool runs` lists them", self.journal_dir().display()));
+        }
+        let lock = RunLock::acquire(&self.lock_dir(), &self.account, run_id)?;
+        let state = journal::read(&path).map_err(|e| format!("cannot read the journal {}: {e}", path.display()))?;
+        if state.has_start() && AccountId::parse(&state.account) != self.account {
+            return Err(format!("run {run_id} belongs to account {}, not {}", state.account, self.account));
+        }
         let journal =
             Journal::open(&self.journal_dir(), run_id).map_err(|e| format!("cannot open the journal: {e}"))?;
         // The run goes on as its operator chose when it started, whoever continues it.
@@ -331,12 +368,24 @@ impl Workspace {
         Ok(Run { workspace, state, journal, _lock: lock, warnings: Vec::new(), probes: BTreeMap::new() })
     }
 
-    /// The pre-run backup of `pool` from the newest run that touched it, and that run's id.
+    /// The pre-run backup of `pool` from the newest run that touched it, and where it was found
+    /// ("run ID"). When no readable journal names one (a journal's first line damaged), the newest
+    /// pre-run backup filed under the pool.
     pub fn pre_run_backup(&self, pool: &str) -> Option<(String, PathBuf)> {
-        self.runs().into_iter().find_map(|run| {
+        let journaled = self.runs().into_iter().find_map(|run| {
             let touched = run.per_pool.keys().any(|p| p.eq_ignore_ascii_case(pool));
             let backup = run.target(pool)?.backup.clone().filter(|_| touched)?;
-            Some((run.run, PathBuf::from(backup)))
+            Some((format!("run {}", run.run), PathBuf::from(backup)))
+        });
+        journaled.or_else(|| {
+            let folder = backup::folder(&self.backup_dir(), &self.account.file_name(), pool);
+            let newest = std::fs::read_dir(&folder)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with("-pre-run.json"))
+                .max()?;
+            Some(("the newest run that backed it up (no readable journal names it)".to_string(), newest))
         })
     }
 }
@@ -535,8 +584,8 @@ impl Run {
             .map(|(id, clear)| {
                 let target = self.state.target(&id);
                 let sealed = target.map(|t| t.body.clone()).unwrap_or_else(|| clear.clone());
-                let rollback = target.and_then(|t| t.backup.as_deref()).map(|b| rollback_body(b, &w.api_version));
-                (id, CreateBody { clear, sealed, rollback })
+                let before = target.and_then(|t| t.backup.as_deref()).map(|b| pre_run(b, &w.api_version));
+                (id, CreateBody { clear, sealed, before })
             })
             .collect();
         let engine = Engine::new(w.client.clone(), Arc::new(bodies), config, w.snapshots.clone(), progress, cancel);
@@ -545,7 +594,33 @@ impl Run {
             pool.backup = self.state.target(&pool.id).and_then(|t| t.backup.clone());
             pool.probe = self.probes.iter().find(|(id, _)| id.eq_ignore_ascii_case(&pool.id)).map(|(_, p)| p.clone());
         }
+        if let Some(failure) = self.journal.failure() {
+            self.explain_journal_failure(failure, &mut report);
+        }
         report
+    }
+
+    /// A journal that could not be written stops every pool; one stopped between delete and
+    /// create must say it is gone and how it comes back (the journal on disk says where it is).
+    fn explain_journal_failure(&self, failure: &std::io::Error, report: &mut RunReport) {
+        let Ok(on_disk) = journal::read(&self.journal.path) else { return };
+        let dir = self.workspace.data_dir.display();
+        let when = match failure.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                format!("once {dir} has space again")
+            }
+            _ => format!("once {dir} can be written again"),
+        };
+        for pool in report.pools.iter_mut().filter(|p| !p.status.is_done()) {
+            if on_disk.pool(&pool.id).is_between_delete_and_create() {
+                let why = pool.error.take().unwrap_or_else(|| format!("cannot write the journal: {failure}"));
+                pool.error = Some(format!(
+                    "{why}. Pool '{}' is deleted and not yet recreated: {when}, `repool resume {}` recreates it",
+                    pool.id,
+                    self.id()
+                ));
+            }
+        }
     }
 
     /// Closes the run without touching its pools.
@@ -554,13 +629,14 @@ impl Run {
     }
 }
 
-/// A pre-run backup as the add body a rollback sends (or why it cannot), and the original pool's
-/// creation time.
-fn rollback_body(path: &str, api_version: &str) -> (Result<Value, String>, Option<jiff::Timestamp>) {
+/// A pre-run backup as the add body a rollback sends (or why it cannot), the original pool's
+/// creation time and capacity.
+fn pre_run(path: &str, api_version: &str) -> PreRun {
     let backup: Result<Value, String> = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the backup {path}: {e}"))
         .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("the backup {path} is not JSON: {e}")));
     let created = backup.as_ref().ok().and_then(|b| b["creationTime"].as_str()?.parse().ok());
+    let capacity = backup.as_ref().ok().map(super::update::Capacity::of);
     let body = backup.and_then(|backup| {
         let (body, mut missing) = super::restore::body_from_backup(&backup, api_version)?;
         let resolved = sealed::unseal(&body, None).map_err(|unresolved| missing.extend(unresolved));
@@ -573,7 +649,7 @@ fn rollback_body(path: &str, api_version: &str) -> (Result<Value, String>, Optio
             )),
         }
     });
-    (body, created)
+    PreRun { body, created, capacity }
 }
 
 /// "pool 'ID' is not in FILE (did you mean …?); …", worded for what the run would do.

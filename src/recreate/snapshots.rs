@@ -51,6 +51,13 @@ pub enum WaitError {
     SignIn(String),
 }
 
+/// What a direct read says of a pool a list answer lacked.
+enum Absence {
+    Confirmed,
+    Present(Box<Pool>),
+    Unknown,
+}
+
 struct WaiterGuard<'a>(&'a AtomicUsize);
 
 impl Drop for WaiterGuard<'_> {
@@ -156,6 +163,21 @@ impl Snapshots {
         }
     }
 
+    /// Whether pool `id`, missing from a list answer, is really gone: a direct read decides.
+    async fn confirm_absent(&self, id: &str) -> Absence {
+        match self.client.get_pool(id, Some(POOL_SUMMARY_SELECT)).await {
+            Err(e) if e.is_not_found() => Absence::Confirmed,
+            Ok(pool) => {
+                tracing::warn!(pool = id, "a list answer left the pool out, but it exists; its absence is ignored");
+                Absence::Present(Box::new(pool))
+            }
+            Err(e) => {
+                tracing::warn!(pool = id, "a list answer left the pool out and reading it failed ({e}); waiting on");
+                Absence::Unknown
+            }
+        }
+    }
+
     /// Waits until the node counts of pool `id` (from the shared poll, ten pools a call) satisfy
     /// `done`; as `wait_for` otherwise. The health gate waits here until no node is still on its
     /// way, then looks at the nodes once.
@@ -198,9 +220,21 @@ impl Snapshots {
                 let snapshot = rx.borrow_and_update().clone();
                 let fresh = snapshot.requested.is_some_and(|t| t >= began) && snapshot.error.is_none();
                 if fresh && done(snapshot.get(id)) {
-                    // Pools started together finish together: look again soon for the others.
-                    self.request_fast();
-                    return Ok(snapshot.get(id).cloned());
+                    // A list answer can leave a pool out (pages shift while pools come and go):
+                    // absence counts only once a direct read of the pool answers 404.
+                    let seen = match snapshot.get(id) {
+                        Some(pool) => Some(Some(pool.clone())),
+                        None => match self.confirm_absent(id).await {
+                            Absence::Confirmed => Some(None),
+                            Absence::Present(pool) if done(Some(&pool)) => Some(Some(*pool)),
+                            Absence::Present(_) | Absence::Unknown => None,
+                        },
+                    };
+                    if let Some(seen) = seen {
+                        // Pools started together finish together: look again soon for the others.
+                        self.request_fast();
+                        return Ok(seen);
+                    }
                 }
                 let failing = self.signin_failing.lock().expect("sign-in state").clone();
                 if let Some((_, why)) = failing.filter(|(since, _)| since.elapsed() >= sign_in_grace) {

@@ -68,8 +68,9 @@ impl Step {
     pub const REBUILD_ROLLBACK: [Step; 4] =
         [Step::RollbackDrain, Step::RollbackPatch, Step::RollbackScale, Step::RollbackWaitReady];
 
-    /// In place (`apply` of what the service changes at any time): nodes untouched.
-    pub const IN_PLACE: [Step; 2] = [Step::Patch, Step::Scale];
+    /// In place (`apply` of what the service changes at any time): nodes untouched; done only
+    /// at its targets with healthy nodes, like every other change.
+    pub const IN_PLACE: [Step; 4] = [Step::Patch, Step::Scale, Step::WaitReady, Step::WaitHealthy];
 
     pub fn is_rollback(self) -> bool {
         Step::ROLLBACK.contains(&self) || Step::REBUILD_ROLLBACK.contains(&self)

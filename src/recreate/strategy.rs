@@ -70,6 +70,14 @@ impl Strategy {
         self != Strategy::InPlace && step.is_unavailable()
     }
 
+    /// Whether a pool at `step` holds a place in the `--max-unavailable` window: from the drain's
+    /// first change (so a pool waiting for a place is untouched, its autoscale still on) until
+    /// the pool's task ends.
+    pub fn holds_window(self, step: Step) -> bool {
+        self != Strategy::InPlace
+            && (step.is_unavailable() || matches!(step, Step::DisableAutoscale | Step::StopResize | Step::WaitSteady))
+    }
+
     /// How a run of `intent` changes each pool of `plan`: `recreate` always recreates; `apply` takes
     /// what each plan allows (a pool that matches already is changed in place, which finds nothing to do).
     pub fn for_plan(plan: &Plan, intent: Intent) -> BTreeMap<String, Strategy> {

@@ -78,18 +78,18 @@ pub async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Res
     if let Some(rest) = raw_path.strip_prefix("/_sim/") {
         return super::inspect::handle(&state, &parts.method, rest, &raw_query);
     }
-    let (fault, delay) = {
-        let mut world = state.world.lock().expect("world lock");
-        let World { faults, rng, .. } = &mut *world;
-        faults.draw(rng)
-    };
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
     let segments: Vec<String> =
         raw_path.trim_matches('/').split('/').map(percent_decode).filter(|s| !s.is_empty()).collect();
     let query: Vec<(String, String)> = url::form_urlencoded::parse(raw_query.as_bytes()).into_owned().collect();
     let route = Route::parse(&parts.method, &segments);
+    let (fault, delay) = {
+        let mut world = state.world.lock().expect("world lock");
+        let World { faults, rng, .. } = &mut *world;
+        faults.draw(rng, route.name())
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let call = Call {
         method: parts.method.clone(),
         segments,
@@ -122,7 +122,16 @@ pub async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Res
             "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.",
             &[],
         ),
-        None => respond(&state, &call, &route, &raw_path, &raw_query).unwrap_or_else(|refused| refused),
+        None => {
+            let reply = respond(&state, &call, &route, &raw_path, &raw_query).unwrap_or_else(|refused| refused);
+            match after_effects(&state, &call.method, &route, reply) {
+                Some(reply) => reply,
+                None => {
+                    record(&state, &call.method, route.name(), "lost");
+                    return dropped_connection();
+                }
+            }
+        }
     };
     let retry_after = matches!(fault, Some(Fault::Busy503 | Fault::Throttle429))
         .then(|| state.world.lock().expect("world lock").faults.retry_after_secs);
@@ -130,6 +139,33 @@ pub async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Res
     let response = finish(reply, &call, &request_id, retry_after, clock.timestamp(clock.now()));
     record(&state, &call.method, route.name(), response.status().as_str());
     response
+}
+
+/// The faults that strike after the service acted: a change whose answer is lost (None: drop the
+/// connection), a list answer that leaves a pool out.
+fn after_effects(state: &SimState, method: &Method, route: &Route, mut reply: Reply) -> Option<Reply> {
+    let mut world = state.world.lock().expect("world lock");
+    let World { faults, rng, stats, .. } = &mut *world;
+    let changed = !matches!(*method, Method::GET | Method::HEAD) && matches!(reply, Reply::Ok { .. });
+    if changed && faults.lost.hit(rng, route.name()) {
+        return None;
+    }
+    if let (Route::ListPools, Reply::Ok { body: Some(body), .. }) = (route, &mut reply)
+        && let Some(pools) = body.get_mut("value").and_then(Value::as_array_mut)
+        && !pools.is_empty()
+    {
+        let at = match faults.omit_pool.as_deref() {
+            Some(id) => pools.iter().position(|p| p["id"].as_str().is_some_and(|p| p.eq_ignore_ascii_case(id))),
+            None => Some(rng.usize(..pools.len())),
+        };
+        if let Some(at) = at
+            && faults.omit.hit(rng, route.name())
+        {
+            pools.remove(at);
+            *stats.requests.entry("GET list pools omitted a pool".into()).or_default() += 1;
+        }
+    }
+    Some(reply)
 }
 
 fn record(state: &SimState, method: &Method, operation: &str, status: &str) {

@@ -140,6 +140,21 @@ impl RunningSim {
         f(&mut world, now)
     }
 
+    /// A second operator deletes pool `body.id` and creates another with the same id in one
+    /// instant (its tasks requeued), as a race between two tools would leave it: for tests.
+    pub fn replace_pool(&self, body: serde_json::Value) -> Result<(), String> {
+        let clock = self.state.clock.lock().expect("clock lock").clone();
+        let now = clock.now();
+        let body = body.as_object().cloned().ok_or("a pool body is a JSON object")?;
+        let pool = validate::validate_new_pool(body, crate::batch::client::DEFAULT_API_VERSION)
+            .map_err(|refused| refused.describe())?;
+        let mut world = self.state.world.lock().expect("world lock");
+        world.advance(now, &clock);
+        world.pools.remove(&pool.id().to_lowercase());
+        world.admit(pool, now, now, None, None, &clock);
+        Ok(())
+    }
+
     /// Stops serving and waits for open connections to finish.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

@@ -163,7 +163,7 @@ impl Ctx<'_> {
     /// Draws the allocation-failure fault: (code, message) that will land in resizeErrors.
     fn alloc_failure(&mut self) -> Option<(String, String)> {
         let World { faults, rng, .. } = &mut *self.world;
-        faults.alloc_failure.hit(rng).then(|| {
+        faults.alloc_failure.hit(rng, "allocation").then(|| {
             if rng.bool() {
                 (
                     "AccountCoreQuotaReached".to_string(),

@@ -5,6 +5,8 @@
 //! drained, backed up, and is unchanged since (ETag, autoscale, targets); the delete itself
 //! carries `If-Match`, so a concurrent change makes it fail instead of losing work.
 
+mod health;
+
 use super::account::AccountId;
 use super::backup::{self, BackupKind};
 use super::journal::{Journal, Record, StepOutcome};
@@ -64,9 +66,18 @@ pub struct PoolTarget {
 pub struct CreateBody {
     pub clear: Value,
     pub sealed: Value,
-    /// What a rollback creates: the pre-run backup as an add body (or why it cannot), and the
-    /// original pool's creation time (a rollback never deletes that pool). None: no backup.
-    pub rollback: Option<(Result<Value, String>, Option<jiff::Timestamp>)>,
+    /// The pool as it was before the run (None: it did not exist).
+    pub before: Option<PreRun>,
+}
+
+/// What the pre-run backup says of a pool.
+pub struct PreRun {
+    /// What a rollback creates: the backup as an add body, or why it cannot.
+    pub body: Result<Value, String>,
+    /// The original pool's creation time: the pool the drain may act on, never deleted by a rollback.
+    pub created: Option<jiff::Timestamp>,
+    /// Its targets or autoscale, for the advice after a drain that failed.
+    pub capacity: Option<Capacity>,
 }
 
 /// Driven by `recreate::run`, which hands it the run's create bodies.
@@ -145,8 +156,16 @@ struct PoolRun {
     seen: Option<Pool>,
     /// Why a rollback began.
     rollback_reason: Option<String>,
-    /// Held from the resize to 0 until the pool's task ends.
+    /// Held from the drain's first step until the pool's task ends.
     unavailable: Option<InWindow>,
+    /// The pool's chain: which pool a step may act on depends on it (the original, or ours).
+    strategy: Strategy,
+    /// This execution's create was accepted (201): the new pool is ours.
+    created: bool,
+    /// A pool this run did not create stands under the id: never rolled back (deleted).
+    foreign: bool,
+    /// The health gate's figures: the pool's target, nodes allocated, nodes healthy.
+    capacity: Option<super::report::CapacityFigures>,
 }
 
 type StepResult = Result<Outcome, String>;
@@ -241,7 +260,12 @@ impl Engine {
 
     async fn run_pool(&self, target: PoolTarget, journal: &Journal) -> PoolReport {
         let id = target.id.clone();
-        let mut run = PoolRun { etag: target.etag.clone(), backup: target.backup.clone(), ..Default::default() };
+        let mut run = PoolRun {
+            etag: target.etag.clone(),
+            backup: target.backup.clone(),
+            strategy: target.strategy,
+            ..Default::default()
+        };
         let mut report = PoolReport::new(&id);
         let (status, error) = self.run_steps(&target, journal, &mut run, &mut report).await;
         self.finish(journal, &id, report, &run, status, error).await
@@ -261,10 +285,11 @@ impl Engine {
             if self.cancel.is_cancelled() {
                 return (PoolStatus::Interrupted, Some(format!("stopped before {step}; `repool resume` continues")));
             }
-            // A pool enters the window at its resize to 0 (waiting while it is full); one that
-            // is past it already (resumed after the drain, deleted) is unavailable anyway.
-            if target.strategy.is_unavailable(step) && run.unavailable.is_none() {
-                let already = step != Step::ResizeToZero;
+            // A pool enters the window before the drain's first change (waiting while it is full,
+            // untouched: autoscale stays on); one past the resize to 0 (resumed after the drain,
+            // deleted) is unavailable anyway.
+            if target.strategy.holds_window(step) && run.unavailable.is_none() {
+                let already = target.strategy.is_unavailable(step) && step != Step::ResizeToZero;
                 if !already && self.window.is_full() {
                     let max = self.config.policy.max_unavailable.unwrap_or_default();
                     let detail = format!("waiting: at most {max} pool(s) may be unavailable at once");
@@ -313,7 +338,7 @@ impl Engine {
                 }
                 Err(error) => {
                     report.steps.push(StepReport::new(step, started_at, elapsed, "failed", Some(error.clone())));
-                    let rollback = self.rolls_back(id, step, strategy);
+                    let rollback = self.rolls_back(id, step, run);
                     if rollback == Ok(true)
                         && let Some(&first) = strategy.rollback().first()
                     {
@@ -398,6 +423,7 @@ impl Engine {
         report.old_creation_time = run.old_creation;
         report.new_creation_time = run.new_creation;
         report.warnings = run.warnings.clone();
+        report.capacity = run.capacity;
         let record = Record::PoolFinished { pool: id.to_string(), status, error: error.clone() };
         let _ = journal.append(record).await;
         let _ = self.progress.send(Progress::PoolFinished { pool: id.to_string(), status, error });
@@ -414,18 +440,18 @@ impl Engine {
             Step::Backup => self.backup(id, run).await,
             Step::Delete => self.delete(id, run).await,
             Step::WaitGone => self.wait_gone(id).await,
-            Step::Create => self.create(id).await,
-            Step::WaitReady => self.wait_ready(id, run).await,
+            Step::Create => self.create(id, run).await,
+            Step::WaitReady => self.wait_ready(id, step, run).await,
             Step::WaitHealthy => self.wait_healthy(id, run).await,
-            Step::RollbackDelete => self.rollback_delete(id).await,
+            Step::RollbackDelete => self.rollback_delete(id, run).await,
             Step::RollbackWaitGone => self.wait_gone(id).await,
-            Step::RollbackCreate => self.rollback_create(id).await,
-            Step::RollbackWaitReady => self.wait_ready(id, run).await,
+            Step::RollbackCreate => self.rollback_create(id, run).await,
+            Step::RollbackWaitReady => self.wait_ready(id, step, run).await,
             Step::Patch => self.patch(id, run, false).await,
-            Step::Scale => self.scale(id, false).await,
+            Step::Scale => self.scale(id, run, false).await,
             Step::RollbackDrain => self.rollback_drain(id, run).await,
             Step::RollbackPatch => self.patch(id, run, true).await,
-            Step::RollbackScale => self.scale(id, true).await,
+            Step::RollbackScale => self.scale(id, run, true).await,
         }
     }
 
@@ -457,13 +483,100 @@ impl Engine {
         }
     }
 
+    /// What the pre-run backup says of pool `id`.
+    fn before(&self, id: &str) -> Option<&PreRun> {
+        self.bodies.get(&id.to_lowercase()).and_then(|b| b.before.as_ref())
+    }
+
+    /// The creation time of the pool the run started with: its pre-run backup's, else what the
+    /// run's first look saw. None: the pool did not exist before the run.
+    fn original_creation(&self, id: &str, run: &PoolRun) -> Option<jiff::Timestamp> {
+        let backup = self.before(id).and_then(|b| b.created);
+        backup.or(run.old_creation)
+    }
+
+    /// The drain, the backup and every step of a rebuild or in-place change act only on the pool
+    /// the run started with: one with its id but another creation time is someone else's.
+    fn expect_original(&self, id: &str, pool: &Pool, run: &PoolRun) -> Result<(), String> {
+        if self.before(id).is_none() {
+            return Err(format!(
+                "the pool '{id}' exists, but it did not when the run started (no pre-run backup); not touched: \
+                 start a new run to change it"
+            ));
+        }
+        match (self.original_creation(id, run), pool.creation_time) {
+            (Some(original), Some(now)) if original != now => Err(format!(
+                "the pool '{id}' in the account is not the one this run started with (created {now}; the run's \
+                 was created {original}): someone deleted it and created another with its id; left alone"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The steps after a create act only on a pool newer than the one the run started with (the
+    /// very one whose creation this run saw, once it saw it).
+    fn expect_new(&self, id: &str, pool: &Pool, run: &PoolRun) -> Result<(), String> {
+        let created = pool.creation_time;
+        let when = created.map(|t| t.to_string()).unwrap_or_else(|| "at an unknown time".into());
+        if let Some(mine) = run.new_creation {
+            return match created == Some(mine) {
+                true => Ok(()),
+                false => Err(format!(
+                    "the pool '{id}' in the account is not the one this run created (created {when}, ours {mine}); \
+                     left alone"
+                )),
+            };
+        }
+        match (self.original_creation(id, run), created) {
+            (Some(original), Some(now)) if now <= original => Err(format!(
+                "the pool '{id}' in the account is still the one from before the run (created {now}); this run \
+                 has not created its new pool"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether `pool` (read whole) is the one this run created: new, and either created by this
+    /// execution (201) or as the definition says (a resumed run, a create whose answer was lost).
+    fn expect_ours(&self, id: &str, pool: &Pool, run: &PoolRun) -> Result<(), String> {
+        self.expect_new(id, pool, run)?;
+        if run.created || run.new_creation.is_some() {
+            return Ok(());
+        }
+        let create = self.bodies.get(&id.to_lowercase()).ok_or_else(|| format!("no create body for '{id}'"))?;
+        let definition =
+            PoolDefinition { id: id.to_string(), body: create.clear.clone(), sealed: create.sealed.clone() };
+        let plan = plan_pool(&definition, pool, &self.config.api_version);
+        match plan.action {
+            Action::Unchanged | Action::UpdateInPlace => Ok(()),
+            _ => Err(format!(
+                "a pool '{id}' (created {}) exists that this run did not create: it differs from the definition \
+                 ({} difference(s)); someone else created it — left alone",
+                pool.creation_time.map(|t| t.to_string()).unwrap_or_default(),
+                plan.changes.len()
+            )),
+        }
+    }
+
+    /// After a create, the pool a wait may accept: ours (recreate), the original (rebuild, in
+    /// place, and their rollbacks); a recreate's rollback creates the backup, which is checked by
+    /// its own create.
+    fn expect_expected(&self, id: &str, step: Step, pool: &Pool, run: &PoolRun) -> Result<(), String> {
+        match (run.strategy, step) {
+            (Strategy::Recreate, Step::RollbackWaitReady) => Ok(()),
+            (Strategy::Recreate, _) => self.expect_new(id, pool, run),
+            _ => self.expect_original(id, pool, run),
+        }
+    }
+
     async fn disable_autoscale(&self, id: &str, run: &mut PoolRun) -> StepResult {
         let pool = self.live(id).await?;
         if let Some(outcome) = Self::absent_or_deleting(&pool) {
             return Ok(outcome);
         }
         let pool = pool.expect("present");
-        run.old_creation = pool.creation_time;
+        self.expect_original(id, &pool, run)?;
+        run.old_creation = run.old_creation.or(pool.creation_time);
         if !pool.autoscale() {
             run.seen = Some(pool);
             return Ok(Outcome::Skipped("autoscale already off".into()));
@@ -479,6 +592,7 @@ impl Engine {
             return Ok(outcome);
         }
         let pool = pool.expect("present");
+        self.expect_original(id, &pool, run)?;
         match pool.allocation_state.as_ref().map(|s| s.as_str()) {
             Some("resizing") => {
                 self.client.stop_resize(id).await.map_err(|e| e.to_string())?;
@@ -517,8 +631,8 @@ impl Engine {
     /// new pool failed (refused create, never steady, unhealthy), and the pre-run backup can be
     /// created again as it is (checked before the failed pool is deleted, so a rollback that could
     /// not finish never starts).
-    fn rolls_back(&self, id: &str, step: Step, strategy: Strategy) -> Result<bool, String> {
-        let where_new_fails = match strategy {
+    fn rolls_back(&self, id: &str, step: Step, run: &PoolRun) -> Result<bool, String> {
+        let where_new_fails = match run.strategy {
             Strategy::Recreate => matches!(step, Step::Create | Step::WaitReady | Step::WaitHealthy),
             Strategy::Rebuild => matches!(step, Step::Patch | Step::Scale | Step::WaitReady | Step::WaitHealthy),
             Strategy::InPlace => false,
@@ -526,23 +640,23 @@ impl Engine {
         if self.config.policy.on_unhealthy != OnUnhealthy::Rollback || !where_new_fails || self.cancel.is_cancelled() {
             return Ok(false);
         }
-        match self.bodies.get(&id.to_lowercase()).and_then(|b| b.rollback.as_ref()) {
+        if run.foreign {
+            return Err("no rollback: the pool under this id is not one this run created".into());
+        }
+        match self.before(id).map(|b| &b.body) {
             None => Err("no rollback: the pool did not exist before the run".into()),
-            Some((Err(why), _)) => Err(format!("no rollback: {why}")),
-            Some((Ok(_), _)) => Ok(true),
+            Some(Err(why)) => Err(format!("no rollback: {why}")),
+            Some(Ok(_)) => Ok(true),
         }
     }
 
-    /// Deletes the failed new pool, never the original one.
-    async fn rollback_delete(&self, id: &str) -> StepResult {
+    /// Deletes the failed new pool this run created: never the original one, never someone else's.
+    async fn rollback_delete(&self, id: &str, run: &PoolRun) -> StepResult {
         let Some(pool) = self.live(id).await? else { return Ok(Outcome::Skipped("the new pool is not there".into())) };
         if pool.state == Some(PoolState::Deleting) {
             return Ok(Outcome::Done("already being deleted".into()));
         }
-        let original = self.bodies.get(&id.to_lowercase()).and_then(|b| b.rollback.as_ref()).and_then(|r| r.1);
-        if original.is_some() && pool.creation_time == original {
-            return Err("the pool in the account is the original one (same creation time); not deleted".into());
-        }
+        self.expect_ours(id, &pool, run).map_err(|why| format!("{why}; not deleted, no rollback"))?;
         match self.client.delete_pool(id, pool.e_tag.as_deref()).await {
             Ok(()) => {
                 self.snapshots.request_fast();
@@ -554,17 +668,52 @@ impl Engine {
     }
 
     /// Creates the pool from its pre-run backup.
-    async fn rollback_create(&self, id: &str) -> StepResult {
-        let rollback =
-            self.bodies.get(&id.to_lowercase()).and_then(|b| b.rollback.as_ref()).ok_or("no pre-run backup")?;
-        let body = rollback.0.as_ref().map_err(|why| format!("cannot roll back: {why}"))?;
-        match self.client.add_pool(body).await {
-            Ok(()) => {
-                self.snapshots.request_fast();
-                Ok(Outcome::Done("created again from the pre-run backup".into()))
+    async fn rollback_create(&self, id: &str, run: &mut PoolRun) -> StepResult {
+        let before = self.before(id).ok_or("no pre-run backup")?;
+        let body = before.body.as_ref().map_err(|why| format!("cannot roll back: {why}"))?;
+        let deadline = Instant::now() + self.config.policy.wait_timeout;
+        loop {
+            match self.client.add_pool(body).await {
+                Ok(()) => {
+                    self.snapshots.request_fast();
+                    run.new_creation = None;
+                    return Ok(Outcome::Done("created again from the pre-run backup".into()));
+                }
+                Err(e) if e.code() == Some("PoolExists") => {
+                    return Ok(Outcome::Done("a pool with this id exists again".into()));
+                }
+                Err(e) => match asks_to_wait(&e) {
+                    Some(after) => self.wait_as_asked(id, Step::RollbackCreate, &e, after, deadline).await?,
+                    None => return Err(e.to_string()),
+                },
             }
-            Err(e) if e.code() == Some("PoolExists") => Ok(Outcome::Done("a pool with this id exists again".into())),
-            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Waits `after` (what the service asked, throttling) before `step` calls again, saying so;
+    /// refuses when that would pass `deadline`, naming the real cause.
+    async fn wait_as_asked(
+        &self,
+        id: &str,
+        step: Step,
+        error: &BatchError,
+        after: Duration,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        if Instant::now() + after > deadline {
+            return Err(format!(
+                "{error}; the service asks to wait {} s more, past this step's limit (wait_timeout {} s)",
+                after.as_secs(),
+                self.config.policy.wait_timeout.as_secs()
+            ));
+        }
+        let code = error.code().unwrap_or("throttled");
+        let detail = format!("the service asked to wait {} s before trying again ({code})", after.as_secs());
+        tracing::warn!(pool = id, "{step}: {detail}");
+        let _ = self.progress.send(Progress::Waiting { pool: id.to_string(), step, detail });
+        tokio::select! {
+            _ = self.cancel.cancelled() => Err("cancelled".into()),
+            _ = tokio::time::sleep(after) => Ok(()),
         }
     }
 
@@ -575,8 +724,8 @@ impl Engine {
         if !back {
             return Ok((&bodies.clear, &bodies.sealed));
         }
-        let rollback = bodies.rollback.as_ref().ok_or("no pre-run backup")?;
-        let body = rollback.0.as_ref().map_err(|why| format!("cannot roll back: {why}"))?;
+        let before = bodies.before.as_ref().ok_or("no pre-run backup")?;
+        let body = before.body.as_ref().map_err(|why| format!("cannot roll back: {why}"))?;
         Ok((body, &bodies.sealed))
     }
 
@@ -590,6 +739,8 @@ impl Engine {
             return Ok(outcome);
         }
         let pool = pool.expect("present");
+        self.expect_original(id, &pool, run)?;
+        run.old_creation = run.old_creation.or(pool.creation_time);
         let definition = PoolDefinition { id: id.to_string(), body: desired.clone(), sealed: sealed.clone() };
         let plan = plan_pool(&definition, &pool, &self.config.api_version);
         let requests = update::requests(&plan, desired, &self.config.api_version);
@@ -616,12 +767,18 @@ impl Engine {
                 Update::Patch(body) => self.client.patch_pool(id, body, if_match.as_deref()).await,
                 Update::Properties(body) => self.client.update_pool_properties(id, body, if_match.as_deref()).await,
             };
-            match sent {
-                Ok(()) => {}
-                Err(e) if e.status() == Some(412) => {
-                    return Err("changed by someone else meanwhile (ETag differs); not patched".into());
+            if let Err(e) = sent {
+                // A change that took effect but whose answer was lost is retried with the old
+                // ETag and refused (412): what the pool has now decides, not the answer.
+                let pool = self.live(id).await?.ok_or("the pool disappeared while it was patched")?;
+                let plan = plan_pool(&definition, &pool, &self.config.api_version);
+                if !update::requests(&plan, desired, &self.config.api_version).is_empty() {
+                    return Err(match e.status() {
+                        Some(412) => "changed by someone else meanwhile (ETag differs); not patched".into(),
+                        _ => e.to_string(),
+                    });
                 }
-                Err(e) => return Err(e.to_string()),
+                tracing::warn!(pool = id, "the answer to a PATCH was lost ({e}); the pool has the change");
             }
             if_match = None;
             named.extend(request.body().as_object().into_iter().flat_map(|m| m.keys().cloned()));
@@ -633,7 +790,7 @@ impl Engine {
     }
 
     /// Gives the pool the targets or the autoscale formula it should have.
-    async fn scale(&self, id: &str, back: bool) -> StepResult {
+    async fn scale(&self, id: &str, run: &PoolRun, back: bool) -> StepResult {
         // With the service's defaults (a resize timeout of 15 minutes), so the pool ends as its
         // definition says and not with the drain's timeout.
         let mut desired = self.desired(id, back)?.0.as_object().cloned().unwrap_or_default();
@@ -645,6 +802,7 @@ impl Engine {
                 return Ok(outcome);
             }
             let pool = pool.expect("present");
+            self.expect_original(id, &pool, run)?;
             if capacity.is_met_by(&pool) {
                 return Ok(Outcome::Skipped(format!("already {}", capacity.describe())));
             }
@@ -715,9 +873,12 @@ impl Engine {
                 p.is_none_or(|p| p.is_steady() || p.state == Some(PoolState::Deleting))
             })
             .await?;
-        Ok(match Self::absent_or_deleting(&pool) {
-            Some(outcome) => outcome,
-            None => {
+        Ok(match (Self::absent_or_deleting(&pool), pool) {
+            (Some(outcome), _) => outcome,
+            (None, pool) => {
+                if let Some(pool) = &pool {
+                    self.expect_original(id, pool, run)?;
+                }
                 run.seen = pool;
                 Outcome::Done("steady".into())
             }
@@ -728,7 +889,7 @@ impl Engine {
         let resize = ResizeRequest {
             target_dedicated_nodes: Some(0),
             target_low_priority_nodes: Some(0),
-            resize_timeout: Some(self.config.policy.resize_timeout),
+            resize_timeout: Some(self.config.policy.drain_resize_timeout()),
             node_deallocation_option: Some(self.config.policy.node_deallocation_option.clone()),
         };
         for _ in 0..5 {
@@ -737,6 +898,7 @@ impl Engine {
                 return Ok(outcome);
             }
             let pool = pool.expect("present");
+            self.expect_original(id, &pool, run)?;
             if pool.autoscale() {
                 return Err("autoscale was turned on again by someone else; stopped before draining".into());
             }
@@ -748,7 +910,7 @@ impl Engine {
                     let option = &self.config.policy.node_deallocation_option;
                     return Ok(Outcome::Done(format!(
                         "resize to 0 with {option}, timeout {}",
-                        self.config.policy.resize_timeout
+                        self.config.policy.drain_resize_timeout()
                     )));
                 }
                 // Not steady yet (a settle after disabling autoscale): wait and try again.
@@ -783,6 +945,7 @@ impl Engine {
                 return Ok(outcome);
             }
             let pool = pool.expect("present");
+            self.expect_original(id, &pool, run)?;
             if pool.autoscale() || pool.target_nodes() > 0 {
                 return Err(format!("changed by someone else while draining ({}); not deleted", describe(&pool)));
             }
@@ -794,9 +957,16 @@ impl Engine {
             let stuck = format!("{} node(s) still running tasks{errors}", pool.current_nodes());
             match policy.on_drain_timeout {
                 DrainTimeoutPolicy::Fail => {
+                    let had = match self.before(id).and_then(|b| b.capacity.as_ref()) {
+                        Some(capacity) => format!(" (before the run: {})", capacity.describe()),
+                        None => String::new(),
+                    };
                     return Err(format!(
-                        "draining did not finish: {stuck}. The pool is steady with 0 targets and was NOT deleted; \
-                         rerun with --on-drain-timeout wait to keep waiting, or force to delete anyway (running tasks are requeued)"
+                        "draining did not finish in {} s: {stuck}. The pool was NOT deleted and is left at 0 \
+                         targets{had}: `repool resume --on-drain-timeout wait` keeps draining, `--on-drain-timeout \
+                         force` deletes it anyway (running tasks are requeued); to give it its nodes back instead, \
+                         resize it or enable its autoscale again (az batch pool resize / autoscale enable)",
+                        policy.drain_timeout.as_secs()
                     ));
                 }
                 DrainTimeoutPolicy::Force => {
@@ -816,7 +986,7 @@ impl Engine {
                         let again = ResizeRequest {
                             target_dedicated_nodes: Some(0),
                             target_low_priority_nodes: Some(0),
-                            resize_timeout: Some(policy.resize_timeout),
+                            resize_timeout: Some(policy.drain_resize_timeout()),
                             node_deallocation_option: Some(NodeDeallocationOption::TaskCompletion),
                         };
                         self.client.resize_pool(id, &again).await.map_err(|e| e.to_string())?;
@@ -832,6 +1002,7 @@ impl Engine {
             return Ok(outcome);
         }
         let pool = pool.expect("present");
+        self.expect_original(id, &pool, run)?;
         self.check_unchanged(&pool, run)?;
         let live = serde_json::to_value(&pool).map_err(|e| e.to_string())?;
         let body = sealed::seal_live(&live, self.bodies.get(&id.to_lowercase()).map(|b| &b.sealed));
@@ -874,17 +1045,29 @@ impl Engine {
         if !self.bodies.contains_key(&id.to_lowercase()) {
             return Err("no validated create body for this pool; refusing to delete".into());
         }
-        match self.client.delete_pool(id, run.etag.as_deref()).await {
+        let error = match self.client.delete_pool(id, run.etag.as_deref()).await {
             Ok(()) => {
                 self.snapshots.request_fast();
-                Ok(Outcome::Done("delete accepted".into()))
+                return Ok(Outcome::Done("delete accepted".into()));
             }
-            Err(e) if e.is_not_found() => Ok(Outcome::Done("already gone".into())),
-            Err(e) if e.code() == Some("PoolBeingDeleted") => Ok(Outcome::Done("already being deleted".into())),
-            Err(e) if e.status() == Some(412) => {
+            Err(e) if e.is_not_found() => return Ok(Outcome::Done("already gone".into())),
+            Err(e) if e.code() == Some("PoolBeingDeleted") => {
+                return Ok(Outcome::Done("already being deleted".into()));
+            }
+            Err(e) => e,
+        };
+        // A delete that took effect but whose answer was lost is retried with the old ETag and
+        // refused (412), or not answered at all: whether the pool is going decides.
+        match self.live(id).await? {
+            None => Ok(Outcome::Done(format!("gone (the answer to the delete was lost: {error})"))),
+            Some(pool) if pool.state == Some(PoolState::Deleting) => {
+                self.snapshots.request_fast();
+                Ok(Outcome::Done(format!("being deleted (the answer to the delete was lost: {error})")))
+            }
+            Some(_) if error.status() == Some(412) => {
                 Err("changed by someone else since the backup (ETag differs); not deleted".into())
             }
-            Err(e) => Err(e.to_string()),
+            Some(_) => Err(format!("{error}; the pool was not deleted")),
         }
     }
 
@@ -902,50 +1085,63 @@ impl Engine {
         })
     }
 
-    async fn create(&self, id: &str) -> StepResult {
+    async fn create(&self, id: &str, run: &mut PoolRun) -> StepResult {
         let create = self.bodies.get(&id.to_lowercase()).ok_or_else(|| format!("no create body for '{id}'"))?;
         let body = &create.clear;
-        let definition = PoolDefinition { id: id.to_string(), body: body.clone(), sealed: create.sealed.clone() };
-        for _ in 0..5 {
+        let deadline = Instant::now() + self.config.policy.wait_timeout;
+        for _ in 0..8 {
             let error = match self.client.add_pool(body).await {
                 Ok(()) => {
                     self.snapshots.request_fast();
+                    run.created = true;
                     return Ok(Outcome::Done("created from the definition".into()));
                 }
                 Err(e) => e,
             };
-            match error.code() {
-                Some("PoolBeingDeleted") => {
-                    self.wait(id, Step::Create, self.config.policy.wait_timeout, |p| p.is_none()).await?;
+            // The pool is deleted: wait out what the service asks rather than leave it so.
+            if let Some(after) = asks_to_wait(&error) {
+                self.wait_as_asked(id, Step::Create, &error, after, deadline).await?;
+                continue;
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if error.code() == Some("PoolBeingDeleted") {
+                self.wait(id, Step::Create, remaining, |p| p.is_none()).await?;
+                continue;
+            }
+            // Whether an unanswered create took effect, or whose pool exists: the pool decides.
+            let unanswered = matches!(error, BatchError::Transport { .. }) || error.status().is_some_and(|s| s >= 500);
+            if error.code() != Some("PoolExists") && !unanswered {
+                return Err(error.to_string());
+            }
+            match self.live(id).await? {
+                Some(pool) if pool.state == Some(PoolState::Deleting) => {
+                    self.wait(id, Step::Create, remaining, |p| p.is_none()).await?;
                 }
-                _ if error.code() == Some("PoolExists") || matches!(error, BatchError::Transport { .. }) => {
-                    // Our own create from before a crash or a lost answer, or someone else's pool?
-                    match self.live(id).await? {
-                        Some(pool) => {
-                            let plan = plan_pool(&definition, &pool, &self.config.api_version);
-                            return if matches!(plan.action, Action::Unchanged | Action::UpdateInPlace) {
-                                Ok(Outcome::Done("already created, matches the definition".into()))
-                            } else {
-                                Err(format!(
-                                    "a pool '{id}' exists that differs from the definition ({} difference(s)); someone else created it — left alone",
-                                    plan.changes.len()
-                                ))
-                            };
+                Some(pool) => {
+                    return match self.expect_ours(id, &pool, run) {
+                        Ok(()) => {
+                            run.created = true;
+                            Ok(Outcome::Done(
+                                "already created by this run (an earlier answer was lost); matches the definition"
+                                    .into(),
+                            ))
                         }
-                        None => continue,
-                    }
+                        Err(why) => {
+                            run.foreign = true;
+                            Err(why)
+                        }
+                    };
                 }
-                _ => return Err(error.to_string()),
+                None => {}
             }
         }
-        Err("could not create the pool after several attempts".into())
+        Err("could not create the pool after several attempts; `repool resume` tries again".into())
     }
 
-    async fn wait_ready(&self, id: &str, run: &mut PoolRun) -> StepResult {
-        let pool = self
-            .wait(id, Step::WaitReady, self.config.policy.wait_timeout, |p| p.is_some_and(|p| p.is_steady()))
-            .await?;
+    async fn wait_ready(&self, id: &str, step: Step, run: &mut PoolRun) -> StepResult {
+        let pool = self.wait(id, step, self.config.policy.wait_timeout, |p| p.is_some_and(|p| p.is_steady())).await?;
         let pool = pool.ok_or("the new pool disappeared")?;
+        self.expect_expected(id, step, &pool, run)?;
         run.new_creation = pool.creation_time;
         let errors = resize_error_codes(&pool);
         if !errors.is_empty() {
@@ -955,121 +1151,12 @@ impl Engine {
         run.seen = Some(pool);
         Ok(Outcome::Done(done))
     }
-
-    /// The health gate: enough nodes idle or running with their start task done, none failed
-    /// beyond what the policy tolerates, within `health_timeout`. Waits on the shared node counts
-    /// until no node is on its way, then lists this pool's nodes for their start tasks.
-    async fn wait_healthy(&self, id: &str, run: &mut PoolRun) -> StepResult {
-        let policy = &self.config.policy;
-        let pool = match run.seen.take() {
-            Some(pool) => pool,
-            None => self.live(id).await?.ok_or("the new pool disappeared")?,
-        };
-        run.new_creation = run.new_creation.or(pool.creation_time);
-        // The pool is steady: its allocation is over, so the nodes it has are the ones to check
-        // (fewer than its target after resize errors, which wait-ready already reported).
-        let target = pool.current_nodes();
-        if target == 0 {
-            let why = if pool.target_nodes() == 0 { "it targets none" } else { "it got none: see its resize errors" };
-            return Ok(Outcome::Done(format!("healthy: no nodes to check ({why})")));
-        }
-        let needed = policy.healthy.needed(target);
-        let deadline = Instant::now() + policy.health_timeout;
-        let _ = self.progress.send(Progress::Waiting {
-            pool: id.to_string(),
-            step: Step::WaitHealthy,
-            detail: format!("waiting for {needed} of {target} node(s) to be healthy"),
-        });
-        let settled = |c: &crate::batch::PoolNodeCounts| {
-            let on_the_way = |n: &crate::batch::NodeCounts| {
-                n.creating + n.starting + n.waiting_for_start_task + n.rebooting + n.reimaging
-            };
-            c.dedicated.total + c.low_priority.total > 0 && on_the_way(&c.dedicated) + on_the_way(&c.low_priority) == 0
-        };
-        let mut looked = false;
-        loop {
-            if looked {
-                // The last look was not conclusive (a start task still running): not again at once.
-                tokio::select! {
-                    _ = self.cancel.cancelled() => return Err("cancelled".into()),
-                    _ = tokio::time::sleep(policy.poll_interval) => {}
-                }
-            }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            match self.snapshots.wait_for_nodes(id, remaining, policy.sign_in_grace, &self.cancel, settled).await {
-                Ok(()) | Err(WaitError::Timeout(_)) => {}
-                Err(WaitError::Cancelled) => return Err("cancelled".into()),
-                Err(WaitError::SignIn(why)) => return Err(self.sign_in_stopped(&why)),
-            }
-            looked = true;
-            let nodes = self.client.list_nodes(id, Some(NODE_HEALTH_SELECT)).await.map_err(|e| e.to_string())?;
-            if self.cancel.is_cancelled() {
-                return Err("cancelled".into());
-            }
-            let health = NodeHealth::of(&nodes);
-            if health.failed.len() as u32 > target - needed {
-                return Err(format!(
-                    "unhealthy: {} of {target} node(s) failed: {}",
-                    health.failed.len(),
-                    health.failed.join("; ")
-                ));
-            }
-            if health.healthy >= needed {
-                return Ok(Outcome::Done(format!("healthy: {} of {target} node(s)", health.healthy)));
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "unhealthy: only {} of the {needed} node(s) needed were healthy after {} s ({})",
-                    health.healthy,
-                    policy.health_timeout.as_secs(),
-                    health.states
-                ));
-            }
-        }
-    }
 }
 
-const NODE_HEALTH_SELECT: &str = "id,state,startTaskInfo,errors";
-
-/// What a pool's nodes say about its health.
-struct NodeHealth {
-    healthy: u32,
-    /// "tvm-1 (start task exit 3: FailureExitCode …)", one per failed node.
-    failed: Vec<String>,
-    /// "2 idle, 1 starting": for a timeout.
-    states: String,
-}
-
-impl NodeHealth {
-    fn of(nodes: &[crate::batch::Node]) -> NodeHealth {
-        use crate::batch::NodeState;
-        let (mut healthy, mut failed) = (0, Vec::new());
-        let mut states = std::collections::BTreeMap::<String, u32>::new();
-        for node in nodes {
-            let id = node.id.as_deref().unwrap_or("?");
-            let exit = node.start_task_exit();
-            let failure = node.start_task_failure();
-            *states.entry(node.state.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "?".into())).or_default() += 1;
-            let broken =
-                matches!(node.state, Some(NodeState::StartTaskFailed | NodeState::Unusable)) || failure.is_some();
-            if broken {
-                let mut why = Vec::new();
-                if let Some(code) = exit {
-                    why.push(format!("start task exit {code}"));
-                }
-                why.extend(failure);
-                why.extend(node.errors());
-                let state = node.state.as_ref().map(|s| s.to_string()).unwrap_or_default();
-                failed.push(crate::output::escape(&format!("{id} {state} ({})", why.join("; "))).into_owned());
-                continue;
-            }
-            if matches!(node.state, Some(NodeState::Idle | NodeState::Running)) && node.start_task_succeeded() {
-                healthy += 1;
-            }
-        }
-        let states = states.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ");
-        NodeHealth { healthy, failed, states }
-    }
+/// Whether `error` asks to try again later (throttled, busy), and after how long.
+fn asks_to_wait(error: &BatchError) -> Option<Duration> {
+    let e = error.service()?;
+    matches!(e.status, 429 | 503).then(|| e.retry_after.unwrap_or(Duration::from_secs(30)).max(Duration::from_secs(1)))
 }
 
 fn resize_error_codes(pool: &Pool) -> String {
