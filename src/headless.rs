@@ -147,6 +147,7 @@ pub fn load_definition(settings: &Settings) -> Result<Definition, BadInput> {
 pub fn validate(settings: &Settings) -> color_eyre::Result<Exit> {
     let definition = load_definition(settings)?;
     let ids: Vec<&str> = definition.pools.iter().map(|p| p.id.as_str()).collect();
+    definition.require_env(ids.iter().copied()).map_err(|e| BadInput::new(e.to_string()))?;
     crate::outln!(
         "{}: {} pool(s) valid for api-version {}: {}",
         definition.source,
@@ -169,7 +170,11 @@ pub async fn export(
     let mut chosen: Vec<&crate::batch::Pool> = Vec::new();
     for id in pools {
         let pool = live.iter().find(|p| p.id().eq_ignore_ascii_case(id)).ok_or_else(|| {
-            BadInput::new(format!("--pool {id}: the account has no such pool (`repool pools` lists them)"))
+            let known: Vec<&str> = live.iter().map(Pool::id).collect();
+            BadInput::new(format!(
+                "--pool {id}: the account has no such pool{} (`repool pools` lists them)",
+                crate::definition::schema::suggest(id, &known)
+            ))
         })?;
         chosen.push(pool);
     }
@@ -215,8 +220,17 @@ pub async fn export(
 pub async fn plan(settings: &Settings, pools: &[String], json: bool) -> color_eyre::Result<Exit> {
     let definition = load_definition(settings)?;
     if let Some(unknown) = pools.iter().find(|id| definition.pool(id).is_none()) {
-        return Err(BadInput::new(format!("--pool {unknown}: not in {}", definition.source)).into());
+        let known: Vec<&str> = definition.pools.iter().map(|p| p.id.as_str()).collect();
+        let hint = crate::definition::schema::suggest(unknown, &known);
+        return Err(BadInput::new(format!("--pool {unknown}: not in {}{hint}", definition.source)).into());
     }
+    // Only the planned pools' env() variables are needed (every pool's when none is named).
+    let planned: Vec<&str> = if pools.is_empty() {
+        definition.pools.iter().map(|p| p.id.as_str()).collect()
+    } else {
+        pools.iter().map(String::as_str).collect()
+    };
+    definition.require_env(planned).map_err(|e| BadInput::new(e.to_string()))?;
     let client = connect(settings)?;
     let live = client.list_pools(None, None, None).await?;
     let plan = Plan::new(&definition, &live, pools, &settings.api_version);

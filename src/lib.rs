@@ -9,6 +9,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod definition;
+pub mod dry_run;
 pub mod errors;
 pub mod files;
 pub mod headless;

@@ -8,6 +8,7 @@ use crate::cli::{RecreateArgs, ResumeArgs};
 use crate::config::Settings;
 use crate::definition::Definition;
 use crate::definition::plan::Plan;
+use crate::dry_run::DryRun;
 use crate::errors::{BadInput, Exit};
 use crate::headless::{connect, load_definition};
 use crate::recreate::engine::{PoolTarget, Progress};
@@ -95,18 +96,17 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
     } else {
         let mut ids: Vec<String> = Vec::new();
         for id in &args.pools {
-            let pool = definition.pool(id).ok_or_else(|| {
-                BadInput::new(format!(
-                    "--pool {id}: not in {}; repool only recreates pools it can create again",
-                    definition.source
-                ))
-            })?;
+            let pool = definition
+                .pool(id)
+                .ok_or_else(|| BadInput::new(crate::recreate::run::unknown_pool(&definition, id, intent)))?;
             if !ids.contains(&pool.id) {
                 ids.push(pool.id.clone());
             }
         }
         ids
     };
+    // Only the chosen pools' env() variables are needed.
+    definition.require_env(ids.iter().map(String::as_str)).map_err(|e| BadInput::new(e.to_string()))?;
     let live = list_live(&workspace.client, &ids).await?;
     let plan = Plan::new(&definition, &live, &ids, &settings.api_version);
     crate::note!("{plan}");
@@ -163,7 +163,13 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
         .into());
     }
     if args.dry_run {
-        print_dry_run(&settings, &live, &ids, &strategies);
+        let api = &settings.api_version;
+        let dry = DryRun::new(&definition, &plan, &live, &ids, &strategies, &settings.policy, api);
+        if args.json {
+            crate::outln!("{}", serde_json::to_string_pretty(&dry)?);
+        } else {
+            crate::out!("{}", dry.text());
+        }
         return Ok(Exit::Done);
     }
     refuse_if_readonly(&settings)?;
@@ -186,6 +192,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
     // From the run's start on, a signal stops it in order (journaled) instead of where it stands.
     let signals = crate::signals::claim();
     let run = workspace.start(&definition, &ids, intent).await.map_err(|e| BadInput(e.message))?;
+    say_probes(&run);
     let bodies = run.bodies(Some(&definition), None).map_err(BadInput)?;
     let targets = run.targets(&[], until.map_or(Until::End, Until::After));
     execute(&workspace, run, targets, bodies, args.json, signals).await
@@ -239,7 +246,7 @@ pub async fn resume(
             ))
         })?,
     };
-    let run = workspace.open(&run_id).map_err(BadInput)?;
+    let mut run = workspace.open(&run_id).map_err(BadInput)?;
     let definition = definition_in_use(&settings, definition_flag, &run.state)?;
     let targets = run.targets(&[], until.map_or(Until::End, Until::After));
     for t in &run.state.targets {
@@ -257,6 +264,7 @@ pub async fn resume(
     for warning in run.prove(&bodies).await.map_err(BadInput)? {
         crate::noteln!("warning: {warning}");
     }
+    say_probes(&run);
     refuse_if_readonly(&settings)?;
     confirm(args.yes, &format!("Resume run {run_id} for {} pool(s)?", targets.len())).await?;
     let signals = crate::signals::claim();
@@ -368,6 +376,13 @@ fn apply_drain_policy(settings: &mut Settings, flag: Option<&str>) -> Result<(),
     Ok(())
 }
 
+/// `--probe`'s verdicts, one line per pool (the JSON report has them too).
+fn say_probes(run: &Run) {
+    for (id, probe) in &run.probes {
+        crate::noteln!("probe {id}: {} (as {})", probe.detail, probe.probe_pool);
+    }
+}
+
 /// Asks on the terminal unless --yes; refuses without a terminal. The answer is read on a thread
 /// of its own so that a signal can stop the command at the prompt.
 async fn confirm(yes: bool, question: &str) -> Result<(), BadInput> {
@@ -386,55 +401,6 @@ async fn confirm(yes: bool, question: &str) -> Result<(), BadInput> {
     let answer = rx.await.map_err(|_| BadInput::new("cannot read the answer"))?;
     let answer = answer.map_err(|e| BadInput::new(e.to_string()))?;
     if answer.trim() == "yes" { Ok(()) } else { Err(BadInput::new("not confirmed; nothing was changed")) }
-}
-
-fn print_dry_run(settings: &Settings, live: &[Pool], ids: &[String], strategies: &BTreeMap<String, Strategy>) {
-    let policy = &settings.policy;
-    crate::outln!("Dry run: these calls would be made (nothing is changed now):");
-    for id in ids {
-        let live = live.iter().find(|p| p.id().eq_ignore_ascii_case(id));
-        let strategy = strategies.get(id).copied().unwrap_or_default();
-        crate::outln!("{id}:");
-        if strategy != Strategy::Recreate {
-            let steps: Vec<&str> = strategy.chain().iter().map(|s| s.name()).collect();
-            crate::outln!("  {}: {}", strategy.name(), steps.join(" → "));
-            if strategy == Strategy::Rebuild {
-                crate::outln!(
-                    "  POST /pools/{id}/resize  {{targetDedicatedNodes: 0, targetLowPriorityNodes: 0, nodeDeallocationOption: {}}}, then a backup",
-                    policy.node_deallocation_option
-                );
-            }
-            crate::outln!("  PATCH /pools/{id}  (only the properties that differ; If-Match: the pool's ETag)");
-            crate::outln!("  POST /pools/{id}/resize or /enableautoscale  (the defined capacity, when it differs)");
-            continue;
-        }
-        match live {
-            None => crate::outln!("  POST /pools  (not in the account: created from the definition)"),
-            Some(pool) => {
-                crate::outln!("  GET /pools  → pre-run backup (what `repool restore --pool {id}` gives back)");
-                if pool.autoscale() {
-                    crate::outln!("  POST /pools/{id}/disableautoscale  (autoscale is on)");
-                }
-                if !pool.is_steady() {
-                    crate::outln!("  POST /pools/{id}/stopresize  (a resize is in flight)");
-                }
-                if pool.target_nodes() > 0 || pool.current_nodes() > 0 {
-                    crate::outln!(
-                        "  POST /pools/{id}/resize  {{targetDedicatedNodes: 0, targetLowPriorityNodes: 0, nodeDeallocationOption: {}, resizeTimeout: {}}}",
-                        policy.node_deallocation_option,
-                        policy.drain_resize_timeout()
-                    );
-                }
-                crate::outln!("  GET /pools/{id}  → pre-delete snapshot (ETag guard)");
-                crate::outln!("  DELETE /pools/{id}  (If-Match: the drained pool's ETag)");
-                crate::outln!("  POST /pools  (the definition's body)");
-            }
-        }
-    }
-    crate::outln!(
-        "Waits poll GET /pools?$select=… every {}s, one call for all pools.",
-        policy.poll_interval.as_secs_f64()
-    );
 }
 
 async fn execute(

@@ -282,3 +282,56 @@ async fn a_rebuild_interrupted_between_its_two_requests_resumes_to_the_end() {
     assert!(after.is_steady() && after.target_dedicated_nodes == before.target_dedicated_nodes);
     assert_eq!(plan_exit(dir.path(), &key, &definition), 0);
 }
+
+/// apply's refusals speak of what apply does: a mistyped pool gets the nearest name, and a rebuild
+/// resumed without a body says it cannot patch (a rebuild deletes nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_refusals_are_worded_for_apply() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let key = sim.key().to_string();
+    let definition = exported(dir.path(), &key, &["reporting"], |d| {
+        d["reporting"]["vmSize"] = "standard_d4s_v3".into();
+    });
+    let (code, _, err) = apply(dir.path(), &key, &definition, &["--pool", "reportnig"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("(did you mean 'reporting'?); apply changes only pools the definition describes"), "{err}");
+    assert!(!err.contains("recreate"), "{err}");
+    let (code, _, err) = apply(dir.path(), &key, &definition, &["--pool", "reporting", "--until", "backup"]);
+    assert_eq!(code, 0, "{err}");
+    let before = common::mutating_calls(&sim);
+    let example = format!("{}/assets/pools.example.json", env!("CARGO_MANIFEST_DIR"));
+    let output = common::repool_command(dir.path())
+        .args(["resume", "--yes", "--definition", &example, "--create-from", "definition"])
+        .env("AZURE_BATCH_ACCESS_KEY", &key)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("lacks the definition to patch every pool it would change") && !err.contains("delete"),
+        "{err}"
+    );
+    assert_eq!(common::mutating_calls(&sim), before, "refusals change nothing");
+}
+
+/// A start task changed in place reaches only nodes that start after the PATCH: plan and apply say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_task_changed_in_place_says_existing_nodes_keep_the_old_one() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let key = sim.key().to_string();
+    let definition = exported(dir.path(), &key, &["p-ingest"], |d| {
+        d["p-ingest"]["startTask"] = serde_json::json!({"commandLine": "/bin/sh -c 'echo v2'", "waitForSuccess": true});
+    });
+    let note = "note: nodes already in p-ingest keep the old start task until they reboot or are replaced";
+    let (code, out, err) = common::output(
+        common::repool_command(dir.path())
+            .args(["plan", "--definition", definition.to_str().unwrap()])
+            .env("AZURE_BATCH_ACCESS_KEY", &key),
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(out.contains("all of which Batch can apply in place") && out.contains(note), "{out}");
+    let (code, report, err) = apply(dir.path(), &key, &definition, &["--pool", "p-ingest"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(note), "{err}");
+    assert_eq!(status_of(&report, "p-ingest"), "updated");
+}

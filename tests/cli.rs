@@ -203,12 +203,26 @@ async fn recreate_from_the_command_line_with_a_json_report() {
     let key = sim.key().to_string();
     let (code, out, err) = run(repool(dir.path()).args(["plan"]).env("AZURE_BATCH_ACCESS_KEY", &key));
     assert_eq!(code, 4, "changes pending: {err}");
-    assert!(out.contains("p-render: 11 change(s), 8 only on an empty pool: `repool apply` rebuilds it"), "{out}");
+    assert!(out.contains("p-render: 10 change(s), 7 only on an empty pool: `repool apply` rebuilds it"), "{out}");
 
     let (code, out, err) =
         run(repool(dir.path()).args(["recreate", "--all", "--dry-run"]).env("AZURE_BATCH_ACCESS_KEY", &key));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("POST /pools/p-render/disableautoscale") && out.contains("DELETE /pools/p-ingest"), "{out}");
+    // The body it would POST, its registry password hidden.
+    assert!(out.contains("\"vmSize\": \"Standard_D8s_v3\"") && out.contains("\"password\": \"<redacted>\""), "{out}");
+    assert!(!out.contains("REPLACE-ME"), "{out}");
+    let (code, out, err) = run(repool(dir.path())
+        .args(["apply", "--pool", "p-render", "--dry-run", "--json"])
+        .env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 0, "{err}");
+    let dry: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let pool = &dry["pools"][0];
+    assert_eq!((pool["id"].as_str(), pool["strategy"].as_str()), (Some("p-render"), Some("rebuild")), "{dry:#}");
+    let patch = pool["calls"].as_array().unwrap().iter().find(|c| c["method"] == "PATCH").expect("a PATCH");
+    assert_eq!(patch["body"]["virtualMachineConfiguration"]["nodeAgentSKUId"], "batch.node.ubuntu 24.04", "{dry:#}");
+    assert!(patch["body"].get("vmSize").is_none(), "only what differs: {dry:#}");
+    assert!(!out.contains("REPLACE-ME"), "{out}");
     assert_eq!(common::mutating_calls(&sim), 0, "--dry-run changes nothing");
 
     let (code, _, err) = run(repool(dir.path()).args(["recreate", "--all"]).env("AZURE_BATCH_ACCESS_KEY", &key));
@@ -217,7 +231,15 @@ async fn recreate_from_the_command_line_with_a_json_report() {
     let (code, _, err) =
         run(repool(dir.path()).args(["recreate", "--pool", "nope", "--yes"]).env("AZURE_BATCH_ACCESS_KEY", &key));
     assert_eq!(code, 2);
-    assert!(err.contains("--pool nope: not in"), "{err}");
+    assert!(err.contains("pool 'nope' is not in"), "{err}");
+    let (code, _, err) =
+        run(repool(dir.path()).args(["recreate", "--pool", "p-ingset", "--yes"]).env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 2);
+    assert!(err.contains("(did you mean 'p-ingest'?); repool recreates only pools the definition can"), "{err}");
+    let (code, _, err) =
+        run(repool(dir.path()).args(["plan", "--pool", "p-ingset"]).env("AZURE_BATCH_ACCESS_KEY", &key));
+    assert_eq!(code, 2);
+    assert!(err.contains("--pool p-ingset: not in") && err.contains("(did you mean 'p-ingest'?)"), "{err}");
     let (code, _, err) = run(repool(dir.path())
         .args(["recreate", "--all", "--yes", "--until", "sideways"])
         .env("AZURE_BATCH_ACCESS_KEY", &key));
@@ -396,6 +418,65 @@ async fn changed_leaves_out_pools_that_match_the_definition() {
     for step in repool::recreate::step::Step::ALL {
         assert!(help.contains(step.name()), "--until lists {step}: {help}");
     }
+}
+
+/// A template's unset env() variables are named all at once, and a run asks only for those of the
+/// pools it touches; a missing vmSize is one problem, told once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn env_variables_are_asked_only_of_the_chosen_pools() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let mut body: serde_json::Value = serde_json::from_str(repool::definition::EXAMPLE).unwrap();
+    body["p-render"]["startTask"] = serde_json::json!({
+        "commandLine": "login --token {{ env('REPOOL_T_A') }}",
+        "environmentSettings": [{"name": "B", "value": "{{ env('REPOOL_T_B') }}"}]
+    });
+    body["p-ingest"]["metadata"] = serde_json::json!([{"name": "team", "value": "{{ env('REPOOL_T_C') }}"}]);
+    // An unset value that decides a condition shows in no placeholder: the pool needs every unset one.
+    body["p-cond"] =
+        serde_json::json!({"targetDedicatedNodes": 0, "displayName": "{% if env('REPOOL_T_D') %}on{% endif %}"});
+    let path = dir.path().join("pools.json.j2");
+    std::fs::write(&path, serde_json::to_string_pretty(&body).unwrap()).unwrap();
+    let repool_with = |args: &[&str], set: &[&str]| {
+        let mut command = repool(dir.path());
+        command.args(args).args(["--definition", path.to_str().unwrap()]).env("AZURE_BATCH_ACCESS_KEY", sim.key());
+        for var in set {
+            command.env(var, "value-from-env");
+        }
+        run(&mut command)
+    };
+
+    let (code, _, err) = repool_with(&["validate"], &[]);
+    assert_eq!(code, 2, "{err}");
+    for var in ["REPOOL_T_A", "REPOOL_T_B", "REPOOL_T_C", "REPOOL_T_D"] {
+        assert_eq!(err.matches(&format!("environment variable {var} is not set")).count(), 1, "{var} once: {err}");
+    }
+    assert!(err.contains("REPOOL_T_A is not set (pools 'p-render', 'p-cond' need it)"), "{err}");
+    assert!(err.contains("REPOOL_T_C is not set (pools 'p-ingest', 'p-cond' need it)"), "{err}");
+    assert!(err.contains("REPOOL_T_D is not set (pool 'p-cond' needs it)"), "{err}");
+
+    // p-ingest needs only REPOOL_T_C.
+    let (code, out, err) = repool_with(&["recreate", "--pool", "p-ingest", "--dry-run"], &["REPOOL_T_C"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("DELETE /pools/p-ingest"), "{out}");
+    let (code, _, err) = repool_with(&["plan", "--pool", "p-ingest"], &["REPOOL_T_C"]);
+    assert_eq!(code, 4, "{err}");
+    let (code, _, err) = repool_with(&["apply", "--pool", "p-render", "--dry-run"], &["REPOOL_T_C"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("REPOOL_T_A is not set (pool 'p-render' needs it)"), "{err}");
+    assert!(err.contains("REPOOL_T_B is not set") && !err.contains("REPOOL_T_C"), "{err}");
+    let (code, _, err) = repool_with(&["recreate", "--all", "--yes"], &["REPOOL_T_A", "REPOOL_T_B", "REPOOL_T_C"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("REPOOL_T_D is not set (pool 'p-cond' needs it)"), "{err}");
+    assert_eq!(common::mutating_calls(&sim), 0);
+
+    let mut body: serde_json::Value = serde_json::from_str(repool::definition::EXAMPLE).unwrap();
+    body["common-config"].as_object_mut().unwrap().remove("vmSize");
+    let path = dir.path().join("no-size.json");
+    std::fs::write(&path, body.to_string()).unwrap();
+    let (code, _, err) = run(repool(dir.path()).args(["validate", "--definition", path.to_str().unwrap()]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("p-ingest.vmSize: is required, e.g."), "{err}");
+    assert_eq!(err.matches("vmSize").count(), 1, "p-render sets its own; p-ingest's is told once: {err}");
 }
 
 /// Issue 21, item 8: commands that only read work in a read-only data directory (no directory to

@@ -229,10 +229,22 @@ async fn a_probe_lets_the_service_refuse_what_no_schema_knows() {
         assert!(sim.with_world(|w, _| w.find("p-render").unwrap().wire.autoscale()), "p-render untouched");
         assert_eq!(sim.stats().pools_created, 1, "only the probe");
     }
-    let (code, err, sim) = recreate_with("p-render", json!({}), &["--probe"]).await;
+    // An accepted probe leaves its trace: a line on stderr and the verdict in the JSON report.
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let (code, out, err) = output(
+        repool_command(dir.path())
+            .args(["recreate", "--pool", "p-render", "--probe", "--yes", "--json"])
+            .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+    );
     assert_eq!(code, 0, "{err}");
     assert!(probe_pools(&sim).iter().all(|(_, deleting)| *deleting), "{:?}", probe_pools(&sim));
     assert_eq!(sim.stats().pools_created, 2, "the probe, then the new pool");
+    let said = "probe p-render: the service accepted the body: created it with 0 nodes and evaluated its autoscale formula, then deleted it (as p-render-probe-";
+    assert!(err.contains(said), "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let probe = &report["pools"][0]["probe"];
+    assert_eq!(probe["accepted"], true, "{report:#}");
+    assert!(probe["probePool"].as_str().unwrap().starts_with("p-render-probe-"), "{report:#}");
 }
 
 /// A probe a crash left in the account (journaled before its create) is deleted by the next run.
@@ -321,4 +333,36 @@ async fn max_unavailable_bounds_pools_without_capacity() {
         most = most.max(inside.len());
     }
     assert_eq!(most, 1, "at most one pool unavailable at once");
+}
+
+/// The example definition works as written: `validate` and a recreation of both pools in the demo
+/// account say no warning; its template asks for the registry password only for the pool that pulls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_runs_in_the_demo_without_a_warning() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let key = sim.key().to_string();
+    let template = format!("{}/assets/pools.example.json.j2", env!("CARGO_MANIFEST_DIR"));
+    let repool = |args: &[&str], password: Option<&str>| {
+        let mut command = repool_command(dir.path());
+        command.args(args).env("AZURE_BATCH_ACCESS_KEY", &key);
+        if let Some(password) = password {
+            command.env("REGISTRY_PASSWORD", password);
+        }
+        output(&mut command)
+    };
+    let (code, out, err) = repool(&["validate"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 pool(s) valid") && !err.contains("warning"), "{out}{err}");
+    let (code, _, err) = repool(&["validate", "--definition", &template], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("REGISTRY_PASSWORD is not set (pool 'p-render' needs it)"), "{err}");
+    let (code, _, err) = repool(&["validate", "--definition", &template], Some("pw"));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = repool(&["recreate", "--pool", "p-ingest", "--dry-run", "--definition", &template], None);
+    assert_eq!(code, 0, "p-ingest pulls from no registry: {err}");
+    assert!(out.contains("DELETE /pools/p-ingest") && !err.contains("warning"), "{out}{err}");
+    let (code, _, err) = repool(&["recreate", "--all", "--yes"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    assert_eq!(sim.stats().pools_created, 2);
 }

@@ -226,10 +226,9 @@ async fn planted_secrets_appear_nowhere() {
     let key = sim.key().to_string();
     let planted = ["planted-registry-pw-7f3a", "planted-client-secret-91bc", "planted-cert-password-55de"];
     // A template definition whose registry password comes from the environment.
-    let template = EXAMPLE.replace(
-        "\"identityReference\": {",
-        "\"username\": \"contoso\", \"password\": \"{{ env('REGISTRY_PASSWORD') }}\", \"identityReference\": {",
-    );
+    let password = EXAMPLE.lines().find(|l| l.contains("\"password\"")).expect("the example's registry password");
+    let template = EXAMPLE.replace(password, "\"password\": \"{{ env('REGISTRY_PASSWORD') }}\"");
+    assert!(template.contains("env('REGISTRY_PASSWORD')"), "the registry password comes from the environment");
     let definition = dir.path().join("pools.json.j2");
     std::fs::write(&definition, template).unwrap();
     let config = dir.path().join("repool/config.toml");

@@ -58,6 +58,14 @@ impl<'a> Locator<'a> {
     }
 }
 
+/// The value at `path` (`a.b[2].c`, as findings name it) in a pool body.
+pub fn value_at<'v>(body: &'v serde_json::Value, path: &str) -> Option<&'v serde_json::Value> {
+    parse_path(path).iter().try_fold(body, |value, step| match step {
+        PathStep::Key(key) => value.get(*key),
+        PathStep::Index(i) => value.get(*i),
+    })
+}
+
 enum PathStep<'p> {
     Key(&'p str),
     Index(usize),

@@ -34,6 +34,10 @@ pub struct Definition {
     /// A JSON file's text, to say at which line and column a property is written (a template's
     /// lines are not those of the JSON it renders, so it has none).
     pub text: Option<locate::SourceText>,
+    /// Pool id → the `env()` variables its body needs that are not set (their placeholders stand
+    /// in the body). Such a pool is validated but never planned, probed or created:
+    /// `require_env` refuses it, so only the chosen pools' variables must be set.
+    pub unset_env: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -112,23 +116,27 @@ impl Definition {
         vars: &BTreeMap<String, String>,
     ) -> Result<Self, DefinitionError> {
         let fail = |problems| DefinitionError { source: source.to_string(), problems };
-        let (json, secrets, sealed_json) = if is_template {
+        let (json, secrets, sealed_json, unset, blank_json) = if is_template {
             let name = Path::new(source).file_name().and_then(|n| n.to_str()).unwrap_or("definition.j2");
             let rendered = template::render(name, text, vars).map_err(|e| {
                 fail(vec![problem(None, "", e.line.map(|l| (l, 1)), format!("template: {}", e.message))])
             })?;
-            (rendered.text, rendered.secrets, rendered.sealed)
+            (rendered.text, rendered.secrets, rendered.sealed, rendered.unset, rendered.blank)
         } else {
-            (text.to_string(), Vec::new(), None)
+            (text.to_string(), Vec::new(), None, Vec::new(), None)
         };
+        // With unset env() variables: the rendering with them blank, to tell which pools need them.
+        let blank_root = blank_json.as_deref().and_then(parse_object);
+        let blank_common = blank_root.as_ref().and_then(|r| r.get(COMMON_KEY)).cloned().unwrap_or(Value::Null);
+        let mut unset_env = BTreeMap::new();
         // The template rendered with references: where each env() value went, exactly.
-        let sealed_root: Option<Map<String, Value>> =
-            sealed_json.and_then(|t| serde_json::from_str::<Value>(&t).ok()).and_then(|v| match v {
-                Value::Object(map) => Some(map),
-                _ => None,
-            });
+        let sealed_root = sealed_json.as_deref().and_then(parse_object);
         let sealed_common = sealed_root.as_ref().and_then(|r| r.get(COMMON_KEY)).cloned().unwrap_or(Value::Null);
         let root: Value = serde_json::from_str(&json).map_err(|e| {
+            if !unset.is_empty() {
+                // Their placeholders may be what is not JSON (env() outside a string): name them.
+                return fail(vec![problem(None, "", None, unset_message(&unset, None))]);
+            }
             let excerpt = json.lines().nth(e.line().saturating_sub(1)).unwrap_or("").trim_end();
             let caret = " ".repeat(e.column().saturating_sub(1).min(excerpt.len()));
             let rendered = if is_template { " (in the rendered template)" } else { "" };
@@ -173,6 +181,13 @@ impl Definition {
                 Some(own) => sealed::seal_names(&pool_body(&sealed_common, own, id)),
                 None => sealed::seal(&body, &secrets),
             };
+            if !unset.is_empty() {
+                let blank = blank_root.as_ref().and_then(|r| r.get(id)).map(|own| pool_body(&blank_common, own, id));
+                let needs = needs_unset(&body, blank.as_ref(), &unset);
+                if !needs.is_empty() {
+                    unset_env.insert(id.clone(), needs);
+                }
+            }
             pools.push(PoolDefinition { id: id.clone(), body, sealed });
         }
         if pools.is_empty() && problems.is_empty() {
@@ -187,7 +202,7 @@ impl Definition {
             return Err(fail(problems));
         }
         let text = (!is_template).then(|| locate::SourceText(text.to_string()));
-        Ok(Definition { source: source.to_string(), pools, secrets, text })
+        Ok(Definition { source: source.to_string(), pools, secrets, text, unset_env })
     }
 
     /// Schema and Batch rules for every pool, all problems at once.
@@ -198,11 +213,26 @@ impl Definition {
         let mut problems = Vec::new();
         for pool in &self.pools {
             let other = schema::Schema::other(api_version);
-            for finding in schema.check(&pool.body).into_iter().chain(schema.check_enums_of(&pool.body, other)) {
-                let line = at(&pool.id, &finding.path);
-                problems.push(problem(Some(&pool.id), &finding.path, line, finding.message));
-            }
+            let mut found: Vec<(String, String)> = (schema.check(&pool.body).into_iter())
+                .chain(schema.check_enums_of(&pool.body, other))
+                .map(|f| (f.path, f.message))
+                .collect();
+            // One report per problem: where the schema already speaks of a property, the rule
+            // only words a bare "is required" better (a missing vmSize is one problem, not two).
             for (path, message) in rules::check(&pool.body) {
+                match found.iter_mut().find(|(p, _)| *p == path) {
+                    Some((_, said)) if said == schema::REQUIRED => *said = message,
+                    Some(_) => {}
+                    None => found.push((path, message)),
+                }
+            }
+            // A value an unset env() variable will give is not known yet: `require_env` speaks of it.
+            let unknown = |path: &str| {
+                locate::value_at(&pool.body, path).and_then(Value::as_str).is_some_and(|text| {
+                    self.unset_env_of(&pool.id).iter().any(|v| text.contains(&template::placeholder(v)))
+                })
+            };
+            for (path, message) in found.into_iter().filter(|(path, _)| !unknown(path)) {
                 problems.push(problem(Some(&pool.id), &path, at(&pool.id, &path), message));
             }
         }
@@ -212,6 +242,29 @@ impl Definition {
                 .map(|m| problem(None, "", None, m)),
         );
         if problems.is_empty() { Ok(()) } else { Err(DefinitionError { source: self.source.clone(), problems }) }
+    }
+
+    /// Refuses when any of the pools `ids` needs an `env()` variable that is not set, naming every
+    /// such variable and the pools that need it; other pools' variables are not asked for.
+    pub fn require_env<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<(), DefinitionError> {
+        let mut needed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for id in ids {
+            let Some(pool) = self.pool(id) else { continue };
+            for var in self.unset_env_of(&pool.id) {
+                let pools = needed.entry(var.as_str()).or_default();
+                if !pools.contains(&pool.id.as_str()) {
+                    pools.push(&pool.id);
+                }
+            }
+        }
+        let problems: Vec<Problem> =
+            needed.iter().map(|(var, pools)| problem(None, "", None, unset_message(&[var], Some(pools)))).collect();
+        if problems.is_empty() { Ok(()) } else { Err(DefinitionError { source: self.source.clone(), problems }) }
+    }
+
+    /// The unset `env()` variables pool `id`'s body needs (none for a pool not in the definition).
+    pub fn unset_env_of(&self, id: &str) -> &[String] {
+        self.pool(id).and_then(|p| self.unset_env.get(&p.id)).map(Vec::as_slice).unwrap_or_default()
     }
 
     pub fn pool(&self, id: &str) -> Option<&PoolDefinition> {
@@ -236,6 +289,53 @@ impl Definition {
     pub fn redacted(&self, id: &str, body: &Value) -> Value {
         redact::redact(body, self.sealed_body(id).as_ref())
     }
+}
+
+fn parse_object(text: &str) -> Option<Map<String, Value>> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
+/// The unset variables `body` needs: those whose placeholder it holds; all of them when its
+/// rendering with them blank differs other than at the placeholders (an unset value decided a
+/// condition or went through a filter), or that rendering is missing.
+fn needs_unset(body: &Value, blank: Option<&Value>, unset: &[String]) -> Vec<String> {
+    let placeholders: Vec<String> = unset.iter().map(|v| template::placeholder(v)).collect();
+    if blank != Some(&strip(body, &placeholders)) {
+        return unset.to_vec();
+    }
+    let text = body.to_string();
+    unset.iter().zip(&placeholders).filter(|(_, p)| text.contains(p.as_str())).map(|(v, _)| v.clone()).collect()
+}
+
+/// `value` with every placeholder cut out of its strings and keys.
+fn strip(value: &Value, placeholders: &[String]) -> Value {
+    let cut = |text: &str| placeholders.iter().fold(text.to_string(), |t, p| t.replace(p.as_str(), ""));
+    match value {
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (cut(k), strip(v, placeholders))).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(|v| strip(v, placeholders)).collect()),
+        Value::String(text) => Value::String(cut(text)),
+        other => other.clone(),
+    }
+}
+
+/// "template: environment variable X is not set (pools a, b need it); export it …".
+fn unset_message<S: AsRef<str>>(vars: &[S], pools: Option<&[&str]>) -> String {
+    let names: Vec<&str> = vars.iter().map(AsRef::as_ref).collect();
+    let (subject, verb, it) = match names.len() {
+        1 => (format!("environment variable {}", names[0]), "is", "it"),
+        _ => (format!("environment variables {}", names.join(", ")), "are", "them"),
+    };
+    let need = match pools {
+        Some([one]) => format!(" (pool '{one}' needs {it})"),
+        Some(many) => {
+            format!(" (pools {} need {it})", many.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(", "))
+        }
+        None => String::new(),
+    };
+    format!("template: {subject} {verb} not set{need}; export {it} before running repool")
 }
 
 /// A pool's body: common-config merged with its own object, `"id"` first.

@@ -287,6 +287,15 @@ impl fmt::Display for Plan {
                 };
                 writeln!(f, "  {sign} {}: {text}  [{}]", change.path, change.apply.name())?;
             }
+            // A start task runs when a node starts: a PATCH reaches only nodes that start after it.
+            if pool.action == Action::UpdateInPlace && pool.changes.iter().any(|c| c.path.starts_with("startTask")) {
+                writeln!(
+                    f,
+                    "  note: nodes already in {} keep the old start task until they reboot or are replaced; \
+                     new nodes run the new one",
+                    pool.id
+                )?;
+            }
         }
         if !self.not_in_definition.is_empty() {
             writeln!(f, "left alone (not in the definition): {}", self.not_in_definition.join(", "))?;

@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 
 const SCHEMA_2024: &str = include_str!("../../assets/schema/pool-add-schema-2024-02-01.json");
 const SCHEMA_2025: &str = include_str!("../../assets/schema/pool-add-schema-2025-06-01.json");
+/// What a required property that is missing is told.
+pub const REQUIRED: &str = "is required";
 
 #[derive(Debug, Deserialize)]
 pub struct Schema {
@@ -209,7 +211,7 @@ impl Schema {
         }
         for (key, prop) in &def.properties {
             if prop.required && !map.contains_key(key) {
-                out.push(Finding { path: join(path, key), message: "is required".into() });
+                out.push(Finding { path: join(path, key), message: REQUIRED.into() });
             }
         }
     }
@@ -235,8 +237,8 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-/// " (did you mean 'x'?)" for the closest known name, if it is close.
-fn suggest<S: AsRef<str>>(given: &str, known: &[S]) -> String {
+/// " (did you mean 'x'?)" for the closest known name (a property, a value, a pool id), if it is close.
+pub fn suggest<S: AsRef<str>>(given: &str, known: &[S]) -> String {
     let best = known
         .iter()
         .map(|k| (strsim::damerau_levenshtein(&given.to_lowercase(), &k.as_ref().to_lowercase()), k.as_ref()))

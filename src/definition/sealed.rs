@@ -128,7 +128,8 @@ fn unseal_value(value: &Value, current: Option<&Value>, path: &str, missing: &mu
                 .collect(),
         ),
         Value::String(text) if text == SECRET => match current {
-            Some(Value::String(clear)) if clear != SECRET => Value::String(clear.clone()),
+            // The definition in use holds a reference there too when its env() variable is unset.
+            Some(Value::String(clear)) if !is_reference(clear) => Value::String(clear.clone()),
             _ => {
                 missing.push(format!("{path} (a secret repool does not keep; the definition in use has none there)"));
                 value.clone()

@@ -2,7 +2,9 @@
 //!
 //! Strings are printed JSON-escaped without quotes, so the usual `"password": "{{ env("REG_PW") }}"`
 //! survives quotes and backslashes; `{{ x|tojson }}` prints a whole JSON value. Undefined
-//! variables are errors, not empty strings.
+//! variables are errors, not empty strings. An `env()` variable that is not set renders as its
+//! placeholder `${env:VAR}` and is listed, so every unset one is named at once and only the pools
+//! whose bodies need one are held back (`Definition::require_env`).
 
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
 use std::collections::BTreeMap;
@@ -15,6 +17,12 @@ pub struct Rendered {
     /// The same template rendered with every `env("VAR")` as `${env:VAR}`: exactly where the
     /// secrets are. None when that rendering fails (env() used other than inside a string).
     pub sealed: Option<String>,
+    /// Variables `env()` read that are not set, in order of first use; `text` holds their placeholders.
+    pub unset: Vec<String>,
+    /// With `unset` variables, the template rendered with each as "" (None when that fails): a
+    /// pool whose body differs from `text` other than at the placeholders depends on an unset
+    /// value in a way no placeholder shows (a condition, a filter).
+    pub blank: Option<String>,
 }
 
 /// A value a template read with `env(var)`: shown nowhere, recorded as a reference to `var`.
@@ -30,20 +38,46 @@ pub struct TemplateError {
     pub message: String,
 }
 
-pub fn render(name: &str, source: &str, vars: &BTreeMap<String, String>) -> Result<Rendered, TemplateError> {
-    let (text, secrets) = render_with(name, source, vars, false)?;
-    let sealed = render_with(name, source, vars, true).ok().map(|(text, _)| text);
-    Ok(Rendered { text, secrets, sealed })
+/// Where an unset (or sealed) `env("VAR")` stands in rendered text.
+pub fn placeholder(var: &str) -> String {
+    format!("${{env:{var}}}")
 }
 
-/// One rendering; `references`: env() gives `${env:VAR}` instead of the value.
+/// What `env()` gives in one rendering.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EnvMode {
+    /// The value; an unset variable's placeholder.
+    Values,
+    /// Every variable's placeholder (the sealed rendering).
+    References,
+    /// The value; "" for an unset variable.
+    Blank,
+}
+
+/// One rendering's text, the env() values it read and the variables that were not set.
+struct Pass {
+    text: String,
+    secrets: Vec<EnvSecret>,
+    unset: Vec<String>,
+}
+
+pub fn render(name: &str, source: &str, vars: &BTreeMap<String, String>) -> Result<Rendered, TemplateError> {
+    let Pass { text, secrets, unset } = render_with(name, source, vars, EnvMode::Values)?;
+    let sealed = render_with(name, source, vars, EnvMode::References).ok().map(|p| p.text);
+    let blank =
+        if unset.is_empty() { None } else { render_with(name, source, vars, EnvMode::Blank).ok().map(|p| p.text) };
+    Ok(Rendered { text, secrets, sealed, unset, blank })
+}
+
+/// One rendering, `env()` as `mode` says.
 fn render_with(
     name: &str,
     source: &str,
     vars: &BTreeMap<String, String>,
-    references: bool,
-) -> Result<(String, Vec<EnvSecret>), TemplateError> {
+    mode: EnvMode,
+) -> Result<Pass, TemplateError> {
     let secrets = Arc::new(Mutex::new(Vec::new()));
+    let unset = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
@@ -57,21 +91,20 @@ fn render_with(
         }
         Ok(())
     });
-    let seen = secrets.clone();
-    env.add_function("env", move |name: String| -> Result<Value, Error> {
-        match std::env::var(&name) {
-            Ok(value) => {
-                let mut seen = seen.lock().expect("secret list");
-                if !value.is_empty() && !seen.iter().any(|s: &EnvSecret| s.var == name) {
-                    seen.push(EnvSecret { var: name.clone(), value: value.clone() });
-                }
-                Ok(Value::from(if references { format!("${{env:{name}}}") } else { value }))
+    let (seen, not_set) = (secrets.clone(), unset.clone());
+    env.add_function("env", move |name: String| -> Value {
+        let Ok(value) = std::env::var(&name) else {
+            let mut not_set = not_set.lock().expect("unset list");
+            if !not_set.contains(&name) {
+                not_set.push(name.clone());
             }
-            Err(_) => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("environment variable {name} is not set; export it before running repool"),
-            )),
+            return Value::from(if mode == EnvMode::Blank { String::new() } else { placeholder(&name) });
+        };
+        let mut seen = seen.lock().expect("secret list");
+        if !value.is_empty() && !seen.iter().any(|s: &EnvSecret| s.var == name) {
+            seen.push(EnvSecret { var: name.clone(), value: value.clone() });
         }
+        Value::from(if mode == EnvMode::References { placeholder(&name) } else { value })
     });
     // `missing`: variables the template uses that nobody set, named in an undefined-variable error.
     let failure = |e: Error, missing: &[String]| {
@@ -92,6 +125,14 @@ fn render_with(
             }
             _ => format!("{}{}", e.kind(), detail(&e)),
         };
+        // An unset env() value (its placeholder) may be what broke the rendering: name them all.
+        let not_set = unset.lock().expect("unset list");
+        if !not_set.is_empty() {
+            message = format!(
+                "environment variable(s) {} not set; export them before running repool (rendering without them failed: {message})",
+                not_set.join(", ")
+            );
+        }
         if let Some(text) = text {
             message.push_str(&format!("\n    {}", text.trim()));
         }
@@ -104,7 +145,8 @@ fn render_with(
     missing.sort();
     let text = template.render(vars).map_err(|e| failure(e, &missing))?;
     let secrets = secrets.lock().expect("secret list").clone();
-    Ok((text, secrets))
+    let unset = unset.lock().expect("unset list").clone();
+    Ok(Pass { text, secrets, unset })
 }
 
 fn detail(e: &Error) -> String {
@@ -153,7 +195,16 @@ mod tests {
             err.message
         );
         assert!(err.message.contains("--var nope=VALUE"), "{}", err.message);
-        let err = render("t.j2", "{{ env(\"REPOOL_SURELY_UNSET_VAR\") }}", &BTreeMap::new()).err().unwrap();
-        assert!(err.message.contains("REPOOL_SURELY_UNSET_VAR is not set"), "{}", err.message);
+    }
+
+    #[test]
+    fn every_unset_env_variable_is_listed_and_rendered_as_its_placeholder() {
+        let source =
+            r#"{"a": "{{ env("REPOOL_UNSET_A") }}", "b": "{{ env("REPOOL_UNSET_B") }}-{{ env("REPOOL_UNSET_A") }}"}"#;
+        let out = render("t.j2", source, &BTreeMap::new()).ok().unwrap();
+        assert_eq!(out.unset, ["REPOOL_UNSET_A", "REPOOL_UNSET_B"]);
+        assert_eq!(out.text, r#"{"a": "${env:REPOOL_UNSET_A}", "b": "${env:REPOOL_UNSET_B}-${env:REPOOL_UNSET_A}"}"#);
+        assert_eq!(out.blank.as_deref(), Some(r#"{"a": "", "b": "-"}"#));
+        assert!(out.secrets.is_empty());
     }
 }

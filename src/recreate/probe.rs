@@ -87,10 +87,37 @@ async fn delete(client: &BatchClient, ledger: &Ledger, probe: &str, pool: &str) 
     ledger.append(&entry).map_err(|e| format!("cannot write the probe ledger {}: {e}", ledger.path.display()))
 }
 
-/// Lets the service validate `body` (pool `pool`); Err is the service's refusal, worded for the
-/// operator, or why the probe could not be made.
-pub async fn probe(client: &BatchClient, ledger: &Ledger, pool: &str, body: &Value) -> Result<(), String> {
+/// What the probe of one pool found: said on stderr and kept in the run's JSON report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeReport {
+    /// The throwaway pool the body was created as.
+    pub probe_pool: String,
+    pub accepted: bool,
+    /// What was proved, or the service's refusal (or why the probe could not be made).
+    pub detail: String,
+}
+
+/// Lets the service validate `body` (pool `pool`): accepted, or the service's refusal worded for
+/// the operator, or why the probe could not be made.
+pub async fn probe(client: &BatchClient, ledger: &Ledger, pool: &str, body: &Value) -> ProbeReport {
     let id = probe_id(pool);
+    let evaluated = if body.get("autoScaleFormula").is_some() { " and evaluated its autoscale formula" } else { "" };
+    let (accepted, detail) = match create_and_delete(client, ledger, pool, &id, body).await {
+        Ok(()) => (true, format!("the service accepted the body: created it with 0 nodes{evaluated}, then deleted it")),
+        Err(refused) => (false, refused),
+    };
+    ProbeReport { probe_pool: id, accepted, detail }
+}
+
+async fn create_and_delete(
+    client: &BatchClient,
+    ledger: &Ledger,
+    pool: &str,
+    id: &str,
+    body: &Value,
+) -> Result<(), String> {
+    let id = id.to_string();
     let mut throwaway = body.clone();
     let formula = throwaway.get("autoScaleFormula").and_then(Value::as_str).map(str::to_string);
     if let Some(object) = throwaway.as_object_mut() {

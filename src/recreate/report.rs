@@ -2,6 +2,7 @@
 //! creation time, errors. `repool recreate --json` prints it; the TUI shows it.
 
 use super::journal::RunState;
+use super::probe::ProbeReport;
 use super::step::Step;
 use super::strategy::Strategy;
 use crate::batch::Pool;
@@ -112,6 +113,8 @@ pub struct PoolReport {
     pub new_creation_time: Option<jiff::Timestamp>,
     pub error: Option<String>,
     pub warnings: Vec<String>,
+    /// With `--probe`: how the service judged the create body before the run (None: not probed).
+    pub probe: Option<ProbeReport>,
     /// The health gate's figures (absent when the pool never reached it).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<CapacityFigures>,
@@ -138,6 +141,7 @@ impl PoolReport {
             new_creation_time: None,
             error: None,
             warnings: Vec::new(),
+            probe: None,
             capacity: None,
         }
     }

@@ -15,7 +15,7 @@ use super::journal::{self, Journal, Record, RunState, TargetRecord};
 use super::lock::RunLock;
 use super::policy::{RecreatePolicy, RunChoices};
 use super::preflight::{self, Findings, PreflightPolicy};
-use super::probe;
+use super::probe::{self, ProbeReport};
 use super::report::{PoolStatus, RunReport, RunStatus};
 use super::snapshots::Snapshots;
 use super::step::Step;
@@ -155,17 +155,25 @@ impl Workspace {
     }
 
     /// Deletes probes a crash left behind, then (with `--probe`, when preflight found nothing) lets
-    /// the service judge each body; what it refuses joins `findings`.
-    async fn probe(&self, pools: &[&crate::definition::PoolDefinition], findings: &mut Findings) {
+    /// the service judge each body; what it refuses joins `findings`. Each pool's verdict, by id.
+    async fn probe(
+        &self,
+        pools: &[&crate::definition::PoolDefinition],
+        findings: &mut Findings,
+    ) -> BTreeMap<String, ProbeReport> {
         let ledger = probe::Ledger::new(&self.data_dir.join("probes"), &self.account.file_name());
         findings.problems.extend(probe::sweep(&self.client, &ledger).await);
+        let mut verdicts = BTreeMap::new();
         if self.policy.probe && findings.problems.is_empty() {
             for pool in pools {
-                if let Err(refused) = probe::probe(&self.client, &ledger, &pool.id, &pool.body).await {
-                    findings.problems.push(format!("pool '{}': probe: {refused}", pool.id));
+                let verdict = probe::probe(&self.client, &ledger, &pool.id, &pool.body).await;
+                if !verdict.accepted {
+                    findings.problems.push(format!("pool '{}': probe: {}", pool.id, verdict.detail));
                 }
+                verdicts.insert(pool.id.clone(), verdict);
             }
         }
+        verdicts
     }
 
     /// The account's lock for a change made outside a run (`restore`).
@@ -207,9 +215,7 @@ impl Workspace {
     pub async fn start(&self, definition: &Definition, ids: &[String], intent: Intent) -> Result<Run, Refusal> {
         let mut chosen: Vec<&crate::definition::PoolDefinition> = Vec::new();
         for id in ids {
-            let pool = definition.pool(id).ok_or_else(|| {
-                format!("pool '{id}' is not in {}; repool only recreates pools it can create again", definition.source)
-            })?;
+            let pool = definition.pool(id).ok_or_else(|| unknown_pool(definition, id, intent))?;
             if !chosen.iter().any(|c| c.id == pool.id) {
                 chosen.push(pool);
             }
@@ -217,6 +223,7 @@ impl Workspace {
         if chosen.is_empty() {
             return Err(String::from("no pools chosen").into());
         }
+        definition.require_env(chosen.iter().map(|p| p.id.as_str())).map_err(|e| e.to_string())?;
         let run_id = journal::new_run_id();
         let lock = RunLock::acquire(&self.lock_dir(), &self.account, &run_id)?;
         let runs = self.runs();
@@ -260,7 +267,7 @@ impl Workspace {
         // A probe proves a create body; only pools that will be created need one.
         let created: Vec<&crate::definition::PoolDefinition> =
             chosen.iter().copied().filter(|p| !kept.contains(&p.id)).collect();
-        self.probe(&created, &mut findings).await;
+        let probes = self.probe(&created, &mut findings).await;
         if !findings.problems.is_empty() {
             let only_losses = findings.losses.len() == findings.problems.len();
             return Err(Refusal {
@@ -313,7 +320,7 @@ impl Workspace {
             .await
             .map_err(|e| format!("cannot write the journal {}: {e}", journal.path.display()))?;
         let state = journal::read(&journal.path).map_err(|e| e.to_string())?;
-        Ok(Run { workspace: self.clone(), state, journal, _lock: lock, warnings: findings.warnings })
+        Ok(Run { workspace: self.clone(), state, journal, _lock: lock, warnings: findings.warnings, probes })
     }
 
     /// Opens an unfinished run of this account to continue it (takes the lock).
@@ -358,7 +365,7 @@ impl Workspace {
         // The run goes on as its operator chose when it started, whoever continues it.
         let mut workspace = self.clone();
         workspace.preflight.accept_loss = state.choices.apply(&mut workspace.policy);
-        Ok(Run { workspace, state, journal, _lock: lock, warnings: Vec::new() })
+        Ok(Run { workspace, state, journal, _lock: lock, warnings: Vec::new(), probes: BTreeMap::new() })
     }
 
     /// The pre-run backup of `pool` from the newest run that touched it, and where it was found
@@ -391,6 +398,9 @@ pub struct Run {
     _lock: RunLock,
     /// What preflight found worth saying that does not stop the run (an image's end of life near).
     pub warnings: Vec<String>,
+    /// With `--probe`: how the service judged each create body (pool id → verdict), for the
+    /// progress output and the report.
+    pub probes: BTreeMap<String, ProbeReport>,
 }
 
 impl Run {
@@ -443,6 +453,8 @@ impl Run {
         };
         let mut bodies = BTreeMap::new();
         let mut problems = Vec::new();
+        let mut strategies = Vec::new();
+        let unset = |id: &str| definition.map(|d| d.unset_env_of(id)).unwrap_or_default();
         for (id, difference) in differences {
             let current = definition.and_then(|d| d.pool(&id)).map(|p| &p.body);
             let body = match source {
@@ -457,6 +469,10 @@ impl Run {
                         "  {id}: not in {}",
                         definition.map(|d| d.source.as_str()).unwrap_or("any definition")
                     )),
+                    (_, Some(_)) if !unset(&id).is_empty() => Err(format!(
+                        "  {id}: environment variable(s) {} not set (the definition in use reads them with env())",
+                        unset(&id).join(", ")
+                    )),
                     (_, Some(body)) => Ok(body.clone()),
                 },
             };
@@ -464,24 +480,30 @@ impl Run {
                 Ok(body) => {
                     bodies.insert(id.to_lowercase(), body);
                 }
-                Err(problem) => problems.push(problem),
+                Err(problem) => {
+                    problems.push(problem);
+                    strategies.push(self.state.pool(&id).strategy);
+                }
             }
         }
         if problems.is_empty() {
-            Ok(bodies)
-        } else {
-            Err(format!(
-                "run {} cannot create every pool it would delete:\n{}\nNothing was changed.",
-                self.id(),
-                problems.join("\n")
-            ))
+            return Ok(bodies);
         }
+        // Only a recreation deletes; a rebuild or an in-place change would patch with the body.
+        let lacks = if strategies.iter().all(|s| *s == Strategy::Recreate) {
+            "cannot create every pool it would delete"
+        } else if strategies.contains(&Strategy::Recreate) {
+            "cannot create or patch every pool it would change"
+        } else {
+            "lacks the definition to patch every pool it would change"
+        };
+        Err(format!("run {} {lacks}:\n{}\nNothing was changed.", self.id(), problems.join("\n")))
     }
 
     /// Preflight again before a run continues: the bodies it will create (recorded or from the
     /// definition in use) against the account as it is now, for every pool not created yet. All
-    /// problems at once; the warnings when there are none.
-    pub async fn prove(&self, bodies: &BTreeMap<String, Value>) -> Result<Vec<String>, String> {
+    /// problems at once; the warnings when there are none (and the probes' verdicts in `probes`).
+    pub async fn prove(&mut self, bodies: &BTreeMap<String, Value>) -> Result<Vec<String>, String> {
         let pools: Vec<crate::definition::PoolDefinition> = self
             .state
             .pending()
@@ -499,11 +521,17 @@ impl Run {
         let ids: Vec<String> = pools.iter().map(|p| p.id.clone()).collect();
         let kept: Vec<String> =
             ids.iter().filter(|id| self.state.pool(id).strategy != Strategy::Recreate).cloned().collect();
-        let definition = Definition { source: format!("run {}", self.id()), pools, secrets: Vec::new(), text: None };
+        let definition = Definition {
+            source: format!("run {}", self.id()),
+            pools,
+            secrets: Vec::new(),
+            text: None,
+            unset_env: BTreeMap::new(),
+        };
         let mut findings = self.workspace.preflight(&definition, &ids, &kept).await?;
         let chosen: Vec<&crate::definition::PoolDefinition> =
             definition.pools.iter().filter(|p| !kept.contains(&p.id)).collect();
-        self.workspace.probe(&chosen, &mut findings).await;
+        self.probes = self.workspace.probe(&chosen, &mut findings).await;
         if findings.problems.is_empty() {
             Ok(findings.warnings)
         } else {
@@ -564,6 +592,7 @@ impl Run {
         let mut report = engine.run(&self.state.run, self.journal.clone(), targets).await;
         for pool in &mut report.pools {
             pool.backup = self.state.target(&pool.id).and_then(|t| t.backup.clone());
+            pool.probe = self.probes.iter().find(|(id, _)| id.eq_ignore_ascii_case(&pool.id)).map(|(_, p)| p.clone());
         }
         if let Some(failure) = self.journal.failure() {
             self.explain_journal_failure(failure, &mut report);
@@ -621,6 +650,16 @@ fn pre_run(path: &str, api_version: &str) -> PreRun {
         }
     });
     PreRun { body, created, capacity }
+}
+
+/// "pool 'ID' is not in FILE (did you mean …?); …", worded for what the run would do.
+pub fn unknown_pool(definition: &Definition, id: &str, intent: Intent) -> String {
+    let known: Vec<&str> = definition.pools.iter().map(|p| p.id.as_str()).collect();
+    let only = match intent {
+        Intent::Recreate => "repool recreates only pools the definition can create again",
+        Intent::Apply => "apply changes only pools the definition describes",
+    };
+    format!("pool '{id}' is not in {}{}; {only}", definition.source, crate::definition::schema::suggest(id, &known))
 }
 
 /// How `definition` compares with what a run recorded, for each pool with work left.

@@ -411,7 +411,7 @@ async fn act(
     tx: &Sender,
     cancel: CancellationToken,
 ) -> Result<String, String> {
-    let (run, only, until, source) = match request {
+    let (mut run, only, until, source) = match request {
         RunRequest::Run { run: None, pools, one_step, choices, intent } => {
             let until = if one_step { Until::OneStep } else { Until::End };
             let mut chosen = workspace.clone();
