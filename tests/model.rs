@@ -352,7 +352,12 @@ impl Model {
         terminal.wait_for("marked 1");
         terminal.send("R");
         terminal.wait_for("and press enter");
-        terminal.send(&format!("{id}\r"));
+        // A pool an unfinished run holds: `R` offers to resume that run instead.
+        if terminal.text().contains("Type resume") {
+            terminal.send("resume\r");
+        } else {
+            terminal.send(&format!("{id}\r"));
+        }
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let screen = terminal.text();
@@ -366,6 +371,7 @@ impl Model {
             let status = screen.lines().rev().nth(1).unwrap_or("");
             let ended = [
                 " done: ",
+                " interrupted: ",
                 " failed: ",
                 " paused: ",
                 " cancelled: ",
