@@ -26,6 +26,12 @@ pub fn main(mut cli: Cli) -> ExitCode {
         Ok(settings) => settings,
         Err(e) => return fail(Exit::BadInput, &e.to_string(), json),
     };
+    // Which endpoint won over which, any key left unused: before anything acts on the account.
+    if !matches!(cli.command, Some(Command::Sim(_) | Command::Demo(_) | Command::Bench { .. })) {
+        for warning in &settings.warnings {
+            crate::noteln!("{warning}");
+        }
+    }
     // The data dir holds backups, journals and logs: the user's alone.
     if let Err(e) = crate::files::private_dir(&settings.paths.data_dir) {
         let message = format!("cannot create the data directory {}: {e}", settings.paths.data_dir.display());

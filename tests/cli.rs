@@ -393,3 +393,73 @@ async fn changed_leaves_out_pools_that_match_the_definition() {
         assert!(help.contains(step.name()), "--until lists {step}: {help}");
     }
 }
+
+/// `--account NAME` acts on that profile's account even with another account in the environment;
+/// both endpoints are named on stderr, `info` says where each setting came from, and the
+/// environment's key is never used for the profile's account. Without --account, the
+/// environment beats the file's default profile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_named_on_the_command_line_beats_the_environment() {
+    let live = common::frozen_sim(Some("demo")).await;
+    let dead = common::frozen_sim(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("repool")).unwrap();
+    let config = dir.path().join("repool/config.toml");
+    let write_config = |dead_key: &str| {
+        let text = format!(
+            "account = \"dead\"\n[accounts.dead]\nurl = \"{}\"\nname = \"{}\"\n[accounts.dead.auth]\nmethod = \"shared-key\"\n{dead_key}",
+            dead.url,
+            dead.account()
+        );
+        std::fs::write(&config, text).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    write_config(&format!("account_key = \"{}\"\n", dead.key()));
+    let with_env = |args: &[&str]| {
+        let mut command = repool(dir.path());
+        command
+            .args(args)
+            .env("AZURE_BATCH_ENDPOINT", &live.url)
+            .env("AZURE_BATCH_ACCOUNT", live.account())
+            .env("AZURE_BATCH_ACCESS_KEY", live.key());
+        run(&mut command)
+    };
+
+    let (code, out, err) = with_env(&["info", "--account", "dead"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("account   dead  (flag --account)"), "{out}");
+    assert!(out.contains(&format!("endpoint  {}  (config profile [accounts.dead])", dead.url)), "{out}");
+    assert!(out.contains("key       set  (config profile [accounts.dead])"), "{out}");
+    assert!(!out.contains(live.key()) && !out.contains(dead.key()), "{out}");
+    let warning = err.lines().find(|l| l.contains("using account")).unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        warning.contains(&dead.url) && warning.contains("[accounts.dead]") && warning.contains(&live.url),
+        "{warning}"
+    );
+    assert!(warning.contains("AZURE_BATCH_ENDPOINT"), "{warning}");
+
+    let (code, out, err) = with_env(&["pools", "--account", "dead"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(no pools in this account)") && !out.contains("p-render"), "{out}");
+    assert!(live.stats().requests.is_empty(), "the environment's account was not asked");
+
+    // The file's default profile gives way to the environment (file < env < flags), said on stderr.
+    let (code, out, err) = with_env(&["pools"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("p-render"), "{out}");
+    assert!(err.contains(&format!("using account {} (environment AZURE_BATCH_ENDPOINT)", live.url)), "{err}");
+    assert!(err.contains("account key from config profile [accounts.dead] is not used"), "{err}");
+
+    // A profile without a key of its own never borrows the environment's (another account's).
+    write_config("");
+    let asked = dead.stats().requests.values().sum::<u64>();
+    let (code, _, err) = with_env(&["pools", "--account", "dead"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("AZURE_BATCH_ACCESS_KEY is not used") && err.contains("needs the account key"), "{err}");
+    assert!(!err.contains(live.key()), "{err}");
+    assert_eq!(dead.stats().requests.values().sum::<u64>(), asked, "nothing was sent");
+    let (code, out, _) = with_env(&["info", "--account", "dead"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("key       -"), "{out}");
+}
