@@ -359,6 +359,23 @@ async fn bad_definitions_exit_2_with_the_location_and_change_nothing() {
             "{\"p-render\": {\"vmSize\": \"a\", \"enableAutoScale\": true, \"virtualMachineConfiguration\": {\"imageReference\": {\"publisher\": \"p\", \"offer\": \"o\", \"sku\": \"s\"}, \"nodeAgentSKUId\": \"n\"}}}",
             "p-render.autoScaleFormula: is required",
         ),
+        // A key or a pool written twice: JSON would keep the last in silence.
+        (
+            "dup-key.json",
+            "{\n  \"p-render\": {\"vmSize\": \"a\",\n    \"vmSize\": \"b\"}\n}",
+            "dup-key.json:3:5: pool 'p-render': p-render.vmSize: written twice (first at line 2, column 16)",
+        ),
+        (
+            "dup-pool.json",
+            "{\"p-render\": {\"vmSize\": \"a\"},\n\"p-render\": {\"vmSize\": \"b\"}}",
+            "dup-pool.json:2:1: pool 'p-render': the pool is defined twice (first at line 1, column 2)",
+        ),
+        // Work without end is refused, not waited for.
+        (
+            "runaway.json.j2",
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+            "runaway.json.j2 does too much work",
+        ),
     ];
     for (name, text, expected) in cases {
         let path = dir.path().join(name);
