@@ -175,8 +175,7 @@ mod tests {
     fn keys_written_twice_are_found_at_any_depth() {
         let text = "{\n\"p-1\": {\"vmSize\": \"a\",\n  \"startTask\": {\"resourceFiles\": [{\"httpUrl\": 1, \"httpUrl\": 2}]},\n  \"vmSize\": \"b\"},\n\"p-1\": {}\n}";
         let found = super::duplicate_keys(text);
-        let shown: Vec<(String, (usize, usize), (usize, usize))> =
-            found.into_iter().map(|d| (d.path, d.first, d.second)).collect();
+        let shown: Vec<_> = found.into_iter().map(|d| (d.path, d.first, d.second)).collect();
         assert_eq!(
             shown,
             [
