@@ -236,6 +236,7 @@ impl Settings {
             None => AccountConfig::default(),
         };
         let a = account.auth;
+        let named = matches!(profile, Some((_, Source::Flag(_))));
         let chosen = origin::choose(
             Named {
                 url: from(flags.account_url.clone(), Source::Flag("--account-url")),
@@ -255,12 +256,16 @@ impl Settings {
                     key: from(a.account_key, source),
                 }
             }),
-            matches!(profile, Some((_, Source::Flag(_)))),
+            named,
         );
-        let pick = |flag: Option<String>, env_name: &str, file_value: Option<String>| {
-            flag.or_else(|| env(env_name)).or(file_value)
+        // Sign-in: a profile named with --account beats the environment here too, and a client's
+        // secret or certificate only signs in as that client (never as another place's client).
+        let client_id = first(named, env("AZURE_CLIENT_ID"), a.client_id.clone());
+        let owns = |given: Option<String>| given.is_none_or(|c| Some(&c) == client_id.as_ref());
+        let (env_owns, file_owns) = (owns(env("AZURE_CLIENT_ID")), owns(a.client_id.clone()));
+        let secret = |env_name: &str, file_value: Option<Secret>| {
+            first(named, env(env_name).filter(|_| env_owns).map(Secret::new), file_value.filter(|_| file_owns))
         };
-        let secret = |env_name: &str, file_value: Option<Secret>| env(env_name).map(Secret::new).or(file_value);
         let profile_source =
             || profile.as_ref().map(|(name, _)| Source::Profile(name.clone())).unwrap_or(Source::Default);
         let sources = Sources {
@@ -294,13 +299,17 @@ impl Settings {
             method: flags.auth.or(a.method).unwrap_or_default(),
             account_name: chosen.name.map(|n| n.0).unwrap_or_default(),
             account_key: chosen.key.map(|k| k.0),
-            tenant_id: pick(None, "AZURE_TENANT_ID", a.tenant_id),
-            client_id: pick(None, "AZURE_CLIENT_ID", a.client_id),
+            tenant_id: first(named, env("AZURE_TENANT_ID"), a.tenant_id),
+            client_id,
             client_secret: secret("AZURE_CLIENT_SECRET", a.client_secret),
-            certificate_path: env_path("AZURE_CLIENT_CERTIFICATE_PATH").or(a.certificate_path),
+            certificate_path: first(
+                named,
+                env_path("AZURE_CLIENT_CERTIFICATE_PATH").filter(|_| env_owns),
+                a.certificate_path.filter(|_| file_owns),
+            ),
             certificate_password: secret("AZURE_CLIENT_CERTIFICATE_PASSWORD", a.certificate_password),
-            federated_token_file: env_path("AZURE_FEDERATED_TOKEN_FILE").or(a.federated_token_file),
-            authority_host: pick(None, "AZURE_AUTHORITY_HOST", a.authority_host),
+            federated_token_file: first(named, env_path("AZURE_FEDERATED_TOKEN_FILE"), a.federated_token_file),
+            authority_host: first(named, env("AZURE_AUTHORITY_HOST"), a.authority_host),
         };
         let proxy = env("HTTPS_PROXY").or_else(|| env("https_proxy")).or(file.proxy);
         let mut vars = file.vars;
@@ -345,6 +354,11 @@ impl Settings {
             paths,
         })
     }
+}
+
+/// The environment's value or the file's; the file's first when its profile was named with --account.
+fn first<T>(named: bool, env_value: Option<T>, file_value: Option<T>) -> Option<T> {
+    if named { file_value.or(env_value) } else { env_value.or(file_value) }
 }
 
 fn parse_file(path: &Path, text: &str) -> Result<FileConfig, BadInput> {

@@ -479,4 +479,18 @@ async fn a_profile_named_on_the_command_line_beats_the_environment() {
     let (code, out, _) = with_env(&["info", "--account", "dead"]);
     assert_eq!(code, 0);
     assert!(out.contains("key       -"), "{out}");
+
+    // Nor does it sign in with the environment's client secret, which is another client's.
+    let text = format!(
+        "[accounts.dead]\nurl = \"{}\"\n[accounts.dead.auth]\nmethod = \"client-secret\"\ntenant_id = \"t-1\"\nclient_id = \"dead-app\"\n",
+        dead.url
+    );
+    std::fs::write(&config, text).unwrap();
+    let (code, _, err) = run(repool(dir.path())
+        .args(["pools", "--account", "dead"])
+        .env("AZURE_CLIENT_ID", "live-app")
+        .env("AZURE_CLIENT_SECRET", "live-secret"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("client-secret sign-in needs the secret"), "{err}");
+    assert_eq!(dead.stats().requests.values().sum::<u64>(), asked, "nothing was sent");
 }
