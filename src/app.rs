@@ -35,6 +35,12 @@ pub fn main(mut cli: Cli) -> ExitCode {
         Ok(settings) => settings,
         Err(e) => return fail(Exit::BadInput, &e.to_string(), json),
     };
+    // Which endpoint won over which, any key left unused: before anything acts on the account.
+    if !matches!(cli.command, Some(Command::Sim(_) | Command::Demo(_) | Command::Bench { .. })) {
+        for warning in &settings.warnings {
+            crate::noteln!("{warning}");
+        }
+    }
     // The data dir and its folders are created (privately) by what writes into them, so commands
     // that only read work in a read-only or shared one and change nothing there.
     let _log_guard = match crate::logging::init(&settings.paths.log_dir(), &settings.log_level) {

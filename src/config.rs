@@ -12,6 +12,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod origin;
+pub use origin::Source;
+use origin::{Named, from};
+
 /// The file as written. Unknown keys are errors, so a typo does not silently do nothing.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -133,6 +137,19 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// Where each account setting came from.
+#[derive(Clone, Debug)]
+pub struct Sources {
+    pub profile: Source,
+    pub endpoint: Source,
+    pub account_name: Source,
+    /// None: no account key.
+    pub account_key: Option<Source>,
+    pub auth: Source,
+    pub api_version: Source,
+    pub definition: Source,
+}
+
 /// Everything resolved: what the commands use.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -145,6 +162,10 @@ pub struct Settings {
     pub flags: GlobalArgs,
     pub endpoint: Option<String>,
     pub auth: AuthSettings,
+    /// Where the account settings came from (`repool info`).
+    pub sources: Sources,
+    /// Said on stderr before a command runs: which endpoint won, any key left unused.
+    pub warnings: Vec<String>,
     pub http: HttpSettings,
     pub api_version: String,
     pub definition: Option<PathBuf>,
@@ -194,15 +215,18 @@ impl Settings {
 
     fn resolve(paths: Paths, config_found: bool, mut file: FileConfig, flags: &GlobalArgs) -> Result<Self, BadInput> {
         let shown = paths.config_file.display().to_string();
-        let profile = flags
-            .account
-            .clone()
-            .or(file.account.clone())
-            .or_else(|| (file.accounts.len() == 1).then(|| file.accounts.keys().next().cloned()).flatten());
+        let profile = match (&flags.account, &file.account) {
+            (Some(name), _) => Some((name.clone(), Source::Flag("--account"))),
+            (None, Some(name)) => Some((name.clone(), Source::File)),
+            (None, None) if file.accounts.len() == 1 => {
+                file.accounts.keys().next().map(|n| (n.clone(), Source::OnlyProfile))
+            }
+            (None, None) => None,
+        };
         let accounts =
             file.accounts.iter().map(|(name, a)| (name.clone(), a.url.clone().unwrap_or_default())).collect();
         let account = match &profile {
-            Some(name) => file.accounts.remove(name).ok_or_else(|| {
+            Some((name, _)) => file.accounts.remove(name).ok_or_else(|| {
                 let known: Vec<_> = file.accounts.keys().cloned().collect();
                 BadInput::new(format!(
                     "{shown}: no [accounts.{name}] section (known: {}); add it or pick another with --account",
@@ -212,21 +236,80 @@ impl Settings {
             None => AccountConfig::default(),
         };
         let a = account.auth;
-        let pick = |flag: Option<String>, env_name: &str, file_value: Option<String>| {
-            flag.or_else(|| env(env_name)).or(file_value)
+        let named = matches!(profile, Some((_, Source::Flag(_))));
+        let chosen = origin::choose(
+            Named {
+                url: from(flags.account_url.clone(), Source::Flag("--account-url")),
+                name: from(flags.account_name.clone(), Source::Flag("--account-name")),
+                key: None,
+            },
+            Named {
+                url: from(env("AZURE_BATCH_ENDPOINT"), Source::Env("AZURE_BATCH_ENDPOINT")),
+                name: from(env("AZURE_BATCH_ACCOUNT"), Source::Env("AZURE_BATCH_ACCOUNT")),
+                key: from(env("AZURE_BATCH_ACCESS_KEY").map(Secret::new), Source::Env("AZURE_BATCH_ACCESS_KEY")),
+            },
+            profile.as_ref().map(|(name, _)| {
+                let source = Source::Profile(name.clone());
+                Named {
+                    url: from(account.url, source.clone()),
+                    name: from(account.name, source.clone()),
+                    key: from(a.account_key, source),
+                }
+            }),
+            named,
+        );
+        // Sign-in: a profile named with --account beats the environment here too, and a client's
+        // secret or certificate only signs in as that client (never as another place's client).
+        let client_id = first(named, env("AZURE_CLIENT_ID"), a.client_id.clone());
+        let owns = |given: Option<String>| given.is_none_or(|c| Some(&c) == client_id.as_ref());
+        let (env_owns, file_owns) = (owns(env("AZURE_CLIENT_ID")), owns(a.client_id.clone()));
+        let secret = |env_name: &str, file_value: Option<Secret>| {
+            first(named, env(env_name).filter(|_| env_owns).map(Secret::new), file_value.filter(|_| file_owns))
         };
-        let secret = |env_name: &str, file_value: Option<Secret>| env(env_name).map(Secret::new).or(file_value);
+        let profile_source =
+            || profile.as_ref().map(|(name, _)| Source::Profile(name.clone())).unwrap_or(Source::Default);
+        let sources = Sources {
+            profile: profile.as_ref().map(|(_, s)| s.clone()).unwrap_or(Source::Default),
+            endpoint: chosen.endpoint.as_ref().map(|e| e.1.clone()).unwrap_or(Source::Default),
+            account_name: chosen.name.as_ref().map(|n| n.1.clone()).unwrap_or(Source::Default),
+            account_key: chosen.key.as_ref().map(|k| k.1.clone()),
+            auth: match (flags.auth, a.method) {
+                (Some(_), _) => Source::Flag("--auth"),
+                (None, Some(_)) => profile_source(),
+                (None, None) => Source::Default,
+            },
+            api_version: if flags.api_version.is_some() {
+                Source::Flag("--api-version")
+            } else if file.api_version.is_some() {
+                Source::File
+            } else {
+                Source::Default
+            },
+            definition: if flags.definition.is_some() {
+                Source::Flag("--definition")
+            } else if account.definition.is_some() {
+                profile_source()
+            } else if file.definition.is_some() {
+                Source::File
+            } else {
+                Source::Default
+            },
+        };
         let auth = AuthSettings {
             method: flags.auth.or(a.method).unwrap_or_default(),
-            account_name: pick(flags.account_name.clone(), "AZURE_BATCH_ACCOUNT", account.name).unwrap_or_default(),
-            account_key: secret("AZURE_BATCH_ACCESS_KEY", a.account_key),
-            tenant_id: pick(None, "AZURE_TENANT_ID", a.tenant_id),
-            client_id: pick(None, "AZURE_CLIENT_ID", a.client_id),
+            account_name: chosen.name.map(|n| n.0).unwrap_or_default(),
+            account_key: chosen.key.map(|k| k.0),
+            tenant_id: first(named, env("AZURE_TENANT_ID"), a.tenant_id),
+            client_id,
             client_secret: secret("AZURE_CLIENT_SECRET", a.client_secret),
-            certificate_path: env_path("AZURE_CLIENT_CERTIFICATE_PATH").or(a.certificate_path),
+            certificate_path: first(
+                named,
+                env_path("AZURE_CLIENT_CERTIFICATE_PATH").filter(|_| env_owns),
+                a.certificate_path.filter(|_| file_owns),
+            ),
             certificate_password: secret("AZURE_CLIENT_CERTIFICATE_PASSWORD", a.certificate_password),
-            federated_token_file: env_path("AZURE_FEDERATED_TOKEN_FILE").or(a.federated_token_file),
-            authority_host: pick(None, "AZURE_AUTHORITY_HOST", a.authority_host),
+            federated_token_file: first(named, env_path("AZURE_FEDERATED_TOKEN_FILE"), a.federated_token_file),
+            authority_host: first(named, env("AZURE_AUTHORITY_HOST"), a.authority_host),
         };
         let proxy = env("HTTPS_PROXY").or_else(|| env("https_proxy")).or(file.proxy);
         let mut vars = file.vars;
@@ -237,11 +320,13 @@ impl Settings {
         }
         Ok(Settings {
             config_found,
-            profile,
+            profile: profile.map(|(name, _)| name),
             accounts,
             flags: flags.clone(),
-            endpoint: pick(flags.account_url.clone(), "AZURE_BATCH_ENDPOINT", account.url),
+            endpoint: chosen.endpoint.map(|e| e.0),
             auth,
+            sources,
+            warnings: chosen.warnings,
             http: HttpSettings {
                 proxy,
                 response_timeout: file.request_timeout_seconds.map(|s| Duration::from_secs(s.max(1))),
@@ -269,6 +354,11 @@ impl Settings {
             paths,
         })
     }
+}
+
+/// The environment's value or the file's; the file's first when its profile was named with --account.
+fn first<T>(named: bool, env_value: Option<T>, file_value: Option<T>) -> Option<T> {
+    if named { file_value.or(env_value) } else { env_value.or(file_value) }
 }
 
 fn parse_file(path: &Path, text: &str) -> Result<FileConfig, BadInput> {
@@ -391,12 +481,20 @@ mod tests {
     #[test]
     fn flags_beat_the_file() {
         let text = "[accounts.prod]\nurl = \"https://a.westus.batch.azure.com\"\nname = \"a\"\n[accounts.prod.auth]\nmethod = \"azure-cli\"\n";
-        let s =
-            resolve(text, GlobalArgs { account_url: Some("http://127.0.0.1:1".into()), ..Default::default() }).unwrap();
+        let url = Some("http://127.0.0.1:1".to_string());
+        let s = resolve(text, GlobalArgs { account_url: url.clone(), ..Default::default() }).unwrap();
         assert_eq!(s.endpoint.as_deref(), Some("http://127.0.0.1:1"));
-        assert_eq!(s.auth.account_name, "a");
+        assert_eq!(s.sources.endpoint, Source::Flag("--account-url"));
         assert_eq!(s.auth.method, AuthMethod::AzureCli);
-        assert_eq!(s.profile.as_deref(), Some("prod"));
+        assert_eq!(s.sources.auth, Source::Profile("prod".into()));
+        assert_eq!((s.profile.as_deref(), &s.sources.profile), (Some("prod"), &Source::OnlyProfile));
+        assert!(s.warnings.iter().any(|w| w.contains("a.westus.batch.azure.com")), "{:?}", s.warnings);
+        // The file's profile names another URL: its account name is not this endpoint's...
+        assert_eq!(s.sources.account_name, Source::Host);
+        // ...unless --account pairs them on the command line.
+        let paired = GlobalArgs { account: Some("prod".into()), account_url: url, ..Default::default() };
+        let s = resolve(text, paired).unwrap();
+        assert_eq!((s.auth.account_name.as_str(), &s.sources.account_name), ("a", &Source::Profile("prod".into())));
     }
 
     #[test]

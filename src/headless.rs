@@ -14,13 +14,8 @@ pub fn connect(settings: &Settings) -> Result<BatchClient, BadInput> {
             "no Batch account configured: set url under [accounts.NAME] in config.toml, AZURE_BATCH_ENDPOINT, or --account-url",
         )
     })?;
-    let url = crate::batch::client::parse_endpoint(endpoint).map_err(BadInput)?;
-    let mut auth = settings.auth.clone();
-    if auth.account_name.is_empty() {
-        // https://ACCOUNT.REGION.batch.azure.com names the account.
-        auth.account_name = url.host_str().and_then(|h| h.split('.').next()).unwrap_or_default().to_string();
-    }
-    let credential = Credential::from_settings(&auth, &settings.http).map_err(BadInput)?;
+    crate::batch::client::parse_endpoint(endpoint).map_err(BadInput)?;
+    let credential = Credential::from_settings(&settings.auth, &settings.http).map_err(BadInput)?;
     BatchClient::new(endpoint, &settings.api_version, credential, &settings.http, RetryPolicy::default())
         .map_err(BadInput)
 }
@@ -33,14 +28,21 @@ pub fn info(settings: &Settings) -> color_eyre::Result<Exit> {
     crate::outln!("journal   {}", p.journal_dir().display());
     crate::outln!("backups   {}", p.backup_dir().display());
     crate::outln!("logs      {}", p.log_dir().display());
-    crate::outln!("account   {}", settings.profile.as_deref().unwrap_or("-"));
-    crate::outln!("endpoint  {}", settings.endpoint.as_deref().unwrap_or("- (not configured)"));
-    crate::outln!("auth      {}", settings.auth.method.name());
-    crate::outln!("api       {}", settings.api_version);
-    crate::outln!(
-        "definition {}",
-        settings.definition.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "- (not configured)".into())
-    );
+    // Each account setting with where it came from: flag, environment or config.
+    let from = |value: Option<&str>, source: &crate::config::Source| match value {
+        Some(value) => format!("{value}  ({source})"),
+        None => "- (not configured)".into(),
+    };
+    let s = &settings.sources;
+    let name = Some(settings.auth.account_name.as_str()).filter(|n| !n.is_empty());
+    let definition = settings.definition.as_ref().map(|d| d.display().to_string());
+    crate::outln!("account   {}", from(settings.profile.as_deref(), &s.profile));
+    crate::outln!("endpoint  {}", from(settings.endpoint.as_deref(), &s.endpoint));
+    crate::outln!("name      {}", from(name, &s.account_name));
+    crate::outln!("key       {}", s.account_key.as_ref().map_or("-".into(), |source| format!("set  ({source})")));
+    crate::outln!("auth      {}", from(Some(settings.auth.method.name()), &s.auth));
+    crate::outln!("api       {}", from(Some(&settings.api_version), &s.api_version));
+    crate::outln!("definition {}", from(definition.as_deref(), &s.definition));
     Ok(Exit::Done)
 }
 

@@ -385,6 +385,23 @@ async fn bad_definitions_exit_2_with_the_location_and_change_nothing() {
             "{\"p-render\": {\"vmSize\": \"a\", \"enableAutoScale\": true, \"virtualMachineConfiguration\": {\"imageReference\": {\"publisher\": \"p\", \"offer\": \"o\", \"sku\": \"s\"}, \"nodeAgentSKUId\": \"n\"}}}",
             "p-render.autoScaleFormula: is required",
         ),
+        // A key or a pool written twice: JSON would keep the last in silence.
+        (
+            "dup-key.json",
+            "{\n  \"p-render\": {\"vmSize\": \"a\",\n    \"vmSize\": \"b\"}\n}",
+            "dup-key.json:3:5: pool 'p-render': p-render.vmSize: written twice (first at line 2, column 16)",
+        ),
+        (
+            "dup-pool.json",
+            "{\"p-render\": {\"vmSize\": \"a\"},\n\"p-render\": {\"vmSize\": \"b\"}}",
+            "dup-pool.json:2:1: pool 'p-render': the pool is defined twice (first at line 1, column 2)",
+        ),
+        // Work without end is refused, not waited for.
+        (
+            "runaway.json.j2",
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+            "runaway.json.j2 does too much work",
+        ),
     ];
     for (name, text, expected) in cases {
         let path = dir.path().join(name);
@@ -627,4 +644,88 @@ async fn a_second_signal_stops_at_once_and_the_run_still_resumes() {
     let (code, _, err) =
         run(repool(dir.path()).args(["resume", "--yes", "--json"]).env("AZURE_BATCH_ACCESS_KEY", &key));
     assert_eq!(code, 0, "{err}");
+}
+
+/// `--account NAME` acts on that profile's account even with another account in the environment;
+/// both endpoints are named on stderr, `info` says where each setting came from, and the
+/// environment's key is never used for the profile's account. Without --account, the
+/// environment beats the file's default profile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_named_on_the_command_line_beats_the_environment() {
+    let live = common::frozen_sim(Some("demo")).await;
+    let dead = common::frozen_sim(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("repool")).unwrap();
+    let config = dir.path().join("repool/config.toml");
+    let write_config = |dead_key: &str| {
+        let text = format!(
+            "account = \"dead\"\n[accounts.dead]\nurl = \"{}\"\nname = \"{}\"\n[accounts.dead.auth]\nmethod = \"shared-key\"\n{dead_key}",
+            dead.url,
+            dead.account()
+        );
+        std::fs::write(&config, text).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    write_config(&format!("account_key = \"{}\"\n", dead.key()));
+    let with_env = |args: &[&str]| {
+        let mut command = repool(dir.path());
+        command
+            .args(args)
+            .env("AZURE_BATCH_ENDPOINT", &live.url)
+            .env("AZURE_BATCH_ACCOUNT", live.account())
+            .env("AZURE_BATCH_ACCESS_KEY", live.key());
+        run(&mut command)
+    };
+
+    let (code, out, err) = with_env(&["info", "--account", "dead"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("account   dead  (flag --account)"), "{out}");
+    assert!(out.contains(&format!("endpoint  {}  (config profile [accounts.dead])", dead.url)), "{out}");
+    assert!(out.contains("key       set  (config profile [accounts.dead])"), "{out}");
+    assert!(!out.contains(live.key()) && !out.contains(dead.key()), "{out}");
+    let warning = err.lines().find(|l| l.contains("using account")).unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        warning.contains(&dead.url) && warning.contains("[accounts.dead]") && warning.contains(&live.url),
+        "{warning}"
+    );
+    assert!(warning.contains("AZURE_BATCH_ENDPOINT"), "{warning}");
+
+    let (code, out, err) = with_env(&["pools", "--account", "dead"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(no pools in this account)") && !out.contains("p-render"), "{out}");
+    assert!(live.stats().requests.is_empty(), "the environment's account was not asked");
+
+    // The file's default profile gives way to the environment (file < env < flags), said on stderr.
+    let (code, out, err) = with_env(&["pools"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("p-render"), "{out}");
+    assert!(err.contains(&format!("using account {} (environment AZURE_BATCH_ENDPOINT)", live.url)), "{err}");
+    assert!(err.contains("account key from config profile [accounts.dead] is not used"), "{err}");
+
+    // A profile without a key of its own never borrows the environment's (another account's).
+    write_config("");
+    let asked = dead.stats().requests.values().sum::<u64>();
+    let (code, _, err) = with_env(&["pools", "--account", "dead"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("AZURE_BATCH_ACCESS_KEY is not used") && err.contains("needs the account key"), "{err}");
+    assert!(!err.contains(live.key()), "{err}");
+    assert_eq!(dead.stats().requests.values().sum::<u64>(), asked, "nothing was sent");
+    let (code, out, _) = with_env(&["info", "--account", "dead"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("key       -"), "{out}");
+
+    // Nor does it sign in with the environment's client secret, which is another client's.
+    let text = format!(
+        "[accounts.dead]\nurl = \"{}\"\n[accounts.dead.auth]\nmethod = \"client-secret\"\ntenant_id = \"t-1\"\nclient_id = \"dead-app\"\n",
+        dead.url
+    );
+    std::fs::write(&config, text).unwrap();
+    let (code, _, err) = run(repool(dir.path())
+        .args(["pools", "--account", "dead"])
+        .env("AZURE_CLIENT_ID", "live-app")
+        .env("AZURE_CLIENT_SECRET", "live-secret"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("client-secret sign-in needs the secret"), "{err}");
+    assert_eq!(dead.stats().requests.values().sum::<u64>(), asked, "nothing was sent");
 }

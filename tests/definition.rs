@@ -255,3 +255,18 @@ fn an_enum_known_from_the_newer_model_binds_the_older_one() {
         );
     }
 }
+
+/// A key written twice anywhere (the pool's own object, common-config, a list item) is refused
+/// at its second place; in a template, at the lines of the rendered text.
+#[test]
+fn keys_written_twice_are_refused_where_they_are() {
+    let text = "{\n\"common-config\": {\"vmSize\": \"a\", \"vmSize\": \"b\"},\n\"p-1\": {\"metadata\": [{\"name\": \"x\",\n \"name\": \"y\"}]}\n}";
+    let err = definition(text).unwrap_err();
+    let found: Vec<_> = err.problems.iter().map(|p| (p.pool.as_deref(), p.path.as_str(), p.line)).collect();
+    assert_eq!(found, [(None, "common-config.vmSize", Some((2, 34))), (Some("p-1"), "metadata[0].name", Some((4, 2)))]);
+    let template = "{\"p-1\": {\"vmSize\": \"{{ size }}\",\n\"vmSize\": \"b\"}}";
+    let vars = BTreeMap::from([("size".to_string(), "a".to_string())]);
+    let err = Definition::from_text("pools.json.j2", template, true, &vars).unwrap_err();
+    assert_eq!(err.problems[0].line, None, "the template's own lines are not the rendered ones");
+    assert!(err.problems[0].message.contains("lines 1 and 2 of the rendered template"), "{err}");
+}

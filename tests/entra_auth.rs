@@ -324,16 +324,18 @@ fn bad_certificate_files_are_named_with_the_fix() {
     assert!(Credential::from_settings(&https, &HttpSettings::default()).unwrap_err().contains("must use https"));
 }
 
-/// A stand-in `az` on PATH: records its arguments and answers as `az account get-access-token`
-/// does, or fails as it does when nobody is logged in.
-fn fake_az(dir: &Path, logged_in: bool) -> PathBuf {
+/// A stand-in `az` on PATH: records its arguments (one line per start) and answers as
+/// `az account get-access-token` does with a token valid for `lifetime` seconds, or fails as it
+/// does when nobody is logged in (None).
+fn fake_az(dir: &Path, lifetime: Option<u64>) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let answer = if logged_in {
-        r#"echo '{"accessToken": "cli-token-4711", "expiresOn": "2030-01-02 03:04:05.000000", "expires_on": 1893553445, "tokenType": "Bearer"}'"#
-    } else {
-        "echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1"
+    let answer = match lifetime {
+        Some(seconds) => format!(
+            r#"echo "{{\"accessToken\": \"cli-token-4711\", \"expiresOn\": \"2030-01-02 03:04:05.000000\", \"expires_on\": $(( $(date +%s) + {seconds} )), \"tokenType\": \"Bearer\"}}""#
+        ),
+        None => "echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1".into(),
     };
     let script = format!("#!/bin/sh\necho \"$@\" >> '{}'\n{answer}\n", dir.join("az-calls").display());
     let az = bin.join("az");
@@ -342,14 +344,18 @@ fn fake_az(dir: &Path, logged_in: bool) -> PathBuf {
     bin
 }
 
+/// PATH with the stand-in `az` first.
+fn path_with(bin: &Path) -> String {
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_cli_signs_in_with_the_token_az_prints() {
     let options = SimOptions { speed: 0.0, seed: Some("demo".into()), allow_bearer: true, ..Default::default() };
     let sim = sim::start(options, "127.0.0.1:0").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     for logged_in in [true, false] {
-        let bin = fake_az(dir.path(), logged_in);
-        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let path = path_with(&fake_az(dir.path(), logged_in.then_some(3600)));
         let mut command = common::repool_command(dir.path());
         command.args(["pools", "--account-url", &sim.url, "--auth", "azure-cli"]).env("PATH", path);
         let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
@@ -373,5 +379,36 @@ async fn azure_cli_signs_in_with_the_token_az_prints() {
     for log in std::fs::read_dir(dir.path().join("logs")).unwrap() {
         let text = std::fs::read_to_string(log.unwrap().path()).unwrap();
         assert!(!text.contains("cli-token-4711"), "the token stays out of the log");
+    }
+}
+
+/// `az` takes about a second a start: one token serves every call until shortly before it
+/// expires; one about to expire is fetched again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_cli_is_asked_once_per_token_not_per_call() {
+    let options = SimOptions { speed: 0.0, seed: Some("demo".into()), allow_bearer: true, ..Default::default() };
+    let sim = sim::start(options, "127.0.0.1:0").await.unwrap();
+    let definition = format!("{}/assets/pools.example.json", env!("CARGO_MANIFEST_DIR"));
+    let requests = || sim.stats().requests.values().sum::<u64>();
+    // Valid for an hour: once. Expiring within the five-minute margin: every call.
+    for (lifetime, once) in [(3600, true), (120, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_with(&fake_az(dir.path(), Some(lifetime)));
+        let mut command = common::repool_command(dir.path());
+        command
+            .args(["recreate", "--pool", "p-render", "--dry-run", "--definition", &definition])
+            .args(["--account-url", &sim.url, "--auth", "azure-cli"])
+            .env("PATH", path);
+        let before = requests();
+        let (code, _, err) = tokio::task::spawn_blocking(move || common::output(&mut command)).await.unwrap();
+        assert_eq!(code, 0, "{err}");
+        let calls = requests() - before;
+        let started = std::fs::read_to_string(dir.path().join("az-calls")).unwrap().lines().count() as u64;
+        assert!(calls >= 2, "the run makes several calls: {calls}");
+        if once {
+            assert_eq!(started, 1, "{calls} calls");
+        } else {
+            assert_eq!(started, calls, "a token about to expire is fetched again for each call");
+        }
     }
 }

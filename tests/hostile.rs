@@ -521,3 +521,23 @@ async fn planted_links_are_never_followed_and_shared_directories_keep_their_mode
     assert_eq!(code, 0, "a log that cannot be opened costs the log, not the command: {err}");
     intact();
 }
+
+/// One timestamp past the date library's range (.NET's DateTime.MaxValue) or not a timestamp at
+/// all spoils only that field: the account still lists, every pool in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_out_of_range_timestamp_spoils_only_its_field() {
+    let mut odd = pool("p-odd");
+    odd["creationTime"] = "9999-12-31T23:59:59.9999999Z".into();
+    odd["allocationStateTransitionTime"] = "9999-12-31T23:59:59.9999999Z".into();
+    odd["lastModified"] = "not a time".into();
+    let server = Server::start(move |_, _| Reply::Json(200, page(&[odd.clone(), pool("p-plain")], None))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = repool_at(dir.path(), &server.url, "", &["pools"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("p-odd") && out.contains("p-plain"), "{out}");
+    let (code, out, err) = repool_at(dir.path(), &server.url, "", &["pools", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["id"], "p-odd");
+    assert!(first["creationTime"].as_str().is_some_and(|t| t.starts_with("9999-")), "{first}");
+}

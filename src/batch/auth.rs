@@ -10,6 +10,7 @@ use crate::secret::Secret;
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use azure_core::http::{ClientMethodOptions, ClientOptions, FixedRetryOptions, RetryOptions, Transport};
+use azure_core::time::{Duration, OffsetDateTime};
 use azure_identity::{
     AzureCliCredential, AzureCliCredentialOptions, ClientAssertion, ClientAssertionCredential,
     ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
@@ -69,12 +70,43 @@ pub struct AuthSettings {
     pub authority_host: Option<String>,
 }
 
-/// A ready credential. Cloning is cheap; tokens are cached and refreshed by azure_identity
-/// (five minutes before expiry), so a dashboard can run for days.
+/// A ready credential. Cloning is cheap; an Entra token is kept until five minutes before it
+/// expires, then fetched again, so a dashboard can run for days.
 #[derive(Clone, Debug)]
 pub enum Credential {
     SharedKey(SharedKey),
-    Entra { method: &'static str, token: Arc<dyn TokenCredential> },
+    Entra { method: &'static str, token: Arc<TokenCache> },
+}
+
+/// How long before its expiry a token is fetched again (azure_identity's own margin).
+const REFRESH_MARGIN: Duration = Duration::minutes(5);
+
+/// One Batch token, fetched when missing or about to expire. azure_identity's AzureCliCredential
+/// starts `az` for every token (about a second each, on every API call); the other kinds cache
+/// in their own way. The lock also makes concurrent requests wait for one fetch, not start many.
+#[derive(Debug)]
+pub struct TokenCache {
+    source: Arc<dyn TokenCredential>,
+    current: tokio::sync::Mutex<Option<AccessToken>>,
+}
+
+impl TokenCache {
+    pub fn new(source: Arc<dyn TokenCredential>) -> Self {
+        TokenCache { source, current: tokio::sync::Mutex::new(None) }
+    }
+
+    /// The Batch token: the one kept, or a fresh one when it expires within the margin.
+    pub async fn token(&self) -> azure_core::Result<AccessToken> {
+        let mut current = self.current.lock().await;
+        match current.as_ref() {
+            Some(token) if token.expires_on > OffsetDateTime::now_utc() + REFRESH_MARGIN => Ok(token.clone()),
+            _ => {
+                let token = self.source.get_token(&[BATCH_SCOPE], None).await?;
+                *current = Some(token.clone());
+                Ok(token)
+            }
+        }
+    }
 }
 
 impl Credential {
@@ -88,7 +120,10 @@ impl Credential {
     /// As `from_settings`, with an explicit transport for the token requests (tests point it
     /// at a local token endpoint).
     pub fn with_transport(settings: &AuthSettings, transport: Transport) -> Result<Self, String> {
-        let entra = |method: &'static str, token: Arc<dyn TokenCredential>| Credential::Entra { method, token };
+        let entra = |method: &'static str, token: Arc<dyn TokenCredential>| Credential::Entra {
+            method,
+            token: Arc::new(TokenCache::new(token)),
+        };
         let options = || client_options(settings, transport.clone());
         Ok(match settings.method {
             AuthMethod::SharedKey => Credential::SharedKey(shared_key(settings)?),
@@ -114,10 +149,7 @@ impl Credential {
         match self {
             Credential::SharedKey(key) => key.sign(request),
             Credential::Entra { method, token } => {
-                let token = token
-                    .get_token(&[BATCH_SCOPE], None)
-                    .await
-                    .map_err(|e| BatchError::Auth { method, detail: error_chain(&e) })?;
+                let token = token.token().await.map_err(|e| BatchError::Auth { method, detail: error_chain(&e) })?;
                 let value = format!("Bearer {}", token.token.secret());
                 request.headers_mut().insert(
                     reqwest::header::AUTHORIZATION,
@@ -318,5 +350,47 @@ impl TokenCredential for ChainCredential {
                 failures.join("; ")
             ),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use azure_core::credentials::Secret as TokenSecret;
+
+    /// Hands out tokens that expire `lifetime` after they are made, counting them.
+    #[derive(Debug)]
+    struct Counting {
+        lifetime: Duration,
+        made: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl TokenCredential for Counting {
+        async fn get_token(&self, _: &[&str], _: Option<TokenRequestOptions<'_>>) -> azure_core::Result<AccessToken> {
+            let n = self.made.fetch_add(1, Ordering::SeqCst);
+            Ok(AccessToken::new(TokenSecret::new(format!("token-{n}")), OffsetDateTime::now_utc() + self.lifetime))
+        }
+    }
+
+    async fn tokens(lifetime: Duration, requests: usize) -> (usize, Vec<String>) {
+        let source = Arc::new(Counting { lifetime, made: AtomicUsize::new(0) });
+        let cache = TokenCache::new(source.clone());
+        let mut seen = Vec::new();
+        for _ in 0..requests {
+            seen.push(cache.token().await.unwrap().token.secret().to_string());
+        }
+        (source.made.load(Ordering::SeqCst), seen)
+    }
+
+    #[tokio::test]
+    async fn a_token_is_kept_until_shortly_before_it_expires() {
+        let (made, seen) = tokens(Duration::hours(1), 5).await;
+        assert_eq!((made, seen.last().map(String::as_str)), (1, Some("token-0")));
+        // One that expires within the margin (or has expired) is fetched again every time.
+        for lifetime in [Duration::minutes(4), Duration::seconds(-10)] {
+            let (made, seen) = tokens(lifetime, 3).await;
+            assert_eq!((made, seen.last().map(String::as_str)), (3, Some("token-2")));
+        }
     }
 }

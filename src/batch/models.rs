@@ -80,6 +80,35 @@ wire_enum!(NodeState {
     Deallocating = "deallocating",
 });
 
+/// A timestamp from the server, read so that one odd value cannot make a whole listing fail:
+/// beyond jiff's range (.NET's `DateTime.MaxValue`, `9999-12-31T23:59:59.9999999Z`, is) it is
+/// the nearest end of the range; without an offset, UTC; otherwise unreadable (None).
+fn lenient_timestamp(text: &str) -> Option<Timestamp> {
+    if let Ok(time) = text.parse() {
+        return Some(time);
+    }
+    let civil: jiff::civil::DateTime = text.trim_end_matches(['Z', 'z']).parse().ok()?;
+    let clamped = if civil.year() > 0 { Timestamp::MAX } else { Timestamp::MIN };
+    Some(civil.to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp()).unwrap_or(clamped))
+}
+
+/// An optional timestamp, read with `lenient_timestamp`; an unreadable one is missing.
+fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+    let text = Option::<Value>::deserialize(d)?;
+    Ok(text.as_ref().and_then(Value::as_str).and_then(lenient_timestamp))
+}
+
+/// A timestamp the type cannot do without, read with `lenient_timestamp`.
+fn clamped_time<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    let text = String::deserialize(d)?;
+    lenient_timestamp(&text).ok_or_else(|| serde::de::Error::custom(format!("'{text}' is not a timestamp")))
+}
+
+/// A part the pool can do without: one the client cannot read is missing, not a failed listing.
+fn or_none<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
+    Ok(Option::<Value>::deserialize(d)?.and_then(|v| serde_json::from_value(v).ok()))
+}
+
 /// A pool as the service returns it (`CloudPool` / `BatchPool`). Fields are in wire order and
 /// all optional, because `$select` may return any subset.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -93,17 +122,17 @@ pub struct Pool {
     pub url: Option<String>,
     #[serde(rename = "eTag", skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient_time", skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient_time", skip_serializing_if = "Option::is_none")]
     pub creation_time: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<PoolState>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient_time", skip_serializing_if = "Option::is_none")]
     pub state_transition_time: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allocation_state: Option<AllocationState>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient_time", skip_serializing_if = "Option::is_none")]
     pub allocation_state_transition_time: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vm_size: Option<String>,
@@ -125,7 +154,7 @@ pub struct Pool {
     pub auto_scale_formula: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_scale_evaluation_interval: Option<BatchDuration>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "or_none", skip_serializing_if = "Option::is_none")]
     pub auto_scale_run: Option<AutoScaleRun>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_inter_node_communication: Option<bool>,
@@ -173,6 +202,7 @@ pub struct ResizeError {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AutoScaleRun {
+    #[serde(deserialize_with = "clamped_time")]
     pub timestamp: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub results: Option<String>,
@@ -261,7 +291,7 @@ pub struct SupportedImage {
     #[serde(default)]
     pub verification_type: Option<String>,
     /// When Batch stops accepting create-pool requests for the image.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_time")]
     pub batch_support_end_of_life: Option<jiff::Timestamp>,
     #[serde(flatten)]
     pub rest: serde_json::Map<String, serde_json::Value>,
@@ -291,9 +321,9 @@ pub struct Node {
     pub state: Option<NodeState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduling_state: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient_time", skip_serializing_if = "Option::is_none")]
     pub state_transition_time: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient_time", skip_serializing_if = "Option::is_none")]
     pub allocation_time: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vm_size: Option<String>,
@@ -365,7 +395,7 @@ impl Node {
                     .get("executionInfo")
                     .and_then(|e| e.get("startTime"))
                     .and_then(Value::as_str)
-                    .and_then(|s| s.parse().ok()),
+                    .and_then(lenient_timestamp),
             })
             .collect()
     }
@@ -462,5 +492,35 @@ mod tests {
         assert_eq!(pool.rest.keys().collect::<Vec<_>>(), ["zeta", "alpha", "taskSlotsPerNode"]);
         let back: Value = serde_json::to_value(&pool).unwrap();
         assert_eq!(back, serde_json::from_str::<Value>(text).unwrap());
+    }
+
+    #[test]
+    fn one_odd_timestamp_spoils_only_itself() {
+        // .NET's DateTime.MaxValue: past jiff's last instant (9999-12-30T22:00:00Z), seven fraction digits.
+        assert_eq!(lenient_timestamp("9999-12-31T23:59:59.9999999Z"), Some(Timestamp::MAX));
+        assert_eq!(lenient_timestamp("-009999-01-01T00:00:00Z"), Some(Timestamp::MIN));
+        let exact: Timestamp = "2024-05-01T10:00:00.1234567Z".parse().unwrap();
+        assert_eq!(lenient_timestamp("2024-05-01T10:00:00.1234567Z"), Some(exact));
+        assert_eq!(lenient_timestamp("2024-05-01T10:00:00.1234567"), Some(exact), "no offset: UTC");
+        assert_eq!(
+            lenient_timestamp("0001-01-01T00:00:00Z").map(|t| t.to_string()).as_deref(),
+            Some("0001-01-01T00:00:00Z")
+        );
+        assert_eq!(lenient_timestamp("yesterday"), None);
+        let pool: Pool = serde_json::from_value(serde_json::json!({
+            "id": "p-odd",
+            "creationTime": "9999-12-31T23:59:59.9999999Z",
+            "lastModified": "not a time",
+            "stateTransitionTime": 17,
+            "allocationStateTransitionTime": "2024-05-01T10:00:00Z",
+            "autoScaleRun": {"timestamp": "never"},
+            "targetDedicatedNodes": 2
+        }))
+        .unwrap();
+        assert_eq!(pool.id(), "p-odd");
+        assert_eq!(pool.creation_time, Some(Timestamp::MAX));
+        assert_eq!((pool.last_modified, pool.state_transition_time, pool.auto_scale_run), (None, None, None));
+        assert_eq!(pool.allocation_state_transition_time, Some("2024-05-01T10:00:00Z".parse().unwrap()));
+        assert_eq!(pool.target_dedicated_nodes, Some(2));
     }
 }

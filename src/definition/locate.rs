@@ -66,6 +66,56 @@ pub fn value_at<'v>(body: &'v serde_json::Value, path: &str) -> Option<&'v serde
     })
 }
 
+/// A key written twice in one object: JSON parsers keep the last, so the first would be
+/// silently ignored.
+#[derive(Debug, PartialEq)]
+pub struct Duplicate {
+    /// Where the key is, from the top: `p-1.startTask.resourceFiles[0].httpUrl`.
+    pub path: String,
+    pub first: (usize, usize),
+    pub second: (usize, usize),
+}
+
+/// Every key written twice in the same object, anywhere in `text`.
+pub fn duplicate_keys(text: &str) -> Vec<Duplicate> {
+    let locator = Locator::new(text);
+    let mut found = Vec::new();
+    if let Some(root) = &locator.root {
+        duplicates_in(&locator, root, "", &mut found);
+    }
+    found
+}
+
+fn duplicates_in(locator: &Locator, value: &Value, path: &str, found: &mut Vec<Duplicate>) {
+    match value {
+        Value::Object(object) => {
+            let mut seen: std::collections::HashMap<&str, usize> = Default::default();
+            for prop in &object.properties {
+                let key = prop.name.as_str();
+                let child = if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+                let at = prop.name.range().start;
+                match seen.get(key) {
+                    Some(&first) => found.push(Duplicate {
+                        path: child.clone(),
+                        first: locator.position(first),
+                        second: locator.position(at),
+                    }),
+                    None => {
+                        seen.insert(key, at);
+                    }
+                }
+                duplicates_in(locator, &prop.value, &child, found);
+            }
+        }
+        Value::Array(array) => {
+            for (i, element) in array.elements.iter().enumerate() {
+                duplicates_in(locator, element, &format!("{path}[{i}]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
 enum PathStep<'p> {
     Key(&'p str),
     Index(usize),
@@ -127,5 +177,21 @@ mod tests {
         assert_eq!(locator.find("p-1", "startTask.resourceFiles[1].httpUrl"), Some((4, 42)));
         assert_eq!(locator.find("p-1", "virtualMachineConfiguration"), Some((6, 3)), "missing: the pool itself");
         assert_eq!(Locator::new("not json").find("p-1", "x"), None);
+    }
+
+    #[test]
+    fn keys_written_twice_are_found_at_any_depth() {
+        let text = "{\n\"p-1\": {\"vmSize\": \"a\",\n  \"startTask\": {\"resourceFiles\": [{\"httpUrl\": 1, \"httpUrl\": 2}]},\n  \"vmSize\": \"b\"},\n\"p-1\": {}\n}";
+        let found = super::duplicate_keys(text);
+        let shown: Vec<_> = found.into_iter().map(|d| (d.path, d.first, d.second)).collect();
+        assert_eq!(
+            shown,
+            [
+                ("p-1.startTask.resourceFiles[0].httpUrl".to_string(), (3, 36), (3, 50)),
+                ("p-1.vmSize".to_string(), (2, 9), (4, 3)),
+                ("p-1".to_string(), (2, 1), (5, 1)),
+            ]
+        );
+        assert!(super::duplicate_keys("{\"a\": {\"b\": 1}, \"c\": {\"b\": 1}}").is_empty(), "other objects");
     }
 }

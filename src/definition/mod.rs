@@ -148,6 +148,10 @@ impl Definition {
                 format!("not valid JSON{rendered}: {e}\n    {excerpt}\n    {caret}^"),
             )])
         })?;
+        let duplicates = locate::duplicate_keys(&json);
+        if !duplicates.is_empty() {
+            return Err(fail(duplicates.iter().map(|d| duplicate_problem(d, is_template)).collect()));
+        }
         let Value::Object(root) = root else {
             return Err(fail(vec![problem(
                 None,
@@ -348,6 +352,20 @@ fn pool_body(common: &Value, own: &Value, id: &str) -> Value {
         *map = with_id;
     }
     body
+}
+
+/// A key written twice, at its second place: a parser keeps the last, the first would be lost.
+fn duplicate_problem(d: &locate::Duplicate, is_template: bool) -> Problem {
+    let (top, below) = d.path.split_once('.').unwrap_or((&d.path, ""));
+    let (pool, path) = if top == COMMON_KEY { (None, d.path.as_str()) } else { (Some(top.to_string()), below) };
+    let what = if path.is_empty() && pool.is_some() { "the pool is defined" } else { "written" };
+    let (line, place) = if is_template {
+        (None, format!("lines {} and {} of the rendered template", d.first.0, d.second.0))
+    } else {
+        (Some(d.second), format!("first at line {}, column {}", d.first.0, d.first.1))
+    };
+    let message = format!("{what} twice ({place}); keep one: otherwise the last silently wins");
+    Problem { pool, path: path.to_string(), line, message }
 }
 
 fn problem(pool: Option<&String>, path: &str, line: Option<(usize, usize)>, message: String) -> Problem {

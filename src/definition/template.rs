@@ -10,6 +10,12 @@ use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Va
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+/// The work one render may do (minijinja's fuel: about one per instruction and per 64 bytes made).
+/// A thousand pools written with loops and macros need well under a tenth of it.
+const FUEL: u64 = 5_000_000;
+/// How deep macros, loops and includes may nest (minijinja's own default is 500).
+const RECURSION_LIMIT: usize = 100;
+
 /// The rendered text and the values that came from `env()` (treated as secrets).
 pub struct Rendered {
     pub text: String,
@@ -80,6 +86,9 @@ fn render_with(
     let unset = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // A bounded render: nested loops or a macro that calls itself twice would otherwise run for ever.
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(RECURSION_LIMIT);
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_formatter(|out, _state, value| {
         match value.as_str() {
@@ -123,6 +132,10 @@ fn render_with(
                     detail(&e)
                 )
             }
+            ErrorKind::OutOfFuel => format!(
+                "{name} does too much work to render (over {FUEL} steps): a loop nested in a loop or a macro \
+                 calling itself more than once? make it simpler"
+            ),
             _ => format!("{}{}", e.kind(), detail(&e)),
         };
         // An unset env() value (its placeholder) may be what broke the rendering: name them all.
@@ -183,6 +196,19 @@ mod tests {
         assert_eq!(out.secrets, [expected]);
         let sealed: serde_json::Value = serde_json::from_str(out.sealed.as_deref().unwrap()).unwrap();
         assert_eq!(sealed["p-1"]["pw"], "${env:REPOOL_TEST_TEMPLATE_SECRET}");
+    }
+
+    #[test]
+    fn runaway_templates_stop_with_a_clear_error() {
+        let nested = "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
+        let err = render("big.j2", nested, &BTreeMap::new()).err().unwrap();
+        assert!(err.message.contains("big.j2 does too much work"), "{}", err.message);
+        let exponential = "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(12) }}";
+        let err = render("exp.j2", exponential, &BTreeMap::new()).err().unwrap();
+        assert!(err.message.contains("exp.j2 does too much work"), "{}", err.message);
+        let deep = "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}";
+        let err = render("deep.j2", deep, &BTreeMap::new()).err().unwrap();
+        assert!(err.message.contains("recursion limit"), "{}", err.message);
     }
 
     #[test]
