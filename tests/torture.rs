@@ -304,7 +304,7 @@ fn dashboard_screens(dir: &std::path::Path, definition: &std::path::Path, env: &
     terminal.send("\r");
     terminal.wait_for("summary  plan  nodes  json");
     terminal.send("\t");
-    terminal.wait_for("plan: Recreate");
+    terminal.wait_for("plan: recreate");
     terminal.send("\t");
     terminal.wait_for("node(s), listed");
     terminal.send("\t");
