@@ -526,3 +526,40 @@ async fn a_throttled_create_waits_what_the_service_asks() {
     }
     assert!(waited.iter().any(|d| d.contains("asked to wait 2 s") && d.contains("TooManyRequests")), "{waited:?}");
 }
+
+/// As on the service, a PATCH of the start task reaches no existing node: nodes whose start task
+/// failed stay failed until they restart or are replaced.
+#[tokio::test]
+async fn a_start_task_patched_in_place_reaches_no_existing_node() {
+    let h = Harness::new().await;
+    h.sim.with_world(|w, _| {
+        let pool = w.find_mut("p-ingest").unwrap();
+        let failing = serde_json::json!({"commandLine": "/bin/sh -c 'exit 3'", "waitForSuccess": true});
+        pool.wire.rest.insert("startTask".into(), failing);
+        let ran = pool.start_task();
+        pool.nodes.iter_mut().for_each(|n| n.start_task = ran);
+    });
+    let failed = |nodes: &[repool::batch::Node]| {
+        !nodes.is_empty() && nodes.iter().all(|n| n.state == Some(repool::batch::NodeState::StartTaskFailed))
+    };
+    assert!(failed(&h.client.list_nodes("p-ingest", None).await.unwrap()));
+    let fixed = serde_json::json!({"startTask": {"commandLine": "/bin/sh -c 'echo fixed'", "waitForSuccess": true}});
+    h.client.patch_pool("p-ingest", &fixed, None).await.unwrap();
+    let nodes = h.client.list_nodes("p-ingest", None).await.unwrap();
+    assert!(failed(&nodes), "existing nodes keep the start task they ran: {nodes:?}");
+    assert_eq!(nodes[0].start_task_exit(), Some(3));
+}
+
+/// A throttled read whose Retry-After is longer than a call waits says what the service asked,
+/// and does not pretend it retried or blame autoscale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_retry_after_is_named_not_hidden() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    sim.set_faults(Faults::parse("429@list-pools=1x,retry-after=3600").unwrap());
+    let mut command = common::repool_command(dir.path());
+    command.args(["pools"]).env("AZURE_BATCH_ACCESS_KEY", sim.key());
+    let (code, _, err) = common::output(&mut command);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("429 TooManyRequests") && err.contains("asked to retry after 3600 s"), "{err}");
+    assert!(!err.contains("autoscale") && !err.contains("already retried"), "{err}");
+}

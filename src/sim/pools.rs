@@ -416,7 +416,7 @@ impl Ctx<'_> {
                         }]),
                     );
                 }
-                if let Some((code, _)) = pool.start_task().filter(|_| self.now >= node.ready_at) {
+                if let Some((code, _)) = node.start_task.filter(|_| self.now >= node.ready_at) {
                     let mut info = json!({
                         "state": "completed",
                         "startTime": self.clock.timestamp((node.ready_at - 5.0).max(node.appears_at)),

@@ -54,6 +54,9 @@ pub struct SimNode {
     pub ready_at: f64,
     pub leaving: Option<Leave>,
     pub tasks_started: u64,
+    /// The start task this node ran when it joined (exit code, wait for success): a PATCH of the
+    /// pool's start task reaches a node only when it restarts or is replaced, as on the service.
+    pub start_task: Option<(i64, bool)>,
 }
 
 #[derive(Clone, Debug)]
@@ -350,7 +353,7 @@ impl SimPool {
         }
         if now < node.ready_at {
             NodeState::Starting
-        } else if self.start_task().is_some_and(|(code, wait)| code != 0 && wait) {
+        } else if node.start_task.is_some_and(|(code, wait)| code != 0 && wait) {
             NodeState::StartTaskFailed
         } else if self.workload.is_some() && !self.is_deleting() {
             NodeState::Running
@@ -485,6 +488,7 @@ impl SimPool {
                         rng.u64(..),
                         rng.u64(..)
                     );
+                    let start_task = self.start_task();
                     self.nodes.push(SimNode {
                         id,
                         dedicated,
@@ -492,6 +496,7 @@ impl SimPool {
                         ready_at: appears_at + timings.node_boot,
                         leaving: None,
                         tasks_started: 0,
+                        start_task,
                     });
                 }
             } else if have > target {
