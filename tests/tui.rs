@@ -283,6 +283,11 @@ async fn command_mode_regex_filter_and_sorting_every_column() {
     app.update(code(KeyCode::Enter));
     assert_eq!(app.rows().len(), 8, "inverted");
     app.update(code(KeyCode::Esc));
+    // Text that is not a regex yet is matched literally, and the status line (which wraps) says why.
+    typed(&mut app, "/p-(");
+    let status = app.status.clone().unwrap_or_default();
+    assert!(status.contains("'p-(' is matched literally: not a regex"), "{status}");
+    app.update(code(KeyCode::Esc));
     for column in repool::tui::columns::Column::ALL {
         app.update(key(':'));
         typed(&mut app, &format!("sort {}", column.name()));

@@ -696,6 +696,11 @@ impl App {
             let selected = self.selected_pool().map(|p| p.id().to_lowercase());
             self.filter_editing = edit_filter(&mut self.filter, key.code);
             self.keep_selection(selected);
+            // The header may cut it: the status line wraps, so why it is read literally is readable.
+            if let Some(why) = self.filter.literal_because() {
+                let text = format!("filter '{}' is matched literally: not a regex ({why})", self.filter.text());
+                self.say(text);
+            }
             return vec![];
         }
         if self.log.filter_editing {

@@ -64,6 +64,11 @@ impl TextFilter {
         fields.into_iter().any(|f| pattern.is_match(f)) != self.invert
     }
 
+    /// Why the text is matched literally (not a valid expression), if it is.
+    pub fn literal_because(&self) -> Option<&str> {
+        self.literal_because.as_deref()
+    }
+
     /// Shown next to the filter: how it is read.
     pub fn describe(&self) -> String {
         let inverted = if self.invert { " (inverted)" } else { "" };
