@@ -1,0 +1,22 @@
+//! The integration tests, one binary: real HTTP on loopback against the simulator, the repool
+//! binary driven as an operator would (command line and dashboard in a PTY), contract-level checks.
+
+mod common;
+
+mod apply;
+mod cli;
+mod client_sim;
+mod definition;
+mod entra_auth;
+mod export;
+mod fuzz;
+mod hostile;
+mod model;
+mod preflight;
+mod proxy;
+mod recordings;
+mod recreate;
+mod runs;
+mod torture;
+mod tui;
+mod tui_pty;
