@@ -108,9 +108,9 @@ fn wants_json(command: &Command) -> bool {
 
 /// The dashboard on the configured account, with the definition if one is configured.
 async fn dashboard(settings: Settings) -> color_eyre::Result<Exit> {
-    let client = headless::connect(&settings)?;
+    let client = crate::setup::connect(&settings)?;
     let definition = match settings.definition {
-        Some(_) => Some(headless::load_definition(&settings)?),
+        Some(_) => Some(crate::setup::load_definition(&settings)?),
         None => None,
     };
     let session = crate::tui::session_for(settings, client, definition, false)?;

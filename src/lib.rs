@@ -18,6 +18,7 @@ pub mod output;
 pub mod recreate;
 pub mod run_command;
 pub mod secret;
+pub mod setup;
 pub mod signals;
 pub mod sim;
 pub mod sim_command;

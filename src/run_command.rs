@@ -10,7 +10,6 @@ use crate::definition::Definition;
 use crate::definition::plan::Plan;
 use crate::dry_run::DryRun;
 use crate::errors::{BadInput, Exit};
-use crate::headless::{connect, load_definition};
 use crate::recreate::engine::{PoolTarget, Progress};
 use crate::recreate::journal::RunState;
 use crate::recreate::report::{RunReport, RunStatus, is_resumable, left_behind};
@@ -18,6 +17,7 @@ use crate::recreate::run::{BodySource, Intent, Run, Until, Workspace};
 use crate::recreate::snapshots::Snapshot;
 use crate::recreate::step::Step;
 use crate::recreate::strategy::Strategy;
+use crate::setup::{load_definition, workspace};
 use crate::signals::{Claim, Signal};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -26,16 +26,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-
-/// The account as runs see it, every setting checked before any request.
-pub fn workspace(settings: &Settings) -> Result<Workspace, BadInput> {
-    let client = connect(settings)?;
-    Ok(workspace_for(settings, client))
-}
-
-pub fn workspace_for(settings: &Settings, client: BatchClient) -> Workspace {
-    Workspace::new(client, &settings.api_version, settings.policy.clone(), settings.paths.data_dir.clone())
-}
 
 async fn list_live(client: &BatchClient, ids: &[String]) -> Result<Vec<Pool>, BadInput> {
     client

@@ -71,7 +71,7 @@ pub async fn demo(args: DemoArgs, settings: Settings) -> color_eyre::Result<Exit
     let running = start_demo(args.speed, args.pools).await?;
     let mut settings = settings_for(&running, settings);
     // Demo runs keep their journals and backups apart from real accounts'.
-    settings.paths.data_dir = settings.paths.data_dir.join("demo");
+    settings.paths.data_dir = crate::config::layout::demo(&settings.paths.data_dir);
     settings.policy.poll_interval = std::time::Duration::from_millis(500);
     settings.policy.fast_poll_interval = std::time::Duration::from_millis(200);
     settings.refresh = std::time::Duration::from_secs(2);
@@ -82,7 +82,7 @@ pub async fn demo(args: DemoArgs, settings: Settings) -> color_eyre::Result<Exit
         &Default::default(),
     )
     .map_err(|e| BadInput::new(e.to_string()))?;
-    let client = crate::headless::connect(&settings)?;
+    let client = crate::setup::connect(&settings)?;
     let session = crate::tui::session_for(settings, client, Some(definition), true)?;
     let exit = crate::tui::run(session).await;
     running.stop().await;
