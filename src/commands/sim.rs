@@ -64,7 +64,16 @@ pub fn settings_for(running: &sim::RunningSim, mut settings: Settings) -> Settin
     settings
 }
 
-pub async fn demo(args: DemoArgs, settings: Settings) -> color_eyre::Result<Exit> {
+/// The demo account running, and what the dashboard shows it with.
+pub struct Demo {
+    pub running: sim::RunningSim,
+    pub settings: Settings,
+    pub client: crate::batch::BatchClient,
+    pub definition: crate::definition::Definition,
+}
+
+/// Starts the demo account; `app` opens the dashboard on it (commands never draw the dashboard).
+pub async fn demo(args: DemoArgs, settings: Settings) -> color_eyre::Result<Demo> {
     if !(args.speed > 0.0 && args.speed.is_finite()) {
         return Err(BadInput::new("--speed must be a positive number").into());
     }
@@ -83,8 +92,5 @@ pub async fn demo(args: DemoArgs, settings: Settings) -> color_eyre::Result<Exit
     )
     .map_err(|e| BadInput::new(e.to_string()))?;
     let client = crate::setup::connect(&settings)?;
-    let session = crate::tui::session_for(settings, client, Some(definition), true)?;
-    let exit = crate::tui::run(session).await;
-    running.stop().await;
-    exit
+    Ok(Demo { running, settings, client, definition })
 }

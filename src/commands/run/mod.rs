@@ -8,7 +8,6 @@ use crate::cli::{RecreateArgs, ResumeArgs};
 use crate::config::Settings;
 use crate::definition::Definition;
 use crate::definition::plan::Plan;
-use crate::dry_run::DryRun;
 use crate::errors::{BadInput, Exit};
 use crate::recreate::engine::{PoolTarget, Progress};
 use crate::recreate::journal::RunState;
@@ -19,6 +18,7 @@ use crate::recreate::step::Step;
 use crate::recreate::strategy::Strategy;
 use crate::setup::{load_definition, workspace};
 use crate::signals::{Claim, Signal};
+use dry_run::DryRun;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -26,6 +26,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
+
+pub mod dry_run;
 
 async fn list_live(client: &BatchClient, ids: &[String]) -> Result<Vec<Pool>, BadInput> {
     client

@@ -1,4 +1,5 @@
-//! Commands without the TUI: text for people, JSON for scripts.
+//! `repool info`, `pools`, `validate`, `plan` and `export`: what the account and the definition
+//! hold, changing nothing. Text for people, JSON for scripts.
 
 use crate::batch::Pool;
 use crate::config::Settings;
