@@ -152,7 +152,7 @@ async fn run(
     sim_account: Option<String>,
     definition_flag: Option<std::path::PathBuf>,
 ) -> color_eyre::Result<Exit> {
-    use crate::commands::run::RestoreFrom;
+    use crate::commands::restore::RestoreFrom;
     match command {
         Some(Command::Info) => inspect::info(&settings),
         Some(Command::Bench { quick, cases }) => crate::bench::run(quick, &cases).await,
@@ -171,7 +171,7 @@ async fn run(
                 (None, Some(file)) => RestoreFrom::File(file),
                 (None, None) => return Err(BadInput::new("restore what? --pool ID or a BACKUP_FILE").into()),
             };
-            commands::run::restore(&settings, from, &secrets, yes).await
+            commands::restore::restore(&settings, from, &secrets, yes).await
         }
         Some(Command::Sim(args)) => sim::serve(args, sim_account.unwrap_or_default()).await,
         Some(Command::Demo(args)) => demo(args, settings).await,

@@ -1,79 +1,40 @@
-//! `repool recreate`, `resume`, `runs`, `abandon` and `restore`: runs driven from a terminal or
-//! cron through the one run API (`recreate::run`). Human progress on stderr (a line per step
-//! transition, and at least every 30 s what each waiting pool waits for), the JSON report on
-//! stdout with --json, exit codes as in the CLI contract.
+//! `repool recreate`, `apply` and `resume`: runs driven from a terminal or cron through the one
+//! run API (`recreate::run`). Human progress on stderr (a line per step transition, and at least
+//! every 30 s what each waiting pool waits for), the JSON report on stdout with --json, exit codes
+//! as in the CLI contract. `runs` and `abandon` read and close what runs left.
 
-use crate::batch::{BatchClient, Pool};
+use super::{confirm, list_live, refuse_if_readonly, warn_about_journals};
 use crate::cli::{RecreateArgs, ResumeArgs};
 use crate::config::Settings;
 use crate::definition::Definition;
 use crate::definition::plan::Plan;
 use crate::errors::{BadInput, Exit};
-use crate::recreate::engine::{PoolTarget, Progress};
+use crate::recreate::engine::PoolTarget;
 use crate::recreate::journal::RunState;
-use crate::recreate::report::{RunReport, RunStatus, is_resumable, left_behind};
+use crate::recreate::report::RunStatus;
 use crate::recreate::run::{BodySource, Intent, Run, Until, Workspace};
-use crate::recreate::snapshots::Snapshot;
-use crate::recreate::step::Step;
 use crate::recreate::strategy::Strategy;
 use crate::setup::{load_definition, workspace};
 use crate::signals::{Claim, Signal};
 use dry_run::DryRun;
+use flags::{apply_drain_policy, apply_run_flags, parse_until};
+use progress::{print_progress, print_report};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub mod dry_run;
+mod flags;
+mod progress;
+mod runs;
 
-async fn list_live(client: &BatchClient, ids: &[String]) -> Result<Vec<Pool>, BadInput> {
-    client
-        .list_pools_confirming(ids)
-        .await
-        .map_err(|e| BadInput::new(format!("preflight: the account did not answer ({e}); nothing was changed")))
-}
-
-fn parse_until(flag: Option<&str>) -> Result<Option<Step>, BadInput> {
-    flag.map(Step::parse).transpose().map_err(|e| BadInput::new(format!("--until: {e}")))
-}
-
-fn refuse_if_readonly(settings: &Settings) -> Result<(), BadInput> {
-    if settings.readonly {
-        return Err(BadInput::new("read-only mode (--readonly or readonly = true): nothing may be changed"));
-    }
-    Ok(())
-}
+pub use runs::{abandon, runs};
 
 /// `recreate` (always new pools) and `apply` (each pool the least disruptive way its plan allows).
 pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -> color_eyre::Result<Exit> {
     let mut settings = settings.clone();
-    if let Some(parallel) = args.parallel {
-        if parallel == 0 {
-            return Err(BadInput::new("--parallel must be at least 1").into());
-        }
-        settings.policy.parallel = parallel;
-    }
-    apply_drain_policy(&mut settings, args.on_drain_timeout.as_deref())?;
-    if let Some(healthy) = &args.healthy {
-        settings.policy.healthy = healthy.parse().map_err(|e: String| BadInput::new(format!("--healthy: {e}")))?;
-    }
-    if let Some(canary) = args.canary {
-        settings.policy.canary = canary;
-    }
-    if let Some(policy) = &args.on_unhealthy {
-        settings.policy.on_unhealthy =
-            policy.parse().map_err(|e: String| BadInput::new(format!("--on-unhealthy: {e}")))?;
-    }
-    if let Some(max) = args.max_unavailable {
-        if max == 0 {
-            return Err(BadInput::new("--max-unavailable must be at least 1").into());
-        }
-        settings.policy.max_unavailable = Some(max);
-    }
-    settings.policy.probe |= args.probe;
+    apply_run_flags(&mut settings, &args)?;
     let until = parse_until(args.until.as_deref())?;
     if args.pools.is_empty() && !args.all {
         return Err(
@@ -263,136 +224,11 @@ pub async fn resume(
     execute(&workspace, run, targets, bodies, args.json, signals).await
 }
 
-/// `repool runs`: this account's runs, newest first.
-pub fn runs(settings: &Settings, json: bool) -> color_eyre::Result<Exit> {
-    let workspace = workspace(settings)?;
-    let runs = workspace.runs();
-    for warning in runs.iter().flat_map(RunState::warnings) {
-        crate::noteln!("warning: {warning}");
-    }
-    if json {
-        let list: Vec<Value> = runs.iter().map(run_json).collect();
-        crate::outln!("{}", serde_json::to_string_pretty(&list)?);
-        return Ok(Exit::Done);
-    }
-    if runs.is_empty() {
-        crate::outln!("no runs for account {}", workspace.account);
-    }
-    for run in &runs {
-        let definition = if run.has_start() { run.definition.as_str() } else { "(run-started record unreadable)" };
-        let resumable =
-            if is_resumable(run) { format!(", resumable: `repool resume {}`", run.run) } else { String::new() };
-        crate::outln!("{}  {}{resumable}  {definition}", run.run, run_state(run));
-        for id in run.pool_ids() {
-            let pool = run.pool(&id);
-            let alarm = if pool.is_between_delete_and_create() && !run.is_closed() {
-                "  ← deleted, not yet recreated"
-            } else {
-                ""
-            };
-            crate::outln!("    {id:<24} {}{alarm}", pool.describe());
-        }
-    }
-    Ok(Exit::Done)
-}
-
-/// How a run ended, as `runs` says it: a run stopped by a signal, a quit or a crash is
-/// "interrupted" (whether it can go on is `is_resumable`).
-fn run_state(run: &RunState) -> &'static str {
-    match run.finished {
-        Some(status) if run.is_closed() => status.name(),
-        _ if run.holds_unknown_pools() => "damaged",
-        _ if run.pending().is_empty() => "done",
-        Some(RunStatus::Cancelled) | None => "interrupted",
-        Some(status) => status.name(),
-    }
-}
-
-fn run_json(run: &RunState) -> Value {
-    let pending = run.pending();
-    let pools: Vec<Value> = run
-        .pool_ids()
-        .into_iter()
-        .map(|id| {
-            let pool = run.pool(&id);
-            let resumes_at = pending.iter().find(|(p, _)| *p == id).map(|(_, at)| at.name());
-            serde_json::json!({
-                "resumesAt": resumes_at,
-                "deletedNotRecreated": pool.is_between_delete_and_create() && !run.is_closed(),
-                "backup": run.target(&id).and_then(|t| t.backup.clone()),
-                "state": pool.describe(),
-                "error": pool.error,
-                "id": id,
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "runId": run.run,
-        "state": run_state(run),
-        "resumable": is_resumable(run),
-        "started": run.started,
-        "definition": run.definition,
-        "pools": pools,
-        "unreadableLines": run.unreadable,
-        "warnings": run.warnings(),
-    })
-}
-
-/// `repool abandon RUN`: closes the run; its pools stay as they are.
-pub async fn abandon(settings: &Settings, run_id: &str, yes: bool) -> color_eyre::Result<Exit> {
-    let workspace = workspace(settings)?;
-    let run = workspace.open_any(run_id).map_err(BadInput)?;
-    for warning in run.state.warnings() {
-        crate::noteln!("warning: {warning}");
-    }
-    for id in run.state.pool_ids() {
-        crate::noteln!("{id:<24} {}", run.state.pool(&id).describe());
-    }
-    // Warnings from the account as it is now: a pool restored or scaled back since is fine.
-    let live = list_live(&workspace.client, &run.state.pool_ids()).await?;
-    for warning in left_behind(&run.state, &live) {
-        crate::noteln!("  warning: {warning}");
-    }
-    confirm(yes, &format!("Abandon run {run_id}? Its pools are left as they are.")).await?;
-    let _signals = crate::signals::claim();
-    run.abandon().await?;
-    crate::noteln!("run {run_id} abandoned");
-    Ok(Exit::Done)
-}
-
-fn apply_drain_policy(settings: &mut Settings, flag: Option<&str>) -> Result<(), BadInput> {
-    if let Some(policy) = flag {
-        settings.policy.on_drain_timeout =
-            policy.parse().map_err(|e: String| BadInput::new(format!("--on-drain-timeout: {e}")))?;
-    }
-    Ok(())
-}
-
 /// `--probe`'s verdicts, one line per pool (the JSON report has them too).
 fn say_probes(run: &Run) {
     for (id, probe) in &run.probes {
         crate::noteln!("probe {id}: {} (as {})", probe.detail, probe.probe_pool);
     }
-}
-
-/// Asks on the terminal unless --yes; refuses without a terminal. The answer is read on a thread
-/// of its own so that a signal can stop the command at the prompt.
-async fn confirm(yes: bool, question: &str) -> Result<(), BadInput> {
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(BadInput::new("stdin is not a terminal: pass --yes to confirm (nothing was changed)"));
-    }
-    crate::note!("{question} Type 'yes' to continue: ");
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let mut answer = String::new();
-        let _ = tx.send(std::io::stdin().read_line(&mut answer).map(|_| answer));
-    });
-    let answer = rx.await.map_err(|_| BadInput::new("cannot read the answer"))?;
-    let answer = answer.map_err(|e| BadInput::new(e.to_string()))?;
-    if answer.trim() == "yes" { Ok(()) } else { Err(BadInput::new("not confirmed; nothing was changed")) }
 }
 
 async fn execute(
@@ -434,227 +270,4 @@ async fn execute(
         RunStatus::Failed => Exit::PoolFailed,
         RunStatus::Cancelled => signal.map_or(Exit::Cancelled, Signal::exit),
     })
-}
-
-/// Where one pool is, for the summary line.
-struct Current {
-    step: String,
-    since: Instant,
-    waiting: bool,
-}
-
-/// One line per step transition; every 30 s a summary that says, for each pool in a wait, what it
-/// waits for, for how long and how many nodes are left (from the waits' shared snapshot).
-async fn print_progress(mut rx: mpsc::UnboundedReceiver<Progress>, snapshots: watch::Receiver<Arc<Snapshot>>) {
-    let mut summary = tokio::time::interval(Duration::from_secs(30));
-    summary.tick().await;
-    let mut current: BTreeMap<String, Current> = BTreeMap::new();
-    loop {
-        tokio::select! {
-            event = rx.recv() => {
-                let Some(event) = event else { return };
-                let now = jiff::Zoned::now().strftime("%H:%M:%S");
-                match event {
-                    Progress::StepStarted { pool, step } => {
-                        crate::noteln!("{now} {pool:<20} {step} …");
-                        let waiting = matches!(step, Step::WaitSteady | Step::WaitDrained | Step::WaitGone | Step::WaitReady | Step::WaitHealthy);
-                        current.insert(pool, Current { step: step.to_string(), since: Instant::now(), waiting });
-                    }
-                    Progress::StepFinished { pool, step, outcome, detail, elapsed } => {
-                        crate::noteln!("{now} {pool:<20} {step} {} ({:.1}s){}", outcome.name(), elapsed.as_secs_f64(), detail.map(|d| format!(": {d}")).unwrap_or_default());
-                    }
-                    Progress::Waiting { .. } => {}
-                    Progress::PoolFinished { pool, status, error } => {
-                        crate::noteln!("{now} {pool:<20} {}{}", status.name().to_uppercase(), error.map(|e| format!(": {e}")).unwrap_or_default());
-                        current.insert(pool, Current { step: status.name().to_string(), since: Instant::now(), waiting: false });
-                    }
-                    Progress::RunFinished { run, status } => crate::noteln!("{now} run {run} {}", status.name()),
-                }
-            }
-            _ = summary.tick() => {
-                let snapshot = snapshots.borrow().clone();
-                let states: Vec<String> = current
-                    .iter()
-                    .map(|(id, c)| {
-                        if !c.waiting {
-                            return format!("{id}: {}", c.step);
-                        }
-                        let nodes = snapshot
-                            .get(id)
-                            .map(|p| format!(", {} node(s) left, {}", p.current_nodes(), p.allocation_state.as_ref().map(|s| s.as_str()).unwrap_or("?")))
-                            .unwrap_or_else(|| ", not in the account".into());
-                        format!("{id}: {} for {}s{nodes}", c.step, c.since.elapsed().as_secs())
-                    })
-                    .collect();
-                crate::noteln!("still working: {}", states.join("; "));
-            }
-        }
-    }
-}
-
-fn print_report(report: &RunReport, json: bool) -> color_eyre::Result<()> {
-    if json {
-        crate::outln!("{}", serde_json::to_string_pretty(report)?);
-        return Ok(());
-    }
-    crate::noteln!("\nrun {} {} — journal {}", report.run_id, report.status.name(), report.journal);
-    for pool in &report.pools {
-        let took: f64 = pool.steps.iter().map(|s| s.duration_seconds).sum();
-        crate::noteln!(
-            "  {:<20} {:<11} {:>7.0}s{}{}",
-            pool.id,
-            pool.status.name(),
-            took,
-            pool.backup.as_ref().map(|b| format!("  pre-run backup {b}")).unwrap_or_default(),
-            pool.error.as_ref().map(|e| format!("\n      {e}")).unwrap_or_default()
-        );
-        for warning in &pool.warnings {
-            crate::noteln!("      warning: {warning}");
-        }
-    }
-    Ok(())
-}
-
-/// What `repool restore` restores from.
-pub enum RestoreFrom {
-    /// The pre-run backup of the newest run that touched the pool.
-    Pool(String),
-    File(std::path::PathBuf),
-}
-
-/// A backup creates only the pool it is filed under (the pool named, or its folder in the backups
-/// directory): one whose id was edited or that was moved there is refused.
-fn check_filed_under(
-    settings: &Settings,
-    file: &std::path::Path,
-    named: Option<&str>,
-    id: &str,
-) -> Result<(), BadInput> {
-    let folder = file.parent().and_then(|f| f.file_name()).map(|f| f.to_string_lossy().into_owned());
-    let in_backups = std::fs::canonicalize(settings.paths.backup_dir())
-        .ok()
-        .zip(std::fs::canonicalize(file).ok())
-        .is_some_and(|(backups, file)| file.starts_with(backups));
-    let mismatch = match named {
-        Some(pool) => Some(pool.to_string()).filter(|p| !p.eq_ignore_ascii_case(id)),
-        None if in_backups => folder.filter(|f| !f.eq_ignore_ascii_case(&crate::recreate::backup::safe(id))),
-        None => None,
-    };
-    match mismatch {
-        Some(pool) => Err(BadInput::new(format!(
-            "backup {} is filed under pool '{pool}' but holds pool '{id}' (edited or misplaced?); restore creates \
-             only the pool a backup is filed under; nothing was changed",
-            file.display()
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// Says what is damaged or edited in the account's journals before a command relies on them.
-fn warn_about_journals(workspace: &Workspace) {
-    for warning in workspace.journal_warnings() {
-        crate::noteln!("warning: {warning}");
-    }
-}
-
-/// `repool restore`: creates a missing pool from a backup, with the secrets the service never returned.
-pub async fn restore(
-    settings: &Settings,
-    from: RestoreFrom,
-    secrets: &[String],
-    yes: bool,
-) -> color_eyre::Result<Exit> {
-    use crate::recreate::restore::{body_from_backup, set_path};
-    let (file, named) = match from {
-        RestoreFrom::File(file) => (file, None),
-        RestoreFrom::Pool(id) => {
-            let workspace = workspace(settings)?;
-            warn_about_journals(&workspace);
-            let (run, file) = workspace.pre_run_backup(&id).ok_or_else(|| {
-                BadInput::new(format!(
-                    "no run of account {} backed up pool '{id}'; pass a backup FILE (see `repool info` for the backups folder)",
-                    workspace.account
-                ))
-            })?;
-            crate::noteln!("restoring '{id}' as it was before {run}: {}", file.display());
-            (file, Some(id))
-        }
-    };
-    if file.to_string_lossy().ends_with("-pre-delete.json") {
-        crate::noteln!(
-            "warning: {} is the drained pool right before its delete (0 nodes, autoscale off); \
-             the pool as it was before the run is the run's -pre-run.json backup (`repool restore --pool ID`)",
-            file.display()
-        );
-    }
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| BadInput::new(format!("cannot read backup {}: {e}", file.display())))?;
-    let backup: Value = serde_json::from_str(&text)
-        .map_err(|e| BadInput::new(format!("backup {} is not JSON: {e}", file.display())))?;
-    let id = backup["id"].as_str().unwrap_or_default();
-    check_filed_under(settings, &file, named.as_deref(), id)?;
-    let (mut body, missing) = body_from_backup(&backup, &settings.api_version).map_err(BadInput)?;
-    let mut supplied = Vec::new();
-    for pair in secrets {
-        let (path, var) =
-            pair.split_once('=').ok_or_else(|| BadInput::new(format!("--secret '{pair}' must be PATH=ENV_VAR")))?;
-        let value = std::env::var(var)
-            .map_err(|_| BadInput::new(format!("--secret {path}: environment variable {var} is not set")))?;
-        set_path(&mut body, path, Value::String(value)).map_err(|e| BadInput::new(format!("--secret {e}")))?;
-        supplied.push(path.to_string());
-    }
-    let mut hints: Vec<String> =
-        missing.iter().filter(|m| !supplied.contains(m)).map(|m| format!("  --secret {m}=ENV_VAR")).collect();
-    // Secrets the backup keeps as references: from the environment, or named here.
-    match crate::definition::sealed::unseal(&body, None) {
-        Ok(resolved) => body = resolved,
-        Err(unresolved) => hints.extend(unresolved.iter().map(|m| match m.split_once(" (") {
-            Some((path, why)) => format!("  --secret {path}=ENV_VAR  ({why}"),
-            None => format!("  --secret {m}=ENV_VAR"),
-        })),
-    }
-    if !hints.is_empty() {
-        return Err(BadInput::new(format!(
-            "the backup lacks secrets the service never returns or repool does not keep; supply each from an \
-             environment variable:\n{}",
-            hints.join("\n")
-        ))
-        .into());
-    }
-    let id = body["id"].as_str().ok_or_else(|| BadInput::new("the backup has no pool id"))?.to_string();
-    let mut wrapped = serde_json::Map::new();
-    wrapped.insert(id.clone(), body.clone());
-    let definition = Definition::from_text(
-        &file.display().to_string(),
-        &Value::Object(wrapped).to_string(),
-        false,
-        &Default::default(),
-    )
-    .map_err(|e| BadInput::new(e.to_string()))?;
-    definition.validate(&settings.api_version).map_err(|e| BadInput::new(e.to_string()))?;
-    refuse_if_readonly(settings)?;
-    let workspace = workspace(settings)?;
-    let _lock = workspace.exclusive("restore").map_err(BadInput)?;
-    if workspace.client.pool_exists(&id).await? {
-        return Err(BadInput::new(format!(
-            "pool '{id}' exists; restore only creates a missing pool (use `repool recreate` to replace one)"
-        ))
-        .into());
-    }
-    crate::noteln!("{}", serde_json::to_string_pretty(&definition.redacted(&id, &body))?);
-    confirm(yes, &format!("Create pool '{id}' from {}?", file.display())).await?;
-    // The create is one call: a signal now waits for its answer rather than leave it unknown.
-    let _signals = crate::signals::claim();
-    workspace.client.add_pool(&body).await?;
-    crate::outln!("created pool '{id}' from {}; watch it with `repool pools`", file.display());
-    if let Some(run) =
-        workspace.unfinished_runs().into_iter().find(|r| r.held_pools().iter().any(|p| p.eq_ignore_ascii_case(&id)))
-    {
-        crate::noteln!(
-            "note: unfinished run {} still holds '{id}'; `repool abandon {}` so it does not try to create it again",
-            run.run,
-            run.run
-        );
-    }
-    Ok(Exit::Done)
 }
