@@ -1,7 +1,9 @@
 //! repool: watch Azure Batch pools live and recreate them safely.
 //!
-//! Layers (arrows point one way): `tui` and `headless` use `recreate`, `definition` and
-//! `batch`; `recreate` uses `batch` and `definition`; `sim` uses `batch::models` only.
+//! Layers, arrows pointing down (docs/ARCHITECTURE.md): `app` dispatches to the front ends
+//! `commands` and `tui`, which never use each other; both set up through `setup`; below are the
+//! core (`recreate`, `definition`, `batch`, `sim`) and the ground (`config`, `errors`, `files`,
+//! `output`, `secret`, `logging`, `signals`).
 
 pub mod app;
 pub mod batch;
