@@ -2,9 +2,9 @@
 
 use crate::batch::BatchError;
 use crate::cli::{Cli, Command};
+use crate::commands::{self, inspect, sim};
 use crate::config::Settings;
 use crate::errors::{BadInput, Exit, fail};
-use crate::headless;
 use crate::recreate::run::Intent;
 use clap::CommandFactory;
 use std::process::ExitCode;
@@ -108,13 +108,22 @@ fn wants_json(command: &Command) -> bool {
 
 /// The dashboard on the configured account, with the definition if one is configured.
 async fn dashboard(settings: Settings) -> color_eyre::Result<Exit> {
-    let client = headless::connect(&settings)?;
+    let client = crate::setup::connect(&settings)?;
     let definition = match settings.definition {
-        Some(_) => Some(headless::load_definition(&settings)?),
+        Some(_) => Some(crate::setup::load_definition(&settings)?),
         None => None,
     };
     let session = crate::tui::session_for(settings, client, definition, false)?;
     crate::tui::run(session).await
+}
+
+/// The dashboard on the demo account, which stops when the dashboard ends.
+async fn demo(args: crate::cli::DemoArgs, settings: Settings) -> color_eyre::Result<Exit> {
+    let sim::Demo { running, settings, client, definition } = sim::demo(args, settings).await?;
+    let session = crate::tui::session_for(settings, client, Some(definition), true)?;
+    let exit = crate::tui::run(session).await;
+    running.stop().await;
+    exit
 }
 
 fn command_name(command: &Command) -> &'static str {
@@ -143,29 +152,29 @@ async fn run(
     sim_account: Option<String>,
     definition_flag: Option<std::path::PathBuf>,
 ) -> color_eyre::Result<Exit> {
-    use crate::run_command::{self, RestoreFrom};
+    use crate::commands::restore::RestoreFrom;
     match command {
-        Some(Command::Info) => headless::info(&settings),
+        Some(Command::Info) => inspect::info(&settings),
         Some(Command::Bench { quick, cases }) => crate::bench::run(quick, &cases).await,
-        Some(Command::Pools { json }) => headless::pools(&settings, json).await,
-        Some(Command::Validate) => headless::validate(&settings),
-        Some(Command::Plan { pools, all: _, json }) => headless::plan(&settings, &pools, json).await,
-        Some(Command::Export { pools, all: _, output }) => headless::export(&settings, &pools, output.as_deref()).await,
-        Some(Command::Recreate(args)) => run_command::recreate(&settings, args, Intent::Recreate).await,
-        Some(Command::Apply(args)) => run_command::recreate(&settings, args, Intent::Apply).await,
-        Some(Command::Resume(args)) => run_command::resume(&settings, args, definition_flag.as_deref()).await,
-        Some(Command::Runs { json }) => run_command::runs(&settings, json),
-        Some(Command::Abandon { run_id, yes }) => run_command::abandon(&settings, &run_id, yes).await,
+        Some(Command::Pools { json }) => inspect::pools(&settings, json).await,
+        Some(Command::Validate) => inspect::validate(&settings),
+        Some(Command::Plan { pools, all: _, json }) => inspect::plan(&settings, &pools, json).await,
+        Some(Command::Export { pools, all: _, output }) => inspect::export(&settings, &pools, output.as_deref()).await,
+        Some(Command::Recreate(args)) => commands::run::recreate(&settings, args, Intent::Recreate).await,
+        Some(Command::Apply(args)) => commands::run::recreate(&settings, args, Intent::Apply).await,
+        Some(Command::Resume(args)) => commands::run::resume(&settings, args, definition_flag.as_deref()).await,
+        Some(Command::Runs { json }) => commands::run::runs(&settings, json),
+        Some(Command::Abandon { run_id, yes }) => commands::run::abandon(&settings, &run_id, yes).await,
         Some(Command::Restore { pool, backup_file, secrets, yes }) => {
             let from = match (pool, backup_file) {
                 (Some(pool), _) => RestoreFrom::Pool(pool),
                 (None, Some(file)) => RestoreFrom::File(file),
                 (None, None) => return Err(BadInput::new("restore what? --pool ID or a BACKUP_FILE").into()),
             };
-            run_command::restore(&settings, from, &secrets, yes).await
+            commands::restore::restore(&settings, from, &secrets, yes).await
         }
-        Some(Command::Sim(args)) => crate::sim_command::serve(args, sim_account.unwrap_or_default()).await,
-        Some(Command::Demo(args)) => crate::sim_command::demo(args, settings).await,
+        Some(Command::Sim(args)) => sim::serve(args, sim_account.unwrap_or_default()).await,
+        Some(Command::Demo(args)) => demo(args, settings).await,
         Some(other) => Err(BadInput::new(format!(
             "`repool {}` is not available in this build yet; see README.md for what works today",
             command_name(&other)

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod layout;
 mod origin;
 pub use origin::Source;
 use origin::{Named, from};
@@ -117,15 +118,15 @@ impl Paths {
     }
 
     pub fn journal_dir(&self) -> PathBuf {
-        self.data_dir.join("journal")
+        layout::journal(&self.data_dir)
     }
 
     pub fn backup_dir(&self) -> PathBuf {
-        self.data_dir.join("backups")
+        layout::backups(&self.data_dir)
     }
 
     pub fn log_dir(&self) -> PathBuf {
-        self.data_dir.join("logs")
+        layout::logs(&self.data_dir)
     }
 }
 

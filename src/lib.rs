@@ -1,24 +1,24 @@
 //! repool: watch Azure Batch pools live and recreate them safely.
 //!
-//! Layers (arrows point one way): `tui` and `headless` use `recreate`, `definition` and
-//! `batch`; `recreate` uses `batch` and `definition`; `sim` uses `batch::models` only.
+//! Layers, arrows pointing down (docs/ARCHITECTURE.md): `app` dispatches to the front ends
+//! `commands` and `tui`, which never use each other; both set up through `setup`; below are the
+//! core (`recreate`, `definition`, `batch`, `sim`) and the ground (`config`, `errors`, `files`,
+//! `output`, `secret`, `logging`, `signals`).
 
 pub mod app;
 pub mod batch;
 pub mod bench;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod definition;
-pub mod dry_run;
 pub mod errors;
 pub mod files;
-pub mod headless;
 pub mod logging;
 pub mod output;
 pub mod recreate;
-pub mod run_command;
 pub mod secret;
+pub mod setup;
 pub mod signals;
 pub mod sim;
-pub mod sim_command;
 pub mod tui;

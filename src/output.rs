@@ -1,7 +1,7 @@
 //! Everything repool prints to a terminal goes through here: text that came from a server or a
 //! file is shown with its control characters escaped (`\u{1b}`), so it can neither move the cursor,
 //! set the title nor forge lines; and a closed stdout (`| head`) ends repool quietly, as it ends
-//! Unix tools, instead of a panic.
+//! Unix tools, instead of a panic. It also keeps the one way to write an age ("12m").
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -66,6 +66,17 @@ pub fn write_err(text: &str) {
     }
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(escape_except(text, &['\n', '\t']).as_bytes());
+}
+
+/// "45s", "12m", "3h", "2d": how long ago `then` was.
+pub fn age(now: jiff::Timestamp, then: jiff::Timestamp) -> String {
+    let secs = (now.as_second() - then.as_second()).max(0);
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86400 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86400),
+    }
 }
 
 /// `println!` through `write_out`.

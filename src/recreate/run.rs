@@ -21,6 +21,7 @@ use super::snapshots::Snapshots;
 use super::step::Step;
 use super::strategy::Strategy;
 use crate::batch::{BatchClient, Pool};
+use crate::config::layout;
 use crate::definition::Definition;
 use crate::definition::sealed;
 use serde_json::Value;
@@ -115,15 +116,15 @@ impl Workspace {
     }
 
     pub fn journal_dir(&self) -> PathBuf {
-        self.data_dir.join("journal")
+        layout::journal(&self.data_dir)
     }
 
     pub fn backup_dir(&self) -> PathBuf {
-        self.data_dir.join("backups")
+        layout::backups(&self.data_dir)
     }
 
     fn lock_dir(&self) -> PathBuf {
-        self.data_dir.join("locks")
+        layout::locks(&self.data_dir)
     }
 
     /// Preflight of `ids` against the account as it is now (one list of pools, one of images).
@@ -161,7 +162,7 @@ impl Workspace {
         pools: &[&crate::definition::PoolDefinition],
         findings: &mut Findings,
     ) -> BTreeMap<String, ProbeReport> {
-        let ledger = probe::Ledger::new(&self.data_dir.join("probes"), &self.account.file_name());
+        let ledger = probe::Ledger::new(&layout::probes(&self.data_dir), &self.account.file_name());
         findings.problems.extend(probe::sweep(&self.client, &ledger).await);
         let mut verdicts = BTreeMap::new();
         if self.policy.probe && findings.problems.is_empty() {

@@ -6,7 +6,7 @@
 use super::app::App;
 use crate::batch::{NodeCounts, Pool};
 use crate::definition::plan::Action as PlanAction;
-use crate::headless::age;
+use crate::output::age;
 use std::cmp::Ordering;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

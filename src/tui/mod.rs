@@ -298,7 +298,7 @@ impl Runner {
             }));
         }
         let stop = parent.child_token();
-        let workspace = crate::run_command::workspace_for(&settings, client.clone());
+        let workspace = crate::setup::workspace_for(&settings, client.clone());
         let refresh_now = Arc::new(Notify::new());
         tokio::spawn(poller(
             workspace.snapshots.clone(),
@@ -318,9 +318,9 @@ impl Runner {
     /// A runner for the config's account `name`, and what the dashboard shows of it.
     fn switch(&self, name: &str, account: u64, parent: &CancellationToken) -> Result<(Runner, AccountView), String> {
         let settings = self.settings.for_account(name).map_err(|e| e.to_string())?;
-        let client = crate::headless::connect(&settings).map_err(|e| e.to_string())?;
+        let client = crate::setup::connect(&settings).map_err(|e| e.to_string())?;
         let definition = match settings.definition {
-            Some(_) => Some(Arc::new(crate::headless::load_definition(&settings).map_err(|e| e.to_string())?)),
+            Some(_) => Some(Arc::new(crate::setup::load_definition(&settings).map_err(|e| e.to_string())?)),
             None => None,
         };
         let view = AccountView {
@@ -357,7 +357,7 @@ impl Runner {
                 });
             }
             Command::WriteJson { pool, body } => {
-                let dir = self.settings.paths.data_dir.join("exports");
+                let dir = crate::config::layout::exports(&self.settings.paths.data_dir);
                 tx.send(Action::Said(write_json(&dir, &pool, &body)));
             }
             // The event loop switches accounts: it owns the runner.

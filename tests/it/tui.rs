@@ -907,6 +907,6 @@ async fn notes_idle_keys_deleted_rows_and_the_accounts_clock() {
     let created = sim.with_world(|w, _| w.find("sandbox").unwrap().wire.creation_time).unwrap();
     let sandbox = app.pools.iter().find(|p| p.id() == "sandbox").unwrap().clone();
     let shown = repool::tui::columns::Column::Age.text(&app, &sandbox, false);
-    assert_eq!(shown, repool::headless::age(ahead, created), "age on the account's clock");
-    assert_ne!(shown, repool::headless::age(app.now, created));
+    assert_eq!(shown, repool::output::age(ahead, created), "age on the account's clock");
+    assert_ne!(shown, repool::output::age(app.now, created));
 }

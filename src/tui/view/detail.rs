@@ -4,7 +4,7 @@ use super::super::app::{App, DetailTab, StepState};
 use super::super::theme::Theme;
 use crate::batch::{Node, Pool};
 use crate::definition::plan::ChangeKind;
-use crate::headless::age;
+use crate::output::age;
 use crate::output::escape;
 use crate::recreate::step::Step;
 use ratatui::Frame;

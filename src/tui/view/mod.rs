@@ -10,7 +10,7 @@ use super::app::{App, Dialog, Screen, StepState};
 use super::keys::KeyAction;
 use super::theme::Theme;
 use crate::batch::Pool;
-use crate::headless::age;
+use crate::output::age;
 use crate::recreate::policy::{OnUnhealthy, RunChoices};
 use crate::recreate::report::PoolStatus;
 use crate::recreate::step::Step;

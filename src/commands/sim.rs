@@ -64,14 +64,23 @@ pub fn settings_for(running: &sim::RunningSim, mut settings: Settings) -> Settin
     settings
 }
 
-pub async fn demo(args: DemoArgs, settings: Settings) -> color_eyre::Result<Exit> {
+/// The demo account running, and what the dashboard shows it with.
+pub struct Demo {
+    pub running: sim::RunningSim,
+    pub settings: Settings,
+    pub client: crate::batch::BatchClient,
+    pub definition: crate::definition::Definition,
+}
+
+/// Starts the demo account; `app` opens the dashboard on it (commands never draw the dashboard).
+pub async fn demo(args: DemoArgs, settings: Settings) -> color_eyre::Result<Demo> {
     if !(args.speed > 0.0 && args.speed.is_finite()) {
         return Err(BadInput::new("--speed must be a positive number").into());
     }
     let running = start_demo(args.speed, args.pools).await?;
     let mut settings = settings_for(&running, settings);
     // Demo runs keep their journals and backups apart from real accounts'.
-    settings.paths.data_dir = settings.paths.data_dir.join("demo");
+    settings.paths.data_dir = crate::config::layout::demo(&settings.paths.data_dir);
     settings.policy.poll_interval = std::time::Duration::from_millis(500);
     settings.policy.fast_poll_interval = std::time::Duration::from_millis(200);
     settings.refresh = std::time::Duration::from_secs(2);
@@ -82,9 +91,6 @@ pub async fn demo(args: DemoArgs, settings: Settings) -> color_eyre::Result<Exit
         &Default::default(),
     )
     .map_err(|e| BadInput::new(e.to_string()))?;
-    let client = crate::headless::connect(&settings)?;
-    let session = crate::tui::session_for(settings, client, Some(definition), true)?;
-    let exit = crate::tui::run(session).await;
-    running.stop().await;
-    exit
+    let client = crate::setup::connect(&settings)?;
+    Ok(Demo { running, settings, client, definition })
 }

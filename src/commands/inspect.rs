@@ -1,24 +1,13 @@
-//! Commands without the TUI: text for people, JSON for scripts.
+//! `repool info`, `pools`, `validate`, `plan` and `export`: what the account and the definition
+//! hold, changing nothing. Text for people, JSON for scripts.
 
-use crate::batch::{BatchClient, Credential, Pool, RetryPolicy};
+use crate::batch::Pool;
 use crate::config::Settings;
-use crate::definition::Definition;
 use crate::definition::plan::Plan;
 use crate::errors::{BadInput, Exit};
+use crate::output::age;
+use crate::setup::{connect, load_definition};
 use std::fmt::Write as _;
-
-/// A client for the configured account; every setting is checked before any request.
-pub fn connect(settings: &Settings) -> Result<BatchClient, BadInput> {
-    let endpoint = settings.endpoint.as_deref().ok_or_else(|| {
-        BadInput::new(
-            "no Batch account configured: set url under [accounts.NAME] in config.toml, AZURE_BATCH_ENDPOINT, or --account-url",
-        )
-    })?;
-    crate::batch::client::parse_endpoint(endpoint).map_err(BadInput)?;
-    let credential = Credential::from_settings(&settings.auth, &settings.http).map_err(BadInput)?;
-    BatchClient::new(endpoint, &settings.api_version, credential, &settings.http, RetryPolicy::default())
-        .map_err(BadInput)
-}
 
 pub fn info(settings: &Settings) -> color_eyre::Result<Exit> {
     let p = &settings.paths;
@@ -123,27 +112,6 @@ fn table_cell(text: &str) -> String {
         Some((at, _)) => format!("{}…", &shown[..at]),
         None => shown.into_owned(),
     }
-}
-
-/// "45s", "12m", "3h", "2d": how long ago `then` was.
-pub fn age(now: jiff::Timestamp, then: jiff::Timestamp) -> String {
-    let secs = (now.as_second() - then.as_second()).max(0);
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m", secs / 60),
-        3600..86400 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86400),
-    }
-}
-
-/// The configured definition, loaded and validated; any problem is bad input (exit 2).
-pub fn load_definition(settings: &Settings) -> Result<Definition, BadInput> {
-    let path = settings.definition.as_ref().ok_or_else(|| {
-        BadInput::new("no pool definition file: pass --definition FILE or set `definition` in config.toml")
-    })?;
-    let definition = Definition::load(path, &settings.vars).map_err(|e| BadInput::new(e.to_string()))?;
-    definition.validate(&settings.api_version).map_err(|e| BadInput::new(e.to_string()))?;
-    Ok(definition)
 }
 
 pub fn validate(settings: &Settings) -> color_eyre::Result<Exit> {

@@ -1,0 +1,273 @@
+//! `repool recreate`, `apply` and `resume`: runs driven from a terminal or cron through the one
+//! run API (`recreate::run`). Human progress on stderr (a line per step transition, and at least
+//! every 30 s what each waiting pool waits for), the JSON report on stdout with --json, exit codes
+//! as in the CLI contract. `runs` and `abandon` read and close what runs left.
+
+use super::{confirm, list_live, refuse_if_readonly, warn_about_journals};
+use crate::cli::{RecreateArgs, ResumeArgs};
+use crate::config::Settings;
+use crate::definition::Definition;
+use crate::definition::plan::Plan;
+use crate::errors::{BadInput, Exit};
+use crate::recreate::engine::PoolTarget;
+use crate::recreate::journal::RunState;
+use crate::recreate::report::RunStatus;
+use crate::recreate::run::{BodySource, Intent, Run, Until, Workspace};
+use crate::recreate::strategy::Strategy;
+use crate::setup::{load_definition, workspace};
+use crate::signals::{Claim, Signal};
+use dry_run::DryRun;
+use flags::{apply_drain_policy, apply_run_flags, parse_until};
+use progress::{print_progress, print_report};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub mod dry_run;
+mod flags;
+mod progress;
+mod runs;
+
+pub use runs::{abandon, runs};
+
+/// `recreate` (always new pools) and `apply` (each pool the least disruptive way its plan allows).
+pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -> color_eyre::Result<Exit> {
+    let mut settings = settings.clone();
+    apply_run_flags(&mut settings, &args)?;
+    let until = parse_until(args.until.as_deref())?;
+    if args.pools.is_empty() && !args.all {
+        return Err(
+            BadInput::new("name the pools: --pool ID (repeatable) or --all (every pool in the definition)").into()
+        );
+    }
+    let definition = load_definition(&settings)?;
+    let mut workspace = workspace(&settings)?;
+    workspace.preflight.accept_loss = args.accept_loss.clone();
+    let ids: Vec<String> = if args.all {
+        definition.pools.iter().map(|p| p.id.clone()).collect()
+    } else {
+        let mut ids: Vec<String> = Vec::new();
+        for id in &args.pools {
+            let pool = definition
+                .pool(id)
+                .ok_or_else(|| BadInput::new(crate::recreate::run::unknown_pool(&definition, id, intent)))?;
+            if !ids.contains(&pool.id) {
+                ids.push(pool.id.clone());
+            }
+        }
+        ids
+    };
+    // Only the chosen pools' env() variables are needed.
+    definition.require_env(ids.iter().map(String::as_str)).map_err(|e| BadInput::new(e.to_string()))?;
+    let live = list_live(&workspace.client, &ids).await?;
+    let plan = Plan::new(&definition, &live, &ids, &settings.api_version);
+    crate::note!("{plan}");
+    let unchanged: Vec<String> = (plan.pools.iter())
+        .filter(|p| p.action == crate::definition::plan::Action::Unchanged)
+        .map(|p| p.id.clone())
+        .collect();
+    // `apply` leaves alone what matches already; `recreate` only with --changed.
+    let ids: Vec<String> = if args.changed || intent == Intent::Apply {
+        ids.into_iter().filter(|id| !unchanged.iter().any(|u| u.eq_ignore_ascii_case(id))).collect()
+    } else {
+        ids
+    };
+    if ids.is_empty() {
+        crate::noteln!("nothing to do: every chosen pool matches the definition");
+        return Ok(Exit::Done);
+    }
+    let unchanged_chosen = unchanged.iter().filter(|u| ids.iter().any(|id| id.eq_ignore_ascii_case(u))).count();
+    let strategies: BTreeMap<String, Strategy> =
+        Strategy::for_plan(&plan, intent).into_iter().filter(|(id, _)| ids.contains(id)).collect();
+    if intent == Intent::Apply {
+        crate::noteln!("How each pool changes:");
+        for pool in plan.pools.iter().filter(|p| ids.contains(&p.id)) {
+            let choice = Strategy::choose(pool);
+            let strategy = choice.strategy.unwrap_or(Strategy::InPlace);
+            crate::noteln!("  {}: {} ({})", pool.id, strategy.name(), choice.why);
+        }
+    }
+    // A pause after a step a pool's chain lacks would never come: say so instead of running on.
+    if let Some(step) = until
+        && let Some((id, strategy)) = strategies.iter().find(|(_, s)| !s.chain().contains(&step))
+    {
+        let steps: Vec<&str> = strategy.chain().iter().map(|s| s.name()).collect();
+        return Err(BadInput::new(format!(
+            "--until {step}: the change of {id} ({}) has no such step; its steps: {}",
+            strategy.name(),
+            steps.join(", ")
+        ))
+        .into());
+    }
+    let kept: Vec<String> =
+        strategies.iter().filter(|(_, s)| **s != Strategy::Recreate).map(|(id, _)| id.clone()).collect();
+    // Proof before anything changes: all problems at once; the run's start checks again.
+    let findings = workspace.preflight_against(&definition, &ids, &live, &kept).await.map_err(BadInput)?;
+    for warning in &findings.warnings {
+        crate::noteln!("warning: {warning}");
+    }
+    if !findings.problems.is_empty() {
+        return Err(BadInput::new(format!(
+            "preflight found {} problem(s); nothing was changed:\n  {}",
+            findings.problems.len(),
+            findings.problems.join("\n  ")
+        ))
+        .into());
+    }
+    if args.dry_run {
+        let api = &settings.api_version;
+        let dry = DryRun::new(&definition, &plan, &live, &ids, &strategies, &settings.policy, api);
+        if args.json {
+            crate::outln!("{}", serde_json::to_string_pretty(&dry)?);
+        } else {
+            crate::out!("{}", dry.text());
+        }
+        return Ok(Exit::Done);
+    }
+    refuse_if_readonly(&settings)?;
+    let note = match unchanged_chosen {
+        0 => String::new(),
+        n => format!(" ({n} of them match the definition already; --changed leaves those out)"),
+    };
+    let question = match intent {
+        Intent::Recreate => format!("Recreate {} pool(s): {}{note}?", ids.len(), ids.join(", ")),
+        Intent::Apply => {
+            let each: Vec<String> = ids
+                .iter()
+                .map(|id| format!("{id} ({})", strategies.get(id).copied().unwrap_or_default().name()))
+                .collect();
+            format!("Apply the definition to {} pool(s): {}?", ids.len(), each.join(", "))
+        }
+    };
+    confirm(args.yes, &question).await?;
+    warn_about_journals(&workspace);
+    // From the run's start on, a signal stops it in order (journaled) instead of where it stands.
+    let signals = crate::signals::claim();
+    let run = workspace.start(&definition, &ids, intent).await.map_err(|e| BadInput(e.message))?;
+    say_probes(&run);
+    let bodies = run.bodies(Some(&definition), None).map_err(BadInput)?;
+    let targets = run.targets(&[], until.map_or(Until::End, Until::After));
+    execute(&workspace, run, targets, bodies, args.json, signals).await
+}
+
+/// The definition a resumed run compares with: `--definition` if given, else the file the run
+/// recorded (if it is still there).
+fn definition_in_use(
+    settings: &Settings,
+    flag: Option<&std::path::Path>,
+    state: &RunState,
+) -> Result<Option<Definition>, BadInput> {
+    let path = match flag {
+        Some(path) => path.to_path_buf(),
+        None if std::path::Path::new(&state.definition).exists() => state.definition.clone().into(),
+        None => {
+            crate::noteln!(
+                "note: {} (the run's definition) is gone; pools are created from what the run recorded",
+                state.definition
+            );
+            return Ok(None);
+        }
+    };
+    let settings = Settings { definition: Some(path), ..settings.clone() };
+    load_definition(&settings).map(Some)
+}
+
+pub async fn resume(
+    settings: &Settings,
+    args: ResumeArgs,
+    definition_flag: Option<&std::path::Path>,
+) -> color_eyre::Result<Exit> {
+    let mut settings = settings.clone();
+    apply_drain_policy(&mut settings, args.on_drain_timeout.as_deref())?;
+    let until = parse_until(args.until.as_deref())?;
+    let create_from: Option<BodySource> = args
+        .create_from
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: String| BadInput::new(format!("--create-from {e}")))?;
+    let workspace = workspace(&settings)?;
+    warn_about_journals(&workspace);
+    let run_id = match args.run_id {
+        Some(id) => id,
+        None => workspace.unfinished_runs().into_iter().next().map(|s| s.run).ok_or_else(|| {
+            BadInput::new(format!(
+                "no unfinished run for account {} in {}; `repool runs` lists them",
+                workspace.account,
+                workspace.journal_dir().display()
+            ))
+        })?,
+    };
+    let mut run = workspace.open(&run_id).map_err(BadInput)?;
+    let definition = definition_in_use(&settings, definition_flag, &run.state)?;
+    let targets = run.targets(&[], until.map_or(Until::End, Until::After));
+    for t in &run.state.targets {
+        let pool = run.state.pool(&t.pool);
+        let next = targets.iter().find(|x| x.id == t.pool).map(|x| format!(" → resumes at {}", x.start_at));
+        let alarm = if pool.is_between_delete_and_create() { "  ← deleted, not yet recreated" } else { "" };
+        crate::noteln!("{:<24} {}{}{alarm}", t.pool, pool.describe(), next.unwrap_or_default());
+    }
+    if targets.is_empty() {
+        crate::noteln!("run {run_id}: nothing left to do");
+        return Ok(Exit::Done);
+    }
+    crate::noteln!("as the run chose when it started: {}", run.state.choices.describe());
+    let bodies = run.bodies(definition.as_ref(), create_from).map_err(BadInput)?;
+    for warning in run.prove(&bodies).await.map_err(BadInput)? {
+        crate::noteln!("warning: {warning}");
+    }
+    say_probes(&run);
+    refuse_if_readonly(&settings)?;
+    confirm(args.yes, &format!("Resume run {run_id} for {} pool(s)?", targets.len())).await?;
+    let signals = crate::signals::claim();
+    execute(&workspace, run, targets, bodies, args.json, signals).await
+}
+
+/// `--probe`'s verdicts, one line per pool (the JSON report has them too).
+fn say_probes(run: &Run) {
+    for (id, probe) in &run.probes {
+        crate::noteln!("probe {id}: {} (as {})", probe.detail, probe.probe_pool);
+    }
+}
+
+async fn execute(
+    workspace: &Workspace,
+    run: Run,
+    targets: Vec<PoolTarget>,
+    bodies: BTreeMap<String, Value>,
+    json: bool,
+    mut signals: Claim,
+) -> color_eyre::Result<Exit> {
+    let run_id = run.id().to_string();
+    crate::noteln!("run {run_id}: journal {}", workspace.journal_dir().join(format!("{run_id}.jsonl")).display());
+    tracing::info!(run = %run_id, pools = targets.len(), "run started");
+    let (tx, rx) = mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    // Ctrl-C cancels (exit 130), any other signal interrupts (exit 3); either way the call in
+    // flight finishes and is journaled first.
+    let stop = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let signal = signals.received().await;
+            crate::noteln!(
+                "{}: stopping: finishing the call in flight, then journaling; `repool resume` continues",
+                signal.name()
+            );
+            cancel.cancel();
+            tokio::spawn(signals.exit_on_another(signal.exit(), json));
+            signal
+        })
+    };
+    let printer = tokio::spawn(print_progress(rx, workspace.snapshots.subscribe()));
+    let report = run.execute(targets, bodies, tx, cancel).await;
+    stop.abort();
+    let signal = stop.await.ok();
+    let _ = printer.await;
+    print_report(&report, json)?;
+    Ok(match report.status {
+        RunStatus::Done | RunStatus::Paused | RunStatus::Abandoned => Exit::Done,
+        RunStatus::Failed => Exit::PoolFailed,
+        RunStatus::Cancelled => signal.map_or(Exit::Cancelled, Signal::exit),
+    })
+}
