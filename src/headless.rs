@@ -16,7 +16,7 @@ pub fn connect(settings: &Settings) -> Result<BatchClient, BadInput> {
     })?;
     crate::batch::client::parse_endpoint(endpoint).map_err(BadInput)?;
     let credential = Credential::from_settings(&settings.auth, &settings.http).map_err(BadInput)?;
-    BatchClient::new(endpoint, &settings.api_version, credential, &settings.http, RetryPolicy::default())
+    BatchClient::new(endpoint, settings.api_version, credential, &settings.http, RetryPolicy::default())
         .map_err(BadInput)
 }
 
@@ -41,7 +41,7 @@ pub fn info(settings: &Settings) -> color_eyre::Result<Exit> {
     crate::outln!("name      {}", from(name, &s.account_name));
     crate::outln!("key       {}", s.account_key.as_ref().map_or("-".into(), |source| format!("set  ({source})")));
     crate::outln!("auth      {}", from(Some(settings.auth.method.name()), &s.auth));
-    crate::outln!("api       {}", from(Some(&settings.api_version), &s.api_version));
+    crate::outln!("api       {}", from(Some(&settings.api_version.to_string()), &s.api_version));
     crate::outln!("definition {}", from(definition.as_deref(), &s.definition));
     Ok(Exit::Done)
 }
@@ -142,7 +142,7 @@ pub fn load_definition(settings: &Settings) -> Result<Definition, BadInput> {
         BadInput::new("no pool definition file: pass --definition FILE or set `definition` in config.toml")
     })?;
     let definition = Definition::load(path, &settings.vars).map_err(|e| BadInput::new(e.to_string()))?;
-    definition.validate(&settings.api_version).map_err(|e| BadInput::new(e.to_string()))?;
+    definition.validate(settings.api_version).map_err(|e| BadInput::new(e.to_string()))?;
     Ok(definition)
 }
 
@@ -186,7 +186,7 @@ pub async fn export(
     if chosen.is_empty() {
         return Err(BadInput::new("the account has no pools to export").into());
     }
-    let exported = crate::definition::export::export(&chosen, &settings.api_version).map_err(BadInput)?;
+    let exported = crate::definition::export::export(&chosen, settings.api_version).map_err(BadInput)?;
     let template = !exported.secrets.is_empty();
     match output {
         Some(path) => {
@@ -235,7 +235,7 @@ pub async fn plan(settings: &Settings, pools: &[String], json: bool) -> color_ey
     definition.require_env(planned).map_err(|e| BadInput::new(e.to_string()))?;
     let client = connect(settings)?;
     let live = client.list_pools(None, None, None).await?;
-    let plan = Plan::new(&definition, &live, pools, &settings.api_version);
+    let plan = Plan::new(&definition, &live, pools, settings.api_version);
     // How `apply` would change each pool that differs, and which change decides it.
     let choices: Vec<(String, crate::recreate::strategy::Choice)> =
         plan.pools.iter().map(|p| (p.id.clone(), crate::recreate::strategy::Strategy::choose(p))).collect();

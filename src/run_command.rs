@@ -34,7 +34,7 @@ pub fn workspace(settings: &Settings) -> Result<Workspace, BadInput> {
 }
 
 pub fn workspace_for(settings: &Settings, client: BatchClient) -> Workspace {
-    Workspace::new(client, &settings.api_version, settings.policy.clone(), settings.paths.data_dir.clone())
+    Workspace::new(client, settings.api_version, settings.policy.clone(), settings.paths.data_dir.clone())
 }
 
 async fn list_live(client: &BatchClient, ids: &[String]) -> Result<Vec<Pool>, BadInput> {
@@ -108,7 +108,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
     // Only the chosen pools' env() variables are needed.
     definition.require_env(ids.iter().map(String::as_str)).map_err(|e| BadInput::new(e.to_string()))?;
     let live = list_live(&workspace.client, &ids).await?;
-    let plan = Plan::new(&definition, &live, &ids, &settings.api_version);
+    let plan = Plan::new(&definition, &live, &ids, settings.api_version);
     crate::note!("{plan}");
     let unchanged: Vec<String> = (plan.pools.iter())
         .filter(|p| p.action == crate::definition::plan::Action::Unchanged)
@@ -163,7 +163,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
         .into());
     }
     if args.dry_run {
-        let api = &settings.api_version;
+        let api = settings.api_version;
         let dry = DryRun::new(&definition, &plan, &live, &ids, &strategies, &settings.policy, api);
         if args.json {
             crate::outln!("{}", serde_json::to_string_pretty(&dry)?);
@@ -601,7 +601,7 @@ pub async fn restore(
         .map_err(|e| BadInput::new(format!("backup {} is not JSON: {e}", file.display())))?;
     let id = backup["id"].as_str().unwrap_or_default();
     check_filed_under(settings, &file, named.as_deref(), id)?;
-    let (mut body, missing) = body_from_backup(&backup, &settings.api_version).map_err(BadInput)?;
+    let (mut body, missing) = body_from_backup(&backup, settings.api_version).map_err(BadInput)?;
     let mut supplied = Vec::new();
     for pair in secrets {
         let (path, var) =
@@ -639,7 +639,7 @@ pub async fn restore(
         &Default::default(),
     )
     .map_err(|e| BadInput::new(e.to_string()))?;
-    definition.validate(&settings.api_version).map_err(|e| BadInput::new(e.to_string()))?;
+    definition.validate(settings.api_version).map_err(|e| BadInput::new(e.to_string()))?;
     refuse_if_readonly(settings)?;
     let workspace = workspace(settings)?;
     let _lock = workspace.exclusive("restore").map_err(BadInput)?;

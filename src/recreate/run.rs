@@ -20,6 +20,7 @@ use super::report::{PoolStatus, RunReport, RunStatus};
 use super::snapshots::Snapshots;
 use super::step::Step;
 use super::strategy::Strategy;
+use crate::batch::ApiVersion;
 use crate::batch::{BatchClient, Pool};
 use crate::definition::Definition;
 use crate::definition::sealed;
@@ -35,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Workspace {
     pub client: BatchClient,
     pub account: AccountId,
-    pub api_version: String,
+    pub api_version: ApiVersion,
     pub policy: RecreatePolicy,
     pub data_dir: PathBuf,
     /// Shared by every wait of every run (and by the dashboard's table).
@@ -107,11 +108,11 @@ impl BodyDifference {
 }
 
 impl Workspace {
-    pub fn new(client: BatchClient, api_version: &str, policy: RecreatePolicy, data_dir: PathBuf) -> Workspace {
+    pub fn new(client: BatchClient, api_version: ApiVersion, policy: RecreatePolicy, data_dir: PathBuf) -> Workspace {
         let account = AccountId::from_endpoint(client.endpoint());
         let snapshots = Snapshots::new(client.clone());
         let preflight = PreflightPolicy::default();
-        Workspace { client, account, api_version: api_version.to_string(), policy, data_dir, snapshots, preflight }
+        Workspace { client, account, api_version, policy, data_dir, snapshots, preflight }
     }
 
     pub fn journal_dir(&self) -> PathBuf {
@@ -151,7 +152,7 @@ impl Workspace {
         })?;
         let now = jiff::Timestamp::now();
         let seen = preflight::Seen { live, images: &images, now };
-        Ok(preflight::check(definition, ids, &seen, &self.api_version, &self.preflight, kept))
+        Ok(preflight::check(definition, ids, &seen, self.api_version, &self.preflight, kept))
     }
 
     /// Deletes probes a crash left behind, then (with `--probe`, when preflight found nothing) lets
@@ -259,7 +260,7 @@ impl Workspace {
             .list_pools_confirming(&ids)
             .await
             .map_err(|e| format!("cannot read the account's pools to back them up ({e}); nothing was changed"))?;
-        let plan = crate::definition::plan::Plan::new(definition, &live, &ids, &self.api_version);
+        let plan = crate::definition::plan::Plan::new(definition, &live, &ids, self.api_version);
         let strategies = Strategy::for_plan(&plan, intent);
         let kept: Vec<String> =
             strategies.iter().filter(|(_, s)| **s != Strategy::Recreate).map(|(id, _)| id.clone()).collect();
@@ -574,7 +575,7 @@ impl Run {
             .count();
         let config = EngineConfig {
             account: w.account.clone(),
-            api_version: w.api_version.clone(),
+            api_version: w.api_version,
             policy,
             backup_dir: w.backup_dir(),
             unavailable,
@@ -584,7 +585,7 @@ impl Run {
             .map(|(id, clear)| {
                 let target = self.state.target(&id);
                 let sealed = target.map(|t| t.body.clone()).unwrap_or_else(|| clear.clone());
-                let before = target.and_then(|t| t.backup.as_deref()).map(|b| pre_run(b, &w.api_version));
+                let before = target.and_then(|t| t.backup.as_deref()).map(|b| pre_run(b, w.api_version));
                 (id, CreateBody { clear, sealed, before })
             })
             .collect();
@@ -631,7 +632,7 @@ impl Run {
 
 /// A pre-run backup as the add body a rollback sends (or why it cannot), the original pool's
 /// creation time and capacity.
-fn pre_run(path: &str, api_version: &str) -> PreRun {
+fn pre_run(path: &str, api_version: ApiVersion) -> PreRun {
     let backup: Result<Value, String> = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the backup {path}: {e}"))
         .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("the backup {path} is not JSON: {e}")));

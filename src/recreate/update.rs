@@ -2,6 +2,7 @@
 //! properties that differ (lists the definition drops are emptied), updateproperties when the
 //! start task must go (a PATCH cannot remove one), and the capacity the scale step sets.
 
+use crate::batch::ApiVersion;
 use crate::batch::defaults::CAPACITY;
 use crate::batch::{BatchDuration, Pool};
 use crate::definition::plan::{ChangeKind, PoolPlan};
@@ -27,7 +28,7 @@ impl Update {
 /// when only the capacity differs or nothing does. The PATCH comes first: it carries what only an
 /// empty pool takes (sent with the drained pool's ETag), so after a crash between the two the
 /// rest is a change the service takes at any time, and a resume finishes it.
-pub fn requests(plan: &PoolPlan, desired: &Value, api_version: &str) -> Vec<Update> {
+pub fn requests(plan: &PoolPlan, desired: &Value, api_version: ApiVersion) -> Vec<Update> {
     let mut tops: Vec<&str> = plan
         .changes
         .iter()
@@ -45,7 +46,7 @@ pub fn requests(plan: &PoolPlan, desired: &Value, api_version: &str) -> Vec<Upda
         // definition has, else nothing.
         let mut body = Map::new();
         let mut replaced = vec!["applicationPackageReferences", "metadata"];
-        if !api_version.starts_with("2025") {
+        if api_version.updates_certificates() {
             replaced.push("certificateReferences");
         }
         for key in replaced {
@@ -144,7 +145,7 @@ mod tests {
             change("targetDedicatedNodes", ChangeKind::Changed),
             change("userAccounts", ChangeKind::Removed),
         ];
-        let requests = requests(&plan(changes), &desired, "2025-06-01");
+        let requests = requests(&plan(changes), &desired, ApiVersion::V2025_06_01);
         assert_eq!(
             requests,
             [Update::Patch(
@@ -152,8 +153,12 @@ mod tests {
             )]
         );
         assert!(
-            super::requests(&plan(vec![change("targetDedicatedNodes", ChangeKind::Changed)]), &desired, "2025-06-01")
-                .is_empty()
+            super::requests(
+                &plan(vec![change("targetDedicatedNodes", ChangeKind::Changed)]),
+                &desired,
+                ApiVersion::V2025_06_01
+            )
+            .is_empty()
         );
     }
 
@@ -161,7 +166,7 @@ mod tests {
     fn removing_the_start_task_takes_updateproperties() {
         let desired = json!({"id": "p", "metadata": [{"name": "a", "value": "1"}], "vmSize": "big"});
         let changes = vec![change("startTask", ChangeKind::Removed), change("vmSize", ChangeKind::Changed)];
-        let requests = requests(&plan(changes), &desired, "2025-06-01");
+        let requests = requests(&plan(changes), &desired, ApiVersion::V2025_06_01);
         assert_eq!(
             requests,
             [

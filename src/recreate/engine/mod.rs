@@ -16,6 +16,7 @@ use super::snapshots::{Snapshots, WaitError};
 use super::step::Step;
 use super::strategy::Strategy;
 use super::update::{self, Capacity, Update};
+use crate::batch::ApiVersion;
 use crate::batch::models::{EnableAutoScaleRequest, NodeDeallocationOption, PoolState, ResizeRequest};
 use crate::batch::{BatchClient, BatchError, Pool};
 use crate::definition::plan::{Action, Apply, plan_pool};
@@ -41,7 +42,7 @@ pub enum Progress {
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     pub account: AccountId,
-    pub api_version: String,
+    pub api_version: ApiVersion,
     pub policy: RecreatePolicy,
     pub backup_dir: PathBuf,
     /// Pools of the run already between drain and healthy that this execution does not run.
@@ -546,7 +547,7 @@ impl Engine {
         let create = self.bodies.get(&id.to_lowercase()).ok_or_else(|| format!("no create body for '{id}'"))?;
         let definition =
             PoolDefinition { id: id.to_string(), body: create.clear.clone(), sealed: create.sealed.clone() };
-        let plan = plan_pool(&definition, pool, &self.config.api_version);
+        let plan = plan_pool(&definition, pool, self.config.api_version);
         match plan.action {
             Action::Unchanged | Action::UpdateInPlace => Ok(()),
             _ => Err(format!(
@@ -742,8 +743,8 @@ impl Engine {
         self.expect_original(id, &pool, run)?;
         run.old_creation = run.old_creation.or(pool.creation_time);
         let definition = PoolDefinition { id: id.to_string(), body: desired.clone(), sealed: sealed.clone() };
-        let plan = plan_pool(&definition, &pool, &self.config.api_version);
-        let requests = update::requests(&plan, desired, &self.config.api_version);
+        let plan = plan_pool(&definition, &pool, self.config.api_version);
+        let requests = update::requests(&plan, desired, self.config.api_version);
         if requests.is_empty() {
             run.seen = Some(pool);
             return Ok(Outcome::Skipped("nothing to patch: the pool has these properties".into()));
@@ -771,8 +772,8 @@ impl Engine {
                 // A change that took effect but whose answer was lost is retried with the old
                 // ETag and refused (412): what the pool has now decides, not the answer.
                 let pool = self.live(id).await?.ok_or("the pool disappeared while it was patched")?;
-                let plan = plan_pool(&definition, &pool, &self.config.api_version);
-                if !update::requests(&plan, desired, &self.config.api_version).is_empty() {
+                let plan = plan_pool(&definition, &pool, self.config.api_version);
+                if !update::requests(&plan, desired, self.config.api_version).is_empty() {
                     return Err(match e.status() {
                         Some(412) => "changed by someone else meanwhile (ETag differs); not patched".into(),
                         _ => e.to_string(),
@@ -794,7 +795,7 @@ impl Engine {
         // With the service's defaults (a resize timeout of 15 minutes), so the pool ends as its
         // definition says and not with the drain's timeout.
         let mut desired = self.desired(id, back)?.0.as_object().cloned().unwrap_or_default();
-        crate::batch::defaults::apply(&mut desired, &self.config.api_version);
+        crate::batch::defaults::apply(&mut desired, self.config.api_version);
         let capacity = Capacity::of(&Value::Object(desired));
         for _ in 0..5 {
             let pool = self.live(id).await?;
