@@ -1,8 +1,7 @@
 //! `repool bench`: figures, not asserts. One line per case; docs/BENCHMARKS.md records them.
 
-use crate::batch::ApiVersion;
 use crate::batch::http::HttpSettings;
-use crate::batch::{AuthMethod, AuthSettings, BatchClient, Credential, RetryPolicy};
+use crate::batch::{ApiVersion, AuthMethod, AuthSettings, BatchClient, Credential, RetryPolicy};
 use crate::cli::BenchCase;
 use crate::definition::Definition;
 use crate::definition::plan::Plan;

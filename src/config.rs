@@ -1,8 +1,7 @@
 //! config.toml: model, load, and merge with the environment and flags (file < env < flags).
 
-use crate::batch::ApiVersion;
 use crate::batch::http::HttpSettings;
-use crate::batch::{AuthMethod, AuthSettings, BatchDuration, NodeDeallocationOption};
+use crate::batch::{ApiVersion, AuthMethod, AuthSettings, BatchDuration, NodeDeallocationOption};
 use crate::cli::GlobalArgs;
 use crate::errors::BadInput;
 use crate::recreate::policy::{DrainTimeoutPolicy, RecreatePolicy};

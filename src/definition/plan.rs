@@ -5,8 +5,7 @@
 use super::redact::{is_secret_name, redact};
 use super::schema::Schema;
 use super::{Definition, PoolDefinition};
-use crate::batch::ApiVersion;
-use crate::batch::{BatchDuration, Pool, defaults};
+use crate::batch::{ApiVersion, BatchDuration, Pool, defaults};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::fmt;

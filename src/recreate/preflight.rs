@@ -7,8 +7,7 @@
 //!   named (a managed identity first: the data plane cannot set one) and refused unless accepted
 //!   (`--accept-loss PATH`).
 
-use crate::batch::ApiVersion;
-use crate::batch::{Pool, SupportedImage};
+use crate::batch::{ApiVersion, Pool, SupportedImage};
 use crate::definition::plan::{ChangeKind, plan_pool};
 use crate::definition::redact::redact;
 use crate::definition::schema::Schema;

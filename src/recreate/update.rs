@@ -2,9 +2,8 @@
 //! properties that differ (lists the definition drops are emptied), updateproperties when the
 //! start task must go (a PATCH cannot remove one), and the capacity the scale step sets.
 
-use crate::batch::ApiVersion;
 use crate::batch::defaults::CAPACITY;
-use crate::batch::{BatchDuration, Pool};
+use crate::batch::{ApiVersion, BatchDuration, Pool};
 use crate::definition::plan::{ChangeKind, PoolPlan};
 use serde_json::{Map, Value, json};
 

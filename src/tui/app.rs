@@ -4,8 +4,7 @@
 use super::activity::Activity;
 use super::filter::TextFilter;
 use super::keys::{KeyAction, KeyMap};
-use crate::batch::ApiVersion;
-use crate::batch::{ApiEvent, Node, Pool, PoolNodeCounts};
+use crate::batch::{ApiEvent, ApiVersion, Node, Pool, PoolNodeCounts};
 use crate::definition::Definition;
 use crate::definition::plan::{Action as PlanAction, Plan};
 use crate::recreate::engine::Progress;

@@ -16,9 +16,8 @@ use super::snapshots::{Snapshots, WaitError};
 use super::step::Step;
 use super::strategy::Strategy;
 use super::update::{self, Capacity, Update};
-use crate::batch::ApiVersion;
-use crate::batch::models::{EnableAutoScaleRequest, NodeDeallocationOption, PoolState, ResizeRequest};
-use crate::batch::{BatchClient, BatchError, Pool};
+use crate::batch::models::{AllocationState, EnableAutoScaleRequest, NodeDeallocationOption, PoolState, ResizeRequest};
+use crate::batch::{ApiVersion, BatchClient, BatchError, Pool};
 use crate::definition::plan::{Action, Apply, plan_pool};
 use crate::definition::{PoolDefinition, sealed};
 use serde_json::Value;
@@ -594,13 +593,13 @@ impl Engine {
         }
         let pool = pool.expect("present");
         self.expect_original(id, &pool, run)?;
-        match pool.allocation_state.as_ref().map(|s| s.as_str()) {
-            Some("resizing") => {
+        match pool.allocation_state {
+            Some(AllocationState::Resizing) => {
                 self.client.stop_resize(id).await.map_err(|e| e.to_string())?;
                 self.snapshots.request_fast();
                 Ok(Outcome::Done("resize stopped".into()))
             }
-            Some("stopping") => Ok(Outcome::Skipped("already stopping".into())),
+            Some(AllocationState::Stopping) => Ok(Outcome::Skipped("already stopping".into())),
             _ => {
                 run.seen = Some(pool);
                 Ok(Outcome::Skipped("no resize in flight".into()))
