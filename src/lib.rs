@@ -14,6 +14,7 @@ pub mod errors;
 pub mod files;
 pub mod headless;
 pub mod logging;
+mod named;
 pub mod output;
 pub mod recreate;
 pub mod run_command;

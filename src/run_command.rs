@@ -65,15 +65,14 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
         settings.policy.parallel = parallel;
     }
     apply_drain_policy(&mut settings, args.on_drain_timeout.as_deref())?;
-    if let Some(healthy) = &args.healthy {
-        settings.policy.healthy = healthy.parse().map_err(|e: String| BadInput::new(format!("--healthy: {e}")))?;
+    if let Some(healthy) = policy_flag("--healthy", args.healthy.as_deref())? {
+        settings.policy.healthy = healthy;
     }
     if let Some(canary) = args.canary {
         settings.policy.canary = canary;
     }
-    if let Some(policy) = &args.on_unhealthy {
-        settings.policy.on_unhealthy =
-            policy.parse().map_err(|e: String| BadInput::new(format!("--on-unhealthy: {e}")))?;
+    if let Some(on_unhealthy) = policy_flag("--on-unhealthy", args.on_unhealthy.as_deref())? {
+        settings.policy.on_unhealthy = on_unhealthy;
     }
     if let Some(max) = args.max_unavailable {
         if max == 0 {
@@ -147,20 +146,14 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
         ))
         .into());
     }
-    let kept: Vec<String> =
-        strategies.iter().filter(|(_, s)| **s != Strategy::Recreate).map(|(id, _)| id.clone()).collect();
+    let kept = crate::recreate::strategy::kept(&strategies);
     // Proof before anything changes: all problems at once; the run's start checks again.
     let findings = workspace.preflight_against(&definition, &ids, &live, &kept).await.map_err(BadInput)?;
     for warning in &findings.warnings {
         crate::noteln!("warning: {warning}");
     }
     if !findings.problems.is_empty() {
-        return Err(BadInput::new(format!(
-            "preflight found {} problem(s); nothing was changed:\n  {}",
-            findings.problems.len(),
-            findings.problems.join("\n  ")
-        ))
-        .into());
+        return Err(BadInput::new(findings.refusal("preflight")).into());
     }
     if args.dry_run {
         let api = settings.api_version;
@@ -369,11 +362,15 @@ pub async fn abandon(settings: &Settings, run_id: &str, yes: bool) -> color_eyre
 }
 
 fn apply_drain_policy(settings: &mut Settings, flag: Option<&str>) -> Result<(), BadInput> {
-    if let Some(policy) = flag {
-        settings.policy.on_drain_timeout =
-            policy.parse().map_err(|e: String| BadInput::new(format!("--on-drain-timeout: {e}")))?;
+    if let Some(on_timeout) = policy_flag("--on-drain-timeout", flag)? {
+        settings.policy.on_drain_timeout = on_timeout;
     }
     Ok(())
+}
+
+/// A policy flag's value, parsed; a bad one is refused naming the flag.
+fn policy_flag<T: std::str::FromStr<Err = String>>(name: &str, value: Option<&str>) -> Result<Option<T>, BadInput> {
+    value.map(|v| v.parse().map_err(|e: String| BadInput::new(format!("{name}: {e}")))).transpose()
 }
 
 /// `--probe`'s verdicts, one line per pool (the JSON report has them too).
@@ -465,7 +462,7 @@ async fn print_progress(mut rx: mpsc::UnboundedReceiver<Progress>, snapshots: wa
                 match event {
                     Progress::StepStarted { pool, step } => {
                         crate::noteln!("{now} {pool:<20} {step} …");
-                        let waiting = matches!(step, Step::WaitSteady | Step::WaitDrained | Step::WaitGone | Step::WaitReady | Step::WaitHealthy);
+                        let waiting = step.is_wait();
                         current.insert(pool, Current { step: step.to_string(), since: Instant::now(), waiting });
                     }
                     Progress::StepFinished { pool, step, outcome, detail, elapsed } => {

@@ -38,6 +38,17 @@ pub struct Findings {
     pub losses: Vec<(String, String)>,
 }
 
+impl Findings {
+    /// The refusal of a run with problems, every one named; `check` says which check found them.
+    pub fn refusal(&self, check: &str) -> String {
+        format!(
+            "{check} found {} problem(s); nothing was changed:\n  {}",
+            self.problems.len(),
+            self.problems.join("\n  ")
+        )
+    }
+}
+
 /// What a pool returns that no pool-add body carries: state, counts, errors, statistics.
 const READ_ONLY: [&str; 17] = [
     "id",

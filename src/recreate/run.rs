@@ -19,7 +19,7 @@ use super::probe::{self, ProbeReport};
 use super::report::{PoolStatus, RunReport, RunStatus};
 use super::snapshots::Snapshots;
 use super::step::Step;
-use super::strategy::Strategy;
+use super::strategy::{self, Strategy};
 use crate::batch::{ApiVersion, BatchClient, Pool};
 use crate::definition::Definition;
 use crate::definition::sealed;
@@ -261,8 +261,7 @@ impl Workspace {
             .map_err(|e| format!("cannot read the account's pools to back them up ({e}); nothing was changed"))?;
         let plan = crate::definition::plan::Plan::new(definition, &live, &ids, self.api_version);
         let strategies = Strategy::for_plan(&plan, intent);
-        let kept: Vec<String> =
-            strategies.iter().filter(|(_, s)| **s != Strategy::Recreate).map(|(id, _)| id.clone()).collect();
+        let kept = strategy::kept(&strategies);
         let mut findings = self.preflight_against(definition, &ids, &live, &kept).await?;
         // A probe proves a create body; only pools that will be created need one.
         let created: Vec<&crate::definition::PoolDefinition> =
@@ -271,11 +270,7 @@ impl Workspace {
         if !findings.problems.is_empty() {
             let only_losses = findings.losses.len() == findings.problems.len();
             return Err(Refusal {
-                message: format!(
-                    "preflight found {} problem(s); nothing was changed:\n  {}",
-                    findings.problems.len(),
-                    findings.problems.join("\n  ")
-                ),
+                message: findings.refusal("preflight"),
                 losses: if only_losses { findings.losses } else { Vec::new() },
             });
         }
@@ -286,15 +281,10 @@ impl Workspace {
                     let live = serde_json::to_value(current).map_err(|e| e.to_string())?;
                     // Start-task variables the service returns in clear are kept as references.
                     let body = sealed::seal_live(&live, Some(&pool.sealed));
-                    let (dir, account, id) = (self.backup_dir(), self.account.file_name(), pool.id.clone());
-                    let path = tokio::task::spawn_blocking(move || {
-                        backup::save(&dir, &account, &id, BackupKind::PreRun, &body)
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| {
-                        format!("cannot save the backup in {}: {e}; nothing was changed", self.backup_dir().display())
-                    })?;
+                    let (dir, account) = (self.backup_dir(), self.account.file_name());
+                    let kind = BackupKind::PreRun;
+                    let path =
+                        backup::save_off_thread(dir, account, &pool.id, kind, body, "nothing was changed").await?;
                     Some(path.display().to_string())
                 }
                 None => None,
@@ -519,8 +509,7 @@ impl Run {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = pools.iter().map(|p| p.id.clone()).collect();
-        let kept: Vec<String> =
-            ids.iter().filter(|id| self.state.pool(id).strategy != Strategy::Recreate).cloned().collect();
+        let kept = strategy::kept(ids.iter().map(|id| (id, self.state.pool(id).strategy)));
         let definition = Definition {
             source: format!("run {}", self.id()),
             pools,
@@ -535,12 +524,7 @@ impl Run {
         if findings.problems.is_empty() {
             Ok(findings.warnings)
         } else {
-            Err(format!(
-                "preflight of run {} found {} problem(s); nothing was changed:\n  {}",
-                self.id(),
-                findings.problems.len(),
-                findings.problems.join("\n  ")
-            ))
+            Err(findings.refusal(&format!("preflight of run {}", self.id())))
         }
     }
 
