@@ -1,7 +1,7 @@
 //! `repool bench`: figures, not asserts. One line per case; docs/BENCHMARKS.md records them.
 
 use crate::batch::http::HttpSettings;
-use crate::batch::{AuthMethod, AuthSettings, BatchClient, Credential, RetryPolicy};
+use crate::batch::{ApiVersion, AuthMethod, AuthSettings, BatchClient, Credential, RetryPolicy};
 use crate::cli::BenchCase;
 use crate::definition::Definition;
 use crate::definition::plan::Plan;
@@ -55,10 +55,10 @@ async fn simulator(speed: f64) -> color_eyre::Result<RunningSim> {
 }
 
 fn client(sim: &RunningSim) -> BatchClient {
-    client_at(sim, "2024-07-01.20.0")
+    client_at(sim, ApiVersion::V2024_07_01)
 }
 
-fn client_at(sim: &RunningSim, api_version: &str) -> BatchClient {
+fn client_at(sim: &RunningSim, api_version: ApiVersion) -> BatchClient {
     let auth = AuthSettings {
         method: AuthMethod::SharedKey,
         account_name: sim.account().into(),
@@ -173,7 +173,7 @@ async fn apply_against_recreate(sizes: &[usize]) -> color_eyre::Result<()> {
 async fn change_once(count: usize, change: &Change, intent: Intent) -> color_eyre::Result<(usize, f64, u64, u64)> {
     let sim = simulator(SPEED).await?;
     let definition = busy_pools_changed(&sim, count, change);
-    let (report, wall) = timed_run(&sim, &definition, "2025-06-01", 0, intent).await?;
+    let (report, wall) = timed_run(&sim, &definition, ApiVersion::V2025_06_01, 0, intent).await?;
     let stats = sim.stats();
     let done = report.pools.iter().filter(|p| p.status.is_done()).count();
     Ok((done, wall, mutating_calls(&stats), stats.pools_created))
@@ -184,7 +184,7 @@ async fn change_once(count: usize, change: &Change, intent: Intent) -> color_eyr
 async fn timed_run(
     sim: &RunningSim,
     definition: &Definition,
-    api_version: &str,
+    api_version: ApiVersion,
     canary: usize,
     intent: Intent,
 ) -> color_eyre::Result<(RunReport, f64)> {
@@ -229,7 +229,7 @@ async fn recreate_once(count: usize, canary: usize) -> color_eyre::Result<Figure
     let sim = simulator(SPEED).await?;
     let definition = busy_pools(&sim, count);
     let seeded = sim.stats().service_seconds;
-    let (report, wall) = timed_run(&sim, &definition, "2024-07-01.20.0", canary, Intent::Recreate).await?;
+    let (report, wall) = timed_run(&sim, &definition, ApiVersion::V2024_07_01, canary, Intent::Recreate).await?;
     let stats = sim.stats();
     let recreated = report.pools.iter().filter(|p| p.status.is_done()).count();
     let mutating = mutating_calls(&stats);
@@ -308,7 +308,7 @@ async fn frames(sizes: &[usize]) -> color_eyre::Result<()> {
         let clock = sim.state.clock.lock().expect("clock").clone();
         sim.with_world(|world, _| sim::seed::generated(world, &clock, count)).map_err(color_eyre::eyre::Report::msg)?;
         let pools = client(&sim).list_pools(Some(POOL_SUMMARY_SELECT), None, None).await?;
-        let mut app = App::new(Identity::default(), Default::default(), None, "2024-07-01.20.0");
+        let mut app = App::new(Identity::default(), Default::default(), None, ApiVersion::V2024_07_01);
         app.update(Action::Refreshed(Ok(pools)));
         let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50))?;
         let theme = crate::tui::theme::Theme::default();
@@ -335,10 +335,10 @@ async fn definition(count: usize) -> color_eyre::Result<()> {
         .map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
     let build = started.elapsed();
     let started = Instant::now();
-    definition.validate("2024-07-01.20.0").map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+    definition.validate(ApiVersion::V2024_07_01).map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
     let validate = started.elapsed();
     let started = Instant::now();
-    let plan = Plan::new(&definition, &live, &[], "2024-07-01.20.0");
+    let plan = Plan::new(&definition, &live, &[], ApiVersion::V2024_07_01);
     let planned = started.elapsed();
     println!(
         "definition pools={count} load+merge={:.1}ms validate={:.1}ms plan={:.1}ms unchanged={}",

@@ -1,8 +1,7 @@
 //! config.toml: model, load, and merge with the environment and flags (file < env < flags).
 
-use crate::batch::client::DEFAULT_API_VERSION;
 use crate::batch::http::HttpSettings;
-use crate::batch::{AuthMethod, AuthSettings, BatchDuration, NodeDeallocationOption};
+use crate::batch::{ApiVersion, AuthMethod, AuthSettings, BatchDuration, NodeDeallocationOption};
 use crate::cli::GlobalArgs;
 use crate::errors::BadInput;
 use crate::recreate::policy::{DrainTimeoutPolicy, RecreatePolicy};
@@ -168,7 +167,7 @@ pub struct Settings {
     /// Said on stderr before a command runs: which endpoint won, any key left unused.
     pub warnings: Vec<String>,
     pub http: HttpSettings,
-    pub api_version: String,
+    pub api_version: ApiVersion,
     pub definition: Option<PathBuf>,
     pub vars: BTreeMap<String, String>,
     pub refresh: Duration,
@@ -319,6 +318,11 @@ impl Settings {
                 pair.split_once('=').ok_or_else(|| BadInput::new(format!("--var '{pair}' must be KEY=VALUE")))?;
             vars.insert(k.trim().to_string(), v.to_string());
         }
+        let api_version = match (&flags.api_version, file.api_version) {
+            (Some(text), _) => text.parse().map_err(|e| BadInput::new(format!("--api-version: {e}")))?,
+            (None, Some(text)) => text.parse().map_err(|e| BadInput::new(format!("{shown}: api_version: {e}")))?,
+            (None, None) => ApiVersion::DEFAULT,
+        };
         Ok(Settings {
             config_found,
             profile: profile.map(|(name, _)| name),
@@ -334,11 +338,7 @@ impl Settings {
                 max_response_bytes: file.max_response_mb.map(|mb| mb.max(1) * 1024 * 1024),
                 ..Default::default()
             },
-            api_version: flags
-                .api_version
-                .clone()
-                .or(file.api_version)
-                .unwrap_or_else(|| DEFAULT_API_VERSION.to_string()),
+            api_version,
             definition: flags.definition.clone().or(account.definition).or(file.definition),
             vars,
             refresh: Duration::from_secs(file.refresh_seconds.unwrap_or(5).max(1)),

@@ -15,6 +15,7 @@ pub mod definition;
 pub mod errors;
 pub mod files;
 pub mod logging;
+mod named;
 pub mod output;
 pub mod recreate;
 pub mod secret;

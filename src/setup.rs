@@ -16,7 +16,7 @@ pub fn connect(settings: &Settings) -> Result<BatchClient, BadInput> {
     })?;
     crate::batch::client::parse_endpoint(endpoint).map_err(BadInput)?;
     let credential = Credential::from_settings(&settings.auth, &settings.http).map_err(BadInput)?;
-    BatchClient::new(endpoint, &settings.api_version, credential, &settings.http, RetryPolicy::default())
+    BatchClient::new(endpoint, settings.api_version, credential, &settings.http, RetryPolicy::default())
         .map_err(BadInput)
 }
 
@@ -26,7 +26,7 @@ pub fn load_definition(settings: &Settings) -> Result<Definition, BadInput> {
         BadInput::new("no pool definition file: pass --definition FILE or set `definition` in config.toml")
     })?;
     let definition = Definition::load(path, &settings.vars).map_err(|e| BadInput::new(e.to_string()))?;
-    definition.validate(&settings.api_version).map_err(|e| BadInput::new(e.to_string()))?;
+    definition.validate(settings.api_version).map_err(|e| BadInput::new(e.to_string()))?;
     Ok(definition)
 }
 
@@ -37,5 +37,5 @@ pub fn workspace(settings: &Settings) -> Result<Workspace, BadInput> {
 }
 
 pub fn workspace_for(settings: &Settings, client: BatchClient) -> Workspace {
-    Workspace::new(client, &settings.api_version, settings.policy.clone(), settings.paths.data_dir.clone())
+    Workspace::new(client, settings.api_version, settings.policy.clone(), settings.paths.data_dir.clone())
 }

@@ -4,6 +4,7 @@
 //! failures, with exponential backoff and jitter, honouring `Retry-After`, within a total time
 //! bound. Each attempt gets a fresh `client-request-id` and signature.
 
+use super::api_version::ApiVersion;
 use super::auth::Credential;
 use super::error::{BatchError, ServiceError};
 use super::http::{HttpSettings, build_client};
@@ -15,7 +16,6 @@ use serde::de::DeserializeOwned;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-pub const DEFAULT_API_VERSION: &str = "2025-06-01";
 const CONTENT_TYPE: &str = "application/json; odata=minimalmetadata";
 
 #[derive(Clone, Debug)]
@@ -81,7 +81,7 @@ struct Inner {
     response_timeout: Duration,
     max_response_bytes: u64,
     endpoint: url::Url,
-    api_version: String,
+    api_version: ApiVersion,
     credential: Credential,
     retry: RetryPolicy,
     observer: RwLock<Option<ApiObserver>>,
@@ -103,7 +103,7 @@ struct Answer {
 impl BatchClient {
     pub fn new(
         endpoint: &str,
-        api_version: &str,
+        api_version: ApiVersion,
         credential: Credential,
         http: &HttpSettings,
         retry: RetryPolicy,
@@ -116,7 +116,7 @@ impl BatchClient {
                 response_timeout: http.response_timeout(),
                 max_response_bytes: http.max_response_bytes(),
                 endpoint,
-                api_version: api_version.to_string(),
+                api_version,
                 credential,
                 retry,
                 observer: RwLock::new(None),
@@ -316,7 +316,7 @@ impl BatchClient {
         url.set_path(&format!("{base}{path}"));
         {
             let mut pairs = url.query_pairs_mut();
-            pairs.append_pair("api-version", &self.inner.api_version);
+            pairs.append_pair("api-version", &self.inner.api_version.to_string());
             for (name, value) in query {
                 pairs.append_pair(name, value);
             }

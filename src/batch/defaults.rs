@@ -1,6 +1,7 @@
 //! What the service fills in or normalises when a pool is created (batch-api.md §2.2). Shared by
 //! the simulator (which applies them) and `plan` (so server defaults never show as changes).
 
+use super::api_version::ApiVersion;
 use serde_json::{Map, Value, json};
 
 /// What api-version 2025-06-01's PATCH changes only while the pool has no nodes (the azure-batch
@@ -34,7 +35,7 @@ pub const PATCH_ANY_TIME: [&str; 5] =
     ["startTask", "applicationPackageReferences", "metadata", "certificateReferences", "targetNodeCommunicationMode"];
 
 /// Applies the service's defaults to a pool-add body, in place.
-pub fn apply(body: &mut Map<String, Value>, api_version: &str) {
+pub fn apply(body: &mut Map<String, Value>, api_version: ApiVersion) {
     if let Some(size) = body.get("vmSize").and_then(Value::as_str) {
         let lower = size.to_lowercase();
         body.insert("vmSize".into(), json!(lower));
@@ -58,7 +59,7 @@ pub fn apply(body: &mut Map<String, Value>, api_version: &str) {
             first.make_ascii_uppercase();
         }
         policy.insert("nodeFillType".into(), json!(cased));
-        if api_version == "2025-06-01" {
+        if api_version.has_job_default_order() {
             policy.entry("jobDefaultOrder").or_insert(json!("none"));
         }
     }

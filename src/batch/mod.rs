@@ -1,5 +1,6 @@
 //! The Batch data-plane client: wire types, auth, calls. No UI, no workflow.
 
+pub mod api_version;
 pub mod auth;
 pub mod cert;
 pub mod client;
@@ -10,6 +11,7 @@ pub mod http;
 pub mod models;
 pub mod shared_key;
 
+pub use api_version::ApiVersion;
 pub use auth::{AuthMethod, AuthSettings, Credential};
 pub use client::{ApiEvent, BatchClient, RetryPolicy};
 pub use duration::BatchDuration;

@@ -30,7 +30,7 @@ pub fn info(settings: &Settings) -> color_eyre::Result<Exit> {
     crate::outln!("name      {}", from(name, &s.account_name));
     crate::outln!("key       {}", s.account_key.as_ref().map_or("-".into(), |source| format!("set  ({source})")));
     crate::outln!("auth      {}", from(Some(settings.auth.method.name()), &s.auth));
-    crate::outln!("api       {}", from(Some(&settings.api_version), &s.api_version));
+    crate::outln!("api       {}", from(Some(&settings.api_version.to_string()), &s.api_version));
     crate::outln!("definition {}", from(definition.as_deref(), &s.definition));
     Ok(Exit::Done)
 }
@@ -154,7 +154,7 @@ pub async fn export(
     if chosen.is_empty() {
         return Err(BadInput::new("the account has no pools to export").into());
     }
-    let exported = crate::definition::export::export(&chosen, &settings.api_version).map_err(BadInput)?;
+    let exported = crate::definition::export::export(&chosen, settings.api_version).map_err(BadInput)?;
     let template = !exported.secrets.is_empty();
     match output {
         Some(path) => {
@@ -203,7 +203,7 @@ pub async fn plan(settings: &Settings, pools: &[String], json: bool) -> color_ey
     definition.require_env(planned).map_err(|e| BadInput::new(e.to_string()))?;
     let client = connect(settings)?;
     let live = client.list_pools(None, None, None).await?;
-    let plan = Plan::new(&definition, &live, pools, &settings.api_version);
+    let plan = Plan::new(&definition, &live, pools, settings.api_version);
     // How `apply` would change each pool that differs, and which change decides it.
     let choices: Vec<(String, crate::recreate::strategy::Choice)> =
         plan.pools.iter().map(|p| (p.id.clone(), crate::recreate::strategy::Strategy::choose(p))).collect();

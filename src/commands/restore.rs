@@ -78,7 +78,7 @@ pub async fn restore(
         .map_err(|e| BadInput::new(format!("backup {} is not JSON: {e}", file.display())))?;
     let id = backup["id"].as_str().unwrap_or_default();
     check_filed_under(settings, &file, named.as_deref(), id)?;
-    let (mut body, missing) = body_from_backup(&backup, &settings.api_version).map_err(BadInput)?;
+    let (mut body, missing) = body_from_backup(&backup, settings.api_version).map_err(BadInput)?;
     let mut supplied = Vec::new();
     for pair in secrets {
         let (path, var) =
@@ -116,7 +116,7 @@ pub async fn restore(
         &Default::default(),
     )
     .map_err(|e| BadInput::new(e.to_string()))?;
-    definition.validate(&settings.api_version).map_err(|e| BadInput::new(e.to_string()))?;
+    definition.validate(settings.api_version).map_err(|e| BadInput::new(e.to_string()))?;
     refuse_if_readonly(settings)?;
     let workspace = workspace(settings)?;
     let _lock = workspace.exclusive("restore").map_err(BadInput)?;

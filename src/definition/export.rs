@@ -4,6 +4,7 @@
 //! differences. Secrets the service never returns become named `env()` placeholders, which makes
 //! the file a template (`.j2`).
 
+use crate::batch::ApiVersion;
 use crate::batch::Pool;
 use crate::batch::defaults;
 use crate::recreate::restore::{body_from_backup, set_path};
@@ -18,7 +19,7 @@ pub struct Exported {
     pub uncarried: Vec<(String, String)>,
 }
 
-pub fn export(pools: &[&Pool], api_version: &str) -> Result<Exported, String> {
+pub fn export(pools: &[&Pool], api_version: ApiVersion) -> Result<Exported, String> {
     let mut bodies: Vec<(String, Value)> = Vec::new();
     let mut secrets = Vec::new();
     let mut uncarried = Vec::new();
@@ -75,7 +76,7 @@ fn variable_name(pool: &str, path: &str) -> String {
 }
 
 /// Removes every property the service would fill in with the same value anyway.
-fn without_defaults(body: &mut Value, api_version: &str) {
+fn without_defaults(body: &mut Value, api_version: ApiVersion) {
     let normal = |b: &Value| {
         let mut map = b.as_object().cloned().unwrap_or_default();
         defaults::apply(&mut map, api_version);
@@ -175,7 +176,7 @@ mod tests {
         let mut body = json!({"vmSize": "standard_d2s_v3", "resizeTimeout": "PT15M", "taskSlotsPerNode": 1,
             "enableAutoScale": false, "targetDedicatedNodes": 2, "targetLowPriorityNodes": 0,
             "taskSchedulingPolicy": {"nodeFillType": "Spread", "jobDefaultOrder": "none"}});
-        without_defaults(&mut body, "2025-06-01");
+        without_defaults(&mut body, ApiVersion::V2025_06_01);
         assert_eq!(body, json!({"vmSize": "standard_d2s_v3", "targetDedicatedNodes": 2, "targetLowPriorityNodes": 0}));
     }
 

@@ -12,6 +12,7 @@ pub mod schema;
 pub mod sealed;
 pub mod template;
 
+use crate::batch::ApiVersion;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -210,7 +211,7 @@ impl Definition {
     }
 
     /// Schema and Batch rules for every pool, all problems at once.
-    pub fn validate(&self, api_version: &str) -> Result<(), DefinitionError> {
+    pub fn validate(&self, api_version: ApiVersion) -> Result<(), DefinitionError> {
         let schema = schema::Schema::for_api_version(api_version);
         let locator = self.text.as_ref().map(|t| locate::Locator::new(&t.0));
         let at = |pool: &str, path: &str| locator.as_ref().and_then(|l| l.find(pool, path));
@@ -417,7 +418,7 @@ mod tests {
     fn the_example_is_valid_for_both_api_versions() {
         let definition = Definition::from_text("pools.example.json", EXAMPLE, false, &BTreeMap::new()).unwrap();
         assert_eq!(definition.pools.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["p-render", "p-ingest"]);
-        for version in ["2024-07-01.20.0", "2025-06-01"] {
+        for version in [ApiVersion::V2024_07_01, ApiVersion::V2025_06_01] {
             definition.validate(version).unwrap_or_else(|e| panic!("{version}: {e}"));
         }
     }

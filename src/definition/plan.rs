@@ -5,7 +5,7 @@
 use super::redact::{is_secret_name, redact};
 use super::schema::Schema;
 use super::{Definition, PoolDefinition};
-use crate::batch::{BatchDuration, Pool, defaults};
+use crate::batch::{ApiVersion, BatchDuration, Pool, defaults};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -89,7 +89,7 @@ impl Apply {
 
 impl Plan {
     /// Plans `selected` pools (all of the definition when empty) against `live`.
-    pub fn new(definition: &Definition, live: &[Pool], selected: &[String], api_version: &str) -> Plan {
+    pub fn new(definition: &Definition, live: &[Pool], selected: &[String], api_version: ApiVersion) -> Plan {
         let wanted = |id: &str| selected.is_empty() || selected.iter().any(|s| s.eq_ignore_ascii_case(id));
         let pools = definition
             .pools
@@ -110,7 +110,7 @@ impl Plan {
     }
 }
 
-pub fn plan_pool(pool: &PoolDefinition, live: &Pool, api_version: &str) -> PoolPlan {
+pub fn plan_pool(pool: &PoolDefinition, live: &Pool, api_version: ApiVersion) -> PoolPlan {
     let schema = Schema::for_api_version(api_version);
     let mut desired = pool.body.as_object().cloned().unwrap_or_default();
     defaults::apply(&mut desired, api_version);
@@ -141,7 +141,7 @@ pub fn plan_pool(pool: &PoolDefinition, live: &Pool, api_version: &str) -> PoolP
         // Batch changes these on a live pool (resize, autoscale, PATCH, updateproperties).
         change.apply = if defaults::CAPACITY.contains(&top) || defaults::PATCH_ANY_TIME.contains(&top) {
             Apply::InPlace
-        } else if api_version.starts_with("2025") && defaults::PATCH_WHEN_EMPTY.contains(&top) {
+        } else if api_version.patches_when_empty() && defaults::PATCH_WHEN_EMPTY.contains(&top) {
             Apply::InPlaceWhenEmpty
         } else {
             Apply::Recreate

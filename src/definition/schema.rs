@@ -2,7 +2,7 @@
 //! property, type and enum. Validation walks a body against it, so a typo in a property name is
 //! caught and named instead of silently vanishing from the new pool.
 
-use crate::batch::BatchDuration;
+use crate::batch::{ApiVersion, BatchDuration};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -15,9 +15,9 @@ pub const REQUIRED: &str = "is required";
 
 #[derive(Debug, Deserialize)]
 pub struct Schema {
-    /// "2024" or "2025": which shipped model this is.
+    /// Which shipped model this is, by its newest api-version.
     #[serde(skip)]
-    pub model: &'static str,
+    pub version: ApiVersion,
     pub root: String,
     pub types: BTreeMap<String, TypeDef>,
     pub enums: BTreeMap<String, Vec<String>>,
@@ -45,14 +45,17 @@ pub struct Finding {
 
 impl Schema {
     /// The schema of `api_version`: the 2025-06-01 model, or the 2024 one for every older version.
-    pub fn for_api_version(api_version: &str) -> &'static Schema {
+    pub fn for_api_version(api_version: ApiVersion) -> &'static Schema {
         static V2024: OnceLock<Schema> = OnceLock::new();
         static V2025: OnceLock<Schema> = OnceLock::new();
-        let (cell, text, model) =
-            if api_version.starts_with("2025") { (&V2025, SCHEMA_2025, "2025") } else { (&V2024, SCHEMA_2024, "2024") };
+        let (cell, text, version) = if api_version.has_2025_model() {
+            (&V2025, SCHEMA_2025, ApiVersion::V2025_06_01)
+        } else {
+            (&V2024, SCHEMA_2024, ApiVersion::V2024_07_01)
+        };
         cell.get_or_init(|| {
             let schema: Schema = serde_json::from_str(text).expect("the embedded schema is valid JSON");
-            Schema { model, ..schema }
+            Schema { version, ..schema }
         })
     }
 
@@ -78,8 +81,12 @@ impl Schema {
     }
 
     /// The other shipped model (2024 ↔ 2025), whose enums also bind this one's plain strings.
-    pub fn other(api_version: &str) -> &'static Schema {
-        Schema::for_api_version(if api_version.starts_with("2025") { "2024-07-01" } else { "2025-06-01" })
+    pub fn other(api_version: ApiVersion) -> &'static Schema {
+        Schema::for_api_version(if api_version.has_2025_model() {
+            ApiVersion::V2024_07_01
+        } else {
+            ApiVersion::V2025_06_01
+        })
     }
 
     /// Strings this model only calls strings where `other` knows the allowed values: the service
@@ -191,12 +198,13 @@ impl Schema {
                     let at = join(path, key);
                     // A property of the other api-version's model: say which version can express it.
                     let segments: Vec<&str> = at.split('.').map(|s| s.split('[').next().unwrap_or(s)).collect();
-                    let other = Schema::other(if self.model == "2025" { "2025-06-01" } else { "2024" });
+                    let other = Schema::other(self.version);
                     let message = if other.type_at(&segments).is_some() {
-                        let (this, that) = if self.model == "2025" {
-                            ("2025-06-01", "2024-07-01.20.0")
+                        let that = other.version;
+                        let this = if self.version.has_2025_model() {
+                            self.version.to_string()
                         } else {
-                            ("2024-07-01.20.0 and older", "2025-06-01")
+                            format!("{} and older", self.version)
                         };
                         format!(
                             "'{key}' cannot be expressed in api-version {this}; Batch would drop it silently \
@@ -267,7 +275,7 @@ mod tests {
 
     #[test]
     fn a_valid_body_passes_both_versions() {
-        for version in ["2024-07-01.20.0", "2025-06-01"] {
+        for version in [ApiVersion::V2024_07_01, ApiVersion::V2025_06_01] {
             assert_eq!(Schema::for_api_version(version).check(&body()), vec![], "{version}");
         }
     }
@@ -279,7 +287,7 @@ mod tests {
         let scope = net.remove("dynamicVNetAssignmentScope").unwrap();
         net.insert("dynamicVNetAsignmentScope".into(), scope);
         b["virtualMachineConfiguration"]["nodeAgentSkuId"] = b["virtualMachineConfiguration"]["nodeAgentSKUId"].take();
-        let findings = Schema::for_api_version("2024-07-01.20.0").check(&b);
+        let findings = Schema::for_api_version(ApiVersion::V2024_07_01).check(&b);
         let messages: Vec<String> = findings.iter().map(|f| format!("{}: {}", f.path, f.message)).collect();
         assert!(
             messages.iter().any(|m| m.starts_with("networkConfiguration.dynamicVNetAsignmentScope: unknown property")
@@ -296,7 +304,7 @@ mod tests {
         b["resizeTimeout"] = json!("15 minutes");
         b["networkConfiguration"]["dynamicVNetAssignmentScope"] = json!("jobs");
         b["taskSchedulingPolicy"] = json!({"nodeFillType": "Spread"});
-        let findings = Schema::for_api_version("2025-06-01").check(&b);
+        let findings = Schema::for_api_version(ApiVersion::V2025_06_01).check(&b);
         let paths: Vec<&str> = findings.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -308,7 +316,7 @@ mod tests {
 
     #[test]
     fn knows_types_by_path() {
-        let schema = Schema::for_api_version("2024-07-01.20.0");
+        let schema = Schema::for_api_version(ApiVersion::V2024_07_01);
         assert_eq!(schema.type_at(&["resizeTimeout"]), Some("duration"));
         assert!(schema.is_enum(schema.type_at(&["taskSchedulingPolicy", "nodeFillType"]).unwrap()));
         assert_eq!(schema.type_at(&["nope"]), None);
@@ -317,10 +325,10 @@ mod tests {
     #[test]
     fn a_property_only_the_other_api_version_has_names_the_version_that_can() {
         let body = serde_json::json!({"id": "p", "vmSize": "x", "resourceTags": {"a": "b"}});
-        let findings = Schema::for_api_version("2025-06-01").check(&body);
+        let findings = Schema::for_api_version(ApiVersion::V2025_06_01).check(&body);
         let tags = findings.iter().find(|f| f.path == "resourceTags").expect("named");
         assert!(tags.message.contains("cannot be expressed in api-version 2025-06-01"), "{}", tags.message);
         assert!(tags.message.contains("--api-version 2024-07-01.20.0"), "{}", tags.message);
-        assert!(Schema::for_api_version("2024-07-01.20.0").check(&body).iter().all(|f| f.path != "resourceTags"));
+        assert!(Schema::for_api_version(ApiVersion::V2024_07_01).check(&body).iter().all(|f| f.path != "resourceTags"));
     }
 }

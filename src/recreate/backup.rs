@@ -34,6 +34,23 @@ pub fn save(
     Ok(path)
 }
 
+/// `save` off the async workers (it fsyncs). An error says where, then `unless` (what the
+/// caller therefore did not do).
+pub async fn save_off_thread(
+    dir: PathBuf,
+    account: String,
+    pool: &str,
+    kind: BackupKind,
+    body: serde_json::Value,
+    unless: &str,
+) -> Result<PathBuf, String> {
+    let (shown, pool) = (dir.display().to_string(), pool.to_string());
+    tokio::task::spawn_blocking(move || save(&dir, &account, &pool, kind, &body))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot save the backup in {shown}: {e}; {unless}"))
+}
+
 /// Where `save` files the backups of `pool`.
 pub fn folder(dir: &Path, account: &str, pool: &str) -> PathBuf {
     dir.join(safe(account)).join(safe(pool))

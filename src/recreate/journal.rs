@@ -6,6 +6,7 @@ use super::policy::RunChoices;
 use super::report::{PoolStatus, RunStatus};
 use super::step::Step;
 use super::strategy::Strategy;
+use crate::named::named_enum;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -13,20 +14,12 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-/// How a step that did not fail ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StepOutcome {
-    Ok,
-    Skipped,
-}
-
-impl StepOutcome {
-    pub fn name(self) -> &'static str {
-        match self {
-            StepOutcome::Ok => "ok",
-            StepOutcome::Skipped => "skipped",
-        }
+named_enum! {
+    /// How a step that did not fail ended.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum StepOutcome {
+        Ok = "ok",
+        Skipped = "skipped",
     }
 }
 

@@ -7,7 +7,7 @@
 //!   named (a managed identity first: the data plane cannot set one) and refused unless accepted
 //!   (`--accept-loss PATH`).
 
-use crate::batch::{Pool, SupportedImage};
+use crate::batch::{ApiVersion, Pool, SupportedImage};
 use crate::definition::plan::{ChangeKind, plan_pool};
 use crate::definition::redact::redact;
 use crate::definition::schema::Schema;
@@ -36,6 +36,17 @@ pub struct Findings {
     pub warnings: Vec<String>,
     /// The refused losses among the problems: (pool, property), what `--accept-loss` would allow.
     pub losses: Vec<(String, String)>,
+}
+
+impl Findings {
+    /// The refusal of a run with problems, every one named; `check` says which check found them.
+    pub fn refusal(&self, check: &str) -> String {
+        format!(
+            "{check} found {} problem(s); nothing was changed:\n  {}",
+            self.problems.len(),
+            self.problems.join("\n  ")
+        )
+    }
 }
 
 /// What a pool returns that no pool-add body carries: state, counts, errors, statistics.
@@ -79,7 +90,7 @@ pub fn check(
     definition: &Definition,
     ids: &[String],
     seen: &Seen,
-    api_version: &str,
+    api_version: ApiVersion,
     policy: &PreflightPolicy,
     kept: &[String],
 ) -> Findings {
@@ -189,7 +200,7 @@ fn collect_identity_references(value: &Value, out: &mut Vec<String>) {
 fn check_losses(
     pool: &PoolDefinition,
     live: &Pool,
-    api_version: &str,
+    api_version: ApiVersion,
     policy: &PreflightPolicy,
     findings: &mut Findings,
 ) {
@@ -274,7 +285,7 @@ mod tests {
         let now: jiff::Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
         let images = images();
         let seen = Seen { live: &[], images: &images, now };
-        let found = check(&d, &ids, &seen, "2025-06-01", &PreflightPolicy::default(), &[]);
+        let found = check(&d, &ids, &seen, ApiVersion::V2025_06_01, &PreflightPolicy::default(), &[]);
         assert_eq!(found.problems.len(), 2, "{found:#?}");
         assert!(found.problems[0].contains("'retired'") && found.problems[0].contains("2023-04-30"), "{found:#?}");
         assert!(found.problems[1].contains("'wrong-agent'") && found.problems[1].contains("batch.node.ubuntu 24.04"));
@@ -298,15 +309,15 @@ mod tests {
         let policy = PreflightPolicy::default();
         let images = images();
         let seen = Seen { live: std::slice::from_ref(&live), images: &images, now };
-        let found = check(&d, &ids, &seen, "2025-06-01", &policy, &[]);
+        let found = check(&d, &ids, &seen, ApiVersion::V2025_06_01, &policy, &[]);
         assert_eq!(found.problems.len(), 2, "{found:#?}");
         assert!(found.problems[0].contains("lose identity") && found.problems[0].contains("management plane"));
         assert!(found.problems[1].contains("lose metadata") && found.problems[1].contains("--accept-loss metadata"));
         let accepting =
             PreflightPolicy { accept_loss: vec!["identity".into(), "metadata".into()], ..Default::default() };
-        assert!(check(&d, &ids, &seen, "2025-06-01", &accepting, &[]).problems.is_empty());
+        assert!(check(&d, &ids, &seen, ApiVersion::V2025_06_01, &accepting, &[]).problems.is_empty());
         // Changed in place, the pool keeps its identity and what the definition does not name.
-        let kept = check(&d, &ids, &seen, "2025-06-01", &policy, &ids);
+        let kept = check(&d, &ids, &seen, ApiVersion::V2025_06_01, &policy, &ids);
         assert!(kept.problems.is_empty(), "{kept:#?}");
     }
 }

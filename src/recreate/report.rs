@@ -6,27 +6,29 @@ use super::probe::ProbeReport;
 use super::step::Step;
 use super::strategy::Strategy;
 use crate::batch::Pool;
-use serde::{Deserialize, Serialize};
+use crate::named::named_enum;
+use serde::Serialize;
 use std::time::Duration;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PoolStatus {
-    Pending,
-    Recreated,
-    /// `apply`: changed in place or rebuilt; the pool kept its id, creation time and identity.
-    Updated,
-    Failed,
-    /// Created, but its nodes failed the health gate (start task failed, unusable, or too few in time).
-    Unhealthy,
-    /// Not started: a canary pool before it did not come through.
-    Held,
-    /// The new pool failed and was replaced by the pool as it was before the run.
-    RolledBack,
-    /// Stopped after the requested step (`--until`, the TUI's step-through).
-    Paused,
-    /// Cancelled or crashed mid-run; `repool resume` continues.
-    Interrupted,
+named_enum! {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum PoolStatus {
+        Pending = "pending",
+        Recreated = "recreated",
+        /// `apply`: changed in place or rebuilt; the pool kept its id, creation time and identity.
+        Updated = "updated",
+        Failed = "failed",
+        /// Created, but its nodes failed the health gate (start task failed, unusable, or too few in time).
+        Unhealthy = "unhealthy",
+        /// Not started: a canary pool before it did not come through.
+        Held = "held",
+        /// The new pool failed and was replaced by the pool as it was before the run.
+        RolledBack = "rolled-back",
+        /// Stopped after the requested step (`--until`, the TUI's step-through).
+        Paused = "paused",
+        /// Cancelled or crashed mid-run; `repool resume` continues.
+        Interrupted = "interrupted",
+    }
 }
 
 impl PoolStatus {
@@ -34,31 +36,18 @@ impl PoolStatus {
     pub fn is_done(self) -> bool {
         matches!(self, PoolStatus::Recreated | PoolStatus::Updated)
     }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PoolStatus::Pending => "pending",
-            PoolStatus::Recreated => "recreated",
-            PoolStatus::Updated => "updated",
-            PoolStatus::Failed => "failed",
-            PoolStatus::Unhealthy => "unhealthy",
-            PoolStatus::Held => "held",
-            PoolStatus::RolledBack => "rolled-back",
-            PoolStatus::Paused => "paused",
-            PoolStatus::Interrupted => "interrupted",
-        }
-    }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RunStatus {
-    Done,
-    Paused,
-    Failed,
-    Cancelled,
-    /// Closed by the operator (`repool abandon`) without touching its pools.
-    Abandoned,
+named_enum! {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum RunStatus {
+        Done = "done",
+        Paused = "paused",
+        Failed = "failed",
+        Cancelled = "cancelled",
+        /// Closed by the operator (`repool abandon`) without touching its pools.
+        Abandoned = "abandoned",
+    }
 }
 
 impl RunStatus {
@@ -73,16 +62,6 @@ impl RunStatus {
             RunStatus::Paused
         } else {
             RunStatus::Done
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            RunStatus::Done => "done",
-            RunStatus::Paused => "paused",
-            RunStatus::Failed => "failed",
-            RunStatus::Cancelled => "cancelled",
-            RunStatus::Abandoned => "abandoned",
         }
     }
 }

@@ -2,12 +2,13 @@
 //! read-only properties dropped, and the write-only secrets the service never returned named,
 //! so the operator can supply them.
 
+use crate::batch::ApiVersion;
 use crate::definition::plan::prune_to_schema;
 use crate::definition::schema::Schema;
 use serde_json::Value;
 
 /// The add body and the paths of secrets it lacks.
-pub fn body_from_backup(backup: &Value, api_version: &str) -> Result<(Value, Vec<String>), String> {
+pub fn body_from_backup(backup: &Value, api_version: ApiVersion) -> Result<(Value, Vec<String>), String> {
     let Value::Object(map) = backup else { return Err("a backup is a JSON object (a pool)".into()) };
     let mut map = map.clone();
     prune_to_schema(&mut map, Schema::for_api_version(api_version), &[]);
@@ -105,7 +106,7 @@ mod tests {
             },
             "userAccounts": [{"name": "admin", "elevationLevel": "admin"}]
         });
-        let (mut body, missing) = body_from_backup(&backup, "2024-07-01.20.0").unwrap();
+        let (mut body, missing) = body_from_backup(&backup, ApiVersion::V2024_07_01).unwrap();
         for gone in ["url", "eTag", "state", "allocationState", "currentDedicatedNodes", "resizeErrors"] {
             assert!(body.get(gone).is_none(), "{gone}");
         }

@@ -19,8 +19,8 @@ use super::probe::{self, ProbeReport};
 use super::report::{PoolStatus, RunReport, RunStatus};
 use super::snapshots::Snapshots;
 use super::step::Step;
-use super::strategy::Strategy;
-use crate::batch::{BatchClient, Pool};
+use super::strategy::{self, Strategy};
+use crate::batch::{ApiVersion, BatchClient, Pool};
 use crate::config::layout;
 use crate::definition::Definition;
 use crate::definition::sealed;
@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Workspace {
     pub client: BatchClient,
     pub account: AccountId,
-    pub api_version: String,
+    pub api_version: ApiVersion,
     pub policy: RecreatePolicy,
     pub data_dir: PathBuf,
     /// Shared by every wait of every run (and by the dashboard's table).
@@ -108,11 +108,11 @@ impl BodyDifference {
 }
 
 impl Workspace {
-    pub fn new(client: BatchClient, api_version: &str, policy: RecreatePolicy, data_dir: PathBuf) -> Workspace {
+    pub fn new(client: BatchClient, api_version: ApiVersion, policy: RecreatePolicy, data_dir: PathBuf) -> Workspace {
         let account = AccountId::from_endpoint(client.endpoint());
         let snapshots = Snapshots::new(client.clone());
         let preflight = PreflightPolicy::default();
-        Workspace { client, account, api_version: api_version.to_string(), policy, data_dir, snapshots, preflight }
+        Workspace { client, account, api_version, policy, data_dir, snapshots, preflight }
     }
 
     pub fn journal_dir(&self) -> PathBuf {
@@ -152,7 +152,7 @@ impl Workspace {
         })?;
         let now = jiff::Timestamp::now();
         let seen = preflight::Seen { live, images: &images, now };
-        Ok(preflight::check(definition, ids, &seen, &self.api_version, &self.preflight, kept))
+        Ok(preflight::check(definition, ids, &seen, self.api_version, &self.preflight, kept))
     }
 
     /// Deletes probes a crash left behind, then (with `--probe`, when preflight found nothing) lets
@@ -260,10 +260,9 @@ impl Workspace {
             .list_pools_confirming(&ids)
             .await
             .map_err(|e| format!("cannot read the account's pools to back them up ({e}); nothing was changed"))?;
-        let plan = crate::definition::plan::Plan::new(definition, &live, &ids, &self.api_version);
+        let plan = crate::definition::plan::Plan::new(definition, &live, &ids, self.api_version);
         let strategies = Strategy::for_plan(&plan, intent);
-        let kept: Vec<String> =
-            strategies.iter().filter(|(_, s)| **s != Strategy::Recreate).map(|(id, _)| id.clone()).collect();
+        let kept = strategy::kept(&strategies);
         let mut findings = self.preflight_against(definition, &ids, &live, &kept).await?;
         // A probe proves a create body; only pools that will be created need one.
         let created: Vec<&crate::definition::PoolDefinition> =
@@ -272,11 +271,7 @@ impl Workspace {
         if !findings.problems.is_empty() {
             let only_losses = findings.losses.len() == findings.problems.len();
             return Err(Refusal {
-                message: format!(
-                    "preflight found {} problem(s); nothing was changed:\n  {}",
-                    findings.problems.len(),
-                    findings.problems.join("\n  ")
-                ),
+                message: findings.refusal("preflight"),
                 losses: if only_losses { findings.losses } else { Vec::new() },
             });
         }
@@ -287,15 +282,10 @@ impl Workspace {
                     let live = serde_json::to_value(current).map_err(|e| e.to_string())?;
                     // Start-task variables the service returns in clear are kept as references.
                     let body = sealed::seal_live(&live, Some(&pool.sealed));
-                    let (dir, account, id) = (self.backup_dir(), self.account.file_name(), pool.id.clone());
-                    let path = tokio::task::spawn_blocking(move || {
-                        backup::save(&dir, &account, &id, BackupKind::PreRun, &body)
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| {
-                        format!("cannot save the backup in {}: {e}; nothing was changed", self.backup_dir().display())
-                    })?;
+                    let (dir, account) = (self.backup_dir(), self.account.file_name());
+                    let kind = BackupKind::PreRun;
+                    let path =
+                        backup::save_off_thread(dir, account, &pool.id, kind, body, "nothing was changed").await?;
                     Some(path.display().to_string())
                 }
                 None => None,
@@ -520,8 +510,7 @@ impl Run {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = pools.iter().map(|p| p.id.clone()).collect();
-        let kept: Vec<String> =
-            ids.iter().filter(|id| self.state.pool(id).strategy != Strategy::Recreate).cloned().collect();
+        let kept = strategy::kept(ids.iter().map(|id| (id, self.state.pool(id).strategy)));
         let definition = Definition {
             source: format!("run {}", self.id()),
             pools,
@@ -536,12 +525,7 @@ impl Run {
         if findings.problems.is_empty() {
             Ok(findings.warnings)
         } else {
-            Err(format!(
-                "preflight of run {} found {} problem(s); nothing was changed:\n  {}",
-                self.id(),
-                findings.problems.len(),
-                findings.problems.join("\n  ")
-            ))
+            Err(findings.refusal(&format!("preflight of run {}", self.id())))
         }
     }
 
@@ -575,7 +559,7 @@ impl Run {
             .count();
         let config = EngineConfig {
             account: w.account.clone(),
-            api_version: w.api_version.clone(),
+            api_version: w.api_version,
             policy,
             backup_dir: w.backup_dir(),
             unavailable,
@@ -585,7 +569,7 @@ impl Run {
             .map(|(id, clear)| {
                 let target = self.state.target(&id);
                 let sealed = target.map(|t| t.body.clone()).unwrap_or_else(|| clear.clone());
-                let before = target.and_then(|t| t.backup.as_deref()).map(|b| pre_run(b, &w.api_version));
+                let before = target.and_then(|t| t.backup.as_deref()).map(|b| pre_run(b, w.api_version));
                 (id, CreateBody { clear, sealed, before })
             })
             .collect();
@@ -632,7 +616,7 @@ impl Run {
 
 /// A pre-run backup as the add body a rollback sends (or why it cannot), the original pool's
 /// creation time and capacity.
-fn pre_run(path: &str, api_version: &str) -> PreRun {
+fn pre_run(path: &str, api_version: ApiVersion) -> PreRun {
     let backup: Result<Value, String> = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the backup {path}: {e}"))
         .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("the backup {path} is not JSON: {e}")));

@@ -1,35 +1,47 @@
 //! The steps of one pool's recreation, in order (docs/ARCHITECTURE.md, "Recreation of one pool").
 
-use serde::{Deserialize, Serialize};
+use crate::named::named_enum;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Step {
-    DisableAutoscale,
-    StopResize,
-    WaitSteady,
-    ResizeToZero,
-    WaitDrained,
-    Backup,
-    /// `apply`: the pool changed in place (PATCH, or updateproperties to remove a start task).
-    Patch,
-    /// `apply`: the pool's targets or autoscale formula set as the definition says.
-    Scale,
-    Delete,
-    WaitGone,
-    Create,
-    WaitReady,
-    /// The health gate: nodes idle or running with their start task done, none failed.
-    WaitHealthy,
-    /// Rollback (`--on-unhealthy rollback`): the new pool goes, the pre-run backup comes back.
-    RollbackDelete,
-    RollbackWaitGone,
-    RollbackCreate,
-    RollbackWaitReady,
-    /// Rollback of a rebuild: drained again, patched back to the pre-run backup, scaled as it was.
-    RollbackDrain,
-    RollbackPatch,
-    RollbackScale,
+named_enum! {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum Step {
+        DisableAutoscale = "disable-autoscale",
+        StopResize = "stop-resize",
+        WaitSteady = "wait-steady",
+        ResizeToZero = "resize-to-zero",
+        WaitDrained = "wait-drained",
+        Backup = "backup",
+        /// `apply`: the pool changed in place (PATCH, or updateproperties to remove a start task).
+        Patch = "patch",
+        /// `apply`: the pool's targets or autoscale formula set as the definition says.
+        Scale = "scale",
+        Delete = "delete",
+        WaitGone = "wait-gone",
+        Create = "create",
+        WaitReady = "wait-ready",
+        /// The health gate: nodes idle or running with their start task done, none failed.
+        WaitHealthy = "wait-healthy",
+        /// Rollback (`--on-unhealthy rollback`): the new pool goes, the pre-run backup comes back.
+        RollbackDelete = "rollback-delete",
+        RollbackWaitGone = "rollback-wait-gone",
+        RollbackCreate = "rollback-create",
+        RollbackWaitReady = "rollback-wait-ready",
+        /// Rollback of a rebuild: drained again, patched back to the pre-run backup, scaled as it was.
+        RollbackDrain = "rollback-drain",
+        RollbackPatch = "rollback-patch",
+        RollbackScale = "rollback-scale",
+    }
+}
+
+/// What a step does to the account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Does {
+    /// Calls that change it (counted by --dry-run's "calls it would make").
+    Changes,
+    /// Watches it until a condition holds.
+    Waits,
+    /// Reads it only (the backup).
+    Reads,
 }
 
 impl Step {
@@ -82,74 +94,46 @@ impl Step {
         (self >= Step::ResizeToZero && self <= Step::WaitHealthy) || self.is_rollback()
     }
 
-    pub fn name(self) -> &'static str {
+    /// Each step's short label (the TUI's progress track) and what it does, in one table.
+    fn facts(self) -> (&'static str, Does) {
+        use Does::*;
         match self {
-            Step::DisableAutoscale => "disable-autoscale",
-            Step::StopResize => "stop-resize",
-            Step::WaitSteady => "wait-steady",
-            Step::ResizeToZero => "resize-to-zero",
-            Step::WaitDrained => "wait-drained",
-            Step::Backup => "backup",
-            Step::Patch => "patch",
-            Step::Scale => "scale",
-            Step::Delete => "delete",
-            Step::WaitGone => "wait-gone",
-            Step::Create => "create",
-            Step::WaitReady => "wait-ready",
-            Step::WaitHealthy => "wait-healthy",
-            Step::RollbackDelete => "rollback-delete",
-            Step::RollbackWaitGone => "rollback-wait-gone",
-            Step::RollbackCreate => "rollback-create",
-            Step::RollbackWaitReady => "rollback-wait-ready",
-            Step::RollbackDrain => "rollback-drain",
-            Step::RollbackPatch => "rollback-patch",
-            Step::RollbackScale => "rollback-scale",
+            Step::DisableAutoscale => ("auto", Changes),
+            Step::StopResize => ("stop", Changes),
+            Step::WaitSteady => ("steady", Waits),
+            Step::ResizeToZero => ("resize0", Changes),
+            Step::WaitDrained => ("drain", Waits),
+            Step::Backup => ("backup", Reads),
+            Step::Patch => ("patch", Changes),
+            Step::Scale => ("scale", Changes),
+            Step::Delete => ("delete", Changes),
+            Step::WaitGone => ("gone", Waits),
+            Step::Create => ("create", Changes),
+            Step::WaitReady => ("ready", Waits),
+            Step::WaitHealthy => ("healthy", Waits),
+            Step::RollbackDelete => ("rb-delete", Changes),
+            Step::RollbackWaitGone => ("rb-gone", Waits),
+            Step::RollbackCreate => ("rb-create", Changes),
+            Step::RollbackWaitReady => ("rb-ready", Waits),
+            Step::RollbackDrain => ("rb-drain", Changes),
+            Step::RollbackPatch => ("rb-patch", Changes),
+            Step::RollbackScale => ("rb-scale", Changes),
         }
     }
 
     /// Short label for narrow displays (the TUI's progress track).
     pub fn short(self) -> &'static str {
-        match self {
-            Step::DisableAutoscale => "auto",
-            Step::StopResize => "stop",
-            Step::WaitSteady => "steady",
-            Step::ResizeToZero => "resize0",
-            Step::WaitDrained => "drain",
-            Step::Backup => "backup",
-            Step::Patch => "patch",
-            Step::Scale => "scale",
-            Step::Delete => "delete",
-            Step::WaitGone => "gone",
-            Step::Create => "create",
-            Step::WaitReady => "ready",
-            Step::WaitHealthy => "healthy",
-            Step::RollbackDelete => "rb-delete",
-            Step::RollbackWaitGone => "rb-gone",
-            Step::RollbackCreate => "rb-create",
-            Step::RollbackWaitReady => "rb-ready",
-            Step::RollbackDrain => "rb-drain",
-            Step::RollbackPatch => "rb-patch",
-            Step::RollbackScale => "rb-scale",
-        }
+        self.facts().0
     }
 
     /// Steps that change the account (counted by --dry-run's "calls it would make").
     pub fn mutates(self) -> bool {
-        matches!(
-            self,
-            Step::DisableAutoscale
-                | Step::StopResize
-                | Step::ResizeToZero
-                | Step::Patch
-                | Step::Scale
-                | Step::Delete
-                | Step::Create
-                | Step::RollbackDelete
-                | Step::RollbackCreate
-                | Step::RollbackDrain
-                | Step::RollbackPatch
-                | Step::RollbackScale
-        )
+        self.facts().1 == Does::Changes
+    }
+
+    /// Steps that watch the pool until it gets somewhere (progress says how far it is).
+    pub fn is_wait(self) -> bool {
+        self.facts().1 == Does::Waits
     }
 
     /// Accepts the names above and a few natural aliases (`drain`, `drained`, `gone`, `ready`).
@@ -168,11 +152,5 @@ impl Step {
             let names: Vec<&str> = steps().map(|s| s.name()).collect();
             format!("'{text}' is not a step; steps: {}", names.join(", "))
         })
-    }
-}
-
-impl std::fmt::Display for Step {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
     }
 }

@@ -20,6 +20,14 @@ pub enum Strategy {
     InPlace,
 }
 
+/// The pools changed without recreating: their live properties stay, so preflight refuses no
+/// loss for them and probes no create.
+pub fn kept<'a, S: std::borrow::Borrow<Strategy>>(
+    strategies: impl IntoIterator<Item = (&'a String, S)>,
+) -> Vec<String> {
+    strategies.into_iter().filter(|(_, s)| *s.borrow() != Strategy::Recreate).map(|(id, _)| id.clone()).collect()
+}
+
 /// What a pool's plan says the least disruptive way is, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Choice {

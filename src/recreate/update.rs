@@ -3,7 +3,7 @@
 //! start task must go (a PATCH cannot remove one), and the capacity the scale step sets.
 
 use crate::batch::defaults::CAPACITY;
-use crate::batch::{BatchDuration, Pool};
+use crate::batch::{ApiVersion, BatchDuration, Pool};
 use crate::definition::plan::{ChangeKind, PoolPlan};
 use serde_json::{Map, Value, json};
 
@@ -27,7 +27,7 @@ impl Update {
 /// when only the capacity differs or nothing does. The PATCH comes first: it carries what only an
 /// empty pool takes (sent with the drained pool's ETag), so after a crash between the two the
 /// rest is a change the service takes at any time, and a resume finishes it.
-pub fn requests(plan: &PoolPlan, desired: &Value, api_version: &str) -> Vec<Update> {
+pub fn requests(plan: &PoolPlan, desired: &Value, api_version: ApiVersion) -> Vec<Update> {
     let mut tops: Vec<&str> = plan
         .changes
         .iter()
@@ -45,7 +45,7 @@ pub fn requests(plan: &PoolPlan, desired: &Value, api_version: &str) -> Vec<Upda
         // definition has, else nothing.
         let mut body = Map::new();
         let mut replaced = vec!["applicationPackageReferences", "metadata"];
-        if !api_version.starts_with("2025") {
+        if api_version.updates_certificates() {
             replaced.push("certificateReferences");
         }
         for key in replaced {
@@ -144,7 +144,7 @@ mod tests {
             change("targetDedicatedNodes", ChangeKind::Changed),
             change("userAccounts", ChangeKind::Removed),
         ];
-        let requests = requests(&plan(changes), &desired, "2025-06-01");
+        let requests = requests(&plan(changes), &desired, ApiVersion::V2025_06_01);
         assert_eq!(
             requests,
             [Update::Patch(
@@ -152,8 +152,12 @@ mod tests {
             )]
         );
         assert!(
-            super::requests(&plan(vec![change("targetDedicatedNodes", ChangeKind::Changed)]), &desired, "2025-06-01")
-                .is_empty()
+            super::requests(
+                &plan(vec![change("targetDedicatedNodes", ChangeKind::Changed)]),
+                &desired,
+                ApiVersion::V2025_06_01
+            )
+            .is_empty()
         );
     }
 
@@ -161,7 +165,7 @@ mod tests {
     fn removing_the_start_task_takes_updateproperties() {
         let desired = json!({"id": "p", "metadata": [{"name": "a", "value": "1"}], "vmSize": "big"});
         let changes = vec![change("startTask", ChangeKind::Removed), change("vmSize", ChangeKind::Changed)];
-        let requests = requests(&plan(changes), &desired, "2025-06-01");
+        let requests = requests(&plan(changes), &desired, ApiVersion::V2025_06_01);
         assert_eq!(
             requests,
             [

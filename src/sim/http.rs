@@ -13,6 +13,7 @@ use super::faults::Fault;
 use super::pools::Ctx;
 use super::route::{Advance, Route};
 use super::world::World;
+use crate::batch::ApiVersion;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -23,22 +24,22 @@ use std::sync::Arc;
 /// Every version the service still accepts (learn.microsoft.com "Batch API status": all newer than
 /// September 2017 are available; 2017-09-01.6.0 and older were removed). Others get 400
 /// `UnsupportedRequestVersion`.
-pub const API_VERSIONS: [&str; 15] = [
-    "2018-03-01.6.1",
-    "2018-08-01.7.0",
-    "2018-12-01.8.0",
-    "2019-06-01.9.0",
-    "2019-08-01.10.0",
-    "2020-03-01.11.0",
-    "2020-09-01.12.0",
-    "2021-06-01.14.0",
-    "2022-01-01.15.0",
-    "2022-10-01.16.0",
-    "2023-05-01.17.0",
-    "2023-11-01.18.0",
-    "2024-02-01.19.0",
-    "2024-07-01.20.0",
-    "2025-06-01",
+pub const API_VERSIONS: [ApiVersion; 15] = [
+    ApiVersion::numbered(2018, 3, 1, 6, 1),
+    ApiVersion::numbered(2018, 8, 1, 7, 0),
+    ApiVersion::numbered(2018, 12, 1, 8, 0),
+    ApiVersion::numbered(2019, 6, 1, 9, 0),
+    ApiVersion::numbered(2019, 8, 1, 10, 0),
+    ApiVersion::numbered(2020, 3, 1, 11, 0),
+    ApiVersion::numbered(2020, 9, 1, 12, 0),
+    ApiVersion::numbered(2021, 6, 1, 14, 0),
+    ApiVersion::numbered(2022, 1, 1, 15, 0),
+    ApiVersion::numbered(2022, 10, 1, 16, 0),
+    ApiVersion::numbered(2023, 5, 1, 17, 0),
+    ApiVersion::numbered(2023, 11, 1, 18, 0),
+    ApiVersion::numbered(2024, 2, 1, 19, 0),
+    ApiVersion::numbered(2024, 7, 1, 20, 0),
+    ApiVersion::dated(2025, 6, 1),
 ];
 
 /// Everything a handler needs about the request.
@@ -182,14 +183,14 @@ fn respond(state: &SimState, call: &Call, route: &Route, raw_path: &str, raw_que
             &[("QueryParameterName", "api-version")],
         ));
     }
-    if !API_VERSIONS.contains(&call.api_version.as_str()) {
+    let Some(version) = call.api_version.parse().ok().filter(|v| API_VERSIONS.contains(v)) else {
         return Err(error(
             400,
             "UnsupportedRequestVersion",
             "The specified Request Version is not supported.",
             &[("RequestVersion", &call.api_version)],
         ));
-    }
+    };
     match state.verifier.check(&call.method, raw_path, raw_query, call.headers) {
         AuthOutcome::Ok => {}
         AuthOutcome::Missing => {
@@ -217,7 +218,7 @@ fn respond(state: &SimState, call: &Call, route: &Route, raw_path: &str, raw_que
         Advance::Handler => {}
         Advance::All => world.advance(now, &clock),
     }
-    let ctx = Ctx { world: &mut world, clock: &clock, now, call };
+    let ctx = Ctx { world: &mut world, clock: &clock, now, call, version };
     if let (Some(access), Some(pool)) = (route.conditional(), route.pool().and_then(|id| ctx.world.find(id))) {
         match conditional::check(call.headers, access, pool.wire.e_tag.as_deref(), pool.wire.last_modified) {
             Verdict::Proceed => {}

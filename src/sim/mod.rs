@@ -146,7 +146,7 @@ impl RunningSim {
         let clock = self.state.clock.lock().expect("clock lock").clone();
         let now = clock.now();
         let body = body.as_object().cloned().ok_or("a pool body is a JSON object")?;
-        let pool = validate::validate_new_pool(body, crate::batch::client::DEFAULT_API_VERSION)
+        let pool = validate::validate_new_pool(body, crate::batch::ApiVersion::DEFAULT)
             .map_err(|refused| refused.describe())?;
         let mut world = self.state.world.lock().expect("world lock");
         world.advance(now, &clock);

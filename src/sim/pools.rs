@@ -14,9 +14,9 @@ use super::route::Route;
 use super::validate::{check_formula, check_interval, validate_new_pool};
 use super::world::{Phase, SimPool, World};
 use super::{filter, formula};
-use crate::batch::BatchDuration;
 use crate::batch::defaults::strip_write_only;
 use crate::batch::models::{AllocationState, EnableAutoScaleRequest, NodeDeallocationOption, ResizeRequest};
+use crate::batch::{ApiVersion, BatchDuration};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
@@ -28,6 +28,8 @@ pub(super) struct Ctx<'a> {
     pub clock: &'a super::clock::SimClock,
     pub now: f64,
     pub call: &'a Call<'a>,
+    /// The request's api-version, one the service accepts.
+    pub version: ApiVersion,
 }
 
 impl Ctx<'_> {
@@ -140,7 +142,7 @@ impl Ctx<'_> {
 
     fn add_pool(mut self) -> Handled {
         let body: Map<String, Value> = self.call.json_body()?;
-        let pool = validate_new_pool(body, &self.call.api_version)?;
+        let pool = validate_new_pool(body, self.version)?;
         let id = pool.id().to_string();
         self.world.advance_one(id.to_lowercase(), self.now, self.clock);
         if let Some(existing) = self.world.find(&id) {
@@ -193,7 +195,7 @@ impl Ctx<'_> {
         let body: Map<String, Value> = self.call.json_body()?;
         let pool = self.live_pool(id)?;
         if let Some(property) = body.keys().find(|k| crate::batch::defaults::PATCH_WHEN_EMPTY.contains(&k.as_str())) {
-            if self.call.api_version.as_str() < "2025" {
+            if !self.version.patches_when_empty() {
                 let reason = format!("'{property}' can be patched from api-version 2025-06-01");
                 return Err(error(400, "InvalidRequestBody", &reason, &[("PropertyName", property)]));
             }
@@ -224,7 +226,7 @@ impl Ctx<'_> {
     fn update_properties(mut self, id: &str) -> Handled {
         let body: Map<String, Value> = self.call.json_body()?;
         let mut required = vec!["applicationPackageReferences", "metadata"];
-        if self.call.api_version.as_str() < "2025" {
+        if self.version.updates_certificates() {
             required.insert(0, "certificateReferences");
         }
         if let Some(missing) = required.iter().find(|k| !body.contains_key(**k)) {

@@ -73,7 +73,7 @@ pub fn add(world: &mut World, clock: &SimClock, now: f64, mut body: Map<String, 
         None => SimExtras::default(),
     };
     let id = body.get("id").and_then(Value::as_str).unwrap_or("?").to_string();
-    let pool = validate_new_pool(body, "2024-07-01.20.0")
+    let pool = validate_new_pool(body, crate::batch::ApiVersion::V2024_07_01)
         .map_err(|r| format!("pool '{id}' is not a valid pool-add body: {}", r.describe()))?;
     let key = id.to_lowercase();
     if world.pools.contains_key(&key) {

@@ -3,7 +3,7 @@
 
 use super::errors::{Reply, error, invalid_body, invalid_value, missing_property};
 use super::formula;
-use crate::batch::{BatchDuration, Pool};
+use crate::batch::{ApiVersion, BatchDuration, Pool};
 use serde_json::{Map, Value};
 
 pub(super) fn check_formula(formula: &str) -> Result<(), Reply> {
@@ -38,7 +38,7 @@ pub(super) fn check_interval(interval: Option<BatchDuration>) -> Result<(), Repl
 }
 
 /// Batch's checks on a pool-add body, and the defaults it fills in (batch-api.md §2.1, §2.2).
-pub(super) fn validate_new_pool(mut body: Map<String, Value>, api_version: &str) -> Result<Pool, Reply> {
+pub(super) fn validate_new_pool(mut body: Map<String, Value>, api_version: ApiVersion) -> Result<Pool, Reply> {
     for required in ["id", "vmSize"] {
         if !body.get(required).is_some_and(Value::is_string) {
             return Err(missing_property(required));
@@ -109,14 +109,14 @@ mod tests {
             "nodeAgentSKUId": "batch.node.ubuntu 24.04"});
         let good =
             body(serde_json::json!({"id": "p", "vmSize": "standard_d2s_v3", "virtualMachineConfiguration": image}));
-        let pool = validate_new_pool(good.clone(), "2025-06-01").ok().unwrap();
+        let pool = validate_new_pool(good.clone(), ApiVersion::V2025_06_01).ok().unwrap();
         assert_eq!(pool.id(), "p");
         let mut short = good.clone();
         short.insert("resizeTimeout".into(), "PT2M".into());
-        assert!(validate_new_pool(short, "2025-06-01").err().unwrap().describe().contains("resizeTimeout"));
+        assert!(validate_new_pool(short, ApiVersion::V2025_06_01).err().unwrap().describe().contains("resizeTimeout"));
         let mut no_size = good;
         no_size.remove("vmSize");
-        assert!(validate_new_pool(no_size, "2025-06-01").err().unwrap().describe().contains("vmSize"));
+        assert!(validate_new_pool(no_size, ApiVersion::V2025_06_01).err().unwrap().describe().contains("vmSize"));
     }
 
     #[test]

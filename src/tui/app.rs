@@ -4,7 +4,7 @@
 use super::activity::Activity;
 use super::filter::TextFilter;
 use super::keys::{KeyAction, KeyMap};
-use crate::batch::{ApiEvent, Node, Pool, PoolNodeCounts};
+use crate::batch::{ApiEvent, ApiVersion, Node, Pool, PoolNodeCounts};
 use crate::definition::Definition;
 use crate::definition::plan::{Action as PlanAction, Plan};
 use crate::recreate::engine::Progress;
@@ -70,7 +70,7 @@ pub enum Action {
 pub struct AccountView {
     pub identity: Identity,
     pub definition: Option<Arc<Definition>>,
-    pub api_version: String,
+    pub api_version: ApiVersion,
     pub choices: RunChoices,
 }
 
@@ -284,7 +284,7 @@ pub struct App {
     pub identity: Identity,
     pub keys: KeyMap,
     pub definition: Option<Arc<Definition>>,
-    pub api_version: String,
+    pub api_version: ApiVersion,
     /// This machine's clock (refresh ages, step timers, log times).
     pub now: jiff::Timestamp,
     /// How far the account's clock is ahead of this machine's, from its answers' `Date`.
@@ -353,12 +353,12 @@ pub struct App {
 pub(super) const CHOICES: usize = 4;
 
 impl App {
-    pub fn new(identity: Identity, keys: KeyMap, definition: Option<Arc<Definition>>, api_version: &str) -> Self {
+    pub fn new(identity: Identity, keys: KeyMap, definition: Option<Arc<Definition>>, api_version: ApiVersion) -> Self {
         App {
             identity,
             keys,
             definition,
-            api_version: api_version.to_string(),
+            api_version,
             now: jiff::Timestamp::now(),
             skew: jiff::SignedDuration::ZERO,
             pools: Vec::new(),
@@ -520,7 +520,7 @@ impl App {
                 match result {
                     Ok(pools) => {
                         if let Some(definition) = &self.definition {
-                            let plan = Plan::new(definition, &pools, &[], &self.api_version);
+                            let plan = Plan::new(definition, &pools, &[], self.api_version);
                             if self.status.as_deref() == Some("planning: listing full pools…") {
                                 let changed = plan.pools.iter().filter(|p| p.action != PlanAction::Unchanged).count();
                                 self.status = Some(format!(
@@ -655,7 +655,7 @@ impl App {
         let (keys, log, accounts) =
             (self.keys.clone(), std::mem::take(&mut self.log), std::mem::take(&mut self.accounts));
         let now = self.now;
-        *self = App::new(view.identity, keys, view.definition, &view.api_version);
+        *self = App::new(view.identity, keys, view.definition, view.api_version);
         self.log = log;
         self.accounts = accounts;
         self.accounts_selected = self.accounts.iter().position(|(n, _)| *n == account).unwrap_or(0);

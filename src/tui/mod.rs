@@ -113,7 +113,7 @@ async fn event_loop(
         let tx = tx.clone();
         move |text| drop(tx.send((None, Action::Note(text.to_string()))))
     });
-    let mut app = App::new(identity.clone(), keys, definition.clone(), &settings.api_version);
+    let mut app = App::new(identity.clone(), keys, definition.clone(), settings.api_version);
     app.choices = RunChoices::of(&settings.policy, &[]);
     app.accounts = if identity.demo { Vec::new() } else { settings.accounts.clone() };
     let stop = CancellationToken::new();
@@ -326,7 +326,7 @@ impl Runner {
         let view = AccountView {
             identity: identity_for(&settings, &client, false),
             definition: definition.clone(),
-            api_version: settings.api_version.clone(),
+            api_version: settings.api_version,
             choices: RunChoices::of(&settings.policy, &[]),
         };
         let tx = Sender { tx: self.tx.tx.clone(), account };

@@ -116,6 +116,7 @@ async fn bad_input_exits_2_naming_the_fix_and_sends_nothing() {
         (vec!["pools", "--auth", "magic"], vec![], "invalid value 'magic'"),
         (vec!["pools"], vec![], "no Batch account configured"),
         (vec!["pools", "--log-level", "loud=="], vec![], "log level"),
+        (vec!["pools", "--account-url", &sim.url, "--api-version", "2025"], vec![], "--api-version: '2025' is not"),
     ];
     for (args, env, expected) in cases {
         let mut command = repool(dir.path());
@@ -146,6 +147,10 @@ async fn bad_input_exits_2_naming_the_fix_and_sends_nothing() {
     let (code, _, err) = run(repool(dir.path()).args(["pools"]));
     assert_eq!(code, 2);
     assert!(err.contains("config.toml") && err.contains("line 3") && err.contains("urll"), "{err}");
+    std::fs::write(dir.path().join("repool/config.toml"), "api_version = \"2025-6-1\"\n").unwrap();
+    let (code, _, err) = run(repool(dir.path()).args(["pools", "--account-url", &sim.url]));
+    assert_eq!(code, 2);
+    assert!(err.contains("config.toml: api_version: '2025-6-1'") && err.contains("2024-07-01.20.0"), "{err}");
     assert!(sim.stats().requests.is_empty(), "nothing reached the account: {:?}", sim.stats().requests);
 }
 

@@ -36,7 +36,7 @@ fn every_problem_is_reported_at_once_with_pool_and_path() {
         "P-SLOTS": {"targetDedicatedNodes": 1}
     })
     .to_string();
-    let err = definition(&text).unwrap().validate("2024-07-01.20.0").unwrap_err();
+    let err = definition(&text).unwrap().validate(repool::batch::ApiVersion::V2024_07_01).unwrap_err();
     let shown = err.to_string();
     for expected in [
         "pool 'p-typo': p-typo.networkConfiguration.dynamicVNetAsignmentScope: unknown property 'dynamicVNetAsignmentScope' (did you mean 'dynamicVNetAssignmentScope'?)",
@@ -62,8 +62,8 @@ fn the_2025_schema_refuses_2024_only_properties() {
     let mut body: Value = serde_json::from_str(EXAMPLE).unwrap();
     body["p-ingest"]["targetNodeCommunicationMode"] = json!("simplified");
     let d = definition(&body.to_string()).unwrap();
-    d.validate("2024-07-01.20.0").unwrap();
-    let err = d.validate("2025-06-01").unwrap_err().to_string();
+    d.validate(repool::batch::ApiVersion::V2024_07_01).unwrap();
+    let err = d.validate(repool::batch::ApiVersion::V2025_06_01).unwrap_err().to_string();
     assert!(
         err.contains("p-ingest.targetNodeCommunicationMode: 'targetNodeCommunicationMode' cannot be expressed in api-version 2025-06-01")
             && err.contains("--api-version 2024-07-01.20.0"),
@@ -81,7 +81,7 @@ async fn a_pool_created_from_the_definition_plans_as_unchanged() {
     }
     sim.advance(300.0);
     let live = client.list_pools(None, None, None).await.unwrap();
-    let plan = Plan::new(&d, &live, &[], "2024-07-01.20.0");
+    let plan = Plan::new(&d, &live, &[], repool::batch::ApiVersion::V2024_07_01);
     assert!(!plan.has_changes(), "server defaults must not show as changes:\n{plan}");
     assert!(plan.pools.iter().all(|p| p.action == Action::Unchanged));
 }
@@ -93,7 +93,7 @@ async fn plan_against_the_demo_account() {
     let mut body: Value = serde_json::from_str(EXAMPLE).unwrap();
     body["p-new"] = json!({"targetDedicatedNodes": 1});
     let d = definition(&body.to_string()).unwrap();
-    let plan = Plan::new(&d, &live, &[], "2024-07-01.20.0");
+    let plan = Plan::new(&d, &live, &[], repool::batch::ApiVersion::V2024_07_01);
     let action = |id: &str| plan.pools.iter().find(|p| p.id == id).unwrap().action;
     assert_eq!(
         (action("p-render"), action("p-ingest"), action("p-new")),
@@ -108,7 +108,7 @@ async fn plan_against_the_demo_account() {
     assert!(plan.not_in_definition.contains(&"gpu-train".to_string()));
     insta::assert_snapshot!("plan_demo_vs_example", plan.to_string());
 
-    let selected = Plan::new(&d, &live, &["P-INGEST".into()], "2024-07-01.20.0");
+    let selected = Plan::new(&d, &live, &["P-INGEST".into()], repool::batch::ApiVersion::V2024_07_01);
     assert_eq!(selected.pools.len(), 1);
 }
 
@@ -121,7 +121,7 @@ fn secrets_never_show_in_plans_or_redacted_bodies() {
           "containerConfiguration": {"type": "dockerCompatible", "containerRegistries": [{"registryServer": "r", "username": "u", "password": "{{ env("REPOOL_TEST_PLAN_SECRET") }}"}]}},
         "startTask": {"commandLine": "login {{ env("REPOOL_TEST_PLAN_SECRET") }}"}}}"#;
     let d = Definition::from_text("p.json.j2", source, true, &BTreeMap::new()).unwrap();
-    d.validate("2024-07-01.20.0").unwrap();
+    d.validate(repool::batch::ApiVersion::V2024_07_01).unwrap();
     let body = &d.pools[0].body;
     assert_eq!(
         body["virtualMachineConfiguration"]["containerConfiguration"]["containerRegistries"][0]["password"],
@@ -129,7 +129,7 @@ fn secrets_never_show_in_plans_or_redacted_bodies() {
     );
     let shown = d.redacted("p", body).to_string();
     assert!(!shown.contains("hunter2"), "{shown}");
-    let plan = Plan::new(&d, &[], &[], "2024-07-01.20.0");
+    let plan = Plan::new(&d, &[], &[], repool::batch::ApiVersion::V2024_07_01);
     assert!(!serde_json::to_string(&plan).unwrap().contains("hunter2"));
 }
 
@@ -157,8 +157,8 @@ fn no_input_makes_loading_or_validation_panic() {
         }
         let text = value.to_string();
         if let Ok(d) = definition(&text) {
-            let _ = d.validate("2024-07-01.20.0");
-            let _ = d.validate("2025-06-01");
+            let _ = d.validate(repool::batch::ApiVersion::V2024_07_01);
+            let _ = d.validate(repool::batch::ApiVersion::V2025_06_01);
         }
         let cut = rng.usize(0..text.len());
         let _ = definition(&text[..text.floor_char_boundary(cut)]);
@@ -198,14 +198,14 @@ fn plan_against_recorded_pool_bodies() {
         "virtualMachineConfiguration": {"imageReference": {"publisher": "Canonical", "offer": "UbuntuServer", "sku": "18.04-LTS"},
             "nodeAgentSKUId": "batch.node.ubuntu 18.04", "dataDisks": [{"lun": 1, "diskSizeGB": 50}]}}});
     let d = definition(&same.to_string()).unwrap();
-    let plan = Plan::new(&d, std::slice::from_ref(&live), &[], "2024-07-01.20.0");
+    let plan = Plan::new(&d, std::slice::from_ref(&live), &[], repool::batch::ApiVersion::V2024_07_01);
     assert_eq!(plan.pools[0].action, Action::Unchanged, "server defaults are not changes:\n{plan}");
 
     let mut newer = same.clone();
     newer["batch_disk_4c281fb9"]["virtualMachineConfiguration"]["imageReference"]["sku"] = json!("22_04-lts");
     newer["batch_disk_4c281fb9"]["startTask"] = json!({"commandLine": "echo hi"});
     let d = definition(&newer.to_string()).unwrap();
-    let plan = Plan::new(&d, &[live], &[], "2024-07-01.20.0");
+    let plan = Plan::new(&d, &[live], &[], repool::batch::ApiVersion::V2024_07_01);
     let changes: Vec<(&str, Apply)> = plan.pools[0].changes.iter().map(|c| (c.path.as_str(), c.apply)).collect();
     assert_eq!(
         changes,
@@ -218,7 +218,7 @@ fn plan_against_recorded_pool_bodies() {
         "userAccounts": [{"name": "task-user", "elevationLevel": "admin", "password": "kt#_gahr!@aGERDXA"}],
         "virtualMachineConfiguration": {"imageReference": {"publisher": "Canonical", "offer": "UbuntuServer", "sku": "18.04-LTS"}, "nodeAgentSKUId": "batch.node.ubuntu 18.04"}}});
     let d = definition(&body.to_string()).unwrap();
-    let plan = Plan::new(&d, &[stopped], &[], "2024-07-01.20.0");
+    let plan = Plan::new(&d, &[stopped], &[], repool::batch::ApiVersion::V2024_07_01);
     assert_eq!(plan.pools[0].action, Action::Unchanged, "{plan}");
     assert!(!serde_json::to_string(&plan).unwrap().contains("kt#_gahr"));
 }
@@ -245,7 +245,7 @@ fn an_enum_known_from_the_newer_model_binds_the_older_one() {
     let mut body: serde_json::Value = serde_json::from_str(repool::definition::EXAMPLE).unwrap();
     body["p-render"]["virtualMachineConfiguration"]["containerConfiguration"]["type"] = "docker".into();
     let d = Definition::from_text("d.json", &body.to_string(), false, &BTreeMap::new()).unwrap();
-    for version in ["2024-07-01.20.0", "2025-06-01"] {
+    for version in [repool::batch::ApiVersion::V2024_07_01, repool::batch::ApiVersion::V2025_06_01] {
         let shown = d.validate(version).unwrap_err().to_string();
         assert!(
             shown.contains("virtualMachineConfiguration.containerConfiguration.type")

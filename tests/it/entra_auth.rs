@@ -204,8 +204,14 @@ async fn list_with(credential: Credential) -> usize {
     )
     .await
     .unwrap();
-    let client =
-        BatchClient::new(&sim.url, "2025-06-01", credential, &HttpSettings::default(), RetryPolicy::default()).unwrap();
+    let client = BatchClient::new(
+        &sim.url,
+        repool::batch::ApiVersion::V2025_06_01,
+        credential,
+        &HttpSettings::default(),
+        RetryPolicy::default(),
+    )
+    .unwrap();
     client.list_pools(Some("id"), None, None).await.unwrap().len()
 }
 
@@ -247,8 +253,14 @@ async fn a_certificate_the_endpoint_does_not_know_is_refused_clearly() {
     let sim =
         sim::start(SimOptions { speed: 0.0, allow_bearer: true, ..Default::default() }, "127.0.0.1:0").await.unwrap();
     let credential = credential(&certificate_settings(&pem, None), &endpoint).unwrap();
-    let client =
-        BatchClient::new(&sim.url, "2025-06-01", credential, &HttpSettings::default(), RetryPolicy::default()).unwrap();
+    let client = BatchClient::new(
+        &sim.url,
+        repool::batch::ApiVersion::V2025_06_01,
+        credential,
+        &HttpSettings::default(),
+        RetryPolicy::default(),
+    )
+    .unwrap();
     let err = client.list_pools(None, None, None).await.unwrap_err();
     assert!(err.to_string().contains("sign-in with client-certificate failed"), "{err}");
     assert!(

@@ -121,12 +121,12 @@ proptest! {
             }
             let live = client.list_pools(None, None, None).await.unwrap();
             let chosen: Vec<_> = live.iter().collect();
-            let exported = repool::definition::export::export(&chosen, "2025-06-01").unwrap();
+            let exported = repool::definition::export::export(&chosen, repool::batch::ApiVersion::V2025_06_01).unwrap();
             (exported.text, live)
         });
         let definition = Definition::from_text("exported.json", &text, false, &BTreeMap::new()).unwrap();
-        definition.validate("2025-06-01").unwrap();
-        let plan = Plan::new(&definition, &live, &[], "2025-06-01");
+        definition.validate(repool::batch::ApiVersion::V2025_06_01).unwrap();
+        let plan = Plan::new(&definition, &live, &[], repool::batch::ApiVersion::V2025_06_01);
         prop_assert_eq!(plan.pools.len(), bodies.len());
         prop_assert!(plan.pools.iter().all(|p| p.action == Action::Unchanged), "{}\n{}", plan, text);
     }

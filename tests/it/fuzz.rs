@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
-const API_VERSIONS: [&str; 2] = ["2024-07-01.20.0", "2025-06-01"];
+const API_VERSIONS: [repool::batch::ApiVersion; 2] =
+    [repool::batch::ApiVersion::V2024_07_01, repool::batch::ApiVersion::V2025_06_01];
 
 fn corpus(prefix: &str) -> Vec<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-corpus");

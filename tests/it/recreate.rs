@@ -56,7 +56,12 @@ impl Harness {
     }
 
     fn workspace(&self, policy: RecreatePolicy) -> Workspace {
-        Workspace::new(self.client.clone(), "2024-07-01.20.0", policy, self.dir.path().to_path_buf())
+        Workspace::new(
+            self.client.clone(),
+            repool::batch::ApiVersion::V2024_07_01,
+            policy,
+            self.dir.path().to_path_buf(),
+        )
     }
 
     fn journal_path(&self, run: &str) -> std::path::PathBuf {
@@ -102,7 +107,7 @@ impl Harness {
 
     async fn matches_definition(&self, id: &str) -> bool {
         let live = self.client.list_pools(None, None, None).await.unwrap();
-        let plan = Plan::new(&self.definition, &live, &[id.to_string()], "2024-07-01.20.0");
+        let plan = Plan::new(&self.definition, &live, &[id.to_string()], repool::batch::ApiVersion::V2024_07_01);
         plan.pools[0].action == Action::Unchanged
     }
 }

@@ -79,7 +79,7 @@ async fn sigkill_at_random_instants_then_resume_never_loses_a_pool() {
             assert_eq!(matches.len(), 1, "{context}: {id} exists exactly once");
             assert!(matches[0].is_steady(), "{context}: {id} is steady");
         }
-        let plan = Plan::new(&definition, &live, &[], "2024-07-01.20.0");
+        let plan = Plan::new(&definition, &live, &[], repool::batch::ApiVersion::V2024_07_01);
         assert!(
             plan.pools.iter().all(|p| p.action == Action::Unchanged),
             "{context}: pools match the definition:\n{plan}"
@@ -203,7 +203,8 @@ async fn fifty_pools_under_faults_finish_or_say_why_and_lose_nothing() {
         parallel: 50,
         ..Default::default()
     };
-    let workspace = Workspace::new(client.clone(), "2024-07-01.20.0", policy, dir.path().to_path_buf());
+    let workspace =
+        Workspace::new(client.clone(), repool::batch::ApiVersion::V2024_07_01, policy, dir.path().to_path_buf());
     let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
     let run = workspace.start(&definition, &ids, repool::recreate::run::Intent::Recreate).await.unwrap();
     let bodies = run.bodies(Some(&definition), None).unwrap();

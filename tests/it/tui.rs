@@ -48,7 +48,7 @@ async fn demo_app(readonly: bool) -> (App, repool::sim::RunningSim) {
         ..Default::default()
     };
     let definition = Arc::new(Definition::from_text("pools.example.json", EXAMPLE, false, &BTreeMap::new()).unwrap());
-    let mut app = App::new(identity, KeyMap::default(), Some(definition), "2024-07-01.20.0");
+    let mut app = App::new(identity, KeyMap::default(), Some(definition), repool::batch::ApiVersion::V2024_07_01);
     let now = sim.state.clock.lock().unwrap().timestamp(0.0);
     app.update(Action::Tick(now));
     app.update(Action::Refreshed(Ok(pools)));

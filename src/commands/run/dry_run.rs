@@ -54,7 +54,7 @@ impl DryRun {
         ids: &[String],
         strategies: &BTreeMap<String, Strategy>,
         policy: &RecreatePolicy,
-        api_version: &str,
+        api_version: crate::batch::ApiVersion,
     ) -> DryRun {
         let drain = json!({
             "targetDedicatedNodes": 0,

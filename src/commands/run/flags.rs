@@ -14,15 +14,14 @@ pub(super) fn apply_run_flags(settings: &mut Settings, args: &RecreateArgs) -> R
         settings.policy.parallel = parallel;
     }
     apply_drain_policy(settings, args.on_drain_timeout.as_deref())?;
-    if let Some(healthy) = &args.healthy {
-        settings.policy.healthy = healthy.parse().map_err(|e: String| BadInput::new(format!("--healthy: {e}")))?;
+    if let Some(healthy) = policy_flag("--healthy", args.healthy.as_deref())? {
+        settings.policy.healthy = healthy;
     }
     if let Some(canary) = args.canary {
         settings.policy.canary = canary;
     }
-    if let Some(policy) = &args.on_unhealthy {
-        settings.policy.on_unhealthy =
-            policy.parse().map_err(|e: String| BadInput::new(format!("--on-unhealthy: {e}")))?;
+    if let Some(on_unhealthy) = policy_flag("--on-unhealthy", args.on_unhealthy.as_deref())? {
+        settings.policy.on_unhealthy = on_unhealthy;
     }
     if let Some(max) = args.max_unavailable {
         if max == 0 {
@@ -35,11 +34,15 @@ pub(super) fn apply_run_flags(settings: &mut Settings, args: &RecreateArgs) -> R
 }
 
 pub(super) fn apply_drain_policy(settings: &mut Settings, flag: Option<&str>) -> Result<(), BadInput> {
-    if let Some(policy) = flag {
-        settings.policy.on_drain_timeout =
-            policy.parse().map_err(|e: String| BadInput::new(format!("--on-drain-timeout: {e}")))?;
+    if let Some(on_timeout) = policy_flag("--on-drain-timeout", flag)? {
+        settings.policy.on_drain_timeout = on_timeout;
     }
     Ok(())
+}
+
+/// A policy flag's value, parsed; a bad one is refused naming the flag.
+fn policy_flag<T: std::str::FromStr<Err = String>>(name: &str, value: Option<&str>) -> Result<Option<T>, BadInput> {
+    value.map(|v| v.parse().map_err(|e: String| BadInput::new(format!("{name}: {e}")))).transpose()
 }
 
 pub(super) fn parse_until(flag: Option<&str>) -> Result<Option<Step>, BadInput> {

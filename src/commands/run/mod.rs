@@ -61,7 +61,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
     // Only the chosen pools' env() variables are needed.
     definition.require_env(ids.iter().map(String::as_str)).map_err(|e| BadInput::new(e.to_string()))?;
     let live = list_live(&workspace.client, &ids).await?;
-    let plan = Plan::new(&definition, &live, &ids, &settings.api_version);
+    let plan = Plan::new(&definition, &live, &ids, settings.api_version);
     crate::note!("{plan}");
     let unchanged: Vec<String> = (plan.pools.iter())
         .filter(|p| p.action == crate::definition::plan::Action::Unchanged)
@@ -100,23 +100,17 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
         ))
         .into());
     }
-    let kept: Vec<String> =
-        strategies.iter().filter(|(_, s)| **s != Strategy::Recreate).map(|(id, _)| id.clone()).collect();
+    let kept = crate::recreate::strategy::kept(&strategies);
     // Proof before anything changes: all problems at once; the run's start checks again.
     let findings = workspace.preflight_against(&definition, &ids, &live, &kept).await.map_err(BadInput)?;
     for warning in &findings.warnings {
         crate::noteln!("warning: {warning}");
     }
     if !findings.problems.is_empty() {
-        return Err(BadInput::new(format!(
-            "preflight found {} problem(s); nothing was changed:\n  {}",
-            findings.problems.len(),
-            findings.problems.join("\n  ")
-        ))
-        .into());
+        return Err(BadInput::new(findings.refusal("preflight")).into());
     }
     if args.dry_run {
-        let api = &settings.api_version;
+        let api = settings.api_version;
         let dry = DryRun::new(&definition, &plan, &live, &ids, &strategies, &settings.policy, api);
         if args.json {
             crate::outln!("{}", serde_json::to_string_pretty(&dry)?);

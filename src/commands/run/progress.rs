@@ -3,7 +3,6 @@
 use crate::recreate::engine::Progress;
 use crate::recreate::report::RunReport;
 use crate::recreate::snapshots::Snapshot;
-use crate::recreate::step::Step;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,7 +32,7 @@ pub(super) async fn print_progress(
                 match event {
                     Progress::StepStarted { pool, step } => {
                         crate::noteln!("{now} {pool:<20} {step} …");
-                        let waiting = matches!(step, Step::WaitSteady | Step::WaitDrained | Step::WaitGone | Step::WaitReady | Step::WaitHealthy);
+                        let waiting = step.is_wait();
                         current.insert(pool, Current { step: step.to_string(), since: Instant::now(), waiting });
                     }
                     Progress::StepFinished { pool, step, outcome, detail, elapsed } => {

@@ -27,8 +27,8 @@ impl Engine {
         };
         run.old_creation = run.old_creation.or(pool.creation_time);
         let definition = PoolDefinition { id: id.to_string(), body: desired.clone(), sealed: sealed.clone() };
-        let plan = plan_pool(&definition, &pool, &self.config.api_version);
-        let requests = update::requests(&plan, desired, &self.config.api_version);
+        let plan = plan_pool(&definition, &pool, self.config.api_version);
+        let requests = update::requests(&plan, desired, self.config.api_version);
         if requests.is_empty() {
             run.seen = Some(pool);
             return Ok(Outcome::Skipped("nothing to patch: the pool has these properties".into()));
@@ -56,8 +56,8 @@ impl Engine {
                 // A change that took effect but whose answer was lost is retried with the old
                 // ETag and refused (412): what the pool has now decides, not the answer.
                 let pool = self.live(id).await?.ok_or("the pool disappeared while it was patched")?;
-                let plan = plan_pool(&definition, &pool, &self.config.api_version);
-                if !update::requests(&plan, desired, &self.config.api_version).is_empty() {
+                let plan = plan_pool(&definition, &pool, self.config.api_version);
+                if !update::requests(&plan, desired, self.config.api_version).is_empty() {
                     return Err(match e.status() {
                         Some(412) => "changed by someone else meanwhile (ETag differs); not patched".into(),
                         _ => e.to_string(),
@@ -79,7 +79,7 @@ impl Engine {
         // With the service's defaults (a resize timeout of 15 minutes), so the pool ends as its
         // definition says and not with the drain's timeout.
         let mut desired = self.desired(id, back)?.0.as_object().cloned().unwrap_or_default();
-        crate::batch::defaults::apply(&mut desired, &self.config.api_version);
+        crate::batch::defaults::apply(&mut desired, self.config.api_version);
         let capacity = Capacity::of(&Value::Object(desired));
         for _ in 0..5 {
             let pool = match self.the_original(id, self.live(id).await?, run)? {

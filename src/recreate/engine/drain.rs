@@ -24,13 +24,13 @@ impl Engine {
             Ok(pool) => pool,
             Err(elsewhere) => return Ok(elsewhere),
         };
-        match pool.allocation_state.as_ref().map(|s| s.as_str()) {
-            Some("resizing") => {
+        match pool.allocation_state {
+            Some(AllocationState::Resizing) => {
                 self.client.stop_resize(id).await.map_err(|e| e.to_string())?;
                 self.snapshots.request_fast();
                 Ok(Outcome::Done("resize stopped".into()))
             }
-            Some("stopping") => Ok(Outcome::Skipped("already stopping".into())),
+            Some(AllocationState::Stopping) => Ok(Outcome::Skipped("already stopping".into())),
             _ => {
                 run.seen = Some(pool);
                 Ok(Outcome::Skipped("no resize in flight".into()))

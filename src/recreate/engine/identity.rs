@@ -87,7 +87,7 @@ impl Engine {
         let create = self.bodies.get(&id.to_lowercase()).ok_or_else(|| format!("no create body for '{id}'"))?;
         let definition =
             PoolDefinition { id: id.to_string(), body: create.clear.clone(), sealed: create.sealed.clone() };
-        let plan = plan_pool(&definition, pool, &self.config.api_version);
+        let plan = plan_pool(&definition, pool, self.config.api_version);
         match plan.action {
             Action::Unchanged | Action::UpdateInPlace => Ok(()),
             _ => Err(format!(

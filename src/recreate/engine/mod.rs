@@ -23,8 +23,8 @@ use super::snapshots::{Snapshots, WaitError};
 use super::step::Step;
 use super::strategy::Strategy;
 use super::update::{self, Capacity, Update};
-use crate::batch::models::{EnableAutoScaleRequest, NodeDeallocationOption, PoolState, ResizeRequest};
-use crate::batch::{BatchClient, BatchError, Pool};
+use crate::batch::models::{AllocationState, EnableAutoScaleRequest, NodeDeallocationOption, PoolState, ResizeRequest};
+use crate::batch::{ApiVersion, BatchClient, BatchError, Pool};
 use crate::definition::plan::{Action, Apply, plan_pool};
 use crate::definition::{PoolDefinition, sealed};
 use serde_json::Value;
@@ -48,7 +48,7 @@ pub enum Progress {
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     pub account: AccountId,
-    pub api_version: String,
+    pub api_version: ApiVersion,
     pub policy: RecreatePolicy,
     pub backup_dir: PathBuf,
     /// Pools of the run already between drain and healthy that this execution does not run.

@@ -9,7 +9,7 @@ pub mod text;
 use super::app::{App, Dialog, Screen, StepState};
 use super::keys::KeyAction;
 use super::theme::Theme;
-use crate::batch::Pool;
+use crate::batch::{AllocationState, Pool, PoolState};
 use crate::output::age;
 use crate::recreate::policy::{OnUnhealthy, RunChoices};
 use crate::recreate::report::PoolStatus;
@@ -137,15 +137,13 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     first.push((Span::raw(format!("│ every {}s ", id.refresh_secs)), false));
     first.push((Span::styled(format!("│ {}", id.endpoint), Style::new().fg(theme.dim)), false));
     let count = |f: &dyn Fn(&Pool) -> bool| app.pools.iter().filter(|p| f(p)).count();
-    let state = |name: &'static str| move |p: &Pool| p.state.as_ref().is_some_and(|s| s.as_str() == name);
-    let allocation =
-        |name: &'static str| move |p: &Pool| p.allocation_state.as_ref().is_some_and(|s| s.as_str() == name);
+    let allocation = |state: AllocationState| move |p: &Pool| p.allocation_state.as_ref() == Some(&state);
     let mut second = vec![(Span::raw(format!(" {} pools", app.pools.len())), true)];
     for (label, n, always) in [
         ("steady", count(&|p| p.is_steady()), true),
-        ("resizing", count(&allocation("resizing")), true),
-        ("stopping", count(&allocation("stopping")), false),
-        ("deleting", count(&state("deleting")), false),
+        ("resizing", count(&allocation(AllocationState::Resizing)), true),
+        ("stopping", count(&allocation(AllocationState::Stopping)), false),
+        ("deleting", count(&|p| p.state == Some(PoolState::Deleting)), false),
     ] {
         if always || n > 0 {
             second.push((Span::raw(format!(" · {label} {n}")), true));

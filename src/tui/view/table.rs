@@ -3,7 +3,7 @@
 use super::super::app::App;
 use super::super::columns::{self, Column, Placed};
 use super::super::theme::Theme;
-use crate::batch::Pool;
+use crate::batch::{AllocationState, Pool, PoolState};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -11,11 +11,11 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 
 fn allocation_color(pool: &Pool, theme: &Theme) -> Color {
-    if pool.state.as_ref().is_some_and(|s| s.as_str() == "deleting") {
+    if pool.state == Some(PoolState::Deleting) {
         return theme.bad;
     }
-    match pool.allocation_state.as_ref().map(|s| s.as_str()) {
-        Some("steady") => theme.ok,
+    match pool.allocation_state {
+        Some(AllocationState::Steady) => theme.ok,
         Some(_) => theme.warn,
         None => theme.dim,
     }

@@ -33,7 +33,8 @@ pub fn client_with(sim: &RunningSim, retry: RetryPolicy) -> BatchClient {
         ..Default::default()
     };
     let credential = Credential::from_settings(&auth, &HttpSettings::default()).expect("credential");
-    BatchClient::new(&sim.url, "2024-07-01.20.0", credential, &HttpSettings::default(), retry).expect("client")
+    BatchClient::new(&sim.url, repool::batch::ApiVersion::V2024_07_01, credential, &HttpSettings::default(), retry)
+        .expect("client")
 }
 
 pub fn pool_body(id: &str, dedicated: u32) -> serde_json::Value {
