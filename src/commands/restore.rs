@@ -49,7 +49,7 @@ pub async fn restore(
     secrets: &[String],
     yes: bool,
 ) -> color_eyre::Result<Exit> {
-    use crate::recreate::restore::{body_from_backup, set_path};
+    use crate::definition::add_body::{body_from_backup, set_path};
     let (file, named) = match from {
         RestoreFrom::File(file) => (file, None),
         RestoreFrom::Pool(id) => {

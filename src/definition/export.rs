@@ -7,7 +7,7 @@
 use crate::batch::ApiVersion;
 use crate::batch::Pool;
 use crate::batch::defaults;
-use crate::recreate::restore::{body_from_backup, set_path};
+use crate::definition::add_body::{body_from_backup, set_path};
 use serde_json::{Map, Value};
 
 /// An exported definition, and the environment variables it reads.

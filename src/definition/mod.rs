@@ -3,6 +3,7 @@
 //! object, plus `"id"`. Loading renders and parses; validation checks schema and Batch's rules;
 //! every problem is reported at once, with file, pool, JSON path and what to do.
 
+pub mod add_body;
 pub mod export;
 pub mod locate;
 pub mod plan;

@@ -10,7 +10,6 @@ pub mod policy;
 pub mod preflight;
 pub mod probe;
 pub mod report;
-pub mod restore;
 pub mod run;
 pub mod snapshots;
 pub mod step;

@@ -8,6 +8,12 @@
 //! created is refused before any step runs. Every pool belongs to at most one unfinished run, and
 //! at most one run acts on an account at a time.
 
+mod compare;
+mod execution;
+
+pub use compare::{BodyDifference, differences};
+pub use execution::Run;
+
 use super::account::AccountId;
 use super::backup::{self, BackupKind};
 use super::engine::{CreateBody, Engine, EngineConfig, PoolTarget, PreRun, Progress};
@@ -82,27 +88,6 @@ impl std::str::FromStr for BodySource {
             "journal" => Ok(BodySource::Journal),
             "definition" => Ok(BodySource::Definition),
             other => Err(format!("'{other}': use journal (what the run recorded) or definition (the file in use)")),
-        }
-    }
-}
-
-/// How the definition in use compares with what a run recorded for one of its pools.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BodyDifference {
-    Same,
-    /// The properties (JSON paths) that differ.
-    Differs(Vec<String>),
-    /// The definition in use has no such pool.
-    Missing,
-}
-
-impl BodyDifference {
-    /// "not in the definition in use", "vmSize, startTask differ"; None when the same.
-    pub fn describe(&self) -> Option<String> {
-        match self {
-            BodyDifference::Same => None,
-            BodyDifference::Missing => Some("not in the definition in use".into()),
-            BodyDifference::Differs(paths) => Some(format!("{} differ", paths.join(", "))),
         }
     }
 }
@@ -381,262 +366,6 @@ impl Workspace {
     }
 }
 
-/// A run being acted on: holds the account's lock until dropped.
-pub struct Run {
-    workspace: Workspace,
-    pub state: RunState,
-    journal: Journal,
-    _lock: RunLock,
-    /// What preflight found worth saying that does not stop the run (an image's end of life near).
-    pub warnings: Vec<String>,
-    /// With `--probe`: how the service judged each create body (pool id → verdict), for the
-    /// progress output and the report.
-    pub probes: BTreeMap<String, ProbeReport>,
-}
-
-impl Run {
-    pub fn id(&self) -> &str {
-        &self.state.run
-    }
-
-    /// Pools with work left (those of `only`, or all when it is empty), each where it resumes.
-    pub fn targets(&self, only: &[String], until: Until) -> Vec<PoolTarget> {
-        self.state
-            .pending()
-            .into_iter()
-            .filter(|(id, _)| only.is_empty() || only.iter().any(|o| o.eq_ignore_ascii_case(id)))
-            .map(|(id, start_at)| {
-                let pool = self.state.pool(&id);
-                let until = match until {
-                    Until::End => None,
-                    Until::After(step) => Some(step),
-                    Until::OneStep => Some(start_at),
-                };
-                PoolTarget { id, strategy: pool.strategy, start_at, until, etag: pool.etag, backup: pool.backup }
-            })
-            .collect()
-    }
-
-    /// The create body of every pool with work left. Where the definition in use differs from the
-    /// record, `source` must say which to use; a pool that cannot get a body is refused, so
-    /// nothing is ever deleted without one.
-    pub fn bodies(
-        &self,
-        definition: Option<&Definition>,
-        source: Option<BodySource>,
-    ) -> Result<BTreeMap<String, Value>, String> {
-        let differences = differences(&self.state, definition);
-        let changed: Vec<String> =
-            differences.iter().filter_map(|(id, d)| d.describe().map(|d| format!("  {id}: {d}"))).collect();
-        let source = match source {
-            Some(source) => source,
-            None if changed.is_empty() => BodySource::Journal,
-            None => {
-                return Err(format!(
-                    "the definition in use ({}) differs from what run {} recorded:\n{}\nChoose: --create-from journal \
-                     (create what was validated when the run started) or --create-from definition (the file in use); \
-                     nothing was changed",
-                    definition.map(|d| d.source.as_str()).unwrap_or("none"),
-                    self.id(),
-                    changed.join("\n")
-                ));
-            }
-        };
-        let mut bodies = BTreeMap::new();
-        let mut problems = Vec::new();
-        let mut strategies = Vec::new();
-        let unset = |id: &str| definition.map(|d| d.unset_env_of(id)).unwrap_or_default();
-        for (id, difference) in differences {
-            let current = definition.and_then(|d| d.pool(&id)).map(|p| &p.body);
-            let body = match source {
-                BodySource::Journal => {
-                    let recorded = &self.state.target(&id).expect("pending pools are targets").body;
-                    sealed::unseal(recorded, current).map_err(|missing| {
-                        missing.into_iter().map(|m| format!("  {id}: {m}")).collect::<Vec<_>>().join("\n")
-                    })
-                }
-                BodySource::Definition => match (difference, current) {
-                    (BodyDifference::Missing, _) | (_, None) => Err(format!(
-                        "  {id}: not in {}",
-                        definition.map(|d| d.source.as_str()).unwrap_or("any definition")
-                    )),
-                    (_, Some(_)) if !unset(&id).is_empty() => Err(format!(
-                        "  {id}: environment variable(s) {} not set (the definition in use reads them with env())",
-                        unset(&id).join(", ")
-                    )),
-                    (_, Some(body)) => Ok(body.clone()),
-                },
-            };
-            match body {
-                Ok(body) => {
-                    bodies.insert(id.to_lowercase(), body);
-                }
-                Err(problem) => {
-                    problems.push(problem);
-                    strategies.push(self.state.pool(&id).strategy);
-                }
-            }
-        }
-        if problems.is_empty() {
-            return Ok(bodies);
-        }
-        // Only a recreation deletes; a rebuild or an in-place change would patch with the body.
-        let lacks = if strategies.iter().all(|s| *s == Strategy::Recreate) {
-            "cannot create every pool it would delete"
-        } else if strategies.contains(&Strategy::Recreate) {
-            "cannot create or patch every pool it would change"
-        } else {
-            "lacks the definition to patch every pool it would change"
-        };
-        Err(format!("run {} {lacks}:\n{}\nNothing was changed.", self.id(), problems.join("\n")))
-    }
-
-    /// Preflight again before a run continues: the bodies it will create (recorded or from the
-    /// definition in use) against the account as it is now, for every pool not created yet. All
-    /// problems at once; the warnings when there are none (and the probes' verdicts in `probes`).
-    pub async fn prove(&mut self, bodies: &BTreeMap<String, Value>) -> Result<Vec<String>, String> {
-        let pools: Vec<crate::definition::PoolDefinition> = self
-            .state
-            .pending()
-            .into_iter()
-            .filter(|(_, at)| *at <= Step::Create)
-            .filter_map(|(id, _)| {
-                let body = bodies.get(&id.to_lowercase())?.clone();
-                let sealed = self.state.target(&id).map(|t| t.body.clone()).unwrap_or_else(|| body.clone());
-                Some(crate::definition::PoolDefinition { id, body, sealed })
-            })
-            .collect();
-        if pools.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<String> = pools.iter().map(|p| p.id.clone()).collect();
-        let kept = strategy::kept(ids.iter().map(|id| (id, self.state.pool(id).strategy)));
-        let definition = Definition {
-            source: format!("run {}", self.id()),
-            pools,
-            secrets: Vec::new(),
-            text: None,
-            unset_env: BTreeMap::new(),
-        };
-        let mut findings = self.workspace.preflight(&definition, &ids, &kept).await?;
-        let chosen: Vec<&crate::definition::PoolDefinition> =
-            definition.pools.iter().filter(|p| !kept.contains(&p.id)).collect();
-        self.probes = self.workspace.probe(&chosen, &mut findings).await;
-        if findings.problems.is_empty() {
-            Ok(findings.warnings)
-        } else {
-            Err(findings.refusal(&format!("preflight of run {}", self.id())))
-        }
-    }
-
-    /// Runs `targets` with their `bodies` (from `bodies()`, or a fresh run's definition) until each
-    /// ends, pauses at its `until`, or `cancel` fires. Consumes the run: the lock is released after.
-    pub async fn execute(
-        self,
-        targets: Vec<PoolTarget>,
-        bodies: BTreeMap<String, Value>,
-        progress: mpsc::UnboundedSender<Progress>,
-        cancel: CancellationToken,
-    ) -> RunReport {
-        let w = &self.workspace;
-        let mut policy = w.policy.clone();
-        // Canaries already recreated count; a step-through or `--until` has no canary (no pool
-        // goes all the way to healthy in it).
-        let recreated = (self.state.targets.iter())
-            .filter(|t| self.state.pool(&t.pool).status.is_some_and(PoolStatus::is_done))
-            .count();
-        let whole = targets.iter().all(|t| t.until.is_none());
-        policy.canary = if whole { policy.canary.saturating_sub(recreated) } else { 0 };
-        // Pools of this run left between drain and healthy by an earlier execution count too.
-        let unavailable = self
-            .state
-            .pending()
-            .into_iter()
-            .filter(|(id, at)| {
-                self.state.pool(id).strategy.is_unavailable(*at)
-                    && !targets.iter().any(|t| t.id.eq_ignore_ascii_case(id))
-            })
-            .count();
-        let config = EngineConfig {
-            account: w.account.clone(),
-            api_version: w.api_version,
-            policy,
-            backup_dir: w.backup_dir(),
-            unavailable,
-        };
-        let bodies = bodies
-            .into_iter()
-            .map(|(id, clear)| {
-                let target = self.state.target(&id);
-                let sealed = target.map(|t| t.body.clone()).unwrap_or_else(|| clear.clone());
-                let before = target.and_then(|t| t.backup.as_deref()).map(|b| pre_run(b, w.api_version));
-                (id, CreateBody { clear, sealed, before })
-            })
-            .collect();
-        let engine = Engine::new(w.client.clone(), Arc::new(bodies), config, w.snapshots.clone(), progress, cancel);
-        let mut report = engine.run(&self.state.run, self.journal.clone(), targets).await;
-        for pool in &mut report.pools {
-            pool.backup = self.state.target(&pool.id).and_then(|t| t.backup.clone());
-            pool.probe = self.probes.iter().find(|(id, _)| id.eq_ignore_ascii_case(&pool.id)).map(|(_, p)| p.clone());
-        }
-        if let Some(failure) = self.journal.failure() {
-            self.explain_journal_failure(failure, &mut report);
-        }
-        report
-    }
-
-    /// A journal that could not be written stops every pool; one stopped between delete and
-    /// create must say it is gone and how it comes back (the journal on disk says where it is).
-    fn explain_journal_failure(&self, failure: &std::io::Error, report: &mut RunReport) {
-        let Ok(on_disk) = journal::read(&self.journal.path) else { return };
-        let dir = self.workspace.data_dir.display();
-        let when = match failure.kind() {
-            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
-                format!("once {dir} has space again")
-            }
-            _ => format!("once {dir} can be written again"),
-        };
-        for pool in report.pools.iter_mut().filter(|p| !p.status.is_done()) {
-            if on_disk.pool(&pool.id).is_between_delete_and_create() {
-                let why = pool.error.take().unwrap_or_else(|| format!("cannot write the journal: {failure}"));
-                pool.error = Some(format!(
-                    "{why}. Pool '{}' is deleted and not yet recreated: {when}, `repool resume {}` recreates it",
-                    pool.id,
-                    self.id()
-                ));
-            }
-        }
-    }
-
-    /// Closes the run without touching its pools.
-    pub async fn abandon(self) -> std::io::Result<()> {
-        self.journal.append(Record::RunFinished { status: RunStatus::Abandoned }).await
-    }
-}
-
-/// A pre-run backup as the add body a rollback sends (or why it cannot), the original pool's
-/// creation time and capacity.
-fn pre_run(path: &str, api_version: ApiVersion) -> PreRun {
-    let backup: Result<Value, String> = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the backup {path}: {e}"))
-        .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("the backup {path} is not JSON: {e}")));
-    let created = backup.as_ref().ok().and_then(|b| b["creationTime"].as_str()?.parse().ok());
-    let capacity = backup.as_ref().ok().map(super::update::Capacity::of);
-    let body = backup.and_then(|backup| {
-        let (body, mut missing) = super::restore::body_from_backup(&backup, api_version)?;
-        let resolved = sealed::unseal(&body, None).map_err(|unresolved| missing.extend(unresolved));
-        match resolved {
-            Ok(body) if missing.is_empty() => Ok(body),
-            _ => Err(format!(
-                "the backup {path} lacks secrets the service never returns ({}); restore it by hand with \
-                 `repool restore --pool ID --secret PATH=ENV_VAR`",
-                missing.join(", ")
-            )),
-        }
-    });
-    PreRun { body, created, capacity }
-}
-
 /// "pool 'ID' is not in FILE (did you mean …?); …", worded for what the run would do.
 pub fn unknown_pool(definition: &Definition, id: &str, intent: Intent) -> String {
     let known: Vec<&str> = definition.pools.iter().map(|p| p.id.as_str()).collect();
@@ -645,26 +374,6 @@ pub fn unknown_pool(definition: &Definition, id: &str, intent: Intent) -> String
         Intent::Apply => "apply changes only pools the definition describes",
     };
     format!("pool '{id}' is not in {}{}; {only}", definition.source, crate::definition::schema::suggest(id, &known))
-}
-
-/// How `definition` compares with what a run recorded, for each pool with work left.
-pub fn differences(state: &RunState, definition: Option<&Definition>) -> Vec<(String, BodyDifference)> {
-    state
-        .pending()
-        .into_iter()
-        .map(|(id, _)| {
-            let recorded = state.target(&id).map(|t| &t.body);
-            let difference = match definition.and_then(|d| d.pool(&id)) {
-                None => BodyDifference::Missing,
-                Some(p) => {
-                    let mut paths = Vec::new();
-                    differing_paths(recorded, Some(&p.sealed), "", &mut paths);
-                    if paths.is_empty() { BodyDifference::Same } else { BodyDifference::Differs(paths) }
-                }
-            };
-            (id, difference)
-        })
-        .collect()
 }
 
 /// What a new run is for: `recreate` (always a new pool) or `apply` (the least disruptive way).
@@ -684,21 +393,4 @@ pub enum Until {
     After(Step),
     /// Each pool runs the one step it is at (the dashboard's step-through).
     OneStep,
-}
-
-/// JSON paths where `a` and `b` differ (at most a dozen, enough to say what changed).
-fn differing_paths(a: Option<&Value>, b: Option<&Value>, path: &str, out: &mut Vec<String>) {
-    if out.len() >= 12 || a == b {
-        return;
-    }
-    match (a, b) {
-        (Some(Value::Object(x)), Some(Value::Object(y))) => {
-            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-            for key in keys {
-                let at = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-                differing_paths(x.get(key), y.get(key), &at, out);
-            }
-        }
-        _ => out.push(if path.is_empty() { "the whole body".into() } else { path.to_string() }),
-    }
 }
