@@ -246,25 +246,8 @@ impl Engine {
             if self.cancel.is_cancelled() {
                 return (PoolStatus::Interrupted, Some(format!("stopped before {step}; `repool resume` continues")));
             }
-            // A pool enters the window before the drain's first change (waiting while it is full,
-            // untouched: autoscale stays on); one past the resize to 0 (resumed after the drain,
-            // deleted) is unavailable anyway.
-            if target.strategy.holds_window(step) && run.unavailable.is_none() {
-                let already = target.strategy.is_unavailable(step) && step != Step::ResizeToZero;
-                if !already && self.window.is_full() {
-                    let max = self.config.policy.max_unavailable.unwrap_or_default();
-                    let detail = format!("waiting: at most {max} pool(s) may be unavailable at once");
-                    let _ = self.progress.send(Progress::Waiting { pool: id.clone(), step, detail });
-                }
-                match self.window.enter(already, &self.cancel).await {
-                    Some(place) => run.unavailable = Some(place),
-                    None => {
-                        return (
-                            PoolStatus::Interrupted,
-                            Some(format!("stopped before {step}; `repool resume` continues")),
-                        );
-                    }
-                }
+            if !self.take_window_place(target, step, run).await {
+                return (PoolStatus::Interrupted, Some(format!("stopped before {step}; `repool resume` continues")));
             }
             let began = Instant::now();
             let started_at = jiff::Timestamp::now();
@@ -318,32 +301,8 @@ impl Engine {
                     return (status, Some(format!("{step}: {error}{not_rolled_back}")));
                 }
             };
-            let (etag, backup) = match step {
-                Step::WaitDrained | Step::Backup => {
-                    (run.etag.clone(), run.backup.clone().filter(|_| step == Step::Backup))
-                }
-                _ => (None, None),
-            };
-            let record =
-                Record::StepFinished { pool: id.clone(), step, outcome, detail: Some(detail.clone()), etag, backup };
-            if let Err(e) = journal.queue(record) {
+            if let Err(e) = Self::journal_finished(journal, id, step, outcome, &detail, next, run) {
                 return (PoolStatus::Failed, Some(format!("cannot write the journal: {e}")));
-            }
-            // A jump skips steps: journal them so a resume continues at the jump's target.
-            if let Some(to) = next {
-                let mut skipped = strategy.next(step);
-                while let Some(s) = skipped.filter(|s| *s < to) {
-                    let record = Record::StepFinished {
-                        pool: id.clone(),
-                        step: s,
-                        outcome: StepOutcome::Skipped,
-                        detail: None,
-                        etag: None,
-                        backup: None,
-                    };
-                    let _ = journal.queue(record);
-                    skipped = strategy.next(s);
-                }
             }
             report.steps.push(StepReport::new(step, started_at, elapsed, outcome.name(), Some(detail.clone())));
             let _ = self.progress.send(Progress::StepFinished {
@@ -354,17 +313,75 @@ impl Engine {
                 elapsed,
             });
             match next {
-                None if step.is_rollback() => {
-                    let why = run.rollback_reason.clone().unwrap_or_else(|| "a failed create or health gate".into());
-                    return (PoolStatus::RolledBack, Some(format!("rolled back to the pre-run backup after {why}")));
-                }
-                None if strategy == Strategy::Recreate => return (PoolStatus::Recreated, None),
-                None => return (PoolStatus::Updated, None),
-                Some(_) if target.until == Some(step) => {
-                    return (PoolStatus::Paused, Some(format!("paused after {step}; `repool resume` continues")));
-                }
-                Some(to) => step = to,
+                Some(to) if target.until != Some(step) => step = to,
+                _ => return Self::ended(target, step, next, run),
             }
+        }
+    }
+
+    /// Takes the pool's place in the `--max-unavailable` window when `step` needs one; false when
+    /// cancelled while waiting. A pool enters before the drain's first change (waiting while the
+    /// window is full, untouched: autoscale stays on); one past the resize to 0 (resumed after the
+    /// drain, deleted) is unavailable anyway and enters at once.
+    async fn take_window_place(&self, target: &PoolTarget, step: Step, run: &mut PoolRun) -> bool {
+        if !target.strategy.holds_window(step) || run.unavailable.is_some() {
+            return true;
+        }
+        let already = target.strategy.is_unavailable(step) && step != Step::ResizeToZero;
+        if !already && self.window.is_full() {
+            let max = self.config.policy.max_unavailable.unwrap_or_default();
+            let detail = format!("waiting: at most {max} pool(s) may be unavailable at once");
+            let _ = self.progress.send(Progress::Waiting { pool: target.id.clone(), step, detail });
+        }
+        run.unavailable = self.window.enter(already, &self.cancel).await;
+        run.unavailable.is_some()
+    }
+
+    /// Journals `step`'s end (with the drained ETag and the pre-delete backup where they belong),
+    /// and the steps a jump to `next` skips, so a resume continues at the jump's target.
+    fn journal_finished(
+        journal: &Journal,
+        id: &str,
+        step: Step,
+        outcome: StepOutcome,
+        detail: &str,
+        next: Option<Step>,
+        run: &PoolRun,
+    ) -> std::io::Result<()> {
+        let (etag, backup) = match step {
+            Step::WaitDrained | Step::Backup => (run.etag.clone(), run.backup.clone().filter(|_| step == Step::Backup)),
+            _ => (None, None),
+        };
+        let detail = Some(detail.to_string());
+        journal.queue(Record::StepFinished { pool: id.to_string(), step, outcome, detail, etag, backup })?;
+        if let Some(to) = next {
+            let mut skipped = run.strategy.next(step);
+            while let Some(s) = skipped.filter(|s| *s < to) {
+                let (pool, outcome) = (id.to_string(), StepOutcome::Skipped);
+                let _ = journal.queue(Record::StepFinished {
+                    pool,
+                    step: s,
+                    outcome,
+                    detail: None,
+                    etag: None,
+                    backup: None,
+                });
+                skipped = run.strategy.next(s);
+            }
+        }
+        Ok(())
+    }
+
+    /// How a pool ends after `step` (the last of its chain, or its `until`).
+    fn ended(target: &PoolTarget, step: Step, next: Option<Step>, run: &PoolRun) -> (PoolStatus, Option<String>) {
+        match next {
+            None if step.is_rollback() => {
+                let why = run.rollback_reason.clone().unwrap_or_else(|| "a failed create or health gate".into());
+                (PoolStatus::RolledBack, Some(format!("rolled back to the pre-run backup after {why}")))
+            }
+            None if target.strategy == Strategy::Recreate => (PoolStatus::Recreated, None),
+            None => (PoolStatus::Updated, None),
+            Some(_) => (PoolStatus::Paused, Some(format!("paused after {step}; `repool resume` continues"))),
         }
     }
 
