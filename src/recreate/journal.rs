@@ -322,6 +322,12 @@ impl RunState {
 }
 
 impl PoolState {
+    /// Whether this run has sent its create for the pool (its intent is journaled before the
+    /// call): only then can a pool under its id be the run's own.
+    pub fn create_sent(&self) -> bool {
+        self.in_flight == Some(Step::Create) || self.last_finished.is_some_and(|s| s >= Step::Create)
+    }
+
     /// Where a resumed run continues: the step in flight, else the one after the last finished.
     pub fn resume_at(&self) -> Option<Step> {
         match (self.in_flight, self.last_finished) {

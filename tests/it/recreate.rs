@@ -266,7 +266,7 @@ async fn someone_elses_pool_with_the_same_id_is_left_alone() {
     let resumed = h.resume(&first.run_id, policy(DrainTimeoutPolicy::Fail, 60)).await;
     assert_eq!(resumed.pools[0].status, PoolStatus::Failed);
     assert!(
-        resumed.pools[0].error.as_ref().unwrap().contains("differs from the definition"),
+        resumed.pools[0].error.as_ref().unwrap().contains("this run did not create"),
         "{:?}",
         resumed.pools[0].error
     );
@@ -581,4 +581,29 @@ async fn a_long_retry_after_is_named_not_hidden() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("429 TooManyRequests") && err.contains("asked to retry after 3600 s"), "{err}");
     assert!(!err.contains("autoscale") && !err.contains("already retried"), "{err}");
+}
+
+/// Paused before its create, the run meets a look-alike someone else created (the definition's
+/// body with other targets): it is not claimed as the run's own — no "recreated" short of the
+/// targets, and no rollback deletes it.
+#[tokio::test]
+async fn a_look_alike_someone_else_created_is_not_claimed() {
+    let h = Harness::new().await;
+    let rollback = RecreatePolicy {
+        on_unhealthy: repool::recreate::policy::OnUnhealthy::Rollback,
+        ..policy(DrainTimeoutPolicy::Fail, 60)
+    };
+    let first = h.run(&["p-ingest"], Some(Step::WaitGone), rollback.clone()).await;
+    assert_eq!(first.pools[0].status, PoolStatus::Paused, "{first:#?}");
+    let mut look_alike = h.definition.pool("p-ingest").unwrap().body.clone();
+    look_alike["targetDedicatedNodes"] = 1.into();
+    look_alike["targetLowPriorityNodes"] = 0.into();
+    h.client.add_pool(&look_alike).await.unwrap();
+    let theirs = h.client.get_pool("p-ingest", None).await.unwrap().creation_time;
+    let resumed = h.resume(&first.run_id, rollback).await;
+    assert_eq!(resumed.pools[0].status, PoolStatus::Failed, "{resumed:#?}");
+    let error = resumed.pools[0].error.clone().unwrap();
+    assert!(error.contains("this run did not create") && error.contains("left alone"), "{error}");
+    assert_eq!(h.client.get_pool("p-ingest", None).await.unwrap().creation_time, theirs, "theirs, untouched");
+    assert_eq!(h.sim.stats().pools_created, 1, "only theirs");
 }

@@ -84,6 +84,13 @@ impl Engine {
         if run.created || run.new_creation.is_some() {
             return Ok(());
         }
+        if !run.create_sent {
+            return Err(format!(
+                "a pool '{id}' (created {}) exists that this run did not create (it had not yet sent a create that \
+                 could have made it); someone else created it — left alone",
+                pool.creation_time.map(|t| t.to_string()).unwrap_or_default()
+            ));
+        }
         let create = self.bodies.get(&id.to_lowercase()).ok_or_else(|| format!("no create body for '{id}'"))?;
         let definition =
             PoolDefinition { id: id.to_string(), body: create.clear.clone(), sealed: create.sealed.clone() };

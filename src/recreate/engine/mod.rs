@@ -66,6 +66,8 @@ pub struct PoolTarget {
     pub until: Option<Step>,
     pub etag: Option<String>,
     pub backup: Option<String>,
+    /// An earlier execution of the run sent the pool's create (the journal says so).
+    pub create_sent: bool,
 }
 
 /// The body a pool is created from, and the same with its secrets as references (which also
@@ -127,6 +129,9 @@ struct PoolRun {
     strategy: Strategy,
     /// This execution's create was accepted (201): the new pool is ours.
     created: bool,
+    /// This run has sent the pool's create (now or in an earlier execution): until then no pool
+    /// under its id can be the run's own.
+    create_sent: bool,
     /// A pool this run did not create stands under the id: never rolled back (deleted).
     foreign: bool,
     /// The health gate's figures: the pool's target, nodes allocated, nodes healthy.
@@ -225,6 +230,7 @@ impl Engine {
             etag: target.etag.clone(),
             backup: target.backup.clone(),
             strategy: target.strategy,
+            create_sent: target.create_sent,
             ..Default::default()
         };
         let mut report = PoolReport::new(&id);

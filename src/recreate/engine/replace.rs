@@ -79,6 +79,9 @@ impl Engine {
             if error.code() != Some("PoolExists") && !unanswered {
                 return Err(error.to_string());
             }
+            // A create that may have taken effect makes a pool under the id possibly ours; one that
+            // met PoolExists before this run ever sent a create cannot be.
+            run.create_sent |= unanswered;
             match self.live(id).await? {
                 Some(pool) if pool.state == Some(PoolState::Deleting) => {
                     self.wait(id, Step::Create, remaining, |p| p.is_none()).await?;

@@ -34,7 +34,16 @@ impl Run {
                     Until::After(step) => Some(step),
                     Until::OneStep => Some(start_at),
                 };
-                PoolTarget { id, strategy: pool.strategy, start_at, until, etag: pool.etag, backup: pool.backup }
+                let create_sent = pool.create_sent();
+                PoolTarget {
+                    id,
+                    strategy: pool.strategy,
+                    start_at,
+                    until,
+                    etag: pool.etag,
+                    backup: pool.backup,
+                    create_sent,
+                }
             })
             .collect()
     }
