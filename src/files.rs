@@ -28,6 +28,25 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Creates `dir` below `root` (privately, as `private_dir`), refusing when a folder between them
+/// is a symbolic link: a link planted in the data directory must not carry backups or journals
+/// elsewhere. `root` itself (the data directory, as configured) may be a link.
+pub fn private_dir_below(root: &Path, dir: &Path) -> std::io::Result<()> {
+    if let Ok(rest) = dir.strip_prefix(root) {
+        let mut at = root.to_path_buf();
+        for part in rest.components() {
+            at.push(part);
+            if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(std::io::Error::other(format!(
+                    "{} is a symbolic link: repool writes nothing through a link in its data directory; remove it",
+                    at.display()
+                )));
+            }
+        }
+    }
+    private_dir(dir)
+}
+
 /// Options that create a file readable by the user only and never open one through a symlink
 /// (add `.write`, `.append` …): for the files repool keeps in its data directory.
 pub fn private_options() -> OpenOptions {

@@ -30,6 +30,7 @@ pub fn save(
     let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.3fZ").to_string();
     let path = folder.join(format!("{stamp}-{}.json", kind.suffix()));
     let text = serde_json::to_string_pretty(body).map_err(std::io::Error::other)?;
+    crate::files::private_dir_below(dir.parent().unwrap_or(dir), &folder)?;
     crate::files::write_atomic(&path, text.as_bytes())?;
     Ok(path)
 }

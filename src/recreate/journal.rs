@@ -110,7 +110,7 @@ impl Journal {
     /// Creates (or reopens for resume) `dir/<run>.jsonl`. A torn last line (a crash mid-write) is
     /// terminated first, so the next record starts on a line of its own.
     pub fn open(dir: &Path, run: &str) -> std::io::Result<Journal> {
-        crate::files::private_dir(dir)?;
+        crate::files::private_dir_below(dir.parent().unwrap_or(dir), dir)?;
         let path = dir.join(format!("{run}.jsonl"));
         let mut file = crate::files::private_options().read(true).append(true).open(&path)?;
         if file.seek(SeekFrom::End(0))? > 0 {
@@ -292,13 +292,15 @@ impl RunState {
             let lines: Vec<String> = self.unreadable.iter().map(usize::to_string).collect();
             let consequence = if self.holds_unknown_pools() {
                 format!(
-                    "its run-started record is lost, so which account and pools run {} holds is unknown and no new                      run starts until it is dealt with (`repool runs` shows the pools it names; restore any that is                      missing with `repool restore --pool ID`, then `repool abandon {}`)",
+                    "its run-started record is lost, so which account and pools run {} holds is unknown and no new \
+                     run starts until it is dealt with (`repool runs` shows the pools it names; restore any that is \
+                     missing with `repool restore --pool ID`, then `repool abandon {}`)",
                     self.run, self.run
                 )
-            } else if !self.has_start() {
-                "nothing else was recorded: the run never started".to_string()
             } else if self.is_closed() {
                 "the run is closed".to_string()
+            } else if !self.has_start() {
+                "nothing else was recorded: the run never started".to_string()
             } else {
                 format!(
                     "what they recorded is unknown, so every pool of run {} not yet done stays held by it",

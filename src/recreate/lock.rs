@@ -14,7 +14,8 @@ pub struct RunLock {
 impl RunLock {
     /// Takes the lock or says which run holds it.
     pub fn acquire(dir: &Path, account: &AccountId, run: &str) -> Result<RunLock, String> {
-        crate::files::private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        crate::files::private_dir_below(dir.parent().unwrap_or(dir), dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let path = dir.join(format!("{}.lock", account.file_name()));
         let mut file = crate::files::private_options()
             .truncate(false)

@@ -164,20 +164,7 @@ impl Ctx<'_> {
 
     /// Draws the allocation-failure fault: (code, message) that will land in resizeErrors.
     fn alloc_failure(&mut self) -> Option<(String, String)> {
-        let World { faults, rng, .. } = &mut *self.world;
-        faults.alloc_failure.hit(rng, "allocation").then(|| {
-            if rng.bool() {
-                (
-                    "AccountCoreQuotaReached".to_string(),
-                    "The specified account has reached VM core quota for the target VM size.".to_string(),
-                )
-            } else {
-                (
-                    "AllocationFailed".to_string(),
-                    "Desired number of dedicated nodes could not be allocated due to an internal error.".to_string(),
-                )
-            }
-        })
+        self.world.draw_alloc_failure()
     }
 
     fn delete_pool(mut self, id: &str) -> Handled {

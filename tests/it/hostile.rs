@@ -513,6 +513,17 @@ async fn planted_links_are_never_followed_and_shared_directories_keep_their_mode
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot write the probe ledger"), "{err}");
     intact();
+    std::fs::remove_file(dir.path().join(format!("probes/{account}.jsonl"))).unwrap();
+    // A folder link planted in the data directory carries no backup elsewhere.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::create_dir_all(dir.path().join("backups")).unwrap();
+    symlink(&elsewhere, dir.path().join(format!("backups/{account}"))).unwrap();
+    let (code, _, err) = recreate(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is a symbolic link"), "{err}");
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "nothing written through the link");
+    std::fs::remove_file(dir.path().join(format!("backups/{account}"))).unwrap();
     assert_eq!(common::mutating_calls(&sim), before, "refused before any change");
     let today = dir.path().join(format!("logs/repool.log.{}", jiff::Timestamp::now().strftime("%Y-%m-%d")));
     let _ = std::fs::remove_file(&today);

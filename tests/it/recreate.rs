@@ -475,6 +475,14 @@ async fn a_pool_short_of_its_targets_is_a_failed_pool() {
     assert_eq!(pool["target"].as_u64(), Some(4), "{report:#}");
     assert!(pool["current"].as_u64().unwrap() < 4, "{report:#}");
     assert!(pool["error"].as_str().unwrap().contains("short of capacity"), "{report:#}");
+    // An autoscaled pool: short of what its formula asked.
+    sim.set_faults(Faults::parse("alloc@allocation=1").unwrap());
+    let (code, report, err) = run_json(dir.path(), &key, &["recreate", "--pool", "p-render"]);
+    sim.set_faults(Faults::default());
+    assert_eq!(code, 1, "{err}");
+    let pool = &report["pools"][0];
+    assert!(pool["current"].as_u64() < pool["target"].as_u64(), "{report:#}");
+    assert!(pool["error"].as_str().unwrap().contains("short of capacity"), "{report:#}");
 }
 
 /// Under the default settings the drain's resize carries the drain's timeout, so tasks longer

@@ -446,3 +446,32 @@ async fn runs_says_what_is_resumable_and_abandon_warns_from_the_live_pools() {
     let abandoned = runs.as_array().unwrap().iter().find(|r| r["runId"] == deleted.as_str()).unwrap();
     assert_eq!((&abandoned["state"], &abandoned["resumable"]), (&"abandoned".into(), &false.into()), "{runs:#}");
 }
+
+/// `restore --pool` after a newer run's first line was garbled: the pool comes back as that newer
+/// run found it (its pre-run backup, on disk though no readable journal names it), not as an
+/// older run found it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_after_a_damaged_newer_run_takes_that_runs_backup() {
+    let (sim, dir, key) = setup().await;
+    let (code, _, err) = repool(dir.path(), &key, &["recreate", "--pool", "p-ingest", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = repool(dir.path(), &key, &["recreate", "--pool", "p-ingest", "--yes", "--until", "delete"]);
+    assert_eq!(code, 0, "{err}");
+    let (journal, _) = newest_journal(dir.path());
+    let mut bytes = std::fs::read(&journal).unwrap();
+    bytes[0] = 0xff;
+    bytes[1] = 0xfe;
+    std::fs::write(&journal, bytes).unwrap();
+    common::wait_until("the deleted pool is gone", || sim.with_world(|w, _| w.find("p-ingest").is_none()));
+    let newest = std::fs::read_dir(dir.path().join("backups"))
+        .unwrap()
+        .flatten()
+        .flat_map(|account| std::fs::read_dir(account.path().join("p-ingest")).unwrap().flatten())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with("-pre-run.json"))
+        .max()
+        .unwrap();
+    let (code, _, err) = repool(dir.path(), &key, &["restore", "--pool", "p-ingest", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&newest.display().to_string()), "the newer run's backup: {}\n{err}", newest.display());
+}

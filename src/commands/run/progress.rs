@@ -38,6 +38,11 @@ pub(super) async fn print_progress(
                     Progress::StepFinished { pool, step, outcome, detail, elapsed } => {
                         crate::noteln!("{now} {pool:<20} {step} {} ({:.1}s){}", outcome.name(), elapsed.as_secs_f64(), detail.map(|d| format!(": {d}")).unwrap_or_default());
                     }
+                    // What a wait is about, when it says more than "waiting" (the service's
+                    // Retry-After, the health gate's count, a window that is full, a rollback).
+                    Progress::Waiting { pool, step, detail } if detail != "waiting" => {
+                        crate::noteln!("{now} {pool:<20} {step}: {}", crate::output::escape(&detail));
+                    }
                     Progress::Waiting { .. } => {}
                     Progress::PoolFinished { pool, status, error } => {
                         crate::noteln!("{now} {pool:<20} {}{}", status.name().to_uppercase(), error.map(|e| format!(": {e}")).unwrap_or_default());

@@ -72,7 +72,7 @@ impl Engine {
                 return Err("autoscale was turned on again by someone else; stopped before draining".into());
             }
             if pool.target_nodes() == 0 && (pool.current_nodes() == 0 || !pool.is_steady()) {
-                return Ok(Outcome::Skipped("targets already 0".into()));
+                return Ok(Outcome::Skipped("targets already 0 (a resize to 0 is under way or done)".into()));
             }
             match self.client.resize_pool(id, &resize).await {
                 Ok(()) => {
@@ -129,12 +129,16 @@ impl Engine {
                         Some(capacity) => format!(" (before the run: {})", capacity.describe()),
                         None => String::new(),
                     };
+                    // Our deadline, or the service's own end of the resize (its timeout, an error)?
+                    let why = match pool.is_steady() {
+                        true => "the service ended the resize to 0 before the nodes left".to_string(),
+                        false => format!("draining did not finish in {} s", policy.drain_timeout.as_secs()),
+                    };
                     return Err(format!(
-                        "draining did not finish in {} s: {stuck}. The pool was NOT deleted and is left at 0 \
+                        "{why}: {stuck}. The pool was NOT deleted and is left at 0 \
                          targets{had}: `repool resume --on-drain-timeout wait` keeps draining, `--on-drain-timeout \
                          force` deletes it anyway (running tasks are requeued); to give it its nodes back instead, \
-                         resize it or enable its autoscale again (az batch pool resize / autoscale enable)",
-                        policy.drain_timeout.as_secs()
+                         resize it or enable its autoscale again (az batch pool resize / autoscale enable)"
                     ));
                 }
                 DrainTimeoutPolicy::Force => {

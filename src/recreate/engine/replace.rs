@@ -25,10 +25,10 @@ impl Engine {
         // A delete that took effect but whose answer was lost is retried with the old ETag and
         // refused (412), or not answered at all: whether the pool is going decides.
         match self.live(id).await? {
-            None => Ok(Outcome::Done(format!("gone (the answer to the delete was lost: {error})"))),
+            None => Ok(Outcome::Done(format!("gone (the answer to our delete was lost; {})", retried(&error)))),
             Some(pool) if pool.state == Some(PoolState::Deleting) => {
                 self.snapshots.request_fast();
-                Ok(Outcome::Done(format!("being deleted (the answer to the delete was lost: {error})")))
+                Ok(Outcome::Done(format!("being deleted (the answer to our delete was lost; {})", retried(&error))))
             }
             Some(_) if error.status() == Some(412) => {
                 Err("changed by someone else since the backup (ETag differs); not deleted".into())
@@ -172,6 +172,16 @@ impl Engine {
             _ = self.cancel.cancelled() => Err("cancelled".into()),
             _ = tokio::time::sleep(after) => Ok(()),
         }
+    }
+}
+
+/// What the retry of a change whose answer was lost met, in a few words (the full error, whose
+/// advice is about someone else's change, goes to the log).
+fn retried(error: &BatchError) -> String {
+    tracing::info!("a change's answer was lost; its retry met: {error}");
+    match (error.status(), error.code()) {
+        (Some(status), Some(code)) => format!("its retry met {status} {code}, our own change"),
+        _ => "no answer came back".into(),
     }
 }
 

@@ -227,6 +227,14 @@ impl Run {
             }
             _ => format!("once {dir} can be written again"),
         };
+        for pool in report.pools.iter_mut().filter(|p| p.status.is_done()) {
+            pool.warnings.push(format!(
+                "the journal could not record that this pool is done ({failure}): `repool runs` shows run {} \
+                 unfinished; {when}, `repool resume {}` checks it again and closes the run",
+                self.id(),
+                self.id()
+            ));
+        }
         for pool in report.pools.iter_mut().filter(|p| !p.status.is_done()) {
             if on_disk.pool(&pool.id).is_between_delete_and_create() {
                 let why = pool.error.take().unwrap_or_else(|| format!("cannot write the journal: {failure}"));

@@ -186,7 +186,8 @@ impl Workspace {
     /// What is damaged or edited in this account's journals, one line each (for every command
     /// that reads runs to say before it acts).
     pub fn journal_warnings(&self) -> Vec<String> {
-        self.runs().iter().flat_map(RunState::warnings).collect()
+        // A closed run's damage holds nothing: `repool runs` still names it, other commands do not.
+        self.runs().iter().filter(|r| !r.is_closed()).flat_map(RunState::warnings).collect()
     }
 
     /// Runs of this account with work left, newest first.
@@ -348,21 +349,32 @@ impl Workspace {
     /// ("run ID"). When no readable journal names one (a journal's first line damaged), the newest
     /// pre-run backup filed under the pool.
     pub fn pre_run_backup(&self, pool: &str) -> Option<(String, PathBuf)> {
-        let journaled = self.runs().into_iter().find_map(|run| {
+        let runs = self.runs();
+        let journaled = runs.iter().find_map(|run| {
             let touched = run.per_pool.keys().any(|p| p.eq_ignore_ascii_case(pool));
             let backup = run.target(pool)?.backup.clone().filter(|_| touched)?;
             Some((format!("run {}", run.run), PathBuf::from(backup)))
         });
-        journaled.or_else(|| {
-            let folder = backup::folder(&self.backup_dir(), &self.account.file_name(), pool);
-            let newest = std::fs::read_dir(&folder)
-                .ok()?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().ends_with("-pre-run.json"))
-                .max()?;
-            Some(("the newest run that backed it up (no readable journal names it)".to_string(), newest))
-        })
+        let folder = backup::folder(&self.backup_dir(), &self.account.file_name(), pool);
+        let newest_on_disk = std::fs::read_dir(&folder)
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with("-pre-run.json"))
+            .max();
+        // A run whose run-started record is unreadable names no backup, yet may be the newest that
+        // touched the pool: then the newest pre-run backup on disk (names sort by time) is its.
+        let damaged = runs.iter().any(|r| !r.has_start() && r.per_pool.keys().any(|p| p.eq_ignore_ascii_case(pool)));
+        let unnamed = "the newest run that backed it up (no readable journal names it)".to_string();
+        match (journaled, newest_on_disk) {
+            (Some((_, named)), Some(newest)) if damaged && newest.file_name() > named.file_name() => {
+                Some((unnamed, newest))
+            }
+            (Some(journaled), _) => Some(journaled),
+            (None, newest) => newest.map(|newest| (unnamed, newest)),
+        }
     }
 }
 

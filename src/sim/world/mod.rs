@@ -232,29 +232,51 @@ impl World {
     }
 
     /// Evaluates the pool's formula at `at`, records the run and resizes to its targets.
+    /// Draws the allocation-failure fault for one growing resize (a create, a resize, an
+    /// autoscale evaluation): (code, message) that will land in resizeErrors.
+    pub fn draw_alloc_failure(&mut self) -> Option<(String, String)> {
+        let World { faults, rng, .. } = self;
+        faults.alloc_failure.hit(rng, "allocation").then(|| {
+            if rng.bool() {
+                (
+                    "AccountCoreQuotaReached".to_string(),
+                    "The specified account has reached VM core quota for the target VM size.".to_string(),
+                )
+            } else {
+                (
+                    "AllocationFailed".to_string(),
+                    "Desired number of dedicated nodes could not be allocated due to an internal error.".to_string(),
+                )
+            }
+        })
+    }
+
     pub fn evaluate_and_apply_autoscale(&mut self, key: &str, at: f64, clock: &crate::sim::clock::SimClock) {
         let timings = self.timings.clone();
-        let pool = self.pools.get_mut(key).expect("known pool");
+        let pool = self.pools.get(key).expect("known pool");
         let formula = pool.wire.auto_scale_formula.clone().unwrap_or_default();
+        let current = (pool.wire.target_dedicated_nodes.unwrap_or(0), pool.wire.target_low_priority_nodes.unwrap_or(0));
+        let run = formula::evaluate(&formula);
+        // A formula that asks for more nodes meets allocation failures like any growing resize.
+        let grows = run.targets.is_some_and(|t| t.0 + t.1 > current.0 + current.1);
+        let failure = if grows { self.draw_alloc_failure() } else { None };
+        let pool = self.pools.get_mut(key).expect("known pool");
         let interval = pool.wire.auto_scale_evaluation_interval.map(|d| d.as_std().as_secs_f64()).unwrap_or(900.0);
         pool.next_autoscale_eval = Some(at + interval);
-        let run = formula::evaluate(&formula);
         pool.wire.auto_scale_run = Some(AutoScaleRun {
             timestamp: clock.timestamp(at),
             results: run.results.clone(),
             error: run.error.clone(),
         });
-        if let Some(targets) = run.targets {
-            let current =
-                (pool.wire.target_dedicated_nodes.unwrap_or(0), pool.wire.target_low_priority_nodes.unwrap_or(0));
-            if targets != current {
-                let dealloc = run.deallocation.unwrap_or(NodeDeallocationOption::Requeue);
-                let timeout = pool.wire.resize_timeout.map(|d| d.as_std().as_secs_f64()).unwrap_or(900.0);
-                let mut rng = std::mem::replace(&mut self.rng, fastrand::Rng::new());
-                let killed = pool.start_resize(targets, dealloc, at, timeout, None, &timings, &mut rng, clock);
-                self.rng = rng;
-                self.stats.tasks_killed_by_resize += killed;
-            }
+        if let Some(targets) = run.targets
+            && targets != current
+        {
+            let dealloc = run.deallocation.unwrap_or(NodeDeallocationOption::Requeue);
+            let timeout = pool.wire.resize_timeout.map(|d| d.as_std().as_secs_f64()).unwrap_or(900.0);
+            let mut rng = std::mem::replace(&mut self.rng, fastrand::Rng::new());
+            let killed = pool.start_resize(targets, dealloc, at, timeout, failure, &timings, &mut rng, clock);
+            self.rng = rng;
+            self.stats.tasks_killed_by_resize += killed;
         }
     }
 }
