@@ -62,7 +62,7 @@ pub(super) async fn print_progress(
                         let nodes = snapshot
                             .get(id)
                             .map(|p| format!(", {} node(s) left, {}", p.current_nodes(), p.allocation_state.as_ref().map(|s| s.as_str()).unwrap_or("?")))
-                            .unwrap_or_else(|| ", not in the account".into());
+                            .unwrap_or_else(|| ", not in the last pool list".into());
                         format!("{id}: {} for {}s{nodes}", c.step, c.since.elapsed().as_secs())
                     })
                     .collect();
