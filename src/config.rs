@@ -213,6 +213,10 @@ impl Settings {
         Self::resolve(paths, config_found, file, flags)
     }
 
+    #[allow(
+        clippy::too_many_lines,
+        reason = "every setting's precedence (flag, profile, environment, file) decided in one place, top to bottom"
+    )]
     fn resolve(paths: Paths, config_found: bool, mut file: FileConfig, flags: &GlobalArgs) -> Result<Self, BadInput> {
         let shown = paths.config_file.display().to_string();
         let profile = match (&flags.account, &file.account) {

@@ -38,16 +38,16 @@ impl fmt::Display for Source {
 }
 
 /// A value and where it came from.
-pub type Sourced<T> = Option<(T, Source)>;
+pub(super) type Sourced<T> = Option<(T, Source)>;
 
 /// Tags `value` with `source`.
-pub fn from<T>(value: Option<T>, source: Source) -> Sourced<T> {
+pub(super) fn from<T>(value: Option<T>, source: Source) -> Sourced<T> {
     value.map(|v| (v, source))
 }
 
 /// What one place (flags, environment, a profile) says about the account.
 #[derive(Clone, Debug, Default)]
-pub struct Named {
+pub(super) struct Named {
     pub url: Sourced<String>,
     pub name: Sourced<String>,
     pub key: Sourced<Secret>,
@@ -55,7 +55,7 @@ pub struct Named {
 
 /// The account chosen, each part with its source; what was set aside is said in `warnings`.
 #[derive(Clone, Debug, Default)]
-pub struct Account {
+pub(super) struct Account {
     pub endpoint: Sourced<String>,
     pub name: Sourced<String>,
     pub key: Sourced<Secret>,
@@ -66,7 +66,7 @@ pub struct Account {
 /// Chooses the account from the flags, the environment and the profile (if any).
 /// `profile_from_flag`: the profile was named with --account, so it beats the environment, and
 /// a --account-url beside it is taken as that profile's (the operator paired them).
-pub fn choose(flags: Named, env: Named, profile: Option<Named>, profile_from_flag: bool) -> Account {
+pub(super) fn choose(flags: Named, env: Named, profile: Option<Named>, profile_from_flag: bool) -> Account {
     let profile = profile.unwrap_or_default();
     let order: [(&Named, bool); 3] = if profile_from_flag {
         [(&flags, false), (&profile, true), (&env, false)]

@@ -6,7 +6,7 @@ use serde_json::Value;
 const MAX_FORMULA: usize = 8192;
 
 /// (path, message) for every rule `body` breaks.
-pub fn check(body: &Value) -> Vec<(String, String)> {
+pub(super) fn check(body: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut fail = |path: &str, message: &str| out.push((path.to_string(), message.to_string()));
     let id = body["id"].as_str().unwrap_or_default();
@@ -77,7 +77,7 @@ pub fn check(body: &Value) -> Vec<(String, String)> {
 }
 
 /// Ids that differ only by case are the same pool to Batch.
-pub fn duplicate_ids<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<String> {
+pub(super) fn duplicate_ids<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut seen: std::collections::BTreeMap<String, &str> = Default::default();
     let mut out = Vec::new();
     for id in ids {

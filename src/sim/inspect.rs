@@ -8,7 +8,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::json;
 
-pub fn handle(state: &SimState, method: &Method, path: &str, query: &str) -> Response {
+pub(super) fn handle(state: &SimState, method: &Method, path: &str, query: &str) -> Response {
     let param = |name: &str| {
         url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
     };

@@ -31,6 +31,51 @@ mod runs;
 
 pub use runs::{abandon, runs};
 
+/// The pools `--pool` (each once, as the definition spells it) or `--all` name.
+fn chosen_pools(definition: &Definition, args: &RecreateArgs, intent: Intent) -> Result<Vec<String>, BadInput> {
+    if args.all {
+        return Ok(definition.pools.iter().map(|p| p.id.clone()).collect());
+    }
+    let mut ids: Vec<String> = Vec::new();
+    for id in &args.pools {
+        let pool = definition
+            .pool(id)
+            .ok_or_else(|| BadInput::new(crate::recreate::run::unknown_pool(definition, id, intent)))?;
+        if !ids.contains(&pool.id) {
+            ids.push(pool.id.clone());
+        }
+    }
+    Ok(ids)
+}
+
+/// `apply`: how each chosen pool changes and why.
+fn say_how_each_pool_changes(plan: &Plan, ids: &[String]) {
+    crate::noteln!("How each pool changes:");
+    for pool in plan.pools.iter().filter(|p| ids.contains(&p.id)) {
+        let choice = Strategy::choose(pool);
+        let strategy = choice.strategy.unwrap_or(Strategy::InPlace);
+        crate::noteln!("  {}: {} ({})", pool.id, strategy.name(), choice.why);
+    }
+}
+
+/// The confirmation's question: what happens to which pools.
+fn question(intent: Intent, ids: &[String], strategies: &BTreeMap<String, Strategy>, unchanged: usize) -> String {
+    let note = match unchanged {
+        0 => String::new(),
+        n => format!(" ({n} of them match the definition already; --changed leaves those out)"),
+    };
+    match intent {
+        Intent::Recreate => format!("Recreate {} pool(s): {}{note}?", ids.len(), ids.join(", ")),
+        Intent::Apply => {
+            let each: Vec<String> = ids
+                .iter()
+                .map(|id| format!("{id} ({})", strategies.get(id).copied().unwrap_or_default().name()))
+                .collect();
+            format!("Apply the definition to {} pool(s): {}?", ids.len(), each.join(", "))
+        }
+    }
+}
+
 /// `recreate` (always new pools) and `apply` (each pool the least disruptive way its plan allows).
 pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -> color_eyre::Result<Exit> {
     let mut settings = settings.clone();
@@ -44,20 +89,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
     let definition = load_definition(&settings)?;
     let mut workspace = workspace(&settings)?;
     workspace.preflight.accept_loss = args.accept_loss.clone();
-    let ids: Vec<String> = if args.all {
-        definition.pools.iter().map(|p| p.id.clone()).collect()
-    } else {
-        let mut ids: Vec<String> = Vec::new();
-        for id in &args.pools {
-            let pool = definition
-                .pool(id)
-                .ok_or_else(|| BadInput::new(crate::recreate::run::unknown_pool(&definition, id, intent)))?;
-            if !ids.contains(&pool.id) {
-                ids.push(pool.id.clone());
-            }
-        }
-        ids
-    };
+    let ids = chosen_pools(&definition, &args, intent)?;
     // Only the chosen pools' env() variables are needed.
     definition.require_env(ids.iter().map(String::as_str)).map_err(|e| BadInput::new(e.to_string()))?;
     let live = list_live(&workspace.client, &ids).await?;
@@ -81,12 +113,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
     let strategies: BTreeMap<String, Strategy> =
         Strategy::for_plan(&plan, intent).into_iter().filter(|(id, _)| ids.contains(id)).collect();
     if intent == Intent::Apply {
-        crate::noteln!("How each pool changes:");
-        for pool in plan.pools.iter().filter(|p| ids.contains(&p.id)) {
-            let choice = Strategy::choose(pool);
-            let strategy = choice.strategy.unwrap_or(Strategy::InPlace);
-            crate::noteln!("  {}: {} ({})", pool.id, strategy.name(), choice.why);
-        }
+        say_how_each_pool_changes(&plan, &ids);
     }
     // A pause after a step a pool's chain lacks would never come: say so instead of running on.
     if let Some(step) = until
@@ -120,21 +147,7 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
         return Ok(Exit::Done);
     }
     refuse_if_readonly(&settings)?;
-    let note = match unchanged_chosen {
-        0 => String::new(),
-        n => format!(" ({n} of them match the definition already; --changed leaves those out)"),
-    };
-    let question = match intent {
-        Intent::Recreate => format!("Recreate {} pool(s): {}{note}?", ids.len(), ids.join(", ")),
-        Intent::Apply => {
-            let each: Vec<String> = ids
-                .iter()
-                .map(|id| format!("{id} ({})", strategies.get(id).copied().unwrap_or_default().name()))
-                .collect();
-            format!("Apply the definition to {} pool(s): {}?", ids.len(), each.join(", "))
-        }
-    };
-    confirm(args.yes, &question).await?;
+    confirm(args.yes, &question(intent, &ids, &strategies, unchanged_chosen)).await?;
     warn_about_journals(&workspace);
     // From the run's start on, a signal stops it in order (journaled) instead of where it stands.
     let signals = crate::signals::claim();

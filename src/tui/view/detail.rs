@@ -13,7 +13,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, id: &str, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App, id: &str, theme: &Theme) {
     let lines = match app.detail_tab {
         DetailTab::Summary => summary(app, id, theme),
         DetailTab::Plan => plan(app, id, theme),

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 /// The account's unfinished runs: each pool, where it stopped, where it resumes.
-pub fn runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub(super) fn runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut lines: Vec<Line> = Vec::new();
     if app.runs.is_empty() {
         lines.push(Line::from("no unfinished runs for this account"));
@@ -46,7 +46,7 @@ pub fn runs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 /// The activity log, newest at the bottom, scrolled up by `log.scroll` entries. Each entry is
 /// wrapped whole under its time: a refusal reads to its last problem.
-pub fn log(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
+pub(super) fn log(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let capacity = area.height.saturating_sub(2) as usize;
     app.page_rows = capacity.max(1);
     let shown = app.log.shown();
@@ -85,7 +85,7 @@ pub fn log(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     );
 }
 
-pub fn accounts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub(super) fn accounts(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut lines: Vec<Line> = Vec::new();
     if app.accounts.is_empty() {
         lines.push(Line::from("config.toml has no [accounts.NAME] sections: add one per account to switch here"));

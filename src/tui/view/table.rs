@@ -40,7 +40,7 @@ fn color(app: &App, column: Column, pool: &Pool, theme: &Theme) -> Style {
     }
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let rows = app.rows();
     let height = area.height.saturating_sub(3) as usize;
     app.page_rows = height.max(1);

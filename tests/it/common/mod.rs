@@ -6,15 +6,15 @@ use repool::secret::Secret;
 use repool::sim::{self, RunningSim, SimOptions};
 use std::time::Duration;
 
-pub mod terminal;
+pub(crate) mod terminal;
 
 /// A simulator whose clock only moves when the test calls `advance`.
-pub async fn frozen_sim(seed: Option<&str>) -> RunningSim {
+pub(crate) async fn frozen_sim(seed: Option<&str>) -> RunningSim {
     let options = SimOptions { speed: 0.0, seed: seed.map(String::from), ..Default::default() };
     sim::start(options, "127.0.0.1:0").await.expect("simulator starts")
 }
 
-pub fn client_for(sim: &RunningSim) -> BatchClient {
+pub(crate) fn client_for(sim: &RunningSim) -> BatchClient {
     client_with(
         sim,
         RetryPolicy {
@@ -25,7 +25,7 @@ pub fn client_for(sim: &RunningSim) -> BatchClient {
     )
 }
 
-pub fn client_with(sim: &RunningSim, retry: RetryPolicy) -> BatchClient {
+pub(crate) fn client_with(sim: &RunningSim, retry: RetryPolicy) -> BatchClient {
     let auth = AuthSettings {
         method: AuthMethod::SharedKey,
         account_name: sim.account().to_string(),
@@ -37,7 +37,7 @@ pub fn client_with(sim: &RunningSim, retry: RetryPolicy) -> BatchClient {
         .expect("client")
 }
 
-pub fn pool_body(id: &str, dedicated: u32) -> serde_json::Value {
+pub(crate) fn pool_body(id: &str, dedicated: u32) -> serde_json::Value {
     serde_json::json!({
         "id": id,
         "vmSize": "STANDARD_D2S_V3",
@@ -51,7 +51,7 @@ pub fn pool_body(id: &str, dedicated: u32) -> serde_json::Value {
 
 /// The demo account at 3000× in-process, and a config dir (XDG_CONFIG_HOME) pointing the binary
 /// at it with the example definition and quick polling.
-pub async fn fast_demo_with_config() -> (RunningSim, tempfile::TempDir) {
+pub(crate) async fn fast_demo_with_config() -> (RunningSim, tempfile::TempDir) {
     let options = SimOptions { speed: 3000.0, seed: Some("demo".into()), ..Default::default() };
     let sim = sim::start(options, "127.0.0.1:0").await.expect("simulator starts");
     let dir = tempfile::tempdir().unwrap();
@@ -69,7 +69,7 @@ pub async fn fast_demo_with_config() -> (RunningSim, tempfile::TempDir) {
 
 /// Every node of pool `id` starts a task now, so draining it takes a whole task length (the
 /// demo's p-ingest: 25 minutes), whenever the resize lands.
-pub fn tasks_just_began(sim: &RunningSim, id: &str) {
+pub(crate) fn tasks_just_began(sim: &RunningSim, id: &str) {
     sim.with_world(|world, now| {
         for node in &mut world.find_mut(id).expect("a seeded pool").nodes {
             node.ready_at = now;
@@ -78,12 +78,12 @@ pub fn tasks_just_began(sim: &RunningSim, id: &str) {
 }
 
 /// Requests that may change the account (anything but GET and HEAD).
-pub fn mutating_calls(sim: &RunningSim) -> u64 {
+pub(crate) fn mutating_calls(sim: &RunningSim) -> u64 {
     sim.stats().requests.iter().filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD")).map(|(_, n)| n).sum()
 }
 
 /// The repool binary with a clean environment, its data and config in `dir`.
-pub fn repool_command(dir: &std::path::Path) -> std::process::Command {
+pub(crate) fn repool_command(dir: &std::path::Path) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_repool"));
     for var in INHERITED_SETTINGS {
         command.env_remove(var);
@@ -93,7 +93,7 @@ pub fn repool_command(dir: &std::path::Path) -> std::process::Command {
 }
 
 /// Settings a developer's environment may hold that must not reach the binary under test.
-pub const INHERITED_SETTINGS: [&str; 10] = [
+pub(crate) const INHERITED_SETTINGS: [&str; 10] = [
     "AZURE_BATCH_ENDPOINT",
     "AZURE_BATCH_ACCOUNT",
     "AZURE_BATCH_ACCESS_KEY",
@@ -107,12 +107,12 @@ pub const INHERITED_SETTINGS: [&str; 10] = [
 ];
 
 /// Sets the simulator's speed from now on (0 freezes it: waits then never end by themselves).
-pub fn set_speed(sim: &RunningSim, speed: f64) {
+pub(crate) fn set_speed(sim: &RunningSim, speed: f64) {
     sim.state.clock.lock().unwrap().set_speed(speed);
 }
 
 /// Every journal line in `dir/journal`, all runs.
-pub fn journal_text(dir: &std::path::Path) -> String {
+pub(crate) fn journal_text(dir: &std::path::Path) -> String {
     repool::recreate::journal::list(&dir.join("journal"))
         .iter()
         .map(|p| std::fs::read_to_string(p).unwrap_or_default())
@@ -121,7 +121,7 @@ pub fn journal_text(dir: &std::path::Path) -> String {
 }
 
 /// Waits (bounded) until `condition` holds, checking every few milliseconds.
-pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !condition() {
         assert!(std::time::Instant::now() < deadline, "{what} never happened");
@@ -130,13 +130,13 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 }
 
 /// The binary's exit code, stdout and stderr.
-pub fn output(command: &mut std::process::Command) -> (i32, String, String) {
+pub(crate) fn output(command: &mut std::process::Command) -> (i32, String, String) {
     let std::process::Output { status, stdout, stderr } = command.output().unwrap();
     (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into(), String::from_utf8_lossy(&stderr).into())
 }
 
 /// A pool's identity in the account: (creationTime, eTag), None when it does not exist.
-pub fn pool_identity(sim: &RunningSim, id: &str) -> Option<(String, String)> {
+pub(crate) fn pool_identity(sim: &RunningSim, id: &str) -> Option<(String, String)> {
     sim.with_world(|world, _| {
         world.find(id).map(|p| {
             (p.wire.creation_time.map(|t| t.to_string()).unwrap_or_default(), p.wire.e_tag.clone().unwrap_or_default())
@@ -145,7 +145,7 @@ pub fn pool_identity(sim: &RunningSim, id: &str) -> Option<(String, String)> {
 }
 
 /// Lines in every journal under `dir`.
-pub fn journal_lines(dir: &std::path::Path) -> usize {
+pub(crate) fn journal_lines(dir: &std::path::Path) -> usize {
     repool::recreate::journal::list(&dir.join("journal"))
         .iter()
         .map(|p| std::fs::read_to_string(p).unwrap_or_default().lines().count())
@@ -154,7 +154,7 @@ pub fn journal_lines(dir: &std::path::Path) -> usize {
 
 /// Once `dir`'s journals reach `line` lines (and `extra` later, to land inside calls and waits
 /// too), SIGKILLs `child` if it still runs; true when it was killed.
-pub async fn kill_at_journal_line(
+pub(crate) async fn kill_at_journal_line(
     child: &mut std::process::Child,
     dir: &std::path::Path,
     line: usize,
@@ -176,18 +176,18 @@ pub async fn kill_at_journal_line(
 }
 
 /// A number from the environment (trials, seeds, sizes of the bounded random tests), else `default`.
-pub fn env_number(name: &str, default: u64) -> u64 {
+pub(crate) fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// A small tmpfs mounted on a temporary directory (root only), unmounted when dropped: a disk
 /// that fills up or turns read-only on demand. None, with the reason printed, where it cannot be.
-pub struct Tmpfs {
+pub(crate) struct Tmpfs {
     dir: tempfile::TempDir,
 }
 
 impl Tmpfs {
-    pub fn mount(size: &str) -> Option<Tmpfs> {
+    pub(crate) fn mount(size: &str) -> Option<Tmpfs> {
         let dir = tempfile::tempdir().unwrap();
         let mounted = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
@@ -202,11 +202,11 @@ impl Tmpfs {
         Some(Tmpfs { dir })
     }
 
-    pub fn path(&self) -> &std::path::Path {
+    pub(crate) fn path(&self) -> &std::path::Path {
         self.dir.path()
     }
 
-    pub fn read_only(&self) {
+    pub(crate) fn read_only(&self) {
         let status = std::process::Command::new("mount").args(["-o", "remount,ro"]).arg(self.path()).status();
         assert!(status.unwrap().success(), "remount read-only");
     }

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub struct Terminal {
+pub(crate) struct Terminal {
     parser: Arc<Mutex<vt100::Parser>>,
     screens: Arc<Mutex<Vec<String>>>,
     keys: Box<dyn Write + Send>,
@@ -16,7 +16,7 @@ pub struct Terminal {
 }
 
 /// What was left when the program ended.
-pub struct Ended {
+pub(crate) struct Ended {
     pub success: bool,
     /// The exit code; None when a signal ended the program.
     pub code: Option<u32>,
@@ -29,12 +29,17 @@ pub struct Ended {
 
 impl Terminal {
     /// Starts `repool ARGS` on a 40×160 terminal with its data and config in `dir`.
-    pub fn repool(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+    pub(crate) fn repool(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         Self::repool_sized(dir, args, env, (40, 160))
     }
 
     /// `repool` on a terminal of `rows`×`cols`.
-    pub fn repool_sized(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)], (rows, cols): (u16, u16)) -> Self {
+    pub(crate) fn repool_sized(
+        dir: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        (rows, cols): (u16, u16),
+    ) -> Self {
         let pty = native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
         let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_repool"));
         command.args(args);
@@ -73,16 +78,16 @@ impl Terminal {
         Terminal { parser, screens, keys, child, master: pty.master, pump }
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.parser.lock().unwrap().screen().contents()
     }
 
-    pub fn on_alternate_screen(&self) -> bool {
+    pub(crate) fn on_alternate_screen(&self) -> bool {
         self.parser.lock().unwrap().screen().alternate_screen()
     }
 
     /// Waits (bounded) until the screen shows `needle`.
-    pub fn wait_for(&self, needle: &str) {
+    pub(crate) fn wait_for(&self, needle: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !self.text().contains(needle) {
             assert!(Instant::now() < deadline, "'{needle}' never appeared; screen:\n{}", self.text());
@@ -91,7 +96,7 @@ impl Terminal {
     }
 
     /// Waits (bounded) until the screen no longer shows `needle`.
-    pub fn wait_without(&self, needle: &str) {
+    pub(crate) fn wait_without(&self, needle: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while self.text().contains(needle) {
             assert!(Instant::now() < deadline, "'{needle}' never went away; screen:\n{}", self.text());
@@ -99,20 +104,20 @@ impl Terminal {
         }
     }
 
-    pub fn send(&mut self, keys: &str) {
+    pub(crate) fn send(&mut self, keys: &str) {
         self.keys.write_all(keys.as_bytes()).unwrap();
         self.keys.flush().unwrap();
     }
 
     /// Marks the selected pool and recreates it through the typed confirmation, until it is done.
-    pub fn mark_and_recreate(&mut self, id: &str) {
+    pub(crate) fn mark_and_recreate(&mut self, id: &str) {
         self.mark_and_start(id);
         // The run's summary line, not the banner's "deleted, not yet recreated".
         self.wait_for(&format!("{id} recreated"));
     }
 
     /// Marks the selected pool and starts its recreation through the typed confirmation.
-    pub fn mark_and_start(&mut self, id: &str) {
+    pub(crate) fn mark_and_start(&mut self, id: &str) {
         self.send(" ");
         self.wait_for("marked 1");
         self.send("R");
@@ -121,19 +126,19 @@ impl Terminal {
     }
 
     /// SIGKILL, as a crash or `kill -9` would end it: no clean-up runs.
-    pub fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         self.signal("KILL");
         let _ = self.child.wait();
     }
 
     /// Sends the program the signal `name` (TERM, HUP, INT…), as `kill -s` would.
-    pub fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let pid = self.child.process_id().expect("a running child").to_string();
         assert!(std::process::Command::new("kill").args(["-s", name, &pid]).status().unwrap().success());
     }
 
     /// Waits (bounded) for the program to exit and the output to drain.
-    pub fn end(mut self) -> Ended {
+    pub(crate) fn end(mut self) -> Ended {
         let deadline = Instant::now() + Duration::from_secs(60);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
