@@ -194,11 +194,12 @@ pub struct RunState {
     /// The last run-finished record; a later step record means the run was resumed since.
     pub finished: Option<RunStatus>,
     /// Keyed by the pool id as the run's targets spell it.
-    pub per_pool: BTreeMap<String, PoolState>,
+    pub per_pool: BTreeMap<String, PoolProgress>,
 }
 
+/// Where one pool of a run stands, as its journal says (not the service's `batch::PoolState`).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct PoolState {
+pub struct PoolProgress {
     /// Its target's strategy: which chain its steps follow.
     pub strategy: Strategy,
     pub last_finished: Option<Step>,
@@ -216,7 +217,7 @@ impl RunState {
         self.targets.iter().find(|t| t.pool.eq_ignore_ascii_case(id))
     }
 
-    pub fn pool(&self, id: &str) -> PoolState {
+    pub fn pool(&self, id: &str) -> PoolProgress {
         let target = self.target(id);
         let key = target.map_or(id, |t| t.pool.as_str());
         let mut state = self.per_pool.get(key).cloned().unwrap_or_default();
@@ -323,7 +324,7 @@ impl RunState {
     }
 }
 
-impl PoolState {
+impl PoolProgress {
     /// Whether this run has sent its create for the pool (its intent is journaled before the
     /// call): only then can a pool under its id be the run's own.
     pub fn create_sent(&self) -> bool {
@@ -485,7 +486,7 @@ mod tests {
 
     #[test]
     fn a_rollback_has_its_own_window_between_delete_and_create() {
-        let at = |in_flight, last_finished| PoolState { in_flight, last_finished, ..Default::default() };
+        let at = |in_flight, last_finished| PoolProgress { in_flight, last_finished, ..Default::default() };
         assert!(!at(Some(Step::WaitHealthy), Some(Step::WaitReady)).is_between_delete_and_create());
         assert!(at(Some(Step::RollbackDelete), Some(Step::WaitReady)).is_between_delete_and_create());
         assert!(at(None, Some(Step::RollbackWaitGone)).is_between_delete_and_create());

@@ -1,4 +1,4 @@
-//! The steps of one pool's recreation, in order (docs/ARCHITECTURE.md, "Recreation of one pool").
+//! The steps a run takes on a pool and the chains they form (recreate, rebuild, in place, rollbacks).
 
 use crate::named::named_enum;
 
@@ -45,7 +45,8 @@ enum Does {
 }
 
 impl Step {
-    pub const ALL: [Step; 11] = [
+    /// The recreation: a new pool in the old one's place (docs/ARCHITECTURE.md, "Recreation of one pool").
+    pub const RECREATE: [Step; 11] = [
         Step::DisableAutoscale,
         Step::StopResize,
         Step::WaitSteady,
@@ -147,7 +148,7 @@ impl Step {
             "steady" => Some(Step::WaitSteady),
             _ => None,
         };
-        let steps = || Step::ALL.into_iter().chain([Step::Patch, Step::Scale]);
+        let steps = || Step::RECREATE.into_iter().chain([Step::Patch, Step::Scale]);
         alias.or_else(|| steps().find(|s| s.name() == t)).ok_or_else(|| {
             let names: Vec<&str> = steps().map(|s| s.name()).collect();
             format!("'{text}' is not a step; steps: {}", names.join(", "))

@@ -47,7 +47,7 @@ impl Strategy {
 
     pub fn chain(self) -> &'static [Step] {
         match self {
-            Strategy::Recreate => &Step::ALL,
+            Strategy::Recreate => &Step::RECREATE,
             Strategy::Rebuild => &Step::REBUILD,
             Strategy::InPlace => &Step::IN_PLACE,
         }
