@@ -1,8 +1,14 @@
 //! The activity log: Batch calls and engine events, newest last. The poller's repeated list
 //! calls fold into one line with a count, so a quiet account does not push the events that
-//! matter off the screen; the view scrolls and filters it.
+//! matter off the screen; the view scrolls and filters it. The log screen's keys are here too.
 
+use super::app::{App, Screen};
 use super::filter::TextFilter;
+use super::keys::KeyAction;
+use super::messages::Command;
+use super::table::edit_filter;
+use crate::batch::ApiEvent;
+use crossterm::event::KeyCode;
 use std::collections::VecDeque;
 
 const LINES: usize = 500;
@@ -56,6 +62,70 @@ impl Activity {
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut LogLine> {
         self.lines.iter_mut()
+    }
+}
+
+impl App {
+    /// A line in the activity log, and in the log file: refusals and failures are read there whole.
+    pub fn log(&mut self, text: impl Into<String>, error: bool) {
+        let text = text.into();
+        if error {
+            tracing::warn!("dashboard: {text}");
+        } else {
+            tracing::info!("dashboard: {text}");
+        }
+        self.log.push(self.now, text, error, None);
+    }
+
+    /// A Batch call the client made: a line of its own (refresh reads fold), and the account's
+    /// clock from its `Date`.
+    pub(super) fn on_api_event(&mut self, event: ApiEvent) {
+        // Dates have whole seconds: a change under two is the rounding, not the clock.
+        if let Some(date) = event.date {
+            let skew = date.duration_since(self.now);
+            if (skew - self.skew).abs() >= jiff::SignedDuration::from_secs(2) {
+                self.skew = skew;
+            }
+        }
+        let status = event.status.map(|s| s.to_string()).unwrap_or_else(|| "—".into());
+        let error = event.status.is_none_or(|s| s >= 400);
+        let retry = if event.attempt > 1 { format!(" (attempt {})", event.attempt) } else { String::new() };
+        let detail = event.error.map(|e| format!(" {e}")).unwrap_or_default();
+        let path = event.path.split('?').next().unwrap_or(&event.path);
+        // The refresh cycle's successful reads fold into one line per kind of call.
+        let fold = (event.method == "GET" && !error && event.attempt == 1)
+            .then(|| format!("{} {path} {status}", event.method));
+        let text = format!("{} {} {status} {}ms{retry}{detail}", event.method, event.path, event.elapsed.as_millis());
+        self.log.push(self.now, text, error, fold);
+    }
+
+    pub(super) fn on_log_key(&mut self, action: KeyAction) -> Vec<Command> {
+        let page = self.page_rows.max(1);
+        let last = self.log.shown().len().saturating_sub(1);
+        match action {
+            // Scrolling counts up from the newest line.
+            KeyAction::Up => self.log.scroll = (self.log.scroll + 1).min(last),
+            KeyAction::Down => self.log.scroll = self.log.scroll.saturating_sub(1),
+            KeyAction::PageUp => self.log.scroll = (self.log.scroll + page).min(last),
+            KeyAction::PageDown => self.log.scroll = self.log.scroll.saturating_sub(page),
+            KeyAction::Top => self.log.scroll = last,
+            KeyAction::Bottom => self.log.scroll = 0,
+            KeyAction::Filter => self.log.filter_editing = true,
+            KeyAction::ErrorsOnly => {
+                self.log.errors_only = !self.log.errors_only;
+                self.log.scroll = 0;
+            }
+            KeyAction::Back if !self.log.filter.is_empty() => self.log.filter.clear(),
+            KeyAction::Back => self.screen = Screen::Table,
+            _ => self.say("log: / filters (regex, ! inverts), e errors only, j/k scroll, esc returns"),
+        }
+        vec![]
+    }
+
+    /// A key while the log's `/` filter is typed.
+    pub(super) fn on_log_filter_key(&mut self, key: KeyCode) {
+        self.log.filter_editing = edit_filter(&mut self.log.filter, key);
+        self.log.scroll = 0;
     }
 }
 

@@ -2,12 +2,18 @@
 //! engine's progress all arrive as `Action`s on one channel. The UI never waits on the network,
 //! and draws only when something changed or a visible clock ticked.
 
+mod accounts;
 mod activity;
 pub mod app;
 pub mod columns;
+mod command_line;
+mod details;
 pub mod filter;
 pub mod keys;
+mod messages;
 mod run_control;
+mod runs;
+mod table;
 pub mod theme;
 pub mod view;
 

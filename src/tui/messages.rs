@@ -1,0 +1,118 @@
+//! What the dashboard is told (`Action`: keys, ticks, answers, a run's progress) and what it asks
+//! the runtime to do (`Command`); `App::update` turns one into the other.
+
+use super::accounts::AccountView;
+use super::runs::RunSummary;
+use crate::batch::{ApiEvent, Node, Pool, PoolNodeCounts};
+use crate::recreate::engine::Progress;
+use crate::recreate::policy::RunChoices;
+use crate::recreate::step::Step;
+use crate::recreate::strategy::Strategy;
+use crossterm::event::KeyEvent;
+use std::collections::BTreeMap;
+
+/// Everything that can happen to the dashboard.
+#[derive(Clone, Debug)]
+pub enum Action {
+    Key(KeyEvent),
+    /// A visible clock ticks (refresh age, elapsed times, spinner).
+    Tick(jiff::Timestamp),
+    Resized,
+    RefreshStarted,
+    Refreshed(Result<Vec<Pool>, String>),
+    NodeCounts(Vec<PoolNodeCounts>),
+    /// Full pool bodies, for the definition status column and plans.
+    FullPools(Result<Vec<Pool>, String>),
+    Api(ApiEvent),
+    Progress(Progress),
+    /// A run began acting: its id, the pools it acts on, what preflight warned about.
+    RunStarted {
+        run: String,
+        pools: Vec<String>,
+        warnings: Vec<String>,
+        /// Pools the run changes other than by recreating (`apply`), and how.
+        strategies: BTreeMap<String, Strategy>,
+        /// The last step each pool finished before this execution (a resumed or continued run):
+        /// the panel shows those steps done.
+        finished: BTreeMap<String, Step>,
+    },
+    RunEnded(Result<String, String>),
+    /// Preflight refused a new run only for live properties its pools would lack (pool,
+    /// property): the operator may accept them and start `command` again.
+    LossesFound {
+        command: Command,
+        losses: Vec<(String, String)>,
+    },
+    /// The account's unfinished runs, read from the journal (at start and after every run).
+    Runs(Vec<RunSummary>),
+    /// The nodes of the pool open in details (nodes tab), refreshed while it is open.
+    Nodes {
+        pool: String,
+        result: Result<Vec<Node>, String>,
+    },
+    /// Something the runtime did for a key (a file written), for the status line.
+    Said(String),
+    /// A warning or error the program would have written to stderr (see `output::divert_notes`).
+    Note(String),
+    /// The dashboard now shows another account (`:ctx`), or could not switch.
+    Switched(Result<Box<AccountView>, String>),
+}
+
+/// What the runtime should do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Refresh,
+    RefreshFull,
+    NodeCountsFor(Vec<String>),
+    /// Start a new run for `pools` (`run` None) or continue run `run` for them; `one_step`: each
+    /// pool runs only the step it is at.
+    Run {
+        run: Option<String>,
+        pools: Vec<String>,
+        one_step: bool,
+        /// A new run's canary, bound, rollback, probe and accepted losses (a continued run keeps its own).
+        choices: Option<RunChoices>,
+    },
+    /// A new `apply` run for `pools`: each the least disruptive way its plan allows.
+    Apply {
+        pools: Vec<String>,
+        choices: RunChoices,
+    },
+    /// Resume every pool with work left in this run (creating what the run recorded).
+    Resume(String),
+    /// Close this run without touching its pools.
+    Abandon(String),
+    Cancel,
+    /// List the nodes of this pool (details, nodes tab).
+    NodesFor(String),
+    /// Write this (redacted) pool body to a file of its own.
+    WriteJson {
+        pool: String,
+        body: serde_json::Value,
+    },
+    /// Show the config's account of this name (`:ctx NAME`).
+    SwitchAccount(String),
+    /// Clear the terminal and draw everything again (ctrl-l).
+    Repaint,
+    Quit,
+}
+
+impl Command {
+    /// A new run's choices, shown and changed in its confirmation.
+    pub fn choices(&self) -> Option<&RunChoices> {
+        match self {
+            Command::Run { choices: Some(choices), .. } | Command::Apply { choices, .. } => Some(choices),
+            _ => None,
+        }
+    }
+
+    /// The choices to change, and how many pools the run has (the canary's bound).
+    pub(super) fn choices_mut(&mut self) -> Option<(&mut RunChoices, usize)> {
+        match self {
+            Command::Run { choices: Some(choices), pools, .. } | Command::Apply { choices, pools } => {
+                Some((choices, pools.len()))
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The pool table: its rows (filtered, sorted, with rows for pools a run deleted), the selection
+//! that follows its pool, marks, and the keys that move and act on them.
+
+use super::app::{App, Screen};
+use super::columns::Column;
+use super::details::DetailTab;
+use super::filter::TextFilter;
+use super::keys::KeyAction;
+use super::messages::Command;
+use crate::batch::Pool;
+use crossterm::event::KeyCode;
+use std::collections::BTreeSet;
+
+impl App {
+    /// Indices into `pools` of the rows shown: filtered (id, state, VM size) and sorted.
+    pub fn rows(&self) -> Vec<usize> {
+        let mut rows: Vec<usize> = (0..self.pools.len())
+            .filter(|&i| {
+                let p = &self.pools[i];
+                let state = p.state.as_ref().map(|s| s.as_str()).unwrap_or("");
+                self.filter.matches([p.id(), state, p.vm_size.as_deref().unwrap_or("")])
+            })
+            .collect();
+        let (column, ascending) = self.sort;
+        rows.sort_by(|&a, &b| {
+            let (pa, pb) = (&self.pools[a], &self.pools[b]);
+            let order = column.compare(self, pa, pb).then_with(|| pa.id().cmp(pb.id()));
+            if ascending { order } else { order.reverse() }
+        });
+        rows
+    }
+
+    pub fn selected_pool(&self) -> Option<&Pool> {
+        self.rows().get(self.selected).map(|&i| &self.pools[i])
+    }
+
+    /// What a key acts on: the pool on screen in details, else the marked pools, else the
+    /// selected one.
+    pub fn targets(&self) -> Vec<String> {
+        if let Screen::Detail(id) = &self.screen {
+            return vec![id.clone()];
+        }
+        if self.marks.is_empty() {
+            self.selected_pool().map(|p| vec![p.id().to_string()]).unwrap_or_default()
+        } else {
+            self.marks.iter().cloned().collect()
+        }
+    }
+
+    /// A pool listing arrived: the table shows it, keeping the selection on its pool.
+    pub(super) fn on_refreshed(&mut self, result: Result<Vec<Pool>, String>) -> Vec<Command> {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        match result {
+            Ok(pools) => {
+                let selected = self.selected_pool().map(|p| p.id().to_lowercase());
+                self.pools = pools;
+                self.add_ghosts();
+                self.last_refresh = Some(self.now);
+                self.refresh_error = None;
+                self.refresh_failures = 0;
+                self.keep_selection(selected);
+                let mut commands = vec![Command::NodeCountsFor(self.visible_ids())];
+                commands.extend(self.nodes_command());
+                commands
+            }
+            Err(e) => {
+                self.log(format!("refresh failed: {e}"), true);
+                self.refresh_error = Some(e);
+                self.refresh_failures += 1;
+                vec![]
+            }
+        }
+    }
+
+    /// Rows for pools a run deleted and has not created again: they stay on screen (and
+    /// selectable, so `n` can create them) until the account has them again.
+    fn add_ghosts(&mut self) {
+        let live: BTreeSet<String> = self.pools.iter().map(|p| p.id().to_lowercase()).collect();
+        self.ghosts = self.gone.keys().filter(|id| !live.contains(*id)).cloned().collect();
+        for id in &self.ghosts {
+            self.pools.push(Pool { id: Some(self.gone[id].clone()), ..Default::default() });
+        }
+    }
+
+    /// The selection stays on the pool it was on, wherever that pool's row moved.
+    pub(super) fn keep_selection(&mut self, id: Option<String>) {
+        let rows = self.rows();
+        self.selected = id
+            .and_then(|id| rows.iter().position(|&i| self.pools[i].id().eq_ignore_ascii_case(&id)))
+            .unwrap_or_else(|| self.selected.min(rows.len().saturating_sub(1)));
+    }
+
+    /// Gone pools the account really lacks (ids as the run spells them).
+    pub fn ghost_ids(&self) -> Vec<String> {
+        self.ghosts.iter().filter_map(|id| self.gone.get(id).cloned()).collect()
+    }
+
+    /// Ids of the rows that fit on screen (node counts are fetched for those only).
+    pub fn visible_ids(&self) -> Vec<String> {
+        let rows = self.rows();
+        let start = self.offset.min(rows.len());
+        let end = (start + self.page_rows.max(1)).min(rows.len());
+        rows[start..end].iter().map(|&i| self.pools[i].id().to_string()).collect()
+    }
+
+    /// A key while the table's `/` filter is typed.
+    pub(super) fn on_filter_key(&mut self, key: KeyCode) {
+        let selected = self.selected_pool().map(|p| p.id().to_lowercase());
+        self.filter_editing = edit_filter(&mut self.filter, key);
+        self.keep_selection(selected);
+        // The header may cut it: the status line wraps, so why it is read literally is readable.
+        if let Some(why) = self.filter.literal_because() {
+            let text = format!("filter '{}' is matched literally: not a regex ({why})", self.filter.text());
+            self.say(text);
+        }
+    }
+
+    pub(super) fn on_table_key(&mut self, action: KeyAction) -> Vec<Command> {
+        let rows = self.rows().len();
+        let last = rows.saturating_sub(1);
+        match action {
+            KeyAction::Down => self.selected = (self.selected + 1).min(last),
+            KeyAction::Up => self.selected = self.selected.saturating_sub(1),
+            KeyAction::Top => self.selected = 0,
+            KeyAction::Bottom => self.selected = last,
+            KeyAction::PageDown => self.selected = (self.selected + self.page_rows.max(1)).min(last),
+            KeyAction::PageUp => self.selected = self.selected.saturating_sub(self.page_rows.max(1)),
+            KeyAction::Mark => {
+                if let Some(id) = self.selected_pool().map(|p| p.id().to_string())
+                    && !self.marks.remove(&id)
+                {
+                    self.marks.insert(id);
+                }
+                self.selected = (self.selected + 1).min(last);
+            }
+            KeyAction::MarkAll => {
+                let ids: Vec<String> = self.rows().iter().map(|&i| self.pools[i].id().to_string()).collect();
+                self.marks.extend(ids);
+            }
+            KeyAction::ClearMarks => self.marks.clear(),
+            KeyAction::Filter => self.filter_editing = true,
+            KeyAction::Sort => {
+                let selected = self.selected_pool().map(|p| p.id().to_lowercase());
+                let (column, ascending) = self.sort;
+                let at = Column::ALL.iter().position(|c| *c == column).unwrap_or(0);
+                self.sort = if ascending { (column, false) } else { (Column::ALL[(at + 1) % Column::ALL.len()], true) };
+                self.keep_selection(selected);
+                self.say(format!("sorted by {} {}", self.sort.0.name(), if self.sort.1 { "↑" } else { "↓" }));
+            }
+            KeyAction::Details => {
+                if let Some(id) = self.selected_pool().map(|p| p.id().to_string()) {
+                    return self.open_details(id, DetailTab::Summary);
+                }
+            }
+            KeyAction::Back => {
+                if !self.filter.is_empty() {
+                    let selected = self.selected_pool().map(|p| p.id().to_lowercase());
+                    self.filter.clear();
+                    self.keep_selection(selected);
+                } else {
+                    self.status = None;
+                }
+            }
+            KeyAction::Plan => return self.plan(),
+            KeyAction::NextStep => return self.start(true),
+            KeyAction::Run => return self.start(false),
+            KeyAction::Resume => return self.ask_resume(0),
+            KeyAction::Abandon => self.say("abandon works in the runs view (U)"),
+            KeyAction::Write => self.say("w writes a pool's JSON from its details: enter opens them"),
+            KeyAction::ErrorsOnly => self.say("e shows only errors in the activity log: l opens it"),
+            _ => {}
+        }
+        vec![]
+    }
+}
+
+/// Edits a `/` filter; false once enter keeps it or esc clears it.
+pub(super) fn edit_filter(filter: &mut TextFilter, key: KeyCode) -> bool {
+    match key {
+        KeyCode::Enter => return false,
+        KeyCode::Esc => {
+            filter.clear();
+            return false;
+        }
+        KeyCode::Backspace => filter.pop(),
+        KeyCode::Char(c) => filter.push(c),
+        _ => {}
+    }
+    true
+}
