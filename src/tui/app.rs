@@ -21,6 +21,7 @@ pub use super::accounts::AccountView;
 pub use super::columns::Column;
 pub use super::command_line::COMMANDS;
 pub use super::details::{DetailTab, NodesView};
+pub use super::dialog::Dialog;
 pub use super::messages::{Action, Command};
 pub use super::runs::{RunPoolSummary, RunSummary};
 
@@ -35,14 +36,6 @@ pub enum Screen {
     Log,
     /// The config's accounts, to switch to one.
     Accounts,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Dialog {
-    /// Destructive work waits for the operator to type `expected`.
-    Confirm { title: String, lines: Vec<String>, expected: String, typed: String, command: Command },
-    /// Quitting would leave a run active or pools deleted and not recreated: named here.
-    Quit { running: bool, gone: Vec<String> },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,9 +136,6 @@ pub struct App {
     pub choices: RunChoices,
     pub choice_focus: usize,
 }
-
-/// A new run's choices in its confirmation: canary, max unavailable, on unhealthy, probe.
-pub(super) const CHOICES: usize = 4;
 
 impl App {
     pub fn new(identity: Identity, keys: KeyMap, definition: Option<Arc<Definition>>, api_version: ApiVersion) -> Self {

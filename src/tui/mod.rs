@@ -8,6 +8,7 @@ pub mod app;
 pub mod columns;
 mod command_line;
 mod details;
+mod dialog;
 pub mod filter;
 pub mod keys;
 mod messages;

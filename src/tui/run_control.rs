@@ -1,16 +1,14 @@
 //! Starting, stepping through, resuming and abandoning runs from the dashboard: what each key
 //! proposes, the typed confirmations, and how the engine's progress is shown.
 
-use super::app::{App, CHOICES, Command, Dialog, StepState};
+use super::app::{App, Command, StepState};
 use super::keys::KeyAction;
 use crate::definition::plan::Action as PlanAction;
 use crate::recreate::engine::Progress;
 use crate::recreate::journal::StepOutcome;
-use crate::recreate::policy::OnUnhealthy;
 use crate::recreate::report::{PoolStatus, RunStatus};
 use crate::recreate::step::Step;
 use crate::recreate::strategy::Strategy;
-use crossterm::event::{KeyCode, KeyEvent};
 use std::collections::BTreeMap;
 
 impl App {
@@ -214,7 +212,7 @@ impl App {
                 ids.len()
             ));
         }
-        self.dialog = Some(Dialog::Confirm { title: title.into(), lines, expected, typed: String::new(), command });
+        self.confirm(title, lines, expected, command);
         vec![]
     }
 
@@ -257,13 +255,7 @@ impl App {
         let expected = if pools.len() == 1 { pools[0].clone() } else { "apply".to_string() };
         self.choice_focus = 0;
         let command = Command::Apply { pools, choices: self.choices.clone() };
-        self.dialog = Some(Dialog::Confirm {
-            title: "Apply the definition (a new run)".into(),
-            lines,
-            expected,
-            typed: String::new(),
-            command,
-        });
+        self.confirm("Apply the definition (a new run)", lines, expected, command);
         vec![]
     }
 
@@ -295,13 +287,8 @@ impl App {
                 "To create from the edited definition instead: abandon this run (U, x) and start a new one.".into(),
             );
         }
-        self.dialog = Some(Dialog::Confirm {
-            title: format!("Resume run {}", run.id),
-            lines,
-            expected: "resume".into(),
-            typed: String::new(),
-            command: Command::Resume(run.id.clone()),
-        });
+        let (title, command) = (format!("Resume run {}", run.id), Command::Resume(run.id.clone()));
+        self.confirm(title, lines, "resume", command);
         vec![]
     }
 
@@ -318,45 +305,7 @@ impl App {
         }
         lines.push("The activity log (l) says why each matters. Nothing was changed.".into());
         lines.push("Accept losing them and start the run?".into());
-        self.dialog = Some(Dialog::Confirm {
-            title: "Accept what the new pools lose".into(),
-            lines,
-            expected: "accept".into(),
-            typed: String::new(),
-            command,
-        });
-    }
-
-    /// Tab moves between a new run's choices, ←/→ change the one in focus.
-    fn change_choice(&mut self, command: &mut Command, key: KeyCode) -> bool {
-        let Some((choices, pools)) = command.choices_mut() else { return false };
-        let up = key == KeyCode::Right;
-        match key {
-            KeyCode::Tab => self.choice_focus = (self.choice_focus + 1) % CHOICES,
-            KeyCode::BackTab => self.choice_focus = (self.choice_focus + CHOICES - 1) % CHOICES,
-            KeyCode::Left | KeyCode::Right => match self.choice_focus {
-                0 if up => choices.canary = (choices.canary + 1).min(pools),
-                0 => choices.canary = choices.canary.saturating_sub(1),
-                1 => {
-                    choices.max_unavailable = match (choices.max_unavailable, up) {
-                        (None, true) => Some(1),
-                        (Some(n), true) if n < pools => Some(n + 1),
-                        (Some(1), false) => None,
-                        (Some(n), false) => Some(n - 1),
-                        (other, _) => other,
-                    }
-                }
-                2 => {
-                    choices.on_unhealthy = match choices.on_unhealthy {
-                        OnUnhealthy::Stop => OnUnhealthy::Rollback,
-                        OnUnhealthy::Rollback => OnUnhealthy::Stop,
-                    }
-                }
-                _ => choices.probe = !choices.probe,
-            },
-            _ => return false,
-        }
-        true
+        self.confirm("Accept what the new pools lose", lines, "accept", command);
     }
 
     pub(super) fn ask_abandon(&mut self) {
@@ -378,17 +327,12 @@ impl App {
                 ));
             }
         }
-        self.dialog = Some(Dialog::Confirm {
-            title: format!("Abandon run {}", run.id),
-            lines,
-            expected: "abandon".into(),
-            typed: String::new(),
-            command: Command::Abandon(run.id.clone()),
-        });
+        let (title, command) = (format!("Abandon run {}", run.id), Command::Abandon(run.id.clone()));
+        self.confirm(title, lines, "abandon", command);
     }
 
     /// A pool starting over from the first step gets a fresh progress track.
-    fn begin(&mut self, command: &Command) {
+    pub(super) fn begin(&mut self, command: &Command) {
         match command {
             Command::Run { run: None, pools, .. } | Command::Apply { pools, .. } => {
                 self.run_active = true;
@@ -398,60 +342,6 @@ impl App {
             }
             Command::Run { .. } | Command::Resume(_) => self.run_active = true,
             _ => {}
-        }
-    }
-
-    pub(super) fn on_dialog_key(&mut self, dialog: Dialog, key: KeyEvent) -> Vec<Command> {
-        match dialog {
-            Dialog::Quit { running, .. } => match key.code {
-                KeyCode::Char('y') => {
-                    self.quit = true;
-                    if running { vec![Command::Cancel, Command::Quit] } else { vec![Command::Quit] }
-                }
-                _ => vec![],
-            },
-            Dialog::Confirm { title, lines, expected, mut typed, command } => match key.code {
-                KeyCode::Esc => {
-                    self.say("cancelled: nothing was changed");
-                    vec![]
-                }
-                KeyCode::Enter if typed == expected => {
-                    self.begin(&command);
-                    self.say("started");
-                    vec![command]
-                }
-                KeyCode::Enter => {
-                    self.dialog = Some(Dialog::Confirm {
-                        title,
-                        lines,
-                        expected: expected.clone(),
-                        typed: String::new(),
-                        command,
-                    });
-                    self.say(format!("type exactly '{expected}' to confirm, or esc"));
-                    vec![]
-                }
-                KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
-                    let mut command = command;
-                    self.change_choice(&mut command, key.code);
-                    self.dialog = Some(Dialog::Confirm { title, lines, expected, typed, command });
-                    vec![]
-                }
-                KeyCode::Backspace => {
-                    typed.pop();
-                    self.dialog = Some(Dialog::Confirm { title, lines, expected, typed, command });
-                    vec![]
-                }
-                KeyCode::Char(c) => {
-                    typed.push(c);
-                    self.dialog = Some(Dialog::Confirm { title, lines, expected, typed, command });
-                    vec![]
-                }
-                _ => {
-                    self.dialog = Some(Dialog::Confirm { title, lines, expected, typed, command });
-                    vec![]
-                }
-            },
         }
     }
 }

@@ -425,9 +425,14 @@ async fn destructive_runs_need_the_typed_confirmation() {
     app.update(code(KeyCode::Enter));
     assert!(app.update(key('R')).is_empty());
     assert!(matches!(app.dialog, Some(Dialog::Confirm { ref expected, .. }) if expected == "p-render"));
+    assert!(app.update(code(KeyCode::Esc)).is_empty() && app.dialog.is_none(), "esc closes it");
+    assert_eq!(app.status.as_deref(), Some("cancelled: nothing was changed"));
+    app.update(key('R'));
     typed(&mut app, "p-rendr");
     assert!(app.update(code(KeyCode::Enter)).is_empty(), "a wrong word runs nothing");
-    typed(&mut app, "p-render");
+    assert_eq!(app.status.as_deref(), Some("type exactly 'p-render' to confirm, or esc"));
+    typed(&mut app, "p-renderx");
+    app.update(code(KeyCode::Backspace));
     let commands = app.update(code(KeyCode::Enter));
     assert_eq!(
         commands,

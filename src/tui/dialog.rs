@@ -1,0 +1,109 @@
+//! Dialogs over the dashboard: a typed confirmation before anything that changes pools (built
+//! only by `App::confirm`), and the question before quitting would leave work behind. A new
+//! run's confirmation also shows its choices; tab and ←/→ change them.
+
+use super::app::App;
+use super::messages::Command;
+use crate::recreate::policy::OnUnhealthy;
+use crossterm::event::{KeyCode, KeyEvent};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Dialog {
+    /// Destructive work waits for the operator to type `expected`.
+    Confirm { title: String, lines: Vec<String>, expected: String, typed: String, command: Command },
+    /// Quitting would leave a run active or pools deleted and not recreated: named here.
+    Quit { running: bool, gone: Vec<String> },
+}
+
+/// A new run's choices in its confirmation: canary, max unavailable, on unhealthy, probe.
+pub(super) const CHOICES: usize = 4;
+
+impl App {
+    /// Asks the operator to type `expected` before `command` starts; `lines` say what it will do.
+    pub(super) fn confirm(
+        &mut self,
+        title: impl Into<String>,
+        lines: Vec<String>,
+        expected: impl Into<String>,
+        command: Command,
+    ) {
+        self.dialog = Some(Dialog::Confirm {
+            title: title.into(),
+            lines,
+            expected: expected.into(),
+            typed: String::new(),
+            command,
+        });
+    }
+
+    /// Every key goes to the open dialog: a confirmation keeps what was typed until enter or esc.
+    pub(super) fn on_dialog_key(&mut self, mut dialog: Dialog, key: KeyEvent) -> Vec<Command> {
+        let (expected, typed, command) = match &mut dialog {
+            Dialog::Quit { running, .. } => {
+                if key.code != KeyCode::Char('y') {
+                    return vec![];
+                }
+                self.quit = true;
+                return if *running { vec![Command::Cancel, Command::Quit] } else { vec![Command::Quit] };
+            }
+            Dialog::Confirm { expected, typed, command, .. } => (expected, typed, command),
+        };
+        match key.code {
+            KeyCode::Esc => {
+                self.say("cancelled: nothing was changed");
+                return vec![];
+            }
+            KeyCode::Enter if typed == expected => {
+                let command = command.clone();
+                self.begin(&command);
+                self.say("started");
+                return vec![command];
+            }
+            KeyCode::Enter => {
+                typed.clear();
+                self.say(format!("type exactly '{expected}' to confirm, or esc"));
+            }
+            KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
+                self.change_choice(command, key.code);
+            }
+            KeyCode::Backspace => {
+                typed.pop();
+            }
+            KeyCode::Char(c) => typed.push(c),
+            _ => {}
+        }
+        self.dialog = Some(dialog);
+        vec![]
+    }
+
+    /// Tab moves between a new run's choices, ←/→ change the one in focus.
+    fn change_choice(&mut self, command: &mut Command, key: KeyCode) {
+        let Some((choices, pools)) = command.choices_mut() else { return };
+        let up = key == KeyCode::Right;
+        match key {
+            KeyCode::Tab => self.choice_focus = (self.choice_focus + 1) % CHOICES,
+            KeyCode::BackTab => self.choice_focus = (self.choice_focus + CHOICES - 1) % CHOICES,
+            KeyCode::Left | KeyCode::Right => match self.choice_focus {
+                0 if up => choices.canary = (choices.canary + 1).min(pools),
+                0 => choices.canary = choices.canary.saturating_sub(1),
+                1 => {
+                    choices.max_unavailable = match (choices.max_unavailable, up) {
+                        (None, true) => Some(1),
+                        (Some(n), true) if n < pools => Some(n + 1),
+                        (Some(1), false) => None,
+                        (Some(n), false) => Some(n - 1),
+                        (other, _) => other,
+                    }
+                }
+                2 => {
+                    choices.on_unhealthy = match choices.on_unhealthy {
+                        OnUnhealthy::Stop => OnUnhealthy::Rollback,
+                        OnUnhealthy::Rollback => OnUnhealthy::Stop,
+                    }
+                }
+                _ => choices.probe = !choices.probe,
+            },
+            _ => {}
+        }
+    }
+}
