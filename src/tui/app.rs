@@ -25,6 +25,7 @@ pub use super::dialog::Dialog;
 pub use super::messages::{Action, Command};
 pub use super::runs::{RunPoolSummary, RunSummary};
 
+/// What fills the screen between the header and the status line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Screen {
     Table,
@@ -38,6 +39,7 @@ pub enum Screen {
     Accounts,
 }
 
+/// A step's mark in the run panel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StepState {
     Done,
@@ -46,6 +48,7 @@ pub enum StepState {
     Failed,
 }
 
+/// A pool's line in the run panel: its steps, the one running and since when, how it ended.
 #[derive(Clone, Debug, Default)]
 pub struct PoolRunView {
     pub steps: BTreeMap<Step, StepState>,
@@ -55,7 +58,7 @@ pub struct PoolRunView {
     pub last_event: String,
 }
 
-/// The header's facts, fixed for the session.
+/// The header's facts about the account shown (`:ctx` replaces them with another account's).
 #[derive(Clone, Debug, Default)]
 pub struct Identity {
     /// The config's `[accounts.NAME]` shown, if it came from one.
@@ -68,6 +71,8 @@ pub struct Identity {
     pub demo: bool,
 }
 
+/// Everything the dashboard shows and remembers. It changes through `update`, except what the
+/// view measures while drawing (rows per page, the table's first visible row, the details' length).
 pub struct App {
     pub identity: Identity,
     pub keys: KeyMap,

@@ -4,7 +4,8 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeMap;
 
-/// What a key asks for in the pool table.
+/// What a key asks for; each screen reads it its own way (`j` moves the table's selection,
+/// scrolls details and the log).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyAction {
     Down,
@@ -109,6 +110,7 @@ impl KeyAction {
         }
     }
 
+    /// What the help says the key does.
     pub fn describe(self) -> &'static str {
         match self {
             KeyAction::Down => "move down",
