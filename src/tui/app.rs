@@ -1,7 +1,7 @@
 //! The dashboard's state and `update(Action) -> Vec<Command>`: pure, no terminal and no network,
 //! so every key and event is testable. Network work happens in tasks that send Actions back.
 //! `App` holds every concern's state; each concern's keys and answers live in a module of its own
-//! (table, details, runs, accounts, activity, command_line, run_control); this file dispatches.
+//! (table, details, runs, accounts, activity, command_line, dialog, run_control); this file dispatches.
 
 use super::activity::Activity;
 use super::filter::TextFilter;
