@@ -551,11 +551,32 @@ fn recreate_signalled(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    common::wait_until("repool starts", || dir.join("logs").exists() && ready());
+    // From the instant repool holds the signal back or catches it (its first line of main): a
+    // signal before that (the loader) would end any program. Read from the kernel, per process.
+    let number = match signal {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        _ => 15,
+    };
+    common::wait_until("repool takes its signals", || handles_signal(child.id(), number) && ready());
     std::thread::sleep(delay);
     Command::new("kill").args(["-s", signal, &child.id().to_string()]).status().unwrap();
     let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
     (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into(), String::from_utf8_lossy(&stderr).into())
+}
+
+/// Whether process `pid` blocks or catches signal `number` (`SigBlk`/`SigCgt` in /proc/PID/status).
+fn handles_signal(pid: u32, number: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return false };
+    let mask = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    (mask("SigBlk:") | mask("SigCgt:")) & (1 << (number - 1)) != 0
 }
 
 /// The CLI contract under signals: SIGTERM and SIGHUP interrupt (3), Ctrl-C's SIGINT cancels (130),
