@@ -200,11 +200,11 @@ async fn timed_run(
     let workspace = Workspace::new(client_at(sim, api_version), api_version, policy, dir.clone());
     let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
     let started = Instant::now();
-    let run = workspace.start(definition, &ids, intent).await.map_err(color_eyre::eyre::Report::msg)?;
-    let bodies = run.bodies(Some(definition), None).map_err(color_eyre::eyre::Report::msg)?;
-    let targets = run.targets(&[], Until::End);
+    let proposal = workspace.propose(definition, &ids, intent, false).await.map_err(color_eyre::eyre::Report::msg)?;
+    let run = proposal.start().await.map_err(color_eyre::eyre::Report::msg)?;
+    let prepared = run.prepare(Some(definition), None, &[], Until::End).await.map_err(color_eyre::eyre::Report::msg)?;
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let report = run.execute(targets, bodies, tx, Default::default()).await;
+    let report = prepared.execute(tx, Default::default()).await;
     let wall = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
     Ok((report, wall))

@@ -79,6 +79,19 @@ const CAPACITY: [&str; 5] = [
     "autoScaleEvaluationInterval",
 ];
 
+/// The top-level properties that differ between two reads of a pool, leaving out its state and
+/// capacity (what a run sets anyway, and what moves on its own: a resize sets `resizeTimeout`).
+/// What plan, strategy and preflight judged stays true while this is empty.
+pub fn changed_properties(then: &Pool, now: &Pool) -> Vec<String> {
+    let (then, now) = (serde_json::to_value(then).unwrap_or_default(), serde_json::to_value(now).unwrap_or_default());
+    let settled = |key: &&String| {
+        !READ_ONLY.contains(&key.as_str()) && !CAPACITY.contains(&key.as_str()) && key.as_str() != "resizeTimeout"
+    };
+    let keys: std::collections::BTreeSet<&String> =
+        then.as_object().into_iter().chain(now.as_object()).flat_map(|o| o.keys()).filter(settled).collect();
+    keys.into_iter().filter(|k| then.get(k.as_str()) != now.get(k.as_str())).cloned().collect()
+}
+
 /// The account as preflight sees it: its pools and the images it offers, now.
 pub struct Seen<'a> {
     pub live: &'a [Pool],

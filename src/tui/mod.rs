@@ -418,13 +418,14 @@ async fn act(
     tx: &Sender,
     cancel: CancellationToken,
 ) -> Result<String, String> {
-    let (mut run, only, until, source) = match request {
+    let (run, only, until, source) = match request {
         RunRequest::Run { run: None, pools, one_step, choices, intent } => {
             let until = if one_step { Until::OneStep } else { Until::End };
             let mut chosen = workspace.clone();
             let choices = choices.unwrap_or_else(|| RunChoices::of(&workspace.policy, &[]));
             chosen.preflight.accept_loss = choices.apply(&mut chosen.policy);
-            match chosen.start(definition, &pools, intent).await {
+            // The dashboard's confirmation showed its own plan: the proposal starts right away.
+            match chosen.propose(definition, &pools, intent, false).await?.start().await {
                 Ok(run) => (run, pools, until, None),
                 Err(refusal) => {
                     if !refusal.losses.is_empty() {
@@ -449,16 +450,12 @@ async fn act(
             return Ok(format!("run {id} abandoned; its pools are as they were"));
         }
     };
-    let bodies = run.bodies(Some(definition), source)?;
     // A run that continues is proved again against the account as it is now.
-    let mut warnings = run.warnings.clone();
-    if !run.state.per_pool.is_empty() {
-        warnings.extend(run.prove(&bodies).await?);
+    let prepared = run.prepare(Some(definition), source, &only, until).await?;
+    if prepared.targets.is_empty() {
+        return Ok(format!("run {}: nothing left to do", prepared.run.id()));
     }
-    let targets = run.targets(&only, until);
-    if targets.is_empty() {
-        return Ok(format!("run {}: nothing left to do", run.id()));
-    }
+    let run = &prepared.run;
     let run_id = run.id().to_string();
     let pools = run.state.targets.iter().map(|t| t.pool.clone()).collect();
     let strategies = run
@@ -474,6 +471,7 @@ async fn act(
         .iter()
         .filter_map(|t| run.state.pool(&t.pool).last_finished.map(|step| (t.pool.clone(), step)))
         .collect();
+    let warnings = prepared.warnings.clone();
     let _ = tx.send(Action::RunStarted { run: run_id.clone(), pools, warnings, strategies, finished });
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
     let forward = {
@@ -484,7 +482,7 @@ async fn act(
             }
         })
     };
-    let report = run.execute(targets, bodies, progress_tx, cancel).await;
+    let report = prepared.execute(progress_tx, cancel).await;
     let _ = forward.await;
     let done: Vec<String> = report.pools.iter().map(|p| format!("{} {}", p.id, p.status.name())).collect();
     Ok(format!("run {run_id} {}: {}", report.status.name(), done.join(", ")))

@@ -366,3 +366,45 @@ async fn the_example_runs_in_the_demo_without_a_warning() {
     assert!(!err.contains("warning"), "{err}");
     assert_eq!(sim.stats().pools_created, 2);
 }
+
+/// A new run is planned and checked once: `recreate` lists the images the account offers once,
+/// though the run's start reads the pool again for its backup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_run_is_checked_once() {
+    let (code, err, sim) = recreate_with("p-render", json!({}), &[]).await;
+    assert_eq!(code, 0, "{err}");
+    let stats = sim.stats();
+    let images: u64 = stats.requests.iter().filter(|(k, _)| k.contains("supported images")).map(|(_, n)| n).sum();
+    assert_eq!(images, 1, "{:?}", stats.requests);
+    assert_eq!(stats.pools_created, 1);
+}
+
+/// What preflight judged is true when the run starts: a pool changed between the proposal and its
+/// start (a property the new pool would lose, here) is refused, before a backup or journal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_changed_after_its_proposal_is_refused_at_start() {
+    use repool::recreate::run::{Intent, Workspace};
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let client = common::client_for(&sim);
+    let definition = repool::definition::Definition::from_text(
+        "pools.example.json",
+        repool::definition::EXAMPLE,
+        false,
+        &Default::default(),
+    )
+    .unwrap();
+    let (api, policy) = (repool::batch::ApiVersion::V2024_07_01, Default::default());
+    let workspace = Workspace::new(client.clone(), api, policy, dir.path().to_path_buf());
+    let ids = ["p-render".to_string()];
+    let proposal = workspace.propose(&definition, &ids, Intent::Recreate, false).await.unwrap();
+    assert!(proposal.findings.problems.is_empty(), "{:?}", proposal.findings);
+    let tag = json!({"metadata": [{"name": "owner", "value": "someone-else"}]});
+    client.patch_pool("p-render", &tag, None).await.unwrap();
+    let refusal = proposal.start().await.err().expect("refused");
+    assert!(refusal.message.contains("pool 'p-render' changed (metadata) since repool planned the run"), "{refusal}");
+    assert_eq!(common::mutating_calls(&sim), 1, "only the patch: {:?}", sim.stats().requests);
+    assert!(common::journal_text(dir.path()).is_empty(), "no run was journaled");
+    // Proposed again, preflight sees what the new pool would lose.
+    let again = workspace.propose(&definition, &ids, Intent::Recreate, false).await.unwrap();
+    assert_eq!(again.findings.losses, vec![("p-render".to_string(), "metadata".to_string())]);
+}

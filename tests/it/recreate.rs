@@ -73,7 +73,7 @@ impl Harness {
         Journal::open(&self.dir.path().join("journal"), run).unwrap().append(record).await.unwrap();
     }
 
-    /// A new run for `ids`, through the run API, as `repool recreate` does.
+    /// A new run for `ids`, proposed and started through the run API, as `repool recreate` does.
     async fn run(&self, ids: &[&str], until: Option<Step>, policy: RecreatePolicy) -> RunReport {
         self.run_with(ids, until, policy, CancellationToken::new(), mpsc::unbounded_channel().0).await
     }
@@ -87,10 +87,11 @@ impl Harness {
         progress: mpsc::UnboundedSender<Progress>,
     ) -> RunReport {
         let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-        let run = self.workspace(policy).start(&self.definition, &ids, Intent::Recreate).await.unwrap();
-        let bodies = run.bodies(Some(&self.definition), None).unwrap();
-        let targets = run.targets(&[], until.map_or(Until::End, Until::After));
-        run.execute(targets, bodies, progress, cancel).await
+        let workspace = self.workspace(policy);
+        let proposal = workspace.propose(&self.definition, &ids, Intent::Recreate, false).await.unwrap();
+        let run = proposal.start().await.unwrap();
+        let until = until.map_or(Until::End, Until::After);
+        run.prepare(Some(&self.definition), None, &[], until).await.unwrap().execute(progress, cancel).await
     }
 
     /// Continues `run` from its journal, as `repool resume` does.
@@ -100,9 +101,8 @@ impl Harness {
 
     async fn resume_until(&self, run: &str, until: Until, policy: RecreatePolicy) -> RunReport {
         let run = open_when_free(&self.workspace(policy), run).await;
-        let bodies = run.bodies(Some(&self.definition), None).unwrap();
-        let targets = run.targets(&[], until);
-        run.execute(targets, bodies, mpsc::unbounded_channel().0, CancellationToken::new()).await
+        let prepared = run.prepare(Some(&self.definition), None, &[], until).await.unwrap();
+        prepared.execute(mpsc::unbounded_channel().0, CancellationToken::new()).await
     }
 
     async fn matches_definition(&self, id: &str) -> bool {

@@ -206,10 +206,10 @@ async fn fifty_pools_under_faults_finish_or_say_why_and_lose_nothing() {
     let workspace =
         Workspace::new(client.clone(), repool::batch::ApiVersion::V2024_07_01, policy, dir.path().to_path_buf());
     let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
-    let run = workspace.start(&definition, &ids, repool::recreate::run::Intent::Recreate).await.unwrap();
-    let bodies = run.bodies(Some(&definition), None).unwrap();
-    let targets = run.targets(&[], Until::End);
-    let report = run.execute(targets, bodies, tokio::sync::mpsc::unbounded_channel().0, Default::default()).await;
+    let proposal = workspace.propose(&definition, &ids, repool::recreate::run::Intent::Recreate, false).await.unwrap();
+    let run = proposal.start().await.unwrap();
+    let prepared = run.prepare(Some(&definition), None, &[], Until::End).await.unwrap();
+    let report = prepared.execute(tokio::sync::mpsc::unbounded_channel().0, Default::default()).await;
     sim.set_faults(Faults::default());
     let live = client.list_pools(Some("id"), None, None).await.unwrap();
     for pool in &report.pools {

@@ -1,15 +1,11 @@
 //! `recreate --dry-run` and `apply --dry-run`: every call a run would make, per pool, with the
 //! body each would send (secrets hidden by place). Text for people, one JSON object with --json.
 
-use crate::batch::Pool;
-use crate::definition::Definition;
-use crate::definition::plan::Plan;
-use crate::recreate::policy::RecreatePolicy;
+use crate::recreate::run::Proposal;
 use crate::recreate::strategy::Strategy;
 use crate::recreate::update::{self, Update};
 use serde::Serialize;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 
 /// The calls of a run that is not made.
 #[derive(Debug, Serialize)]
@@ -46,16 +42,11 @@ fn call(method: &'static str, path: String, body: Option<Value>, why: &str) -> C
 }
 
 impl DryRun {
-    /// The calls for `ids` as `strategies` change them, from the definition and the live pools.
-    pub fn new(
-        definition: &Definition,
-        plan: &Plan,
-        live: &[Pool],
-        ids: &[String],
-        strategies: &BTreeMap<String, Strategy>,
-        policy: &RecreatePolicy,
-        api_version: crate::batch::ApiVersion,
-    ) -> DryRun {
+    /// The calls of the proposed run: its targets as its strategies change them, from the
+    /// definition and the pools as the proposal read them.
+    pub fn new(proposal: &Proposal) -> DryRun {
+        let Proposal { definition, plan, live, ids, strategies, .. } = proposal;
+        let (policy, api_version) = (&proposal.workspace.policy, proposal.workspace.api_version);
         let drain = json!({
             "targetDedicatedNodes": 0,
             "targetLowPriorityNodes": 0,

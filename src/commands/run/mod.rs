@@ -3,24 +3,21 @@
 //! every 30 s what each waiting pool waits for), the JSON report on stdout with --json, exit codes
 //! as in the CLI contract. `runs` and `abandon` read and close what runs left.
 
-use super::{confirm, list_live, refuse_if_readonly, warn_about_journals};
+use super::{confirm, refuse_if_readonly, warn_about_journals};
 use crate::cli::{RecreateArgs, ResumeArgs};
 use crate::config::Settings;
 use crate::definition::Definition;
 use crate::definition::plan::Plan;
 use crate::errors::{BadInput, Exit};
-use crate::recreate::engine::PoolTarget;
 use crate::recreate::journal::RunState;
 use crate::recreate::report::RunStatus;
-use crate::recreate::run::{BodySource, Intent, Run, Until, Workspace};
+use crate::recreate::run::{BodySource, Intent, Prepared, Proposal, Run, Until, Workspace};
 use crate::recreate::strategy::Strategy;
 use crate::setup::{load_definition, workspace};
 use crate::signals::{Claim, Signal};
 use dry_run::DryRun;
 use flags::{apply_drain_policy, apply_run_flags, parse_until};
 use progress::{print_progress, print_report};
-use serde_json::Value;
-use std::collections::BTreeMap;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -31,21 +28,12 @@ mod runs;
 
 pub use runs::{abandon, runs};
 
-/// The pools `--pool` (each once, as the definition spells it) or `--all` name.
-fn chosen_pools(definition: &Definition, args: &RecreateArgs, intent: Intent) -> Result<Vec<String>, BadInput> {
-    if args.all {
-        return Ok(definition.pools.iter().map(|p| p.id.clone()).collect());
+/// The pools `--pool` or `--all` name (the proposal checks each is in the definition).
+fn chosen_pools(definition: &Definition, args: &RecreateArgs) -> Vec<String> {
+    match args.all {
+        true => definition.pools.iter().map(|p| p.id.clone()).collect(),
+        false => args.pools.clone(),
     }
-    let mut ids: Vec<String> = Vec::new();
-    for id in &args.pools {
-        let pool = definition
-            .pool(id)
-            .ok_or_else(|| BadInput::new(crate::recreate::run::unknown_pool(definition, id, intent)))?;
-        if !ids.contains(&pool.id) {
-            ids.push(pool.id.clone());
-        }
-    }
-    Ok(ids)
 }
 
 /// `apply`: how each chosen pool changes and why.
@@ -59,17 +47,18 @@ fn say_how_each_pool_changes(plan: &Plan, ids: &[String]) {
 }
 
 /// The confirmation's question: what happens to which pools.
-fn question(intent: Intent, ids: &[String], strategies: &BTreeMap<String, Strategy>, unchanged: usize) -> String {
-    let note = match unchanged {
+fn question(proposal: &Proposal) -> String {
+    let ids = &proposal.ids;
+    let note = match proposal.unchanged().len() {
         0 => String::new(),
         n => format!(" ({n} of them match the definition already; --changed leaves those out)"),
     };
-    match intent {
+    match proposal.intent {
         Intent::Recreate => format!("Recreate {} pool(s): {}{note}?", ids.len(), ids.join(", ")),
         Intent::Apply => {
             let each: Vec<String> = ids
                 .iter()
-                .map(|id| format!("{id} ({})", strategies.get(id).copied().unwrap_or_default().name()))
+                .map(|id| format!("{id} ({})", proposal.strategies.get(id).copied().unwrap_or_default().name()))
                 .collect();
             format!("Apply the definition to {} pool(s): {}?", ids.len(), each.join(", "))
         }
@@ -89,35 +78,21 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
     let definition = load_definition(&settings)?;
     let mut workspace = workspace(&settings)?;
     workspace.preflight.accept_loss = args.accept_loss.clone();
-    let ids = chosen_pools(&definition, &args, intent)?;
-    // Only the chosen pools' env() variables are needed.
-    definition.require_env(ids.iter().map(String::as_str)).map_err(|e| BadInput::new(e.to_string()))?;
-    let live = list_live(&workspace.client, &ids).await?;
-    let plan = Plan::new(&definition, &live, &ids, settings.api_version);
-    crate::note!("{plan}");
-    let unchanged: Vec<String> = (plan.pools.iter())
-        .filter(|p| p.action == crate::definition::plan::Action::Unchanged)
-        .map(|p| p.id.clone())
-        .collect();
     // `apply` leaves alone what matches already; `recreate` only with --changed.
-    let ids: Vec<String> = if args.changed || intent == Intent::Apply {
-        ids.into_iter().filter(|id| !unchanged.iter().any(|u| u.eq_ignore_ascii_case(id))).collect()
-    } else {
-        ids
-    };
-    if ids.is_empty() {
+    let only_changed = args.changed || intent == Intent::Apply;
+    let proposal = (workspace.propose(&definition, &chosen_pools(&definition, &args), intent, only_changed).await)
+        .map_err(BadInput)?;
+    crate::note!("{}", proposal.plan);
+    if proposal.ids.is_empty() {
         crate::noteln!("nothing to do: every chosen pool matches the definition");
         return Ok(Exit::Done);
     }
-    let unchanged_chosen = unchanged.iter().filter(|u| ids.iter().any(|id| id.eq_ignore_ascii_case(u))).count();
-    let strategies: BTreeMap<String, Strategy> =
-        Strategy::for_plan(&plan, intent).into_iter().filter(|(id, _)| ids.contains(id)).collect();
     if intent == Intent::Apply {
-        say_how_each_pool_changes(&plan, &ids);
+        say_how_each_pool_changes(&proposal.plan, &proposal.ids);
     }
     // A pause after a step a pool's chain lacks would never come: say so instead of running on.
     if let Some(step) = until
-        && let Some((id, strategy)) = strategies.iter().find(|(_, s)| !s.chain().contains(&step))
+        && let Some((id, strategy)) = proposal.strategies.iter().find(|(_, s)| !s.chain().contains(&step))
     {
         let steps: Vec<&str> = strategy.chain().iter().map(|s| s.name()).collect();
         return Err(BadInput::new(format!(
@@ -127,18 +102,15 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
         ))
         .into());
     }
-    let kept = crate::recreate::strategy::kept(&strategies);
-    // Proof before anything changes: all problems at once; the run's start checks again.
-    let findings = workspace.preflight_against(&definition, &ids, &live, &kept).await.map_err(BadInput)?;
-    for warning in &findings.warnings {
+    // Proof before anything changes: all problems at once.
+    for warning in &proposal.findings.warnings {
         crate::noteln!("warning: {warning}");
     }
-    if !findings.problems.is_empty() {
-        return Err(BadInput::new(findings.refusal("preflight")).into());
+    if !proposal.findings.problems.is_empty() {
+        return Err(BadInput::new(proposal.findings.refusal("preflight")).into());
     }
     if args.dry_run {
-        let api = settings.api_version;
-        let dry = DryRun::new(&definition, &plan, &live, &ids, &strategies, &settings.policy, api);
+        let dry = DryRun::new(&proposal);
         if args.json {
             crate::outln!("{}", serde_json::to_string_pretty(&dry)?);
         } else {
@@ -147,15 +119,15 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
         return Ok(Exit::Done);
     }
     refuse_if_readonly(&settings)?;
-    confirm(args.yes, &question(intent, &ids, &strategies, unchanged_chosen)).await?;
+    confirm(args.yes, &question(&proposal)).await?;
     warn_about_journals(&workspace);
     // From the run's start on, a signal stops it in order (journaled) instead of where it stands.
     let signals = crate::signals::claim();
-    let run = workspace.start(&definition, &ids, intent).await.map_err(|e| BadInput(e.message))?;
-    say_probes(&run);
-    let bodies = run.bodies(Some(&definition), None).map_err(BadInput)?;
-    let targets = run.targets(&[], until.map_or(Until::End, Until::After));
-    execute(&workspace, run, targets, bodies, args.json, signals).await
+    let run = proposal.start().await.map_err(|e| BadInput(e.message))?;
+    let until = until.map_or(Until::End, Until::After);
+    let prepared = run.prepare(Some(&definition), None, &[], until).await.map_err(BadInput)?;
+    say_probes(&prepared.run);
+    execute(&workspace, prepared, args.json, signals).await
 }
 
 /// The definition a resumed run compares with: `--definition` if given, else the file the run
@@ -206,9 +178,10 @@ pub async fn resume(
             ))
         })?,
     };
-    let mut run = workspace.open(&run_id).map_err(BadInput)?;
+    let run = workspace.open(&run_id).map_err(BadInput)?;
     let definition = definition_in_use(&settings, definition_flag, &run.state)?;
-    let targets = run.targets(&[], until.map_or(Until::End, Until::After));
+    let until = until.map_or(Until::End, Until::After);
+    let targets = run.targets(&[], until);
     for t in &run.state.targets {
         let pool = run.state.pool(&t.pool);
         let next = targets.iter().find(|x| x.id == t.pool).map(|x| format!(" → resumes at {}", x.start_at));
@@ -220,15 +193,15 @@ pub async fn resume(
         return Ok(Exit::Done);
     }
     crate::noteln!("as the run chose when it started: {}", run.state.choices.describe());
-    let bodies = run.bodies(definition.as_ref(), create_from).map_err(BadInput)?;
-    for warning in run.prove(&bodies).await.map_err(BadInput)? {
+    let prepared = run.prepare(definition.as_ref(), create_from, &[], until).await.map_err(BadInput)?;
+    for warning in &prepared.warnings {
         crate::noteln!("warning: {warning}");
     }
-    say_probes(&run);
+    say_probes(&prepared.run);
     refuse_if_readonly(&settings)?;
-    confirm(args.yes, &format!("Resume run {run_id} for {} pool(s)?", targets.len())).await?;
+    confirm(args.yes, &format!("Resume run {run_id} for {} pool(s)?", prepared.targets.len())).await?;
     let signals = crate::signals::claim();
-    execute(&workspace, run, targets, bodies, args.json, signals).await
+    execute(&workspace, prepared, args.json, signals).await
 }
 
 /// `--probe`'s verdicts, one line per pool (the JSON report has them too).
@@ -240,15 +213,13 @@ fn say_probes(run: &Run) {
 
 async fn execute(
     workspace: &Workspace,
-    run: Run,
-    targets: Vec<PoolTarget>,
-    bodies: BTreeMap<String, Value>,
+    prepared: Prepared,
     json: bool,
     mut signals: Claim,
 ) -> color_eyre::Result<Exit> {
-    let run_id = run.id().to_string();
+    let run_id = prepared.run.id().to_string();
     crate::noteln!("run {run_id}: journal {}", workspace.journal_dir().join(format!("{run_id}.jsonl")).display());
-    tracing::info!(run = %run_id, pools = targets.len(), "run started");
+    tracing::info!(run = %run_id, pools = prepared.targets.len(), "run started");
     let (tx, rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
     // Ctrl-C cancels (exit 130), any other signal interrupts (exit 3); either way the call in
@@ -267,7 +238,7 @@ async fn execute(
         })
     };
     let printer = tokio::spawn(print_progress(rx, workspace.snapshots.subscribe()));
-    let report = run.execute(targets, bodies, tx, cancel).await;
+    let report = prepared.execute(tx, cancel).await;
     stop.abort();
     let signal = stop.await.ok();
     let _ = printer.await;

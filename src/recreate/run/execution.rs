@@ -14,11 +14,51 @@ pub struct Run {
     /// With `--probe`: how the service judged each create body (pool id → verdict), for the
     /// progress output and the report.
     pub probes: BTreeMap<String, ProbeReport>,
+    /// Just started from a proposal: preflight and the probes judged it moments ago.
+    pub(super) proved: bool,
+}
+
+/// A run ready to execute: what `Run::prepare` found, for the front end to show and confirm.
+pub struct Prepared {
+    pub run: Run,
+    /// Pools with work left, each where it resumes and stops.
+    pub targets: Vec<PoolTarget>,
+    /// The create body of each (clear; never shown).
+    bodies: BTreeMap<String, Value>,
+    /// Preflight's warnings: the start's, and the proof's when the run continues.
+    pub warnings: Vec<String>,
+}
+
+impl Prepared {
+    /// Runs the targets until each ends, pauses at its `until`, or `cancel` fires. The lock is
+    /// released after.
+    pub async fn execute(self, progress: mpsc::UnboundedSender<Progress>, cancel: CancellationToken) -> RunReport {
+        self.run.execute(self.targets, self.bodies, progress, cancel).await
+    }
 }
 
 impl Run {
     pub fn id(&self) -> &str {
         &self.state.run
+    }
+
+    /// Continues the run: the create bodies (`bodies`), proof again against the account as it is
+    /// now unless the run was started from a proposal just now (`prove`), and the pools with work
+    /// left of `only` (all when empty) with where each stops (`targets`).
+    pub async fn prepare(
+        mut self,
+        definition: Option<&Definition>,
+        source: Option<BodySource>,
+        only: &[String],
+        until: Until,
+    ) -> Result<Prepared, String> {
+        let bodies = self.bodies(definition, source)?;
+        let mut warnings = self.warnings.clone();
+        if !self.proved {
+            warnings.extend(self.prove(&bodies).await?);
+        }
+        let targets = self.targets(only, until);
+        Ok(Prepared { run: self, targets, bodies, warnings })
     }
 
     /// Pools with work left (those of `only`, or all when it is empty), each where it resumes.
@@ -51,7 +91,7 @@ impl Run {
     /// The create body of every pool with work left. Where the definition in use differs from the
     /// record, `source` must say which to use; a pool that cannot get a body is refused, so
     /// nothing is ever deleted without one.
-    pub fn bodies(
+    fn bodies(
         &self,
         definition: Option<&Definition>,
         source: Option<BodySource>,
@@ -125,7 +165,7 @@ impl Run {
     /// Preflight again before a run continues: the bodies it will create (recorded or from the
     /// definition in use) against the account as it is now, for every pool not created yet. All
     /// problems at once; the warnings when there are none (and the probes' verdicts in `probes`).
-    pub async fn prove(&mut self, bodies: &BTreeMap<String, Value>) -> Result<Vec<String>, String> {
+    async fn prove(&mut self, bodies: &BTreeMap<String, Value>) -> Result<Vec<String>, String> {
         let pools: Vec<crate::definition::PoolDefinition> = self
             .state
             .pending()
@@ -160,9 +200,8 @@ impl Run {
         }
     }
 
-    /// Runs `targets` with their `bodies` (from `bodies()`, or a fresh run's definition) until each
-    /// ends, pauses at its `until`, or `cancel` fires. Consumes the run: the lock is released after.
-    pub async fn execute(
+    /// Runs `targets` with their `bodies` (see `Prepared::execute`).
+    async fn execute(
         self,
         targets: Vec<PoolTarget>,
         bodies: BTreeMap<String, Value>,

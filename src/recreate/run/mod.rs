@@ -2,6 +2,11 @@
 //! and the tests start, step, resume and close runs only through it; none assembles engine,
 //! journal and lock itself.
 //!
+//! A new run is proposed (`Workspace::propose`: one read of the account, the plan, the strategies,
+//! preflight), shown and confirmed by the front end, then started (`Proposal::start`). A run is
+//! continued by `Run::prepare` (bodies, proof again where the run continues, targets), shown, then
+//! executed (`Prepared::execute`).
+//!
 //! A run records exactly its targets, each with the create body it will use (validated, secrets
 //! as references) and a backup of the pool as it was before the run touched it. Resume creates
 //! what was recorded unless the operator chooses the definition in use; a pool that cannot be
@@ -10,9 +15,11 @@
 
 mod compare;
 mod execution;
+mod proposal;
 
 pub use compare::{BodyDifference, differences};
-pub use execution::Run;
+pub use execution::{Prepared, Run};
+pub use proposal::Proposal;
 
 use super::account::AccountId;
 use super::backup::{self, BackupKind};
@@ -114,18 +121,13 @@ impl Workspace {
 
     /// Preflight of `ids` against the account as it is now (one list of pools, one of images).
     /// `kept`: pools changed without recreating (their live properties stay).
-    pub async fn preflight(
-        &self,
-        definition: &Definition,
-        ids: &[String],
-        kept: &[String],
-    ) -> Result<Findings, String> {
+    async fn preflight(&self, definition: &Definition, ids: &[String], kept: &[String]) -> Result<Findings, String> {
         let live = self.client.list_pools_confirming(ids).await.map_err(|e| format!("preflight: {e}"))?;
         self.preflight_against(definition, ids, &live, kept).await
     }
 
     /// Preflight of `ids` against pools the caller just listed (one list of images).
-    pub async fn preflight_against(
+    async fn preflight_against(
         &self,
         definition: &Definition,
         ids: &[String],
@@ -195,111 +197,6 @@ impl Workspace {
         self.runs().into_iter().filter(super::report::is_resumable).collect()
     }
 
-    /// Starts a run for exactly `ids` (each must be in `definition`, which the caller validated):
-    /// takes the lock, refuses pools another unfinished run holds, backs up every target as it
-    /// is now and journals the targets with their sealed create bodies. Nothing in the account
-    /// changes here.
-    pub async fn start(&self, definition: &Definition, ids: &[String], intent: Intent) -> Result<Run, Refusal> {
-        let mut chosen: Vec<&crate::definition::PoolDefinition> = Vec::new();
-        for id in ids {
-            let pool = definition.pool(id).ok_or_else(|| unknown_pool(definition, id, intent))?;
-            if !chosen.iter().any(|c| c.id == pool.id) {
-                chosen.push(pool);
-            }
-        }
-        if chosen.is_empty() {
-            return Err(String::from("no pools chosen").into());
-        }
-        definition.require_env(chosen.iter().map(|p| p.id.as_str())).map_err(|e| e.to_string())?;
-        let run_id = journal::new_run_id();
-        let lock = RunLock::acquire(&self.lock_dir(), &self.account, &run_id)?;
-        let runs = self.runs();
-        if let Some(unknown) = runs.iter().find(|r| r.holds_unknown_pools()) {
-            return Err(format!(
-                "journal {} is damaged: its run-started record cannot be read, so repool cannot tell which \
-                 account and pools run {} holds. Check the pools it names (`repool runs`), restore any that is \
-                 missing (`repool restore --pool ID`), then `repool abandon {}`; nothing was changed",
-                unknown.path.display(),
-                unknown.run,
-                unknown.run
-            )
-            .into());
-        }
-        for other in runs.iter().filter(|r| !r.is_closed() && !r.pending().is_empty()) {
-            let held = other.held_pools();
-            if let Some(pool) = chosen.iter().find(|c| held.iter().any(|h| h.eq_ignore_ascii_case(&c.id))) {
-                return Err(format!(
-                    "pool '{}' is part of unfinished run {} ({}): resume it (`repool resume {}`) or abandon it \
-                     (`repool abandon {}`) first; nothing was changed",
-                    pool.id,
-                    other.run,
-                    other.pool(&pool.id).describe(),
-                    other.run,
-                    other.run
-                )
-                .into());
-            }
-        }
-        let ids: Vec<String> = chosen.iter().map(|p| p.id.clone()).collect();
-        let live = self
-            .client
-            .list_pools_confirming(&ids)
-            .await
-            .map_err(|e| format!("cannot read the account's pools to back them up ({e}); nothing was changed"))?;
-        let plan = crate::definition::plan::Plan::new(definition, &live, &ids, self.api_version);
-        let strategies = Strategy::for_plan(&plan, intent);
-        let kept = strategy::kept(&strategies);
-        let mut findings = self.preflight_against(definition, &ids, &live, &kept).await?;
-        // A probe proves a create body; only pools that will be created need one.
-        let created: Vec<&crate::definition::PoolDefinition> =
-            chosen.iter().copied().filter(|p| !kept.contains(&p.id)).collect();
-        let probes = self.probe(&created, &mut findings).await;
-        if !findings.problems.is_empty() {
-            let only_losses = findings.losses.len() == findings.problems.len();
-            return Err(Refusal {
-                message: findings.refusal("preflight"),
-                losses: if only_losses { findings.losses } else { Vec::new() },
-            });
-        }
-        let mut targets = Vec::new();
-        for pool in chosen {
-            let backup = match live.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id)) {
-                Some(current) => {
-                    let live = serde_json::to_value(current).map_err(|e| e.to_string())?;
-                    // Start-task variables the service returns in clear are kept as references.
-                    let body = sealed::seal_live(&live, Some(&pool.sealed));
-                    let (dir, account) = (self.backup_dir(), self.account.file_name());
-                    let kind = BackupKind::PreRun;
-                    let path =
-                        backup::save_off_thread(dir, account, &pool.id, kind, body, "nothing was changed").await?;
-                    Some(path.display().to_string())
-                }
-                None => None,
-            };
-            let strategy = strategies.get(&pool.id).copied().unwrap_or_default();
-            targets.push(TargetRecord { pool: pool.id.clone(), body: pool.sealed.clone(), backup, strategy });
-        }
-        let journal =
-            Journal::open(&self.journal_dir(), &run_id).map_err(|e| format!("cannot open the journal: {e}"))?;
-        let source = std::fs::canonicalize(&definition.source)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| definition.source.clone());
-        journal
-            .append(Record::RunStarted {
-                run: run_id.clone(),
-                account: self.account.to_string(),
-                endpoint: self.client.endpoint().to_string(),
-                definition: source,
-                digest: definition.digest(),
-                targets,
-                choices: RunChoices::of(&self.policy, &self.preflight.accept_loss),
-            })
-            .await
-            .map_err(|e| format!("cannot write the journal {}: {e}", journal.path.display()))?;
-        let state = journal::read(&journal.path).map_err(|e| e.to_string())?;
-        Ok(Run { workspace: self.clone(), state, journal, _lock: lock, warnings: findings.warnings, probes })
-    }
-
     /// Opens an unfinished run of this account to continue it (takes the lock).
     pub fn open(&self, run_id: &str) -> Result<Run, String> {
         let run = self.open_any(run_id)?;
@@ -342,7 +239,7 @@ impl Workspace {
         // The run goes on as its operator chose when it started, whoever continues it.
         let mut workspace = self.clone();
         workspace.preflight.accept_loss = state.choices.apply(&mut workspace.policy);
-        Ok(Run { workspace, state, journal, _lock: lock, warnings: Vec::new(), probes: BTreeMap::new() })
+        Ok(Run { workspace, state, journal, _lock: lock, warnings: Vec::new(), probes: BTreeMap::new(), proved: false })
     }
 
     /// The pre-run backup of `pool` from the newest run that touched it, and where it was found

@@ -1,0 +1,210 @@
+//! A new run before it starts: what it would do, read from the account once. Every front end
+//! shows a proposal (the plan, each pool's strategy, preflight's findings, `--dry-run`'s calls),
+//! has it confirmed, and starts it; none plans or checks a run itself.
+
+use super::*;
+use crate::definition::PoolDefinition;
+use crate::definition::plan::{Action, Plan};
+
+/// A new run as planned and checked, not started. Nothing in the account changed to make it.
+pub struct Proposal<'a> {
+    /// The account, with the run's choices (policy, accepted losses).
+    pub workspace: Workspace,
+    pub definition: &'a Definition,
+    pub intent: Intent,
+    /// The pools the operator named, each once, as the definition spells them.
+    pub chosen: Vec<String>,
+    /// The run's targets: `chosen` less those left out because they match the definition.
+    pub ids: Vec<String>,
+    /// The chosen pools as the account had them when proposed (the one list).
+    pub live: Vec<Pool>,
+    /// The plan of every chosen pool against `live`.
+    pub plan: Plan,
+    /// How each target changes.
+    pub strategies: BTreeMap<String, Strategy>,
+    /// Preflight of the targets against `live`: problems refuse the start, warnings are told.
+    pub findings: Findings,
+}
+
+impl Workspace {
+    /// Plans a new run of `intent` for `ids` (each must be in `definition`) against one read of
+    /// the account, chooses each pool's strategy and runs preflight. `only_changed`: pools that
+    /// match their definition already are left out (apply, `recreate --changed`).
+    pub async fn propose<'a>(
+        &self,
+        definition: &'a Definition,
+        ids: &[String],
+        intent: Intent,
+        only_changed: bool,
+    ) -> Result<Proposal<'a>, String> {
+        let mut chosen: Vec<String> = Vec::new();
+        for id in ids {
+            let pool = definition.pool(id).ok_or_else(|| unknown_pool(definition, id, intent))?;
+            if !chosen.contains(&pool.id) {
+                chosen.push(pool.id.clone());
+            }
+        }
+        // Only the chosen pools' env() variables are needed.
+        definition.require_env(chosen.iter().map(String::as_str)).map_err(|e| e.to_string())?;
+        let live = self
+            .client
+            .list_pools_confirming(&chosen)
+            .await
+            .map_err(|e| format!("preflight: the account did not answer ({e}); nothing was changed"))?;
+        let plan = Plan::new(definition, &live, &chosen, self.api_version);
+        let unchanged =
+            |id: &String| plan.pools.iter().any(|p| p.action == Action::Unchanged && p.id.eq_ignore_ascii_case(id));
+        let ids: Vec<String> = chosen.iter().filter(|id| !(only_changed && unchanged(id))).cloned().collect();
+        let strategies: BTreeMap<String, Strategy> =
+            Strategy::for_plan(&plan, intent).into_iter().filter(|(id, _)| ids.contains(id)).collect();
+        let findings = match ids.is_empty() {
+            true => Findings::default(),
+            false => self.preflight_against(definition, &ids, &live, &strategy::kept(&strategies)).await?,
+        };
+        let workspace = self.clone();
+        Ok(Proposal { workspace, definition, intent, chosen, ids, live, plan, strategies, findings })
+    }
+}
+
+impl Proposal<'_> {
+    /// The targets whose plan says they match their definition already (recreated anyway).
+    pub fn unchanged(&self) -> Vec<&str> {
+        let plans = self.plan.pools.iter().filter(|p| p.action == Action::Unchanged);
+        plans.filter(|p| self.ids.iter().any(|id| id.eq_ignore_ascii_case(&p.id))).map(|p| p.id.as_str()).collect()
+    }
+
+    /// Starts the run as proposed: journals the targets with their sealed create bodies and
+    /// strategies. Nothing in the account changes here but the probes (`--probe`).
+    ///
+    /// What the proposal read is used as it is, except what must be true at the instant the run
+    /// starts, which is read again here:
+    /// - the account's lock, and every journal of the account (after the lock): a pool another
+    ///   unfinished run holds is refused, whatever was true when the proposal was made;
+    /// - the targets themselves: the pre-run backups are what the pools are now, and a pool that
+    ///   appeared, went, or changed a property since the proposal (anything but its state and
+    ///   capacity, which a run sets anyway) is refused: the plan, the strategies and preflight's
+    ///   verdict on what it would lose were for the pool as it was;
+    /// - probes a crash left behind are deleted, and with `--probe` the service judges each body.
+    pub async fn start(self) -> Result<Run, Refusal> {
+        let Proposal { workspace, definition, ids, live, strategies, mut findings, .. } = self;
+        let chosen: Vec<&PoolDefinition> = ids.iter().filter_map(|id| definition.pool(id)).collect();
+        if chosen.is_empty() {
+            return Err(String::from("no pools chosen").into());
+        }
+        let run_id = journal::new_run_id();
+        let lock = RunLock::acquire(&workspace.lock_dir(), &workspace.account, &run_id)?;
+        workspace.refuse_held(&ids)?;
+        let now = workspace
+            .client
+            .list_pools_confirming(&ids)
+            .await
+            .map_err(|e| format!("cannot read the account's pools to back them up ({e}); nothing was changed"))?;
+        refuse_changed(&ids, &live, &now)?;
+        let kept = strategy::kept(&strategies);
+        // A probe proves a create body; only pools that will be created need one.
+        let created: Vec<&PoolDefinition> = chosen.iter().copied().filter(|p| !kept.contains(&p.id)).collect();
+        let probes = workspace.probe(&created, &mut findings).await;
+        if !findings.problems.is_empty() {
+            let only_losses = findings.losses.len() == findings.problems.len();
+            return Err(Refusal {
+                message: findings.refusal("preflight"),
+                losses: if only_losses { findings.losses } else { Vec::new() },
+            });
+        }
+        let mut targets = Vec::new();
+        for pool in chosen {
+            let backup = match now.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id)) {
+                Some(current) => {
+                    let live = serde_json::to_value(current).map_err(|e| e.to_string())?;
+                    // Start-task variables the service returns in clear are kept as references.
+                    let body = sealed::seal_live(&live, Some(&pool.sealed));
+                    let (dir, account) = (workspace.backup_dir(), workspace.account.file_name());
+                    let kind = BackupKind::PreRun;
+                    let path =
+                        backup::save_off_thread(dir, account, &pool.id, kind, body, "nothing was changed").await?;
+                    Some(path.display().to_string())
+                }
+                None => None,
+            };
+            let strategy = strategies.get(&pool.id).copied().unwrap_or_default();
+            targets.push(TargetRecord { pool: pool.id.clone(), body: pool.sealed.clone(), backup, strategy });
+        }
+        let journal =
+            Journal::open(&workspace.journal_dir(), &run_id).map_err(|e| format!("cannot open the journal: {e}"))?;
+        let source = std::fs::canonicalize(&definition.source)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| definition.source.clone());
+        journal
+            .append(Record::RunStarted {
+                run: run_id.clone(),
+                account: workspace.account.to_string(),
+                endpoint: workspace.client.endpoint().to_string(),
+                definition: source,
+                digest: definition.digest(),
+                targets,
+                choices: RunChoices::of(&workspace.policy, &workspace.preflight.accept_loss),
+            })
+            .await
+            .map_err(|e| format!("cannot write the journal {}: {e}", journal.path.display()))?;
+        let state = journal::read(&journal.path).map_err(|e| e.to_string())?;
+        let warnings = findings.warnings;
+        Ok(Run { workspace, state, journal, _lock: lock, warnings, probes, proved: true })
+    }
+}
+
+impl Workspace {
+    /// Refuses `ids` when an unfinished run holds one, or a damaged journal may (call it holding
+    /// the lock, so no run starts in between).
+    fn refuse_held(&self, ids: &[String]) -> Result<(), String> {
+        let runs = self.runs();
+        if let Some(unknown) = runs.iter().find(|r| r.holds_unknown_pools()) {
+            return Err(format!(
+                "journal {} is damaged: its run-started record cannot be read, so repool cannot tell which \
+                 account and pools run {} holds. Check the pools it names (`repool runs`), restore any that is \
+                 missing (`repool restore --pool ID`), then `repool abandon {}`; nothing was changed",
+                unknown.path.display(),
+                unknown.run,
+                unknown.run
+            ));
+        }
+        for other in runs.iter().filter(|r| !r.is_closed() && !r.pending().is_empty()) {
+            let held = other.held_pools();
+            if let Some(pool) = ids.iter().find(|id| held.iter().any(|h| h.eq_ignore_ascii_case(id))) {
+                return Err(format!(
+                    "pool '{pool}' is part of unfinished run {} ({}): resume it (`repool resume {}`) or abandon it \
+                     (`repool abandon {}`) first; nothing was changed",
+                    other.run,
+                    other.pool(pool).describe(),
+                    other.run,
+                    other.run
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a target that appeared, went or changed (but for state and capacity) between the
+/// proposal's read (`then`) and the start's (`now`).
+fn refuse_changed(ids: &[String], then: &[Pool], now: &[Pool]) -> Result<(), String> {
+    let find = |pools: &[Pool], id: &str| pools.iter().find(|p| p.id().eq_ignore_ascii_case(id)).cloned();
+    for id in ids {
+        let change = match (find(then, id), find(now, id)) {
+            (None, None) => continue,
+            (Some(_), None) => "was deleted".to_string(),
+            (None, Some(_)) => "was created".to_string(),
+            (Some(then), Some(now)) => {
+                let changed = preflight::changed_properties(&then, &now);
+                if changed.is_empty() {
+                    continue;
+                }
+                format!("changed ({})", changed.join(", "))
+            }
+        };
+        return Err(format!(
+            "pool '{id}' {change} since repool planned the run; nothing was changed: plan it again (run the \
+             command again) so the plan and preflight see it as it is"
+        ));
+    }
+    Ok(())
+}
