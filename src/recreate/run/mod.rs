@@ -102,7 +102,8 @@ impl std::str::FromStr for BodySource {
 impl Workspace {
     pub fn new(client: BatchClient, api_version: ApiVersion, policy: RecreatePolicy, data_dir: PathBuf) -> Workspace {
         let account = AccountId::from_endpoint(client.endpoint());
-        let snapshots = Snapshots::new(client.clone(), Pace { interval: policy.poll_interval, fast: policy.fast_poll_interval });
+        let snapshots =
+            Snapshots::new(client.clone(), Pace { interval: policy.poll_interval, fast: policy.fast_poll_interval });
         let preflight = PreflightPolicy::default();
         Workspace { client, account, api_version, policy, data_dir, snapshots, preflight }
     }
