@@ -260,6 +260,7 @@ impl App {
                 }
             },
             Action::LossesFound { command, losses } => self.ask_accept_losses(command, losses),
+            Action::Proposed(view) => self.on_proposed(*view),
             Action::RunEnded(result) => {
                 self.run_active = false;
                 match result {

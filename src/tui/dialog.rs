@@ -51,10 +51,16 @@ impl App {
         match key.code {
             KeyCode::Esc => {
                 self.say("cancelled: nothing was changed");
-                return vec![];
+                return match command {
+                    Command::Start { .. } => vec![Command::DropProposal],
+                    _ => vec![],
+                };
             }
             KeyCode::Enter if typed == expected => {
                 let command = command.clone();
+                if command.is_proposal() {
+                    return self.propose(command);
+                }
                 self.begin(&command);
                 self.say("started");
                 return vec![command];

@@ -2,6 +2,7 @@
 //! the runtime to do (`Command`); `App::update` turns one into the other.
 
 use super::accounts::AccountView;
+use super::proposal::ProposalView;
 use super::runs::RunSummary;
 use crate::batch::{ApiEvent, Node, Pool, PoolNodeCounts};
 use crate::recreate::engine::Progress;
@@ -38,6 +39,8 @@ pub enum Action {
         finished: BTreeMap<String, Step>,
     },
     RunEnded(Result<String, String>),
+    /// A new run was planned and checked against the account: its confirmation.
+    Proposed(Box<ProposalView>),
     /// Preflight refused a new run only for live properties its pools would lack (pool,
     /// property): the operator may accept them and start `command` again.
     LossesFound {
@@ -65,7 +68,8 @@ pub enum Command {
     Refresh,
     RefreshFull,
     NodeCountsFor(Vec<String>),
-    /// Start a new run for `pools` (`run` None) or continue run `run` for them; `one_step`: each
+    /// Propose a new run for `pools` (`run` None; its confirmation follows as `Action::Proposed`,
+    /// but for one step, which starts at once) or continue run `run` for them; `one_step`: each
     /// pool runs only the step it is at.
     Run {
         run: Option<String>,
@@ -74,11 +78,18 @@ pub enum Command {
         /// A new run's canary, bound, rollback, probe and accepted losses (a continued run keeps its own).
         choices: Option<RunChoices>,
     },
-    /// A new `apply` run for `pools`: each the least disruptive way its plan allows.
+    /// Propose a new `apply` run for `pools`: each the least disruptive way its plan allows.
     Apply {
         pools: Vec<String>,
         choices: RunChoices,
     },
+    /// Start the proposed run, confirmed, with these choices.
+    Start {
+        pools: Vec<String>,
+        choices: RunChoices,
+    },
+    /// The proposed run's confirmation was dismissed: nothing starts.
+    DropProposal,
     /// Resume every pool with work left in this run (creating what the run recorded).
     Resume(String),
     /// Close this run without touching its pools.
@@ -99,10 +110,17 @@ pub enum Command {
 }
 
 impl Command {
+    /// A new run that the run driver plans and checks before the operator confirms it.
+    pub fn is_proposal(&self) -> bool {
+        matches!(self, Command::Run { run: None, one_step: false, .. } | Command::Apply { .. })
+    }
+
     /// A new run's choices, shown and changed in its confirmation.
     pub fn choices(&self) -> Option<&RunChoices> {
         match self {
-            Command::Run { choices: Some(choices), .. } | Command::Apply { choices, .. } => Some(choices),
+            Command::Run { choices: Some(choices), .. }
+            | Command::Apply { choices, .. }
+            | Command::Start { choices, .. } => Some(choices),
             _ => None,
         }
     }
@@ -110,9 +128,9 @@ impl Command {
     /// The choices to change, and how many pools the run has (the canary's bound).
     pub(super) fn choices_mut(&mut self) -> Option<(&mut RunChoices, usize)> {
         match self {
-            Command::Run { choices: Some(choices), pools, .. } | Command::Apply { choices, pools } => {
-                Some((choices, pools.len()))
-            }
+            Command::Run { choices: Some(choices), pools, .. }
+            | Command::Apply { choices, pools }
+            | Command::Start { choices, pools } => Some((choices, pools.len())),
             _ => None,
         }
     }

@@ -3,7 +3,6 @@
 
 use super::app::{App, Command, StepState};
 use super::keys::KeyAction;
-use crate::definition::plan::Action as PlanAction;
 use crate::recreate::engine::Progress;
 use crate::recreate::journal::StepOutcome;
 use crate::recreate::report::{PoolStatus, RunStatus};
@@ -181,39 +180,40 @@ impl App {
                 (id.clone(), step)
             })
             .collect();
-        let destructive = !one_step || steps.iter().any(|(_, s)| matches!(s, Step::ResizeToZero | Step::Delete));
+        let destructive = steps.iter().any(|(_, s)| matches!(s, Step::ResizeToZero | Step::Delete));
         let run = if ours { self.run_id.clone() } else { held.map(|i| self.runs[i].id.clone()) };
         let new_run = run.is_none();
         let choices = new_run.then(|| self.choices.clone());
         let command = Command::Run { run, pools: ids.clone(), one_step, choices };
-        let listed: Vec<String> = steps
-            .iter()
-            .map(|(id, step)| if one_step { format!("{id}: {step}") } else { format!("{id}: from {step}") })
-            .collect();
+        if command.is_proposal() {
+            return self.propose(command);
+        }
+        let listed: Vec<String> = steps.iter().map(|(id, step)| format!("{id}: {step}")).collect();
         if !destructive {
             self.begin(&command);
             self.say(format!("running {}", listed.join(", ")));
             return vec![command];
         }
         let expected = if ids.len() == 1 { ids[0].clone() } else { "recreate".to_string() };
-        self.choice_focus = 0;
-        let title = if one_step { "Run the next step (destructive)" } else { "Recreate pools (a new run)" };
-        let mut lines = listed;
-        // A new run only: a continued run's pools differ from the plan by its own drain.
-        if let Some(plan) = self.plan.as_ref().filter(|_| new_run) {
-            let chosen: Vec<_> =
-                plan.pools.iter().filter(|p| ids.iter().any(|id| id.eq_ignore_ascii_case(&p.id))).collect();
-            for p in &chosen {
-                lines.push(format!("{}: plan says {}, {} change(s)", p.id, p.action.name(), p.changes.len()));
-            }
-            let unchanged = chosen.iter().filter(|p| p.action == PlanAction::Unchanged).count();
-            lines.push(format!(
-                "{unchanged} of the {} chosen pool(s) match their definition already (recreated anyway: fresh nodes)",
-                ids.len()
-            ));
-        }
-        self.confirm(title, lines, expected, command);
+        self.confirm("Run the next step (destructive)", listed, expected, command);
         vec![]
+    }
+
+    /// A new run is planned and checked by the run driver first; its confirmation follows
+    /// (`Action::Proposed`).
+    pub(super) fn propose(&mut self, command: Command) -> Vec<Command> {
+        let pools = match &command {
+            Command::Run { pools, .. } | Command::Apply { pools, .. } => pools.join(", "),
+            _ => String::new(),
+        };
+        self.choice_focus = 0;
+        self.say(format!("checking {pools}: plan and preflight against the account…"));
+        vec![command]
+    }
+
+    /// The run driver's proposal, confirmed by typing; its choices can still change.
+    pub(super) fn on_proposed(&mut self, view: super::proposal::ProposalView) {
+        self.confirm(view.title, view.lines, view.expected, view.start);
     }
 
     /// `:apply`: a new run bringing the marked, selected or shown pools to their definition the
@@ -228,35 +228,21 @@ impl App {
             return vec![];
         };
         let ids = self.targets();
-        let mut lines = Vec::new();
-        let mut pools = Vec::new();
         let mut unchanged = 0;
         for id in &ids {
             let Some(pool) = plan.pools.iter().find(|p| p.id.eq_ignore_ascii_case(id)) else {
                 self.say(format!("'{id}' is not in the definition: repool only changes pools it defines"));
                 return vec![];
             };
-            let choice = Strategy::choose(pool);
-            match choice.strategy {
-                None => unchanged += 1,
-                Some(strategy) => {
-                    lines.push(format!("{}: {} ({})", pool.id, strategy.name(), choice.why));
-                    pools.push(pool.id.clone());
-                }
-            }
+            unchanged += usize::from(Strategy::choose(pool).strategy.is_none());
         }
-        if pools.is_empty() {
+        // The proposal decides against the account as it is now; this only spares it pools the
+        // dashboard's last look found unchanged, every one.
+        if unchanged == ids.len() {
             self.say(format!("nothing to apply: the {unchanged} chosen pool(s) match their definition"));
             return vec![];
         }
-        if unchanged > 0 {
-            lines.push(format!("{unchanged} chosen pool(s) match their definition already: left alone"));
-        }
-        let expected = if pools.len() == 1 { pools[0].clone() } else { "apply".to_string() };
-        self.choice_focus = 0;
-        let command = Command::Apply { pools, choices: self.choices.clone() };
-        self.confirm("Apply the definition (a new run)", lines, expected, command);
-        vec![]
+        self.propose(Command::Apply { pools: ids, choices: self.choices.clone() })
     }
 
     /// `u`: what each pool of the chosen unfinished run will do, confirmed by typing `resume`.
@@ -334,13 +320,13 @@ impl App {
     /// A pool starting over from the first step gets a fresh progress track.
     pub(super) fn begin(&mut self, command: &Command) {
         match command {
-            Command::Run { run: None, pools, .. } | Command::Apply { pools, .. } => {
+            Command::Run { run: None, one_step: true, pools, .. } | Command::Start { pools, .. } => {
                 self.run_active = true;
                 for id in pools {
                     self.run.remove(id);
                 }
             }
-            Command::Run { .. } | Command::Resume(_) => self.run_active = true,
+            Command::Run { run: Some(_), .. } | Command::Resume(_) => self.run_active = true,
             _ => {}
         }
     }

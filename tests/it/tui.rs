@@ -11,9 +11,11 @@ use repool::recreate::engine::Progress;
 use repool::recreate::journal::StepOutcome;
 use repool::recreate::policy::{OnUnhealthy, RunChoices};
 use repool::recreate::report::PoolStatus;
+use repool::recreate::run::{Intent, Workspace};
 use repool::recreate::step::Step;
 use repool::tui::app::{Action, App, Command, Dialog, Identity, RunPoolSummary, RunSummary, Screen};
 use repool::tui::keys::KeyMap;
+use repool::tui::proposal::ProposalView;
 use repool::tui::theme::Theme;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,6 +27,25 @@ fn key(c: char) -> Action {
 
 fn code(k: KeyCode) -> Action {
     Action::Key(KeyEvent::new(k, KeyModifiers::NONE))
+}
+
+/// What the dashboard's runtime does with a new run's command: the run driver's proposal against
+/// the simulator, shown as the run's confirmation.
+async fn proposed(app: &mut App, sim: &repool::sim::RunningSim, commands: Vec<Command>) {
+    let (pools, intent, choices) = match commands.as_slice() {
+        [Command::Run { run: None, pools, one_step: false, choices: Some(choices) }] => {
+            (pools, Intent::Recreate, choices)
+        }
+        [Command::Apply { pools, choices }] => (pools, Intent::Apply, choices),
+        other => panic!("not a new run's proposal: {other:?}"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (api, policy) = (repool::batch::ApiVersion::V2024_07_01, Default::default());
+    let workspace = Workspace::new(common::client_for(sim), api, policy, dir.path().to_path_buf());
+    let definition = app.definition.clone().unwrap();
+    let proposal = workspace.propose(&definition, pools, intent, intent == Intent::Apply).await.unwrap();
+    assert!(proposal.refusal().is_none(), "{:?}", proposal.findings);
+    app.update(Action::Proposed(Box::new(ProposalView::of(&proposal, choices.clone()))));
 }
 
 fn typed(app: &mut App, text: &str) -> Vec<Command> {
@@ -108,7 +129,8 @@ async fn screens() {
     app.update(code(KeyCode::Enter));
     app.update(key(' '));
     app.update(key(' '));
-    app.update(key('R'));
+    let propose = app.update(key('R'));
+    proposed(&mut app, &sim, propose).await;
     typed(&mut app, "recr");
     snapshots(&mut app, "confirm");
     app.update(code(KeyCode::Esc));
@@ -420,29 +442,28 @@ async fn moving_marking_filtering_sorting() {
 
 #[tokio::test]
 async fn destructive_runs_need_the_typed_confirmation() {
-    let (mut app, _sim) = demo_app(false).await;
+    let (mut app, sim) = demo_app(false).await;
     typed(&mut app, "/p-render");
     app.update(code(KeyCode::Enter));
-    assert!(app.update(key('R')).is_empty());
-    assert!(matches!(app.dialog, Some(Dialog::Confirm { ref expected, .. }) if expected == "p-render"));
-    assert!(app.update(code(KeyCode::Esc)).is_empty() && app.dialog.is_none(), "esc closes it");
+    let propose = app.update(key('R'));
+    assert!(app.dialog.is_none() && !app.run_active, "the run driver plans and checks first");
+    assert!(app.status.as_deref().unwrap().starts_with("checking p-render"), "{:?}", app.status);
+    proposed(&mut app, &sim, propose).await;
+    let Some(Dialog::Confirm { expected, lines, .. }) = &app.dialog else { panic!("{:?}", app.dialog) };
+    assert_eq!(expected, "p-render");
+    assert!(lines.iter().any(|l| l.starts_with("p-render: plan says recreate")), "the proposal's plan: {lines:?}");
+    assert_eq!(app.update(code(KeyCode::Esc)), [Command::DropProposal], "esc drops the proposal");
+    assert!(app.dialog.is_none());
     assert_eq!(app.status.as_deref(), Some("cancelled: nothing was changed"));
-    app.update(key('R'));
+    let propose = app.update(key('R'));
+    proposed(&mut app, &sim, propose).await;
     typed(&mut app, "p-rendr");
     assert!(app.update(code(KeyCode::Enter)).is_empty(), "a wrong word runs nothing");
     assert_eq!(app.status.as_deref(), Some("type exactly 'p-render' to confirm, or esc"));
     typed(&mut app, "p-renderx");
     app.update(code(KeyCode::Backspace));
     let commands = app.update(code(KeyCode::Enter));
-    assert_eq!(
-        commands,
-        [Command::Run {
-            run: None,
-            pools: vec!["p-render".into()],
-            one_step: false,
-            choices: Some(RunChoices::default())
-        }]
-    );
+    assert_eq!(commands, [Command::Start { pools: vec!["p-render".into()], choices: RunChoices::default() }]);
     assert!(app.run_active);
     // While it runs: no second run, and quitting asks first.
     assert!(app.update(key('R')).is_empty());
@@ -456,9 +477,10 @@ async fn destructive_runs_need_the_typed_confirmation() {
 /// live properties the new pool would lack names them and, typed `accept`, starts again accepting them.
 #[tokio::test]
 async fn a_new_run_offers_its_choices_and_losses_can_be_accepted() {
-    let (mut app, _sim) = demo_app(false).await;
+    let (mut app, sim) = demo_app(false).await;
     select(&mut app, "p-render");
-    app.update(key('R'));
+    let propose = app.update(key('R'));
+    proposed(&mut app, &sim, propose).await;
     app.update(code(KeyCode::Right));
     app.update(code(KeyCode::Tab));
     app.update(code(KeyCode::Right));
@@ -477,7 +499,11 @@ async fn a_new_run_offers_its_choices_and_losses_can_be_accepted() {
         one_step: false,
         choices: Some(choices),
     };
-    assert_eq!(app.update(code(KeyCode::Enter)), [run(chosen.clone())], "one pool: canary and bound stay at 1");
+    assert_eq!(
+        app.update(code(KeyCode::Enter)),
+        [Command::Start { pools: vec!["p-render".into()], choices: chosen.clone() }],
+        "one pool: canary and bound stay at 1"
+    );
     app.update(Action::LossesFound {
         command: run(chosen.clone()),
         losses: vec![("p-render".into(), "identity".into())],
@@ -488,7 +514,8 @@ async fn a_new_run_offers_its_choices_and_losses_can_be_accepted() {
     assert!(lines.iter().any(|l| l.contains("p-render: identity")), "{lines:?}");
     typed(&mut app, "accept");
     let accepted = RunChoices { accept_loss: vec!["identity".into()], ..chosen };
-    assert_eq!(app.update(code(KeyCode::Enter)), [run(accepted)]);
+    assert_eq!(app.update(code(KeyCode::Enter)), [run(accepted)], "accepted: proposed again, accepting them");
+    assert!(app.status.as_deref().unwrap().starts_with("checking p-render"), "{:?}", app.status);
 }
 
 #[tokio::test]
@@ -667,7 +694,7 @@ async fn a_pool_deleted_by_a_run_keeps_its_row_and_the_selection() {
 
 #[tokio::test]
 async fn r_always_starts_a_new_run_and_u_asks_with_what_each_pool_will_do() {
-    let (mut app, _sim) = demo_app(false).await;
+    let (mut app, sim) = demo_app(false).await;
     select(&mut app, "p-render");
     app.update(Action::RunStarted {
         run: "run-1".into(),
@@ -676,16 +703,12 @@ async fn r_always_starts_a_new_run_and_u_asks_with_what_each_pool_will_do() {
         strategies: Default::default(),
         finished: Default::default(),
     });
-    app.update(key('R'));
+    let propose = app.update(key('R'));
+    proposed(&mut app, &sim, propose).await;
     typed(&mut app, "p-render");
     assert_eq!(
         app.update(code(KeyCode::Enter)),
-        [Command::Run {
-            run: None,
-            pools: vec!["p-render".into()],
-            one_step: false,
-            choices: Some(RunChoices::default())
-        }]
+        [Command::Start { pools: vec!["p-render".into()], choices: RunChoices::default() }]
     );
     app.update(Action::RunEnded(Ok("done".into())));
     let summary = RunSummary {
@@ -745,13 +768,15 @@ async fn the_deleted_banner_is_only_for_pools_the_account_lacks() {
 /// match their definition are left out, and a choice of pools with nothing to do starts nothing.
 #[tokio::test]
 async fn apply_from_the_dashboard_says_how_each_pool_changes() {
-    let (mut app, _sim) = demo_app(false).await;
+    let (mut app, sim) = demo_app(false).await;
     typed(&mut app, "/^p-");
     app.update(code(KeyCode::Enter));
     app.update(key('a'));
     app.update(key(':'));
     typed(&mut app, "apply");
-    assert!(app.update(code(KeyCode::Enter)).is_empty(), "nothing starts before the confirmation");
+    let propose = app.update(code(KeyCode::Enter));
+    assert!(app.dialog.is_none(), "nothing starts before the proposal and its confirmation");
+    proposed(&mut app, &sim, propose).await;
     let Some(Dialog::Confirm { lines, expected, .. }) = &app.dialog else { panic!("{:?}", app.dialog) };
     assert_eq!(expected, "apply");
     // Under 2024-07-01 (the demo app's api-version) a VM image change needs a new pool.
@@ -759,8 +784,8 @@ async fn apply_from_the_dashboard_says_how_each_pool_changes() {
     let commands = typed(&mut app, "apply");
     assert!(commands.is_empty());
     let commands = app.update(code(KeyCode::Enter));
-    let [Command::Apply { pools, .. }] = commands.as_slice() else { panic!("{commands:?}") };
-    assert_eq!(pools, &["p-ingest".to_string(), "p-render".to_string()]);
+    let [Command::Start { pools, .. }] = commands.as_slice() else { panic!("{commands:?}") };
+    assert_eq!(pools, &["p-ingest".to_string(), "p-render".to_string()], "pools matching already are left out");
     // Read-only refuses it like any change.
     let (mut readonly, _sim) = demo_app(true).await;
     readonly.update(key(':'));

@@ -40,13 +40,7 @@ fn the_demo_shows_preflight_refusing_to_drop_a_managed_identity() {
     terminal.send(" ");
     terminal.wait_for("marked 1");
     terminal.send("R");
-    terminal.wait_for("on unhealthy: stop");
-    // canary → max unavailable → on unhealthy: rollback.
-    terminal.send("\t");
-    terminal.send("\t");
-    terminal.send("\x1b[C");
-    terminal.wait_for("on unhealthy: rollback");
-    terminal.send("reporting\r");
+    // Preflight refuses before anything is typed: the losses are named, to accept or not.
     terminal.wait_for("Accept what the new pools lose");
     terminal.wait_for("reporting: identity");
     terminal.send("\x1b");
@@ -58,12 +52,15 @@ fn the_demo_shows_preflight_refusing_to_drop_a_managed_identity() {
     assert_eq!(runs(), 0, "no run was journaled");
     terminal.send("l");
     terminal.send("R");
-    terminal.wait_for("Type reporting and press enter");
+    terminal.wait_for("Type accept and press enter");
+    // canary → max unavailable → on unhealthy: rollback.
     terminal.send("\t\t\x1b[C");
     terminal.wait_for("on unhealthy: rollback");
-    terminal.send("reporting\r");
-    terminal.wait_for("Type accept and press enter");
     terminal.send("accept\r");
+    // Proposed again, accepting the loss: the run's own confirmation keeps the choices.
+    terminal.wait_for("Type reporting and press enter");
+    terminal.wait_for("on unhealthy: rollback");
+    terminal.send("reporting\r");
     // The run goes with what was chosen (how it ends depends on the demo's tasks: not the point here).
     let text = || common::journal_text(&data.path().join("demo"));
     common::wait_until("the run ends", || {
@@ -415,7 +412,10 @@ async fn a_refusal_reads_whole_at_80_by_24() {
     );
     terminal.wait_for("p-render");
     terminal.send("/p-render\r");
-    terminal.mark_and_start("p-render");
+    terminal.send(" ");
+    terminal.wait_for("marked 1");
+    terminal.send("R");
+    // Preflight refuses before the operator is asked to type anything.
     terminal.wait_for("preflight found 1 problem(s); nothing was changed:");
     let joined = terminal.text().split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(

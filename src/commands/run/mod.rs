@@ -106,8 +106,8 @@ pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -
     for warning in &proposal.findings.warnings {
         crate::noteln!("warning: {warning}");
     }
-    if !proposal.findings.problems.is_empty() {
-        return Err(BadInput::new(proposal.findings.refusal("preflight")).into());
+    if let Some(refusal) = proposal.refusal() {
+        return Err(BadInput::new(refusal.message).into());
     }
     if args.dry_run {
         let dry = DryRun::new(&proposal);

@@ -73,6 +73,11 @@ impl Proposal<'_> {
         plans.filter(|p| self.ids.iter().any(|id| id.eq_ignore_ascii_case(&p.id))).map(|p| p.id.as_str()).collect()
     }
 
+    /// Why preflight refuses this run as proposed, if it does (the probes at the start may find more).
+    pub fn refusal(&self) -> Option<Refusal> {
+        refusal(&self.findings)
+    }
+
     /// Starts the run as proposed: journals the targets with their sealed create bodies and
     /// strategies. Nothing in the account changes here but the probes (`--probe`).
     ///
@@ -104,12 +109,8 @@ impl Proposal<'_> {
         // A probe proves a create body; only pools that will be created need one.
         let created: Vec<&PoolDefinition> = chosen.iter().copied().filter(|p| !kept.contains(&p.id)).collect();
         let probes = workspace.probe(&created, &mut findings).await;
-        if !findings.problems.is_empty() {
-            let only_losses = findings.losses.len() == findings.problems.len();
-            return Err(Refusal {
-                message: findings.refusal("preflight"),
-                losses: if only_losses { findings.losses } else { Vec::new() },
-            });
+        if let Some(refused) = refusal(&findings) {
+            return Err(refused);
         }
         let mut targets = Vec::new();
         for pool in chosen {
@@ -182,6 +183,19 @@ impl Workspace {
         }
         Ok(())
     }
+}
+
+/// Preflight's refusal when it found problems; the losses among them when they are all it found
+/// (what the operator may accept).
+fn refusal(findings: &Findings) -> Option<Refusal> {
+    if findings.problems.is_empty() {
+        return None;
+    }
+    let only_losses = findings.losses.len() == findings.problems.len();
+    Some(Refusal {
+        message: findings.refusal("preflight"),
+        losses: if only_losses { findings.losses.clone() } else { Vec::new() },
+    })
 }
 
 /// Refuses a target that appeared, went or changed (but for state and capacity) between the

@@ -1,0 +1,59 @@
+//! A new run's confirmation is the run's proposal: what the one run driver planned, chose and
+//! found against the account (not the dashboard's own plan), shown before anything changes.
+
+use super::messages::Command;
+use crate::definition::plan::Action as PlanAction;
+use crate::recreate::policy::RunChoices;
+use crate::recreate::run::{Intent, Proposal};
+use crate::recreate::strategy::Strategy;
+
+/// What the confirmation of a proposed run shows, and the command that starts it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProposalView {
+    pub title: String,
+    pub lines: Vec<String>,
+    /// What the operator types to start it.
+    pub expected: String,
+    /// `Command::Start`, carrying the choices the dialog lets the operator change.
+    pub start: Command,
+}
+
+impl ProposalView {
+    /// The confirmation of `proposal` (whose targets are not empty), made with `choices`.
+    pub fn of(proposal: &Proposal<'_>, choices: RunChoices) -> ProposalView {
+        let ids = &proposal.ids;
+        let plan_of = |id: &str| proposal.plan.pools.iter().find(|p| p.id.eq_ignore_ascii_case(id));
+        let mut lines = Vec::new();
+        for id in ids {
+            let Some(plan) = plan_of(id) else { continue };
+            lines.push(match proposal.intent {
+                Intent::Recreate => {
+                    format!("{id}: plan says {}, {} change(s)", plan.action.name(), plan.changes.len())
+                }
+                Intent::Apply => {
+                    let strategy = proposal.strategies.get(id).copied().unwrap_or_default();
+                    format!("{id}: {} ({})", strategy.name(), Strategy::choose(plan).why)
+                }
+            });
+        }
+        let left_out = proposal.chosen.len() - ids.len();
+        if left_out > 0 {
+            lines.push(format!("{left_out} chosen pool(s) match their definition already: left alone"));
+        }
+        if proposal.intent == Intent::Recreate {
+            let unchanged =
+                ids.iter().filter(|id| plan_of(id).is_some_and(|p| p.action == PlanAction::Unchanged)).count();
+            lines.push(format!(
+                "{unchanged} of the {} pool(s) match their definition already (recreated anyway: fresh nodes)",
+                ids.len()
+            ));
+        }
+        lines.extend(proposal.findings.warnings.iter().map(|w| format!("⚠ {w}")));
+        let (title, word) = match proposal.intent {
+            Intent::Recreate => ("Recreate pools (a new run)", "recreate"),
+            Intent::Apply => ("Apply the definition (a new run)", "apply"),
+        };
+        let expected = if ids.len() == 1 { ids[0].clone() } else { word.to_string() };
+        ProposalView { title: title.into(), lines, expected, start: Command::Start { pools: ids.clone(), choices } }
+    }
+}
