@@ -36,10 +36,6 @@ pub const PATCH_ANY_TIME: [&str; 5] =
 
 /// Applies the service's defaults to a pool-add body, in place.
 pub fn apply(body: &mut Map<String, Value>, api_version: ApiVersion) {
-    if let Some(size) = body.get("vmSize").and_then(Value::as_str) {
-        let lower = size.to_lowercase();
-        body.insert("vmSize".into(), json!(lower));
-    }
     let autoscale = body.get("enableAutoScale").and_then(Value::as_bool).unwrap_or(false);
     body.entry("resizeTimeout").or_insert(json!("PT15M"));
     body.entry("enableAutoScale").or_insert(json!(false));
@@ -52,13 +48,7 @@ pub fn apply(body: &mut Map<String, Value>, api_version: ApiVersion) {
     body.entry("enableInterNodeCommunication").or_insert(json!(false));
     body.entry("taskSlotsPerNode").or_insert(json!(1));
     if let Some(policy) = body.entry("taskSchedulingPolicy").or_insert(json!({})).as_object_mut() {
-        // The service answers "Spread"/"Pack" whatever was sent.
-        let fill = policy.get("nodeFillType").and_then(Value::as_str).unwrap_or("spread").to_lowercase();
-        let mut cased = fill.clone();
-        if let Some(first) = cased.get_mut(..1) {
-            first.make_ascii_uppercase();
-        }
-        policy.insert("nodeFillType".into(), json!(cased));
+        policy.entry("nodeFillType").or_insert(json!("spread"));
         if api_version.has_job_default_order() {
             policy.entry("jobDefaultOrder").or_insert(json!("none"));
         }
@@ -80,6 +70,7 @@ pub fn apply(body: &mut Map<String, Value>, api_version: ApiVersion) {
         network.entry("dynamicVNetAssignmentScope").or_insert(json!("none"));
         network.entry("enableAcceleratedNetworking").or_insert(json!(false));
     }
+    super::case::normalize(body);
     let mut value = Value::Object(std::mem::take(body));
     strip_write_only(&mut value);
     if let Value::Object(map) = value {

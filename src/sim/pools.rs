@@ -203,6 +203,9 @@ impl Ctx<'_> {
         for (key, value) in body {
             wire[key] = value;
         }
+        if let Some(map) = wire.as_object_mut() {
+            crate::batch::case::normalize(map);
+        }
         strip_write_only(&mut wire);
         if let Ok(updated) = serde_json::from_value(wire) {
             pool.wire = updated;

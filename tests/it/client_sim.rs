@@ -254,6 +254,14 @@ async fn patch_and_update_properties() {
     let body = serde_json::json!({"certificateReferences": [], "applicationPackageReferences": [], "metadata": []});
     client.update_pool_properties("u", &body, None).await.unwrap();
     assert_eq!(client.get_pool("u", None).await.unwrap().rest["metadata"], serde_json::json!([]));
+    // A PATCH is answered in the service's case as an add is (a restore compares them).
+    sim.advance(120.0);
+    let spelled = serde_json::json!({"vmSize": "Standard_D4s_v3", "taskSchedulingPolicy": {"nodeFillType": "pack"}});
+    let client = common::client_at(&sim, repool::batch::ApiVersion::V2025_06_01, RetryPolicy::default());
+    client.patch_pool("u", &spelled, None).await.unwrap();
+    let pool = client.get_pool("u", None).await.unwrap();
+    assert_eq!(pool.vm_size.as_deref(), Some("standard_d4s_v3"));
+    assert_eq!(pool.rest["taskSchedulingPolicy"]["nodeFillType"], "Pack");
 }
 
 #[tokio::test]
