@@ -5,8 +5,9 @@ import time
 import pytest
 from azure.batch import BatchClient
 from azure.batch import models as m
+from azure.core import MatchConditions
 from azure.core.credentials import AzureNamedKeyCredential
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
 
 URL, ACCOUNT, KEY = os.environ["SIM_URL"], os.environ["SIM_ACCOUNT"], os.environ["SIM_KEY"]
 
@@ -120,3 +121,33 @@ def test_update_pool_in_place_and_only_when_empty():
     pool = c.get_pool("sdk15-patch")
     assert pool.vm_size == "standard_d4s_v3" and pool.task_slots_per_node == 2 and pool.creation_time == created
     c.begin_delete_pool("sdk15-patch", polling_interval=0.2).result()
+
+
+def test_conditional_requests_with_quoted_etags():
+    """15.1.0 sends the ETag quoted (`If-Match: "0x8D…"`, its quote_etag); entity tags compare as HTTP
+    does. The SDK's BatchExceptionPolicy raises ResourceModifiedError on any failure of a request
+    with If-Match, and on a 304 too (not the ResourceNotModifiedError of its generated error map)."""
+    c = client()
+    c.create_pool(m.BatchPoolCreateOptions(id="sdk15-etag", vm_size="standard_d2s_v3", virtual_machine_configuration=vm(), target_dedicated_nodes=0))
+    wait_steady("sdk15-etag")
+    current = c.get_pool("sdk15-etag").etag
+    assert not current.startswith('"'), "the service's ETag is bare; the SDK adds the quotes"
+    team = m.BatchPoolUpdateOptions(metadata=[m.BatchMetadataItem(name="team", value="a")])
+    c.update_pool("sdk15-etag", team, etag=current, match_condition=MatchConditions.IfNotModified)
+    with pytest.raises(ResourceModifiedError) as stale:
+        c.update_pool("sdk15-etag", team, etag=current, match_condition=MatchConditions.IfNotModified)
+    assert stale.value.status_code == 412 and code(stale.value) == "ConditionNotMet"
+    fresh = c.get_pool("sdk15-etag").etag
+    assert fresh != current
+    with pytest.raises(ResourceModifiedError) as unchanged:
+        c.get_pool("sdk15-etag", etag=fresh, match_condition=MatchConditions.IfModified)
+    assert unchanged.value.status_code == 304
+    assert c.get_pool("sdk15-etag", etag=current, match_condition=MatchConditions.IfModified).etag == fresh
+    c.begin_resize_pool("sdk15-etag", m.BatchPoolResizeOptions(target_dedicated_nodes=1), etag=fresh,
+                        match_condition=MatchConditions.IfNotModified, polling_interval=0.2).result()
+    resized = c.get_pool("sdk15-etag")
+    assert resized.current_dedicated_nodes == 1 and resized.allocation_state == "steady"
+    with pytest.raises(ResourceModifiedError):
+        c.begin_delete_pool("sdk15-etag", etag=fresh, match_condition=MatchConditions.IfNotModified, polling_interval=0.2)
+    c.begin_delete_pool("sdk15-etag", etag=resized.etag, match_condition=MatchConditions.IfNotModified, polling_interval=0.2).result()
+    assert not exists("sdk15-etag")
