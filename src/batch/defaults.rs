@@ -34,6 +34,28 @@ pub const CAPACITY: [&str; 6] = [
 pub const PATCH_ANY_TIME: [&str; 5] =
     ["startTask", "applicationPackageReferences", "metadata", "certificateReferences", "targetNodeCommunicationMode"];
 
+/// Every integer property of a pool-add body under either shipped schema (a test holds this to
+/// them), `[]` marking a list's items. The service also reads each from a JSON string holding the
+/// number, which is how the Azure CLI sends values given as flags (`"targetDedicatedNodes":"1"`).
+pub const INTEGERS: [&str; 16] = [
+    "targetDedicatedNodes",
+    "targetLowPriorityNodes",
+    "taskSlotsPerNode",
+    "startTask.maxTaskRetryCount",
+    "userAccounts[].linuxUserConfiguration.uid",
+    "userAccounts[].linuxUserConfiguration.gid",
+    "virtualMachineConfiguration.dataDisks[].lun",
+    "virtualMachineConfiguration.dataDisks[].diskSizeGB",
+    "virtualMachineConfiguration.osDisk.diskSizeGB",
+    "networkConfiguration.endpointConfiguration.inboundNATPools[].backendPort",
+    "networkConfiguration.endpointConfiguration.inboundNATPools[].frontendPortRangeStart",
+    "networkConfiguration.endpointConfiguration.inboundNATPools[].frontendPortRangeEnd",
+    "networkConfiguration.endpointConfiguration.inboundNATPools[].networkSecurityGroupRules[].priority",
+    "upgradePolicy.rollingUpgradePolicy.maxBatchInstancePercent",
+    "upgradePolicy.rollingUpgradePolicy.maxUnhealthyInstancePercent",
+    "upgradePolicy.rollingUpgradePolicy.maxUnhealthyUpgradedInstancePercent",
+];
+
 /// Applies the service's defaults to a pool-add body, in place.
 pub fn apply(body: &mut Map<String, Value>, api_version: ApiVersion) {
     let autoscale = body.get("enableAutoScale").and_then(Value::as_bool).unwrap_or(false);

@@ -2,6 +2,7 @@
 //! Used in-process by tests and `repool demo`, and as a server by `repool sim`.
 
 pub mod auth;
+mod body;
 pub mod clock;
 mod conditional;
 mod errors;

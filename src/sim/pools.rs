@@ -7,7 +7,7 @@
 //! property 2025-06-01 changes only on an empty pool, on a pool with nodes or resizing → 409
 //! `PropertyCannotBeUpdated` (values Reason, PropertyName); under older api-versions → 400.
 
-use super::errors::{Reply, being_deleted, error, missing_property, not_found};
+use super::errors::{Reply, being_deleted, error, internal, missing_property, not_found};
 use super::http::{Call, http_date};
 use super::paging::{page, project};
 use super::route::Route;
@@ -141,7 +141,7 @@ impl Ctx<'_> {
     }
 
     fn add_pool(mut self) -> Handled {
-        let body: Map<String, Value> = self.call.json_body()?;
+        let body = self.call.json_object()?;
         let pool = validate_new_pool(body, self.version)?;
         let id = pool.id().to_string();
         self.world.advance_one(id.to_lowercase(), self.now, self.clock);
@@ -179,7 +179,8 @@ impl Ctx<'_> {
     }
 
     fn patch_pool(mut self, id: &str) -> Handled {
-        let body: Map<String, Value> = self.call.json_body()?;
+        let mut body = self.call.json_object()?;
+        super::body::read_integers(&mut body)?;
         let pool = self.live_pool(id)?;
         if let Some(property) = body.keys().find(|k| crate::batch::defaults::PATCH_WHEN_EMPTY.contains(&k.as_str())) {
             if !self.version.patches_when_empty() {
@@ -198,18 +199,15 @@ impl Ctx<'_> {
                 ));
             }
         }
-        let pool = self.touch(id)?;
-        let mut wire = serde_json::to_value(&pool.wire).map_err(|e| super::errors::invalid_body(&e.to_string()))?;
-        for (key, value) in body {
-            wire[key] = value;
-        }
-        if let Some(map) = wire.as_object_mut() {
-            crate::batch::case::normalize(map);
-        }
+        let Ok(Value::Object(mut wire)) = serde_json::to_value(&pool.wire) else { return Err(internal()) };
+        wire.extend(body);
+        crate::batch::case::normalize(&mut wire);
+        let mut wire = Value::Object(wire);
         strip_write_only(&mut wire);
-        if let Ok(updated) = serde_json::from_value(wire) {
-            pool.wire = updated;
-        }
+        let Value::Object(wire) = wire else { return Err(internal()) };
+        let updated = super::body::read(wire)?;
+        self.world.find_mut(id).ok_or_else(not_found)?.wire = updated;
+        self.touch(id)?;
         self.answer(id, StatusCode::OK, "")
     }
 
@@ -365,10 +363,7 @@ impl Ctx<'_> {
             body.insert("results".into(), json!(results));
         }
         if let Some(err) = run.error {
-            body.insert(
-                "error".into(),
-                serde_json::to_value(err).map_err(|e| super::errors::invalid_body(&e.to_string()))?,
-            );
+            body.insert("error".into(), serde_json::to_value(err).map_err(|_| internal())?);
         }
         let headers = vec![("DataServiceId", format!("{}/pools/{}/evaluateautoscale", self.call.base, pool.wire.id()))];
         Ok(Reply::Ok { status: StatusCode::OK, headers, body: Some(Value::Object(body)) })

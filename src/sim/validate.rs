@@ -1,7 +1,7 @@
 //! Batch's checks on what a client sends: a pool-add body (also what the simulator seeds from),
 //! autoscale formulas and evaluation intervals.
 
-use super::errors::{Reply, error, invalid_body, invalid_value, missing_property};
+use super::errors::{Reply, error, invalid_value, missing_property};
 use super::formula;
 use crate::batch::{ApiVersion, BatchDuration, Pool};
 use serde_json::{Map, Value};
@@ -39,6 +39,7 @@ pub(super) fn check_interval(interval: Option<BatchDuration>) -> Result<(), Repl
 
 /// Batch's checks on a pool-add body, and the defaults it fills in (batch-api.md §2.1, §2.2).
 pub(super) fn validate_new_pool(mut body: Map<String, Value>, api_version: ApiVersion) -> Result<Pool, Reply> {
+    super::body::read_integers(&mut body)?;
     for required in ["id", "vmSize"] {
         if !body.get(required).is_some_and(Value::is_string) {
             return Err(missing_property(required));
@@ -91,8 +92,7 @@ pub(super) fn validate_new_pool(mut body: Map<String, Value>, api_version: ApiVe
     check_interval(duration("autoScaleEvaluationInterval", &body)?)?;
     super::images::check_offered(&body).map_err(|(value, reason)| invalid_value("imageReference", &value, &reason))?;
     crate::batch::defaults::apply(&mut body, api_version);
-    let value = Value::Object(body);
-    serde_json::from_value(value).map_err(|e| invalid_body(&e.to_string()))
+    super::body::read(body)
 }
 
 #[cfg(test)]

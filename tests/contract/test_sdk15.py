@@ -1,4 +1,5 @@
 """The official Python azure-batch 15.x SDK (api 2025-06-01) against `repool sim`, unchanged."""
+import json
 import os
 import time
 
@@ -8,6 +9,7 @@ from azure.batch import models as m
 from azure.core import MatchConditions
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.rest import HttpRequest
 
 URL, ACCOUNT, KEY = os.environ["SIM_URL"], os.environ["SIM_ACCOUNT"], os.environ["SIM_KEY"]
 
@@ -151,3 +153,55 @@ def test_conditional_requests_with_quoted_etags():
         c.begin_delete_pool("sdk15-etag", etag=fresh, match_condition=MatchConditions.IfNotModified, polling_interval=0.2)
     c.begin_delete_pool("sdk15-etag", etag=resized.etag, match_condition=MatchConditions.IfNotModified, polling_interval=0.2).result()
     assert not exists("sdk15-etag")
+
+
+# The body `az batch pool create` (Azure CLI 2.91.0, azure-batch 15.0.0b1) sent, captured verbatim, for:
+# --id cli-flags --vm-size Standard_D2s_v3 --target-dedicated-nodes 1 --task-slots-per-node 2
+# --image canonical:ubuntu-24_04-lts:server --node-agent-sku-id "batch.node.ubuntu 24.04"
+# --start-task-command-line "/bin/sh -c 'echo hi'" --start-task-max-task-retry-count 2
+# --start-task-wait-for-success --target-low-priority-nodes 0 --resize-timeout PT10M
+# --enable-inter-node-communication --metadata team=render
+CLI_CREATE = (
+    '{"id": "cli-flags", "vmSize": "Standard_D2s_v3", "virtualMachineConfiguration": {"imageReference": '
+    '{"publisher": "canonical", "offer": "ubuntu-24_04-lts", "sku": "server"}, "nodeAgentSKUId": '
+    '"batch.node.ubuntu 24.04"}, "resizeTimeout": "PT10M00S", "targetDedicatedNodes": "1", '
+    '"targetLowPriorityNodes": "0", "enableInterNodeCommunication": true, "startTask": {"commandLine": '
+    '"/bin/sh -c \'echo hi\'", "maxTaskRetryCount": "2", "waitForSuccess": true}, "taskSlotsPerNode": "2", '
+    '"metadata": [{"name": "team", "value": "render"}]}'
+)
+
+
+def post_pool(body, api_version="2024-02-01.19.0"):
+    """A raw pool add through the SDK's own pipeline (Shared Key signing included), as the CLI posts
+    it; the answer whatever its status (the SDK's exception policy raises on an error)."""
+    request = HttpRequest("POST", f"{URL}/pools?api-version={api_version}", content=body,
+                          headers={"Content-Type": "application/json; odata=minimalmetadata"})
+    try:
+        return client().send_request(request)
+    except HttpResponseError as error:
+        return error.response
+
+
+def test_pool_add_as_the_azure_cli_sends_it_with_numbers_as_strings():
+    created = post_pool(CLI_CREATE)
+    assert created.status_code == 201, created.text()
+    pool = client().get_pool("cli-flags")
+    assert (pool.target_dedicated_nodes, pool.target_low_priority_nodes, pool.task_slots_per_node) == (1, 0, 2)
+    assert pool.start_task.max_task_retry_count == 2 and pool.resize_timeout.total_seconds() == 600
+    assert pool.vm_size == "standard_d2s_v3"
+    client().begin_delete_pool("cli-flags", polling_interval=0.2).result()
+
+
+def test_a_body_that_does_not_read_gets_the_service_error_naming_the_property():
+    body = json.loads(CLI_CREATE)
+    body.update(id="cli-bad", taskSlotsPerNode="two")
+    refused = post_pool(json.dumps(body))
+    error = refused.json()
+    assert refused.status_code == 400 and error["code"] == "InvalidRequestBody", refused.text()
+    values = {v["key"]: v["value"] for v in error["values"]}
+    assert values["PropertyName"] == "taskSlotsPerNode" and "'two'" in values["Reason"]
+    body.update(taskSlotsPerNode=2, enableInterNodeCommunication="maybe")
+    refused = post_pool(json.dumps(body)).json()
+    assert refused["code"] == "InvalidRequestBody" and "enableInterNodeCommunication" in json.dumps(refused["values"])
+    assert "invalid type" not in json.dumps(refused) and "serde" not in json.dumps(refused)
+    assert not exists("cli-bad")

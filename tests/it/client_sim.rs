@@ -90,6 +90,25 @@ async fn invalid_bodies_get_the_service_errors() {
         (err.code(), err.service().unwrap().value("PropertyName")),
         (Some("MissingRequiredProperty"), Some("vmSize"))
     );
+    // Integers as JSON strings read as the service reads them (the Azure CLI sends flags so).
+    body = pool_body("cli", 0);
+    body["targetDedicatedNodes"] = "2".into();
+    body["startTask"] = serde_json::json!({"commandLine": "true", "maxTaskRetryCount": "3"});
+    client.add_pool(&body).await.unwrap();
+    let pool = client.get_pool("cli", None).await.unwrap();
+    assert_eq!((pool.target_dedicated_nodes, &pool.rest["startTask"]["maxTaskRetryCount"]), (Some(2), &3.into()));
+    body["id"] = "cli-2".into();
+    body["taskSlotsPerNode"] = "two".into();
+    let err = client.add_pool(&body).await.unwrap_err();
+    assert_eq!(
+        (err.code(), err.service().unwrap().value("PropertyName")),
+        (Some("InvalidRequestBody"), Some("taskSlotsPerNode"))
+    );
+    body["taskSlotsPerNode"] = 1.into();
+    body["enableAutoScale"] = "sometimes".into();
+    let err = client.add_pool(&body).await.unwrap_err();
+    assert_eq!(err.service().unwrap().value("PropertyName"), Some("enableAutoScale"));
+    assert!(!err.to_string().contains("invalid type"), "no parser text reaches a client: {err}");
     let err = client.resize_pool("nope", &ResizeRequest::default()).await.unwrap_err();
     assert_eq!(err.code(), Some("MissingRequiredProperty"), "body is checked before existence");
     let resize = ResizeRequest { target_dedicated_nodes: Some(1), ..Default::default() };
@@ -258,8 +277,10 @@ async fn patch_and_update_properties() {
     sim.advance(120.0);
     let spelled = serde_json::json!({"vmSize": "Standard_D4s_v3", "taskSchedulingPolicy": {"nodeFillType": "pack"}});
     let client = common::client_at(&sim, repool::batch::ApiVersion::V2025_06_01, RetryPolicy::default());
-    client.patch_pool("u", &spelled, None).await.unwrap();
+    let before = client.get_pool("u", None).await.unwrap().e_tag;
+    client.patch_pool("u", &spelled, before.as_deref()).await.unwrap();
     let pool = client.get_pool("u", None).await.unwrap();
+    assert_ne!(pool.e_tag, before, "a PATCH is a user change: a new ETag");
     assert_eq!(pool.vm_size.as_deref(), Some("standard_d4s_v3"));
     assert_eq!(pool.rest["taskSchedulingPolicy"]["nodeFillType"], "Pack");
 }
