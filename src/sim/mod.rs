@@ -16,6 +16,7 @@ mod paging;
 mod pools;
 mod route;
 pub mod seed;
+mod stats;
 mod validate;
 pub mod world;
 

@@ -205,3 +205,48 @@ def test_a_body_that_does_not_read_gets_the_service_error_naming_the_property():
     assert refused["code"] == "InvalidRequestBody" and "enableInterNodeCommunication" in json.dumps(refused["values"])
     assert "invalid type" not in json.dumps(refused) and "serde" not in json.dumps(refused)
     assert not exists("cli-bad")
+
+
+def test_usage_metrics_stats_image_filters_and_comparison_filters():
+    c = client()
+    assert list(c.list_pool_usage_metrics()) == [], "a new account has no usage metrics (recorded live)"
+    stats = c.get_pool("p-ingest", expand=["stats"]).pool_statistics
+    assert stats is not None and stats.url.endswith("/pools/p-ingest/stats")
+    assert stats.usage_statistics.dedicated_core_time.total_seconds() > 0, "two 4-core nodes for a day"
+    assert 0 <= stats.resource_statistics.avg_cpu_percentage <= 100
+    assert c.get_pool("p-ingest").pool_statistics is None, "only with $expand=stats"
+    listed = [p for p in c.list_pools(expand=["stats"]) if p.id == "p-ingest"]
+    assert listed[0].pool_statistics.usage_statistics is not None
+    windows = list(c.list_supported_images(filter="osType eq 'windows'"))
+    assert windows and all(i.os_type == "windows" for i in windows)
+    verified = list(c.list_supported_images(filter="verificationType eq 'verified' and osType eq 'linux'"))
+    assert verified and all(i.verification_type == "verified" and i.os_type == "linux" for i in verified)
+    assert len(verified) < len(list(c.list_supported_images()))
+    later = [p.id for p in c.list_pools(filter="id gt 'p'", select=["id"])]
+    assert later and all(i > "p" for i in later) and "legacy-batch" not in later
+    created = c.get_pool("p-ingest").creation_time
+    since = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    newer = [p.id for p in c.list_pools(filter=f"creationTime ge datetime'{since}'", select=["id"])]
+    assert "p-ingest" in newer
+
+
+def test_a_failing_evaluation_answers_the_pools_current_values():
+    c = client()
+    run = c.evaluate_pool_auto_scale("p-render", m.BatchPoolEvaluateAutoScaleOptions(auto_scale_formula="$TargetDedicatedNodes = $something_useless;"))
+    assert run.error.code == "AutoScalingFormulaEvaluationError"
+    pool = c.get_pool("p-render")
+    assert run.results.startswith(f"$TargetDedicatedNodes={pool.target_dedicated_nodes};$TargetLowPriorityNodes={pool.target_low_priority_nodes};")
+
+
+def test_a_start_task_needs_a_command_line():
+    c = client()
+    empty = m.BatchStartTask(command_line="")
+    with pytest.raises(HttpResponseError) as refused:
+        c.create_pool(m.BatchPoolCreateOptions(id="sdk15-st", vm_size="standard_d2s_v3", virtual_machine_configuration=vm(), start_task=empty))
+    values = {v["key"]: v["value"] for v in refused.value.response.json()["values"]}
+    assert code(refused.value) == "MissingRequiredProperty" and values["PropertyName"] == "commandLine"
+    assert not exists("sdk15-st")
+    with pytest.raises(HttpResponseError) as patched:
+        c.update_pool("p-ingest", m.BatchPoolUpdateOptions(start_task=empty))
+    assert code(patched.value) == "MissingRequiredProperty"
+    assert c.get_pool("p-ingest").start_task is None or c.get_pool("p-ingest").start_task.command_line
