@@ -36,7 +36,7 @@ pub fn main(mut cli: Cli) -> ExitCode {
         Err(e) => return fail(Exit::BadInput, &e.to_string(), json),
     };
     // Which endpoint won over which, any key left unused: before anything acts on the account.
-    if !matches!(cli.command, Some(Command::Sim(_) | Command::Demo(_) | Command::Bench { .. })) {
+    if !matches!(cli.command, Some(Command::Sim(_) | Command::Demo(_))) {
         for warning in &settings.warnings {
             crate::noteln!("{warning}");
         }
@@ -141,7 +141,6 @@ fn command_name(command: &Command) -> &'static str {
         Command::Abandon { .. } => "abandon",
         Command::Restore { .. } => "restore",
         Command::Info => "info",
-        Command::Bench { .. } => "bench",
         Command::Completions { .. } => "completions",
     }
 }
@@ -155,7 +154,6 @@ async fn run(
     use crate::commands::restore::RestoreFrom;
     match command {
         Some(Command::Info) => inspect::info(&settings),
-        Some(Command::Bench { quick, cases }) => crate::bench::run(quick, &cases).await,
         Some(Command::Pools { json }) => inspect::pools(&settings, json).await,
         Some(Command::Validate) => inspect::validate(&settings),
         Some(Command::Plan { pools, all: _, json }) => inspect::plan(&settings, &pools, json).await,

@@ -143,15 +143,6 @@ pub enum Command {
     },
     /// Print the config, data, journal, backup and log paths
     Info,
-    /// Measure: recreation wall time, API calls, dashboard frame time and idle CPU, definition speed
-    Bench {
-        /// Smaller sizes and a 10 s idle sample (about a minute in all)
-        #[arg(long)]
-        quick: bool,
-        /// Only these cases (default: all)
-        #[arg(value_enum)]
-        cases: Vec<BenchCase>,
-    },
     /// Print shell completions
     Completions {
         /// The shell to complete for (bash, zsh, fish, elvish, powershell)
@@ -275,23 +266,6 @@ pub struct ResumeArgs {
     /// validated when the run started) or `definition` (the file in use)
     #[arg(long, value_name = "SOURCE")]
     pub create_from: Option<String>,
-}
-
-/// `repool bench` cases.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum BenchCase {
-    /// Recreation wall time against the critical path, calls per pool
-    Recreate,
-    /// apply against recreate: a metadata change and a VM size change, wall time and mutating calls
-    Apply,
-    /// API calls per dashboard refresh
-    Refresh,
-    /// Dashboard frame time
-    Render,
-    /// Validate + render + plan of 1,000 pools
-    Definition,
-    /// Dashboard start-up, idle CPU and memory (real binary in a pseudo-terminal)
-    Dashboard,
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@
 
 pub mod app;
 pub mod batch;
-pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -33,14 +33,47 @@ impl Snapshot {
 pub struct Snapshots {
     client: BatchClient,
     tx: watch::Sender<Arc<Snapshot>>,
+    /// Whether a list call is under way (the dashboard's refresh indicator).
+    listing: watch::Sender<bool>,
     fast: AtomicBool,
     waiters: AtomicUsize,
-    /// A wait began and needs a view newer than itself.
-    wanted: Notify,
+    /// How often the poller looks while waits need it.
+    pace: std::sync::Mutex<Pace>,
+    /// How often a watcher (the dashboard) wants a view when nothing waits; None: nobody watches.
+    watching: std::sync::Mutex<Option<Duration>>,
+    /// A wait began, a watcher arrived or `r` was pressed: a view is wanted soon.
+    wanted: Arc<Notify>,
+    /// The poller is running (there is one per account view).
+    polling: AtomicBool,
+    /// Stops the poller when the last handle to the snapshots goes.
+    stop: CancellationToken,
     /// Since when every list call was refused for its credentials (401/403, or no token), and why.
     signin_failing: std::sync::Mutex<Option<(Instant, String)>>,
     /// Pools in the health gate: each poll also fetches their node counts (ten pools a call).
     counting: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+/// How often the poller lists the account while waits need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pace {
+    pub interval: Duration,
+    /// After a change, or when a wait ended or began.
+    pub fast: Duration,
+}
+
+/// A watcher's standing interest in fresh views; dropping it ends the interest.
+pub struct Watching(Arc<Snapshots>);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        *self.0.watching.lock().expect("watching") = None;
+    }
+}
+
+impl Drop for Snapshots {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 #[derive(Debug)]
@@ -67,14 +100,19 @@ impl Drop for WaiterGuard<'_> {
 }
 
 impl Snapshots {
-    pub fn new(client: BatchClient) -> Arc<Self> {
+    pub fn new(client: BatchClient, pace: Pace) -> Arc<Self> {
         let (tx, _) = watch::channel(Arc::new(Snapshot::default()));
         Arc::new(Snapshots {
             client,
             tx,
+            listing: watch::channel(false).0,
             fast: AtomicBool::new(false),
             waiters: AtomicUsize::new(0),
-            wanted: Notify::new(),
+            pace: std::sync::Mutex::new(pace),
+            watching: std::sync::Mutex::new(None),
+            wanted: Arc::new(Notify::new()),
+            polling: AtomicBool::new(false),
+            stop: CancellationToken::new(),
             signin_failing: std::sync::Mutex::new(None),
             counting: std::sync::Mutex::new(Default::default()),
         })
@@ -88,8 +126,20 @@ impl Snapshots {
         self.tx.borrow().clone()
     }
 
-    /// One paged list call; the result (or its error) is published to every waiter.
+    /// Whether a list call is under way, as it changes.
+    pub fn subscribe_listing(&self) -> watch::Receiver<bool> {
+        self.listing.subscribe()
+    }
+
+    /// One paged list call; the result (or its error) is published to every waiter and watcher.
     pub async fn refresh(&self) -> Result<(), BatchError> {
+        self.listing.send_replace(true);
+        let refreshed = self.list().await;
+        self.listing.send_replace(false);
+        refreshed
+    }
+
+    async fn list(&self) -> Result<(), BatchError> {
         let requested = Instant::now();
         match self.client.list_pools(Some(POOL_SUMMARY_SELECT), None, None).await {
             Ok(pools) => {
@@ -133,34 +183,56 @@ impl Snapshots {
         self.fast.store(true, Ordering::SeqCst);
     }
 
+    /// Ask for a view as soon as the spacing rule allows (the dashboard's `r`).
+    pub fn request_now(&self) {
+        self.request_fast();
+        self.wanted.notify_one();
+    }
+
     pub fn has_waiters(&self) -> bool {
         self.waiters.load(Ordering::SeqCst) > 0
     }
 
-    /// Polls while anyone waits, until cancelled: every `interval`, or `fast_interval` after a
-    /// poll when a change was just made, a wait just ended (its siblings are likely close behind)
-    /// or a new wait began (so a wait that is already satisfied ends at once, not a whole
-    /// interval later). Never closer than three times the last list call took, so a large
-    /// account is not listed back to back.
-    pub async fn poll(self: Arc<Self>, interval: Duration, fast_interval: Duration, cancel: CancellationToken) {
-        loop {
-            let polled = tokio::time::Instant::now();
-            if self.has_waiters()
-                && let Err(e) = self.refresh().await
-            {
-                tracing::warn!("refreshing pools failed: {e}");
-            }
-            let soonest = fast_interval.max(polled.elapsed() * 3);
-            let pause = if self.fast.swap(false, Ordering::SeqCst) { soonest } else { interval.max(soonest) };
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep_until(polled + pause) => {}
-                _ = self.wanted.notified() => tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep_until(polled + soonest) => {}
-                },
-            }
+    /// Sets how often waits are polled (the run's policy) and makes sure the poller runs.
+    pub fn poll_for_waits(self: &Arc<Self>, pace: Pace) {
+        *self.pace.lock().expect("pace") = pace;
+        self.ensure_polling();
+    }
+
+    /// A view every `every` while the returned guard lives, the first at once (the dashboard).
+    pub fn watch(self: &Arc<Self>, every: Duration) -> Watching {
+        *self.watching.lock().expect("watching") = Some(every);
+        self.ensure_polling();
+        self.wanted.notify_one();
+        Watching(self.clone())
+    }
+
+    /// Starts the one poller of these snapshots unless it runs; it ends when they are dropped.
+    fn ensure_polling(self: &Arc<Self>) {
+        if !self.polling.swap(true, Ordering::SeqCst) {
+            tokio::spawn(poll(Arc::downgrade(self), self.wanted.clone(), self.stop.clone()));
         }
+    }
+
+    /// How long after a poll that took `took` the next one comes (None: nobody needs one).
+    /// Never closer than three times the last list call took, so a large account is not listed
+    /// back to back; sooner than the interval when a change was just made, a wait just ended
+    /// (its siblings are likely close behind) or began (so a wait that is already satisfied
+    /// ends at once, not a whole interval later).
+    fn next_pause(&self, took: Duration) -> (Duration, Duration) {
+        let pace = *self.pace.lock().expect("pace");
+        let watching = *self.watching.lock().expect("watching");
+        let soonest = pace.fast.max(took * 3);
+        let interval = match (self.has_waiters(), watching) {
+            (true, _) | (false, None) => pace.interval,
+            (false, Some(every)) => every,
+        };
+        let pause = if self.fast.swap(false, Ordering::SeqCst) { soonest } else { interval.max(soonest) };
+        (pause, soonest)
+    }
+
+    fn is_wanted(&self) -> bool {
+        self.has_waiters() || self.watching.lock().expect("watching").is_some()
     }
 
     /// Whether pool `id`, missing from a list answer, is really gone: a direct read decides.
@@ -247,5 +319,81 @@ impl Snapshots {
                 changed = rx.changed() => if changed.is_err() { return Err(WaitError::Cancelled) },
             }
         }
+    }
+}
+
+/// The one poller: lists the account while a wait or a watcher needs a view, spaced by
+/// `Snapshots::next_pause`. Holds the snapshots only while it lists, so dropping them ends it.
+async fn poll(snapshots: std::sync::Weak<Snapshots>, wanted: Arc<Notify>, stop: CancellationToken) {
+    loop {
+        let polled = tokio::time::Instant::now();
+        let (pause, soonest) = {
+            let Some(snapshots) = snapshots.upgrade() else { return };
+            if snapshots.is_wanted()
+                && let Err(e) = snapshots.refresh().await
+            {
+                tracing::warn!("refreshing pools failed: {e}");
+            }
+            snapshots.next_pause(polled.elapsed())
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep_until(polled + pause) => {}
+            _ = wanted.notified() => tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep_until(polled + soonest) => {}
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::http::HttpSettings;
+    use crate::batch::{ApiVersion, AuthMethod, AuthSettings, Credential, RetryPolicy};
+
+    fn snapshots(pace: Pace) -> Arc<Snapshots> {
+        let auth = AuthSettings {
+            method: AuthMethod::SharedKey,
+            account_name: "acct".into(),
+            account_key: Some(crate::secret::Secret::new("a2V5")),
+            ..Default::default()
+        };
+        let http = HttpSettings::default();
+        let credential = Credential::from_settings(&auth, &http).expect("credential");
+        let client = BatchClient::new(
+            "https://acct.westeurope.batch.azure.com",
+            ApiVersion::default(),
+            credential,
+            &http,
+            RetryPolicy::default(),
+        )
+        .expect("client");
+        Snapshots::new(client, pace)
+    }
+
+    const SEC: Duration = Duration::from_secs(1);
+
+    /// The one spacing rule for runs and the dashboard alike: waits poll at the run's pace, the
+    /// dashboard alone at its refresh interval, a change asks for the fast pace, and nothing comes
+    /// closer than three times what the last list call took.
+    #[tokio::test]
+    async fn one_spacing_rule_for_waits_and_the_dashboard() {
+        let s = snapshots(Pace { interval: 2 * SEC, fast: SEC });
+        assert!(!s.is_wanted(), "nobody waits or watches: the poller lists nothing");
+        let watching = s.watch(5 * SEC);
+        assert!(s.is_wanted());
+        assert_eq!(s.next_pause(Duration::ZERO).0, 5 * SEC, "the dashboard alone: its refresh interval");
+        s.waiters.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(s.next_pause(Duration::ZERO).0, 2 * SEC, "a run waits: the run's pace");
+        s.request_fast();
+        assert_eq!(s.next_pause(Duration::ZERO).0, SEC, "after a change: the fast pace");
+        assert_eq!(s.next_pause(Duration::ZERO).0, 2 * SEC, "the fast pace is asked for once");
+        s.request_fast();
+        assert_eq!(s.next_pause(3 * SEC).0, 9 * SEC, "never closer than 3x the last list call");
+        s.waiters.fetch_sub(1, Ordering::SeqCst);
+        drop(watching);
+        assert!(!s.is_wanted(), "the dashboard switched away: its interest ended");
     }
 }

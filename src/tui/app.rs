@@ -90,7 +90,7 @@ pub struct App {
     pub full_pools: HashMap<String, Pool>,
     pub last_refresh: Option<jiff::Timestamp>,
     pub refresh_error: Option<String>,
-    pub in_flight: usize,
+    pub listing: bool,
     pub selected: usize,
     /// First visible row; kept by the view so scrolling is smooth.
     pub offset: usize,
@@ -157,7 +157,7 @@ impl App {
             full_pools: HashMap::new(),
             last_refresh: None,
             refresh_error: None,
-            in_flight: 0,
+            listing: false,
             selected: 0,
             offset: 0,
             page_rows: 20,
@@ -214,19 +214,19 @@ impl App {
         // A tick only redraws when a visible clock moved (ages change each second, the spinner
         // and run timers while busy): an idle dashboard costs next to nothing.
         self.dirty |= match &action {
-            Action::Tick(now) => now.as_second() != self.now.as_second() || self.in_flight > 0 || self.run_active,
+            Action::Tick(now) => now.as_second() != self.now.as_second() || self.listing || self.run_active,
             _ => true,
         };
         match action {
             Action::Key(key) => return self.on_key(key),
             Action::Tick(now) => {
                 self.now = now;
-                if self.in_flight > 0 {
+                if self.listing {
                     self.spinner = self.spinner.wrapping_add(1);
                 }
             }
             Action::Resized => {}
-            Action::RefreshStarted => self.in_flight += 1,
+            Action::Listing(busy) => self.listing = busy,
             Action::Refreshed(result) => return self.on_refreshed(result),
             Action::NodeCounts(counts) => {
                 for c in counts {

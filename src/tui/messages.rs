@@ -18,7 +18,8 @@ pub enum Action {
     /// A visible clock ticks (refresh age, elapsed times, spinner).
     Tick(jiff::Timestamp),
     Resized,
-    RefreshStarted,
+    /// Whether the account's poller is listing pools (the spinner).
+    Listing(bool),
     Refreshed(Result<Vec<Pool>, String>),
     NodeCounts(Vec<PoolNodeCounts>),
     /// Full pool bodies, for the definition status column and plans.

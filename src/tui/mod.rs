@@ -24,13 +24,13 @@ use crate::definition::Definition;
 use crate::errors::{BadInput, Exit};
 use crate::recreate::policy::RunChoices;
 use crate::recreate::run::{BodySource, Intent, Until, Workspace};
-use crate::recreate::snapshots::Snapshots;
+use crate::recreate::snapshots::{Snapshots, Watching};
 use app::{AccountView, Action, App, Command, Identity, RunSummary};
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// What the dashboard runs against.
@@ -233,33 +233,38 @@ async fn ticks(tx: mpsc::UnboundedSender<Envelope>, stop: CancellationToken) {
     }
 }
 
-/// Publishes every snapshot (its own, and those the engine's waits took) to the app, and takes
-/// one itself when none came for a refresh interval or `r` asks.
-async fn poller(snapshots: Arc<Snapshots>, every: Duration, now: Arc<Notify>, tx: Sender, stop: CancellationToken) {
-    let mut updates = snapshots.subscribe();
-    let mut last = tokio::time::Instant::now() - every;
+/// Publishes every snapshot of the account's one poller (the dashboard watches; runs wait) to
+/// the app, and whether a list call is under way.
+async fn forward_snapshots(snapshots: Arc<Snapshots>, tx: Sender, stop: CancellationToken) {
+    let (mut updates, mut listing) = (snapshots.subscribe(), snapshots.subscribe_listing());
+    drop(snapshots);
     loop {
-        let due = last + every;
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = tokio::time::sleep_until(due) => {
-                let _ = tx.send(Action::RefreshStarted);
-                if let Err(e) = snapshots.refresh().await {
-                    let _ = tx.send(Action::Refreshed(Err(e.to_string())));
+            changed = listing.changed() => {
+                if changed.is_err() {
+                    return;
                 }
-                last = tokio::time::Instant::now();
+                let busy = *listing.borrow_and_update();
+                if !tx.send(Action::Listing(busy)) {
+                    return;
+                }
             }
-            _ = now.notified() => last = tokio::time::Instant::now() - every,
             changed = updates.changed() => {
                 if changed.is_err() {
                     return;
                 }
                 let snapshot = updates.borrow_and_update().clone();
-                if snapshot.error.is_none() {
-                    let mut pools: Vec<_> = snapshot.pools.values().cloned().collect();
-                    pools.sort_by_key(|p| p.id().to_lowercase());
-                    let _ = tx.send(Action::Refreshed(Ok(pools)));
-                    last = tokio::time::Instant::now();
+                let result = match &snapshot.error {
+                    Some(error) => Err(error.clone()),
+                    None => {
+                        let mut pools: Vec<_> = snapshot.pools.values().cloned().collect();
+                        pools.sort_by_key(|p| p.id().to_lowercase());
+                        Ok(pools)
+                    }
+                };
+                if !tx.send(Action::Refreshed(result)) {
+                    return;
                 }
             }
         }
@@ -277,8 +282,9 @@ struct Runner {
     cancel: Option<CancellationToken>,
     /// The task of the last run command.
     active: Option<ActiveRun>,
-    refresh_now: Arc<Notify>,
-    /// Stops this account's poller when the dashboard switches away.
+    /// The dashboard's standing interest in the account's poller; dropped when it switches away.
+    _watching: Watching,
+    /// Stops forwarding this account's snapshots when the dashboard switches away.
     stop: CancellationToken,
 }
 
@@ -306,17 +312,11 @@ impl Runner {
         }
         let stop = parent.child_token();
         let workspace = crate::setup::workspace_for(&settings, client.clone());
-        let refresh_now = Arc::new(Notify::new());
-        tokio::spawn(poller(
-            workspace.snapshots.clone(),
-            settings.refresh,
-            refresh_now.clone(),
-            tx.clone(),
-            stop.clone(),
-        ));
+        tokio::spawn(forward_snapshots(workspace.snapshots.clone(), tx.clone(), stop.clone()));
+        let _watching = workspace.snapshots.watch(settings.refresh);
         Runner::publish_runs(&workspace, definition.as_deref(), &tx);
         let mut runner =
-            Runner { settings, workspace, client, definition, tx, cancel: None, active: None, refresh_now, stop };
+            Runner { settings, workspace, client, definition, tx, cancel: None, active: None, _watching, stop };
         // Full bodies once at start: definition status for every row.
         runner.execute(Command::RefreshFull);
         runner
@@ -343,7 +343,7 @@ impl Runner {
     fn execute(&mut self, command: Command) {
         let (client, tx) = (self.client.clone(), self.tx.clone());
         match command {
-            Command::Refresh => self.refresh_now.notify_one(),
+            Command::Refresh => self.workspace.snapshots.request_now(),
             Command::RefreshFull => {
                 tokio::spawn(async move {
                     let _ = tx

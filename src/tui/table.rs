@@ -49,7 +49,6 @@ impl App {
 
     /// A pool listing arrived: the table shows it, keeping the selection on its pool.
     pub(super) fn on_refreshed(&mut self, result: Result<Vec<Pool>, String>) -> Vec<Command> {
-        self.in_flight = self.in_flight.saturating_sub(1);
         match result {
             Ok(pools) => {
                 let selected = self.selected_pool().map(|p| p.id().to_lowercase());

@@ -19,7 +19,7 @@ use super::backup::{self, BackupKind};
 use super::journal::{Journal, Record, StepOutcome};
 use super::policy::{DrainTimeoutPolicy, OnUnhealthy, RecreatePolicy};
 use super::report::{PoolReport, PoolStatus, RunReport, RunStatus, StepReport};
-use super::snapshots::{Snapshots, WaitError};
+use super::snapshots::{Pace, Snapshots, WaitError};
 use super::step::Step;
 use super::strategy::Strategy;
 use super::update::{self, Capacity, Update};
@@ -158,11 +158,8 @@ impl Engine {
         let started = jiff::Timestamp::now();
         // Pools already deleted but not yet created go first.
         targets.sort_by_key(|t| std::cmp::Reverse(t.start_at >= Step::Delete && t.start_at < Step::WaitReady));
-        let poller = {
-            let (snapshots, cancel) = (self.snapshots.clone(), self.cancel.child_token());
-            let policy = &self.config.policy;
-            tokio::spawn(snapshots.poll(policy.poll_interval, policy.fast_poll_interval, cancel))
-        };
+        let policy = &self.config.policy;
+        self.snapshots.poll_for_waits(Pace { interval: policy.poll_interval, fast: policy.fast_poll_interval });
         // Canaries go all the way to healthy first; if one does not, the others are not touched.
         let rest = targets.split_off(self.config.policy.canary.min(targets.len()));
         let canaries = self.config.policy.canary > 0;
@@ -188,7 +185,6 @@ impl Engine {
         } else {
             pools.extend(self.run_batch(rest, &journal).await);
         }
-        poller.abort();
         let status = RunStatus::from_pools(&pools, self.cancel.is_cancelled());
         let _ = journal.append(Record::RunFinished { status }).await;
         let _ = self.progress.send(Progress::RunFinished { run: run_id.to_string(), status });

@@ -30,7 +30,7 @@ use super::policy::{RecreatePolicy, RunChoices};
 use super::preflight::{self, Findings, PreflightPolicy};
 use super::probe::{self, ProbeReport};
 use super::report::{PoolStatus, RunReport, RunStatus};
-use super::snapshots::Snapshots;
+use super::snapshots::{Pace, Snapshots};
 use super::step::Step;
 use super::strategy::{self, Strategy};
 use crate::batch::{ApiVersion, BatchClient, Pool};
@@ -102,7 +102,8 @@ impl std::str::FromStr for BodySource {
 impl Workspace {
     pub fn new(client: BatchClient, api_version: ApiVersion, policy: RecreatePolicy, data_dir: PathBuf) -> Workspace {
         let account = AccountId::from_endpoint(client.endpoint());
-        let snapshots = Snapshots::new(client.clone());
+        let snapshots =
+            Snapshots::new(client.clone(), Pace { interval: policy.poll_interval, fast: policy.fast_poll_interval });
         let preflight = PreflightPolicy::default();
         Workspace { client, account, api_version, policy, data_dir, snapshots, preflight }
     }

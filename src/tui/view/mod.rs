@@ -121,7 +121,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if stale {
         first.push((bold("STALE ".into(), theme.bad), true));
     }
-    if app.in_flight > 0 {
+    if app.listing {
         first.push((
             Span::styled(format!("{} ", SPINNER[app.spinner % SPINNER.len()]), Style::new().fg(theme.accent)),
             true,

@@ -29,8 +29,8 @@ pub(crate) fn client_with(sim: &RunningSim, retry: RetryPolicy) -> BatchClient {
     client_at(sim, repool::batch::ApiVersion::V2024_07_01, retry)
 }
 
-/// A shared-key client speaking `version`.
-pub(crate) fn client_at(sim: &RunningSim, version: repool::batch::ApiVersion, retry: RetryPolicy) -> BatchClient {
+/// A client of the simulator's account signing with its key, at `api_version`.
+pub(crate) fn client_at(sim: &RunningSim, api_version: repool::batch::ApiVersion, retry: RetryPolicy) -> BatchClient {
     let auth = AuthSettings {
         method: AuthMethod::SharedKey,
         account_name: sim.account().to_string(),
@@ -38,7 +38,7 @@ pub(crate) fn client_at(sim: &RunningSim, version: repool::batch::ApiVersion, re
         ..Default::default()
     };
     let credential = Credential::from_settings(&auth, &HttpSettings::default()).expect("credential");
-    BatchClient::new(&sim.url, version, credential, &HttpSettings::default(), retry).expect("client")
+    BatchClient::new(&sim.url, api_version, credential, &HttpSettings::default(), retry).expect("client")
 }
 
 pub(crate) fn pool_body(id: &str, dedicated: u32) -> serde_json::Value {

@@ -82,6 +82,11 @@ impl Terminal {
         self.parser.lock().unwrap().screen().contents()
     }
 
+    /// The program's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.process_id().expect("the program runs")
+    }
+
     pub(crate) fn on_alternate_screen(&self) -> bool {
         self.parser.lock().unwrap().screen().alternate_screen()
     }
@@ -133,7 +138,7 @@ impl Terminal {
 
     /// Sends the program the signal `name` (TERM, HUP, INT…), as `kill -s` would.
     pub(crate) fn signal(&self, name: &str) {
-        let pid = self.child.process_id().expect("a running child").to_string();
+        let pid = self.pid().to_string();
         assert!(std::process::Command::new("kill").args(["-s", name, &pid]).status().unwrap().success());
     }
 
