@@ -34,12 +34,30 @@ pub const CAPACITY: [&str; 6] = [
 pub const PATCH_ANY_TIME: [&str; 5] =
     ["startTask", "applicationPackageReferences", "metadata", "certificateReferences", "targetNodeCommunicationMode"];
 
+/// Every integer property of a pool-add body under either shipped schema (a test holds this to
+/// them), `[]` marking a list's items. The service also reads each from a JSON string holding the
+/// number, which is how the Azure CLI sends values given as flags (`"targetDedicatedNodes":"1"`).
+pub const INTEGERS: [&str; 16] = [
+    "targetDedicatedNodes",
+    "targetLowPriorityNodes",
+    "taskSlotsPerNode",
+    "startTask.maxTaskRetryCount",
+    "userAccounts[].linuxUserConfiguration.uid",
+    "userAccounts[].linuxUserConfiguration.gid",
+    "virtualMachineConfiguration.dataDisks[].lun",
+    "virtualMachineConfiguration.dataDisks[].diskSizeGB",
+    "virtualMachineConfiguration.osDisk.diskSizeGB",
+    "networkConfiguration.endpointConfiguration.inboundNATPools[].backendPort",
+    "networkConfiguration.endpointConfiguration.inboundNATPools[].frontendPortRangeStart",
+    "networkConfiguration.endpointConfiguration.inboundNATPools[].frontendPortRangeEnd",
+    "networkConfiguration.endpointConfiguration.inboundNATPools[].networkSecurityGroupRules[].priority",
+    "upgradePolicy.rollingUpgradePolicy.maxBatchInstancePercent",
+    "upgradePolicy.rollingUpgradePolicy.maxUnhealthyInstancePercent",
+    "upgradePolicy.rollingUpgradePolicy.maxUnhealthyUpgradedInstancePercent",
+];
+
 /// Applies the service's defaults to a pool-add body, in place.
 pub fn apply(body: &mut Map<String, Value>, api_version: ApiVersion) {
-    if let Some(size) = body.get("vmSize").and_then(Value::as_str) {
-        let lower = size.to_lowercase();
-        body.insert("vmSize".into(), json!(lower));
-    }
     let autoscale = body.get("enableAutoScale").and_then(Value::as_bool).unwrap_or(false);
     body.entry("resizeTimeout").or_insert(json!("PT15M"));
     body.entry("enableAutoScale").or_insert(json!(false));
@@ -52,13 +70,7 @@ pub fn apply(body: &mut Map<String, Value>, api_version: ApiVersion) {
     body.entry("enableInterNodeCommunication").or_insert(json!(false));
     body.entry("taskSlotsPerNode").or_insert(json!(1));
     if let Some(policy) = body.entry("taskSchedulingPolicy").or_insert(json!({})).as_object_mut() {
-        // The service answers "Spread"/"Pack" whatever was sent.
-        let fill = policy.get("nodeFillType").and_then(Value::as_str).unwrap_or("spread").to_lowercase();
-        let mut cased = fill.clone();
-        if let Some(first) = cased.get_mut(..1) {
-            first.make_ascii_uppercase();
-        }
-        policy.insert("nodeFillType".into(), json!(cased));
+        policy.entry("nodeFillType").or_insert(json!("spread"));
         if api_version.has_job_default_order() {
             policy.entry("jobDefaultOrder").or_insert(json!("none"));
         }
@@ -80,6 +92,7 @@ pub fn apply(body: &mut Map<String, Value>, api_version: ApiVersion) {
         network.entry("dynamicVNetAssignmentScope").or_insert(json!("none"));
         network.entry("enableAcceleratedNetworking").or_insert(json!(false));
     }
+    super::case::normalize(body);
     let mut value = Value::Object(std::mem::take(body));
     strip_write_only(&mut value);
     if let Value::Object(map) = value {

@@ -2,6 +2,7 @@
 
 pub mod api_version;
 pub mod auth;
+pub mod case;
 pub mod cert;
 pub mod client;
 pub mod defaults;

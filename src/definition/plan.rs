@@ -5,7 +5,7 @@
 use super::redact::{is_secret_name, redact};
 use super::schema::Schema;
 use super::{Definition, PoolDefinition};
-use crate::batch::{ApiVersion, BatchDuration, Pool, defaults};
+use crate::batch::{ApiVersion, BatchDuration, Pool, case, defaults};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -220,13 +220,12 @@ fn type_of(schema: &Schema, path: &[String]) -> String {
     schema.type_at(&segments).unwrap_or("").to_string()
 }
 
-/// Equal as the service sees it: durations by length, enums and vmSize ignoring case.
+/// Equal as the service sees it: durations by length, text by the service's case rules.
 fn same(d: &Value, l: &Value, key: &str, ty: &str, schema: &Schema) -> bool {
     match (d, l) {
         (Value::String(a), Value::String(b)) => {
-            a == b
-                || ((ty == "duration") && BatchDuration::parse(a).ok() == BatchDuration::parse(b).ok())
-                || ((key == "vmSize" || schema.is_enum(ty)) && a.eq_ignore_ascii_case(b))
+            ((ty == "duration") && BatchDuration::parse(a).ok() == BatchDuration::parse(b).ok())
+                || case::same(case::rule(key, schema.is_enum(ty)), a, b)
         }
         (Value::Array(a), Value::Array(b)) => {
             a.len() == b.len()

@@ -273,6 +273,33 @@ mod tests {
         })
     }
 
+    /// The paths of every `int` property under `ty`, `[]` marking a list's items.
+    fn integer_paths(schema: &Schema, ty: &str, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+        let Some(def) = schema.types.get(element_type(ty)) else { return };
+        for (name, property) in &def.properties {
+            let path = format!("{prefix}{name}");
+            match property.ty.as_str() {
+                "int" => {
+                    out.insert(path);
+                }
+                list if list.starts_with('[') => integer_paths(schema, list, &format!("{path}[]."), out),
+                other => integer_paths(schema, other, &format!("{path}."), out),
+            }
+        }
+    }
+
+    #[test]
+    fn the_integer_list_the_simulator_reads_strings_by_is_every_int_of_both_schemas() {
+        let mut paths = std::collections::BTreeSet::new();
+        for version in [ApiVersion::V2024_07_01, ApiVersion::V2025_06_01] {
+            let schema = Schema::for_api_version(version);
+            integer_paths(schema, &schema.root, "", &mut paths);
+        }
+        let listed: std::collections::BTreeSet<String> =
+            crate::batch::defaults::INTEGERS.iter().map(|p| p.to_string()).collect();
+        assert_eq!(listed, paths);
+    }
+
     #[test]
     fn a_valid_body_passes_both_versions() {
         for version in [ApiVersion::V2024_07_01, ApiVersion::V2025_06_01] {

@@ -1,7 +1,7 @@
 //! Conditional requests on one pool (`If-Match`, `If-None-Match`, `If-Modified-Since`,
 //! `If-Unmodified-Since`, batch-api.md §2 "Cond"), in RFC 9110's order of evaluation. A failed
 //! condition is 304 on a read and 412 `ConditionNotMet` on a write; a date that does not parse is
-//! ignored, as the RFC says.
+//! ignored, as the RFC says. Entity tags: `If-Match` compares strongly, `If-None-Match` weakly.
 
 use super::route::Access;
 use axum::http::{HeaderMap, header};
@@ -24,12 +24,19 @@ pub(super) fn check(
     modified: Option<jiff::Timestamp>,
 ) -> Verdict {
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let matches = |list: &str| list.split(',').map(str::trim).any(|tag| tag == "*" || Some(tag) == etag);
+    let current = etag.map(EntityTag::parse);
+    let matches = |list: &str, strong: bool| {
+        entity_tags(list).any(|tag| match (&tag, &current) {
+            (None, _) => true,
+            (Some(tag), Some(current)) => tag.opaque == current.opaque && (!strong || !tag.weak && !current.weak),
+            (Some(_), None) => false,
+        })
+    };
     let modified = modified.map(|t| t.as_second());
     let date = |name| text(name).and_then(parse_http_date);
     let unless_read = if access == Access::Read { Verdict::NotModified } else { Verdict::Failed };
     if let Some(list) = text(header::IF_MATCH) {
-        if !matches(list) {
+        if !matches(list, true) {
             return Verdict::Failed;
         }
     } else if let (Some(since), Some(modified)) = (date(header::IF_UNMODIFIED_SINCE), modified)
@@ -38,7 +45,7 @@ pub(super) fn check(
         return Verdict::Failed;
     }
     if let Some(list) = text(header::IF_NONE_MATCH) {
-        if matches(list) {
+        if matches(list, false) {
             return unless_read;
         }
     } else if let (Some(since), Some(modified)) = (date(header::IF_MODIFIED_SINCE), modified)
@@ -47,6 +54,45 @@ pub(super) fn check(
         return unless_read;
     }
     Verdict::Proceed
+}
+
+/// An entity tag as a client writes it: `"0x8D…"`, `W/"0x8D…"`, or bare `0x8D…` as the service's own
+/// `ETag` header and older SDKs spell it (the service accepts both, so the simulator does).
+#[derive(Debug, PartialEq, Eq)]
+struct EntityTag<'a> {
+    weak: bool,
+    opaque: &'a str,
+}
+
+impl<'a> EntityTag<'a> {
+    fn parse(text: &'a str) -> EntityTag<'a> {
+        let text = text.trim();
+        let (weak, rest) = match text.strip_prefix("W/") {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let opaque = rest.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(rest);
+        EntityTag { weak, opaque }
+    }
+}
+
+/// The members of an `If-Match`/`If-None-Match` list; None stands for `*`. Commas inside quotes
+/// belong to the tag (RFC 9110 lets an opaque tag hold one).
+fn entity_tags(list: &str) -> impl Iterator<Item = Option<EntityTag<'_>>> {
+    let mut members = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in list.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                members.push(&list[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    members.push(&list[start..]);
+    members.into_iter().map(str::trim).filter(|m| !m.is_empty()).map(|m| (m != "*").then(|| EntityTag::parse(m)))
 }
 
 /// An RFC 1123 date (`Tue, 01 Dec 2026 19:19:13 GMT`) as Unix seconds.
@@ -91,6 +137,21 @@ mod tests {
         assert_eq!(check(&current, Access::Read, TAG, None), Verdict::NotModified);
         assert_eq!(check(&current, Access::Write, TAG, None), Verdict::Failed);
         assert_eq!(check(&headers(&[("if-none-match", "0x1")]), Access::Read, TAG, None), Verdict::Proceed);
+    }
+
+    #[test]
+    fn entity_tags_compare_as_http_does_quoted_weak_bare_or_listed() {
+        let cond = |name: &'static str, value: &str, access| check(&headers(&[(name, value)]), access, TAG, None);
+        for current in ["\"0x8DB2401C420E2E0\"", "0x8DB2401C420E2E0", "\"0x1\", \"0x8DB2401C420E2E0\"", " * "] {
+            assert_eq!(cond("if-match", current, Access::Write), Verdict::Proceed, "{current}");
+            assert_eq!(cond("if-none-match", current, Access::Read), Verdict::NotModified, "{current}");
+        }
+        // If-Match compares strongly: a weak tag never matches; If-None-Match compares weakly.
+        assert_eq!(cond("if-match", "W/\"0x8DB2401C420E2E0\"", Access::Write), Verdict::Failed);
+        assert_eq!(cond("if-none-match", "W/\"0x8DB2401C420E2E0\"", Access::Read), Verdict::NotModified);
+        assert_eq!(cond("if-match", "\"0x8DB2401C420E2E\"", Access::Write), Verdict::Failed, "a prefix is another tag");
+        assert_eq!(cond("if-match", "\"a,b\", \"0x1\"", Access::Write), Verdict::Failed);
+        assert_eq!(entity_tags("\"a,b\", W/\"c\"").collect::<Vec<_>>().len(), 2, "a comma inside quotes is the tag's");
     }
 
     #[test]

@@ -71,8 +71,9 @@ pub(super) fn condition_not_met() -> Reply {
     error(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.", &[])
 }
 
-pub(super) fn invalid_body(reason: &str) -> Reply {
-    error(400, "InvalidRequestBody", "The specified Request Body is not syntactically valid.", &[("Reason", reason)])
+/// What cannot happen (the simulator failing to write its own state), in the service's words.
+pub(super) fn internal() -> Reply {
+    error(500, "InternalError", "Server encountered an internal error. Please try again after some time.", &[])
 }
 
 #[cfg(test)]

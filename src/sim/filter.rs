@@ -1,14 +1,61 @@
-//! The OData `$filter` subset Batch documents for pools: `eq`, `ne`, `and`, `or`, parentheses
-//! and `startswith(prop,'text')`, over top-level properties.
+//! The OData `$filter` subset Batch documents (learn.microsoft.com "OData filters in Batch"): `eq`,
+//! `ne`, `gt`, `ge`, `lt`, `le`, `and`, `or`, parentheses and `startswith(prop,'text')` over top-level
+//! properties; literals are quoted text, numbers, `true`/`false` and `datetime'2026-12-01T00:00:00Z'`.
+//! Text compares ignoring case (ids and enums are case-insensitive on the service).
 
 use serde_json::{Map, Value};
+use std::cmp::Ordering;
 
 #[derive(Debug, PartialEq)]
 pub enum Expr {
     Or(Box<Expr>, Box<Expr>),
     And(Box<Expr>, Box<Expr>),
-    Compare { property: String, equal: bool, literal: Value },
+    Compare { property: String, op: Op, literal: Literal },
     StartsWith { property: String, prefix: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Op {
+    fn parse(word: &str) -> Option<Op> {
+        Some(match word.to_ascii_lowercase().as_str() {
+            "eq" => Op::Eq,
+            "ne" => Op::Ne,
+            "gt" => Op::Gt,
+            "ge" => Op::Ge,
+            "lt" => Op::Lt,
+            "le" => Op::Le,
+            _ => return None,
+        })
+    }
+
+    /// Whether `ordering` (property against literal; None when they do not compare) satisfies it.
+    fn holds(self, ordering: Option<Ordering>) -> bool {
+        match (self, ordering) {
+            (Op::Ne, None) => true,
+            (_, None) => false,
+            (Op::Eq, Some(o)) => o.is_eq(),
+            (Op::Ne, Some(o)) => o.is_ne(),
+            (Op::Gt, Some(o)) => o.is_gt(),
+            (Op::Ge, Some(o)) => o.is_ge(),
+            (Op::Lt, Some(o)) => o.is_lt(),
+            (Op::Le, Some(o)) => o.is_le(),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Literal {
+    Value(Value),
+    Time(jiff::Timestamp),
 }
 
 #[derive(Debug, PartialEq, Clone)]
@@ -131,20 +178,26 @@ fn primary(t: &[Token], pos: &mut usize) -> Result<Expr, String> {
             Ok(Expr::StartsWith { property, prefix })
         }
         Token::Word(property) => {
-            let equal = match next(pos)? {
-                Token::Word(op) if op.eq_ignore_ascii_case("eq") => true,
-                Token::Word(op) if op.eq_ignore_ascii_case("ne") => false,
-                other => return Err(format!("expected eq or ne after '{property}', found {other:?}")),
-            };
+            let op = match next(pos)? {
+                Token::Word(op) => Op::parse(&op),
+                _ => None,
+            }
+            .ok_or_else(|| format!("expected eq, ne, gt, ge, lt or le after '{property}'"))?;
             let literal = match next(pos)? {
-                Token::Text(s) => Value::String(s),
-                Token::Word(w) if w == "true" || w == "false" => Value::Bool(w == "true"),
-                Token::Word(w) => {
-                    w.parse::<i64>().map(Value::from).map_err(|_| format!("'{w}' is not a value; quote strings"))?
-                }
+                Token::Text(s) => Literal::Value(Value::String(s)),
+                Token::Word(w) if w.eq_ignore_ascii_case("datetime") => match next(pos)? {
+                    Token::Text(s) => Literal::Time(
+                        s.parse().map_err(|_| format!("datetime'{s}' is not a time such as 2026-12-01T00:00:00Z"))?,
+                    ),
+                    other => return Err(format!("expected datetime'…', found {other:?}")),
+                },
+                Token::Word(w) if w == "true" || w == "false" => Literal::Value(Value::Bool(w == "true")),
+                Token::Word(w) => Literal::Value(
+                    w.parse::<i64>().map(Value::from).map_err(|_| format!("'{w}' is not a value; quote strings"))?,
+                ),
                 other => return Err(format!("expected a value, found {other:?}")),
             };
-            Ok(Expr::Compare { property, equal, literal })
+            Ok(Expr::Compare { property, op, literal })
         }
         other => Err(format!("unexpected {other:?}")),
     }
@@ -154,13 +207,16 @@ pub fn matches(expr: &Expr, object: &Map<String, Value>) -> bool {
     match expr {
         Expr::Or(a, b) => matches(a, object) || matches(b, object),
         Expr::And(a, b) => matches(a, object) && matches(b, object),
-        Expr::Compare { property, equal, literal } => {
+        Expr::Compare { property, op, literal } => {
             let value = object.get(property).unwrap_or(&Value::Null);
-            let same = match (value, literal) {
-                (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
-                (a, b) => a == b,
+            let ordering = match (value, literal) {
+                (Value::String(a), Literal::Value(Value::String(b))) => Some(a.to_lowercase().cmp(&b.to_lowercase())),
+                (Value::String(a), Literal::Time(b)) => a.parse::<jiff::Timestamp>().ok().map(|a| a.cmp(b)),
+                (Value::Number(a), Literal::Value(Value::Number(b))) => a.as_f64().partial_cmp(&b.as_f64()),
+                (Value::Bool(a), Literal::Value(Value::Bool(b))) => Some(a.cmp(b)),
+                _ => None,
             };
-            same == *equal
+            op.holds(ordering)
         }
         Expr::StartsWith { property, prefix } => {
             object.get(property).and_then(Value::as_str).is_some_and(|v| v.starts_with(prefix.as_str()))
@@ -185,7 +241,26 @@ mod tests {
         assert!(check("startswith(id,'batch_app_') and enableAutoScale eq false", pool.clone()));
         assert!(!check("state ne 'active' or (vmSize eq 'x')", pool.clone()));
         assert!(check("(state eq 'deleting') or id eq 'batch_app_1'", pool));
-        for bad in ["state eq", "state gt 'a'", "startswith(id)", "(state eq 'a'", "state eq 'a"] {
+    }
+
+    #[test]
+    fn comparison_operators_order_text_numbers_and_times() {
+        let pool = json!({"id": "web-2", "creationTime": "2026-11-30T10:00:00.1234567Z", "currentDedicatedNodes": 3});
+        assert!(check("id gt 'w'", pool.clone()) && check("id GE 'WEB-2'", pool.clone()));
+        assert!(!check("id lt 'web-1'", pool.clone()) && check("id le 'x'", pool.clone()));
+        assert!(check("creationTime gt datetime'2026-11-30T09:59:59Z'", pool.clone()));
+        assert!(!check("creationTime le datetime'2026-11-30T10:00:00Z'", pool.clone()));
+        assert!(check("currentDedicatedNodes ge 3 and currentDedicatedNodes lt 4", pool.clone()));
+        assert!(check("id ne 'other'", pool.clone()) && !check("missing gt 'a'", pool.clone()));
+        assert!(check("missing ne 'a'", pool), "a missing property is unequal to everything");
+        for bad in [
+            "state eq",
+            "state like 'a'",
+            "startswith(id)",
+            "(state eq 'a'",
+            "state eq 'a",
+            "creationTime gt datetime'soon'",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -8,7 +8,7 @@
 use super::SimState;
 use super::auth::AuthOutcome;
 use super::conditional::{self, Verdict};
-use super::errors::{Reply, condition_not_met, error, invalid_body};
+use super::errors::{Reply, condition_not_met, error};
 use super::faults::Fault;
 use super::pools::Ctx;
 use super::route::{Advance, Route};
@@ -63,9 +63,14 @@ impl Call<'_> {
         self.param("$select").map(|s| s.split(',').map(str::trim).collect())
     }
 
+    /// The body as `T`, refused as the service refuses it (sim/body.rs).
     pub(super) fn json_body<T: serde::de::DeserializeOwned>(&self) -> Result<T, Reply> {
-        let text = if self.body.is_empty() { &b"{}"[..] } else { &self.body[..] };
-        serde_json::from_slice(text).map_err(|e| invalid_body(&e.to_string()))
+        super::body::read(self.json_object()?)
+    }
+
+    /// The body as a JSON object.
+    pub(super) fn json_object(&self) -> Result<Map<String, Value>, Reply> {
+        super::body::object(&self.body)
     }
 }
 

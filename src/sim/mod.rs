@@ -2,6 +2,7 @@
 //! Used in-process by tests and `repool demo`, and as a server by `repool sim`.
 
 pub mod auth;
+mod body;
 pub mod clock;
 mod conditional;
 mod errors;
@@ -15,6 +16,7 @@ mod paging;
 mod pools;
 mod route;
 pub mod seed;
+mod stats;
 mod validate;
 pub mod world;
 

@@ -7,11 +7,11 @@
 //! property 2025-06-01 changes only on an empty pool, on a pool with nodes or resizing → 409
 //! `PropertyCannotBeUpdated` (values Reason, PropertyName); under older api-versions → 400.
 
-use super::errors::{Reply, being_deleted, error, missing_property, not_found};
+use super::errors::{Reply, being_deleted, error, internal, missing_property, not_found};
 use super::http::{Call, http_date};
 use super::paging::{page, project};
 use super::route::Route;
-use super::validate::{check_formula, check_interval, validate_new_pool};
+use super::validate::{check_formula, check_interval, check_start_task, validate_new_pool};
 use super::world::{Phase, SimPool, World};
 use super::{filter, formula};
 use crate::batch::defaults::strip_write_only;
@@ -51,6 +51,7 @@ impl Ctx<'_> {
             Route::ListNodes(id) => self.list_nodes(id),
             Route::NodeCounts => self.node_counts(),
             Route::SupportedImages => self.supported_images(),
+            Route::PoolUsageMetrics => self.pool_usage_metrics(),
             Route::WrongVerb => {
                 Err(error(405, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb.", &[]))
             }
@@ -110,12 +111,21 @@ impl Ctx<'_> {
             .transpose()
     }
 
+    /// The pool's wire form, with `stats` when the request says `$expand=stats`.
+    fn wire_of(&self, pool: &SimPool) -> Map<String, Value> {
+        let mut wire = pool.to_wire(&self.call.base);
+        let expand = self.call.param("$expand").unwrap_or_default();
+        if expand.split(',').any(|e| e.trim().eq_ignore_ascii_case("stats")) {
+            super::stats::insert(&mut wire, super::stats::of(pool, &self.call.base, self.now, self.clock));
+        }
+        wire
+    }
+
     fn list_pools(&self) -> Handled {
         let filter = self.filter()?;
         let items = self.world.pools.iter().map(|(key, pool)| {
             let filter = filter.as_ref();
-            let build =
-                move || Some(pool.to_wire(&self.call.base)).filter(|o| filter.is_none_or(|f| filter::matches(f, o)));
+            let build = move || Some(self.wire_of(pool)).filter(|o| filter.is_none_or(|f| filter::matches(f, o)));
             (key.clone(), build)
         });
         page(self.call, items, 1000, 1000, "pools")
@@ -125,7 +135,7 @@ impl Ctx<'_> {
         let pool = self.world.find(id).ok_or_else(not_found)?;
         let mut body = Map::new();
         body.insert("odata.metadata".into(), json!(format!("{}/$metadata#pools/@Element", self.call.base)));
-        body.extend(project(pool.to_wire(&self.call.base), self.call.select().as_deref()));
+        body.extend(project(self.wire_of(pool), self.call.select().as_deref()));
         Ok(Reply::Ok {
             status: StatusCode::OK,
             headers: self.pool_headers(pool, None),
@@ -141,7 +151,7 @@ impl Ctx<'_> {
     }
 
     fn add_pool(mut self) -> Handled {
-        let body: Map<String, Value> = self.call.json_body()?;
+        let body = self.call.json_object()?;
         let pool = validate_new_pool(body, self.version)?;
         let id = pool.id().to_string();
         self.world.advance_one(id.to_lowercase(), self.now, self.clock);
@@ -179,7 +189,9 @@ impl Ctx<'_> {
     }
 
     fn patch_pool(mut self, id: &str) -> Handled {
-        let body: Map<String, Value> = self.call.json_body()?;
+        let mut body = self.call.json_object()?;
+        super::body::read_integers(&mut body)?;
+        check_start_task(&body)?;
         let pool = self.live_pool(id)?;
         if let Some(property) = body.keys().find(|k| crate::batch::defaults::PATCH_WHEN_EMPTY.contains(&k.as_str())) {
             if !self.version.patches_when_empty() {
@@ -198,15 +210,15 @@ impl Ctx<'_> {
                 ));
             }
         }
-        let pool = self.touch(id)?;
-        let mut wire = serde_json::to_value(&pool.wire).map_err(|e| super::errors::invalid_body(&e.to_string()))?;
-        for (key, value) in body {
-            wire[key] = value;
-        }
+        let Ok(Value::Object(mut wire)) = serde_json::to_value(&pool.wire) else { return Err(internal()) };
+        wire.extend(body);
+        crate::batch::case::normalize(&mut wire);
+        let mut wire = Value::Object(wire);
         strip_write_only(&mut wire);
-        if let Ok(updated) = serde_json::from_value(wire) {
-            pool.wire = updated;
-        }
+        let Value::Object(wire) = wire else { return Err(internal()) };
+        let updated = super::body::read(wire)?;
+        self.world.find_mut(id).ok_or_else(not_found)?.wire = updated;
+        self.touch(id)?;
         self.answer(id, StatusCode::OK, "")
     }
 
@@ -219,6 +231,7 @@ impl Ctx<'_> {
         if let Some(missing) = required.iter().find(|k| !body.contains_key(**k)) {
             return Err(missing_property(missing));
         }
+        check_start_task(&body)?;
         self.live_pool(id)?;
         let pool = self.touch(id)?;
         pool.wire.rest.shift_remove("startTask");
@@ -351,7 +364,7 @@ impl Ctx<'_> {
             ));
         }
         check_formula(&formula)?;
-        let run = formula::evaluate(&formula);
+        let run = formula::evaluate(&formula, &formula::Start::of(&pool.wire));
         let mut body = Map::new();
         body.insert(
             "odata.metadata".into(),
@@ -362,10 +375,7 @@ impl Ctx<'_> {
             body.insert("results".into(), json!(results));
         }
         if let Some(err) = run.error {
-            body.insert(
-                "error".into(),
-                serde_json::to_value(err).map_err(|e| super::errors::invalid_body(&e.to_string()))?,
-            );
+            body.insert("error".into(), serde_json::to_value(err).map_err(|_| internal())?);
         }
         let headers = vec![("DataServiceId", format!("{}/pools/{}/evaluateautoscale", self.call.base, pool.wire.id()))];
         Ok(Reply::Ok { status: StatusCode::OK, headers, body: Some(Value::Object(body)) })
@@ -454,12 +464,21 @@ impl Ctx<'_> {
         page(self.call, items, 10, 10, "poolnodecounts")
     }
 
-    /// The account's image catalog (assets/demo/supported-images.json), paged like the service.
+    /// The account's image catalog (assets/demo/supported-images.json), filtered and paged like the service.
     fn supported_images(&self) -> Handled {
+        let filter = self.filter()?;
         let items = super::images::catalog().iter().enumerate().map(|(i, image)| {
             let object = serde_json::to_value(image).ok().and_then(|v| v.as_object().cloned());
+            let object = object.filter(|o| filter.as_ref().is_none_or(|f| filter::matches(f, o)));
             (format!("{i:06}"), move || object)
         });
         page(self.call, items, 1000, 1000, "supportedimages")
+    }
+
+    /// Usage metrics are aggregated by the hour from billing data a simulated account never has:
+    /// an empty list, as recorded live for a new account (batch-api.md §10).
+    fn pool_usage_metrics(&self) -> Handled {
+        let none = std::iter::empty::<(String, fn() -> Option<Map<String, Value>>)>();
+        page(self.call, none, 1000, 1000, "poolusagemetrics")
     }
 }

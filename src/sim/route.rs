@@ -20,6 +20,7 @@ pub(super) enum Route {
     ListNodes(String),
     NodeCounts,
     SupportedImages,
+    PoolUsageMetrics,
     /// A known path with a verb it does not take (405).
     WrongVerb,
     /// No such resource (404).
@@ -56,7 +57,8 @@ impl Route {
             ("GET", ["pools", p, "nodes"]) => Route::ListNodes(id(p)),
             ("GET", ["nodecounts"]) => Route::NodeCounts,
             ("GET", ["supportedimages"]) => Route::SupportedImages,
-            (_, ["pools", ..] | ["nodecounts"] | ["supportedimages"]) => Route::WrongVerb,
+            ("GET", ["poolusagemetrics"]) => Route::PoolUsageMetrics,
+            (_, ["pools", ..] | ["nodecounts"] | ["supportedimages"] | ["poolusagemetrics"]) => Route::WrongVerb,
             _ => Route::Unknown,
         }
     }
@@ -79,6 +81,7 @@ impl Route {
             Route::ListNodes(_) => "list nodes",
             Route::NodeCounts => "list node counts",
             Route::SupportedImages => "list supported images",
+            Route::PoolUsageMetrics => "list pool usage metrics",
             Route::WrongVerb | Route::Unknown => "other",
         }
     }
@@ -103,7 +106,7 @@ impl Route {
 
     pub(super) fn advance(&self) -> Advance<'_> {
         match self {
-            Route::AddPool | Route::NodeCounts | Route::SupportedImages => Advance::Handler,
+            Route::AddPool | Route::NodeCounts | Route::SupportedImages | Route::PoolUsageMetrics => Advance::Handler,
             route => route.pool().map(Advance::One).unwrap_or(Advance::All),
         }
     }

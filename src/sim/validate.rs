@@ -1,7 +1,7 @@
 //! Batch's checks on what a client sends: a pool-add body (also what the simulator seeds from),
 //! autoscale formulas and evaluation intervals.
 
-use super::errors::{Reply, error, invalid_body, invalid_value, missing_property};
+use super::errors::{Reply, error, invalid_value, missing_property};
 use super::formula;
 use crate::batch::{ApiVersion, BatchDuration, Pool};
 use serde_json::{Map, Value};
@@ -37,13 +37,29 @@ pub(super) fn check_interval(interval: Option<BatchDuration>) -> Result<(), Repl
     }
 }
 
+/// A start task needs a command line: missing or empty (blank), it is 400 `MissingRequiredProperty`
+/// `commandLine` (the service names a property by its own name, rec:14; the code for an empty one is
+/// the simulator's choice, docs/SIMULATOR.md). Applies to add, PATCH and updateproperties bodies.
+pub(super) fn check_start_task(body: &Map<String, Value>) -> Result<(), Reply> {
+    match body.get("startTask") {
+        Some(Value::Object(task))
+            if task.get("commandLine").and_then(Value::as_str).is_none_or(|l| l.trim().is_empty()) =>
+        {
+            Err(missing_property("commandLine"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Batch's checks on a pool-add body, and the defaults it fills in (batch-api.md §2.1, §2.2).
 pub(super) fn validate_new_pool(mut body: Map<String, Value>, api_version: ApiVersion) -> Result<Pool, Reply> {
+    super::body::read_integers(&mut body)?;
     for required in ["id", "vmSize"] {
         if !body.get(required).is_some_and(Value::is_string) {
             return Err(missing_property(required));
         }
     }
+    check_start_task(&body)?;
     if !body.contains_key("virtualMachineConfiguration") && !body.contains_key("cloudServiceConfiguration") {
         return Err(missing_property("virtualMachineConfiguration"));
     }
@@ -91,8 +107,7 @@ pub(super) fn validate_new_pool(mut body: Map<String, Value>, api_version: ApiVe
     check_interval(duration("autoScaleEvaluationInterval", &body)?)?;
     super::images::check_offered(&body).map_err(|(value, reason)| invalid_value("imageReference", &value, &reason))?;
     crate::batch::defaults::apply(&mut body, api_version);
-    let value = Value::Object(body);
-    serde_json::from_value(value).map_err(|e| invalid_body(&e.to_string()))
+    super::body::read(body)
 }
 
 #[cfg(test)]
@@ -117,6 +132,18 @@ mod tests {
         let mut no_size = good;
         no_size.remove("vmSize");
         assert!(validate_new_pool(no_size, ApiVersion::V2025_06_01).err().unwrap().describe().contains("vmSize"));
+    }
+
+    #[test]
+    fn a_start_task_without_a_command_line_is_refused() {
+        for task in
+            [serde_json::json!({"commandLine": ""}), serde_json::json!({"commandLine": "  "}), serde_json::json!({})]
+        {
+            let refused = check_start_task(&body(serde_json::json!({"startTask": task}))).err().unwrap();
+            assert_eq!(refused.describe(), "MissingRequiredProperty [PropertyName: commandLine]");
+        }
+        assert!(check_start_task(&body(serde_json::json!({"startTask": {"commandLine": "true"}}))).is_ok());
+        assert!(check_start_task(&body(serde_json::json!({"metadata": []}))).is_ok());
     }
 
     #[test]

@@ -1,12 +1,15 @@
 """The official Python azure-batch 15.x SDK (api 2025-06-01) against `repool sim`, unchanged."""
+import json
 import os
 import time
 
 import pytest
 from azure.batch import BatchClient
 from azure.batch import models as m
+from azure.core import MatchConditions
 from azure.core.credentials import AzureNamedKeyCredential
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.rest import HttpRequest
 
 URL, ACCOUNT, KEY = os.environ["SIM_URL"], os.environ["SIM_ACCOUNT"], os.environ["SIM_KEY"]
 
@@ -120,3 +123,130 @@ def test_update_pool_in_place_and_only_when_empty():
     pool = c.get_pool("sdk15-patch")
     assert pool.vm_size == "standard_d4s_v3" and pool.task_slots_per_node == 2 and pool.creation_time == created
     c.begin_delete_pool("sdk15-patch", polling_interval=0.2).result()
+
+
+def test_conditional_requests_with_quoted_etags():
+    """15.1.0 sends the ETag quoted (`If-Match: "0x8D…"`, its quote_etag); entity tags compare as HTTP
+    does. The SDK's BatchExceptionPolicy raises ResourceModifiedError on any failure of a request
+    with If-Match, and on a 304 too (not the ResourceNotModifiedError of its generated error map)."""
+    c = client()
+    c.create_pool(m.BatchPoolCreateOptions(id="sdk15-etag", vm_size="standard_d2s_v3", virtual_machine_configuration=vm(), target_dedicated_nodes=0))
+    wait_steady("sdk15-etag")
+    current = c.get_pool("sdk15-etag").etag
+    assert not current.startswith('"'), "the service's ETag is bare; the SDK adds the quotes"
+    team = m.BatchPoolUpdateOptions(metadata=[m.BatchMetadataItem(name="team", value="a")])
+    c.update_pool("sdk15-etag", team, etag=current, match_condition=MatchConditions.IfNotModified)
+    with pytest.raises(ResourceModifiedError) as stale:
+        c.update_pool("sdk15-etag", team, etag=current, match_condition=MatchConditions.IfNotModified)
+    assert stale.value.status_code == 412 and code(stale.value) == "ConditionNotMet"
+    fresh = c.get_pool("sdk15-etag").etag
+    assert fresh != current
+    with pytest.raises(ResourceModifiedError) as unchanged:
+        c.get_pool("sdk15-etag", etag=fresh, match_condition=MatchConditions.IfModified)
+    assert unchanged.value.status_code == 304
+    assert c.get_pool("sdk15-etag", etag=current, match_condition=MatchConditions.IfModified).etag == fresh
+    c.begin_resize_pool("sdk15-etag", m.BatchPoolResizeOptions(target_dedicated_nodes=1), etag=fresh,
+                        match_condition=MatchConditions.IfNotModified, polling_interval=0.2).result()
+    resized = c.get_pool("sdk15-etag")
+    assert resized.current_dedicated_nodes == 1 and resized.allocation_state == "steady"
+    with pytest.raises(ResourceModifiedError):
+        c.begin_delete_pool("sdk15-etag", etag=fresh, match_condition=MatchConditions.IfNotModified, polling_interval=0.2)
+    c.begin_delete_pool("sdk15-etag", etag=resized.etag, match_condition=MatchConditions.IfNotModified, polling_interval=0.2).result()
+    assert not exists("sdk15-etag")
+
+
+# The body `az batch pool create` (Azure CLI 2.91.0, azure-batch 15.0.0b1) sent, captured verbatim, for:
+# --id cli-flags --vm-size Standard_D2s_v3 --target-dedicated-nodes 1 --task-slots-per-node 2
+# --image canonical:ubuntu-24_04-lts:server --node-agent-sku-id "batch.node.ubuntu 24.04"
+# --start-task-command-line "/bin/sh -c 'echo hi'" --start-task-max-task-retry-count 2
+# --start-task-wait-for-success --target-low-priority-nodes 0 --resize-timeout PT10M
+# --enable-inter-node-communication --metadata team=render
+CLI_CREATE = (
+    '{"id": "cli-flags", "vmSize": "Standard_D2s_v3", "virtualMachineConfiguration": {"imageReference": '
+    '{"publisher": "canonical", "offer": "ubuntu-24_04-lts", "sku": "server"}, "nodeAgentSKUId": '
+    '"batch.node.ubuntu 24.04"}, "resizeTimeout": "PT10M00S", "targetDedicatedNodes": "1", '
+    '"targetLowPriorityNodes": "0", "enableInterNodeCommunication": true, "startTask": {"commandLine": '
+    '"/bin/sh -c \'echo hi\'", "maxTaskRetryCount": "2", "waitForSuccess": true}, "taskSlotsPerNode": "2", '
+    '"metadata": [{"name": "team", "value": "render"}]}'
+)
+
+
+def post_pool(body, api_version="2024-02-01.19.0"):
+    """A raw pool add through the SDK's own pipeline (Shared Key signing included), as the CLI posts
+    it; the answer whatever its status (the SDK's exception policy raises on an error)."""
+    request = HttpRequest("POST", f"{URL}/pools?api-version={api_version}", content=body,
+                          headers={"Content-Type": "application/json; odata=minimalmetadata"})
+    try:
+        return client().send_request(request)
+    except HttpResponseError as error:
+        return error.response
+
+
+def test_pool_add_as_the_azure_cli_sends_it_with_numbers_as_strings():
+    created = post_pool(CLI_CREATE)
+    assert created.status_code == 201, created.text()
+    pool = client().get_pool("cli-flags")
+    assert (pool.target_dedicated_nodes, pool.target_low_priority_nodes, pool.task_slots_per_node) == (1, 0, 2)
+    assert pool.start_task.max_task_retry_count == 2 and pool.resize_timeout.total_seconds() == 600
+    assert pool.vm_size == "standard_d2s_v3"
+    client().begin_delete_pool("cli-flags", polling_interval=0.2).result()
+
+
+def test_a_body_that_does_not_read_gets_the_service_error_naming_the_property():
+    body = json.loads(CLI_CREATE)
+    body.update(id="cli-bad", taskSlotsPerNode="two")
+    refused = post_pool(json.dumps(body))
+    error = refused.json()
+    assert refused.status_code == 400 and error["code"] == "InvalidRequestBody", refused.text()
+    values = {v["key"]: v["value"] for v in error["values"]}
+    assert values["PropertyName"] == "taskSlotsPerNode" and "'two'" in values["Reason"]
+    body.update(taskSlotsPerNode=2, enableInterNodeCommunication="maybe")
+    refused = post_pool(json.dumps(body)).json()
+    assert refused["code"] == "InvalidRequestBody" and "enableInterNodeCommunication" in json.dumps(refused["values"])
+    assert "invalid type" not in json.dumps(refused) and "serde" not in json.dumps(refused)
+    assert not exists("cli-bad")
+
+
+def test_usage_metrics_stats_image_filters_and_comparison_filters():
+    c = client()
+    assert list(c.list_pool_usage_metrics()) == [], "a new account has no usage metrics (recorded live)"
+    stats = c.get_pool("p-ingest", expand=["stats"]).pool_statistics
+    assert stats is not None and stats.url.endswith("/pools/p-ingest/stats")
+    assert stats.usage_statistics.dedicated_core_time.total_seconds() > 0, "two 4-core nodes for a day"
+    assert 0 <= stats.resource_statistics.avg_cpu_percentage <= 100
+    assert c.get_pool("p-ingest").pool_statistics is None, "only with $expand=stats"
+    listed = [p for p in c.list_pools(expand=["stats"]) if p.id == "p-ingest"]
+    assert listed[0].pool_statistics.usage_statistics is not None
+    windows = list(c.list_supported_images(filter="osType eq 'windows'"))
+    assert windows and all(i.os_type == "windows" for i in windows)
+    verified = list(c.list_supported_images(filter="verificationType eq 'verified' and osType eq 'linux'"))
+    assert verified and all(i.verification_type == "verified" and i.os_type == "linux" for i in verified)
+    assert len(verified) < len(list(c.list_supported_images()))
+    later = [p.id for p in c.list_pools(filter="id gt 'p'", select=["id"])]
+    assert later and all(i > "p" for i in later) and "legacy-batch" not in later
+    created = c.get_pool("p-ingest").creation_time
+    since = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    newer = [p.id for p in c.list_pools(filter=f"creationTime ge datetime'{since}'", select=["id"])]
+    assert "p-ingest" in newer
+
+
+def test_a_failing_evaluation_answers_the_pools_current_values():
+    c = client()
+    run = c.evaluate_pool_auto_scale("p-render", m.BatchPoolEvaluateAutoScaleOptions(auto_scale_formula="$TargetDedicatedNodes = $something_useless;"))
+    assert run.error.code == "AutoScalingFormulaEvaluationError"
+    pool = c.get_pool("p-render")
+    assert run.results.startswith(f"$TargetDedicatedNodes={pool.target_dedicated_nodes};$TargetLowPriorityNodes={pool.target_low_priority_nodes};")
+
+
+def test_a_start_task_needs_a_command_line():
+    c = client()
+    empty = m.BatchStartTask(command_line="")
+    with pytest.raises(HttpResponseError) as refused:
+        c.create_pool(m.BatchPoolCreateOptions(id="sdk15-st", vm_size="standard_d2s_v3", virtual_machine_configuration=vm(), start_task=empty))
+    values = {v["key"]: v["value"] for v in refused.value.response.json()["values"]}
+    assert code(refused.value) == "MissingRequiredProperty" and values["PropertyName"] == "commandLine"
+    assert not exists("sdk15-st")
+    with pytest.raises(HttpResponseError) as patched:
+        c.update_pool("p-ingest", m.BatchPoolUpdateOptions(start_task=empty))
+    assert code(patched.value) == "MissingRequiredProperty"
+    assert c.get_pool("p-ingest").start_task is None or c.get_pool("p-ingest").start_task.command_line

@@ -40,7 +40,7 @@ async fn lists_every_page_in_id_order_with_select_and_filter() {
         client.list_pools(Some("id"), Some("enableAutoScale eq true and startswith(id,'p-')"), None).await.unwrap();
     assert_eq!(auto.iter().map(|p| p.id()).collect::<Vec<_>>(), ["p-render"]);
 
-    let err = client.list_pools(None, Some("state gt 'x'"), None).await.unwrap_err();
+    let err = client.list_pools(None, Some("state like 'x'"), None).await.unwrap_err();
     assert_eq!(err.code(), Some("InvalidQueryParameterValue"));
     let err = client.list_pools(None, None, Some(0)).await.unwrap_err();
     assert_eq!(err.code(), Some("InvalidQueryParameterValue"));
@@ -90,6 +90,25 @@ async fn invalid_bodies_get_the_service_errors() {
         (err.code(), err.service().unwrap().value("PropertyName")),
         (Some("MissingRequiredProperty"), Some("vmSize"))
     );
+    // Integers as JSON strings read as the service reads them (the Azure CLI sends flags so).
+    body = pool_body("cli", 0);
+    body["targetDedicatedNodes"] = "2".into();
+    body["startTask"] = serde_json::json!({"commandLine": "true", "maxTaskRetryCount": "3"});
+    client.add_pool(&body).await.unwrap();
+    let pool = client.get_pool("cli", None).await.unwrap();
+    assert_eq!((pool.target_dedicated_nodes, &pool.rest["startTask"]["maxTaskRetryCount"]), (Some(2), &3.into()));
+    body["id"] = "cli-2".into();
+    body["taskSlotsPerNode"] = "two".into();
+    let err = client.add_pool(&body).await.unwrap_err();
+    assert_eq!(
+        (err.code(), err.service().unwrap().value("PropertyName")),
+        (Some("InvalidRequestBody"), Some("taskSlotsPerNode"))
+    );
+    body["taskSlotsPerNode"] = 1.into();
+    body["enableAutoScale"] = "sometimes".into();
+    let err = client.add_pool(&body).await.unwrap_err();
+    assert_eq!(err.service().unwrap().value("PropertyName"), Some("enableAutoScale"));
+    assert!(!err.to_string().contains("invalid type"), "no parser text reaches a client: {err}");
     let err = client.resize_pool("nope", &ResizeRequest::default()).await.unwrap_err();
     assert_eq!(err.code(), Some("MissingRequiredProperty"), "body is checked before existence");
     let resize = ResizeRequest { target_dedicated_nodes: Some(1), ..Default::default() };
@@ -254,6 +273,16 @@ async fn patch_and_update_properties() {
     let body = serde_json::json!({"certificateReferences": [], "applicationPackageReferences": [], "metadata": []});
     client.update_pool_properties("u", &body, None).await.unwrap();
     assert_eq!(client.get_pool("u", None).await.unwrap().rest["metadata"], serde_json::json!([]));
+    // A PATCH is answered in the service's case as an add is (a restore compares them).
+    sim.advance(120.0);
+    let spelled = serde_json::json!({"vmSize": "Standard_D4s_v3", "taskSchedulingPolicy": {"nodeFillType": "pack"}});
+    let client = common::client_at(&sim, repool::batch::ApiVersion::V2025_06_01, RetryPolicy::default());
+    let before = client.get_pool("u", None).await.unwrap().e_tag;
+    client.patch_pool("u", &spelled, before.as_deref()).await.unwrap();
+    let pool = client.get_pool("u", None).await.unwrap();
+    assert_ne!(pool.e_tag, before, "a PATCH is a user change: a new ETag");
+    assert_eq!(pool.vm_size.as_deref(), Some("standard_d4s_v3"));
+    assert_eq!(pool.rest["taskSchedulingPolicy"]["nodeFillType"], "Pack");
 }
 
 #[tokio::test]
@@ -308,4 +337,43 @@ async fn connection_refused_is_a_clear_transport_error() {
     sim.stop().await;
     let err = client.list_pools(None, None, None).await.unwrap_err();
     assert!(err.to_string().contains("cannot reach the Batch account"), "{err}");
+}
+
+/// One HTTP/1.1 answer off `stream`: its head (lower-cased) once the body is read to its length.
+async fn answer(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the connection closed mid-answer");
+        bytes.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&bytes).to_lowercase();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if bytes.len() >= end + 4 + length {
+                return text[..end].to_string();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn connections_are_kept_alive_and_an_idle_one_does_not_hold_the_stop() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sim = frozen_sim(None).await;
+    let mut stream = tokio::net::TcpStream::connect(sim.url.trim_start_matches("http://")).await.unwrap();
+    for _ in 0..2 {
+        stream.write_all(b"GET /pools?api-version=2025-06-01 HTTP/1.1\r\nHost: sim\r\n\r\n").await.unwrap();
+        let head = answer(&mut stream).await;
+        assert!(head.starts_with("http/1.1 ") && !head.contains("connection: close"), "{head}");
+    }
+    // The simulator's stop waits for requests in flight, not for an idle keep-alive connection
+    // (the timeout only turns a hang into a failure).
+    tokio::time::timeout(Duration::from_secs(30), sim.stop()).await.expect("stop hung on an idle connection");
+    let mut rest = Vec::new();
+    assert_eq!(stream.read_to_end(&mut rest).await.unwrap(), 0, "the server closed the idle connection");
 }

@@ -453,6 +453,16 @@ impl Model {
     fn check(&self) {
         let runs = self.runs();
         let context = self.history();
+        // Every pool answers in the service's spelling, whichever operation last set a value.
+        for pool in self.sim.with_world(|w, _| w.pools.values().map(|p| p.to_wire("")).collect::<Vec<_>>()) {
+            let mut spelled = pool.clone();
+            repool::batch::case::normalize(&mut spelled);
+            assert_eq!(
+                pool, spelled,
+                "{context}
+a pool is not in the service's spelling"
+            );
+        }
         for (id, before) in &self.initial {
             let now = common::pool_identity(&self.sim, id);
             if !self.selected.iter().any(|s| s.eq_ignore_ascii_case(id)) {

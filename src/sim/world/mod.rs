@@ -256,7 +256,7 @@ impl World {
         let pool = self.pools.get(key).expect("known pool");
         let formula = pool.wire.auto_scale_formula.clone().unwrap_or_default();
         let current = (pool.wire.target_dedicated_nodes.unwrap_or(0), pool.wire.target_low_priority_nodes.unwrap_or(0));
-        let run = formula::evaluate(&formula);
+        let run = formula::evaluate(&formula, &formula::Start::of(&pool.wire));
         // A formula that asks for more nodes meets allocation failures like any growing resize.
         let grows = run.targets.is_some_and(|t| t.0 + t.1 > current.0 + current.1);
         let failure = if grows { self.draw_alloc_failure() } else { None };
