@@ -23,8 +23,8 @@ pub struct Retirement {
 enum Subject {
     /// A VM series, as `series` names it.
     Series(&'static str),
-    /// Any image run with one of these node agents (marketplace or custom).
-    Agents(&'static [&'static str]),
+    /// Any image run with this node agent (marketplace or custom).
+    Agent(&'static str),
     /// Windows Server marketplace images whose sku starts so (they share one node agent).
     WindowsSku(&'static str),
 }
@@ -42,7 +42,7 @@ impl Retirement {
 
 /// Dates: VM families from learn.microsoft.com's retirement pages (D-Ds-Dv2-Dsv2-Ls migration
 /// guide; HBv2 and HC in the trusted-launch size notes); NP has no date published.
-const TABLE: [Retirement; 13] = [
+const TABLE: [Retirement; 16] = [
     vm("VM family D", Some(date(2028, 5, 1)), "D"),
     vm("VM family Ds", Some(date(2028, 5, 1)), "Ds"),
     vm("VM family Dv2", Some(date(2028, 5, 1)), "Dv2"),
@@ -51,24 +51,14 @@ const TABLE: [Retirement; 13] = [
     vm("VM family HBv2", Some(date(2027, 5, 31)), "HBv2"),
     vm("VM family HC", Some(date(2027, 5, 31)), "HC"),
     vm("VM family NP", None, "NP"),
-    image("Ubuntu 20.04", date(2025, 4, 23), "Azure/Batch#174", Subject::Agents(&["batch.node.ubuntu 20.04"])),
-    image("Ubuntu 22.04", date(2027, 6, 30), "Azure/Batch#200", Subject::Agents(&["batch.node.ubuntu 22.04"])),
+    image("Ubuntu 20.04", date(2025, 4, 23), "Azure/Batch#174", Subject::Agent("batch.node.ubuntu 20.04")),
+    image("Ubuntu 22.04", date(2027, 6, 30), "Azure/Batch#200", Subject::Agent("batch.node.ubuntu 22.04")),
     image("Windows Server 2016", date(2027, 1, 12), "Azure/Batch#197", Subject::WindowsSku("2016-")),
-    image("CentOS 7", date(2024, 6, 30), "Azure/Batch#169", Subject::Agents(&["batch.node.centos 7"])),
-    image(
-        "its node agent",
-        date(2024, 12, 31),
-        "Azure/Batch#180",
-        Subject::Agents(&[
-            "batch.node.centos 8",
-            "batch.node.debian 8",
-            "batch.node.debian 9",
-            "batch.node.debian 10",
-            "batch.node.ubuntu 14.04",
-            "batch.node.ubuntu 16.04",
-            "batch.node.ubuntu 18.04",
-        ]),
-    ),
+    image("CentOS 7", date(2024, 6, 30), "Azure/Batch#169", Subject::Agent("batch.node.centos 7")),
+    image("CentOS 8", date(2024, 12, 31), "Azure/Batch#180", Subject::Agent("batch.node.centos 8")),
+    image("Debian 10", date(2024, 12, 31), "Azure/Batch#180", Subject::Agent("batch.node.debian 10")),
+    image("Ubuntu 16.04", date(2024, 12, 31), "Azure/Batch#180", Subject::Agent("batch.node.ubuntu 16.04")),
+    image("Ubuntu 18.04", date(2024, 12, 31), "Azure/Batch#180", Subject::Agent("batch.node.ubuntu 18.04")),
 ];
 
 const fn vm(what: &'static str, ends: Option<Date>, series: &'static str) -> Retirement {
@@ -94,7 +84,7 @@ pub fn of_image(pool: &Value) -> Option<&'static Retirement> {
     let image = &vm["imageReference"];
     let windows = text(&image["publisher"]) == "microsoftwindowsserver" && text(&image["offer"]) == "windowsserver";
     TABLE.iter().find(|r| match r.subject {
-        Subject::Agents(agents) => agents.contains(&agent.as_str()),
+        Subject::Agent(name) => agent == name,
         Subject::WindowsSku(prefix) => windows && text(&image["sku"]).starts_with(prefix),
         Subject::Series(_) => false,
     })
