@@ -47,7 +47,7 @@ pub struct GlobalArgs {
     /// How to sign in
     #[arg(long, global = true, value_enum)]
     pub auth: Option<AuthMethod>,
-    /// Batch REST api-version (default 2025-06-01, the newest; older ones such as 2024-07-01.20.0 still work)
+    /// Batch REST api-version (default 2025-06-01; older ones such as 2024-07-01.20.0 and newer ones such as 2026-10-01 work too)
     #[arg(long, global = true, value_name = "VERSION")]
     pub api_version: Option<String>,
     /// Never change anything: every mutating command and key is disabled

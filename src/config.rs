@@ -327,6 +327,15 @@ impl Settings {
             (None, Some(text)) => text.parse().map_err(|e| BadInput::new(format!("{shown}: api_version: {e}")))?,
             (None, None) => ApiVersion::DEFAULT,
         };
+        let policy = policy(&shown, file.recreate)?;
+        if policy.node_deallocation_option == NodeDeallocationOption::RetainedData && !api_version.has_retained_data() {
+            let from = if flags.api_version.is_some() { "--api-version" } else { "api_version in the config" };
+            return Err(BadInput::new(format!(
+                "{shown}: [recreate] node_deallocation_option 'retaineddata' does not exist in api-version \
+                 {api_version} ({from}; gone from 2026-08-01 on): use taskcompletion, requeue or terminate, \
+                 or an api-version before 2026-08-01"
+            )));
+        }
         Ok(Settings {
             config_found,
             profile: profile.map(|(name, _)| name),
@@ -347,7 +356,7 @@ impl Settings {
             vars,
             refresh: Duration::from_secs(file.refresh_seconds.unwrap_or(5).max(1)),
             readonly: flags.readonly || file.readonly.unwrap_or(false),
-            policy: policy(&shown, file.recreate)?,
+            policy,
             log_level: flags
                 .log_level
                 .clone()

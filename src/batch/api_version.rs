@@ -20,6 +20,8 @@ impl ApiVersion {
     /// The first version of the 2025 model: PATCH takes more on an empty pool, certificates are
     /// gone, the scheduling policy has a job order.
     pub const V2025_06_01: ApiVersion = ApiVersion::dated(2025, 6, 1);
+    /// The first version without `retaineddata` among the node deallocation options (batch-api.md §10).
+    pub const V2026_08_01: ApiVersion = ApiVersion::dated(2026, 8, 1);
     /// The version repool speaks unless told otherwise.
     pub const DEFAULT: ApiVersion = ApiVersion::V2025_06_01;
 
@@ -46,6 +48,11 @@ impl ApiVersion {
     /// Whether `updateproperties` replaces (and requires) `certificateReferences`.
     pub fn updates_certificates(self) -> bool {
         self < Self::V2025_06_01
+    }
+
+    /// Whether `retaineddata` is a node deallocation option (resize, remove nodes, reboot, reimage).
+    pub fn has_retained_data(self) -> bool {
+        self < Self::V2026_08_01
     }
 
     /// Whether the service defaults `taskSchedulingPolicy.jobDefaultOrder`.
@@ -184,6 +191,11 @@ mod tests {
             assert_eq!(version.patches_when_empty(), newer, "{text}");
             assert_eq!(version.has_job_default_order(), newer, "{text}");
             assert_eq!(version.updates_certificates(), !newer, "{text}");
+        }
+        for (text, kept) in
+            [("2024-07-01.20.0", true), ("2025-06-01", true), ("2026-08-01", false), ("2026-10-01", false)]
+        {
+            assert_eq!(v(text).has_retained_data(), kept, "{text}");
         }
     }
 }

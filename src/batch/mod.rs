@@ -10,6 +10,7 @@ pub mod duration;
 pub mod error;
 pub mod http;
 pub mod models;
+pub mod retirements;
 pub mod shared_key;
 
 pub use api_version::ApiVersion;

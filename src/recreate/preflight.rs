@@ -5,9 +5,12 @@
 //!   and not past `batchSupportEndOfLife`; a warning when the end is near, or the image unverified;
 //! - every property the service returns for the live pool that the new pool would not have is
 //!   named (a managed identity first: the data plane cannot set one) and refused unless accepted
-//!   (`--accept-loss PATH`).
+//!   (`--accept-loss PATH`);
+//! - warnings: a VM family or image Batch is retiring (`batch::retirements`), and remote access a
+//!   recreated pool would lose (pools created after 2025-11-30 get no SSH/RDP ports unless
+//!   `networkConfiguration.endpointConfiguration` maps them).
 
-use crate::batch::{ApiVersion, Pool, SupportedImage};
+use crate::batch::{ApiVersion, Pool, SupportedImage, retirements};
 use crate::definition::plan::{ChangeKind, plan_pool};
 use crate::definition::redact::redact;
 use crate::definition::schema::Schema;
@@ -110,29 +113,32 @@ pub fn check(
     let Seen { live, images, now } = *seen;
     let mut findings = Findings::default();
     for pool in ids.iter().filter_map(|id| definition.pool(id)) {
-        check_image(pool, images, policy, now, &mut findings);
+        let image_said = check_image(pool, images, policy, now, &mut findings);
+        check_retirements(pool, image_said, now, &mut findings);
         let current = live.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id));
         // A pool changed in place keeps what the definition does not name: nothing to lose.
         let recreated = !kept.iter().any(|k| k.eq_ignore_ascii_case(&pool.id));
         if let Some(current) = current.filter(|_| recreated) {
             check_losses(pool, current, api_version, policy, &mut findings);
+            check_remote_access(pool, current, &mut findings);
         }
         check_identity_references(pool, current, &mut findings);
     }
     findings
 }
 
+/// The image against what the account offers; true when it spoke of the image's end of life.
 fn check_image(
     pool: &PoolDefinition,
     images: &[SupportedImage],
     policy: &PreflightPolicy,
     now: jiff::Timestamp,
     findings: &mut Findings,
-) {
+) -> bool {
     let vm = &pool.body["virtualMachineConfiguration"];
     let image = &vm["imageReference"];
     if !image.is_object() || image.get("virtualMachineImageId").is_some() {
-        return;
+        return false;
     }
     let agent = vm["nodeAgentSKUId"].as_str().unwrap_or_default();
     let field = |key: &str| image[key].as_str().unwrap_or("?").to_string();
@@ -152,23 +158,78 @@ fn check_image(
         findings.problems.push(format!(
             "pool '{id}': image {shown} with node agent '{agent}' is not offered by this account ({hint}); the service would refuse the new pool after the old one is deleted"
         ));
-        return;
+        return true;
     };
+    let mut said = false;
     if let Some(end) = entry.batch_support_end_of_life {
         let day = end.strftime("%Y-%m-%d");
         if end <= now {
             findings.problems.push(format!(
                 "pool '{id}': image {shown} ({agent}) is retired: Batch stopped accepting new pools on it on {day}; move the definition to a supported image"
             ));
+            said = true;
         } else if end.duration_since(now) <= policy.end_of_life_warning {
             findings
                 .warnings
                 .push(format!("pool '{id}': image {shown} ({agent}) reaches its Batch end of life on {day}"));
+            said = true;
         }
     }
     if entry.verification_type.as_deref().is_some_and(|v| v.eq_ignore_ascii_case("unverified")) {
         findings.warnings.push(format!("pool '{id}': image {shown} ({agent}) is unverified: Batch does not test it"));
     }
+    said
+}
+
+/// The announced retirements of what the new pool runs on (the image's only when the account's
+/// own end-of-life date was not already said).
+fn check_retirements(pool: &PoolDefinition, image_said: bool, now: jiff::Timestamp, findings: &mut Findings) {
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let id = &pool.id;
+    if let Some(size) = pool.body["vmSize"].as_str()
+        && let Some(r) = retirements::of_vm_size(size)
+    {
+        findings.warnings.push(format!(
+            "pool '{id}': vmSize {size} is {}, which Batch stops supporting: {} ({}); move it to a current series",
+            r.what,
+            r.when(today),
+            r.source
+        ));
+    }
+    if let Some(r) = retirements::of_image(&pool.body).filter(|_| !image_said) {
+        let agent = pool.body["virtualMachineConfiguration"]["nodeAgentSKUId"].as_str().unwrap_or("?");
+        findings.warnings.push(format!(
+            "pool '{id}': Batch support for {} ({agent}) {} ({}); move the definition to a supported image",
+            r.what,
+            r.when(today),
+            r.source
+        ));
+    }
+}
+
+/// Pools created since 2025-12-01 get no SSH/RDP port unless `endpointConfiguration` maps one.
+const PORTS_MAPPED_UNTIL: jiff::Timestamp = jiff::Timestamp::constant(1_764_547_200, 0);
+
+/// A pool created when Batch still mapped SSH/RDP ports by itself, recreated from a definition
+/// that maps none: the new pool has no remote access where the old one had.
+fn check_remote_access(pool: &PoolDefinition, live: &Pool, findings: &mut Findings) {
+    let endpoints = |body: &Value| !body["networkConfiguration"]["endpointConfiguration"].is_null();
+    let live_body = serde_json::to_value(live).unwrap_or_default();
+    let old = live.creation_time.is_none_or(|t| t < PORTS_MAPPED_UNTIL);
+    if !old || endpoints(&pool.body) || endpoints(&live_body) {
+        return;
+    }
+    let windows = pool.body["virtualMachineConfiguration"]["nodeAgentSKUId"]
+        .as_str()
+        .is_some_and(|a| a.to_ascii_lowercase().contains("windows"));
+    let (what, port) = if windows { ("RDP", 3389) } else { ("SSH", 22) };
+    let created = live.creation_time.map(|t| t.strftime("%Y-%m-%d").to_string()).unwrap_or("before 2025-12-01".into());
+    findings.warnings.push(format!(
+        "pool '{}': created {created}, when Batch still mapped {what} ports to nodes by itself; the new pool gets \
+         none: to keep remote access add networkConfiguration.endpointConfiguration.inboundNATPools (backendPort \
+         {port}) to the definition",
+        pool.id
+    ));
 }
 
 /// An `identityReference` names a user-assigned identity of the pool; a pool created through the
@@ -332,5 +393,78 @@ mod tests {
         // Changed in place, the pool keeps its identity and what the definition does not name.
         let kept = check(&d, &ids, &seen, ApiVersion::V2025_06_01, &policy, &ids);
         assert!(kept.problems.is_empty(), "{kept:#?}");
+    }
+
+    #[test]
+    fn retiring_vm_families_and_images_are_warned_with_their_dates() {
+        let d = definition(json!({
+            "old-size": {"vmSize": "Standard_DS2_v2", "virtualMachineConfiguration": vm("canonical", "ubuntu-24_04-lts", "server", "batch.node.ubuntu 24.04")},
+            "jammy": {"vmSize": "standard_d4s_v3", "virtualMachineConfiguration": vm("canonical", "0001-com-ubuntu-server-jammy", "22_04-lts", "batch.node.ubuntu 22.04")}
+        }));
+        let ids: Vec<String> = d.pools.iter().map(|p| p.id.clone()).collect();
+        let mut images = images();
+        images.push(
+            serde_json::from_value(json!({"nodeAgentSKUId": "batch.node.ubuntu 22.04", "verificationType": "verified",
+                "imageReference": {"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts"}}))
+            .unwrap(),
+        );
+        let now: jiff::Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
+        let seen = Seen { live: &[], images: &images, now };
+        let found = check(&d, &ids, &seen, ApiVersion::V2025_06_01, &PreflightPolicy::default(), &[]);
+        assert!(found.problems.is_empty(), "{found:#?}");
+        assert_eq!(found.warnings.len(), 2, "{found:#?}");
+        assert!(found.warnings[0].contains("'old-size'") && found.warnings[0].contains("VM family Dsv2"));
+        assert!(found.warnings[0].contains("ends 2028-05-01"), "{found:#?}");
+        assert!(
+            found.warnings[1].contains("'jammy'")
+                && found.warnings[1].contains("Ubuntu 22.04 (batch.node.ubuntu 22.04) ends 2027-06-30")
+        );
+        // The account's own end-of-life date, once near, is said once.
+        images.last_mut().unwrap().batch_support_end_of_life = Some("2027-01-30T00:00:00Z".parse().unwrap());
+        let seen = Seen { live: &[], images: &images, now };
+        let found = check(&d, &ids, &seen, ApiVersion::V2025_06_01, &PreflightPolicy::default(), &[]);
+        let jammy: Vec<&String> = found.warnings.iter().filter(|w| w.contains("'jammy'")).collect();
+        assert_eq!(jammy.len(), 1, "{found:#?}");
+        assert!(jammy[0].contains("2027-01-30"), "{found:#?}");
+    }
+
+    #[test]
+    fn recreating_a_pool_from_before_december_2025_without_endpoints_warns_of_lost_remote_access() {
+        let body = |endpoints: bool| {
+            let mut pool = json!({"vmSize": "standard_d2s_v5", "targetDedicatedNodes": 1,
+                "virtualMachineConfiguration": vm("canonical", "ubuntu-24_04-lts", "server", "batch.node.ubuntu 24.04")});
+            if endpoints {
+                pool["networkConfiguration"] = json!({"endpointConfiguration": {"inboundNATPools": [{"name": "ssh",
+                    "protocol": "tcp", "backendPort": 22, "frontendPortRangeStart": 50000, "frontendPortRangeEnd": 50099}]}});
+            }
+            pool
+        };
+        let live = |created: &str| -> Pool {
+            let mut pool = body(false);
+            pool["id"] = json!("p");
+            pool["creationTime"] = json!(created);
+            serde_json::from_value(pool).unwrap()
+        };
+        let ids = vec!["p".to_string()];
+        let images = images();
+        let now: jiff::Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
+        let warned = |definition: Value, live: &Pool, kept: &[String]| {
+            let d = definition_of(definition);
+            let seen = Seen { live: std::slice::from_ref(live), images: &images, now };
+            let found = check(&d, &ids, &seen, ApiVersion::V2025_06_01, &PreflightPolicy::default(), kept);
+            found.warnings.into_iter().filter(|w| w.contains("remote access")).collect::<Vec<_>>()
+        };
+        let old = live("2025-11-30T23:00:00Z");
+        let said = warned(body(false), &old, &[]);
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(said[0].contains("created 2025-11-30") && said[0].contains("SSH"), "{said:?}");
+        assert!(said[0].contains("networkConfiguration.endpointConfiguration.inboundNATPools (backendPort 22)"));
+        assert!(warned(body(true), &old, &[]).is_empty(), "the definition maps ports");
+        assert!(warned(body(false), &live("2025-12-01T00:00:00Z"), &[]).is_empty(), "it never had them");
+        assert!(warned(body(false), &old, &ids).is_empty(), "changed in place, it keeps them");
+    }
+
+    fn definition_of(pool: Value) -> Definition {
+        definition(json!({ "p": pool }))
     }
 }

@@ -4,6 +4,7 @@
 //! whole columns in a fixed order. Age, state and allocation are never cut.
 
 use super::app::App;
+use crate::batch::retirements::{self, Retirement};
 use crate::batch::{NodeCounts, Pool};
 use crate::definition::plan::Action as PlanAction;
 use crate::output::age;
@@ -131,7 +132,7 @@ impl Column {
             Column::Errors => match (p.resize_errors.as_ref().and_then(|e| e.first()), node_trouble(app, id)) {
                 (Some(e), _) => format!("⚠ {}", e.code),
                 (None, Some(trouble)) => format!("⚠ {trouble}"),
-                (None, None) => String::new(),
+                (None, None) => end_of_support(app, p).unwrap_or_default(),
             },
             Column::Definition => definition_label(app, id).to_string(),
         }
@@ -148,8 +149,12 @@ impl Column {
             Column::Dedicated => a.current_dedicated_nodes.cmp(&b.current_dedicated_nodes),
             Column::LowPriority => a.current_low_priority_nodes.cmp(&b.current_low_priority_nodes),
             Column::Nodes => node_counts(app, a.id()).cmp(&node_counts(app, b.id())),
-            // Pools with errors first.
-            Column::Errors => text(a).is_empty().cmp(&text(b).is_empty()).then_with(|| text(a).cmp(&text(b))),
+            // Pools with errors first, then those whose support ends.
+            Column::Errors => {
+                let rank = |t: &str| if t.is_empty() { 2 } else { u8::from(t.starts_with(RETIRING_MARK)) };
+                let (a, b) = (text(a), text(b));
+                rank(&a).cmp(&rank(&b)).then_with(|| a.cmp(&b))
+            }
             Column::State | Column::Allocation | Column::VmSize | Column::Definition => text(a).cmp(&text(b)),
         }
     }
@@ -158,6 +163,29 @@ impl Column {
         let name = name.to_lowercase().replace(' ', "-");
         Column::ALL.into_iter().find(|c| c.name() == name || c.name().starts_with(&name) && !name.is_empty())
     }
+}
+
+/// Batch is retiring what the pool runs on: in the errors column (when nothing is wrong) and the
+/// details, which say what and when.
+pub const RETIRING_MARK: &str = "†";
+
+/// "† EOL 2027-06-30": the first date Batch stops supporting the pool's VM family or image.
+pub fn end_of_support(app: &App, p: &Pool) -> Option<String> {
+    let found = retiring(app, p);
+    let first = found.iter().filter_map(|r| r.ends).min();
+    match (found.is_empty(), first) {
+        (true, _) => None,
+        (false, Some(day)) => Some(format!("{RETIRING_MARK} EOL {day}")),
+        (false, None) => Some(format!("{RETIRING_MARK} retiring")),
+    }
+}
+
+/// What pool `p` runs on that Batch is retiring: its VM family, and its image once its full body
+/// has been read (the table's own listing selects neither image nor node agent).
+pub fn retiring(app: &App, p: &Pool) -> Vec<&'static Retirement> {
+    let full = app.full_pools.get(&p.id().to_lowercase());
+    let vm = full.and_then(|f| f.rest.get("virtualMachineConfiguration")).cloned().unwrap_or_default();
+    retirements::of_pool(&serde_json::json!({"vmSize": p.vm_size, "virtualMachineConfiguration": vm}))
 }
 
 /// Idle, running, starting (incl. creating and waiting for the start task), unusable (incl. start

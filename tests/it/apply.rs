@@ -335,3 +335,37 @@ async fn a_start_task_changed_in_place_says_existing_nodes_keep_the_old_one() {
     assert!(err.contains(note), "{err}");
     assert_eq!(status_of(&report, "p-ingest"), "updated");
 }
+
+/// `upgradePolicy` is carried whole: exported, planned (changed only on an empty pool under
+/// 2025-06-01, so a rebuild), applied, and the pool has the new policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_policy_is_exported_planned_and_applied() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let key = sim.key().to_string();
+    let mut body = common::pool_body("upg", 1);
+    body["virtualMachineConfiguration"]["imageReference"]["version"] = "latest".into();
+    body["upgradePolicy"] = serde_json::json!({"mode": "automatic",
+        "automaticOSUpgradePolicy": {"enableAutomaticOSUpgrade": true, "disableAutomaticRollback": true}});
+    common::client_for(&sim).add_pool(&body).await.unwrap();
+    let definition = exported(dir.path(), &key, &["upg"], |d| {
+        assert_eq!(d["upg"]["upgradePolicy"], body["upgradePolicy"], "exported whole: {d}");
+        d["upg"]["upgradePolicy"] = serde_json::json!({"mode": "manual"});
+    });
+    let (code, report, err) = apply(dir.path(), &key, &definition, &["--pool", "upg"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("upg: rebuild when empty (upgradePolicy change only on an empty pool)"), "{err}");
+    assert_eq!(status_of(&report, "upg"), "updated", "{report}");
+    assert_eq!(wire(&sim, "upg").rest["upgradePolicy"], serde_json::json!({"mode": "manual"}));
+    let plan = common::repool_command(dir.path())
+        .args(["plan", "--definition", definition.to_str().unwrap(), "--pool", "upg"])
+        .env("AZURE_BATCH_ACCESS_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("upg: unchanged"), "{plan:?}");
+    // Before 2025-06-01 no PATCH takes it: the pool is recreated with it.
+    let back = exported(dir.path(), &key, &["upg"], |d| d["upg"]["upgradePolicy"] = body["upgradePolicy"].clone());
+    let (code, report, err) = apply(dir.path(), &key, &back, &["--pool", "upg", "--api-version", "2024-07-01.20.0"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(status_of(&report, "upg"), "recreated", "{report}\n{err}");
+    assert_eq!(wire(&sim, "upg").rest["upgradePolicy"], body["upgradePolicy"]);
+}

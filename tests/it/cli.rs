@@ -760,3 +760,38 @@ async fn a_profile_named_on_the_command_line_beats_the_environment() {
     assert!(err.contains("client-secret sign-in needs the secret"), "{err}");
     assert_eq!(dead.stats().requests.values().sum::<u64>(), asked, "nothing was sent");
 }
+
+/// api-versions after 2025-06-01 are taken (the 2025 model), and `retaineddata`, gone from
+/// 2026-08-01 on, is refused with them before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deallocation_option_the_api_version_lacks_is_refused_before_anything_is_sent() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let config = dir.path().join("repool/config.toml");
+    let (code, _, err) = run(repool(dir.path()).args(["validate", "--api-version", "2026-10-01"]));
+    assert_eq!(code, 0, "a newer api-version is taken: {err}");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("node_deallocation_option = \"retaineddata\"\n");
+    std::fs::write(&config, &text).unwrap();
+    let recreate = |extra: &[&str]| {
+        let mut command = repool(dir.path());
+        command.args(["recreate", "--pool", "p-ingest", "--yes"]).args(extra).env("AZURE_BATCH_ACCESS_KEY", sim.key());
+        run(&mut command)
+    };
+    let (code, _, err) = recreate(&["--api-version", "2026-08-01"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "node_deallocation_option 'retaineddata' does not exist in api-version 2026-08-01 (--api-version;"
+        ) && err.contains("use taskcompletion, requeue or terminate"),
+        "{err}"
+    );
+    std::fs::write(&config, format!("api_version = \"2026-10-01\"\n{text}")).unwrap();
+    let (code, _, err) = recreate(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("api-version 2026-10-01 (api_version in the config;"), "{err}");
+    assert!(sim.stats().requests.is_empty(), "nothing reached the account: {:?}", sim.stats().requests);
+    // The versions that have it still take it.
+    let (code, out, err) = recreate(&["--api-version", "2025-06-01", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("retaineddata"), "the drain would use it: {out}");
+}

@@ -39,6 +39,13 @@ async fn the_demo_account_exports_to_a_definition_that_plans_unchanged() {
     assert!(err.contains("P_RENDER_CONTAINERREGISTRIES_0_PASSWORD"), "the secrets to set are listed: {err}");
     assert!(err.contains("pool 'reporting': its identity (a managed identity)"), "the identity is named: {err}");
     let text = std::fs::read_to_string(&template).unwrap();
+    // Factored as a person would: what every pool has, Linux and Windows alike, is said once.
+    let written: Value = serde_json::from_str(&text.replace("{{ env(\"", "").replace("\") }}", "")).unwrap();
+    let common = written["common-config"].as_object().unwrap();
+    assert!(common.contains_key("vmSize") && common.contains_key("virtualMachineConfiguration"), "{text}");
+    assert!(
+        written["win-test"]["virtualMachineConfiguration"]["imageReference"]["publisher"] == "microsoftwindowsserver"
+    );
     assert!(!text.contains("\"url\"") && !text.contains("eTag") && !text.contains("creationTime"), "{text}");
     let mut plan = repool_command(dir.path());
     plan.args(["plan", "--definition", template.to_str().unwrap()]).env("AZURE_BATCH_ACCESS_KEY", &key);
@@ -72,6 +79,7 @@ fn pool(
     let images = [
         ("canonical", "ubuntu-24_04-lts", "server", "batch.node.ubuntu 24.04"),
         ("canonical", "0001-com-ubuntu-server-jammy", "22_04-lts", "batch.node.ubuntu 22.04"),
+        ("microsoftwindowsserver", "windowsserver", "2022-datacenter-smalldisk", "batch.node.windows amd64"),
     ];
     let (publisher, offer, sku, agent) = images[image];
     let mut body = json!({
@@ -83,6 +91,10 @@ fn pool(
     });
     if let Some(team) = team {
         body["metadata"] = json!([{"name": "team", "value": team}]);
+        body["startTask"] = json!({"commandLine": format!("echo {team}"), "waitForSuccess": team == "render"});
+    }
+    if image == 2 {
+        body["virtualMachineConfiguration"]["windowsConfiguration"] = json!({"enableAutomaticUpdates": false});
     }
     body
 }
@@ -94,7 +106,7 @@ fn pools() -> impl Strategy<Value = Vec<Value>> {
         prop::sample::select(vec!["spread", "pack"]),
         (0u32..3, 0u32..3),
         prop::option::of(prop::sample::select(vec!["render", "ingest"])),
-        0usize..2,
+        0usize..3,
     );
     prop::collection::vec(one, 1..6).prop_map(|specs| {
         specs
@@ -104,6 +116,17 @@ fn pools() -> impl Strategy<Value = Vec<Value>> {
                 pool(format!("gen-{i}"), size, slots, fill, targets, team, image)
             })
             .collect()
+    })
+}
+
+/// Every key all `values` have is in `shared` (but the id the key names), down through objects.
+fn holds_what_all_have(values: &[&Value], shared: &Value, key: &str) -> bool {
+    if key == "imageReference" || !values.iter().all(|v| v.is_object()) {
+        return true;
+    }
+    values[0].as_object().unwrap().keys().filter(|k| *k != "id").all(|child| {
+        let children: Option<Vec<&Value>> = values.iter().map(|v| v.get(child)).collect();
+        children.is_none_or(|c| shared.get(child).is_some_and(|s| holds_what_all_have(&c, s, child)))
     })
 }
 
@@ -129,5 +152,11 @@ proptest! {
         let plan = Plan::new(&definition, &live, &[], repool::batch::ApiVersion::V2025_06_01);
         prop_assert_eq!(plan.pools.len(), bodies.len());
         prop_assert!(plan.pools.iter().all(|p| p.action == Action::Unchanged), "{}\n{}", plan, text);
+        // common-config holds every property all pools have (nested objects too, images whole).
+        let written: Value = serde_json::from_str(&text).unwrap();
+        let merged: Vec<&Value> = definition.pools.iter().map(|p| &p.body).collect();
+        if merged.len() > 1 {
+            prop_assert!(holds_what_all_have(&merged, &written["common-config"], ""), "{}", text);
+        }
     }
 }

@@ -76,6 +76,46 @@ async fn live_properties_the_definition_lacks_are_named() {
     assert_eq!(common::mutating_calls(&sim), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recreating_a_pool_from_before_december_2025_warns_that_its_remote_access_goes() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    let old: jiff::Timestamp = "2025-06-01T08:00:00Z".parse().unwrap();
+    sim.with_world(|world, _| world.find_mut("p-ingest").unwrap().wire.creation_time = Some(old));
+    let recreate = || {
+        output(
+            repool_command(dir.path())
+                .args(["recreate", "--pool", "p-ingest", "--yes"])
+                .env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+        )
+    };
+    let (code, _, err) = recreate();
+    assert_eq!(code, 0, "a warning, not a refusal: {err}");
+    assert!(err.contains("warning: pool 'p-ingest': created 2025-06-01, when Batch still mapped SSH ports"), "{err}");
+    assert!(err.contains("add networkConfiguration.endpointConfiguration.inboundNATPools (backendPort 22)"), "{err}");
+    // The pool just created never had ports mapped: nothing to warn of.
+    let (code, _, err) = recreate();
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("remote access"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retiring_vm_family_and_image_are_warned_with_their_dates() {
+    let edit = json!({"vmSize": "Standard_DS2_v2", "virtualMachineConfiguration": {
+        "imageReference": {"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts"},
+        "nodeAgentSKUId": "batch.node.ubuntu 22.04"}});
+    let (code, err, sim) = recreate_with("p-ingest", edit, &["--dry-run"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("vmSize Standard_DS2_v2 is VM family Dsv2, which Batch stops supporting: ends 2028-05-01"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Batch support for Ubuntu 22.04 (batch.node.ubuntu 22.04) ends 2027-06-30 (Azure/Batch#200)"),
+        "{err}"
+    );
+    assert_eq!(common::mutating_calls(&sim), 0);
+}
+
 /// The health gate: a start task that fails on every node makes the pool unhealthy, naming the
 /// nodes and the exit code; the canary stops the run before the next pool is touched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -940,3 +940,33 @@ async fn notes_idle_keys_deleted_rows_and_the_accounts_clock() {
     assert_eq!(shown, repool::output::age(ahead, created), "age on the account's clock");
     assert_ne!(shown, repool::output::age(app.now, created));
 }
+
+#[tokio::test]
+async fn a_pool_on_a_retiring_vm_family_shows_when_its_support_ends() {
+    let (mut app, _sim) = demo_app(false).await;
+    let pool = app.pools.iter_mut().find(|p| p.id() == "reporting").unwrap();
+    pool.vm_size = Some("standard_ds2_v2".into());
+    let table = render(&mut app, 120, 40);
+    let row = table.lines().find(|l| l.contains("reporting")).unwrap();
+    assert!(row.contains("ds2_v2") && row.contains("† EOL 2028-05-01"), "{table}");
+    // A resize error is what the column says first; the details say both.
+    let row = table.lines().find(|l| l.contains("legacy-batch")).unwrap();
+    assert!(row.contains("⚠ AccountCoreQuotaReached") && !row.contains("EOL"), "{table}");
+    // Sorted by that column: errors first, then the earliest end of support.
+    app.update(key(':'));
+    typed(&mut app, "sort errors");
+    app.update(code(KeyCode::Enter));
+    app.update(key('g'));
+    assert_eq!(app.selected_pool().unwrap().id(), "legacy-batch");
+    app.update(key('j'));
+    assert_eq!(app.selected_pool().unwrap().id(), "ci-runners", "Ubuntu 22.04 ends before Dsv2");
+    select(&mut app, "reporting");
+    app.update(code(KeyCode::Enter));
+    let details = render(&mut app, 120, 40);
+    assert!(details.contains("† Batch support: VM family Dsv2 ends 2028-05-01 (Azure/Batch#140)"), "{details}");
+    app.update(code(KeyCode::Esc));
+    select(&mut app, "legacy-batch");
+    app.update(code(KeyCode::Enter));
+    let details = render(&mut app, 120, 40);
+    assert!(details.contains("† Batch support: Ubuntu 18.04 ended 2024-12-31 (Azure/Batch#180)"), "{details}");
+}

@@ -137,3 +137,22 @@ impl NodeHealth {
         NodeHealth { healthy, failed, states }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_node_upgrading_its_os_is_neither_failed_nor_healthy() {
+        let node = |id: &str, state: &str| -> crate::batch::Node {
+            serde_json::from_value(json!({"id": id, "state": state,
+                "startTaskInfo": {"state": "completed", "exitCode": 0}}))
+            .unwrap()
+        };
+        let health = NodeHealth::of(&[node("tvm-1", "idle"), node("tvm-2", "upgradingos"), node("tvm-3", "running")]);
+        assert_eq!(health.healthy, 2);
+        assert!(health.failed.is_empty(), "{:?}", health.failed);
+        assert_eq!(health.states, "1 idle, 1 running, 1 upgradingos");
+    }
+}

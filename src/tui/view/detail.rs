@@ -1,6 +1,7 @@
 //! A pool's details in sections (summary, plan, nodes, JSON), each scrolled on its own.
 
 use super::super::app::{App, DetailTab, StepState};
+use super::super::columns::{RETIRING_MARK, retiring};
 use super::super::theme::Theme;
 use crate::batch::{Node, Pool};
 use crate::definition::plan::ChangeKind;
@@ -78,6 +79,13 @@ fn summary<'a>(app: &App, id: &str, theme: &Theme) -> Vec<Line<'a>> {
             pool.current_low_priority_nodes.unwrap_or(0),
             pool.target_low_priority_nodes.unwrap_or(0),
         )));
+        let today = app.account_now().to_zoned(jiff::tz::TimeZone::UTC).date();
+        for r in retiring(app, pool) {
+            lines.push(Line::from(Span::styled(
+                format!("{RETIRING_MARK} Batch support: {} {} ({})", r.what, r.when(today), r.source),
+                Style::new().fg(theme.warn),
+            )));
+        }
         for error in pool.resize_errors.iter().flatten() {
             lines.push(Line::from(Span::styled(
                 format!("resize error {}: {}", escape(&error.code), escape(&error.message)),

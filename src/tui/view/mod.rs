@@ -398,6 +398,10 @@ fn draw_help(frame: &mut Frame, app: &mut App, theme: &Theme) {
         }
     }
     lines.push(Line::from("Destructive steps ask you to type the pool id (or 'recreate').".italic()));
+    let mark = super::columns::RETIRING_MARK;
+    lines.push(Line::from(
+        format!("{mark} EOL date (ERRORS): when Batch stops supporting the pool's VM family or image").italic(),
+    ));
     let area = frame.area();
     let inner_height = area.height.saturating_sub(2) as usize;
     // Two columns when one would not fit the height.

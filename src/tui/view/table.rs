@@ -30,6 +30,13 @@ fn color(app: &App, column: Column, pool: &Pool, theme: &Theme) -> Style {
             style.fg(theme.bad)
         }
         Column::State | Column::Allocation => style.fg(allocation_color(pool, theme)),
+        // An end of support alone is a warning, not an error.
+        Column::Errors
+            if pool.resize_errors.as_ref().is_none_or(Vec::is_empty)
+                && columns::node_trouble(app, pool.id()).is_none() =>
+        {
+            style.fg(theme.warn)
+        }
         Column::Errors => style.fg(theme.bad),
         Column::Definition => match columns::definition_label(app, pool.id()) {
             "in sync" => style.fg(theme.ok),
