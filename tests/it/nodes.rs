@@ -173,3 +173,41 @@ async fn node_operations_take_faults_and_are_counted() {
     assert_eq!(sim.stats().requests.get("POST reboot node lost"), Some(&1));
     assert!(sim.stats().requests.contains_key("GET get node 200"));
 }
+
+/// `repool nodes`: the table and its JSON twin name a failed start task with its exit code and
+/// failure; an unknown pool is bad input (exit 2) with the command that lists pools.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repool_nodes_shows_each_nodes_state_and_start_task_result() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    sim.with_world(|w, _| {
+        let pool = w.find_mut("win-test").unwrap();
+        let start = serde_json::json!({"commandLine": "cmd /c exit 3", "waitForSuccess": true});
+        pool.wire.rest.insert("startTask".into(), start);
+        let ran = pool.start_task();
+        pool.nodes.iter_mut().for_each(|n| n.start_task = ran.clone());
+    });
+    let count = sim.with_world(|w, now| w.find("win-test").unwrap().visible_nodes(now).count());
+    assert!(count > 0);
+    let nodes = |args: &[&str]| {
+        common::output(
+            common::repool_command(dir.path()).arg("nodes").args(args).env("AZURE_BATCH_ACCESS_KEY", sim.key()),
+        )
+    };
+    let (code, out, err) = nodes(&["--pool", "win-test"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("ID") && out.contains("START TASK"), "{out}");
+    let failed: Vec<&str> = out.lines().filter(|l| l.contains("starttaskfailed")).collect();
+    assert_eq!(failed.len(), count, "{out}");
+    assert!(failed.iter().all(|l| l.contains("exit 3 (FailureExitCode") && l.contains("enabled")), "{out}");
+
+    let (code, out, err) = nodes(&["--pool", "win-test", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), count);
+    assert!(rows.iter().all(|r| r["state"] == "starttaskfailed" && r["startTask"]["exitCode"] == 3), "{out}");
+    assert!(!out.contains("cmd /c"), "the start task's command line stays out of the output");
+
+    let (code, out, err) = nodes(&["--pool", "no-such-pool"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("--pool no-such-pool") && err.contains("repool pools"), "{err}");
+}
