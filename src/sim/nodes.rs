@@ -58,7 +58,9 @@ impl Ctx<'_> {
         body.insert("runningTaskSlotsCount".into(), json!(running));
         body.insert("totalTasksSucceeded".into(), json!(done));
         if let Some(started) = pool.task_started(node, now) {
-            let (job, task) = (format!("job-{}", pool.wire.id()), format!("task-{}", done + 1));
+            let job = format!("job-{}", pool.wire.id());
+            // Unique in the job and the same in get and list: the node's address, then its task count.
+            let task = format!("task-{:04x}-{}", node.address, done + 1);
             body.insert(
                 "recentTasks".into(),
                 json!([{
