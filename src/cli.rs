@@ -73,6 +73,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List one pool's nodes: state, scheduling, running tasks, start task result, errors
+    Nodes {
+        /// The pool's id
+        #[arg(long = "pool", value_name = "ID")]
+        pool: String,
+        /// One JSON object per node (the same summary)
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the pool definition file: syntax, schema, Batch's rules
     Validate,
     /// Show what recreation would change: definition vs live pools (exit 4: changes pending)

@@ -45,6 +45,11 @@ impl ApiVersion {
         self >= Self::V2025_06_01
     }
 
+    /// Whether nodes can be deallocated and started (`…/nodes/{node}/deallocate`, `/start`).
+    pub fn deallocates_nodes(self) -> bool {
+        self >= Self::V2025_06_01
+    }
+
     /// Whether `updateproperties` replaces (and requires) `certificateReferences`.
     pub fn updates_certificates(self) -> bool {
         self < Self::V2025_06_01
@@ -190,6 +195,7 @@ mod tests {
             assert_eq!(version.has_2025_model(), newer, "{text}");
             assert_eq!(version.patches_when_empty(), newer, "{text}");
             assert_eq!(version.has_job_default_order(), newer, "{text}");
+            assert_eq!(version.deallocates_nodes(), newer, "{text}");
             assert_eq!(version.updates_certificates(), !newer, "{text}");
         }
         for (text, kept) in

@@ -82,8 +82,17 @@ pub fn pool_table(pools: &[Pool], now: jiff::Timestamp) -> String {
             ]
         })
         .collect();
-    // Cells are server text: escaped, and cut so one huge value cannot swamp (or break) the table.
-    let rows: Vec<[String; 9]> = rows.into_iter().map(|row| row.map(|cell| table_cell(&cell))).collect();
+    let mut out = table(header, rows);
+    if pools.is_empty() {
+        out.push_str("(no pools in this account)\n");
+    }
+    out
+}
+
+/// A plain-text table, columns as wide as their widest cell. Cells are server text: escaped, and
+/// cut so one huge value cannot swamp (or break) the table.
+pub(super) fn table<const N: usize>(header: [&str; N], rows: Vec<[String; N]>) -> String {
+    let rows: Vec<[String; N]> = rows.into_iter().map(|row| row.map(|cell| table_cell(&cell))).collect();
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -98,9 +107,6 @@ pub fn pool_table(pools: &[Pool], now: jiff::Timestamp) -> String {
     line(&header.map(String::from));
     for row in &rows {
         line(row);
-    }
-    if pools.is_empty() {
-        out.push_str("(no pools in this account)\n");
     }
     out
 }

@@ -8,6 +8,7 @@ use crate::recreate::run::Workspace;
 use std::io::IsTerminal;
 
 pub mod inspect;
+pub mod nodes;
 pub mod restore;
 pub mod run;
 pub mod sim;

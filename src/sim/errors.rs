@@ -6,8 +6,22 @@ use serde_json::Value;
 
 /// What a handler decided; rendered with the common headers by `finish`.
 pub(super) enum Reply {
-    Ok { status: StatusCode, headers: Vec<(&'static str, String)>, body: Option<Value> },
-    Error { status: StatusCode, code: &'static str, message: String, values: Vec<(&'static str, String)> },
+    Ok {
+        status: StatusCode,
+        headers: Vec<(&'static str, String)>,
+        body: Option<Value>,
+    },
+    Error {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        values: Vec<(&'static str, String)>,
+    },
+    /// A node file's bytes (200, `application/octet-stream`) with its properties as headers.
+    File {
+        headers: Vec<(&'static str, String)>,
+        content: String,
+    },
 }
 
 impl Reply {
@@ -15,6 +29,7 @@ impl Reply {
     pub(super) fn describe(&self) -> String {
         match self {
             Reply::Ok { status, .. } => status.to_string(),
+            Reply::File { .. } => StatusCode::OK.to_string(),
             Reply::Error { code, values, .. } => {
                 let details: Vec<String> = values.iter().map(|(k, v)| format!("{k}: {v}")).collect();
                 format!("{code} [{}]", details.join(", "))
@@ -34,6 +49,10 @@ pub(super) fn error(status: u16, code: &'static str, message: &str, values: &[(&
 
 pub(super) fn not_found() -> Reply {
     error(404, "PoolNotFound", "The specified pool does not exist.", &[])
+}
+
+pub(super) fn node_not_found() -> Reply {
+    error(404, "NodeNotFound", "The specified node does not exist.", &[])
 }
 
 pub(super) fn being_deleted() -> Reply {

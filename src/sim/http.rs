@@ -283,6 +283,14 @@ fn finish(reply: Reply, call: &Call, request_id: &str, retry_after: Option<u64>,
                 _ => builder.body(Body::empty()),
             }
         }
+        Reply::File { headers, content } => {
+            let mut builder = builder.status(StatusCode::OK).header(header::CONTENT_TYPE, "application/octet-stream");
+            for (name, value) in headers {
+                builder = builder.header(name, value);
+            }
+            // A HEAD answer keeps the Content-Length of the body hyper leaves out.
+            builder.body(Body::from(content))
+        }
         Reply::Error { status, code, message, values } => {
             let time = now.strftime("%Y-%m-%dT%H:%M:%S.%7fZ");
             let mut body = Map::new();

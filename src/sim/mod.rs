@@ -12,6 +12,7 @@ pub mod formula;
 pub mod http;
 pub mod images;
 mod inspect;
+mod nodes;
 mod paging;
 mod pools;
 mod route;

@@ -20,7 +20,7 @@ use crate::batch::{ApiVersion, BatchDuration};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-type Handled = Result<Reply, Reply>;
+pub(super) type Handled = Result<Reply, Reply>;
 
 /// One request's view of the account.
 pub(super) struct Ctx<'a> {
@@ -49,6 +49,10 @@ impl Ctx<'_> {
             Route::DisableAutoscale(id) => self.disable_autoscale(id),
             Route::EvaluateAutoscale(id) => self.evaluate_autoscale(id),
             Route::ListNodes(id) => self.list_nodes(id),
+            Route::RemoveNodes(id) => self.remove_nodes(id),
+            Route::GetNode(pool, node) => self.get_node(pool, node),
+            Route::Node(pool, node, op) => self.node_op(pool, node, *op),
+            Route::NodeFile { pool, node, path, .. } => self.node_file(pool, node, path),
             Route::NodeCounts => self.node_counts(),
             Route::SupportedImages => self.supported_images(),
             Route::PoolUsageMetrics => self.pool_usage_metrics(),
@@ -75,13 +79,13 @@ impl Ctx<'_> {
     }
 
     /// A body-less success carrying the pool's headers as they are now.
-    fn answer(&self, id: &str, status: StatusCode, service_id: &str) -> Handled {
+    pub(super) fn answer(&self, id: &str, status: StatusCode, service_id: &str) -> Handled {
         let pool = self.world.find(id).ok_or_else(not_found)?;
         Ok(Reply::Ok { status, headers: self.pool_headers(pool, Some(service_id)), body: None })
     }
 
     /// A user change: a new ETag and Last-Modified (system transitions keep them).
-    fn touch(&mut self, id: &str) -> Result<&mut SimPool, Reply> {
+    pub(super) fn touch(&mut self, id: &str) -> Result<&mut SimPool, Reply> {
         let tag = self.world.next_etag();
         let stamp = self.clock.timestamp(self.now);
         let pool = self.world.find_mut(id).ok_or_else(not_found)?;
@@ -91,7 +95,7 @@ impl Ctx<'_> {
     }
 
     /// The pool, or the reply for a missing or deleting one.
-    fn live_pool(&self, id: &str) -> Result<&SimPool, Reply> {
+    pub(super) fn live_pool(&self, id: &str) -> Result<&SimPool, Reply> {
         match self.world.find(id) {
             None => Err(not_found()),
             Some(pool) if pool.is_deleting() => Err(being_deleted()),
@@ -100,7 +104,7 @@ impl Ctx<'_> {
     }
 
     /// The parsed `$filter`, or the reply refusing it.
-    fn filter(&self) -> Result<Option<filter::Expr>, Reply> {
+    pub(super) fn filter(&self) -> Result<Option<filter::Expr>, Reply> {
         self.call
             .param("$filter")
             .map(|text| {
@@ -379,66 +383,6 @@ impl Ctx<'_> {
         }
         let headers = vec![("DataServiceId", format!("{}/pools/{}/evaluateautoscale", self.call.base, pool.wire.id()))];
         Ok(Reply::Ok { status: StatusCode::OK, headers, body: Some(Value::Object(body)) })
-    }
-
-    fn list_nodes(&self, id: &str) -> Handled {
-        let pool = self.world.find(id).ok_or_else(not_found)?;
-        let mut nodes: Vec<_> = pool.visible_nodes(self.now).collect();
-        nodes.sort_by(|a, b| a.id.cmp(&b.id));
-        let items = nodes.into_iter().enumerate().map(|(index, node)| {
-            let build = move || {
-                let state = pool.node_state(node, self.now);
-                let object = json!({
-                    "id": node.id,
-                    "url": format!("{}/pools/{}/nodes/{}", self.call.base, pool.wire.id(), node.id),
-                    "state": state,
-                    "schedulingState": "enabled",
-                    "stateTransitionTime": self.clock.timestamp(node.ready_at.min(self.now)),
-                    "allocationTime": self.clock.timestamp(node.appears_at),
-                    "vmSize": pool.wire.vm_size,
-                    "totalTasksRun": node.tasks_started,
-                    "runningTasksCount": u32::from(state == crate::batch::NodeState::Running),
-                    "runningTaskSlotsCount": u32::from(state == crate::batch::NodeState::Running),
-                    "isDedicated": node.dedicated,
-                });
-                let mut object = object.as_object().cloned()?;
-                if let Some(started) = pool.task_started(node, self.now) {
-                    let (job, task) = (format!("job-{}", pool.wire.id()), format!("task-{index}-{}", started.max(0.0) as u64 % 100_000));
-                    object.insert(
-                        "recentTasks".into(),
-                        json!([{
-                            "taskUrl": format!("{}/jobs/{job}/tasks/{task}", self.call.base),
-                            "jobId": job,
-                            "taskId": task,
-                            "taskState": "running",
-                            "executionInfo": {"startTime": self.clock.timestamp(started), "retryCount": 0, "requeueCount": 0},
-                        }]),
-                    );
-                }
-                if let Some((code, _)) = node.start_task.filter(|_| self.now >= node.ready_at) {
-                    let mut info = json!({
-                        "state": "completed",
-                        "startTime": self.clock.timestamp((node.ready_at - 5.0).max(node.appears_at)),
-                        "endTime": self.clock.timestamp(node.ready_at),
-                        "exitCode": code,
-                        "retryCount": 0,
-                        "result": if code == 0 { "success" } else { "failure" },
-                    });
-                    if code != 0 {
-                        info["failureInfo"] = json!({
-                            "category": "usererror",
-                            "code": "FailureExitCode",
-                            "message": "The task process exited with an unexpected exit code",
-                            "details": [{"name": "Message", "value": format!("The task exited with an exit code representing a failure: {code}")}]
-                        });
-                    }
-                    object.insert("startTaskInfo".into(), info);
-                }
-                Some(object)
-            };
-            (node.id.clone(), build)
-        });
-        page(self.call, items, 1000, 1000, "nodes")
     }
 
     fn node_counts(self) -> Handled {

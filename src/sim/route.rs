@@ -18,6 +18,17 @@ pub(super) enum Route {
     DisableAutoscale(String),
     EvaluateAutoscale(String),
     ListNodes(String),
+    RemoveNodes(String),
+    GetNode(String, String),
+    /// A node operation: pool, node, which one.
+    Node(String, String, NodeOp),
+    /// `GET` (or `HEAD`: its properties only) `…/nodes/{node}/files/{path}`.
+    NodeFile {
+        pool: String,
+        node: String,
+        path: String,
+        head: bool,
+    },
     NodeCounts,
     SupportedImages,
     PoolUsageMetrics,
@@ -25,6 +36,16 @@ pub(super) enum Route {
     WrongVerb,
     /// No such resource (404).
     Unknown,
+}
+
+/// What a request does to one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum NodeOp {
+    Reboot,
+    DisableScheduling,
+    EnableScheduling,
+    Deallocate,
+    Start,
 }
 
 /// Which pools a request brings up to date before it is answered.
@@ -55,6 +76,19 @@ impl Route {
             ("POST", ["pools", p, "disableautoscale"]) => Route::DisableAutoscale(id(p)),
             ("POST", ["pools", p, "evaluateautoscale"]) => Route::EvaluateAutoscale(id(p)),
             ("GET", ["pools", p, "nodes"]) => Route::ListNodes(id(p)),
+            ("POST", ["pools", p, "removenodes"]) => Route::RemoveNodes(id(p)),
+            ("GET", ["pools", p, "nodes", n]) => Route::GetNode(id(p), id(n)),
+            ("POST", ["pools", p, "nodes", n, action]) => match *action {
+                "reboot" => Route::Node(id(p), id(n), NodeOp::Reboot),
+                "disablescheduling" => Route::Node(id(p), id(n), NodeOp::DisableScheduling),
+                "enablescheduling" => Route::Node(id(p), id(n), NodeOp::EnableScheduling),
+                "deallocate" => Route::Node(id(p), id(n), NodeOp::Deallocate),
+                "start" => Route::Node(id(p), id(n), NodeOp::Start),
+                _ => Route::Unknown,
+            },
+            (verb @ ("GET" | "HEAD"), ["pools", p, "nodes", n, "files", path @ ..]) if !path.is_empty() => {
+                Route::NodeFile { pool: id(p), node: id(n), path: path.join("/"), head: verb == "HEAD" }
+            }
             ("GET", ["nodecounts"]) => Route::NodeCounts,
             ("GET", ["supportedimages"]) => Route::SupportedImages,
             ("GET", ["poolusagemetrics"]) => Route::PoolUsageMetrics,
@@ -79,6 +113,17 @@ impl Route {
             Route::DisableAutoscale(_) => "disable autoscale",
             Route::EvaluateAutoscale(_) => "evaluate autoscale",
             Route::ListNodes(_) => "list nodes",
+            Route::RemoveNodes(_) => "remove nodes",
+            Route::GetNode(..) => "get node",
+            Route::Node(_, _, op) => match op {
+                NodeOp::Reboot => "reboot node",
+                NodeOp::DisableScheduling => "disable node scheduling",
+                NodeOp::EnableScheduling => "enable node scheduling",
+                NodeOp::Deallocate => "deallocate node",
+                NodeOp::Start => "start node",
+            },
+            Route::NodeFile { head: false, .. } => "get node file",
+            Route::NodeFile { head: true, .. } => "get node file properties",
             Route::NodeCounts => "list node counts",
             Route::SupportedImages => "list supported images",
             Route::PoolUsageMetrics => "list pool usage metrics",
@@ -99,7 +144,11 @@ impl Route {
             | Route::EnableAutoscale(id)
             | Route::DisableAutoscale(id)
             | Route::EvaluateAutoscale(id)
-            | Route::ListNodes(id) => Some(id),
+            | Route::ListNodes(id)
+            | Route::RemoveNodes(id)
+            | Route::GetNode(id, _)
+            | Route::Node(id, _, _)
+            | Route::NodeFile { pool: id, .. } => Some(id),
             _ => None,
         }
     }
@@ -122,7 +171,8 @@ impl Route {
             | Route::Resize(_)
             | Route::StopResize(_)
             | Route::EnableAutoscale(_)
-            | Route::DisableAutoscale(_) => Some(Access::Write),
+            | Route::DisableAutoscale(_)
+            | Route::RemoveNodes(_) => Some(Access::Write),
             _ => None,
         }
     }
@@ -156,5 +206,19 @@ mod tests {
         assert_eq!(route(Method::PUT, "/pools/p1"), Route::WrongVerb);
         assert_eq!(route(Method::GET, "/jobs"), Route::Unknown);
         assert_eq!(route(Method::GET, "/nodecounts").name(), "list node counts");
+    }
+
+    #[test]
+    fn node_operations_parse_and_advance_only_their_pool() {
+        let reboot = route(Method::POST, "/pools/p1/nodes/n1/reboot");
+        assert_eq!(reboot, Route::Node("p1".into(), "n1".into(), NodeOp::Reboot));
+        assert_eq!((reboot.name(), reboot.advance()), ("reboot node", Advance::One("p1")));
+        assert_eq!(route(Method::POST, "/pools/p1/removenodes").conditional(), Some(Access::Write));
+        let file = route(Method::GET, "/pools/p1/nodes/n1/files/startup/stdout.txt");
+        let path = "startup/stdout.txt".to_string();
+        assert_eq!(file, Route::NodeFile { pool: "p1".into(), node: "n1".into(), path, head: false });
+        assert_eq!(route(Method::HEAD, "/pools/p1/nodes/n1/files/x").name(), "get node file properties");
+        assert_eq!(route(Method::POST, "/pools/p1/nodes/n1/explode"), Route::Unknown);
+        assert_eq!(route(Method::DELETE, "/pools/p1/nodes/n1"), Route::WrongVerb);
     }
 }

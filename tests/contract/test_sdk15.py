@@ -250,3 +250,52 @@ def test_a_start_task_needs_a_command_line():
         c.update_pool("p-ingest", m.BatchPoolUpdateOptions(start_task=empty))
     assert code(patched.value) == "MissingRequiredProperty"
     assert c.get_pool("p-ingest").start_task is None or c.get_pool("p-ingest").start_task.command_line
+
+
+def wait_for(what, condition, seconds=30):
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, f"never: {what}"
+        time.sleep(0.1)
+
+
+def test_nodes_get_files_reboot_scheduling_and_remove():
+    c, pool = client(), "sdk15-nodes"
+    failing = m.BatchStartTask(command_line="/bin/sh -c 'exit 2'", wait_for_success=True)
+    c.create_pool(m.BatchPoolCreateOptions(id=pool, vm_size="STANDARD_D2S_V3", virtual_machine_configuration=vm(), target_dedicated_nodes=2, start_task=failing))
+    states = lambda: [n.state for n in c.list_nodes(pool)]
+    wait_for("two nodes whose start task failed", lambda: states() == ["starttaskfailed"] * 2)
+    first, second = sorted(n.id for n in c.list_nodes(pool))
+    node = c.get_node(pool, first)
+    assert node.start_task_info.exit_code == 2 and node.start_task_info.failure_info.code == "FailureExitCode"
+    assert node.ip_address and node.affinity_id and node.virtual_machine_info.image_reference.offer == "ubuntu-24_04-lts"
+    stdout = b"".join(c.download_node_file(pool, first, "startup/stdout.txt")).decode()
+    assert "exit 2" in stdout
+    stderr = b"".join(c.download_node_file(pool, first, "startup/stderr.txt")).decode()
+    assert "exit code 2" in stderr
+    props = c.get_node_file_properties(pool, first, "startup/stderr.txt")
+    assert int(props.content_length) == len(stderr.encode())
+    with pytest.raises(ResourceNotFoundError) as missing:
+        c.get_node(pool, "tvmps_nope_d")
+    assert code(missing.value) == "NodeNotFound"
+
+    # The fixed start task reaches the node only through its reboot (the poller waits it out).
+    fixed = m.BatchStartTask(command_line="/bin/sh -c 'echo fixed'", wait_for_success=True)
+    c.update_pool(pool, m.BatchPoolUpdateOptions(start_task=fixed))
+    assert c.get_node(pool, first).state == "starttaskfailed"
+    reboot = m._models.BatchNodeRebootOptions(node_reboot_kind="taskcompletion")  # 15.1.0 does not export it
+    c.begin_reboot_node(pool, first, reboot, polling_interval=1).result()
+    wait_for("the rebooted node idle", lambda: c.get_node(pool, first).state == "idle")
+    assert c.get_node(pool, first).start_task_info.exit_code == 0
+    assert c.get_node(pool, second).state == "starttaskfailed"
+
+    c.disable_node_scheduling(pool, first, m.BatchNodeDisableSchedulingOptions(node_disable_scheduling_option="taskcompletion"))
+    assert c.get_node(pool, first).scheduling_state == "disabled"
+    c.enable_node_scheduling(pool, first)
+    assert c.get_node(pool, first).scheduling_state == "enabled"
+
+    c.begin_remove_nodes(pool, m.BatchNodeRemoveOptions(node_ids=[second], node_deallocation_option="taskcompletion"), polling_interval=1).result()
+    after = c.get_pool(pool)
+    assert after.allocation_state == "steady" and after.target_dedicated_nodes == 1
+    assert [n.id for n in c.list_nodes(pool)] == [first]
+    c.begin_delete_pool(pool, polling_interval=1).result()

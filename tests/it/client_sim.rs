@@ -175,7 +175,7 @@ async fn taskcompletion_waits_for_running_tasks_and_times_out_honestly() {
     sim.with_world(|world, now| {
         let pool = world.find_mut("busy").unwrap();
         pool.workload = Some(Workload { task_seconds: 3600.0 });
-        pool.nodes.iter_mut().for_each(|n| n.ready_at = now);
+        pool.nodes.iter_mut().for_each(|n| n.tasks_begin_at(now));
     });
     sim.advance(1.0);
     let drain = |minutes| ResizeRequest {

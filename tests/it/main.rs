@@ -12,6 +12,7 @@ mod export;
 mod fuzz;
 mod hostile;
 mod model;
+mod nodes;
 mod preflight;
 mod proxy;
 mod recordings;

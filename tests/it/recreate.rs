@@ -564,7 +564,7 @@ async fn a_start_task_patched_in_place_reaches_no_existing_node() {
         let failing = serde_json::json!({"commandLine": "/bin/sh -c 'exit 3'", "waitForSuccess": true});
         pool.wire.rest.insert("startTask".into(), failing);
         let ran = pool.start_task();
-        pool.nodes.iter_mut().for_each(|n| n.start_task = ran);
+        pool.nodes.iter_mut().for_each(|n| n.start_task = ran.clone());
     });
     let failed = |nodes: &[repool::batch::Node]| {
         !nodes.is_empty() && nodes.iter().all(|n| n.state == Some(repool::batch::NodeState::StartTaskFailed))

@@ -252,7 +252,7 @@ async fn the_drain_inspector_names_the_nodes_and_tasks_still_running() {
     // The frozen clock does not move: the tasks began a minute ago.
     sim.with_world(|world, now| {
         for node in &mut world.find_mut("p-ingest").unwrap().nodes {
-            node.ready_at = now - 60.0;
+            node.tasks_begin_at(now - 60.0);
         }
     });
     let client = common::client_for(&sim);

@@ -369,7 +369,7 @@ async fn completions_show_the_cursor_keeps_its_pool_and_failed_nodes_are_flagged
         pool.wire.rest.insert("startTask".into(), start);
         // Its nodes ran that start task when they joined.
         let ran = pool.start_task();
-        pool.nodes.iter_mut().for_each(|n| n.start_task = ran);
+        pool.nodes.iter_mut().for_each(|n| n.start_task = ran.clone());
     });
     let key = sim.key().to_string();
     let mut terminal = Terminal::repool(dir.path(), &[], &[("AZURE_BATCH_ACCESS_KEY", &key)]);

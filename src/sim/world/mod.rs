@@ -4,10 +4,12 @@
 //! so the world advances lazily whenever it is looked at; no background task, deterministic for
 //! a given seed. Timings follow batch-api.md §5.
 
+mod node;
 mod pool;
 mod wire;
 
-pub use pool::{Leave, Phase, SimNode, SimPool};
+pub use node::{Leave, Outage, OutageKind, START_TASK_SECONDS, SimNode, start_task_outcome, waits_for_task};
+pub use pool::{Phase, SimPool};
 
 use super::faults::Faults;
 use super::formula;
@@ -25,6 +27,8 @@ pub struct Timings {
     pub node_alloc_spacing: f64,
     pub node_boot: f64,
     pub node_release: f64,
+    pub node_reboot: f64,
+    pub node_deallocate: f64,
     pub stop_settle: f64,
     pub disable_autoscale_settle: f64,
     pub delete_base: f64,
@@ -38,6 +42,8 @@ impl Default for Timings {
             node_alloc_spacing: 1.0,
             node_boot: 60.0,
             node_release: 15.0,
+            node_reboot: 30.0,
+            node_deallocate: 20.0,
             stop_settle: 10.0,
             disable_autoscale_settle: 40.0,
             delete_base: 20.0,
@@ -58,6 +64,9 @@ pub struct Stats {
     pub requests: BTreeMap<String, u64>,
     /// Tasks cut short by a resize (requeue/terminate); taskcompletion must keep this at 0.
     pub tasks_killed_by_resize: u64,
+    /// Tasks cut short by a node operation (reboot, disable scheduling, deallocate with
+    /// requeue/terminate).
+    pub tasks_killed_by_node_ops: u64,
     /// Tasks requeued because their pool was deleted while they ran.
     pub tasks_killed_by_delete: u64,
     pub pools_created: u64,

@@ -1,28 +1,7 @@
-//! One simulated pool and its nodes over time: allocation, boot, start task, tasks, leaving;
-//! a timeline computed from the clock, advanced lazily.
+//! One simulated pool over time: allocation, resizing, deletion; a timeline computed from the
+//! clock, advanced lazily (its nodes' own timelines are in node.rs).
 
 use super::*;
-
-#[derive(Clone, Debug)]
-pub struct SimNode {
-    pub id: String,
-    pub dedicated: bool,
-    pub appears_at: f64,
-    pub ready_at: f64,
-    pub leaving: Option<Leave>,
-    pub tasks_started: u64,
-    /// The start task this node ran when it joined (exit code, wait for success): a PATCH of the
-    /// pool's start task reaches a node only when it restarts or is replaced, as on the service.
-    pub start_task: Option<(i64, bool)>,
-}
-
-#[derive(Clone, Debug)]
-pub struct Leave {
-    pub since: f64,
-    /// The node keeps running its task until then (taskcompletion / retaineddata).
-    pub task_until: f64,
-    pub removal_at: f64,
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Phase {
@@ -79,60 +58,9 @@ impl SimPool {
         self.nodes.iter().filter(move |n| n.appears_at <= now && n.leaving.as_ref().is_none_or(|l| l.removal_at > now))
     }
 
-    /// The start task's exit code (`exit N` in its command line, else 0) and whether nodes wait
-    /// for it (`waitForSuccess`, default true); None without a start task. Symbolic: the command
-    /// never runs, its `exit N` decides.
-    pub fn start_task(&self) -> Option<(i64, bool)> {
-        let task = self.wire.rest.get("startTask")?;
-        let line = task.get("commandLine").and_then(Value::as_str).unwrap_or_default();
-        let code = line
-            .rsplit("exit ")
-            .next()
-            .filter(|_| line.contains("exit "))
-            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|digits| digits.parse().ok())
-            .unwrap_or(0);
-        Some((code, task.get("waitForSuccess").and_then(Value::as_bool).unwrap_or(true)))
-    }
-
-    /// The node's state at `now`.
-    pub fn node_state(&self, node: &SimNode, now: f64) -> NodeState {
-        if let Some(leave) = &node.leaving {
-            return if now < leave.task_until { NodeState::Running } else { NodeState::LeavingPool };
-        }
-        if now < node.ready_at {
-            NodeState::Starting
-        } else if node.start_task.is_some_and(|(code, wait)| code != 0 && wait) {
-            NodeState::StartTaskFailed
-        } else if self.workload.is_some() && !self.is_deleting() {
-            NodeState::Running
-        } else {
-            NodeState::Idle
-        }
-    }
-
-    /// When the task running on `node` at `now` started, if one runs.
-    pub fn task_started(&self, node: &SimNode, now: f64) -> Option<f64> {
-        if self.node_state(node, now) != NodeState::Running {
-            return None;
-        }
-        let seconds = self.workload.as_ref().map(|w| w.task_seconds).filter(|s| *s > 0.0)?;
-        let end = match &node.leaving {
-            Some(leave) => leave.task_until,
-            None => self.task_end(node, now),
-        };
-        Some((end - seconds).max(node.ready_at))
-    }
-
-    /// When the task running at `now` on `node` ends (`now` itself if none runs).
-    fn task_end(&self, node: &SimNode, now: f64) -> f64 {
-        match &self.workload {
-            Some(w) if now > node.ready_at && w.task_seconds > 0.0 => {
-                let done = ((now - node.ready_at) / w.task_seconds).ceil();
-                node.ready_at + done * w.task_seconds
-            }
-            _ => now,
-        }
+    /// The pool's start task as it is now: what a node joining or restarting runs.
+    pub fn start_task(&self) -> Option<Value> {
+        self.wire.rest.get("startTask").cloned()
     }
 
     pub(super) fn resize_done_at(&self) -> f64 {
@@ -237,16 +165,10 @@ impl SimPool {
                         rng.u64(..),
                         rng.u64(..)
                     );
-                    let start_task = self.start_task();
-                    self.nodes.push(SimNode {
-                        id,
-                        dedicated,
-                        appears_at,
-                        ready_at: appears_at + timings.node_boot,
-                        leaving: None,
-                        tasks_started: 0,
-                        start_task,
-                    });
+                    // Its address from its id: no extra draw, so seeded worlds keep their node ids.
+                    let address = u16::from_str_radix(&id[6..10], 16).unwrap_or(4);
+                    let node = SimNode::new(id, dedicated, appears_at, timings.node_boot, self.start_task(), address);
+                    self.nodes.push(node);
                 }
             } else if have > target {
                 // Remove the cheapest first: not yet allocated, then the ones whose task ends soonest.
@@ -259,18 +181,7 @@ impl SimPool {
                     key(a).total_cmp(&key(b))
                 });
                 for &i in order.iter().take((have - target) as usize) {
-                    let running = self.node_state(&self.nodes[i], now) == NodeState::Running;
-                    let waits = matches!(
-                        dealloc,
-                        NodeDeallocationOption::TaskCompletion | NodeDeallocationOption::RetainedData
-                    );
-                    let task_until = if waits { self.task_end(&self.nodes[i], now) } else { now };
-                    if running && !waits && self.nodes[i].appears_at <= now {
-                        killed += 1;
-                    }
-                    let removal_at =
-                        if self.nodes[i].appears_at > now { now } else { task_until + timings.node_release };
-                    self.nodes[i].leaving = Some(Leave { since: now, task_until, removal_at });
+                    killed += u64::from(self.leave(i, &dealloc, now, timings));
                 }
             }
         }

@@ -76,7 +76,7 @@ pub(crate) async fn fast_demo_with_config() -> (RunningSim, tempfile::TempDir) {
 pub(crate) fn tasks_just_began(sim: &RunningSim, id: &str) {
     sim.with_world(|world, now| {
         for node in &mut world.find_mut(id).expect("a seeded pool").nodes {
-            node.ready_at = now;
+            node.tasks_begin_at(now);
         }
     });
 }
