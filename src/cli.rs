@@ -110,10 +110,10 @@ pub enum Command {
         output: Option<PathBuf>,
     },
     /// Recreate pools: back up, drain, delete, create, wait until healthy
-    Recreate(RecreateArgs),
+    Recreate(RunArgs),
     /// Bring pools to their definition the least disruptive way: in place, rebuilt when empty (drain, PATCH,
     /// scale back: the pool keeps its id and identity), or recreated only when nothing else can
-    Apply(RecreateArgs),
+    Apply(RunArgs),
     /// Continue an unfinished run (this account's newest by default)
     Resume(ResumeArgs),
     /// List this account's runs: state, pools, where each stopped
@@ -199,7 +199,7 @@ pub struct SimArgs {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct RecreateArgs {
+pub struct RunArgs {
     /// Pool id (repeatable)
     #[arg(long = "pool", value_name = "ID")]
     pub pools: Vec<String>,

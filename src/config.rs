@@ -4,7 +4,7 @@ use crate::batch::http::HttpSettings;
 use crate::batch::{ApiVersion, AuthMethod, AuthSettings, BatchDuration, NodeDeallocationOption};
 use crate::cli::GlobalArgs;
 use crate::errors::BadInput;
-use crate::recreate::policy::{DrainTimeoutPolicy, RecreatePolicy};
+use crate::rollout::policy::{DrainTimeoutPolicy, RunPolicy};
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -172,7 +172,7 @@ pub struct Settings {
     pub vars: BTreeMap<String, String>,
     pub refresh: Duration,
     pub readonly: bool,
-    pub policy: RecreatePolicy,
+    pub policy: RunPolicy,
     pub log_level: String,
     pub keys: BTreeMap<String, String>,
     pub theme: BTreeMap<String, String>,
@@ -380,8 +380,8 @@ fn parse_file(path: &Path, text: &str) -> Result<FileConfig, BadInput> {
         .map_err(|e| BadInput::new(format!("config file {}: {e}see config.example.toml for every key", path.display())))
 }
 
-fn policy(shown: &str, c: RecreateConfig) -> Result<RecreatePolicy, BadInput> {
-    let mut policy = RecreatePolicy::default();
+fn policy(shown: &str, c: RecreateConfig) -> Result<RunPolicy, BadInput> {
+    let mut policy = RunPolicy::default();
     let duration = |key: &str, text: &str| {
         BatchDuration::parse(text).map_err(|e| BadInput::new(format!("{shown}: [recreate] {key}: {e}")))
     };

@@ -1,4 +1,4 @@
-//! Parse the command line, install error reporting, hand over to `app`.
+//! Parse the command line, install error reporting, hand over to `dispatch`.
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -12,5 +12,5 @@ fn main() -> ExitCode {
     if let Err(e) = color_eyre::config::HookBuilder::default().theme(theme).display_env_section(false).install() {
         eprintln!("warning: cannot install error reporting: {e}");
     }
-    repool::app::main(cli)
+    repool::dispatch::main(cli)
 }

@@ -51,9 +51,9 @@ pub(crate) use named_enum;
 
 #[cfg(test)]
 mod tests {
-    use crate::recreate::journal::StepOutcome;
-    use crate::recreate::report::{PoolStatus, RunStatus};
-    use crate::recreate::step::Step;
+    use crate::rollout::journal::StepOutcome;
+    use crate::rollout::report::{PoolStatus, RunStatus};
+    use crate::rollout::step::Step;
 
     /// Serde writes and reads back every variant under its name, and nothing else.
     fn round_trips<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + Copy>(

@@ -5,7 +5,7 @@ use crate::batch::{BatchClient, Credential, RetryPolicy};
 use crate::config::Settings;
 use crate::definition::Definition;
 use crate::errors::BadInput;
-use crate::recreate::run::Workspace;
+use crate::rollout::run::Workspace;
 
 /// A client for the configured account; every setting is checked before any request.
 pub fn connect(settings: &Settings) -> Result<BatchClient, BadInput> {

@@ -4,7 +4,7 @@
 use crate::common::terminal::Terminal;
 use crate::{client, simulator};
 use repool::batch::ApiVersion;
-use repool::recreate::snapshots::POOL_SUMMARY_SELECT;
+use repool::rollout::snapshots::POOL_SUMMARY_SELECT;
 use repool::sim;
 use std::time::{Duration, Instant};
 

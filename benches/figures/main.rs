@@ -16,9 +16,9 @@ mod common;
 use clap::Parser;
 use repool::batch::{ApiVersion, BatchClient, RetryPolicy};
 use repool::definition::Definition;
-use repool::recreate::policy::RecreatePolicy;
-use repool::recreate::report::RunReport;
-use repool::recreate::run::{Intent, Until, Workspace};
+use repool::rollout::policy::RunPolicy;
+use repool::rollout::report::RunReport;
+use repool::rollout::run::{Intent, Until, Workspace};
 use repool::sim::{self, RunningSim, SimOptions};
 use std::time::Instant;
 
@@ -146,8 +146,8 @@ async fn timed_run(
     canary: usize,
     intent: Intent,
 ) -> color_eyre::Result<(RunReport, f64)> {
-    let defaults = RecreatePolicy::default();
-    let policy = RecreatePolicy {
+    let defaults = RunPolicy::default();
+    let policy = RunPolicy {
         poll_interval: defaults.poll_interval.div_f64(SPEED),
         fast_poll_interval: defaults.fast_poll_interval.div_f64(SPEED),
         parallel: definition.pools.len(),

@@ -3,11 +3,11 @@
 
 use crate::{SPEED, busy_pools, busy_pools_changed, client, common, simulator, timed_run};
 use repool::batch::ApiVersion;
-use repool::recreate::policy::RecreatePolicy;
-use repool::recreate::report::{PoolReport, RunReport};
-use repool::recreate::run::Intent;
-use repool::recreate::snapshots::{Pace, Snapshots};
-use repool::recreate::step::Step;
+use repool::rollout::policy::RunPolicy;
+use repool::rollout::report::{PoolReport, RunReport};
+use repool::rollout::run::Intent;
+use repool::rollout::snapshots::{Pace, Snapshots};
+use repool::rollout::step::Step;
 use repool::sim;
 use std::time::Instant;
 
@@ -153,7 +153,7 @@ pub(crate) async fn refresh_calls(sizes: &[usize]) -> color_eyre::Result<()> {
         let clock = sim.state.clock.lock().expect("clock").clone();
         sim.with_world(|world, _| sim::seed::generated(world, &clock, count)).map_err(color_eyre::eyre::Report::msg)?;
         let client = client(&sim);
-        let defaults = RecreatePolicy::default();
+        let defaults = RunPolicy::default();
         let pace = Pace { interval: defaults.poll_interval, fast: defaults.fast_poll_interval };
         let snapshots = Snapshots::new(client.clone(), pace);
         let started = Instant::now();

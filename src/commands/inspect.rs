@@ -46,7 +46,7 @@ pub async fn pools(settings: &Settings, json: bool) -> color_eyre::Result<Exit> 
             crate::outln!("{}", serde_json::to_string(&crate::definition::redact::redact(&body, template.as_ref()))?);
         }
     } else {
-        let pools = client.list_pools(Some(crate::recreate::snapshots::POOL_SUMMARY_SELECT), None, None).await?;
+        let pools = client.list_pools(Some(crate::rollout::snapshots::POOL_SUMMARY_SELECT), None, None).await?;
         crate::out!("{}", pool_table(&pools, client.account_now()));
     }
     Ok(Exit::Done)
@@ -211,8 +211,8 @@ pub async fn plan(settings: &Settings, pools: &[String], json: bool) -> color_ey
     let live = client.list_pools(None, None, None).await?;
     let plan = Plan::new(&definition, &live, pools, settings.api_version);
     // How `apply` would change each pool that differs, and which change decides it.
-    let choices: Vec<(String, crate::recreate::strategy::Choice)> =
-        plan.pools.iter().map(|p| (p.id.clone(), crate::recreate::strategy::Strategy::choose(p))).collect();
+    let choices: Vec<(String, crate::rollout::strategy::Choice)> =
+        plan.pools.iter().map(|p| (p.id.clone(), crate::rollout::strategy::Strategy::choose(p))).collect();
     if json {
         let mut value = serde_json::to_value(&plan)?;
         for (pool, (_, choice)) in value["pools"].as_array_mut().into_iter().flatten().zip(&choices) {

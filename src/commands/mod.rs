@@ -4,7 +4,7 @@
 use crate::batch::{BatchClient, Pool};
 use crate::config::Settings;
 use crate::errors::BadInput;
-use crate::recreate::run::Workspace;
+use crate::rollout::run::Workspace;
 use std::io::IsTerminal;
 
 pub mod inspect;

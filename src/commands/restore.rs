@@ -29,7 +29,7 @@ fn check_filed_under(
         .is_some_and(|(backups, file)| file.starts_with(backups));
     let mismatch = match named {
         Some(pool) => Some(pool.to_string()).filter(|p| !p.eq_ignore_ascii_case(id)),
-        None if in_backups => folder.filter(|f| !f.eq_ignore_ascii_case(&crate::recreate::backup::safe(id))),
+        None if in_backups => folder.filter(|f| !f.eq_ignore_ascii_case(&crate::rollout::backup::safe(id))),
         None => None,
     };
     match mismatch {

@@ -3,7 +3,7 @@
 //! --account beats the environment; otherwise file < env < flags. A name or key is only used for
 //! the endpoint of the place that gave it: a key never leaves its account.
 
-use crate::recreate::account::AccountId;
+use crate::rollout::account::AccountId;
 use crate::secret::Secret;
 use std::fmt;
 

@@ -6,7 +6,7 @@ use super::keys::KeyAction;
 use super::messages::Command;
 use crate::batch::ApiVersion;
 use crate::definition::Definition;
-use crate::recreate::policy::RunChoices;
+use crate::rollout::policy::RunChoices;
 use std::sync::Arc;
 
 /// What the dashboard needs of an account it switches to.

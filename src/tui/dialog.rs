@@ -4,7 +4,7 @@
 
 use super::app::App;
 use super::messages::Command;
-use crate::recreate::policy::OnUnhealthy;
+use crate::rollout::policy::OnUnhealthy;
 use crossterm::event::{KeyCode, KeyEvent};
 
 #[derive(Clone, Debug, PartialEq)]

@@ -5,10 +5,10 @@ use super::accounts::AccountView;
 use super::proposal::ProposalView;
 use super::runs::RunSummary;
 use crate::batch::{ApiEvent, Node, Pool, PoolNodeCounts};
-use crate::recreate::engine::Progress;
-use crate::recreate::policy::RunChoices;
-use crate::recreate::step::Step;
-use crate::recreate::strategy::Strategy;
+use crate::rollout::engine::Progress;
+use crate::rollout::policy::RunChoices;
+use crate::rollout::step::Step;
+use crate::rollout::strategy::Strategy;
 use crossterm::event::KeyEvent;
 use std::collections::BTreeMap;
 

@@ -24,8 +24,8 @@ use crate::batch::BatchClient;
 use crate::config::Settings;
 use crate::definition::Definition;
 use crate::errors::{BadInput, Exit};
-use crate::recreate::policy::RunChoices;
-use crate::recreate::run::Workspace;
+use crate::rollout::policy::RunChoices;
+use crate::rollout::run::Workspace;
 use app::{Action, App, Command, Identity};
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
@@ -67,7 +67,7 @@ pub async fn run(session: Session) -> color_eyre::Result<Exit> {
         tokio::spawn(signals.exit_on_another(Exit::Interrupted, false));
         let _ = active.task.await;
         if let Some(state) = active.id.and_then(|id| active.workspace.runs().into_iter().find(|r| r.run == id)) {
-            for line in crate::recreate::report::where_stopped(&state) {
+            for line in crate::rollout::report::where_stopped(&state) {
                 crate::noteln!("{line}");
             }
         }

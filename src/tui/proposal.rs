@@ -3,9 +3,9 @@
 
 use super::messages::Command;
 use crate::definition::plan::Action as PlanAction;
-use crate::recreate::policy::RunChoices;
-use crate::recreate::run::{Intent, Proposal};
-use crate::recreate::strategy::Strategy;
+use crate::rollout::policy::RunChoices;
+use crate::rollout::run::{Intent, Proposal};
+use crate::rollout::strategy::Strategy;
 
 /// What the confirmation of a proposed run shows, and the command that starts it.
 #[derive(Clone, Debug, PartialEq)]

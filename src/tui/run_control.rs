@@ -3,11 +3,11 @@
 
 use super::app::{App, Command, StepState};
 use super::keys::KeyAction;
-use crate::recreate::engine::Progress;
-use crate::recreate::journal::StepOutcome;
-use crate::recreate::report::{PoolStatus, RunStatus};
-use crate::recreate::step::Step;
-use crate::recreate::strategy::Strategy;
+use crate::rollout::engine::Progress;
+use crate::rollout::journal::StepOutcome;
+use crate::rollout::report::{PoolStatus, RunStatus};
+use crate::rollout::step::Step;
+use crate::rollout::strategy::Strategy;
 use std::collections::BTreeMap;
 
 impl App {

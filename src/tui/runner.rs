@@ -9,10 +9,10 @@ use super::{ActiveRun, Sender, identity_for};
 use crate::batch::BatchClient;
 use crate::config::Settings;
 use crate::definition::Definition;
-use crate::recreate::policy::RunChoices;
-use crate::recreate::run::{BodySource, Intent, Refusal, Until, Workspace};
-use crate::recreate::snapshots::Snapshots;
-use crate::recreate::snapshots::Watching;
+use crate::rollout::policy::RunChoices;
+use crate::rollout::run::{BodySource, Intent, Refusal, Until, Workspace};
+use crate::rollout::snapshots::Snapshots;
+use crate::rollout::snapshots::Watching;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -272,7 +272,7 @@ async fn act(
         .state
         .targets
         .iter()
-        .filter(|t| t.strategy != crate::recreate::strategy::Strategy::Recreate)
+        .filter(|t| t.strategy != crate::rollout::strategy::Strategy::Recreate)
         .map(|t| (t.pool.clone(), t.strategy))
         .collect();
     let finished = run

@@ -5,9 +5,9 @@ use super::app::{App, Screen};
 use super::keys::KeyAction;
 use super::messages::Command;
 use crate::definition::Definition;
-use crate::recreate::journal::RunState;
-use crate::recreate::run::differences;
-use crate::recreate::step::Step;
+use crate::rollout::journal::RunState;
+use crate::rollout::run::differences;
+use crate::rollout::step::Step;
 
 /// An unfinished run as the dashboard shows it.
 #[derive(Clone, Debug, PartialEq)]

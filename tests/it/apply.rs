@@ -142,9 +142,9 @@ async fn what_cannot_be_patched_is_recreated() {
 
 /// The unfinished run holding `pool`, if any.
 fn holding_run(dir: &std::path::Path, pool: &str) -> Option<String> {
-    repool::recreate::journal::list(&dir.join("journal"))
+    repool::rollout::journal::list(&dir.join("journal"))
         .iter()
-        .filter_map(|p| repool::recreate::journal::read(p).ok())
+        .filter_map(|p| repool::rollout::journal::read(p).ok())
         .find(|s| !s.is_closed() && s.pending().iter().any(|(id, _)| id == pool))
         .map(|s| s.run)
 }

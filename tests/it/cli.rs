@@ -291,9 +291,9 @@ async fn recreate_from_the_command_line_with_a_json_report() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_on_the_same_account_is_refused() {
     let (sim, dir) = common::fast_demo_with_config().await;
-    let account = repool::recreate::account::AccountId::from_endpoint(&url::Url::parse(&sim.url).unwrap());
+    let account = repool::rollout::account::AccountId::from_endpoint(&url::Url::parse(&sim.url).unwrap());
     let _held =
-        repool::recreate::lock::RunLock::acquire(&dir.path().join("locks"), &account, "run-that-holds-it").unwrap();
+        repool::rollout::lock::RunLock::acquire(&dir.path().join("locks"), &account, "run-that-holds-it").unwrap();
     let (code, _, err) =
         run(repool(dir.path()).args(["recreate", "--all", "--yes"]).env("AZURE_BATCH_ACCESS_KEY", sim.key()));
     assert_eq!(code, 2, "{err}");
@@ -437,7 +437,7 @@ async fn changed_leaves_out_pools_that_match_the_definition() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("p-render:") && !out.contains("p-ingest:"), "{out}");
     let (_, help, _) = run(repool(dir.path()).args(["recreate", "--help"]));
-    for step in repool::recreate::step::Step::RECREATE {
+    for step in repool::rollout::step::Step::RECREATE {
         assert!(help.contains(step.name()), "--until lists {step}: {help}");
     }
 }

@@ -491,7 +491,7 @@ async fn planted_links_are_never_followed_and_shared_directories_keep_their_mode
     }
     assert_eq!(mode(&shared.join("journal")), 0o700, "what repool creates there is private");
     // In the data directory, a link at the account's lock, its probe ledger or today's log is refused.
-    let account = repool::recreate::account::AccountId::from_endpoint(&url::Url::parse(&sim.url).unwrap()).file_name();
+    let account = repool::rollout::account::AccountId::from_endpoint(&url::Url::parse(&sim.url).unwrap()).file_name();
     let recreate = |extra: &[&str]| {
         let mut command = repool_command(dir.path());
         command.args(["recreate", "--pool", "p-render", "--yes"]).args(extra).env("AZURE_BATCH_ACCESS_KEY", sim.key());

@@ -14,7 +14,7 @@ use crate::common;
 
 use common::terminal::Terminal;
 use common::{output, repool_command};
-use repool::recreate::journal::{self, RunState};
+use repool::rollout::journal::{self, RunState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -317,8 +317,8 @@ impl Model {
 
     /// A second operator with another spelling of the account while a run holds the lock.
     fn second_spelling(&mut self) {
-        let account = repool::recreate::account::AccountId::from_endpoint(&url::Url::parse(&self.sim.url).unwrap());
-        let held = repool::recreate::lock::RunLock::acquire(&self.dir.path().join("locks"), &account, "held-by-model");
+        let account = repool::rollout::account::AccountId::from_endpoint(&url::Url::parse(&self.sim.url).unwrap());
+        let held = repool::rollout::lock::RunLock::acquire(&self.dir.path().join("locks"), &account, "held-by-model");
         let Ok(_held) = held else { return };
         let spelled = format!("{}/", self.sim.url.replace("http://", "HTTP://").replace("127.0.0.1", "127.0.0.1."));
         let before = common::mutating_calls(&self.sim);

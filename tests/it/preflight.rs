@@ -295,7 +295,7 @@ async fn a_probe_left_by_a_crash_is_deleted_by_the_next_run() {
     client.add_pool(&common::pool_body("p-ingest-probe-00000000aa", 0)).await.unwrap();
     let ledger = dir.path().join("probes");
     std::fs::create_dir_all(&ledger).unwrap();
-    let account = repool::recreate::account::AccountId::from_endpoint(client.endpoint()).file_name();
+    let account = repool::rollout::account::AccountId::from_endpoint(client.endpoint()).file_name();
     std::fs::write(
         ledger.join(format!("{account}.jsonl")),
         "{\"probe\":\"p-ingest-probe-00000000aa\",\"pool\":\"p-ingest\",\"deleted\":false}\n",
@@ -423,7 +423,7 @@ async fn a_new_run_is_checked_once() {
 /// start (a property the new pool would lose, here) is refused, before a backup or journal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_changed_after_its_proposal_is_refused_at_start() {
-    use repool::recreate::run::{Intent, Workspace};
+    use repool::rollout::run::{Intent, Workspace};
     let (sim, dir) = common::fast_demo_with_config().await;
     let client = common::client_for(&sim);
     let definition = repool::definition::Definition::from_text(

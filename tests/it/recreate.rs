@@ -7,14 +7,14 @@ use crate::common;
 use repool::batch::BatchClient;
 use repool::definition::plan::{Action, Plan};
 use repool::definition::{Definition, EXAMPLE};
-use repool::recreate::account::AccountId;
-use repool::recreate::engine::Progress;
-use repool::recreate::journal::{self, Journal, Record, StepOutcome};
-use repool::recreate::lock::RunLock;
-use repool::recreate::policy::{DrainTimeoutPolicy, RecreatePolicy};
-use repool::recreate::report::{PoolStatus, RunReport, RunStatus};
-use repool::recreate::run::{Intent, Until, Workspace};
-use repool::recreate::step::Step;
+use repool::rollout::account::AccountId;
+use repool::rollout::engine::Progress;
+use repool::rollout::journal::{self, Journal, Record, StepOutcome};
+use repool::rollout::lock::RunLock;
+use repool::rollout::policy::{DrainTimeoutPolicy, RunPolicy};
+use repool::rollout::report::{PoolStatus, RunReport, RunStatus};
+use repool::rollout::run::{Intent, Until, Workspace};
+use repool::rollout::step::Step;
 use repool::sim::{self, RunningSim, SimOptions, faults::Faults};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -28,8 +28,8 @@ async fn fast_sim() -> RunningSim {
         .unwrap()
 }
 
-fn policy(on_drain_timeout: DrainTimeoutPolicy, resize_minutes: u64) -> RecreatePolicy {
-    RecreatePolicy {
+fn policy(on_drain_timeout: DrainTimeoutPolicy, resize_minutes: u64) -> RunPolicy {
+    RunPolicy {
         resize_timeout: repool::batch::BatchDuration::from_mins(resize_minutes),
         poll_interval: Duration::from_millis(20),
         fast_poll_interval: Duration::from_millis(5),
@@ -55,7 +55,7 @@ impl Harness {
         Harness { sim, client, definition, dir: tempfile::tempdir().unwrap() }
     }
 
-    fn workspace(&self, policy: RecreatePolicy) -> Workspace {
+    fn workspace(&self, policy: RunPolicy) -> Workspace {
         Workspace::new(
             self.client.clone(),
             repool::batch::ApiVersion::V2024_07_01,
@@ -74,7 +74,7 @@ impl Harness {
     }
 
     /// A new run for `ids`, proposed and started through the run API, as `repool recreate` does.
-    async fn run(&self, ids: &[&str], until: Option<Step>, policy: RecreatePolicy) -> RunReport {
+    async fn run(&self, ids: &[&str], until: Option<Step>, policy: RunPolicy) -> RunReport {
         self.run_with(ids, until, policy, CancellationToken::new(), mpsc::unbounded_channel().0).await
     }
 
@@ -82,7 +82,7 @@ impl Harness {
         &self,
         ids: &[&str],
         until: Option<Step>,
-        policy: RecreatePolicy,
+        policy: RunPolicy,
         cancel: CancellationToken,
         progress: mpsc::UnboundedSender<Progress>,
     ) -> RunReport {
@@ -95,11 +95,11 @@ impl Harness {
     }
 
     /// Continues `run` from its journal, as `repool resume` does.
-    async fn resume(&self, run: &str, policy: RecreatePolicy) -> RunReport {
+    async fn resume(&self, run: &str, policy: RunPolicy) -> RunReport {
         self.resume_until(run, Until::End, policy).await
     }
 
-    async fn resume_until(&self, run: &str, until: Until, policy: RecreatePolicy) -> RunReport {
+    async fn resume_until(&self, run: &str, until: Until, policy: RunPolicy) -> RunReport {
         let run = open_when_free(&self.workspace(policy), run).await;
         let prepared = run.prepare(Some(&self.definition), None, &[], until).await.unwrap();
         prepared.execute(mpsc::unbounded_channel().0, CancellationToken::new()).await
@@ -221,7 +221,7 @@ async fn cancelling_mid_wait_then_resuming_recreates_exactly_once() {
         let h = Harness::new().await;
         let cancel = CancellationToken::new();
         // Slow polling keeps the engine inside the wait when the cancel arrives.
-        let slow = RecreatePolicy { poll_interval: Duration::from_millis(300), ..policy(DrainTimeoutPolicy::Fail, 60) };
+        let slow = RunPolicy { poll_interval: Duration::from_millis(300), ..policy(DrainTimeoutPolicy::Fail, 60) };
         let (tx, mut rx) = mpsc::unbounded_channel();
         let canceller = {
             let cancel = cancel.clone();
@@ -354,7 +354,7 @@ fn one_run_per_account() {
 /// Opens `run`, waiting while its lock is still held: another test of this process spawning a
 /// child at the instant the previous execution closed the lock file shares its open file until
 /// the child's exec (the lock is an flock on it), for a moment.
-async fn open_when_free(workspace: &Workspace, run: &str) -> repool::recreate::run::Run {
+async fn open_when_free(workspace: &Workspace, run: &str) -> repool::rollout::run::Run {
     for _ in 0..100 {
         match workspace.open(run) {
             Ok(run) => return run,
@@ -597,8 +597,8 @@ async fn a_long_retry_after_is_named_not_hidden() {
 #[tokio::test]
 async fn a_look_alike_someone_else_created_is_not_claimed() {
     let h = Harness::new().await;
-    let rollback = RecreatePolicy {
-        on_unhealthy: repool::recreate::policy::OnUnhealthy::Rollback,
+    let rollback = RunPolicy {
+        on_unhealthy: repool::rollout::policy::OnUnhealthy::Rollback,
         ..policy(DrainTimeoutPolicy::Fail, 60)
     };
     let first = h.run(&["p-ingest"], Some(Step::WaitGone), rollback.clone()).await;

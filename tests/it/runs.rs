@@ -180,8 +180,8 @@ async fn a_new_run_never_takes_a_pool_an_unfinished_run_holds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_spelling_of_the_account_is_the_same_lock() {
     let (sim, dir, key) = setup().await;
-    let account = repool::recreate::account::AccountId::from_endpoint(&url::Url::parse(&sim.url).unwrap());
-    let _held = repool::recreate::lock::RunLock::acquire(&dir.path().join("locks"), &account, "run-held").unwrap();
+    let account = repool::rollout::account::AccountId::from_endpoint(&url::Url::parse(&sim.url).unwrap());
+    let _held = repool::rollout::lock::RunLock::acquire(&dir.path().join("locks"), &account, "run-held").unwrap();
     let spelled = format!("{}/", sim.url.replace("http://", "HTTP://"));
     let (code, out, err) = output(
         repool_command(dir.path())
@@ -203,15 +203,15 @@ async fn resume_after_a_torn_journal_line_keeps_every_record() {
     let (sim, dir, key) = setup().await;
     let (code, _, err) = repool(dir.path(), &key, &["recreate", "--pool", "p-render", "--until", "drain", "--yes"]);
     assert_eq!(code, 0, "{err}");
-    let journal = repool::recreate::journal::list(&dir.path().join("journal")).remove(0);
+    let journal = repool::rollout::journal::list(&dir.path().join("journal")).remove(0);
     let mut file = std::fs::OpenOptions::new().append(true).open(&journal).unwrap();
     std::io::Write::write_all(&mut file, br#"{"ts":"2026-12-01T00:00:00Z","event":"step-sta"#).unwrap();
     drop(file);
     let (code, _, err) = repool(dir.path(), &key, &["resume", "--yes"]);
     assert_eq!(code, 0, "{err}");
-    let state = repool::recreate::journal::read(&journal).unwrap();
-    assert_eq!(state.finished, Some(repool::recreate::report::RunStatus::Done));
-    assert_eq!(state.per_pool["p-render"].last_finished, Some(repool::recreate::step::Step::WaitHealthy));
+    let state = repool::rollout::journal::read(&journal).unwrap();
+    assert_eq!(state.finished, Some(repool::rollout::report::RunStatus::Done));
+    assert_eq!(state.per_pool["p-render"].last_finished, Some(repool::rollout::step::Step::WaitHealthy));
     let text = std::fs::read_to_string(&journal).unwrap();
     let unreadable = text.lines().filter(|l| serde_json::from_str::<serde_json::Value>(l).is_err()).count();
     assert_eq!(unreadable, 1, "only the torn line is lost:\n{text}");
@@ -239,7 +239,7 @@ async fn resume_until_a_step_and_runs_shows_where_pools_stand() {
 
 /// The newest journal in `dir` and its run id (its file name).
 fn newest_journal(dir: &Path) -> (std::path::PathBuf, String) {
-    let journal = repool::recreate::journal::list(&dir.join("journal")).remove(0);
+    let journal = repool::rollout::journal::list(&dir.join("journal")).remove(0);
     let run = journal.file_stem().unwrap().to_string_lossy().into_owned();
     (journal, run)
 }

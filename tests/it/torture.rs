@@ -16,9 +16,9 @@ use std::time::Duration;
 use common::env_number;
 
 fn unfinished_journal(dir: &std::path::Path) -> bool {
-    repool::recreate::journal::list(&dir.join("journal"))
+    repool::rollout::journal::list(&dir.join("journal"))
         .iter()
-        .filter_map(|p| repool::recreate::journal::read(p).ok())
+        .filter_map(|p| repool::rollout::journal::read(p).ok())
         .any(|s| !s.is_closed() && !s.pending().is_empty())
 }
 
@@ -85,7 +85,7 @@ async fn sigkill_at_random_instants_then_resume_never_loses_a_pool() {
             "{context}: pools match the definition:\n{plan}"
         );
         let stats = sim.stats();
-        let journals: Vec<String> = repool::recreate::journal::list(&dir.path().join("journal"))
+        let journals: Vec<String> = repool::rollout::journal::list(&dir.path().join("journal"))
             .iter()
             .map(|p| std::fs::read_to_string(p).unwrap_or_default())
             .collect();
@@ -149,12 +149,12 @@ async fn sigkill_during_health_gate_and_rollback_then_resume_restores_the_pool()
         let back = &pools[0];
         assert_eq!(back.vm_size, original.vm_size, "{context}");
         assert_eq!(back.rest.get("startTask"), original.rest.get("startTask"), "{context}: the original start task");
-        let run = repool::recreate::journal::list(&dir.path().join("journal"))
+        let run = repool::rollout::journal::list(&dir.path().join("journal"))
             .iter()
-            .find_map(|p| repool::recreate::journal::read(p).ok())
+            .find_map(|p| repool::rollout::journal::read(p).ok())
             .unwrap();
         let status = run.pool("p-ingest").status;
-        assert_eq!(status, Some(repool::recreate::report::PoolStatus::RolledBack), "{context}");
+        assert_eq!(status, Some(repool::rollout::report::PoolStatus::RolledBack), "{context}");
         assert_eq!(sim.stats().pools_created, 2, "{context}: the failed pool and the rollback, once each");
     }
     println!("{trials} trials (seed {seed}): {killed_in_rollback} killed in the rollback chain");
@@ -162,9 +162,9 @@ async fn sigkill_during_health_gate_and_rollback_then_resume_restores_the_pool()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_pools_under_faults_finish_or_say_why_and_lose_nothing() {
-    use repool::recreate::policy::RecreatePolicy;
-    use repool::recreate::report::PoolStatus;
-    use repool::recreate::run::{Until, Workspace};
+    use repool::rollout::policy::RunPolicy;
+    use repool::rollout::report::PoolStatus;
+    use repool::rollout::run::{Until, Workspace};
     let sim =
         repool::sim::start(repool::sim::SimOptions { speed: 3000.0, seed_rng: 7, ..Default::default() }, "127.0.0.1:0")
             .await
@@ -195,7 +195,7 @@ async fn fifty_pools_under_faults_finish_or_say_why_and_lose_nothing() {
         Faults::parse("503=0.05,429=0.05,drop=0.02,latency=200ms,jitter=50ms,alloc=0.1,retry-after=0").unwrap(),
     );
     let dir = tempfile::tempdir().unwrap();
-    let policy = RecreatePolicy {
+    let policy = RunPolicy {
         poll_interval: Duration::from_millis(200),
         fast_poll_interval: Duration::from_millis(100),
         wait_timeout: Duration::from_secs(60),
@@ -206,7 +206,7 @@ async fn fifty_pools_under_faults_finish_or_say_why_and_lose_nothing() {
     let workspace =
         Workspace::new(client.clone(), repool::batch::ApiVersion::V2024_07_01, policy, dir.path().to_path_buf());
     let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
-    let proposal = workspace.propose(&definition, &ids, repool::recreate::run::Intent::Recreate, false).await.unwrap();
+    let proposal = workspace.propose(&definition, &ids, repool::rollout::run::Intent::Recreate, false).await.unwrap();
     let run = proposal.start().await.unwrap();
     let prepared = run.prepare(Some(&definition), None, &[], Until::End).await.unwrap();
     let report = prepared.execute(tokio::sync::mpsc::unbounded_channel().0, Default::default()).await;

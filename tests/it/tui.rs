@@ -7,12 +7,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use repool::definition::{Definition, EXAMPLE};
-use repool::recreate::engine::Progress;
-use repool::recreate::journal::StepOutcome;
-use repool::recreate::policy::{OnUnhealthy, RunChoices};
-use repool::recreate::report::PoolStatus;
-use repool::recreate::run::{Intent, Workspace};
-use repool::recreate::step::Step;
+use repool::rollout::engine::Progress;
+use repool::rollout::journal::StepOutcome;
+use repool::rollout::policy::{OnUnhealthy, RunChoices};
+use repool::rollout::report::PoolStatus;
+use repool::rollout::run::{Intent, Workspace};
+use repool::rollout::step::Step;
 use repool::tui::app::{Action, App, Command, Dialog, Identity, RunPoolSummary, RunSummary, Screen};
 use repool::tui::keys::KeyMap;
 use repool::tui::proposal::ProposalView;
@@ -56,7 +56,7 @@ fn typed(app: &mut App, text: &str) -> Vec<Command> {
 async fn demo_app(readonly: bool) -> (App, repool::sim::RunningSim) {
     let sim = common::frozen_sim(Some("demo")).await;
     let client = common::client_for(&sim);
-    let pools = client.list_pools(Some(repool::recreate::snapshots::POOL_SUMMARY_SELECT), None, None).await.unwrap();
+    let pools = client.list_pools(Some(repool::rollout::snapshots::POOL_SUMMARY_SELECT), None, None).await.unwrap();
     let counts = client.list_node_counts().await.unwrap();
     let full = client.list_pools(None, None, None).await.unwrap();
     let identity = Identity {
@@ -230,7 +230,7 @@ async fn details_scroll_list_nodes_and_write_json() {
     app.update(code(KeyCode::Tab));
     assert_eq!(app.detail_tab.name(), "summary");
     let pools = common::client_for(&sim)
-        .list_pools(Some(repool::recreate::snapshots::POOL_SUMMARY_SELECT), None, None)
+        .list_pools(Some(repool::rollout::snapshots::POOL_SUMMARY_SELECT), None, None)
         .await
         .unwrap();
     let refreshed = app.update(Action::Refreshed(Ok(pools.clone())));
@@ -590,7 +590,7 @@ async fn only_visible_rows_are_built() {
     let clock = sim.state.clock.lock().unwrap().clone();
     sim.with_world(|w, _| repool::sim::seed::generated(w, &clock, 3000)).unwrap();
     let pools = common::client_for(&sim)
-        .list_pools(Some(repool::recreate::snapshots::POOL_SUMMARY_SELECT), None, None)
+        .list_pools(Some(repool::rollout::snapshots::POOL_SUMMARY_SELECT), None, None)
         .await
         .unwrap();
     assert_eq!(pools.len(), 3012, "3012 pools in 4 pages of 1000");
@@ -671,7 +671,7 @@ async fn a_pool_deleted_by_a_run_keeps_its_row_and_the_selection() {
     app.update(Action::RunEnded(Ok("paused".into())));
     let client = common::client_for(&sim);
     let without: Vec<_> = client
-        .list_pools(Some(repool::recreate::snapshots::POOL_SUMMARY_SELECT), None, None)
+        .list_pools(Some(repool::rollout::snapshots::POOL_SUMMARY_SELECT), None, None)
         .await
         .unwrap()
         .into_iter()
@@ -755,7 +755,7 @@ async fn the_deleted_banner_is_only_for_pools_the_account_lacks() {
     };
     app.update(Action::Runs(vec![summary]));
     let pools = common::client_for(&sim)
-        .list_pools(Some(repool::recreate::snapshots::POOL_SUMMARY_SELECT), None, None)
+        .list_pools(Some(repool::rollout::snapshots::POOL_SUMMARY_SELECT), None, None)
         .await
         .unwrap();
     app.update(Action::Refreshed(Ok(pools)));
@@ -798,7 +798,7 @@ async fn apply_from_the_dashboard_says_how_each_pool_changes() {
 #[tokio::test]
 async fn the_run_panel_shows_a_rebuilds_own_steps() {
     let (mut app, _sim) = demo_app(false).await;
-    let strategies = [("reporting".to_string(), repool::recreate::strategy::Strategy::Rebuild)].into();
+    let strategies = [("reporting".to_string(), repool::rollout::strategy::Strategy::Rebuild)].into();
     app.update(Action::RunStarted {
         run: "run-1".into(),
         pools: vec!["reporting".into()],

@@ -1,9 +1,9 @@
 //! `recreate --dry-run` and `apply --dry-run`: every call a run would make, per pool, with the
 //! body each would send (secrets hidden by place). Text for people, one JSON object with --json.
 
-use crate::recreate::run::Proposal;
-use crate::recreate::strategy::Strategy;
-use crate::recreate::update::{self, Update};
+use crate::rollout::run::Proposal;
+use crate::rollout::strategy::Strategy;
+use crate::rollout::update::{self, Update};
 use serde::Serialize;
 use serde_json::{Value, json};
 

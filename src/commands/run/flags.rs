@@ -1,12 +1,12 @@
 //! The run flags of `recreate`, `apply` and `resume`, checked and laid over the configured policy.
 
-use crate::cli::RecreateArgs;
+use crate::cli::RunArgs;
 use crate::config::Settings;
 use crate::errors::BadInput;
-use crate::recreate::step::Step;
+use crate::rollout::step::Step;
 
 /// `recreate`'s and `apply`'s policy flags over the configured policy (a flag beats config).
-pub(super) fn apply_run_flags(settings: &mut Settings, args: &RecreateArgs) -> Result<(), BadInput> {
+pub(super) fn apply_run_flags(settings: &mut Settings, args: &RunArgs) -> Result<(), BadInput> {
     if let Some(parallel) = args.parallel {
         if parallel == 0 {
             return Err(BadInput::new("--parallel must be at least 1"));

@@ -1,18 +1,18 @@
 //! `repool recreate`, `apply` and `resume`: runs driven from a terminal or cron through the one
-//! run API (`recreate::run`). Human progress on stderr (a line per step transition, and at least
+//! run API (`rollout::run`). Human progress on stderr (a line per step transition, and at least
 //! every 30 s what each waiting pool waits for), the JSON report on stdout with --json, exit codes
 //! as in the CLI contract. `runs` and `abandon` read and close what runs left.
 
 use super::{confirm, refuse_if_readonly, warn_about_journals};
-use crate::cli::{RecreateArgs, ResumeArgs};
+use crate::cli::{ResumeArgs, RunArgs};
 use crate::config::Settings;
 use crate::definition::Definition;
 use crate::definition::plan::Plan;
 use crate::errors::{BadInput, Exit};
-use crate::recreate::journal::RunState;
-use crate::recreate::report::RunStatus;
-use crate::recreate::run::{BodySource, Intent, Prepared, Proposal, Run, Until, Workspace};
-use crate::recreate::strategy::Strategy;
+use crate::rollout::journal::RunState;
+use crate::rollout::report::RunStatus;
+use crate::rollout::run::{BodySource, Intent, Prepared, Proposal, Run, Until, Workspace};
+use crate::rollout::strategy::Strategy;
 use crate::setup::{load_definition, workspace};
 use crate::signals::{Claim, Signal};
 use dry_run::DryRun;
@@ -29,7 +29,7 @@ mod runs;
 pub use runs::{abandon, runs};
 
 /// The pools `--pool` or `--all` name (the proposal checks each is in the definition).
-fn chosen_pools(definition: &Definition, args: &RecreateArgs) -> Vec<String> {
+fn chosen_pools(definition: &Definition, args: &RunArgs) -> Vec<String> {
     match args.all {
         true => definition.pools.iter().map(|p| p.id.clone()).collect(),
         false => args.pools.clone(),
@@ -66,7 +66,7 @@ fn question(proposal: &Proposal) -> String {
 }
 
 /// `recreate` (always new pools) and `apply` (each pool the least disruptive way its plan allows).
-pub async fn recreate(settings: &Settings, args: RecreateArgs, intent: Intent) -> color_eyre::Result<Exit> {
+pub async fn recreate(settings: &Settings, args: RunArgs, intent: Intent) -> color_eyre::Result<Exit> {
     let mut settings = settings.clone();
     apply_run_flags(&mut settings, &args)?;
     let until = parse_until(args.until.as_deref())?;

@@ -1,8 +1,8 @@
 //! What a run from the command line says while it goes (stderr) and when it ends (the report).
 
-use crate::recreate::engine::Progress;
-use crate::recreate::report::RunReport;
-use crate::recreate::snapshots::Snapshot;
+use crate::rollout::engine::Progress;
+use crate::rollout::report::RunReport;
+use crate::rollout::snapshots::Snapshot;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -3,8 +3,8 @@
 use crate::commands::{confirm, list_live};
 use crate::config::Settings;
 use crate::errors::{BadInput, Exit};
-use crate::recreate::journal::RunState;
-use crate::recreate::report::{RunStatus, is_resumable, left_behind};
+use crate::rollout::journal::RunState;
+use crate::rollout::report::{RunStatus, is_resumable, left_behind};
 use crate::setup::workspace;
 use serde_json::Value;
 

@@ -7,7 +7,7 @@ use crate::batch::{Node, Pool};
 use crate::definition::plan::ChangeKind;
 use crate::output::age;
 use crate::output::escape;
-use crate::recreate::step::Step;
+use crate::rollout::step::Step;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};

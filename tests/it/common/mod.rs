@@ -117,7 +117,7 @@ pub(crate) fn set_speed(sim: &RunningSim, speed: f64) {
 
 /// Every journal line in `dir/journal`, all runs.
 pub(crate) fn journal_text(dir: &std::path::Path) -> String {
-    repool::recreate::journal::list(&dir.join("journal"))
+    repool::rollout::journal::list(&dir.join("journal"))
         .iter()
         .map(|p| std::fs::read_to_string(p).unwrap_or_default())
         .collect::<Vec<_>>()
@@ -150,7 +150,7 @@ pub(crate) fn pool_identity(sim: &RunningSim, id: &str) -> Option<(String, Strin
 
 /// Lines in every journal under `dir`.
 pub(crate) fn journal_lines(dir: &std::path::Path) -> usize {
-    repool::recreate::journal::list(&dir.join("journal"))
+    repool::rollout::journal::list(&dir.join("journal"))
         .iter()
         .map(|p| std::fs::read_to_string(p).unwrap_or_default().lines().count())
         .sum()

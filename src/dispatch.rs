@@ -5,7 +5,7 @@ use crate::cli::{Cli, Command};
 use crate::commands::{self, inspect, sim};
 use crate::config::Settings;
 use crate::errors::{BadInput, Exit, fail};
-use crate::recreate::run::Intent;
+use crate::rollout::run::Intent;
 use clap::CommandFactory;
 use std::process::ExitCode;
 

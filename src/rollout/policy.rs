@@ -86,7 +86,7 @@ impl std::str::FromStr for DrainTimeoutPolicy {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct RecreatePolicy {
+pub struct RunPolicy {
     pub node_deallocation_option: NodeDeallocationOption,
     /// Sent with resizes that give a pool its nodes when its definition names no timeout.
     pub resize_timeout: BatchDuration,
@@ -113,7 +113,7 @@ pub struct RecreatePolicy {
     pub probe: bool,
 }
 
-impl RecreatePolicy {
+impl RunPolicy {
     /// The resize to 0 carries the drain's own timeout: with the service's default (15 minutes)
     /// a drain waiting on longer tasks would stop with AllocationTimedout long before
     /// `drain_timeout`. The service documents a minimum (5 minutes) and no maximum.
@@ -123,9 +123,9 @@ impl RecreatePolicy {
     }
 }
 
-impl Default for RecreatePolicy {
+impl Default for RunPolicy {
     fn default() -> Self {
-        RecreatePolicy {
+        RunPolicy {
             node_deallocation_option: NodeDeallocationOption::TaskCompletion,
             resize_timeout: BatchDuration::from_mins(15),
             poll_interval: Duration::from_secs(2),
@@ -159,7 +159,7 @@ pub struct RunChoices {
 }
 
 impl RunChoices {
-    pub fn of(policy: &RecreatePolicy, accept_loss: &[String]) -> RunChoices {
+    pub fn of(policy: &RunPolicy, accept_loss: &[String]) -> RunChoices {
         RunChoices {
             canary: policy.canary,
             max_unavailable: policy.max_unavailable,
@@ -170,7 +170,7 @@ impl RunChoices {
     }
 
     /// Sets these choices on `policy`; returns the accepted losses.
-    pub fn apply(&self, policy: &mut RecreatePolicy) -> Vec<String> {
+    pub fn apply(&self, policy: &mut RunPolicy) -> Vec<String> {
         policy.canary = self.canary;
         policy.max_unavailable = self.max_unavailable;
         policy.on_unhealthy = self.on_unhealthy;

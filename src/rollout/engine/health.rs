@@ -4,9 +4,9 @@
 
 use super::{Engine, Outcome, PoolRun, StepResult, resize_error_codes};
 use crate::batch::{NodeCounts, PoolNodeCounts};
-use crate::recreate::report::CapacityFigures;
-use crate::recreate::snapshots::WaitError;
-use crate::recreate::step::Step;
+use crate::rollout::report::CapacityFigures;
+use crate::rollout::snapshots::WaitError;
+use crate::rollout::step::Step;
 use std::time::Instant;
 
 const NODE_HEALTH_SELECT: &str = "id,state,startTaskInfo,errors";

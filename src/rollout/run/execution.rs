@@ -299,7 +299,7 @@ fn pre_run(path: &str, api_version: ApiVersion) -> PreRun {
         .map_err(|e| format!("cannot read the backup {path}: {e}"))
         .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("the backup {path} is not JSON: {e}")));
     let created = backup.as_ref().ok().and_then(|b| b["creationTime"].as_str()?.parse().ok());
-    let capacity = backup.as_ref().ok().map(crate::recreate::update::Capacity::of);
+    let capacity = backup.as_ref().ok().map(crate::rollout::update::Capacity::of);
     let body = backup.and_then(|backup| {
         let (body, mut missing) = crate::definition::add_body::body_from_backup(&backup, api_version)?;
         let resolved = sealed::unseal(&body, None).map_err(|unresolved| missing.extend(unresolved));

@@ -17,7 +17,7 @@ use window::{InWindow, Window};
 use super::account::AccountId;
 use super::backup::{self, BackupKind};
 use super::journal::{Journal, Record, StepOutcome};
-use super::policy::{DrainTimeoutPolicy, OnUnhealthy, RecreatePolicy};
+use super::policy::{DrainTimeoutPolicy, OnUnhealthy, RunPolicy};
 use super::report::{PoolReport, PoolStatus, RunReport, RunStatus, StepReport};
 use super::snapshots::{Pace, Snapshots, WaitError};
 use super::step::Step;
@@ -49,7 +49,7 @@ pub enum Progress {
 pub struct EngineConfig {
     pub account: AccountId,
     pub api_version: ApiVersion,
-    pub policy: RecreatePolicy,
+    pub policy: RunPolicy,
     pub backup_dir: PathBuf,
     /// Pools of the run already between drain and healthy that this execution does not run.
     pub unavailable: usize,
@@ -89,7 +89,7 @@ pub struct PreRun {
     pub capacity: Option<Capacity>,
 }
 
-/// Driven by `recreate::run`, which hands it the run's create bodies.
+/// Driven by `rollout::run`, which hands it the run's create bodies.
 #[derive(Clone)]
 pub struct Engine {
     client: BatchClient,

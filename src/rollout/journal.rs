@@ -46,7 +46,7 @@ fn is_recreate(strategy: &Strategy) -> bool {
 pub enum Record {
     RunStarted {
         run: String,
-        /// The canonical account (`recreate::account`), for the lock and for finding the run again.
+        /// The canonical account (`rollout::account`), for the lock and for finding the run again.
         account: String,
         endpoint: String,
         /// The definition's absolute path and digest when the run started.

@@ -26,7 +26,7 @@ use super::backup::{self, BackupKind};
 use super::engine::{CreateBody, Engine, EngineConfig, PoolTarget, PreRun, Progress};
 use super::journal::{self, Journal, Record, RunState, TargetRecord};
 use super::lock::RunLock;
-use super::policy::{RecreatePolicy, RunChoices};
+use super::policy::{RunChoices, RunPolicy};
 use super::preflight::{self, Findings, PreflightPolicy};
 use super::probe::{self, ProbeReport};
 use super::report::{PoolStatus, RunReport, RunStatus};
@@ -50,7 +50,7 @@ pub struct Workspace {
     pub client: BatchClient,
     pub account: AccountId,
     pub api_version: ApiVersion,
-    pub policy: RecreatePolicy,
+    pub policy: RunPolicy,
     pub data_dir: PathBuf,
     /// Shared by every wait of every run (and by the dashboard's table).
     pub snapshots: Arc<Snapshots>,
@@ -100,7 +100,7 @@ impl std::str::FromStr for BodySource {
 }
 
 impl Workspace {
-    pub fn new(client: BatchClient, api_version: ApiVersion, policy: RecreatePolicy, data_dir: PathBuf) -> Workspace {
+    pub fn new(client: BatchClient, api_version: ApiVersion, policy: RunPolicy, data_dir: PathBuf) -> Workspace {
         let account = AccountId::from_endpoint(client.endpoint());
         let snapshots =
             Snapshots::new(client.clone(), Pace { interval: policy.poll_interval, fast: policy.fast_poll_interval });
