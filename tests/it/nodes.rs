@@ -179,13 +179,7 @@ async fn node_operations_take_faults_and_are_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repool_nodes_shows_each_nodes_state_and_start_task_result() {
     let (sim, dir) = common::fast_demo_with_config().await;
-    sim.with_world(|w, _| {
-        let pool = w.find_mut("win-test").unwrap();
-        let start = serde_json::json!({"commandLine": "cmd /c exit 3", "waitForSuccess": true});
-        pool.wire.rest.insert("startTask".into(), start);
-        let ran = pool.start_task();
-        pool.nodes.iter_mut().for_each(|n| n.start_task = ran.clone());
-    });
+    common::fail_start_tasks(&sim, "win-test");
     let count = sim.with_world(|w, now| w.find("win-test").unwrap().visible_nodes(now).count());
     assert!(count > 0);
     let nodes = |args: &[&str]| {

@@ -363,14 +363,7 @@ async fn a_warning_while_the_dashboard_runs_reaches_only_its_status_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completions_show_the_cursor_keeps_its_pool_and_failed_nodes_are_flagged() {
     let (sim, dir) = common::fast_demo_with_config().await;
-    sim.with_world(|w, _| {
-        let pool = w.find_mut("win-test").unwrap();
-        let start = serde_json::json!({"commandLine": "cmd /c exit 3", "waitForSuccess": true});
-        pool.wire.rest.insert("startTask".into(), start);
-        // Its nodes ran that start task when they joined.
-        let ran = pool.start_task();
-        pool.nodes.iter_mut().for_each(|n| n.start_task = ran.clone());
-    });
+    common::fail_start_tasks(&sim, "win-test");
     let key = sim.key().to_string();
     let mut terminal = Terminal::repool(dir.path(), &[], &[("AZURE_BATCH_ACCESS_KEY", &key)]);
     terminal.wait_for("p-render");

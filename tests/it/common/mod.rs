@@ -86,6 +86,18 @@ pub(crate) fn mutating_calls(sim: &RunningSim) -> u64 {
     sim.stats().requests.iter().filter(|(k, _)| !k.starts_with("GET") && !k.starts_with("HEAD")).map(|(_, n)| n).sum()
 }
 
+/// Gives pool `id` a start task that exits 3 (waited for), as if its nodes ran it when they joined:
+/// every node of the pool is `starttaskfailed`.
+pub(crate) fn fail_start_tasks(sim: &RunningSim, id: &str) {
+    sim.with_world(|w, _| {
+        let pool = w.find_mut(id).expect("the pool is seeded");
+        let start = serde_json::json!({"commandLine": "cmd /c exit 3", "waitForSuccess": true});
+        pool.wire.rest.insert("startTask".into(), start);
+        let ran = pool.start_task();
+        pool.nodes.iter_mut().for_each(|n| n.start_task = ran.clone());
+    });
+}
+
 /// The repool binary with a clean environment, its data and config in `dir`.
 pub(crate) fn repool_command(dir: &std::path::Path) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_repool"));
