@@ -308,9 +308,20 @@ impl BatchClient {
         action: &str,
         body: &impl serde::Serialize,
     ) -> Result<(), BatchError> {
-        let url = self.url(&pool_path(id, action), &[]);
+        self.post_json(operation, &pool_path(id, action), body, Replay::Safe).await
+    }
+
+    /// POSTs `body` as JSON to `path`, answered without a body (the pool and node actions).
+    async fn post_json(
+        &self,
+        operation: &'static str,
+        path: &str,
+        body: &impl serde::Serialize,
+        replay: Replay,
+    ) -> Result<(), BatchError> {
+        let url = self.url(path, &[]);
         let body = serde_json::to_string(body).expect("request bodies serialise");
-        self.call(operation, Method::POST, url, Some(body), Replay::Safe).await.map(drop)
+        self.call(operation, Method::POST, url, Some(body), replay).await.map(drop)
     }
 
     fn url(&self, path: &str, query: &[(&str, String)]) -> url::Url {

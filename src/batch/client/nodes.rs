@@ -18,9 +18,7 @@ impl BatchClient {
     /// Removes these nodes (at most 100; the pool must be steady). Not resent once the service
     /// may have acted: a second request would find the pool resizing.
     pub async fn remove_nodes(&self, pool_id: &str, request: &RemoveNodesRequest) -> Result<(), BatchError> {
-        let url = self.url(&pool_path(pool_id, "/removenodes"), &[]);
-        let body = serde_json::to_string(request).expect("request bodies serialise");
-        self.call("remove nodes", Method::POST, url, Some(body), Replay::OnlyIfNotApplied).await.map(drop)
+        self.post_json("remove nodes", &pool_path(pool_id, "/removenodes"), request, Replay::OnlyIfNotApplied).await
     }
 
     /// Reboots a node; `option` says what happens to its running task. Not resent once the
@@ -31,10 +29,8 @@ impl BatchClient {
         node_id: &str,
         option: NodeDeallocationOption,
     ) -> Result<(), BatchError> {
-        let url = self.url(&node_path(pool_id, node_id, "/reboot"), &[]);
-        let body = serde_json::to_string(&RebootNodeRequest { node_reboot_option: Some(option) })
-            .expect("request bodies serialise");
-        self.call("reboot node", Method::POST, url, Some(body), Replay::OnlyIfNotApplied).await.map(drop)
+        let request = RebootNodeRequest { node_reboot_option: Some(option) };
+        self.post_json("reboot node", &node_path(pool_id, node_id, "/reboot"), &request, Replay::OnlyIfNotApplied).await
     }
 
     pub async fn disable_node_scheduling(
@@ -43,10 +39,9 @@ impl BatchClient {
         node_id: &str,
         option: DisableSchedulingOption,
     ) -> Result<(), BatchError> {
-        let url = self.url(&node_path(pool_id, node_id, "/disablescheduling"), &[]);
         let request = DisableSchedulingRequest { node_disable_scheduling_option: Some(option) };
-        let body = serde_json::to_string(&request).expect("request bodies serialise");
-        self.call("disable node scheduling", Method::POST, url, Some(body), Replay::Safe).await.map(drop)
+        let path = node_path(pool_id, node_id, "/disablescheduling");
+        self.post_json("disable node scheduling", &path, &request, Replay::Safe).await
     }
 
     pub async fn enable_node_scheduling(&self, pool_id: &str, node_id: &str) -> Result<(), BatchError> {

@@ -72,6 +72,15 @@ pub fn start_task_outcome(task: &Value) -> (i64, bool) {
 pub const START_TASK_SECONDS: f64 = 5.0;
 
 impl SimNode {
+    /// Boots at `at` with `start_task` (the pool's as it is then): it runs again, tasks after it.
+    fn boot(&mut self, start_task: Option<serde_json::Value>, at: f64, timings: &Timings) {
+        self.start_task = start_task;
+        self.tasks_until = None;
+        self.booted_at = at;
+        self.ready_at = at + timings.node_boot;
+        self.tasks_from = self.ready_at;
+    }
+
     pub fn new(
         id: String,
         dedicated: bool,
@@ -239,13 +248,9 @@ impl SimPool {
         let node = &mut self.nodes[i];
         let until = down_at + timings.node_reboot;
         node.outage = Some(Outage { kind: OutageKind::Reboot, down_at, until });
-        node.start_task = start_task;
         node.unusable = false;
         node.tasks_done_before = done;
-        node.tasks_until = None;
-        node.booted_at = until;
-        node.ready_at = until + timings.node_boot;
-        node.tasks_from = node.ready_at;
+        node.boot(start_task, until, timings);
         killed
     }
 
@@ -265,11 +270,7 @@ impl SimPool {
         let start_task = self.wire.rest.get("startTask").cloned();
         let node = &mut self.nodes[i];
         node.outage = None;
-        node.start_task = start_task;
-        node.tasks_until = None;
-        node.booted_at = now;
-        node.ready_at = now + timings.node_boot;
-        node.tasks_from = node.ready_at;
+        node.boot(start_task, now, timings);
     }
 
     /// Stops scheduling on node `i`; its running task ends or is cut short (`option`). Returns
