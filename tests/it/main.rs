@@ -5,6 +5,8 @@ mod common;
 
 mod apply;
 mod cli;
+mod cli_input;
+mod cli_signals;
 mod client_sim;
 mod definition;
 mod entra_auth;
@@ -17,7 +19,9 @@ mod preflight;
 mod proxy;
 mod recordings;
 mod recreate;
+mod recreate_foreign;
 mod runs;
 mod torture;
 mod tui;
 mod tui_pty;
+mod tui_runs;
