@@ -193,6 +193,13 @@ pub struct SimArgs {
     /// Accept any bearer token as well as Shared Key
     #[arg(long)]
     pub allow_bearer: bool,
+    /// Serve HTTPS (a CA of its own, written to --tls-dir) and an Entra ID token endpoint whose tokens
+    /// the account accepts: for SDKs that send bearer tokens only over TLS
+    #[arg(long)]
+    pub tls: bool,
+    /// Where --tls keeps its CA (ca.pem to trust, ca-key.pem); default: sim-tls in the data directory
+    #[arg(long, value_name = "DIR", requires = "tls")]
+    pub tls_dir: Option<std::path::PathBuf>,
     /// Extra generated pools (gen-0001…), for trying repool at scale
     #[arg(long, default_value_t = 0)]
     pub pools: usize,

@@ -175,7 +175,7 @@ async fn run(
             };
             commands::restore::restore(&settings, from, &secrets, yes).await
         }
-        Some(Command::Sim(args)) => sim::serve(args, sim_account.unwrap_or_default()).await,
+        Some(Command::Sim(args)) => sim::serve(args, sim_account.unwrap_or_default(), &settings).await,
         Some(Command::Demo(args)) => demo(args, settings).await,
         Some(other) => Err(BadInput::new(format!(
             "`repool {}` is not available in this build yet; see README.md for what works today",

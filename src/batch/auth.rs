@@ -149,7 +149,7 @@ impl Credential {
         match self {
             Credential::SharedKey(key) => key.sign(request),
             Credential::Entra { method, token } => {
-                let token = token.token().await.map_err(|e| BatchError::Auth { method, detail: error_chain(&e) })?;
+                let token = token.token().await.map_err(|e| BatchError::Auth { method, detail: sign_in_detail(&e) })?;
                 let value = format!("Bearer {}", token.token.secret());
                 request.headers_mut().insert(
                     reqwest::header::AUTHORIZATION,
@@ -160,6 +160,21 @@ impl Credential {
             }
         }
         Ok(())
+    }
+}
+
+/// Why a token request failed, for an operator: an unverifiable certificate of the authority (a
+/// TLS-inspecting proxy, a local endpoint) says what to trust instead of the SDK's retry story.
+fn sign_in_detail(e: &dyn std::error::Error) -> String {
+    let chain = error_chain(e);
+    match chain.split_once("invalid peer certificate: ") {
+        Some((_, reason)) => format!(
+            "the sign-in authority presented a TLS certificate that cannot be verified ({}). If a proxy inspects \
+             TLS, add its CA certificate to the system trust store or SSL_CERT_FILE; repool never turns \
+             verification off",
+            reason.split(':').next().unwrap_or(reason).trim()
+        ),
+        None => chain,
     }
 }
 

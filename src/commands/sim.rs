@@ -5,7 +5,7 @@ use crate::config::Settings;
 use crate::errors::{BadInput, Exit};
 use crate::sim::{self, SimOptions, faults::Faults};
 
-fn options(args: &SimArgs, account: String) -> Result<SimOptions, BadInput> {
+fn options(args: &SimArgs, account: String, settings: &Settings) -> Result<SimOptions, BadInput> {
     let faults = match &args.faults {
         Some(spec) => Faults::parse(spec).map_err(|e| BadInput::new(format!("--faults: {e}")))?,
         None => Faults::default(),
@@ -21,17 +21,30 @@ fn options(args: &SimArgs, account: String) -> Result<SimOptions, BadInput> {
         seed_rng: args.seed_rng,
         allow_bearer: args.allow_bearer,
         seed: args.seed.clone(),
+        tls: args
+            .tls
+            .then(|| args.tls_dir.clone().unwrap_or_else(|| crate::config::layout::sim_tls(&settings.paths.data_dir))),
     })
 }
 
-/// Serves until SIGINT/SIGTERM; the first stdout line tells clients where and how to connect.
-pub async fn serve(args: SimArgs, account: String) -> color_eyre::Result<Exit> {
-    let running = sim::start(options(&args, account)?, &args.listen).await.map_err(BadInput)?;
+/// Serves until SIGINT/SIGTERM; the first stdout line tells clients where and how to connect
+/// (with --tls, the second what to trust and where tokens come from).
+pub async fn serve(args: SimArgs, account: String, settings: &Settings) -> color_eyre::Result<Exit> {
+    let running = sim::start(options(&args, account, settings)?, &args.listen).await.map_err(BadInput)?;
     if args.pools > 0 {
         let clock = running.state.clock.lock().expect("clock lock").clone();
         running.with_world(|world, _| sim::seed::generated(world, &clock, args.pools)).map_err(BadInput)?;
     }
     println!("listening on {} account={} key={}", running.url, running.account(), running.key());
+    if let Some(ca) = &running.ca_file {
+        println!(
+            "trust ca={} token={}/TENANT/oauth2/v2.0/token (repool: SSL_CERT_FILE and auth.authority_host={}; \
+             Python: REQUESTS_CA_BUNDLE; Node.js: NODE_EXTRA_CA_CERTS)",
+            ca.display(),
+            running.url,
+            running.url
+        );
+    }
     tracing::info!(url = %running.url, "simulator listening");
     // SIGINT, SIGTERM, SIGHUP or SIGQUIT: stop serving.
     crate::signals::claim().received().await;

@@ -32,6 +32,11 @@ pub fn exports(data_dir: &Path) -> PathBuf {
     data_dir.join("exports")
 }
 
+/// `repool sim --tls`'s certificate authority, reused from one start to the next.
+pub fn sim_tls(data_dir: &Path) -> PathBuf {
+    data_dir.join("sim-tls")
+}
+
 /// The demo's own data directory, apart from real accounts'.
 pub fn demo(data_dir: &Path) -> PathBuf {
     data_dir.join("demo")

@@ -19,12 +19,24 @@ pub struct Verifier {
     pub account: String,
     pub key: hmac::Key,
     pub allow_bearer: bool,
+    /// Tokens this simulator's token endpoint issued (`--tls`): accepted without --allow-bearer.
+    issued: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Verifier {
     pub fn new(account: &str, key_base64: &str, allow_bearer: bool) -> Result<Self, String> {
         let bytes = STANDARD.decode(key_base64).map_err(|e| format!("--key is not base64: {e}"))?;
-        Ok(Verifier { account: account.to_string(), key: hmac::Key::new(hmac::HMAC_SHA256, &bytes), allow_bearer })
+        Ok(Verifier {
+            account: account.to_string(),
+            key: hmac::Key::new(hmac::HMAC_SHA256, &bytes),
+            allow_bearer,
+            issued: Default::default(),
+        })
+    }
+
+    /// Remembers a token the simulator's token endpoint handed out.
+    pub fn issued(&self, token: &str) {
+        self.issued.lock().expect("issued tokens").insert(token.to_string());
     }
 
     pub fn check(&self, method: &Method, raw_path: &str, raw_query: &str, headers: &HeaderMap) -> AuthOutcome {
@@ -32,11 +44,15 @@ impl Verifier {
             return AuthOutcome::Missing;
         };
         if let Some(token) = auth.strip_prefix("Bearer ") {
-            return if self.allow_bearer && !token.trim().is_empty() {
+            let token = token.trim();
+            let known = self.issued.lock().expect("issued tokens").contains(token);
+            return if known || (self.allow_bearer && !token.is_empty()) {
                 AuthOutcome::Ok
             } else {
                 AuthOutcome::Failed(
-                    "Bearer tokens are not accepted by this simulator (start it with --allow-bearer).".into(),
+                    "This bearer token was not issued by this simulator: get one from its token endpoint \
+                     (repool sim --tls) or start it with --allow-bearer."
+                        .into(),
                 )
             };
         }

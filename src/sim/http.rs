@@ -103,7 +103,7 @@ pub async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Res
         query,
         headers: &parts.headers,
         body,
-        base: format!("http://{host}"),
+        base: format!("{}://{host}", state.scheme),
     };
     let reply = match fault {
         Some(Fault::Drop) => {

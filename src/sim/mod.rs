@@ -5,6 +5,7 @@ pub mod auth;
 mod body;
 pub mod clock;
 mod conditional;
+mod entra;
 mod errors;
 pub mod faults;
 pub mod filter;
@@ -18,6 +19,7 @@ mod pools;
 mod route;
 pub mod seed;
 mod stats;
+pub mod tls;
 mod validate;
 pub mod world;
 
@@ -34,6 +36,8 @@ pub struct SimState {
     pub verifier: auth::Verifier,
     pub account: String,
     pub key: String,
+    /// `https` under --tls: the scheme of the links answers carry.
+    pub scheme: &'static str,
 }
 
 #[derive(Clone, Debug)]
@@ -47,6 +51,9 @@ pub struct SimOptions {
     pub allow_bearer: bool,
     /// `demo`, a JSON file of pools, or a directory of them.
     pub seed: Option<String>,
+    /// Serve HTTPS under the CA kept in this directory (written there the first time), with a
+    /// token endpoint whose bearer tokens the account accepts.
+    pub tls: Option<std::path::PathBuf>,
 }
 
 impl Default for SimOptions {
@@ -59,6 +66,7 @@ impl Default for SimOptions {
             seed_rng: 1,
             allow_bearer: false,
             seed: None,
+            tls: None,
         }
     }
 }
@@ -66,6 +74,8 @@ impl Default for SimOptions {
 /// A simulator serving on loopback; stops when dropped.
 pub struct RunningSim {
     pub url: String,
+    /// With TLS: the CA certificate clients must trust.
+    pub ca_file: Option<std::path::PathBuf>,
     pub state: Arc<SimState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -95,21 +105,42 @@ pub async fn start(options: SimOptions, listen: &str) -> Result<RunningSim, Stri
         verifier,
         account: options.account.clone(),
         key,
+        scheme: if options.tls.is_some() { "https" } else { "http" },
     });
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let app = axum::Router::new().fallback(http::handle).with_state(state.clone());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = rx.await;
-        };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-            tracing::error!("simulator stopped: {e}");
+    let mut app = axum::Router::new();
+    let tls = match &options.tls {
+        Some(dir) => {
+            app = app.route("/{tenant}/oauth2/v2.0/token", axum::routing::post(entra::token));
+            Some(tls::server_config(dir)?)
         }
-    });
-    Ok(RunningSim { url: format!("http://{addr}"), state, shutdown: Some(tx), task: Some(task) })
+        None => None,
+    };
+    let app = app.fallback(http::handle).with_state(state.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async {
+        let _ = rx.await;
+    };
+    let (ca_file, task) = match tls {
+        Some((config, ca_file)) => {
+            let listener = tls::TlsListener::new(listener, config).map_err(|e| e.to_string())?;
+            let serving = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+            (Some(ca_file), tokio::spawn(async move { report(serving.await) }))
+        }
+        None => {
+            let serving = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+            (None, tokio::spawn(async move { report(serving.await) }))
+        }
+    };
+    Ok(RunningSim { url: format!("{}://{addr}", state.scheme), ca_file, state, shutdown: Some(tx), task: Some(task) })
+}
+
+fn report(served: std::io::Result<()>) {
+    if let Err(e) = served {
+        tracing::error!("simulator stopped: {e}");
+    }
 }
 
 impl RunningSim {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Contract tests: the official Python azure-batch SDKs (14.2.0 and 15.1.0) and the JavaScript
-# @azure/batch 10.2.0 against `repool sim`. Installs them under target/contract (venvs from PyPI,
+# @azure/batch 10.2.0 against `repool sim`, and both with a bearer token against `repool sim --tls`. Installs them under target/contract (venvs from PyPI,
 # the npm package from the npm registry), starts the simulator, runs each suite.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,10 +23,19 @@ fi
 log=$(mktemp)
 REPOOL_DATA_DIR=$(mktemp -d) "$repool" sim --seed demo --speed 60 --account contract >"$log" &
 sim=$!
-trap 'kill $sim 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q '^listening on' "$log" && break; sleep 0.1; done
+tls_log=$(mktemp)
+REPOOL_DATA_DIR=$(mktemp -d) "$repool" sim --seed demo --speed 60 --tls >"$tls_log" &
+tls_sim=$!
+trap 'kill $sim $tls_sim 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q '^listening on' "$log" && grep -q '^trust ca=' "$tls_log" && break; sleep 0.1; done
 read -r _ _ SIM_URL account key < <(head -n1 "$log")
+read -r _ _ SIM_TLS_URL _ < <(head -n1 "$tls_log")
+read -r _ ca _ < <(sed -n 2p "$tls_log")
 export SIM_URL SIM_ACCOUNT=${account#account=} SIM_KEY=${key#key=}
 "$venvs/azure-batch-14.2.0/bin/pytest" -q -p no:cacheprovider tests/contract/test_sdk14.py
 "$venvs/azure-batch-15.1.0/bin/pytest" -q -p no:cacheprovider tests/contract/test_sdk15.py
+SIM_TLS_URL="$SIM_TLS_URL" REQUESTS_CA_BUNDLE="${ca#ca=}" \
+  "$venvs/azure-batch-15.1.0/bin/pytest" -q -p no:cacheprovider tests/contract/test_sdk15_tls.py
 SDK_JS_DIR="$(cd "$sdk_js" && pwd)" node --test --test-reporter=dot tests/contract/test_sdk_js.mjs
+SDK_JS_DIR="$(cd "$sdk_js" && pwd)" SIM_TLS_URL="$SIM_TLS_URL" NODE_EXTRA_CA_CERTS="${ca#ca=}" \
+  node --test --test-reporter=dot tests/contract/test_sdk_js_tls.mjs

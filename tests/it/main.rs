@@ -21,6 +21,7 @@ mod recordings;
 mod recreate;
 mod recreate_foreign;
 mod runs;
+mod sim_tls;
 mod torture;
 mod tui;
 mod tui_pty;
