@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Contract tests: the official Python azure-batch SDKs (14.2.0 and 15.1.0) and the JavaScript
-# @azure/batch 10.2.0 against `repool sim`, and both with a bearer token against `repool sim --tls`. Installs them under target/contract (venvs from PyPI,
-# the npm package from the npm registry), starts the simulator, runs each suite.
+# Contract tests: the official Python azure-batch SDKs (14.2.0 and 15.1.0), the JavaScript
+# @azure/batch 10.2.0 and the Azure CLI 2.91.0 against `repool sim`; 15.1.0 and the JavaScript SDK
+# also with Entra ID bearer tokens against `repool sim --tls`. Installs them under target/contract
+# (venvs from PyPI, the npm package from the npm registry), starts the simulators, runs each suite.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --quiet
@@ -15,6 +16,11 @@ for version in 14.2.0 15.1.0; do
     "$venv/bin/pip" install --quiet "azure-batch==$version" pytest
   fi
 done
+# The Azure CLI (733 MB, about 2 minutes the first time).
+if [ ! -x "$venvs/azure-cli/bin/az" ]; then
+  python3 -m venv "$venvs/azure-cli"
+  "$venvs/azure-cli/bin/pip" install --quiet azure-cli==2.91.0
+fi
 sdk_js="$venvs/sdk-js"
 if [ ! -d "$sdk_js/node_modules/@azure/batch" ]; then
   mkdir -p "$sdk_js"
@@ -34,6 +40,8 @@ read -r _ ca _ < <(sed -n 2p "$tls_log")
 export SIM_URL SIM_ACCOUNT=${account#account=} SIM_KEY=${key#key=}
 "$venvs/azure-batch-14.2.0/bin/pytest" -q -p no:cacheprovider tests/contract/test_sdk14.py
 "$venvs/azure-batch-15.1.0/bin/pytest" -q -p no:cacheprovider tests/contract/test_sdk15.py
+AZ="$venvs/azure-cli/bin/az" AZURE_CONFIG_DIR="$(mktemp -d)" AZURE_CORE_COLLECT_TELEMETRY=0 AZURE_CORE_SURVEY_MESSAGE=false \
+  "$venvs/azure-batch-15.1.0/bin/pytest" -q -p no:cacheprovider tests/contract/test_az.py
 SIM_TLS_URL="$SIM_TLS_URL" REQUESTS_CA_BUNDLE="${ca#ca=}" \
   "$venvs/azure-batch-15.1.0/bin/pytest" -q -p no:cacheprovider tests/contract/test_sdk15_tls.py
 SDK_JS_DIR="$(cd "$sdk_js" && pwd)" node --test --test-reporter=dot tests/contract/test_sdk_js.mjs
