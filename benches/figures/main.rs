@@ -4,6 +4,7 @@
 //!
 //! `cargo bench -- [--quick] [CASE…]`
 
+mod capacity;
 mod dashboard;
 mod definition;
 mod runs;
@@ -57,6 +58,8 @@ enum Case {
     Definition,
     /// Dashboard start-up, idle CPU and memory (the real binary in a pseudo-terminal)
     Dashboard,
+    /// What a change costs in capacity: busy pools changed by each strategy, lowest capacity, time below target
+    Capacity,
 }
 
 #[tokio::main]
@@ -77,6 +80,9 @@ async fn main() -> color_eyre::Result<()> {
     }
     if wanted(Case::Render) {
         dashboard::frames(if quick { &[100, 1000] } else { &[100, 1000, 10_000] }).await?;
+    }
+    if wanted(Case::Capacity) {
+        capacity::capacity(if quick { &[1, 20] } else { &[1, 20, 200] }).await?;
     }
     if wanted(Case::Definition) {
         definition::definition(1000).await?;

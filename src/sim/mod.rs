@@ -40,6 +40,17 @@ pub struct SimState {
     pub scheme: &'static str,
 }
 
+impl SimState {
+    /// Runs `f` on the world brought up to date, with the current simulated time.
+    pub fn with_world<R>(&self, f: impl FnOnce(&mut World, f64) -> R) -> R {
+        let clock = self.clock.lock().expect("clock lock").clone();
+        let now = clock.now();
+        let mut world = self.world.lock().expect("world lock");
+        world.advance(now, &clock);
+        f(&mut world, now)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SimOptions {
     pub account: String,
@@ -167,11 +178,7 @@ impl RunningSim {
 
     /// Runs `f` on the world brought up to date, with the current simulated time.
     pub fn with_world<R>(&self, f: impl FnOnce(&mut World, f64) -> R) -> R {
-        let clock = self.state.clock.lock().expect("clock lock").clone();
-        let now = clock.now();
-        let mut world = self.state.world.lock().expect("world lock");
-        world.advance(now, &clock);
-        f(&mut world, now)
+        self.state.with_world(f)
     }
 
     /// A second operator deletes pool `body.id` and creates another with the same id in one

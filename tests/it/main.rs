@@ -4,6 +4,7 @@
 mod common;
 
 mod apply;
+mod capacity;
 mod cli;
 mod cli_input;
 mod cli_signals;

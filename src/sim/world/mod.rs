@@ -4,6 +4,7 @@
 //! so the world advances lazily whenever it is looked at; no background task, deterministic for
 //! a given seed. Timings follow batch-api.md §5.
 
+mod capacity;
 mod node;
 mod pool;
 mod wire;

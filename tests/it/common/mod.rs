@@ -6,6 +6,7 @@ use repool::secret::Secret;
 use repool::sim::{self, RunningSim, SimOptions};
 use std::time::Duration;
 
+pub(crate) mod capacity;
 pub(crate) mod terminal;
 
 /// A simulator whose clock only moves when the test calls `advance`.

@@ -1,0 +1,65 @@
+//! What a change costs in capacity: busy pools changed side by side by each strategy repool has,
+//! sampled on the simulator's clock while the run goes (common::capacity). Issue 25's roll and
+//! refresh join this table; the goal is a roll never below target − max-unavailable.
+
+use crate::{SPEED, busy_pools_changed, common, simulator, timed_run};
+use common::capacity::CapacitySampler;
+use repool::batch::ApiVersion;
+use repool::rollout::run::Intent;
+use repool::sim::RunningSim;
+use std::time::Duration;
+
+/// A change to a pool's definition body.
+type Change = dyn Fn(&mut serde_json::Value);
+
+/// Recreate (no change: new pools) and apply's rebuild (a VM size change, only possible on an
+/// empty pool) over `count` busy pools each: wall time, the lowest capacity any pool had (nodes able
+/// to take tasks / target), simulated node-minutes below target per pool, tasks cut short, mutating calls.
+pub(crate) async fn capacity(sizes: &[usize]) -> color_eyre::Result<()> {
+    let unchanged = |_: &mut serde_json::Value| {};
+    let vm_size = |body: &mut serde_json::Value| body["vmSize"] = "standard_d4s_v3".into();
+    let strategies: [(&str, &Change, Intent); 2] =
+        [("recreate", &unchanged, Intent::Recreate), ("rebuild", &vm_size, Intent::Apply)];
+    for &count in sizes {
+        for (label, change, intent) in strategies {
+            let sim = simulator(SPEED).await?;
+            let definition = busy_pools_changed(&sim, count, change);
+            let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
+            every_node_takes_tasks(&sim, &ids);
+            let sampler = CapacitySampler::start(&sim, &ids, Duration::from_millis(20));
+            let (report, wall) = timed_run(&sim, &definition, ApiVersion::V2025_06_01, 0, intent).await?;
+            let figures = sampler.finish().await;
+            let stats = sim.stats();
+            let done = report.pools.iter().filter(|p| p.status.is_done()).count();
+            let lowest =
+                figures.values().map(|f| f64::from(f.lowest) / f64::from(f.target.max(1))).fold(1.0f64, f64::min);
+            let below: f64 = figures.values().map(|f| f.below_target).sum::<f64>() / 60.0 / count as f64;
+            let killed = stats.tasks_killed_by_resize + stats.tasks_killed_by_node_ops + stats.tasks_killed_by_delete;
+            println!(
+                "capacity pools={count:<4} strategy={label:<8} done={done:<4} wall={wall:.2}s lowest={:.0}% \
+                 below_target={below:.1} node-min/pool tasks_cut_short={killed} mutating_calls/pool={:.1}",
+                lowest * 100.0,
+                common::mutating_calls(&sim) as f64 / count as f64,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Moves the simulated clock on until every node of `ids` has booted and takes tasks, so the
+/// figures measure the change, not the pools' first boot.
+fn every_node_takes_tasks(sim: &RunningSim, ids: &[String]) {
+    let settled = || {
+        sim.with_world(|world, now| {
+            ids.iter().all(|id| {
+                world.find(id).is_some_and(|p| {
+                    p.usable_nodes(now)
+                        == p.wire.target_dedicated_nodes.unwrap_or(0) + p.wire.target_low_priority_nodes.unwrap_or(0)
+                })
+            })
+        })
+    };
+    while !settled() {
+        sim.advance(30.0);
+    }
+}
