@@ -2,11 +2,13 @@
 //! fast as twenty, and every screen reads whole from 80×24 up.
 
 mod detail;
+mod form;
 mod lists;
+mod nodes;
 mod table;
 pub mod text;
 
-use super::app::{App, Dialog, Screen, StepState};
+use super::app::{App, Command, Dialog, PoolForm, Screen, StepState};
 use super::keys::KeyAction;
 use super::theme::Theme;
 use crate::batch::{AllocationState, Pool, PoolState};
@@ -293,7 +295,21 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     push("tab".into(), "next choice");
                     push("←/→".into(), "change");
                 }
+                if matches!(command, Command::Call(call) if call.option().is_some()) {
+                    push("←/→".into(), "option");
+                }
                 push("ctrl-c".into(), "quit");
+            }
+            Dialog::Pool(PoolForm::Resize(_)) => {
+                push("enter".into(), "resize");
+                push("tab".into(), "next field");
+                push("esc".into(), "close");
+            }
+            Dialog::Pool(PoolForm::Autoscale(_)) => {
+                push("enter".into(), "evaluate");
+                push("ctrl-e".into(), "enable");
+                push("ctrl-d".into(), "disable");
+                push("esc".into(), "close");
             }
         }
     } else if app.command.is_some() && !app.completions.is_empty() {
@@ -317,6 +333,18 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 tail = false;
                 push("any key".into(), "close");
             }
+            Screen::Detail(_) if app.detail_tab == super::app::DetailTab::Nodes => {
+                push(k(KeyAction::Back), "back");
+                push(k(KeyAction::NextTab), "section");
+                push(k(KeyAction::Down), "move");
+                if mutating {
+                    push(k(KeyAction::Mark), "mark");
+                    push(k(KeyAction::Reboot), "reboot");
+                    push(k(KeyAction::RemoveNodes), "remove");
+                    push(k(KeyAction::Scheduling), "sched");
+                }
+                push(k(KeyAction::StartTaskOutput), "output");
+            }
             Screen::Detail(_) => {
                 push(k(KeyAction::Back), "back");
                 push(k(KeyAction::NextTab), "section");
@@ -325,6 +353,8 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 if mutating {
                     push(k(KeyAction::NextStep), "next step");
                     push(k(KeyAction::Run), "recreate");
+                    push(k(KeyAction::Resize), "resize");
+                    push(k(KeyAction::Autoscale), "autoscale");
                 }
                 push(k(KeyAction::Log), "log");
             }
@@ -380,10 +410,11 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// The keys, grouped by where they act, in as many columns as the terminal allows.
 fn draw_help(frame: &mut Frame, app: &mut App, theme: &Theme) {
     use KeyAction::*;
-    let groups: [(&str, &[KeyAction]); 5] = [
+    let groups: [(&str, &[KeyAction]); 6] = [
         ("move", &[Down, Up, Top, Bottom, PageDown, PageUp]),
         ("choose and see", &[Mark, MarkAll, ClearMarks, Filter, Sort, Details, Back, Command]),
         ("act", &[Plan, NextStep, Run, Cancel, Resume, Runs, Abandon]),
+        ("one pool, its nodes (single calls)", &[Resize, Autoscale, Reboot, RemoveNodes, Scheduling, StartTaskOutput]),
         ("details and log", &[NextTab, PrevTab, Write, Log, ErrorsOnly]),
         ("general", &[Refresh, Repaint, Help, Quit]),
     ];
@@ -404,8 +435,8 @@ fn draw_help(frame: &mut Frame, app: &mut App, theme: &Theme) {
     ));
     let area = frame.area();
     let inner_height = area.height.saturating_sub(2) as usize;
-    // Two columns when one would not fit the height.
-    let columns = if lines.len() > inner_height && area.width >= 120 { 2 } else { 1 };
+    // Two columns when one would not fit the height and each keeps its descriptions whole.
+    let columns = if lines.len() > inner_height && area.width >= 160 { 2 } else { 1 };
     let per_column = lines.len().div_ceil(columns);
     let width = if columns == 2 { area.width.min(170) } else { area.width.min(90) };
     let height = (per_column as u16 + 2).min(area.height);
@@ -462,7 +493,7 @@ fn choice_line<'a>(choices: &RunChoices, focus: usize, theme: &Theme) -> Line<'a
 }
 
 fn draw_dialog(frame: &mut Frame, dialog: &Dialog, focus: usize, theme: &Theme) {
-    let (title, mut lines) = match dialog {
+    let (title, lines) = match dialog {
         Dialog::Quit { running, gone } => {
             let mut out = Vec::new();
             if *running {
@@ -480,13 +511,31 @@ fn draw_dialog(frame: &mut Frame, dialog: &Dialog, focus: usize, theme: &Theme) 
             out.push(Line::from("y: quit   any other key: stay"));
             ("Quit now?".to_string(), out)
         }
+        Dialog::Pool(form) => form::lines(form, theme),
         Dialog::Confirm { title, lines, expected, typed, command } => {
             let mut out: Vec<Line> = lines.iter().map(|l| Line::from(format!("  {l}"))).collect();
             if let Some(choices) = command.choices() {
                 out.push(Line::from(""));
                 out.push(choice_line(choices, focus, theme));
             }
+            if let Command::Call(call) = command
+                && let Some(option) = call.option()
+            {
+                let meaning = super::calls::option_meaning(option);
+                out.push(Line::from(vec![
+                    Span::raw("  running tasks: "),
+                    Span::styled(
+                        format!("‹ {option} ›"),
+                        Style::new().fg(theme.accent).add_modifier(Modifier::REVERSED),
+                    ),
+                    Span::raw(format!(" {meaning} (←/→ change)")),
+                ]));
+            }
             out.push(Line::from(""));
+            if expected.is_empty() {
+                out.push(Line::from("Press enter to confirm (esc cancels)."));
+                return draw_box(frame, title.clone(), out, theme);
+            }
             out.push(Line::from(vec![
                 Span::raw("Type "),
                 Span::styled(expected.clone(), Style::new().fg(theme.warn).add_modifier(Modifier::BOLD)),
@@ -496,6 +545,11 @@ fn draw_dialog(frame: &mut Frame, dialog: &Dialog, focus: usize, theme: &Theme) 
             (title.clone(), out)
         }
     };
+    draw_box(frame, title, lines, theme);
+}
+
+/// A dialog's box, as tall as its wrapped text; on a short terminal the first lines give way.
+fn draw_box(frame: &mut Frame, title: String, mut lines: Vec<Line>, theme: &Theme) {
     let width = frame.area().width.saturating_sub(4).min(110);
     // Wrapped lines take more rows: the box is as tall as the text it wraps to, so the typed
     // confirmation at its end always shows.
