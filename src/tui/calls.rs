@@ -167,10 +167,10 @@ pub fn next_option(option: &NodeDeallocationOption, forward: bool, retained: boo
 /// What each option does to a running task, for the confirmation.
 pub fn option_meaning(option: &NodeDeallocationOption) -> &'static str {
     match option {
-        NodeDeallocationOption::TaskCompletion => "running tasks finish first",
-        NodeDeallocationOption::Requeue => "running tasks stop and are queued again",
-        NodeDeallocationOption::Terminate => "running tasks stop and fail",
-        NodeDeallocationOption::RetainedData => "running tasks finish, task data is kept",
+        NodeDeallocationOption::TaskCompletion => "finish first",
+        NodeDeallocationOption::Requeue => "stop and are queued again",
+        NodeDeallocationOption::Terminate => "stop and fail",
+        NodeDeallocationOption::RetainedData => "finish; their data is kept",
         NodeDeallocationOption::Other(_) => "",
     }
 }

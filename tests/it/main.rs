@@ -23,5 +23,6 @@ mod recreate_foreign;
 mod runs;
 mod torture;
 mod tui;
+mod tui_nodes;
 mod tui_pty;
 mod tui_runs;

@@ -35,9 +35,9 @@ fn resize<'a>(form: &ResizeForm, theme: &Theme) -> (String, Vec<Line<'a>>) {
         field("dedicated", form.dedicated.clone(), form.focus == 0, theme),
         field("low-priority", form.low_priority.clone(), form.focus == 1, theme),
         field("deallocation", format!("‹ {} ›", form.option), form.focus == 2, theme),
-        Line::from(format!("  {:<14} when nodes leave, {}", "", option_meaning(&form.option))),
+        Line::from(format!("  {:<14} when nodes leave, running tasks {}", "", option_meaning(&form.option))),
         Line::from(""),
-        Line::from("  tab moves · ←/→ changes the option · enter resizes (shrinking asks) · esc closes"),
+        Line::from("  enter resizes; lowering a target asks for the pool id first"),
     ];
     (format!("Resize {}", escape(&form.pool)), lines)
 }
@@ -91,11 +91,9 @@ fn autoscale<'a>(form: &AutoscaleForm, theme: &Theme) -> (String, Vec<Line<'a>>)
         }
     }
     lines.push(Line::from(""));
-    let enable = match form.not_ready() {
-        None => "ctrl-e enables this formula".to_string(),
-        Some(why) => format!("ctrl-e enables once evaluated ({why})"),
-    };
-    let disable = if form.enabled { " · ctrl-d disables autoscale" } else { "" };
-    lines.push(Line::from(format!("  enter evaluates · {enable}{disable} · esc closes")));
+    lines.push(Line::from(match form.not_ready() {
+        None => "  ctrl-e enables this formula".to_string(),
+        Some(why) => format!("  ctrl-e enables it once evaluated: {why}"),
+    }));
     (format!("Autoscale {}", escape(&form.pool)), lines)
 }

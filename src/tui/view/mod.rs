@@ -303,12 +303,15 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Dialog::Pool(PoolForm::Resize(_)) => {
                 push("enter".into(), "resize");
                 push("tab".into(), "next field");
+                push("←/→".into(), "option");
                 push("esc".into(), "close");
             }
-            Dialog::Pool(PoolForm::Autoscale(_)) => {
+            Dialog::Pool(PoolForm::Autoscale(form)) => {
                 push("enter".into(), "evaluate");
                 push("ctrl-e".into(), "enable");
-                push("ctrl-d".into(), "disable");
+                if form.enabled {
+                    push("ctrl-d".into(), "disable");
+                }
                 push("esc".into(), "close");
             }
         }
@@ -528,7 +531,7 @@ fn draw_dialog(frame: &mut Frame, dialog: &Dialog, focus: usize, theme: &Theme) 
                         format!("‹ {option} ›"),
                         Style::new().fg(theme.accent).add_modifier(Modifier::REVERSED),
                     ),
-                    Span::raw(format!(" {meaning} (←/→ change)")),
+                    Span::raw(format!(" {meaning} (←/→)")),
                 ]));
             }
             out.push(Line::from(""));
