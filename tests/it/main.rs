@@ -24,5 +24,6 @@ mod runs;
 mod torture;
 mod tui;
 mod tui_nodes;
+mod tui_nodes_pty;
 mod tui_pty;
 mod tui_runs;
