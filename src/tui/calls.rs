@@ -115,7 +115,7 @@ impl Call {
             Call::DisableAutoscale { .. } => "disabling autoscale".into(),
             Call::EvaluateAutoscale { .. } => "evaluating an autoscale formula".into(),
             Call::StartTaskOutput { node, .. } => {
-                format!("reading the start task output of {}", nodes(&[node.clone()]))
+                format!("reading the start task output of {}", nodes(std::slice::from_ref(node)))
             }
         }
     }

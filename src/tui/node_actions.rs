@@ -114,6 +114,7 @@ impl App {
     fn ask_node_action(&mut self, action: KeyAction) {
         let Some(view) = &self.nodes else { return };
         let pool = view.pool.clone();
+        let shown = escape(&pool).into_owned();
         if let Some(why) = self.refuse_call(&pool) {
             self.say(why);
             return;
@@ -132,7 +133,7 @@ impl App {
             KeyAction::Reboot => {
                 lines.push("Each restarts and runs the pool's current start task again.".into());
                 (
-                    format!("Reboot {count} node(s) of {pool}"),
+                    format!("Reboot {count} node(s) of {shown}"),
                     "",
                     Call::Reboot { pool: pool.clone(), nodes: ids, option },
                 )
@@ -146,16 +147,16 @@ impl App {
                     "The pool's target drops by {count}; on an autoscale pool the formula's next evaluation sets it again."
                 ));
                 let call = Call::RemoveNodes { pool: pool.clone(), nodes: ids, option };
-                (format!("Remove {count} node(s) from {pool}"), "remove", call)
+                (format!("Remove {count} node(s) from {shown}"), "remove", call)
             }
             _ if enabled => {
                 lines.push("They take no new task until scheduling is enabled again.".into());
                 let call = Call::DisableScheduling { pool: pool.clone(), nodes: ids, option };
-                (format!("Disable scheduling on {count} node(s) of {pool}"), "", call)
+                (format!("Disable scheduling on {count} node(s) of {shown}"), "", call)
             }
             _ => {
                 let call = Call::EnableScheduling { pool: pool.clone(), nodes: ids };
-                (format!("Enable scheduling on {count} node(s) of {pool}"), "", call)
+                (format!("Enable scheduling on {count} node(s) of {shown}"), "", call)
             }
         };
         self.confirm(title, lines, expected, Command::Call(call));

@@ -6,6 +6,7 @@ use super::app::{App, Dialog, Screen};
 use super::calls::{Answer, Call, next_option};
 use super::messages::Command;
 use crate::batch::{AutoScaleRun, NodeDeallocationOption, ResizeRequest};
+use crate::output::escape;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// A pool form open in a dialog.
@@ -78,7 +79,7 @@ impl App {
     pub(super) fn open_resize(&mut self) -> Vec<Command> {
         let Some(pool) = self.quick_pool() else { return vec![] };
         if pool.autoscale() {
-            self.say(format!("{}: autoscale sets its targets; disable autoscale first (f)", pool.id()));
+            self.say(format!("{}: autoscale sets its targets; disable autoscale first (f)", escape(pool.id())));
             return vec![];
         }
         let targets = (pool.target_dedicated_nodes.unwrap_or(0), pool.target_low_priority_nodes.unwrap_or(0));
@@ -176,7 +177,7 @@ impl App {
             "Nodes leave the pool; what happens to their running tasks:".into(),
         ];
         let expected = if lowers { pool.clone() } else { String::new() };
-        self.confirm(format!("Shrink {pool}"), lines, expected, Command::Call(call));
+        self.confirm(format!("Shrink {}", escape(&pool)), lines, expected, Command::Call(call));
         vec![]
     }
 

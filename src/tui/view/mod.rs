@@ -3,12 +3,13 @@
 
 mod detail;
 mod form;
+mod hints;
 mod lists;
 mod nodes;
 mod table;
 pub mod text;
 
-use super::app::{App, Command, Dialog, PoolForm, Screen, StepState};
+use super::app::{App, Command, Dialog, Screen, StepState};
 use super::keys::KeyAction;
 use super::theme::Theme;
 use crate::batch::{AllocationState, Pool, PoolState};
@@ -283,37 +284,8 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut tail = true;
     if let Some(dialog) = &app.dialog {
         tail = false;
-        match dialog {
-            Dialog::Quit { .. } => {
-                push("y".into(), "quit");
-                push("any key".into(), "stay");
-            }
-            Dialog::Confirm { command, .. } => {
-                push("enter".into(), "confirm");
-                push("esc".into(), "cancel");
-                if command.choices().is_some() {
-                    push("tab".into(), "next choice");
-                    push("←/→".into(), "change");
-                }
-                if matches!(command, Command::Call(call) if call.option().is_some()) {
-                    push("←/→".into(), "option");
-                }
-                push("ctrl-c".into(), "quit");
-            }
-            Dialog::Pool(PoolForm::Resize(_)) => {
-                push("enter".into(), "resize");
-                push("tab".into(), "next field");
-                push("←/→".into(), "option");
-                push("esc".into(), "close");
-            }
-            Dialog::Pool(PoolForm::Autoscale(form)) => {
-                push("enter".into(), "evaluate");
-                push("ctrl-e".into(), "enable");
-                if form.enabled {
-                    push("ctrl-d".into(), "disable");
-                }
-                push("esc".into(), "close");
-            }
+        for (key, label) in hints::dialog(dialog) {
+            push(key, label);
         }
     } else if app.command.is_some() && !app.completions.is_empty() {
         // What tab offered: the line itself shows only their common start.
@@ -336,30 +308,10 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 tail = false;
                 push("any key".into(), "close");
             }
-            Screen::Detail(_) if app.detail_tab == super::app::DetailTab::Nodes => {
-                push(k(KeyAction::Back), "back");
-                push(k(KeyAction::NextTab), "section");
-                push(k(KeyAction::Down), "move");
-                if mutating {
-                    push(k(KeyAction::Mark), "mark");
-                    push(k(KeyAction::Reboot), "reboot");
-                    push(k(KeyAction::RemoveNodes), "remove");
-                    push(k(KeyAction::Scheduling), "sched");
-                }
-                push(k(KeyAction::StartTaskOutput), "output");
-            }
             Screen::Detail(_) => {
-                push(k(KeyAction::Back), "back");
-                push(k(KeyAction::NextTab), "section");
-                push(format!("{}/{}", k(KeyAction::Down), k(KeyAction::Up)), "scroll");
-                push(k(KeyAction::Write), "write JSON");
-                if mutating {
-                    push(k(KeyAction::NextStep), "next step");
-                    push(k(KeyAction::Run), "recreate");
-                    push(k(KeyAction::Resize), "resize");
-                    push(k(KeyAction::Autoscale), "autoscale");
+                for (key, label) in hints::detail(app) {
+                    push(key, label);
                 }
-                push(k(KeyAction::Log), "log");
             }
             Screen::Runs => {
                 push(k(KeyAction::Down), "move");
