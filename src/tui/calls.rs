@@ -308,6 +308,12 @@ impl App {
             (Call::StartTaskOutput { node, .. }, result) => self.on_start_task_output(&pool, node, result),
             (Call::EvaluateAutoscale { formula, .. }, result) => self.on_evaluated(&pool, formula, result),
             (Call::EnableAutoscale { .. } | Call::DisableAutoscale { .. }, Ok(_)) => self.on_autoscale_changed(&pool),
+            // Done with: the next action starts from the cursor again, not from nodes now leaving.
+            (Call::Reboot { .. } | Call::RemoveNodes { .. }, Ok(_)) => {
+                if let Some(view) = self.nodes.as_mut().filter(|v| v.pool.eq_ignore_ascii_case(&pool)) {
+                    view.marks.clear();
+                }
+            }
             _ => {}
         }
         if call.reads() || matches!(call, Call::EvaluateAutoscale { .. }) {

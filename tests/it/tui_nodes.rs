@@ -134,6 +134,7 @@ async fn removing_marked_nodes_is_typed_and_keeps_their_tasks_with_taskcompletio
     let before = targets(&sim);
     carried_out(&mut app, &sim, sent).await;
     assert_eq!(targets(&sim), before - 2);
+    assert!(app.nodes.as_ref().unwrap().marks.is_empty(), "removed: the marks are cleared");
     sim.with_world(|w, _| {
         for node in w.find("p-ingest").unwrap().nodes.iter().filter(|n| marked.contains(&n.id)) {
             let leave = node.leaving.as_ref().expect("leaving");
