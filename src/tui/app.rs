@@ -20,9 +20,11 @@ use std::sync::Arc;
 pub use super::accounts::AccountView;
 pub use super::columns::Column;
 pub use super::command_line::COMMANDS;
-pub use super::details::{DetailTab, NodesView};
+pub use super::details::DetailTab;
 pub use super::dialog::Dialog;
 pub use super::messages::{Action, Command};
+pub use super::node_actions::{NodesView, OUTPUT_TAIL, StartTaskOutput};
+pub use super::pool_actions::{AutoscaleForm, PoolForm, ResizeForm};
 pub use super::runs::{RunPoolSummary, RunSummary};
 
 /// What fills the screen between the header and the status line.
@@ -244,6 +246,7 @@ impl App {
             }
             Action::Runs(runs) => self.on_runs(runs),
             Action::Nodes { pool, result } => self.on_nodes(pool, result),
+            Action::Called { call, result } => return self.on_called(call, result),
             Action::Note(text) => {
                 self.log(text.clone(), true);
                 self.say(text);

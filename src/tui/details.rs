@@ -4,6 +4,7 @@
 use super::app::{App, Screen};
 use super::keys::KeyAction;
 use super::messages::Command;
+use super::node_actions::NodesView;
 use crate::batch::{Node, Pool};
 
 /// The sections of a pool's details.
@@ -35,20 +36,17 @@ impl DetailTab {
     }
 }
 
-/// The nodes last listed for the pool open in details.
-#[derive(Clone, Debug)]
-pub struct NodesView {
-    pub pool: String,
-    pub nodes: Result<Vec<Node>, String>,
-    pub at: jiff::Timestamp,
-}
-
 impl App {
     /// In details every key acts on the pool shown; the table's keys do not reach it.
     pub(super) fn on_detail_key(&mut self, action: KeyAction) -> Vec<Command> {
         let Screen::Detail(id) = self.screen.clone() else { return vec![] };
         let page = self.page_rows.max(1);
         let last = self.detail_lines.saturating_sub(1);
+        if self.detail_tab == DetailTab::Nodes
+            && let Some(commands) = self.on_nodes_key(action)
+        {
+            return commands;
+        }
         match action {
             KeyAction::Back => {
                 self.screen = Screen::Table;
@@ -70,6 +68,11 @@ impl App {
             KeyAction::Run => return self.start(false),
             KeyAction::Resume => return self.ask_resume(0),
             KeyAction::Plan => return self.plan(),
+            KeyAction::Resize => return self.open_resize(),
+            KeyAction::Autoscale => return self.open_autoscale(),
+            KeyAction::Reboot | KeyAction::RemoveNodes | KeyAction::Scheduling | KeyAction::StartTaskOutput => {
+                self.say("node actions are in the nodes section (tab to it, or :nodes)")
+            }
             _ => self.say("details: tab switches section, j/k scroll, w writes the JSON, esc returns"),
         }
         vec![]
@@ -118,7 +121,7 @@ impl App {
             if let Err(e) = &result {
                 self.log(format!("listing the nodes of {pool} failed: {e}"), true);
             }
-            self.nodes = Some(NodesView { pool, nodes: result, at: self.now });
+            self.nodes = Some(NodesView::refreshed(self.nodes.take(), pool, result, self.now));
         }
     }
 }

@@ -1,16 +1,20 @@
-//! Dialogs over the dashboard: a typed confirmation before anything that changes pools (built
-//! only by `App::confirm`), and the question before quitting would leave work behind. A new
-//! run's confirmation also shows its choices; tab and ←/→ change them.
+//! Dialogs over the dashboard: a confirmation before anything that changes pools (built only by
+//! `App::confirm`; typed, or enter alone for what is easily undone), a pool quick action's form,
+//! and the question before quitting would leave work behind. A new run's confirmation also shows
+//! its choices, a node action's its deallocation option; tab and ←/→ change them.
 
 use super::app::App;
 use super::messages::Command;
+use super::pool_actions::PoolForm;
 use crate::rollout::policy::OnUnhealthy;
 use crossterm::event::{KeyCode, KeyEvent};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Dialog {
-    /// Destructive work waits for the operator to type `expected`.
+    /// Work waits for the operator to type `expected` (empty: enter alone confirms).
     Confirm { title: String, lines: Vec<String>, expected: String, typed: String, command: Command },
+    /// A pool's resize or autoscale form.
+    Pool(PoolForm),
     /// Quitting would leave a run active or pools deleted and not recreated: named here.
     Quit { running: bool, gone: Vec<String> },
 }
@@ -46,6 +50,7 @@ impl App {
                 self.quit = true;
                 return if *running { vec![Command::Cancel, Command::Quit] } else { vec![Command::Quit] };
             }
+            Dialog::Pool(form) => return self.on_form_key(form.clone(), key),
             Dialog::Confirm { expected, typed, command, .. } => (expected, typed, command),
         };
         match key.code {
@@ -58,6 +63,9 @@ impl App {
             }
             KeyCode::Enter if typed == expected => {
                 let command = command.clone();
+                if let Command::Call(call) = command {
+                    return self.send_call(call);
+                }
                 if command.is_proposal() {
                     return self.propose(command);
                 }
@@ -75,7 +83,7 @@ impl App {
             KeyCode::Backspace => {
                 typed.pop();
             }
-            KeyCode::Char(c) => typed.push(c),
+            KeyCode::Char(c) if !expected.is_empty() => typed.push(c),
             _ => {}
         }
         self.dialog = Some(dialog);
@@ -84,6 +92,12 @@ impl App {
 
     /// Tab moves between a new run's choices, ←/→ change the one in focus.
     fn change_choice(&mut self, command: &mut Command, key: KeyCode) {
+        if let Command::Call(call) = command {
+            if matches!(key, KeyCode::Left | KeyCode::Right) {
+                call.step_option(key == KeyCode::Right);
+            }
+            return;
+        }
         let Some((choices, pools)) = command.choices_mut() else { return };
         let up = key == KeyCode::Right;
         match key {

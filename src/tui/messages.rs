@@ -2,6 +2,7 @@
 //! the runtime to do (`Command`); `App::update` turns one into the other.
 
 use super::accounts::AccountView;
+use super::calls::{Answer, Call};
 use super::proposal::ProposalView;
 use super::runs::RunSummary;
 use crate::batch::{ApiEvent, Node, Pool, PoolNodeCounts};
@@ -54,6 +55,11 @@ pub enum Action {
         pool: String,
         result: Result<Vec<Node>, String>,
     },
+    /// A single call's answer (node action, resize, autoscale, start task output).
+    Called {
+        call: Call,
+        result: Result<Answer, String>,
+    },
     /// Something the runtime did for a key (a file written), for the status line.
     Said(String),
     /// A warning or error the program would have written to stderr (see `output::divert_notes`).
@@ -95,6 +101,8 @@ pub enum Command {
     /// Close this run without touching its pools.
     Abandon(String),
     Cancel,
+    /// Make one operator call (not a run); its answer comes back as `Action::Called`.
+    Call(Call),
     /// List the nodes of this pool (details, nodes tab).
     NodesFor(String),
     /// Write this (redacted) pool body to a file of its own.

@@ -5,13 +5,17 @@
 mod accounts;
 mod activity;
 pub mod app;
+pub mod calls;
 pub mod columns;
 mod command_line;
 mod details;
 mod dialog;
 pub mod filter;
+pub mod heatmap;
 pub mod keys;
 mod messages;
+mod node_actions;
+mod pool_actions;
 pub mod proposal;
 mod run_control;
 mod runner;

@@ -139,6 +139,12 @@ impl Runner {
                     tx.send(Action::Nodes { pool, result });
                 });
             }
+            Command::Call(call) => {
+                tokio::spawn(async move {
+                    let result = super::calls::perform(&client, &call).await;
+                    tx.send(Action::Called { call, result });
+                });
+            }
             Command::WriteJson { pool, body } => {
                 let dir = crate::config::layout::exports(&self.settings.paths.data_dir);
                 tx.send(Action::Said(write_json(&dir, &pool, &body)));

@@ -165,6 +165,8 @@ impl App {
             KeyAction::Run => return self.start(false),
             KeyAction::Resume => return self.ask_resume(0),
             KeyAction::Abandon => self.say("abandon works in the runs view (U)"),
+            KeyAction::Resize => return self.open_resize(),
+            KeyAction::Autoscale => return self.open_autoscale(),
             KeyAction::Write => self.say("w writes a pool's JSON from its details: enter opens them"),
             KeyAction::ErrorsOnly => self.say("e shows only errors in the activity log: l opens it"),
             _ => {}

@@ -25,5 +25,7 @@ mod runs;
 mod sim_tls;
 mod torture;
 mod tui;
+mod tui_nodes;
+mod tui_nodes_pty;
 mod tui_pty;
 mod tui_runs;

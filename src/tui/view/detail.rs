@@ -3,11 +3,10 @@
 use super::super::app::{App, DetailTab, StepState};
 use super::super::columns::{RETIRING_MARK, retiring};
 use super::super::theme::Theme;
-use crate::batch::{Node, Pool};
+use crate::batch::Pool;
 use crate::definition::plan::ChangeKind;
 use crate::output::age;
 use crate::output::escape;
-use crate::rollout::step::Step;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -18,7 +17,15 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App, id: &str, theme
     let lines = match app.detail_tab {
         DetailTab::Summary => summary(app, id, theme),
         DetailTab::Plan => plan(app, id, theme),
-        DetailTab::Nodes => nodes(app, id, area.width.saturating_sub(2) as usize, theme),
+        DetailTab::Nodes => {
+            let (lines, cursor) = super::nodes::section(app, id, area.width.saturating_sub(2) as usize, theme);
+            // The cursor's row stays in view.
+            let page = area.height.saturating_sub(2).max(1) as usize;
+            if let Some(row) = cursor {
+                app.detail_scroll = app.detail_scroll.clamp(row.saturating_sub(page - 1), row);
+            }
+            lines
+        }
         DetailTab::Json => json(app, id),
     };
     app.detail_lines = lines.len();
@@ -43,7 +50,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App, id: &str, theme
     );
 }
 
-fn heading<'a>(text: String, theme: &Theme) -> Line<'a> {
+pub(super) fn heading<'a>(text: String, theme: &Theme) -> Line<'a> {
     Line::from(Span::styled(text, Style::new().fg(theme.accent).add_modifier(Modifier::BOLD)))
 }
 
@@ -158,85 +165,6 @@ fn plan<'a>(app: &App, id: &str, theme: &Theme) -> Vec<Line<'a>> {
     lines
 }
 
-/// Every node with its state and tasks; while the pool drains, which nodes still hold tasks
-/// and since when come first.
-fn nodes<'a>(app: &App, id: &str, width: usize, theme: &Theme) -> Vec<Line<'a>> {
-    let Some(view) = app.nodes.as_ref().filter(|n| n.pool.eq_ignore_ascii_case(id)) else {
-        return vec![Line::from("listing nodes…")];
-    };
-    let nodes = match &view.nodes {
-        Ok(nodes) => nodes,
-        Err(e) => return vec![Line::from(Span::styled(format!("cannot list nodes: {e}"), Style::new().fg(theme.bad)))],
-    };
-    // Node ids are shortened only when the whole id and the other columns (about 64 cells) do not fit.
-    let longest = nodes.iter().map(|n| n.id.as_deref().unwrap_or("?").chars().count()).max().unwrap_or(0);
-    let node_id = |n: &Node| {
-        let id = escape(n.id.as_deref().unwrap_or("?")).into_owned();
-        if longest + 64 > width { short_id(&id) } else { id }
-    };
-    let mut lines = Vec::new();
-    let draining = app.run.get(id).is_some_and(|v| v.current == Some(Step::WaitDrained) && v.status.is_none());
-    let busy: Vec<&Node> = nodes.iter().filter(|n| !n.running_tasks().is_empty()).collect();
-    if draining || !busy.is_empty() {
-        let title = if draining {
-            format!("drain: {} of {} node(s) still run tasks", busy.len(), nodes.len())
-        } else {
-            format!("{} node(s) run tasks", busy.len())
-        };
-        lines.push(heading(title, theme));
-        for node in &busy {
-            for task in node.running_tasks() {
-                let since = task.started.map(|t| format!("for {}", age(app.account_now(), t))).unwrap_or_default();
-                lines.push(Line::from(format!(
-                    "  {}  {}/{}  {} {since}",
-                    node_id(node),
-                    task.job,
-                    task.task,
-                    task.state
-                )));
-            }
-        }
-        lines.push(Line::from(""));
-    }
-    lines.push(heading(format!("{} node(s), listed {} ago", nodes.len(), age(app.now, view.at)), theme));
-    let rows: Vec<[String; 6]> = nodes
-        .iter()
-        .map(|n| {
-            let start = match (n.start_task_exit(), n.start_task_failure()) {
-                (_, Some(failure)) => failure,
-                (Some(code), None) => format!("exit {code}"),
-                (None, None) => "·".into(),
-            };
-            [
-                node_id(n),
-                n.state.as_ref().map(|s| s.to_string()).unwrap_or("?".into()),
-                escape(n.scheduling_state.as_deref().unwrap_or("?")).into_owned(),
-                format!("{}/{}", n.running_tasks_count.unwrap_or(0), n.running_task_slots_count.unwrap_or(0)),
-                n.allocation_time.map(|t| age(app.account_now(), t)).unwrap_or_default(),
-                [start].into_iter().chain(n.errors()).collect::<Vec<_>>().join("; "),
-            ]
-        })
-        .collect();
-    let header = ["NODE", "STATE", "SCHED", "TASKS", "AGE", "START TASK / ERRORS"].map(String::from);
-    let widths: Vec<usize> =
-        (0..5).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
-    let line = |r: &[String; 6]| {
-        let mut text = String::new();
-        for (i, width) in widths.iter().enumerate() {
-            text.push_str(&format!("{:<width$} ", r[i]));
-        }
-        text.push_str(&r[5]);
-        text
-    };
-    lines.push(Line::from(Span::styled(line(&header), Style::new().fg(theme.accent))));
-    for r in &rows {
-        let bad = r[5] != "·" && r[5] != "exit 0";
-        let style = if bad { Style::new().fg(theme.bad) } else { Style::new() };
-        lines.push(Line::from(Span::styled(line(r), style)));
-    }
-    lines
-}
-
 fn json<'a>(app: &App, id: &str) -> Vec<Line<'a>> {
     let Some(full) = app.full_pools.get(&id.to_lowercase()) else {
         return vec![Line::from("loading the pool's properties…")];
@@ -244,15 +172,4 @@ fn json<'a>(app: &App, id: &str) -> Vec<Line<'a>> {
     let body = app.shown_body(id, full);
     let text = serde_json::to_string_pretty(&body).unwrap_or_default();
     text.lines().map(|l| Line::from(escape(l).into_owned())).collect()
-}
-
-/// Node ids run to 70 characters (`tvmps_<64 hex>_d`): the start and the end tell them apart.
-fn short_id(id: &str) -> String {
-    let chars: Vec<char> = id.chars().collect();
-    if chars.len() <= 24 {
-        return id.to_string();
-    }
-    let head: String = chars[..12].iter().collect();
-    let tail: String = chars[chars.len() - 8..].iter().collect();
-    format!("{head}…{tail}")
 }

@@ -2,11 +2,14 @@
 //! fast as twenty, and every screen reads whole from 80×24 up.
 
 mod detail;
+mod form;
+mod hints;
 mod lists;
+mod nodes;
 mod table;
 pub mod text;
 
-use super::app::{App, Dialog, Screen, StepState};
+use super::app::{App, Command, Dialog, Screen, StepState};
 use super::keys::KeyAction;
 use super::theme::Theme;
 use crate::batch::{AllocationState, Pool, PoolState};
@@ -281,20 +284,8 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut tail = true;
     if let Some(dialog) = &app.dialog {
         tail = false;
-        match dialog {
-            Dialog::Quit { .. } => {
-                push("y".into(), "quit");
-                push("any key".into(), "stay");
-            }
-            Dialog::Confirm { command, .. } => {
-                push("enter".into(), "confirm");
-                push("esc".into(), "cancel");
-                if command.choices().is_some() {
-                    push("tab".into(), "next choice");
-                    push("←/→".into(), "change");
-                }
-                push("ctrl-c".into(), "quit");
-            }
+        for (key, label) in hints::dialog(dialog) {
+            push(key, label);
         }
     } else if app.command.is_some() && !app.completions.is_empty() {
         // What tab offered: the line itself shows only their common start.
@@ -318,15 +309,9 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 push("any key".into(), "close");
             }
             Screen::Detail(_) => {
-                push(k(KeyAction::Back), "back");
-                push(k(KeyAction::NextTab), "section");
-                push(format!("{}/{}", k(KeyAction::Down), k(KeyAction::Up)), "scroll");
-                push(k(KeyAction::Write), "write JSON");
-                if mutating {
-                    push(k(KeyAction::NextStep), "next step");
-                    push(k(KeyAction::Run), "recreate");
+                for (key, label) in hints::detail(app) {
+                    push(key, label);
                 }
-                push(k(KeyAction::Log), "log");
             }
             Screen::Runs => {
                 push(k(KeyAction::Down), "move");
@@ -380,10 +365,11 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// The keys, grouped by where they act, in as many columns as the terminal allows.
 fn draw_help(frame: &mut Frame, app: &mut App, theme: &Theme) {
     use KeyAction::*;
-    let groups: [(&str, &[KeyAction]); 5] = [
+    let groups: [(&str, &[KeyAction]); 6] = [
         ("move", &[Down, Up, Top, Bottom, PageDown, PageUp]),
         ("choose and see", &[Mark, MarkAll, ClearMarks, Filter, Sort, Details, Back, Command]),
         ("act", &[Plan, NextStep, Run, Cancel, Resume, Runs, Abandon]),
+        ("one pool, its nodes (single calls)", &[Resize, Autoscale, Reboot, RemoveNodes, Scheduling, StartTaskOutput]),
         ("details and log", &[NextTab, PrevTab, Write, Log, ErrorsOnly]),
         ("general", &[Refresh, Repaint, Help, Quit]),
     ];
@@ -404,8 +390,8 @@ fn draw_help(frame: &mut Frame, app: &mut App, theme: &Theme) {
     ));
     let area = frame.area();
     let inner_height = area.height.saturating_sub(2) as usize;
-    // Two columns when one would not fit the height.
-    let columns = if lines.len() > inner_height && area.width >= 120 { 2 } else { 1 };
+    // Two columns when one would not fit the height and each keeps its descriptions whole.
+    let columns = if lines.len() > inner_height && area.width >= 160 { 2 } else { 1 };
     let per_column = lines.len().div_ceil(columns);
     let width = if columns == 2 { area.width.min(170) } else { area.width.min(90) };
     let height = (per_column as u16 + 2).min(area.height);
@@ -462,7 +448,7 @@ fn choice_line<'a>(choices: &RunChoices, focus: usize, theme: &Theme) -> Line<'a
 }
 
 fn draw_dialog(frame: &mut Frame, dialog: &Dialog, focus: usize, theme: &Theme) {
-    let (title, mut lines) = match dialog {
+    let (title, lines) = match dialog {
         Dialog::Quit { running, gone } => {
             let mut out = Vec::new();
             if *running {
@@ -480,13 +466,31 @@ fn draw_dialog(frame: &mut Frame, dialog: &Dialog, focus: usize, theme: &Theme) 
             out.push(Line::from("y: quit   any other key: stay"));
             ("Quit now?".to_string(), out)
         }
+        Dialog::Pool(form) => form::lines(form, theme),
         Dialog::Confirm { title, lines, expected, typed, command } => {
             let mut out: Vec<Line> = lines.iter().map(|l| Line::from(format!("  {l}"))).collect();
             if let Some(choices) = command.choices() {
                 out.push(Line::from(""));
                 out.push(choice_line(choices, focus, theme));
             }
+            if let Command::Call(call) = command
+                && let Some(option) = call.option()
+            {
+                let meaning = super::calls::option_meaning(option);
+                out.push(Line::from(vec![
+                    Span::raw("  running tasks: "),
+                    Span::styled(
+                        format!("‹ {option} ›"),
+                        Style::new().fg(theme.accent).add_modifier(Modifier::REVERSED),
+                    ),
+                    Span::raw(format!(" {meaning} (←/→)")),
+                ]));
+            }
             out.push(Line::from(""));
+            if expected.is_empty() {
+                out.push(Line::from("Press enter to confirm (esc cancels)."));
+                return draw_box(frame, title.clone(), out, theme);
+            }
             out.push(Line::from(vec![
                 Span::raw("Type "),
                 Span::styled(expected.clone(), Style::new().fg(theme.warn).add_modifier(Modifier::BOLD)),
@@ -496,6 +500,11 @@ fn draw_dialog(frame: &mut Frame, dialog: &Dialog, focus: usize, theme: &Theme) 
             (title.clone(), out)
         }
     };
+    draw_box(frame, title, lines, theme);
+}
+
+/// A dialog's box, as tall as its wrapped text; on a short terminal the first lines give way.
+fn draw_box(frame: &mut Frame, title: String, mut lines: Vec<Line>, theme: &Theme) {
     let width = frame.area().width.saturating_sub(4).min(110);
     // Wrapped lines take more rows: the box is as tall as the text it wraps to, so the typed
     // confirmation at its end always shows.
