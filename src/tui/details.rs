@@ -68,6 +68,7 @@ impl App {
             KeyAction::Write => return self.write_json(&id),
             KeyAction::NextStep => return self.start(true),
             KeyAction::Run => return self.start(false),
+            KeyAction::Heal => return self.start_heal(),
             KeyAction::Resume => return self.ask_resume(0),
             KeyAction::Plan => return self.plan(),
             _ => self.say("details: tab switches section, j/k scroll, w writes the JSON, esc returns"),

@@ -11,6 +11,7 @@ mod client_sim;
 mod definition;
 mod entra_auth;
 mod export;
+mod heal;
 mod fuzz;
 mod hostile;
 mod model;
