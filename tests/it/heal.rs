@@ -24,7 +24,9 @@ async fn account_with_pool(id: &str, nodes: u32, formula: Option<&str>) -> (Runn
         body["autoScaleEvaluationInterval"] = "PT5M".into();
     }
     common::client_for(&sim).add_pool(&body).await.unwrap();
-    common::wait_until("the pool's nodes are idle", || states(&sim, id).iter().filter(|s| **s == NodeState::Idle).count() == nodes as usize);
+    common::wait_until("the pool's nodes are idle", || {
+        states(&sim, id).iter().filter(|s| **s == NodeState::Idle).count() == nodes as usize
+    });
     (sim, dir)
 }
 
@@ -115,10 +117,12 @@ async fn heal_after_an_in_place_fix_brings_every_node_back_one_at_a_time() {
     let (code, out, err) = repool(dir.path(), &key, &["export", "--pool", "h-fix"]);
     assert_eq!(code, 0, "{err}");
     let mut definition: Value = serde_json::from_str(&out).unwrap();
-    definition["h-fix"]["startTask"] = serde_json::json!({"commandLine": "/bin/sh -c 'echo fixed'", "waitForSuccess": true});
+    definition["h-fix"]["startTask"] =
+        serde_json::json!({"commandLine": "/bin/sh -c 'echo fixed'", "waitForSuccess": true});
     let path = dir.path().join("fixed.json");
     std::fs::write(&path, definition.to_string()).unwrap();
-    let (code, _, err) = repool(dir.path(), &key, &["apply", "--pool", "h-fix", "--yes", "--definition", path.to_str().unwrap()]);
+    let (code, _, err) =
+        repool(dir.path(), &key, &["apply", "--pool", "h-fix", "--yes", "--definition", path.to_str().unwrap()]);
     assert_eq!(code, 1, "in place, the nodes keep the failing start task: {err}");
     assert!(err.contains("unhealthy"), "{err}");
     let journals = repool::rollout::journal::list(&dir.path().join("journal"));
@@ -132,7 +136,8 @@ async fn heal_after_an_in_place_fix_brings_every_node_back_one_at_a_time() {
 
     let (before, created) = (wire(&sim, "h-fix"), sim.stats().pools_created);
     let sampler = Sampler::start(&sim, "h-fix");
-    let (code, out, err) = repool(dir.path(), &key, &["heal", "--pool", "h-fix", "--yes", "--json", "--max-unavailable-nodes", "1"]);
+    let (code, out, err) =
+        repool(dir.path(), &key, &["heal", "--pool", "h-fix", "--yes", "--json", "--max-unavailable-nodes", "1"]);
     let lowest = sampler.lowest();
     assert_eq!(code, 0, "{err}");
     // A reboot keeps a node out for tens of milliseconds at this speed: the sampler sees each.
@@ -171,7 +176,8 @@ async fn an_unusable_node_is_replaced_and_the_pool_is_back_at_its_targets() {
         assert_eq!(after.creation_time, before.creation_time);
         assert_eq!((after.target_dedicated_nodes, after.current_dedicated_nodes), (Some(3), Some(3)), "{formula:?}");
         assert_eq!(after.auto_scale_formula.as_deref(), formula, "autoscale keeps its formula");
-        let ids: Vec<String> = sim.with_world(|w, now| w.find("h-gone").unwrap().visible_nodes(now).map(|n| n.id.clone()).collect());
+        let ids: Vec<String> =
+            sim.with_world(|w, now| w.find("h-gone").unwrap().visible_nodes(now).map(|n| n.id.clone()).collect());
         assert!(!ids.contains(&broken) && others.iter().all(|o| ids.contains(o)), "{ids:?}");
         assert!(states(&sim, "h-gone").iter().all(|s| *s == NodeState::Idle));
         assert_eq!(sim.stats().tasks_killed_by_node_ops + sim.stats().tasks_killed_by_resize, 0);
@@ -187,8 +193,9 @@ async fn heal_killed_at_any_instant_and_resumed_ends_healed() {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut killed = 0;
     for trial in 0..trials {
-        // A heal of 4 nodes in batches of 2 journals about 16 lines.
-        let (line, extra) = (rng.usize(1..16), Duration::from_millis(rng.u64(0..20)));
+        // A heal of 4 nodes in batches of 2 journals about 10 lines (start, nodes found, two
+        // batches, the steps, the end); the extra delay lands inside calls and waits.
+        let (line, extra) = (rng.usize(1..10), Duration::from_millis(rng.u64(0..20)));
         let context = format!("trial {trial} (seed {seed}, SIGKILL at journal line {line} + {extra:?})");
         let (sim, dir) = account_with_pool("h-kill", 4, None).await;
         let key = sim.key().to_string();
@@ -223,8 +230,14 @@ async fn heal_killed_at_any_instant_and_resumed_ends_healed() {
         let after = wire(&sim, "h-kill");
         assert_eq!(after.creation_time, before.creation_time, "{context}");
         assert_eq!(after.target_dedicated_nodes, Some(4), "{context}: targets intact");
-        common::wait_until("the pool settles", || wire(&sim, "h-kill").current_dedicated_nodes == Some(4) || states(&sim, "h-kill").len() == 4);
-        assert!(states(&sim, "h-kill").iter().all(|s| *s == NodeState::Idle), "{context}: {:?}", states(&sim, "h-kill"));
+        common::wait_until("the pool settles", || {
+            wire(&sim, "h-kill").current_dedicated_nodes == Some(4) || states(&sim, "h-kill").len() == 4
+        });
+        assert!(
+            states(&sim, "h-kill").iter().all(|s| *s == NodeState::Idle),
+            "{context}: {:?}",
+            states(&sim, "h-kill")
+        );
     }
     println!("{trials} trials (seed {seed}): {killed} killed in the middle of a heal");
 }
@@ -243,7 +256,8 @@ async fn heal_touches_only_the_chosen_pool_and_refuses_bad_input() {
             w.find_mut(id).unwrap().wire.rest.insert("startTask".into(), serde_json::json!({"commandLine": "echo ok"}));
         });
     }
-    let boots = |id: &str| sim.with_world(|w, _| w.find(id).unwrap().nodes.iter().map(|n| n.booted_at).collect::<Vec<f64>>());
+    let boots =
+        |id: &str| sim.with_world(|w, _| w.find(id).unwrap().nodes.iter().map(|n| n.booted_at).collect::<Vec<f64>>());
     let untouched = boots("h-two");
     let (code, _, err) = repool(dir.path(), &key, &["heal", "--pool", "h-one", "--yes"]);
     assert_eq!(code, 0, "{err}");
@@ -258,7 +272,8 @@ async fn heal_touches_only_the_chosen_pool_and_refuses_bad_input() {
     let (code, _, err) = repool(dir.path(), &key, &["heal", "--pool", "h-onee", "--yes"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("'h-onee' is not in the account") && err.contains("h-one"), "did you mean: {err}");
-    let (code, _, err) = repool(dir.path(), &key, &["heal", "--pool", "h-two", "--yes", "--max-unavailable-nodes", "0"]);
+    let (code, _, err) =
+        repool(dir.path(), &key, &["heal", "--pool", "h-two", "--yes", "--max-unavailable-nodes", "0"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--max-unavailable-nodes must be at least 1"), "{err}");
     let (code, _, err) = repool(dir.path(), &key, &["heal", "--pool", "h-two", "--yes", "--readonly"]);
@@ -266,4 +281,34 @@ async fn heal_touches_only_the_chosen_pool_and_refuses_bad_input() {
     assert!(err.contains("read-only"), "{err}");
     assert_eq!(common::mutating_calls(&sim), calls, "nothing changed");
     assert_eq!(boots("h-two"), untouched);
+}
+
+/// The dashboard's `H`: the run driver's heal proposal (which nodes, how many at once) is the
+/// confirmation, typed to start; the run's choices carry the node bound.
+#[tokio::test]
+async fn the_dashboards_heal_key_proposes_the_failed_nodes_and_is_confirmed_by_typing() {
+    use super::tui::{code, demo_app, proposed, select, typed};
+    use crossterm::event::KeyCode;
+    use repool::tui::app::{Command, Dialog};
+    let (mut app, sim) = demo_app(false).await;
+    common::fail_start_tasks(&sim, "win-test");
+    select(&mut app, "win-test");
+    let propose = app.update(super::tui::key('H'));
+    assert!(matches!(propose.as_slice(), [Command::Heal { pools, .. }] if pools == &["win-test"]), "{propose:?}");
+    assert!(app.dialog.is_none(), "the run driver reads the nodes first");
+    proposed(&mut app, &sim, propose).await;
+    let Some(Dialog::Confirm { expected, lines, title, .. }) = &app.dialog else { panic!("{:?}", app.dialog) };
+    assert_eq!(expected, "win-test");
+    assert!(title.contains("Heal"), "{title}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("win-test: 1 failed node(s), at most 1 at once: ") && l.contains("starttaskfailed")),
+        "{lines:?}"
+    );
+    typed(&mut app, "win-test");
+    let started = app.update(code(KeyCode::Enter));
+    assert!(matches!(started.as_slice(), [Command::Start { pools, .. }] if pools == &["win-test"]), "{started:?}");
+    assert!(app.run_active);
+    assert!(app.update(super::tui::key('H')).is_empty(), "one run at a time");
 }

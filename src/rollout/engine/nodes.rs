@@ -68,7 +68,8 @@ impl Engine {
             let record = Record::NodeBatch { pool: id.to_string(), nodes: batch.clone() };
             journal.append(record).await.map_err(|e| format!("cannot write the journal: {e}"))?;
             let listed: Vec<String> = batch.iter().map(|a| format!("{} {}", a.action.name(), a.node)).collect();
-            let detail = format!("batch {} (at most {max} at once): {}", run.nodes.batches.len() + 1, listed.join(", "));
+            let detail =
+                format!("batch {} (at most {max} at once): {}", run.nodes.batches.len() + 1, listed.join(", "));
             let _ = self.progress.send(Progress::Waiting { pool: id.to_string(), step: Step::HealNodes, detail });
             run.nodes.batches.push(batch);
             settled = false;
@@ -174,7 +175,8 @@ impl Engine {
                 };
                 self.client.enable_autoscale(id, &request).await
             } else {
-                let Some(Capacity::Fixed { dedicated, low_priority, .. }) = self.before(id).and_then(|b| b.capacity.clone())
+                let Some(Capacity::Fixed { dedicated, low_priority, .. }) =
+                    self.before(id).and_then(|b| b.capacity.clone())
                 else {
                     return Ok(());
                 };
@@ -215,7 +217,10 @@ impl Engine {
         let steady = |p: Option<&Pool>| p.is_none_or(|p| p.is_steady());
         self.wait(id, Step::HealNodes, policy.wait_timeout, steady).await?;
         let settled = |c: &PoolNodeCounts| on_the_way(&c.dedicated) + on_the_way(&c.low_priority) == 0;
-        match self.snapshots.wait_for_nodes(id, policy.health_timeout, policy.sign_in_grace, &self.cancel, settled).await
+        match self
+            .snapshots
+            .wait_for_nodes(id, policy.health_timeout, policy.sign_in_grace, &self.cancel, settled)
+            .await
         {
             Ok(()) => Ok(()),
             Err(WaitError::Cancelled) => Err("cancelled".into()),
@@ -241,7 +246,13 @@ fn boot_time(node: &Node) -> Option<String> {
 fn is_booted(node: &Node) -> bool {
     matches!(
         node.state,
-        Some(NodeState::Idle | NodeState::Running | NodeState::Offline | NodeState::StartTaskFailed | NodeState::Unusable)
+        Some(
+            NodeState::Idle
+                | NodeState::Running
+                | NodeState::Offline
+                | NodeState::StartTaskFailed
+                | NodeState::Unusable
+        )
     )
 }
 

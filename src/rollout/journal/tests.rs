@@ -33,11 +33,7 @@ fn a_rollback_has_its_own_window_between_delete_and_create() {
     assert!(at(Some(Step::RollbackCreate), Some(Step::RollbackWaitGone)).is_between_delete_and_create());
     assert!(!at(None, Some(Step::RollbackCreate)).is_between_delete_and_create());
     assert_eq!(at(None, Some(Step::RollbackWaitReady)).resume_at(), None, "a finished rollback ends the pool");
-    assert_eq!(
-        Strategy::Recreate.next(Step::WaitHealthy),
-        None,
-        "the recreation chain does not run into the rollback"
-    );
+    assert_eq!(Strategy::Recreate.next(Step::WaitHealthy), None, "the recreation chain does not run into the rollback");
 }
 
 /// A crash after a chain's last step, before its pool-finished record: the chain says how it ended.
@@ -85,8 +81,7 @@ async fn damage_hides_only_the_damaged_lines() {
     };
     journal.append(started).await.unwrap();
     journal.append(Record::StepStarted { pool: "p".into(), step: Step::Delete }).await.unwrap();
-    let failed =
-        Record::PoolFinished { pool: "p".into(), status: PoolStatus::Failed, error: Some("a → b".into()) };
+    let failed = Record::PoolFinished { pool: "p".into(), status: PoolStatus::Failed, error: Some("a → b".into()) };
     journal.append(failed).await.unwrap();
     let mut text = std::fs::read(&journal.path).unwrap();
     let arrow = text.windows(3).position(|w| w == "→".as_bytes()).unwrap();

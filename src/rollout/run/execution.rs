@@ -119,7 +119,8 @@ impl Run {
         let mut strategies = Vec::new();
         let unset = |id: &str| definition.map(|d| d.unset_env_of(id)).unwrap_or_default();
         // A heal creates and patches nothing: its record (the pool as it was) is all it carries.
-        for (id, _) in self.state.pending().into_iter().filter(|(id, _)| self.state.pool(id).strategy == Strategy::Heal) {
+        for (id, _) in self.state.pending().into_iter().filter(|(id, _)| self.state.pool(id).strategy == Strategy::Heal)
+        {
             let recorded = &self.state.target(&id).expect("pending pools are targets").body;
             bodies.insert(id.to_lowercase(), recorded.clone());
         }

@@ -41,9 +41,11 @@ impl Workspace {
         }
         let mut failed_nodes = BTreeMap::new();
         for id in &chosen {
-            let nodes = self.client.list_nodes(id, Some(NODE_SELECT)).await.map_err(|e| {
-                format!("cannot list the nodes of pool '{id}' ({e}); nothing was changed")
-            })?;
+            let nodes = self
+                .client
+                .list_nodes(id, Some(NODE_SELECT))
+                .await
+                .map_err(|e| format!("cannot list the nodes of pool '{id}' ({e}); nothing was changed"))?;
             let failed: Vec<String> = nodes.iter().filter_map(failed_node).collect();
             if !failed.is_empty() {
                 failed_nodes.insert(id.clone(), failed);
