@@ -133,7 +133,7 @@ impl KeyAction {
             KeyAction::PrevTab => "details: previous section",
             KeyAction::Write => "details: write the pool's JSON (secrets hidden) to a file",
             KeyAction::ErrorsOnly => "log: errors only / everything",
-            KeyAction::Command => ":pools :nodes :ctx :plan :apply :heal :runs :log :sort :q (tab completes)",
+            KeyAction::Command => ":pools :nodes :ctx :plan :apply :heal :runs :log :sort :q (tab)",
             KeyAction::Plan => "plan: definition vs live, for all pools",
             KeyAction::NextStep => "next step on the marked pools, the selected or shown one",
             KeyAction::Run => "new run: recreate the marked, selected or shown pools",
