@@ -96,13 +96,14 @@ impl Engine {
     }
 
     /// Does what the batch says to each node that has not had it yet (judged from `nodes`, the
-    /// live listing): a node whose boot time is the one journaled and that is not on its way is
-    /// rebooted; a node still in the pool and not leaving is removed (one call for all).
+    /// live listing): a failed node whose boot time is the one journaled and that is not on its
+    /// way is rebooted; a failed node still in the pool and not leaving is removed (one call for
+    /// all). A node that is healthy by now is left alone.
     async fn act_on_batch(&self, id: &str, batch: &[NodeAct], nodes: &[Node]) -> Result<(), String> {
         let find = |name: &str| nodes.iter().find(|n| n.id.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(name)));
         let mut removes = Vec::new();
         for act in batch {
-            let Some(node) = find(&act.node) else { continue };
+            let Some(node) = find(&act.node).filter(|n| n.is_failed()) else { continue };
             match act.action {
                 NodeAction::Reboot if boot_time(node) == act.boot && is_booted(node) => {
                     match self.client.reboot_node(id, &act.node, NodeDeallocationOption::TaskCompletion).await {
@@ -123,31 +124,31 @@ impl Engine {
         Ok(())
     }
 
-    /// removenodes with `taskcompletion`, at most 100 a call; a pool still resizing is waited for.
-    /// A call whose answer was lost is judged by the nodes afterwards.
+    /// removenodes with `taskcompletion`, at most 100 a call. A refused or lost call is judged
+    /// by the nodes afterwards: those gone or leaving are done, the others are sent again (after
+    /// the resize in flight, for a 409; without the gone ones, for a 404 NodeNotFound).
     async fn remove(&self, id: &str, nodes: Vec<String>) -> Result<(), String> {
         for chunk in nodes.chunks(100) {
-            let request = RemoveNodesRequest {
-                node_list: Some(chunk.to_vec()),
-                resize_timeout: Some(self.config.policy.resize_timeout),
-                node_deallocation_option: Some(NodeDeallocationOption::TaskCompletion),
-            };
-            let mut tries = 0;
-            loop {
+            let mut pending = chunk.to_vec();
+            for tries in 1.. {
+                let request = RemoveNodesRequest {
+                    node_list: Some(pending.clone()),
+                    resize_timeout: Some(self.config.policy.resize_timeout),
+                    node_deallocation_option: Some(NodeDeallocationOption::TaskCompletion),
+                };
                 let Err(e) = self.client.remove_nodes(id, &request).await else { break };
-                tries += 1;
                 let listed = self.client.list_nodes(id, Some("id,state")).await.map_err(|e| e.to_string())?;
-                let staying = |name: &String| {
+                pending.retain(|name| {
                     listed.iter().any(|n| {
                         n.id.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(name))
                             && n.state != Some(NodeState::LeavingPool)
                     })
-                };
-                if !chunk.iter().any(staying) {
+                });
+                if pending.is_empty() {
                     break;
                 }
-                if e.status() != Some(409) || tries >= 5 {
-                    return Err(format!("remove {}: {e}", chunk.join(", ")));
+                if !matches!(e.status(), Some(404 | 409)) || tries >= 5 {
+                    return Err(format!("remove {}: {e}", pending.join(", ")));
                 }
                 let steady = |p: Option<&Pool>| p.is_none_or(|p| p.is_steady());
                 self.wait(id, Step::HealNodes, self.config.policy.wait_timeout, steady).await?;
