@@ -114,6 +114,10 @@ pub enum Command {
     /// Bring pools to their definition the least disruptive way: in place, rebuilt when empty (drain, PATCH,
     /// scale back: the pool keeps its id and identity), or recreated only when nothing else can
     Apply(RunArgs),
+    /// Bring pools' failed nodes back to healthy without touching the pools: reboot nodes whose start
+    /// task failed (it runs again, the pool's current one), remove unusable nodes and nodes still
+    /// failing after a reboot and size the pool back, a few nodes at a time
+    Heal(HealArgs),
     /// Continue an unfinished run (this account's newest by default)
     Resume(ResumeArgs),
     /// List this account's runs: state, pools, where each stopped
@@ -259,6 +263,22 @@ pub struct RunArgs {
     /// e.g. identity or metadata; preflight names each one
     #[arg(long = "accept-loss", value_name = "PATH")]
     pub accept_loss: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct HealArgs {
+    /// Pool id (repeatable)
+    #[arg(long = "pool", value_name = "ID")]
+    pub pools: Vec<String>,
+    /// Do not ask; required when stdin is not a terminal
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the final report as JSON on stdout (per pool: what was done to each node)
+    #[arg(long)]
+    pub json: bool,
+    /// At most N nodes of a pool acted on at once (default: a tenth of its target, at least 1)
+    #[arg(long, value_name = "N")]
+    pub max_unavailable_nodes: Option<u32>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -104,6 +104,7 @@ fn wants_json(command: &Command) -> bool {
         }
         Command::Recreate(args) | Command::Apply(args) => args.json,
         Command::Resume(args) => args.json,
+        Command::Heal(args) => args.json,
         _ => false,
     }
 }
@@ -139,6 +140,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Export { .. } => "export",
         Command::Recreate(_) => "recreate",
         Command::Apply(_) => "apply",
+        Command::Heal(_) => "heal",
         Command::Resume(_) => "resume",
         Command::Runs { .. } => "runs",
         Command::Abandon { .. } => "abandon",
@@ -164,6 +166,7 @@ async fn run(
         Some(Command::Export { pools, all: _, output }) => inspect::export(&settings, &pools, output.as_deref()).await,
         Some(Command::Recreate(args)) => commands::run::recreate(&settings, args, Intent::Recreate).await,
         Some(Command::Apply(args)) => commands::run::recreate(&settings, args, Intent::Apply).await,
+        Some(Command::Heal(args)) => commands::run::heal(&settings, args).await,
         Some(Command::Resume(args)) => commands::run::resume(&settings, args, definition_flag.as_deref()).await,
         Some(Command::Runs { json }) => commands::run::runs(&settings, json),
         Some(Command::Abandon { run_id, yes }) => commands::run::abandon(&settings, &run_id, yes).await,

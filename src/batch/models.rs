@@ -364,6 +364,12 @@ impl Node {
     }
 
     /// The start task ran to completion with exit code 0, or the pool has none.
+    /// Failed as the health gate and heal see it: its start task failed (or says why), or it is unusable.
+    pub fn is_failed(&self) -> bool {
+        matches!(self.state, Some(NodeState::StartTaskFailed | NodeState::Unusable))
+            || self.start_task_failure().is_some()
+    }
+
     pub fn start_task_succeeded(&self) -> bool {
         self.rest.get("startTaskInfo").is_none_or(|i| {
             i.get("state").and_then(Value::as_str) == Some("completed") && self.start_task_exit() == Some(0)

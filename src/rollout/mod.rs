@@ -1,8 +1,9 @@
-//! The recreation workflow engine: no UI. The TUI and headless commands drive the same engine
-//! and read the same progress events.
+//! The workflow engine behind every run (recreate, apply, heal): no UI. The TUI and headless
+//! commands drive the same engine and read the same progress events.
 
 pub mod account;
 pub mod backup;
+pub mod batches;
 pub mod engine;
 pub mod journal;
 pub mod lock;

@@ -111,6 +111,9 @@ pub struct RunPolicy {
     pub max_unavailable: Option<usize>,
     /// Let the service validate each create body with a throwaway 0-node pool before the run.
     pub probe: bool,
+    /// Node batches (heal): at most this many of a pool's nodes acted on at once (None: a tenth
+    /// of its target, at least one; `batches::max_unavailable_nodes`).
+    pub max_unavailable_nodes: Option<u32>,
 }
 
 impl RunPolicy {
@@ -141,6 +144,7 @@ impl Default for RunPolicy {
             on_unhealthy: OnUnhealthy::Stop,
             max_unavailable: None,
             probe: false,
+            max_unavailable_nodes: None,
         }
     }
 }
@@ -154,6 +158,8 @@ pub struct RunChoices {
     pub max_unavailable: Option<usize>,
     pub on_unhealthy: OnUnhealthy,
     pub probe: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_unavailable_nodes: Option<u32>,
     /// Properties the operator accepted losing (`--accept-loss`).
     pub accept_loss: Vec<String>,
 }
@@ -165,6 +171,7 @@ impl RunChoices {
             max_unavailable: policy.max_unavailable,
             on_unhealthy: policy.on_unhealthy,
             probe: policy.probe,
+            max_unavailable_nodes: policy.max_unavailable_nodes,
             accept_loss: accept_loss.to_vec(),
         }
     }
@@ -175,6 +182,7 @@ impl RunChoices {
         policy.max_unavailable = self.max_unavailable;
         policy.on_unhealthy = self.on_unhealthy;
         policy.probe = self.probe;
+        policy.max_unavailable_nodes = self.max_unavailable_nodes;
         self.accept_loss.clone()
     }
 
@@ -186,6 +194,9 @@ impl RunChoices {
         }
         if let Some(n) = self.max_unavailable {
             parts.push(format!("at most {n} unavailable"));
+        }
+        if let Some(n) = self.max_unavailable_nodes {
+            parts.push(format!("at most {n} node(s) of a pool at once"));
         }
         if self.on_unhealthy == OnUnhealthy::Rollback {
             parts.push("rollback when unhealthy".into());

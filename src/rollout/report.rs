@@ -17,6 +17,8 @@ named_enum! {
         Recreated = "recreated",
         /// `apply`: changed in place or rebuilt; the pool kept its id, creation time and identity.
         Updated = "updated",
+        /// `heal`: its failed nodes rebooted or replaced, the pool itself untouched.
+        Healed = "healed",
         Failed = "failed",
         /// Created, but its nodes failed the health gate (start task failed, unusable, or too few in time).
         Unhealthy = "unhealthy",
@@ -34,7 +36,7 @@ named_enum! {
 impl PoolStatus {
     /// The pool's work is done: recreated, or updated without recreating.
     pub fn is_done(self) -> bool {
-        matches!(self, PoolStatus::Recreated | PoolStatus::Updated)
+        matches!(self, PoolStatus::Recreated | PoolStatus::Updated | PoolStatus::Healed)
     }
 }
 
@@ -97,6 +99,19 @@ pub struct PoolReport {
     /// The health gate's figures (absent when the pool never reached it).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<CapacityFigures>,
+    /// What a node-batch step did to each node (heal), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeReport>,
+}
+
+/// One node a run acted on and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeReport {
+    pub node: String,
+    /// What was done, in order: ["reboot"], ["reboot", "remove"], ["remove"].
+    pub actions: Vec<&'static str>,
+    /// Where it is now: healthy, removed, or the state it is stuck in.
+    pub outcome: String,
 }
 
 /// What the health gate saw: the nodes the pool targets (what its autoscale formula asked),
@@ -122,6 +137,7 @@ impl PoolReport {
             warnings: Vec::new(),
             probe: None,
             capacity: None,
+            nodes: Vec::new(),
         }
     }
 }

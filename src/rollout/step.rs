@@ -1,4 +1,5 @@
-//! The steps a run takes on a pool and the chains they form (recreate, rebuild, in place, rollbacks).
+//! The steps a run takes on a pool and the chains they form (recreate, rebuild, in place, heal,
+//! rollbacks).
 
 use crate::named::named_enum;
 
@@ -30,6 +31,9 @@ named_enum! {
         RollbackDrain = "rollback-drain",
         RollbackPatch = "rollback-patch",
         RollbackScale = "rollback-scale",
+        /// Heal: the pool's failed nodes rebooted or removed (and the pool sized back), a batch at
+        /// a time, each batch settled before the next (`engine::nodes`).
+        HealNodes = "heal-nodes",
     }
 }
 
@@ -85,6 +89,10 @@ impl Step {
     /// at its targets with healthy nodes, like every other change.
     pub const IN_PLACE: [Step; 4] = [Step::Patch, Step::Scale, Step::WaitReady, Step::WaitHealthy];
 
+    /// Heal (`repool heal`): failed nodes brought back, then the health gate; the pool itself
+    /// (id, creation time, properties) is never changed.
+    pub const HEAL: [Step; 2] = [Step::HealNodes, Step::WaitHealthy];
+
     pub fn is_rollback(self) -> bool {
         Step::ROLLBACK.contains(&self) || Step::REBUILD_ROLLBACK.contains(&self)
     }
@@ -119,6 +127,7 @@ impl Step {
             Step::RollbackDrain => ("rb-drain", Changes),
             Step::RollbackPatch => ("rb-patch", Changes),
             Step::RollbackScale => ("rb-scale", Changes),
+            Step::HealNodes => ("nodes", Changes),
         }
     }
 

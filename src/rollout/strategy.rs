@@ -2,6 +2,7 @@
 //! (drain, PATCH, scale back), or change it in place (PATCH, nodes untouched). `apply` picks the
 //! least disruptive one the plan allows; `recreate` always recreates.
 
+use super::report::PoolStatus;
 use super::run::Intent;
 use super::step::Step;
 use crate::batch::defaults::CAPACITY;
@@ -18,6 +19,8 @@ pub enum Strategy {
     Rebuild,
     /// PATCH what the service changes at any time; no drain.
     InPlace,
+    /// `repool heal`: failed nodes rebooted or removed a batch at a time; the pool is not changed.
+    Heal,
 }
 
 /// The pools changed without recreating: their live properties stay, so preflight refuses no
@@ -42,7 +45,22 @@ impl Strategy {
             Strategy::Recreate => "recreate",
             Strategy::Rebuild => "rebuild when empty",
             Strategy::InPlace => "in place",
+            Strategy::Heal => "heal nodes",
         }
+    }
+
+    /// How a pool that went through its whole chain ended.
+    pub fn done(self) -> PoolStatus {
+        match self {
+            Strategy::Recreate => PoolStatus::Recreated,
+            Strategy::Rebuild | Strategy::InPlace => PoolStatus::Updated,
+            Strategy::Heal => PoolStatus::Healed,
+        }
+    }
+
+    /// Whether the pool's chain changes the pool itself (a heal touches only its nodes).
+    fn changes_pool(self) -> bool {
+        !matches!(self, Strategy::InPlace | Strategy::Heal)
     }
 
     pub fn chain(self) -> &'static [Step] {
@@ -50,6 +68,7 @@ impl Strategy {
             Strategy::Recreate => &Step::RECREATE,
             Strategy::Rebuild => &Step::REBUILD,
             Strategy::InPlace => &Step::IN_PLACE,
+            Strategy::Heal => &Step::HEAL,
         }
     }
 
@@ -59,7 +78,7 @@ impl Strategy {
         match self {
             Strategy::Recreate => &Step::ROLLBACK,
             Strategy::Rebuild => &Step::REBUILD_ROLLBACK,
-            Strategy::InPlace => &[],
+            Strategy::InPlace | Strategy::Heal => &[],
         }
     }
 
@@ -75,14 +94,14 @@ impl Strategy {
 
     /// Whether the pool lacks its capacity at `step` (`--max-unavailable`).
     pub fn is_unavailable(self, step: Step) -> bool {
-        self != Strategy::InPlace && step.is_unavailable()
+        self.changes_pool() && step.is_unavailable()
     }
 
     /// Whether a pool at `step` holds a place in the `--max-unavailable` window: from the drain's
     /// first change (so a pool waiting for a place is untouched, its autoscale still on) until
     /// the pool's task ends.
     pub fn holds_window(self, step: Step) -> bool {
-        self != Strategy::InPlace
+        self.changes_pool()
             && (step.is_unavailable() || matches!(step, Step::DisableAutoscale | Step::StopResize | Step::WaitSteady))
     }
 
@@ -92,6 +111,7 @@ impl Strategy {
         let strategy = |p: &PoolPlan| match intent {
             Intent::Recreate => Strategy::Recreate,
             Intent::Apply => Strategy::choose(p).strategy.unwrap_or(Strategy::InPlace),
+            Intent::Heal => Strategy::Heal,
         };
         plan.pools.iter().map(|p| (p.id.clone(), strategy(p))).collect()
     }
@@ -194,6 +214,8 @@ mod tests {
         assert_eq!(Strategy::Recreate.next(Step::Backup), Some(Step::Delete));
         assert_eq!(Strategy::InPlace.next(Step::Patch), Some(Step::Scale));
         assert!(!Strategy::InPlace.is_unavailable(Step::Patch) && Strategy::Rebuild.is_unavailable(Step::Patch));
+        assert!(!Strategy::Heal.holds_window(Step::WaitHealthy), "a heal takes nodes, not pools, out");
+        assert_eq!(Strategy::Heal.next(Step::HealNodes), Some(Step::WaitHealthy));
         assert!(
             Strategy::Rebuild.chain().iter().all(|s| !matches!(s, Step::Delete | Step::Create)),
             "a rebuild never deletes"

@@ -83,6 +83,7 @@ impl App {
             ("ctx", None) => self.screen = Screen::Accounts,
             ("plan", _) => return self.plan(),
             ("apply", _) => return self.start_apply(),
+            ("heal", _) => return self.start_heal(),
             ("runs", _) => self.screen = Screen::Runs,
             ("log", text) => {
                 self.screen = Screen::Log;
@@ -110,7 +111,8 @@ impl App {
 }
 
 /// What `:` offers, completed with tab.
-pub const COMMANDS: [&str; 11] = ["pools", "nodes", "ctx", "plan", "apply", "runs", "log", "sort", "help", "quit", "q"];
+pub const COMMANDS: [&str; 12] =
+    ["pools", "nodes", "ctx", "plan", "apply", "heal", "runs", "log", "sort", "help", "quit", "q"];
 
 fn common_prefix(words: &[String]) -> String {
     let first = &words[0];

@@ -66,6 +66,7 @@ impl App {
             KeyAction::Write => return self.write_json(&id),
             KeyAction::NextStep => return self.start(true),
             KeyAction::Run => return self.start(false),
+            KeyAction::Heal => return self.start_heal(),
             KeyAction::Resume => return self.ask_resume(0),
             KeyAction::Plan => return self.plan(),
             KeyAction::Resize => return self.open_resize(),

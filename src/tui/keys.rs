@@ -29,6 +29,7 @@ pub enum KeyAction {
     Plan,
     NextStep,
     Run,
+    Heal,
     Cancel,
     Resume,
     Runs,
@@ -47,7 +48,7 @@ pub enum KeyAction {
 }
 
 impl KeyAction {
-    pub const ALL: [KeyAction; 36] = [
+    pub const ALL: [KeyAction; 37] = [
         KeyAction::Down,
         KeyAction::Up,
         KeyAction::Top,
@@ -69,6 +70,7 @@ impl KeyAction {
         KeyAction::Plan,
         KeyAction::NextStep,
         KeyAction::Run,
+        KeyAction::Heal,
         KeyAction::Cancel,
         KeyAction::Resume,
         KeyAction::Runs,
@@ -110,6 +112,7 @@ impl KeyAction {
             KeyAction::Plan => "plan",
             KeyAction::NextStep => "next-step",
             KeyAction::Run => "run",
+            KeyAction::Heal => "heal",
             KeyAction::Cancel => "cancel",
             KeyAction::Resume => "resume",
             KeyAction::Runs => "runs",
@@ -148,10 +151,11 @@ impl KeyAction {
             KeyAction::PrevTab => "details: previous section",
             KeyAction::Write => "details: write the pool's JSON (secrets hidden) to a file",
             KeyAction::ErrorsOnly => "log: errors only / everything",
-            KeyAction::Command => ":pools :nodes :ctx :plan :apply :runs :log :sort :q (tab completes)",
+            KeyAction::Command => ":pools :nodes :ctx :plan :apply :heal :runs :log :sort :q (tab)",
             KeyAction::Plan => "plan: definition vs live, for all pools",
             KeyAction::NextStep => "next step on the marked pools, the selected or shown one",
             KeyAction::Run => "new run: recreate the marked, selected or shown pools",
+            KeyAction::Heal => "new run: heal the failed nodes of the marked, selected or shown pools",
             KeyAction::Cancel => "cancel the run (after the call in flight)",
             KeyAction::Resume => "resume the newest unfinished run (or the chosen one)",
             KeyAction::Runs => "this account's unfinished runs: resume or abandon",
@@ -259,6 +263,7 @@ impl Default for KeyMap {
             (c('p'), Plan),
             (c('n'), NextStep),
             (c('R'), Run),
+            (c('H'), Heal),
             (c('c'), Cancel),
             (c('u'), Resume),
             (c('U'), Runs),

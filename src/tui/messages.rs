@@ -89,6 +89,11 @@ pub enum Command {
         pools: Vec<String>,
         choices: RunChoices,
     },
+    /// Propose a new `heal` run for `pools`: their failed nodes rebooted or replaced.
+    Heal {
+        pools: Vec<String>,
+        choices: RunChoices,
+    },
     /// Start the proposed run, confirmed, with these choices.
     Start {
         pools: Vec<String>,
@@ -120,7 +125,7 @@ pub enum Command {
 impl Command {
     /// A new run that the run driver plans and checks before the operator confirms it.
     pub fn is_proposal(&self) -> bool {
-        matches!(self, Command::Run { run: None, one_step: false, .. } | Command::Apply { .. })
+        matches!(self, Command::Run { run: None, one_step: false, .. } | Command::Apply { .. } | Command::Heal { .. })
     }
 
     /// A new run's choices, shown and changed in its confirmation.
@@ -128,6 +133,7 @@ impl Command {
         match self {
             Command::Run { choices: Some(choices), .. }
             | Command::Apply { choices, .. }
+            | Command::Heal { choices, .. }
             | Command::Start { choices, .. } => Some(choices),
             _ => None,
         }
@@ -138,6 +144,7 @@ impl Command {
         match self {
             Command::Run { choices: Some(choices), pools, .. }
             | Command::Apply { choices, pools }
+            | Command::Heal { choices, pools }
             | Command::Start { choices, pools } => Some((choices, pools.len())),
             _ => None,
         }

@@ -3,6 +3,7 @@
 
 use super::messages::Command;
 use crate::definition::plan::Action as PlanAction;
+use crate::rollout::batches::max_unavailable_nodes;
 use crate::rollout::policy::RunChoices;
 use crate::rollout::run::{Intent, Proposal};
 use crate::rollout::strategy::Strategy;
@@ -34,10 +35,17 @@ impl ProposalView {
                     let strategy = proposal.strategies.get(id).copied().unwrap_or_default();
                     format!("{id}: {} ({})", strategy.name(), Strategy::choose(plan).why)
                 }
+                Intent::Heal => continue,
             });
         }
+        for (id, failed) in proposal.failed_nodes.iter().filter(|(id, _)| ids.contains(id)) {
+            let max = max_unavailable_nodes(choices.max_unavailable_nodes, target_of(proposal, id));
+            lines.push(format!("{id}: {} failed node(s), at most {max} at once: {}", failed.len(), failed.join(", ")));
+        }
         let left_out = proposal.chosen.len() - ids.len();
-        if left_out > 0 {
+        if left_out > 0 && proposal.intent == Intent::Heal {
+            lines.push(format!("{left_out} chosen pool(s) have no failed node: left alone"));
+        } else if left_out > 0 {
             lines.push(format!("{left_out} chosen pool(s) match their definition already: left alone"));
         }
         if proposal.intent == Intent::Recreate {
@@ -52,8 +60,14 @@ impl ProposalView {
         let (title, word) = match proposal.intent {
             Intent::Recreate => ("Recreate pools (a new run)", "recreate"),
             Intent::Apply => ("Apply the definition (a new run)", "apply"),
+            Intent::Heal => ("Heal the pools' failed nodes (a new run; the pools stay as they are)", "heal"),
         };
         let expected = if ids.len() == 1 { ids[0].clone() } else { word.to_string() };
         ProposalView { title: title.into(), lines, expected, start: Command::Start { pools: ids.clone(), choices } }
     }
+}
+
+/// The nodes a pool targets, as the proposal read it.
+fn target_of(proposal: &Proposal<'_>, id: &str) -> u32 {
+    proposal.live.iter().find(|p| p.id().eq_ignore_ascii_case(id)).map_or(0, |p| p.target_nodes())
 }

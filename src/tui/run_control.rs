@@ -120,16 +120,18 @@ impl App {
 
     /// Why a mutating action is not allowed right now, if it is not.
     pub(super) fn refuse_mutation(&self) -> Option<String> {
+        if let Some(why) = self.refuse_change() {
+            return Some(why);
+        }
+        self.definition.is_none().then(|| "no pool definition loaded: start with --definition FILE".into())
+    }
+
+    /// Why no run may start now, a definition aside (heal needs none).
+    fn refuse_change(&self) -> Option<String> {
         if self.identity.readonly {
             return Some("READ-ONLY: started with --readonly (or readonly = true); nothing may be changed".into());
         }
-        if self.run_active {
-            return Some("a run is active: wait for it or cancel it with c".into());
-        }
-        if self.definition.is_none() {
-            return Some("no pool definition loaded: start with --definition FILE".into());
-        }
-        None
+        self.run_active.then(|| "a run is active: wait for it or cancel it with c".into())
     }
 
     /// `n` (one step) or `R` (the whole recreation, always a new run) on what is on screen.
@@ -203,7 +205,7 @@ impl App {
     /// (`Action::Proposed`).
     pub(super) fn propose(&mut self, command: Command) -> Vec<Command> {
         let pools = match &command {
-            Command::Run { pools, .. } | Command::Apply { pools, .. } => pools.join(", "),
+            Command::Run { pools, .. } | Command::Apply { pools, .. } | Command::Heal { pools, .. } => pools.join(", "),
             _ => String::new(),
         };
         self.choice_focus = 0;
@@ -243,6 +245,21 @@ impl App {
             return vec![];
         }
         self.propose(Command::Apply { pools: ids, choices: self.choices.clone() })
+    }
+
+    /// `H` (`:heal`): a new run bringing the failed nodes of the marked, selected or shown pools
+    /// back; the proposal (which nodes, how many at once) is confirmed by typing.
+    pub(super) fn start_heal(&mut self) -> Vec<Command> {
+        if let Some(why) = self.refuse_change() {
+            self.say(why);
+            return vec![];
+        }
+        let ids = self.targets();
+        if ids.is_empty() {
+            self.say("no pool selected");
+            return vec![];
+        }
+        self.propose(Command::Heal { pools: ids, choices: self.choices.clone() })
     }
 
     /// `u`: what each pool of the chosen unfinished run will do, confirmed by typing `resume`.

@@ -159,6 +159,7 @@ impl Runner {
                 self.propose(pools, one_step, choices, Intent::Recreate);
             }
             Command::Apply { pools, choices } => self.propose(pools, false, choices, Intent::Apply),
+            Command::Heal { pools, choices } => self.propose(pools, false, choices, Intent::Heal),
             Command::Start { choices, .. } => {
                 if let Some(answer) = self.answer.take() {
                     let _ = answer.send(choices);
@@ -192,17 +193,14 @@ impl Runner {
 
     fn spawn(&mut self, request: RunRequest) {
         let tx = self.tx.clone();
-        let Some(definition) = self.definition.clone() else {
-            let _ = tx.send(Action::RunEnded(Err("no pool definition loaded".into())));
-            return;
-        };
+        let definition = self.definition.clone();
         let cancel = CancellationToken::new();
         self.cancel = Some(cancel.clone());
         let workspace = self.workspace.clone();
         let task = tokio::spawn(async move {
-            let outcome = act(&workspace, &definition, request, &tx, cancel).await;
+            let outcome = act(&workspace, definition.as_deref(), request, &tx, cancel).await;
             let _ = tx.send(Action::RunEnded(outcome));
-            Self::publish_runs(&workspace, Some(&definition), &tx);
+            Self::publish_runs(&workspace, definition.as_deref(), &tx);
         });
         self.active = Some(ActiveRun { task, id: None, workspace: self.workspace.clone() });
     }
@@ -210,7 +208,7 @@ impl Runner {
 
 async fn act(
     workspace: &Workspace,
-    definition: &Definition,
+    definition: Option<&Definition>,
     request: RunRequest,
     tx: &Sender,
     cancel: CancellationToken,
@@ -220,7 +218,14 @@ async fn act(
             let until = if one_step { Until::OneStep } else { Until::End };
             let mut chosen = workspace.clone();
             chosen.preflight.accept_loss = choices.apply(&mut chosen.policy);
-            let mut proposal = chosen.propose(definition, &pools, intent, intent == Intent::Apply).await?;
+            let mut proposal = match (intent, definition) {
+                (Intent::Heal, _) => chosen.propose_heal(&pools).await?,
+                (_, Some(definition)) => chosen.propose(definition, &pools, intent, intent == Intent::Apply).await?,
+                (_, None) => return Err("no pool definition loaded".into()),
+            };
+            if proposal.ids.is_empty() && intent == Intent::Heal {
+                return Ok(format!("nothing to do: no failed node in {}", pools.join(", ")));
+            }
             if proposal.ids.is_empty() {
                 return Ok("nothing to do: every chosen pool matches its definition".into());
             }
@@ -231,6 +236,7 @@ async fn act(
                             Command::Run { run: None, pools: pools.clone(), one_step, choices: Some(choices.clone()) }
                         }
                         Intent::Apply => Command::Apply { pools: pools.clone(), choices: choices.clone() },
+                        Intent::Heal => Command::Heal { pools: pools.clone(), choices: choices.clone() },
                     };
                     let _ = tx.send(Action::LossesFound { command, losses: refusal.losses });
                 }
@@ -267,7 +273,7 @@ async fn act(
         }
     };
     // A run that continues is proved again against the account as it is now.
-    let prepared = run.prepare(Some(definition), source, &only, until).await?;
+    let prepared = run.prepare(definition, source, &only, until).await?;
     if prepared.targets.is_empty() {
         return Ok(format!("run {}: nothing left to do", prepared.run.id()));
     }

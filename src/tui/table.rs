@@ -163,6 +163,7 @@ impl App {
             KeyAction::Plan => return self.plan(),
             KeyAction::NextStep => return self.start(true),
             KeyAction::Run => return self.start(false),
+            KeyAction::Heal => return self.start_heal(),
             KeyAction::Resume => return self.ask_resume(0),
             KeyAction::Abandon => self.say("abandon works in the runs view (U)"),
             KeyAction::Resize => return self.open_resize(),

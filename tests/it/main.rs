@@ -13,6 +13,7 @@ mod definition;
 mod entra_auth;
 mod export;
 mod fuzz;
+mod heal;
 mod hostile;
 mod model;
 mod nodes;

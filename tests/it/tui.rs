@@ -36,13 +36,17 @@ pub(crate) async fn proposed(app: &mut App, sim: &repool::sim::RunningSim, comma
             (pools, Intent::Recreate, choices)
         }
         [Command::Apply { pools, choices }] => (pools, Intent::Apply, choices),
+        [Command::Heal { pools, choices }] => (pools, Intent::Heal, choices),
         other => panic!("not a new run's proposal: {other:?}"),
     };
     let dir = tempfile::tempdir().unwrap();
     let (api, policy) = (repool::batch::ApiVersion::V2024_07_01, Default::default());
     let workspace = Workspace::new(common::client_for(sim), api, policy, dir.path().to_path_buf());
     let definition = app.definition.clone().unwrap();
-    let proposal = workspace.propose(&definition, pools, intent, intent == Intent::Apply).await.unwrap();
+    let proposal = match intent {
+        Intent::Heal => workspace.propose_heal(pools).await.unwrap(),
+        _ => workspace.propose(&definition, pools, intent, intent == Intent::Apply).await.unwrap(),
+    };
     assert!(proposal.refusal().is_none(), "{:?}", proposal.findings);
     app.update(Action::Proposed(Box::new(ProposalView::of(&proposal, choices.clone()))));
 }
@@ -442,7 +446,7 @@ async fn moving_marking_filtering_sorting() {
 #[tokio::test]
 async fn readonly_disables_every_mutating_key() {
     let (mut app, _sim) = demo_app(true).await;
-    for k in ['n', 'R', 'u'] {
+    for k in ['n', 'R', 'u', 'H'] {
         assert!(app.update(key(k)).is_empty(), "{k}");
         assert!(app.status.as_ref().unwrap().contains("READ-ONLY"), "{k}: {:?}", app.status);
         assert!(app.dialog.is_none());

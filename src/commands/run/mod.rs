@@ -23,9 +23,11 @@ use tokio_util::sync::CancellationToken;
 
 pub mod dry_run;
 mod flags;
+mod heal;
 mod progress;
 mod runs;
 
+pub use heal::heal;
 pub use runs::{abandon, runs};
 
 /// The pools `--pool` or `--all` name (the proposal checks each is in the definition).
@@ -61,6 +63,13 @@ fn question(proposal: &Proposal) -> String {
                 .map(|id| format!("{id} ({})", proposal.strategies.get(id).copied().unwrap_or_default().name()))
                 .collect();
             format!("Apply the definition to {} pool(s): {}?", ids.len(), each.join(", "))
+        }
+        Intent::Heal => {
+            let each: Vec<String> = ids
+                .iter()
+                .map(|id| format!("{id} ({} failed node(s))", proposal.failed_nodes.get(id).map_or(0, Vec::len)))
+                .collect();
+            format!("Heal {} pool(s): {}?", ids.len(), each.join(", "))
         }
     }
 }
@@ -137,6 +146,11 @@ fn definition_in_use(
     flag: Option<&std::path::Path>,
     state: &RunState,
 ) -> Result<Option<Definition>, BadInput> {
+    let heals = |t: &crate::rollout::journal::TargetRecord| t.strategy == Strategy::Heal;
+    if state.targets.iter().all(heals) {
+        // A heal creates and patches nothing: no definition is read.
+        return Ok(None);
+    }
     let path = match flag {
         Some(path) => path.to_path_buf(),
         None if std::path::Path::new(&state.definition).exists() => state.definition.clone().into(),

@@ -88,6 +88,9 @@ pub(super) fn print_report(report: &RunReport, json: bool) -> color_eyre::Result
             pool.backup.as_ref().map(|b| format!("  pre-run backup {b}")).unwrap_or_default(),
             pool.error.as_ref().map(|e| format!("\n      {e}")).unwrap_or_default()
         );
+        for node in &pool.nodes {
+            crate::noteln!("      node {}: {} → {}", node.node, node.actions.join(", then "), node.outcome);
+        }
         for warning in &pool.warnings {
             crate::noteln!("      warning: {warning}");
         }

@@ -129,9 +129,9 @@ impl Engine {
     }
 
     /// Rollback of a rebuild: the pool with the new spec is drained again before it is patched back.
-    pub(super) async fn rollback_drain(&self, id: &str, run: &mut PoolRun) -> StepResult {
+    pub(super) async fn rollback_drain(&self, id: &str, run: &mut PoolRun, journal: &Journal) -> StepResult {
         for step in [Step::DisableAutoscale, Step::StopResize, Step::WaitSteady, Step::ResizeToZero] {
-            let outcome = Box::pin(self.step(id, step, run)).await?;
+            let outcome = Box::pin(self.step(id, step, run, journal)).await?;
             if let Outcome::Jump(..) = outcome {
                 return Ok(outcome);
             }

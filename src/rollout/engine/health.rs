@@ -116,9 +116,7 @@ impl NodeHealth {
             let exit = node.start_task_exit();
             let failure = node.start_task_failure();
             *states.entry(node.state.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "?".into())).or_default() += 1;
-            let broken =
-                matches!(node.state, Some(NodeState::StartTaskFailed | NodeState::Unusable)) || failure.is_some();
-            if broken {
+            if node.is_failed() {
                 let mut why = Vec::new();
                 if let Some(code) = exit {
                     why.push(format!("start task exit {code}"));

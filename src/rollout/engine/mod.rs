@@ -9,6 +9,7 @@ mod change;
 mod drain;
 mod health;
 mod identity;
+mod nodes;
 mod replace;
 mod window;
 
@@ -16,6 +17,7 @@ use window::{InWindow, Window};
 
 use super::account::AccountId;
 use super::backup::{self, BackupKind};
+use super::batches::NodeHistory;
 use super::journal::{Journal, Record, StepOutcome};
 use super::policy::{DrainTimeoutPolicy, OnUnhealthy, RunPolicy};
 use super::report::{PoolReport, PoolStatus, RunReport, RunStatus, StepReport};
@@ -68,6 +70,8 @@ pub struct PoolTarget {
     pub backup: Option<String>,
     /// An earlier execution of the run sent the pool's create (the journal says so).
     pub create_sent: bool,
+    /// The node batches earlier executions journaled (heal).
+    pub nodes: NodeHistory,
 }
 
 /// The body a pool is created from, and the same with its secrets as references (which also
@@ -136,6 +140,9 @@ struct PoolRun {
     foreign: bool,
     /// The health gate's figures: the pool's target, nodes allocated, nodes healthy.
     capacity: Option<super::report::CapacityFigures>,
+    /// The node batches so far (journaled), and what they did per node once done.
+    nodes: NodeHistory,
+    node_report: Vec<super::report::NodeReport>,
 }
 
 type StepResult = Result<Outcome, String>;
@@ -227,6 +234,7 @@ impl Engine {
             backup: target.backup.clone(),
             strategy: target.strategy,
             create_sent: target.create_sent,
+            nodes: target.nodes.clone(),
             ..Default::default()
         };
         let mut report = PoolReport::new(&id);
@@ -264,14 +272,18 @@ impl Engine {
                 return (PoolStatus::Failed, Some(format!("cannot write the journal: {e}")));
             }
             let _ = self.progress.send(Progress::StepStarted { pool: id.clone(), step });
-            let result = self.step(id, step, run).await;
+            let result = self.step(id, step, run, journal).await;
             let elapsed = began.elapsed();
             let strategy = target.strategy;
             let result = match result {
                 // A rebuilt or patched pool that vanished is not created behind the operator's back.
                 Ok(Outcome::Jump(to, detail)) if !strategy.chain().contains(&to) => Err(format!(
                     "{detail}: the pool is gone or being deleted, so it cannot be {}; `repool recreate` creates it",
-                    if strategy == Strategy::Rebuild { "rebuilt" } else { "changed in place" }
+                    match strategy {
+                        Strategy::Rebuild => "rebuilt",
+                        Strategy::Heal => "healed",
+                        _ => "changed in place",
+                    }
                 )),
                 other => other,
             };
@@ -381,8 +393,7 @@ impl Engine {
                 let why = run.rollback_reason.clone().unwrap_or_else(|| "a failed create or health gate".into());
                 (PoolStatus::RolledBack, Some(format!("rolled back to the pre-run backup after {why}")))
             }
-            None if target.strategy == Strategy::Recreate => (PoolStatus::Recreated, None),
-            None => (PoolStatus::Updated, None),
+            None => (target.strategy.done(), None),
             Some(_) => (PoolStatus::Paused, Some(format!("paused after {step}; `repool resume` continues"))),
         }
     }
@@ -404,13 +415,14 @@ impl Engine {
         report.new_creation_time = run.new_creation;
         report.warnings = run.warnings.clone();
         report.capacity = run.capacity;
+        report.nodes = run.node_report.clone();
         let record = Record::PoolFinished { pool: id.to_string(), status, error: error.clone() };
         let _ = journal.append(record).await;
         let _ = self.progress.send(Progress::PoolFinished { pool: id.to_string(), status, error });
         report
     }
 
-    async fn step(&self, id: &str, step: Step, run: &mut PoolRun) -> StepResult {
+    async fn step(&self, id: &str, step: Step, run: &mut PoolRun, journal: &Journal) -> StepResult {
         match step {
             Step::DisableAutoscale => self.disable_autoscale(id, run).await,
             Step::StopResize => self.stop_resize(id, run).await,
@@ -429,9 +441,10 @@ impl Engine {
             Step::RollbackWaitReady => self.wait_ready(id, step, run).await,
             Step::Patch => self.patch(id, run, false).await,
             Step::Scale => self.scale(id, run, false).await,
-            Step::RollbackDrain => self.rollback_drain(id, run).await,
+            Step::RollbackDrain => self.rollback_drain(id, run, journal).await,
             Step::RollbackPatch => self.patch(id, run, true).await,
             Step::RollbackScale => self.scale(id, run, true).await,
+            Step::HealNodes => self.heal_nodes(id, run, journal).await,
         }
     }
 
@@ -480,7 +493,7 @@ impl Engine {
         let where_new_fails = match run.strategy {
             Strategy::Recreate => matches!(step, Step::Create | Step::WaitReady | Step::WaitHealthy),
             Strategy::Rebuild => matches!(step, Step::Patch | Step::Scale | Step::WaitReady | Step::WaitHealthy),
-            Strategy::InPlace => false,
+            Strategy::InPlace | Strategy::Heal => false,
         };
         if self.config.policy.on_unhealthy != OnUnhealthy::Rollback || !where_new_fails || self.cancel.is_cancelled() {
             return Ok(false);

@@ -83,6 +83,7 @@ impl Run {
                     etag: pool.etag,
                     backup: pool.backup,
                     create_sent,
+                    nodes: pool.nodes,
                 }
             })
             .collect()
@@ -117,6 +118,12 @@ impl Run {
         let mut problems = Vec::new();
         let mut strategies = Vec::new();
         let unset = |id: &str| definition.map(|d| d.unset_env_of(id)).unwrap_or_default();
+        // A heal creates and patches nothing: its record (the pool as it was) is all it carries.
+        for (id, _) in self.state.pending().into_iter().filter(|(id, _)| self.state.pool(id).strategy == Strategy::Heal)
+        {
+            let recorded = &self.state.target(&id).expect("pending pools are targets").body;
+            bodies.insert(id.to_lowercase(), recorded.clone());
+        }
         for (id, difference) in differences {
             let current = definition.and_then(|d| d.pool(&id)).map(|p| &p.body);
             let body = match source {

@@ -15,6 +15,7 @@
 
 mod compare;
 mod execution;
+mod heal;
 mod proposal;
 
 pub use compare::{BodyDifference, differences};
@@ -282,16 +283,19 @@ pub fn unknown_pool(definition: &Definition, id: &str, intent: Intent) -> String
     let only = match intent {
         Intent::Recreate => "repool recreates only pools the definition can create again",
         Intent::Apply => "apply changes only pools the definition describes",
+        Intent::Heal => "heal acts only on pools in the account",
     };
     format!("pool '{id}' is not in {}{}; {only}", definition.source, crate::definition::schema::suggest(id, &known))
 }
 
-/// What a new run is for: `recreate` (always a new pool) or `apply` (the least disruptive way).
+/// What a new run is for: `recreate` (always a new pool), `apply` (the least disruptive way), or
+/// `heal` (the pool's failed nodes back to healthy, the pool itself untouched).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Intent {
     #[default]
     Recreate,
     Apply,
+    Heal,
 }
 
 /// Where the pools of an execution stop.

@@ -5,12 +5,14 @@
 use super::*;
 use crate::definition::PoolDefinition;
 use crate::definition::plan::{Action, Plan};
+use std::borrow::Cow;
 
 /// A new run as planned and checked, not started. Nothing in the account changed to make it.
 pub struct Proposal<'a> {
     /// The account, with the run's choices (policy, accepted losses).
     pub workspace: Workspace,
-    pub definition: &'a Definition,
+    /// The definition file (recreate, apply), or the pools as the account has them (heal).
+    pub definition: Cow<'a, Definition>,
     pub intent: Intent,
     /// The pools the operator named, each once, as the definition spells them.
     pub chosen: Vec<String>,
@@ -24,6 +26,8 @@ pub struct Proposal<'a> {
     pub strategies: BTreeMap<String, Strategy>,
     /// Preflight of the targets against `live`: problems refuse the start, warnings are told.
     pub findings: Findings,
+    /// Heal: each target's failed nodes ("tvm-1 starttaskfailed (start task exit 3)").
+    pub failed_nodes: BTreeMap<String, Vec<String>>,
 }
 
 impl Workspace {
@@ -62,7 +66,9 @@ impl Workspace {
             false => self.preflight_against(definition, &ids, &live, &strategy::kept(&strategies)).await?,
         };
         let workspace = self.clone();
-        Ok(Proposal { workspace, definition, intent, chosen, ids, live, plan, strategies, findings })
+        let definition = Cow::Borrowed(definition);
+        let failed_nodes = BTreeMap::new();
+        Ok(Proposal { workspace, definition, intent, chosen, ids, live, plan, strategies, findings, failed_nodes })
     }
 }
 
@@ -92,6 +98,7 @@ impl Proposal<'_> {
     /// - probes a crash left behind are deleted, and with `--probe` the service judges each body.
     pub async fn start(self) -> Result<Run, Refusal> {
         let Proposal { workspace, definition, ids, live, strategies, mut findings, .. } = self;
+        let definition = definition.as_ref();
         let chosen: Vec<&PoolDefinition> = ids.iter().filter_map(|id| definition.pool(id)).collect();
         if chosen.is_empty() {
             return Err(String::from("no pools chosen").into());

@@ -1,0 +1,53 @@
+//! `repool heal --pool ID…`: the chosen pools' failed nodes rebooted or replaced, a few at a time,
+//! until the pools pass the health gate; the pools themselves are not changed. A run like the
+//! others (proposal, confirmation, journal, lock, `resume`), without a definition.
+
+use super::{Intent, confirm, execute, question, refuse_if_readonly, warn_about_journals};
+use crate::cli::HealArgs;
+use crate::config::Settings;
+use crate::errors::{BadInput, Exit};
+use crate::rollout::batches::max_unavailable_nodes;
+use crate::rollout::run::Until;
+use crate::setup::workspace;
+
+pub async fn heal(settings: &Settings, args: HealArgs) -> color_eyre::Result<Exit> {
+    let mut settings = settings.clone();
+    if let Some(n) = args.max_unavailable_nodes {
+        if n == 0 {
+            return Err(BadInput::new(
+                "--max-unavailable-nodes must be at least 1: it is how many of a pool's nodes heal may take out at once",
+            )
+            .into());
+        }
+        settings.policy.max_unavailable_nodes = Some(n);
+    }
+    if args.pools.is_empty() {
+        return Err(BadInput::new("name the pools: --pool ID (repeatable)").into());
+    }
+    let workspace = workspace(&settings)?;
+    let proposal = workspace.propose_heal(&args.pools).await.map_err(BadInput)?;
+    debug_assert_eq!(proposal.intent, Intent::Heal);
+    for id in proposal.chosen.iter().filter(|id| !proposal.ids.contains(id)) {
+        crate::noteln!("{id}: no failed node; left alone");
+    }
+    if proposal.ids.is_empty() {
+        crate::noteln!("nothing to do: no failed node in the chosen pool(s)");
+        return Ok(Exit::Done);
+    }
+    for id in &proposal.ids {
+        let target = proposal.live.iter().find(|p| p.id() == id).map_or(0, |p| p.target_nodes());
+        let max = max_unavailable_nodes(settings.policy.max_unavailable_nodes, target);
+        let failed = proposal.failed_nodes.get(id).cloned().unwrap_or_default();
+        crate::noteln!("{id}: {} failed node(s), at most {max} acted on at once:", failed.len());
+        for node in failed {
+            crate::noteln!("  {node}");
+        }
+    }
+    refuse_if_readonly(&settings)?;
+    confirm(args.yes, &question(&proposal)).await?;
+    warn_about_journals(&workspace);
+    let signals = crate::signals::claim();
+    let run = proposal.start().await.map_err(|e| BadInput(e.message))?;
+    let prepared = run.prepare(None, None, &[], Until::End).await.map_err(BadInput)?;
+    execute(&workspace, prepared, args.json, signals).await
+}
