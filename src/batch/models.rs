@@ -581,3 +581,6 @@ mod tests {
         assert_eq!(pool.target_dedicated_nodes, Some(2));
     }
 }
+
+mod jobs;
+pub use jobs::*;
