@@ -115,9 +115,10 @@ impl Route {
             ("GET", ["supportedimages"]) => Route::SupportedImages,
             ("GET", ["poolusagemetrics"]) => Route::PoolUsageMetrics,
             (_, ["pools", ..] | ["nodecounts"] | ["supportedimages"] | ["poolusagemetrics"]) => Route::WrongVerb,
-            (_, ["jobs"] | ["jobs", _] | ["jobs", _, "tasks" | "taskcounts" | "terminate"] | ["jobs", _, "tasks", _]) => {
-                Route::WrongVerb
-            }
+            (
+                _,
+                ["jobs"] | ["jobs", _] | ["jobs", _, "tasks" | "taskcounts" | "terminate"] | ["jobs", _, "tasks", _],
+            ) => Route::WrongVerb,
             _ => Route::Unknown,
         }
     }

@@ -95,16 +95,7 @@ impl Ctx<'_> {
         for read_only in ["id", "commandLine", "url", "eTag", "state", "executionInfo", "nodeInfo", "stats"] {
             rest.shift_remove(read_only);
         }
-        Ok(SimTask {
-            id,
-            command_line: line,
-            created: self.now,
-            e_tag: String::new(),
-            queued_at: self.now,
-            requeues: 0,
-            run: None,
-            rest,
-        })
+        Ok(SimTask { id, command_line: line, created: self.now, queued_at: self.now, requeues: 0, run: None, rest })
     }
 
     /// Stores and queues `task` in job `job_id`; the reply for a task that cannot be added.

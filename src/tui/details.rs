@@ -70,6 +70,7 @@ impl App {
             KeyAction::Run => return self.start(false),
             KeyAction::Resume => return self.ask_resume(0),
             KeyAction::Plan => return self.plan(),
+            KeyAction::Jobs => return self.open_jobs(id),
             _ => self.say("details: tab switches section, j/k scroll, w writes the JSON, esc returns"),
         }
         vec![]

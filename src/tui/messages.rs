@@ -2,9 +2,10 @@
 //! the runtime to do (`Command`); `App::update` turns one into the other.
 
 use super::accounts::AccountView;
+use super::jobs::JobRow;
 use super::proposal::ProposalView;
 use super::runs::RunSummary;
-use crate::batch::{ApiEvent, Node, Pool, PoolNodeCounts};
+use crate::batch::{ApiEvent, Node, Pool, PoolNodeCounts, Task};
 use crate::rollout::engine::Progress;
 use crate::rollout::policy::RunChoices;
 use crate::rollout::step::Step;
@@ -54,6 +55,16 @@ pub enum Action {
         pool: String,
         result: Result<Vec<Node>, String>,
     },
+    /// The jobs bound to the pool whose jobs view is open, with their task counts.
+    Jobs {
+        pool: String,
+        result: Result<Vec<JobRow>, String>,
+    },
+    /// The tasks of the job open in the jobs view.
+    Tasks {
+        job: String,
+        result: Result<Vec<Task>, String>,
+    },
     /// Something the runtime did for a key (a file written), for the status line.
     Said(String),
     /// A warning or error the program would have written to stderr (see `output::divert_notes`).
@@ -97,6 +108,10 @@ pub enum Command {
     Cancel,
     /// List the nodes of this pool (details, nodes tab).
     NodesFor(String),
+    /// List the jobs bound to this pool and their task counts (jobs view).
+    JobsFor(String),
+    /// List this job's tasks (jobs view).
+    TasksFor(String),
     /// Write this (redacted) pool body to a file of its own.
     WriteJson {
         pool: String,

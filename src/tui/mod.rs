@@ -10,6 +10,7 @@ mod command_line;
 mod details;
 mod dialog;
 pub mod filter;
+mod jobs;
 pub mod keys;
 mod messages;
 pub mod proposal;

@@ -139,6 +139,18 @@ impl Runner {
                     tx.send(Action::Nodes { pool, result });
                 });
             }
+            Command::JobsFor(pool) => {
+                tokio::spawn(async move {
+                    let result = super::jobs::list_jobs(&client, &pool).await;
+                    tx.send(Action::Jobs { pool, result });
+                });
+            }
+            Command::TasksFor(job) => {
+                tokio::spawn(async move {
+                    let result = client.list_tasks(&job).await.map_err(|e| e.to_string());
+                    tx.send(Action::Tasks { job, result });
+                });
+            }
             Command::WriteJson { pool, body } => {
                 let dir = crate::config::layout::exports(&self.settings.paths.data_dir);
                 tx.send(Action::Said(write_json(&dir, &pool, &body)));

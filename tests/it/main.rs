@@ -25,5 +25,6 @@ mod runs;
 mod sim_tls;
 mod torture;
 mod tui;
+mod tui_jobs;
 mod tui_pty;
 mod tui_runs;

@@ -36,7 +36,6 @@ pub struct SimTask {
     pub id: String,
     pub command_line: String,
     pub created: f64,
-    pub e_tag: String,
     /// When it last became active (added, or requeued).
     pub queued_at: f64,
     pub requeues: u32,
@@ -144,7 +143,12 @@ impl SimPool {
             created: start,
             state_since: end.unwrap_or(start),
             command_line: "/bin/sh -c 'simulated work'".into(),
-            run: Some(TaskRun { node: node.id.clone(), start, end: end.unwrap_or(f64::INFINITY), exit_code: end.map(|_| 0) }),
+            run: Some(TaskRun {
+                node: node.id.clone(),
+                start,
+                end: end.unwrap_or(f64::INFINITY),
+                exit_code: end.map(|_| 0),
+            }),
             requeues: 0,
             rest: Map::new(),
         };
@@ -178,7 +182,8 @@ impl World {
         if self.jobs.contains_key(&key) {
             return;
         }
-        let e_tag = self.next_etag();
+        // No draw from the world's generator: seeded worlds keep their node ids and ETags.
+        let e_tag = format!("0x8DE{:012X}", (created.abs() * 1000.0) as u64 & 0xFFFF_FFFF_FFFF);
         let job = SimJob {
             id,
             pool_id: pool_id.to_string(),
@@ -242,8 +247,14 @@ impl World {
             pool.fold_done(i, at);
             let node = &mut pool.nodes[i];
             let end = at + seconds;
-            node.job_task =
-                Some(JobTaskRun { job: head.job.clone(), task: head.task.clone(), start: at, end, cut: false, counted: false });
+            node.job_task = Some(JobTaskRun {
+                job: head.job.clone(),
+                task: head.task.clone(),
+                start: at,
+                end,
+                cut: false,
+                counted: false,
+            });
             node.tasks_from = end;
             task.run = Some(TaskRun { node: node.id.clone(), start: at, end, exit_code: Some(exit_code) });
             queue.pop_front();
@@ -342,7 +353,6 @@ mod tests {
             id: id.into(),
             command_line: line.into(),
             created: at,
-            e_tag: String::new(),
             queued_at: at,
             requeues: 0,
             run: None,
@@ -405,7 +415,16 @@ mod tests {
         add(&mut world, "t1", "sleep 100", 0.0);
         world.advance(120.0, &clock);
         let pool = world.pools.get_mut("p").unwrap();
-        pool.start_resize((0, 0), NodeDeallocationOption::TaskCompletion, 120.0, 900.0, None, &Timings::default(), &mut fastrand::Rng::with_seed(1), &clock);
+        pool.start_resize(
+            (0, 0),
+            NodeDeallocationOption::TaskCompletion,
+            120.0,
+            900.0,
+            None,
+            &Timings::default(),
+            &mut fastrand::Rng::with_seed(1),
+            &clock,
+        );
         assert_eq!(pool.node_state(&pool.nodes[0], 150.0), NodeState::Running);
         assert_eq!(pool.nodes[0].leaving.as_ref().unwrap().task_until, 200.0);
         world.advance(201.0, &clock);

@@ -184,6 +184,9 @@ fn nodes<'a>(app: &App, id: &str, width: usize, theme: &Theme) -> Vec<Line<'a>> 
             format!("{} node(s) run tasks", busy.len())
         };
         lines.push(heading(title, theme));
+        if draining {
+            lines.push(Line::from(waits_for(&busy)));
+        }
         for node in &busy {
             for task in node.running_tasks() {
                 let since = task.started.map(|t| format!("for {}", age(app.account_now(), t))).unwrap_or_default();
@@ -237,6 +240,15 @@ fn nodes<'a>(app: &App, id: &str, width: usize, theme: &Theme) -> Vec<Line<'a>> 
     lines
 }
 
+/// "waits for 3 task(s) of job(s) a, b": what the drain waits for, by job.
+fn waits_for(busy: &[&Node]) -> String {
+    let tasks: Vec<_> = busy.iter().flat_map(|n| n.running_tasks()).collect();
+    let mut jobs: Vec<&str> = tasks.iter().map(|t| t.job.as_str()).collect();
+    jobs.sort_unstable();
+    jobs.dedup();
+    format!("  waits for {} task(s) of job(s) {}", tasks.len(), jobs.join(", "))
+}
+
 fn json<'a>(app: &App, id: &str) -> Vec<Line<'a>> {
     let Some(full) = app.full_pools.get(&id.to_lowercase()) else {
         return vec![Line::from("loading the pool's properties…")];
@@ -247,7 +259,7 @@ fn json<'a>(app: &App, id: &str) -> Vec<Line<'a>> {
 }
 
 /// Node ids run to 70 characters (`tvmps_<64 hex>_d`): the start and the end tell them apart.
-fn short_id(id: &str) -> String {
+pub(super) fn short_id(id: &str) -> String {
     let chars: Vec<char> = id.chars().collect();
     if chars.len() <= 24 {
         return id.to_string();

@@ -2,6 +2,7 @@
 //! fast as twenty, and every screen reads whole from 80×24 up.
 
 mod detail;
+mod jobs;
 mod lists;
 mod table;
 pub mod text;
@@ -46,6 +47,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, theme: &Theme) {
         Screen::Runs => lists::runs(frame, main, app, theme),
         Screen::Log => lists::log(frame, main, app, theme),
         Screen::Accounts => lists::accounts(frame, main, app, theme),
+        Screen::Jobs => jobs::draw(frame, main, app, theme),
         Screen::Table | Screen::Help => table::draw(frame, main, app, theme),
     }
     if run_height > 0 {
@@ -275,7 +277,6 @@ fn draw_run(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// The keys that work in what is on screen now, as many as fit; `?` and `q` always where they work.
 fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let k = |a| app.keys.label(a);
-    let mutating = !app.identity.readonly;
     let mut hints: Vec<(String, &str)> = Vec::new();
     let mut push = |key: String, label: &'static str| hints.push((key, label));
     let mut tail = true;
@@ -306,62 +307,16 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         push("tab".into(), "complete");
         push("enter".into(), "run");
         push("esc".into(), "cancel");
-        push("".into(), "pools nodes ctx plan apply runs log sort q");
+        push("".into(), "pools nodes jobs ctx plan apply runs log sort q");
     } else if app.filter_editing || app.log.filter_editing {
         tail = false;
         push("enter".into(), "keep");
         push("esc".into(), "clear");
+    } else if app.screen == Screen::Help {
+        tail = false;
+        push("any key".into(), "close");
     } else {
-        match &app.screen {
-            Screen::Help => {
-                tail = false;
-                push("any key".into(), "close");
-            }
-            Screen::Detail(_) => {
-                push(k(KeyAction::Back), "back");
-                push(k(KeyAction::NextTab), "section");
-                push(format!("{}/{}", k(KeyAction::Down), k(KeyAction::Up)), "scroll");
-                push(k(KeyAction::Write), "write JSON");
-                if mutating {
-                    push(k(KeyAction::NextStep), "next step");
-                    push(k(KeyAction::Run), "recreate");
-                }
-                push(k(KeyAction::Log), "log");
-            }
-            Screen::Runs => {
-                push(k(KeyAction::Down), "move");
-                if mutating {
-                    push(k(KeyAction::Resume), "resume");
-                    push(k(KeyAction::Abandon), "abandon");
-                }
-                push(k(KeyAction::Back), "back");
-            }
-            Screen::Log => {
-                push(format!("{}/{}", k(KeyAction::Down), k(KeyAction::Up)), "scroll");
-                push(k(KeyAction::Filter), "filter");
-                push(k(KeyAction::ErrorsOnly), "errors only");
-                push(k(KeyAction::Back), "back");
-            }
-            Screen::Accounts => {
-                push(k(KeyAction::Down), "move");
-                push(k(KeyAction::Details), "switch");
-                push(k(KeyAction::Back), "back");
-            }
-            Screen::Table => {
-                push(k(KeyAction::Down), "move");
-                push(k(KeyAction::Mark), "mark");
-                push(k(KeyAction::Details), "details");
-                if mutating {
-                    push(k(KeyAction::Run), "recreate");
-                    push(k(KeyAction::NextStep), "next step");
-                }
-                push(k(KeyAction::Filter), "filter");
-                push(k(KeyAction::Command), "command");
-                push(k(KeyAction::Runs), "runs");
-                push(k(KeyAction::Log), "log");
-                push(k(KeyAction::Sort), "sort");
-            }
-        }
+        hints.extend(screen_hints(app));
     }
     let tail: Vec<(String, &str)> =
         if tail { vec![(k(KeyAction::Help), "help"), (k(KeyAction::Quit), "quit")] } else { Vec::new() };
@@ -377,6 +332,71 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// The keys of the screen shown, most useful first (what does not fit is left off the end).
+fn screen_hints(app: &App) -> Vec<(String, &'static str)> {
+    let k = |a| app.keys.label(a);
+    let mutating = !app.identity.readonly;
+    let mut hints = Vec::new();
+    let mut push = |key: String, label: &'static str| hints.push((key, label));
+    match &app.screen {
+        Screen::Help => {}
+        Screen::Detail(_) => {
+            push(k(KeyAction::Back), "back");
+            push(k(KeyAction::NextTab), "section");
+            push(format!("{}/{}", k(KeyAction::Down), k(KeyAction::Up)), "scroll");
+            push(k(KeyAction::Write), "write JSON");
+            if mutating {
+                push(k(KeyAction::NextStep), "next step");
+                push(k(KeyAction::Run), "recreate");
+            }
+            push(k(KeyAction::Jobs), "jobs");
+            push(k(KeyAction::Log), "log");
+        }
+        Screen::Runs => {
+            push(k(KeyAction::Down), "move");
+            if mutating {
+                push(k(KeyAction::Resume), "resume");
+                push(k(KeyAction::Abandon), "abandon");
+            }
+            push(k(KeyAction::Back), "back");
+        }
+        Screen::Log => {
+            push(format!("{}/{}", k(KeyAction::Down), k(KeyAction::Up)), "scroll");
+            push(k(KeyAction::Filter), "filter");
+            push(k(KeyAction::ErrorsOnly), "errors only");
+            push(k(KeyAction::Back), "back");
+        }
+        Screen::Accounts => {
+            push(k(KeyAction::Down), "move");
+            push(k(KeyAction::Details), "switch");
+            push(k(KeyAction::Back), "back");
+        }
+        Screen::Jobs => {
+            push(k(KeyAction::Down), "move");
+            if app.jobs.as_ref().is_some_and(|v| v.tasks.is_none()) {
+                push(k(KeyAction::Details), "tasks");
+            }
+            push(k(KeyAction::Back), "back");
+            push(k(KeyAction::Refresh), "refresh");
+        }
+        Screen::Table => {
+            push(k(KeyAction::Down), "move");
+            push(k(KeyAction::Mark), "mark");
+            push(k(KeyAction::Details), "details");
+            if mutating {
+                push(k(KeyAction::Run), "recreate");
+                push(k(KeyAction::NextStep), "next step");
+            }
+            push(k(KeyAction::Filter), "filter");
+            push(k(KeyAction::Command), "command");
+            push(k(KeyAction::Runs), "runs");
+            push(k(KeyAction::Log), "log");
+            push(k(KeyAction::Sort), "sort");
+        }
+    }
+    hints
+}
+
 /// The keys, grouped by where they act, in as many columns as the terminal allows.
 fn draw_help(frame: &mut Frame, app: &mut App, theme: &Theme) {
     use KeyAction::*;
@@ -384,7 +404,7 @@ fn draw_help(frame: &mut Frame, app: &mut App, theme: &Theme) {
         ("move", &[Down, Up, Top, Bottom, PageDown, PageUp]),
         ("choose and see", &[Mark, MarkAll, ClearMarks, Filter, Sort, Details, Back, Command]),
         ("act", &[Plan, NextStep, Run, Cancel, Resume, Runs, Abandon]),
-        ("details and log", &[NextTab, PrevTab, Write, Log, ErrorsOnly]),
+        ("details and log", &[NextTab, PrevTab, Write, Jobs, Log, ErrorsOnly]),
         ("general", &[Refresh, Repaint, Help, Quit]),
     ];
     let mut lines: Vec<Line> = Vec::new();
