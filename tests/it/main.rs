@@ -14,6 +14,7 @@ mod entra_auth;
 mod export;
 mod fuzz;
 mod hostile;
+mod jobs;
 mod model;
 mod nodes;
 mod preflight;

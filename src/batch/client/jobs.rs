@@ -12,8 +12,20 @@ const TASK_FIELDS: &str = "id,state,stateTransitionTime,executionInfo,nodeInfo";
 impl BatchClient {
     /// The jobs that run on pool `pool_id`, in one listing filtered on `executionInfo/poolId`.
     pub async fn list_jobs_on_pool(&self, pool_id: &str) -> Result<Vec<Job>, BatchError> {
-        let filter = format!("executionInfo/poolId eq '{}'", pool_id.replace('\'', "''"));
-        self.list_all("list jobs", self.url("/jobs", &[("$filter", filter)])).await
+        self.list_jobs_on_pools(&[pool_id.to_string()]).await
+    }
+
+    /// The jobs that run on any of `pool_ids`: one filtered listing per twenty pools.
+    pub async fn list_jobs_on_pools(&self, pool_ids: &[String]) -> Result<Vec<Job>, BatchError> {
+        let mut jobs = Vec::new();
+        for chunk in pool_ids.chunks(20) {
+            let filter: Vec<String> =
+                chunk.iter().map(|id| format!("executionInfo/poolId eq '{}'", id.replace('\'', "''"))).collect();
+            jobs.extend(
+                self.list_all::<Job>("list jobs", self.url("/jobs", &[("$filter", filter.join(" or "))])).await?,
+            );
+        }
+        Ok(jobs)
     }
 
     pub async fn task_counts(&self, job_id: &str) -> Result<TaskCountsResult, BatchError> {

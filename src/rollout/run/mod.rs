@@ -16,10 +16,12 @@
 mod compare;
 mod execution;
 mod proposal;
+mod waits;
 
 pub use compare::{BodyDifference, differences};
 pub use execution::{Prepared, Run};
 pub use proposal::Proposal;
+pub use waits::DrainWaits;
 
 use super::account::AccountId;
 use super::backup::{self, BackupKind};

@@ -24,6 +24,8 @@ pub struct Proposal<'a> {
     pub strategies: BTreeMap<String, Strategy>,
     /// Preflight of the targets against `live`: problems refuse the start, warnings are told.
     pub findings: Findings,
+    /// What draining the targets will wait for (jobs and running tasks), as read now.
+    pub waits: DrainWaits,
 }
 
 impl Workspace {
@@ -61,8 +63,13 @@ impl Workspace {
             true => Findings::default(),
             false => self.preflight_against(definition, &ids, &live, &strategy::kept(&strategies)).await?,
         };
+        let drained: Vec<String> = (strategies.iter())
+            .filter(|(_, s)| s.chain().contains(&Step::WaitDrained))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let waits = DrainWaits::read(&self.client, &drained).await;
         let workspace = self.clone();
-        Ok(Proposal { workspace, definition, intent, chosen, ids, live, plan, strategies, findings })
+        Ok(Proposal { workspace, definition, intent, chosen, ids, live, plan, strategies, findings, waits })
     }
 }
 
