@@ -22,7 +22,7 @@ pub use super::columns::Column;
 pub use super::command_line::COMMANDS;
 pub use super::details::{DetailTab, NodesView};
 pub use super::dialog::Dialog;
-pub use super::jobs::{JobRow, JobsView, TasksView};
+pub use super::jobs::{JobsView, TasksView};
 pub use super::messages::{Action, Command};
 pub use super::runs::{RunPoolSummary, RunSummary};
 

@@ -7,14 +7,7 @@ use super::app::{App, Screen};
 use super::details::DetailTab;
 use super::keys::KeyAction;
 use super::messages::Command;
-use crate::batch::{BatchClient, Job, Task, TaskCounts};
-
-/// A job bound to the pool and its task counts (None when they could not be read).
-#[derive(Clone, Debug, PartialEq)]
-pub struct JobRow {
-    pub job: Job,
-    pub counts: Option<TaskCounts>,
-}
+use crate::batch::{JobCounts, Task};
 
 /// The tasks of the job opened from the jobs view.
 #[derive(Clone, Debug)]
@@ -31,7 +24,7 @@ pub struct TasksView {
 pub struct JobsView {
     pub pool: String,
     /// None until the first answer.
-    pub jobs: Option<Result<Vec<JobRow>, String>>,
+    pub jobs: Option<Result<Vec<JobCounts>, String>>,
     pub selected: usize,
     pub at: Option<jiff::Timestamp>,
     /// Open while a job's tasks show (Enter on a job; Esc closes it).
@@ -114,7 +107,7 @@ impl App {
     }
 
     /// Only the pool whose jobs view is open keeps its answer.
-    pub(super) fn on_jobs(&mut self, pool: String, result: Result<Vec<JobRow>, String>) {
+    pub(super) fn on_jobs(&mut self, pool: String, result: Result<Vec<JobCounts>, String>) {
         if !self.jobs.as_ref().is_some_and(|v| v.pool.eq_ignore_ascii_case(&pool)) {
             return;
         }
@@ -145,16 +138,4 @@ impl App {
         tasks.tasks = Some(result);
         tasks.at = Some(now);
     }
-}
-
-/// The jobs bound to `pool` (one filtered listing) with each one's task counts; a job whose
-/// counts cannot be read shows without them.
-pub(super) async fn list_jobs(client: &BatchClient, pool: &str) -> Result<Vec<JobRow>, String> {
-    let jobs = client.list_jobs_on_pool(pool).await.map_err(|e| e.to_string())?;
-    let mut rows = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let counts = client.task_counts(&job.id).await.ok().map(|c| c.task_counts);
-        rows.push(JobRow { job, counts });
-    }
-    Ok(rows)
 }

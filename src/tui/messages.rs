@@ -2,10 +2,9 @@
 //! the runtime to do (`Command`); `App::update` turns one into the other.
 
 use super::accounts::AccountView;
-use super::jobs::JobRow;
 use super::proposal::ProposalView;
 use super::runs::RunSummary;
-use crate::batch::{ApiEvent, Node, Pool, PoolNodeCounts, Task};
+use crate::batch::{ApiEvent, JobCounts, Node, Pool, PoolNodeCounts, Task};
 use crate::rollout::engine::Progress;
 use crate::rollout::policy::RunChoices;
 use crate::rollout::step::Step;
@@ -58,7 +57,7 @@ pub enum Action {
     /// The jobs bound to the pool whose jobs view is open, with their task counts.
     Jobs {
         pool: String,
-        result: Result<Vec<JobRow>, String>,
+        result: Result<Vec<JobCounts>, String>,
     },
     /// The tasks of the job open in the jobs view.
     Tasks {

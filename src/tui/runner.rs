@@ -141,7 +141,7 @@ impl Runner {
             }
             Command::JobsFor(pool) => {
                 tokio::spawn(async move {
-                    let result = super::jobs::list_jobs(&client, &pool).await;
+                    let result = client.jobs_with_counts(std::slice::from_ref(&pool)).await.map_err(|e| e.to_string());
                     tx.send(Action::Jobs { pool, result });
                 });
             }

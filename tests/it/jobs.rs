@@ -43,3 +43,37 @@ async fn the_dashboards_confirmation_says_what_draining_waits_for() {
     let Some(Dialog::Confirm { lines, .. }) = &app.dialog else { panic!("{:?}", app.dialog) };
     assert!(lines.iter().any(|l| l == "draining waits for 4 running task(s) of 1 job(s)"), "{lines:?}");
 }
+
+/// `repool jobs --pool ID [--json]`: the jobs that run on a pool with their task counts; an
+/// unknown pool is bad input naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_on_the_command_line() {
+    let (sim, dir) = common::fast_demo_with_config().await;
+    sim.add_job("render-frames", "win-test", &[("frame-1", "sleep 100000"), ("frame-2", "sleep 100000")]);
+    let key = sim.key().to_string();
+    let jobs = |args: &[&str]| {
+        let mut command = common::repool_command(dir.path());
+        command.arg("jobs").args(args).env("AZURE_BATCH_ACCESS_KEY", &key);
+        common::output(&mut command)
+    };
+    let (code, out, err) = jobs(&["--pool", "win-test"]);
+    assert_eq!(code, 0, "{err}");
+    let row: Vec<&str> =
+        out.lines().find(|l| l.starts_with("render-frames")).unwrap_or_default().split_whitespace().collect();
+    // JOB STATE ACTIVE RUNNING COMPLETED SUCCEEDED FAILED: one node, one task runs.
+    assert_eq!(row, ["render-frames", "active", "1", "1", "0", "0", "0"], "{out}");
+    let (code, out, err) = jobs(&["--pool", "p-ingest", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let job: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!((job["id"].as_str(), job["pool"].as_str()), (Some("job-p-ingest"), Some("p-ingest")), "{out}");
+    assert_eq!(job["taskCounts"]["running"], 4, "{out}");
+    let (code, out, err) = jobs(&["--pool", "sandbox"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "JOB  STATE  ACTIVE  RUNNING  COMPLETED  SUCCEEDED  FAILED\n(no job runs on this pool)\n"),
+        "{err}"
+    );
+    let (code, _, err) = jobs(&["--pool", "nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--pool nope: the account has no such pool"), "{err}");
+}

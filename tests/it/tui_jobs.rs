@@ -6,19 +6,15 @@ use crate::tui::{code, demo_app, key, render, select, typed};
 
 use common::terminal::Terminal;
 use crossterm::event::KeyCode;
+use repool::batch::JobCounts;
 use repool::rollout::engine::Progress;
 use repool::rollout::step::Step;
-use repool::tui::app::{Action, App, Command, JobRow, Screen};
+use repool::tui::app::{Action, App, Command, Screen};
 
 /// What the runtime answers to `JobsFor(pool)`: the pool's jobs and their task counts.
 async fn jobs_of(sim: &repool::sim::RunningSim, pool: &str) -> Action {
-    let client = common::client_for(sim);
-    let mut rows = Vec::new();
-    for job in client.list_jobs_on_pool(pool).await.unwrap() {
-        let counts = client.task_counts(&job.id).await.ok().map(|c| c.task_counts);
-        rows.push(JobRow { job, counts });
-    }
-    Action::Jobs { pool: pool.into(), result: Ok(rows) }
+    let result = common::client_for(sim).jobs_with_counts(&[pool.to_string()]).await.map_err(|e| e.to_string());
+    Action::Jobs { pool: pool.into(), result }
 }
 
 async fn tasks_of(sim: &repool::sim::RunningSim, job: &str) -> Action {
@@ -110,7 +106,7 @@ async fn jobs_command_completes_pools_and_escapes_what_the_account_says() {
 
     let hostile: repool::batch::Job =
         serde_json::from_value(serde_json::json!({"id": "evil\u{1b}[2Jjob", "state": "active\u{7}"})).unwrap();
-    app.update(Action::Jobs { pool: "p-ingest".into(), result: Ok(vec![JobRow { job: hostile, counts: None }]) });
+    app.update(Action::Jobs { pool: "p-ingest".into(), result: Ok(vec![JobCounts { job: hostile, counts: None }]) });
     let screen = render(&mut app, 120, 40);
     assert!(!screen.contains('\u{1b}') && !screen.contains('\u{7}'), "{screen:?}");
     assert!(screen.contains("evil"), "{screen}");

@@ -3,7 +3,7 @@
 
 use super::{BatchClient, Replay};
 use crate::batch::error::BatchError;
-use crate::batch::models::{Job, Task, TaskCountsResult};
+use crate::batch::models::{Job, JobCounts, Task, TaskCountsResult};
 use reqwest::Method;
 
 /// What a task listing asks for: what repool shows, not command lines or environments.
@@ -26,6 +26,17 @@ impl BatchClient {
             );
         }
         Ok(jobs)
+    }
+
+    /// The jobs bound to `pools` (one filtered listing) with each one's task counts; a job
+    /// whose counts cannot be read comes without them.
+    pub async fn jobs_with_counts(&self, pools: &[String]) -> Result<Vec<JobCounts>, BatchError> {
+        let mut rows = Vec::new();
+        for job in self.list_jobs_on_pools(pools).await? {
+            let counts = self.task_counts(&job.id).await.ok().map(|c| c.task_counts);
+            rows.push(JobCounts { job, counts });
+        }
+        Ok(rows)
     }
 
     pub async fn task_counts(&self, job_id: &str) -> Result<TaskCountsResult, BatchError> {

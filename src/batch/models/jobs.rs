@@ -37,6 +37,13 @@ impl Job {
     }
 }
 
+/// A job and its task counts (None when they could not be read).
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobCounts {
+    pub job: Job,
+    pub counts: Option<TaskCounts>,
+}
+
 /// `GET /jobs/{job}/taskcounts`; counts the answer lacks are 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

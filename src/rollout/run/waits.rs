@@ -22,17 +22,13 @@ impl DrainWaits {
         if pools.is_empty() {
             return DrainWaits::NoDrain;
         }
-        let jobs = match client.list_jobs_on_pools(pools).await {
+        let jobs = match client.jobs_with_counts(pools).await {
             Ok(jobs) => jobs,
             Err(e) => return DrainWaits::Unknown(e.to_string()),
         };
-        let mut running_tasks = 0;
-        for job in &jobs {
-            match client.task_counts(&job.id).await {
-                Ok(counts) => running_tasks += counts.task_counts.running,
-                Err(e) => return DrainWaits::Unknown(e.to_string()),
-            }
-        }
+        let Some(running_tasks) = jobs.iter().map(|j| j.counts.map(|c| c.running)).sum::<Option<u64>>() else {
+            return DrainWaits::Unknown("a job's task counts did not come".into());
+        };
         DrainWaits::Known { jobs: jobs.len(), running_tasks }
     }
 
