@@ -82,6 +82,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the jobs that run on one pool, with their task counts
+    Jobs {
+        /// The pool's id
+        #[arg(long = "pool", value_name = "ID")]
+        pool: String,
+        /// One JSON object per job (id, state, pool, task counts)
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the pool definition file: syntax, schema, Batch's rules
     Validate,
     /// Show what recreation would change: definition vs live pools (exit 4: changes pending)

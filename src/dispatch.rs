@@ -99,9 +99,11 @@ pub fn main(mut cli: Cli) -> ExitCode {
 /// Commands whose stdout is JSON: their failures are one JSON object there too.
 fn wants_json(command: &Command) -> bool {
     match command {
-        Command::Pools { json } | Command::Nodes { json, .. } | Command::Plan { json, .. } | Command::Runs { json } => {
-            *json
-        }
+        Command::Pools { json }
+        | Command::Nodes { json, .. }
+        | Command::Jobs { json, .. }
+        | Command::Plan { json, .. }
+        | Command::Runs { json } => *json,
         Command::Recreate(args) | Command::Apply(args) => args.json,
         Command::Resume(args) => args.json,
         Command::Heal(args) => args.json,
@@ -135,6 +137,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Sim(_) => "sim",
         Command::Pools { .. } => "pools",
         Command::Nodes { .. } => "nodes",
+        Command::Jobs { .. } => "jobs",
         Command::Validate => "validate",
         Command::Plan { .. } => "plan",
         Command::Export { .. } => "export",
@@ -161,6 +164,7 @@ async fn run(
         Some(Command::Info) => inspect::info(&settings),
         Some(Command::Pools { json }) => inspect::pools(&settings, json).await,
         Some(Command::Nodes { pool, json }) => crate::commands::nodes::nodes(&settings, &pool, json).await,
+        Some(Command::Jobs { pool, json }) => crate::commands::jobs::jobs(&settings, &pool, json).await,
         Some(Command::Validate) => inspect::validate(&settings),
         Some(Command::Plan { pools, all: _, json }) => inspect::plan(&settings, &pools, json).await,
         Some(Command::Export { pools, all: _, output }) => inspect::export(&settings, &pools, output.as_deref()).await,

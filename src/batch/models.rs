@@ -587,3 +587,6 @@ mod tests {
         assert_eq!(pool.target_dedicated_nodes, Some(2));
     }
 }
+
+mod jobs;
+pub use jobs::*;

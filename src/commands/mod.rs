@@ -8,6 +8,7 @@ use crate::rollout::run::Workspace;
 use std::io::IsTerminal;
 
 pub mod inspect;
+pub mod jobs;
 pub mod nodes;
 pub mod restore;
 pub mod run;

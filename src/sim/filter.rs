@@ -1,6 +1,6 @@
 //! The OData `$filter` subset Batch documents (learn.microsoft.com "OData filters in Batch"): `eq`,
-//! `ne`, `gt`, `ge`, `lt`, `le`, `and`, `or`, parentheses and `startswith(prop,'text')` over top-level
-//! properties; literals are quoted text, numbers, `true`/`false` and `datetime'2026-12-01T00:00:00Z'`.
+//! `ne`, `gt`, `ge`, `lt`, `le`, `and`, `or`, parentheses and `startswith(prop,'text')` over
+//! properties, nested ones by path (`executionInfo/poolId`); literals are quoted text, numbers, `true`/`false` and `datetime'2026-12-01T00:00:00Z'`.
 //! Text compares ignoring case (ids and enums are case-insensitive on the service).
 
 use serde_json::{Map, Value};
@@ -208,7 +208,7 @@ pub fn matches(expr: &Expr, object: &Map<String, Value>) -> bool {
         Expr::Or(a, b) => matches(a, object) || matches(b, object),
         Expr::And(a, b) => matches(a, object) && matches(b, object),
         Expr::Compare { property, op, literal } => {
-            let value = object.get(property).unwrap_or(&Value::Null);
+            let value = lookup(object, property).unwrap_or(&Value::Null);
             let ordering = match (value, literal) {
                 (Value::String(a), Literal::Value(Value::String(b))) => Some(a.to_lowercase().cmp(&b.to_lowercase())),
                 (Value::String(a), Literal::Time(b)) => a.parse::<jiff::Timestamp>().ok().map(|a| a.cmp(b)),
@@ -219,9 +219,16 @@ pub fn matches(expr: &Expr, object: &Map<String, Value>) -> bool {
             op.holds(ordering)
         }
         Expr::StartsWith { property, prefix } => {
-            object.get(property).and_then(Value::as_str).is_some_and(|v| v.starts_with(prefix.as_str()))
+            lookup(object, property).and_then(Value::as_str).is_some_and(|v| v.starts_with(prefix.as_str()))
         }
     }
+}
+
+/// A property by its path (`executionInfo/poolId`, as the service's filters name nested ones).
+fn lookup<'a>(object: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('/');
+    let first = object.get(parts.next()?)?;
+    parts.try_fold(first, |value, part| value.get(part))
 }
 
 #[cfg(test)]
@@ -241,6 +248,10 @@ mod tests {
         assert!(check("startswith(id,'batch_app_') and enableAutoScale eq false", pool.clone()));
         assert!(!check("state ne 'active' or (vmSize eq 'x')", pool.clone()));
         assert!(check("(state eq 'deleting') or id eq 'batch_app_1'", pool));
+        let job = json!({"id": "j", "executionInfo": {"poolId": "Web-1", "exitCode": 3}});
+        assert!(check("executionInfo/poolId eq 'web-1'", job.clone()));
+        assert!(check("executionInfo/exitCode gt 0 and startswith(executionInfo/poolId,'Web')", job.clone()));
+        assert!(!check("executionInfo/poolId/deeper eq 'x'", job));
     }
 
     #[test]

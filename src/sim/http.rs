@@ -1,4 +1,4 @@
-//! The simulator's HTTP surface: the Batch REST paths for pools, node counts and nodes, with the
+//! The simulator's HTTP surface: the Batch REST paths for pools, node counts, nodes, jobs and tasks, with the
 //! service's status codes, headers, error bodies and paging (batch-api.md §1–3). A request is
 //! parsed once into a `Route` (route.rs), which decides which pools the clock advances, whether
 //! conditional headers apply (conditional.rs), which handler answers (pools.rs) and the name its
@@ -221,6 +221,11 @@ fn respond(state: &SimState, call: &Call, route: &Route, raw_path: &str, raw_que
     match route.advance() {
         Advance::One(id) => world.advance_one(id.to_lowercase(), now, &clock),
         Advance::Handler => {}
+        Advance::Job(id) => {
+            if let Some(pool) = world.jobs.get(&id.to_lowercase()).map(|j| j.pool_id.to_lowercase()) {
+                world.advance_one(pool, now, &clock);
+            }
+        }
         Advance::All => world.advance(now, &clock),
     }
     let ctx = Ctx { world: &mut world, clock: &clock, now, call, version };

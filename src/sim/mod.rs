@@ -13,12 +13,14 @@ pub mod formula;
 pub mod http;
 pub mod images;
 mod inspect;
+mod jobs;
 mod nodes;
 mod paging;
 mod pools;
 mod route;
 pub mod seed;
 mod stats;
+mod tasks;
 pub mod tls;
 mod validate;
 pub mod world;
@@ -194,6 +196,39 @@ impl RunningSim {
         world.pools.remove(&pool.id().to_lowercase());
         world.admit(pool, now, now, None, None, &clock);
         Ok(())
+    }
+
+    /// Adds job `id` on pool `pool` with these (task id, command line) tasks queued now, as
+    /// `POST /jobs` and `POST /jobs/{id}/tasks` would: for tests.
+    pub fn add_job(&self, id: &str, pool: &str, tasks: &[(&str, &str)]) {
+        self.with_world(|world, now| {
+            let e_tag = world.next_etag();
+            let job = world::SimJob {
+                id: id.into(),
+                pool_id: pool.into(),
+                created: now,
+                e_tag,
+                completed: None,
+                rest: Default::default(),
+                tasks: Default::default(),
+                background: false,
+            };
+            world.jobs.insert(id.to_lowercase(), job);
+            for (task, line) in tasks {
+                let task = world::SimTask {
+                    id: task.to_string(),
+                    command_line: line.to_string(),
+                    created: now,
+                    queued_at: now,
+                    requeues: 0,
+                    run: None,
+                    rest: Default::default(),
+                };
+                let key = task.id.to_lowercase();
+                world.jobs.get_mut(&id.to_lowercase()).expect("just added").tasks.insert(key.clone(), task);
+                world.enqueue(&id.to_lowercase(), &key, now);
+            }
+        });
     }
 
     /// Stops serving and waits for open connections to finish.

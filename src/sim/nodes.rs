@@ -57,10 +57,8 @@ impl Ctx<'_> {
         body.insert("runningTasksCount".into(), json!(running));
         body.insert("runningTaskSlotsCount".into(), json!(running));
         body.insert("totalTasksSucceeded".into(), json!(done));
-        if let Some(started) = pool.task_started(node, now) {
-            let job = format!("job-{}", pool.wire.id());
-            // Unique in the job and the same in get and list: the node's address, then its task count.
-            let task = format!("task-{:04x}-{}", node.address, done + 1);
+        if let Some((job, task, requeues)) = self.running_task(pool, node) {
+            let started = pool.task_started(node, now).unwrap_or(now);
             body.insert(
                 "recentTasks".into(),
                 json!([{
@@ -68,7 +66,7 @@ impl Ctx<'_> {
                     "jobId": job,
                     "taskId": task,
                     "taskState": "running",
-                    "executionInfo": {"startTime": clock.timestamp(started), "retryCount": 0, "requeueCount": 0},
+                    "executionInfo": {"startTime": clock.timestamp(started), "retryCount": 0, "requeueCount": requeues},
                 }]),
             );
         }
@@ -99,6 +97,18 @@ impl Ctx<'_> {
         let image = pool.wire.rest.get("virtualMachineConfiguration").and_then(|c| c.get("imageReference"));
         body.insert("virtualMachineInfo".into(), json!({ "imageReference": image.cloned().unwrap_or(json!({})) }));
         body
+    }
+
+    /// The (job, task, requeue count) node `node` runs now: a job's task, else its synthetic one
+    /// of the pool's background job.
+    fn running_task(&self, pool: &SimPool, node: &SimNode) -> Option<(String, String, u32)> {
+        if let Some(run) = pool.job_task_at(node, self.now) {
+            let job = self.world.jobs.get(&run.job)?;
+            let task = job.tasks.get(&run.task)?;
+            return Some((job.id.clone(), task.id.clone(), task.requeues));
+        }
+        let task = pool.synthetic_task_id(node, self.now)?;
+        Some((super::world::background_job_id(pool.wire.id()), task, 0))
     }
 
     /// `startTaskInfo`: running during the start task's seconds, then completed with its exit code.

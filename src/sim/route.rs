@@ -30,6 +30,16 @@ pub(super) enum Route {
         head: bool,
     },
     NodeCounts,
+    ListJobs,
+    AddJob,
+    GetJob(String),
+    DeleteJob(String),
+    TerminateJob(String),
+    TaskCounts(String),
+    ListTasks(String),
+    AddTask(String),
+    AddTaskCollection(String),
+    GetTask(String, String),
     SupportedImages,
     PoolUsageMetrics,
     /// A known path with a verb it does not take (405).
@@ -55,6 +65,8 @@ pub(super) enum Advance<'a> {
     One(&'a str),
     /// The handler decides (the new id once the body is read; the pools a filter selects).
     Handler,
+    /// The pool this job runs on (its tasks move with its nodes).
+    Job(&'a str),
     All,
 }
 
@@ -90,9 +102,23 @@ impl Route {
                 Route::NodeFile { pool: id(p), node: id(n), path: path.join("/"), head: verb == "HEAD" }
             }
             ("GET", ["nodecounts"]) => Route::NodeCounts,
+            ("GET", ["jobs"]) => Route::ListJobs,
+            ("POST", ["jobs"]) => Route::AddJob,
+            ("GET", ["jobs", j]) => Route::GetJob(id(j)),
+            ("DELETE", ["jobs", j]) => Route::DeleteJob(id(j)),
+            ("POST", ["jobs", j, "terminate"]) => Route::TerminateJob(id(j)),
+            ("GET", ["jobs", j, "taskcounts"]) => Route::TaskCounts(id(j)),
+            ("GET", ["jobs", j, "tasks"]) => Route::ListTasks(id(j)),
+            ("POST", ["jobs", j, "tasks"]) => Route::AddTask(id(j)),
+            ("POST", ["jobs", j, "addtaskcollection"]) => Route::AddTaskCollection(id(j)),
+            ("GET", ["jobs", j, "tasks", t]) => Route::GetTask(id(j), id(t)),
             ("GET", ["supportedimages"]) => Route::SupportedImages,
             ("GET", ["poolusagemetrics"]) => Route::PoolUsageMetrics,
             (_, ["pools", ..] | ["nodecounts"] | ["supportedimages"] | ["poolusagemetrics"]) => Route::WrongVerb,
+            (
+                _,
+                ["jobs"] | ["jobs", _] | ["jobs", _, "tasks" | "taskcounts" | "terminate"] | ["jobs", _, "tasks", _],
+            ) => Route::WrongVerb,
             _ => Route::Unknown,
         }
     }
@@ -125,6 +151,16 @@ impl Route {
             Route::NodeFile { head: false, .. } => "get node file",
             Route::NodeFile { head: true, .. } => "get node file properties",
             Route::NodeCounts => "list node counts",
+            Route::ListJobs => "list jobs",
+            Route::AddJob => "add job",
+            Route::GetJob(_) => "get job",
+            Route::DeleteJob(_) => "delete job",
+            Route::TerminateJob(_) => "terminate job",
+            Route::TaskCounts(_) => "get task counts",
+            Route::ListTasks(_) => "list tasks",
+            Route::AddTask(_) => "add task",
+            Route::AddTaskCollection(_) => "add task collection",
+            Route::GetTask(..) => "get task",
             Route::SupportedImages => "list supported images",
             Route::PoolUsageMetrics => "list pool usage metrics",
             Route::WrongVerb | Route::Unknown => "other",
@@ -153,9 +189,32 @@ impl Route {
         }
     }
 
-    pub(super) fn advance(&self) -> Advance<'_> {
+    /// The job this request is about, if one.
+    fn job(&self) -> Option<&str> {
         match self {
-            Route::AddPool | Route::NodeCounts | Route::SupportedImages | Route::PoolUsageMetrics => Advance::Handler,
+            Route::GetJob(id)
+            | Route::DeleteJob(id)
+            | Route::TerminateJob(id)
+            | Route::TaskCounts(id)
+            | Route::ListTasks(id)
+            | Route::AddTask(id)
+            | Route::AddTaskCollection(id)
+            | Route::GetTask(id, _) => Some(id),
+            _ => None,
+        }
+    }
+
+    pub(super) fn advance(&self) -> Advance<'_> {
+        if let Some(job) = self.job() {
+            return Advance::Job(job);
+        }
+        match self {
+            Route::AddPool
+            | Route::NodeCounts
+            | Route::SupportedImages
+            | Route::PoolUsageMetrics
+            | Route::ListJobs
+            | Route::AddJob => Advance::Handler,
             route => route.pool().map(Advance::One).unwrap_or(Advance::All),
         }
     }
@@ -204,7 +263,7 @@ mod tests {
         assert_eq!(route(Method::GET, "/pools").advance(), Advance::All);
         assert_eq!(route(Method::POST, "/pools").advance(), Advance::Handler);
         assert_eq!(route(Method::PUT, "/pools/p1"), Route::WrongVerb);
-        assert_eq!(route(Method::GET, "/jobs"), Route::Unknown);
+        assert_eq!(route(Method::GET, "/jobs/j1/schedules"), Route::Unknown);
         assert_eq!(route(Method::GET, "/nodecounts").name(), "list node counts");
     }
 
@@ -220,5 +279,16 @@ mod tests {
         assert_eq!(route(Method::HEAD, "/pools/p1/nodes/n1/files/x").name(), "get node file properties");
         assert_eq!(route(Method::POST, "/pools/p1/nodes/n1/explode"), Route::Unknown);
         assert_eq!(route(Method::DELETE, "/pools/p1/nodes/n1"), Route::WrongVerb);
+    }
+
+    #[test]
+    fn job_and_task_operations_parse_and_advance_their_jobs_pool() {
+        let task = route(Method::GET, "/jobs/j1/tasks/t1");
+        assert_eq!(task, Route::GetTask("j1".into(), "t1".into()));
+        assert_eq!((task.name(), task.advance()), ("get task", Advance::Job("j1")));
+        assert_eq!(route(Method::GET, "/jobs/j1/taskcounts").advance(), Advance::Job("j1"));
+        assert_eq!(route(Method::GET, "/jobs").advance(), Advance::Handler);
+        assert_eq!(route(Method::POST, "/jobs/j1/addtaskcollection"), Route::AddTaskCollection("j1".into()));
+        assert_eq!(route(Method::PUT, "/jobs/j1/tasks"), Route::WrongVerb);
     }
 }

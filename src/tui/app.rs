@@ -1,7 +1,7 @@
 //! The dashboard's state and `update(Action) -> Vec<Command>`: pure, no terminal and no network,
 //! so every key and event is testable. Network work happens in tasks that send Actions back.
 //! `App` holds every concern's state; each concern's keys and answers live in a module of its own
-//! (table, details, runs, accounts, activity, command_line, dialog, run_control); this file dispatches.
+//! (table, details, jobs, runs, accounts, activity, command_line, dialog, run_control); this file dispatches.
 
 use super::activity::Activity;
 use super::filter::TextFilter;
@@ -22,6 +22,7 @@ pub use super::columns::Column;
 pub use super::command_line::COMMANDS;
 pub use super::details::DetailTab;
 pub use super::dialog::Dialog;
+pub use super::jobs::{JobsView, TasksView};
 pub use super::messages::{Action, Command};
 pub use super::node_actions::{NodesView, OUTPUT_TAIL, StartTaskOutput};
 pub use super::pool_actions::{AutoscaleForm, PoolForm, ResizeForm};
@@ -39,6 +40,8 @@ pub enum Screen {
     Log,
     /// The config's accounts, to switch to one.
     Accounts,
+    /// What runs on a pool: its jobs, then a job's tasks (`App::jobs`).
+    Jobs,
 }
 
 /// A step's mark in the run panel.
@@ -108,6 +111,8 @@ pub struct App {
     /// Lines the details' section has (set by the view), to bound scrolling.
     pub detail_lines: usize,
     pub nodes: Option<NodesView>,
+    /// The jobs view open (Screen::Jobs), with its answers.
+    pub jobs: Option<JobsView>,
     pub dialog: Option<Dialog>,
     pub log: Activity,
     /// The `:` command line being typed.
@@ -172,6 +177,7 @@ impl App {
             detail_scroll: 0,
             detail_lines: 0,
             nodes: None,
+            jobs: None,
             dialog: None,
             log: Activity::default(),
             command: None,
@@ -247,6 +253,8 @@ impl App {
             Action::Runs(runs) => self.on_runs(runs),
             Action::Nodes { pool, result } => self.on_nodes(pool, result),
             Action::Called { call, result } => return self.on_called(call, result),
+            Action::Jobs { pool, result } => self.on_jobs(pool, result),
+            Action::Tasks { job, result } => self.on_tasks(job, result),
             Action::Note(text) => {
                 self.log(text.clone(), true);
                 self.say(text);
@@ -343,6 +351,7 @@ impl App {
             Screen::Runs => self.on_runs_key(action),
             Screen::Log => self.on_log_key(action),
             Screen::Accounts => self.on_accounts_key(action),
+            Screen::Jobs => self.on_jobs_key(action),
             Screen::Table | Screen::Help => self.on_table_key(action),
         }
     }

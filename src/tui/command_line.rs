@@ -57,7 +57,7 @@ impl App {
         let candidates: Vec<String> = match word {
             "ctx" => self.accounts.iter().map(|(n, _)| n.clone()).collect(),
             "sort" => Column::ALL.iter().map(|c| c.name().to_string()).collect(),
-            "nodes" | "log" => self.pools.iter().map(|p| p.id().to_string()).collect(),
+            "nodes" | "jobs" | "log" => self.pools.iter().map(|p| p.id().to_string()).collect(),
             _ => Vec::new(),
         };
         candidates.into_iter().filter(|c| c.starts_with(rest.trim_start())).map(|c| format!("{word} {c}")).collect()
@@ -69,16 +69,14 @@ impl App {
         match (name, argument) {
             ("", _) => {}
             ("pools", _) => self.screen = Screen::Table,
-            ("nodes", pool) => {
-                let id = pool.map(str::to_string).or_else(|| match &self.screen {
-                    Screen::Detail(id) => Some(id.clone()),
-                    _ => self.selected_pool().map(|p| p.id().to_string()),
-                });
-                match id {
-                    Some(id) => return self.open_details(id, DetailTab::Nodes),
-                    None => self.say("no pool selected"),
-                }
-            }
+            ("nodes", pool) => match pool.map(str::to_string).or_else(|| self.current_pool()) {
+                Some(id) => return self.open_details(id, DetailTab::Nodes),
+                None => self.say("no pool selected"),
+            },
+            ("jobs", pool) => match pool.map(str::to_string).or_else(|| self.current_pool()) {
+                Some(id) => return self.open_jobs(id),
+                None => self.say("no pool selected"),
+            },
             ("ctx", Some(account)) => return self.switch_account(account),
             ("ctx", None) => self.screen = Screen::Accounts,
             ("plan", _) => return self.plan(),
@@ -111,8 +109,19 @@ impl App {
 }
 
 /// What `:` offers, completed with tab.
-pub const COMMANDS: [&str; 12] =
-    ["pools", "nodes", "ctx", "plan", "apply", "heal", "runs", "log", "sort", "help", "quit", "q"];
+pub const COMMANDS: [&str; 13] =
+    ["pools", "nodes", "jobs", "ctx", "plan", "apply", "heal", "runs", "log", "sort", "help", "quit", "q"];
+
+impl App {
+    /// The pool a command without one means: the one shown, else the selected one.
+    fn current_pool(&self) -> Option<String> {
+        match &self.screen {
+            Screen::Detail(id) => Some(id.clone()),
+            Screen::Jobs => self.jobs.as_ref().map(|v| v.pool.clone()),
+            _ => self.selected_pool().map(|p| p.id().to_string()),
+        }
+    }
+}
 
 fn common_prefix(words: &[String]) -> String {
     let first = &words[0];

@@ -74,6 +74,7 @@ impl App {
             KeyAction::Reboot | KeyAction::RemoveNodes | KeyAction::Scheduling | KeyAction::StartTaskOutput => {
                 self.say("node actions are in the nodes section (tab to it, or :nodes)")
             }
+            KeyAction::Jobs => return self.open_jobs(id),
             _ => self.say("details: tab switches section, j/k scroll, w writes the JSON, esc returns"),
         }
         vec![]

@@ -24,6 +24,7 @@ pub enum KeyAction {
     NextTab,
     PrevTab,
     Write,
+    Jobs,
     ErrorsOnly,
     Command,
     Plan,
@@ -48,7 +49,7 @@ pub enum KeyAction {
 }
 
 impl KeyAction {
-    pub const ALL: [KeyAction; 37] = [
+    pub const ALL: [KeyAction; 38] = [
         KeyAction::Down,
         KeyAction::Up,
         KeyAction::Top,
@@ -65,6 +66,7 @@ impl KeyAction {
         KeyAction::NextTab,
         KeyAction::PrevTab,
         KeyAction::Write,
+        KeyAction::Jobs,
         KeyAction::ErrorsOnly,
         KeyAction::Command,
         KeyAction::Plan,
@@ -107,6 +109,7 @@ impl KeyAction {
             KeyAction::NextTab => "next-tab",
             KeyAction::PrevTab => "previous-tab",
             KeyAction::Write => "write",
+            KeyAction::Jobs => "jobs",
             KeyAction::ErrorsOnly => "errors-only",
             KeyAction::Command => "command",
             KeyAction::Plan => "plan",
@@ -150,8 +153,9 @@ impl KeyAction {
             KeyAction::NextTab => "details: next section",
             KeyAction::PrevTab => "details: previous section",
             KeyAction::Write => "details: write the pool's JSON (secrets hidden) to a file",
+            KeyAction::Jobs => "details: what runs on the pool: its jobs, enter a job's tasks (:jobs POOL)",
             KeyAction::ErrorsOnly => "log: errors only / everything",
-            KeyAction::Command => ":pools :nodes :ctx :plan :apply :heal :runs :log :sort :q (tab)",
+            KeyAction::Command => ":pools :nodes :jobs :ctx :plan :apply :heal :runs :log :sort :q",
             KeyAction::Plan => "plan: definition vs live, for all pools",
             KeyAction::NextStep => "next step on the marked pools, the selected or shown one",
             KeyAction::Run => "new run: recreate the marked, selected or shown pools",
@@ -258,6 +262,7 @@ impl Default for KeyMap {
             ((KeyCode::BackTab, KeyModifiers::SHIFT), PrevTab),
             ((KeyCode::BackTab, none), PrevTab),
             (c('w'), Write),
+            (c('J'), Jobs),
             (c('e'), ErrorsOnly),
             (c(':'), Command),
             (c('p'), Plan),

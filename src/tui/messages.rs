@@ -5,7 +5,7 @@ use super::accounts::AccountView;
 use super::calls::{Answer, Call};
 use super::proposal::ProposalView;
 use super::runs::RunSummary;
-use crate::batch::{ApiEvent, Node, Pool, PoolNodeCounts};
+use crate::batch::{ApiEvent, JobCounts, Node, Pool, PoolNodeCounts, Task};
 use crate::rollout::engine::Progress;
 use crate::rollout::policy::RunChoices;
 use crate::rollout::step::Step;
@@ -60,6 +60,16 @@ pub enum Action {
         call: Call,
         result: Result<Answer, String>,
     },
+    /// The jobs bound to the pool whose jobs view is open, with their task counts.
+    Jobs {
+        pool: String,
+        result: Result<Vec<JobCounts>, String>,
+    },
+    /// The tasks of the job open in the jobs view.
+    Tasks {
+        job: String,
+        result: Result<Vec<Task>, String>,
+    },
     /// Something the runtime did for a key (a file written), for the status line.
     Said(String),
     /// A warning or error the program would have written to stderr (see `output::divert_notes`).
@@ -110,6 +120,10 @@ pub enum Command {
     Call(Call),
     /// List the nodes of this pool (details, nodes tab).
     NodesFor(String),
+    /// List the jobs bound to this pool and their task counts (jobs view).
+    JobsFor(String),
+    /// List this job's tasks (jobs view).
+    TasksFor(String),
     /// Write this (redacted) pool body to a file of its own.
     WriteJson {
         pool: String,

@@ -12,6 +12,7 @@ mod details;
 mod dialog;
 pub mod filter;
 pub mod heatmap;
+mod jobs;
 pub mod keys;
 mod messages;
 mod node_actions;

@@ -56,6 +56,7 @@ impl ProposalView {
                 ids.len()
             ));
         }
+        lines.extend(proposal.waits.describe());
         lines.extend(proposal.findings.warnings.iter().map(|w| format!("⚠ {w}")));
         let (title, word) = match proposal.intent {
             Intent::Recreate => ("Recreate pools (a new run)", "recreate"),

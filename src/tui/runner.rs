@@ -145,6 +145,18 @@ impl Runner {
                     tx.send(Action::Called { call, result });
                 });
             }
+            Command::JobsFor(pool) => {
+                tokio::spawn(async move {
+                    let result = client.jobs_with_counts(std::slice::from_ref(&pool)).await.map_err(|e| e.to_string());
+                    tx.send(Action::Jobs { pool, result });
+                });
+            }
+            Command::TasksFor(job) => {
+                tokio::spawn(async move {
+                    let result = client.list_tasks(&job).await.map_err(|e| e.to_string());
+                    tx.send(Action::Tasks { job, result });
+                });
+            }
             Command::WriteJson { pool, body } => {
                 let dir = crate::config::layout::exports(&self.settings.paths.data_dir);
                 tx.send(Action::Said(write_json(&dir, &pool, &body)));

@@ -60,6 +60,7 @@ impl App {
                 self.keep_selection(selected);
                 let mut commands = vec![Command::NodeCountsFor(self.visible_ids())];
                 commands.extend(self.nodes_command());
+                commands.extend(self.jobs_command());
                 commands
             }
             Err(e) => {

@@ -299,3 +299,55 @@ def test_nodes_get_files_reboot_scheduling_and_remove():
     assert after.allocation_state == "steady" and after.target_dedicated_nodes == 1
     assert [n.id for n in c.list_nodes(pool)] == [first]
     c.begin_delete_pool(pool, polling_interval=1).result()
+
+
+def test_jobs_and_tasks_run_on_a_pools_nodes():
+    c, job = client(), "sdk15-job"
+    # A seeded busy pool's background job: what its node runs resolves through get task.
+    assert c.get_job("job-reporting").pool_info.pool_id == "reporting"
+    busy = c.list_nodes("reporting").__next__()
+    recent = busy.recent_tasks[0]
+    running = c.get_task(recent.job_id, recent.task_id)
+    assert running.state == "running" and running.node_info.node_id == busy.id
+    assert recent.task_url.endswith(f"/jobs/{recent.job_id}/tasks/{recent.task_id}")
+
+    # A job of our own on a seeded idle pool of one node: one task runs, the next one waits.
+    c.create_job(m.BatchJobCreateOptions(id=job, pool_info=m.BatchPoolInfo(pool_id="win-test")))
+    with pytest.raises(HttpResponseError) as twice:
+        c.create_job(m.BatchJobCreateOptions(id=job, pool_info=m.BatchPoolInfo(pool_id="win-test")))
+    assert code(twice.value) == "JobExists"
+    c.create_task(job, m.BatchTaskCreateOptions(id="long", command_line="/bin/sh -c 'sleep 3000'"))
+    added = c.create_tasks(job, [m.BatchTaskCreateOptions(id="fails", command_line="/bin/sh -c 'sleep 1; exit 3'")])
+    assert [r.status for r in added.result_values] == ["success"]
+    assert [j.id for j in c.list_jobs(filter="executionInfo/poolId eq 'win-test'")] == [job]
+    node = c.list_nodes("win-test").__next__()
+    tasks = {t.id: t for t in c.list_tasks(job)}
+    assert tasks["long"].state == "running" and tasks["long"].node_info.node_id == node.id
+    assert tasks["long"].node_info.pool_id == "win-test" and tasks["fails"].state == "active"
+    assert [t.id for t in c.list_tasks(job, filter="state eq 'active'")] == ["fails"]
+    counts = c.get_job_task_counts(job)
+    assert (counts.task_counts.active, counts.task_counts.running) == (1, 1)
+    assert counts.task_slot_counts.running == 1
+    assert c.get_node("win-test", node.id).recent_tasks[0].task_id == "long"
+
+    # A reboot with requeue puts the long task back; the failing one runs first once the node is back.
+    c.begin_reboot_node("win-test", node.id, m._models.BatchNodeRebootOptions(node_reboot_kind="requeue"), polling_interval=1).result()
+    long = c.get_task(job, "long")
+    assert long.execution_info.requeue_count == 1
+    wait_for("the failing task completed", lambda: c.get_job_task_counts(job).task_counts.failed == 1)
+    fails = c.get_task(job, "fails")
+    assert fails.execution_info.exit_code == 3 and fails.execution_info.result == "failure"
+    wait_for("the long task running again", lambda: c.get_task(job, "long").state == "running")
+
+    # Terminating the job ends its running task as a failure; deleting it forgets it.
+    terminate = m._models.BatchJobTerminateOptions(termination_reason="operator")  # not exported by 15.1.0
+    c.begin_terminate_job(job, terminate, polling_interval=1).result()
+    terminated = c.get_job(job)
+    assert terminated.state == "completed" and terminated.execution_info.termination_reason == "operator"
+    ended = c.get_task(job, "long")
+    assert ended.state == "completed" and ended.execution_info.failure_info.code == "TaskEnded"
+    wait_for("the node idle again", lambda: c.get_node("win-test", node.id).state == "idle")
+    c.begin_delete_job(job, polling_interval=1).result()
+    with pytest.raises(ResourceNotFoundError) as gone:
+        c.get_task(job, "long")
+    assert code(gone.value) == "JobNotFound"

@@ -5,6 +5,7 @@
 //! bound. Each attempt gets a fresh `client-request-id` and signature.
 
 use super::api_version::ApiVersion;
+mod jobs;
 mod nodes;
 mod send;
 

@@ -128,6 +128,9 @@ pub async fn recreate(settings: &Settings, args: RunArgs, intent: Intent) -> col
         return Ok(Exit::Done);
     }
     refuse_if_readonly(&settings)?;
+    if let Some(waits) = proposal.waits.describe() {
+        crate::noteln!("{waits}");
+    }
     confirm(args.yes, &question(&proposal)).await?;
     warn_about_journals(&workspace);
     // From the run's start on, a signal stops it in order (journaled) instead of where it stands.

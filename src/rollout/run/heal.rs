@@ -70,6 +70,8 @@ impl Workspace {
             plan: Plan { pools: Vec::new(), not_in_definition: Vec::new() },
             findings: Findings::default(),
             failed_nodes,
+            // Heal never drains a pool: nodes are rebooted or removed with taskcompletion.
+            waits: DrainWaits::NoDrain,
         })
     }
 }

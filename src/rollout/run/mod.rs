@@ -17,10 +17,12 @@ mod compare;
 mod execution;
 mod heal;
 mod proposal;
+mod waits;
 
 pub use compare::{BodyDifference, differences};
 pub use execution::{Prepared, Run};
 pub use proposal::Proposal;
+pub use waits::DrainWaits;
 
 use super::account::AccountId;
 use super::backup::{self, BackupKind};

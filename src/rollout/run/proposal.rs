@@ -28,6 +28,8 @@ pub struct Proposal<'a> {
     pub findings: Findings,
     /// Heal: each target's failed nodes ("tvm-1 starttaskfailed (start task exit 3)").
     pub failed_nodes: BTreeMap<String, Vec<String>>,
+    /// What draining the targets will wait for (jobs and running tasks), as read now.
+    pub waits: DrainWaits,
 }
 
 impl Workspace {
@@ -65,10 +67,27 @@ impl Workspace {
             true => Findings::default(),
             false => self.preflight_against(definition, &ids, &live, &strategy::kept(&strategies)).await?,
         };
+        let drained: Vec<String> = (strategies.iter())
+            .filter(|(_, s)| s.chain().contains(&Step::WaitDrained))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let waits = DrainWaits::read(&self.client, &drained).await;
         let workspace = self.clone();
         let definition = Cow::Borrowed(definition);
         let failed_nodes = BTreeMap::new();
-        Ok(Proposal { workspace, definition, intent, chosen, ids, live, plan, strategies, findings, failed_nodes })
+        Ok(Proposal {
+            workspace,
+            definition,
+            intent,
+            chosen,
+            ids,
+            live,
+            plan,
+            strategies,
+            findings,
+            failed_nodes,
+            waits,
+        })
     }
 }
 

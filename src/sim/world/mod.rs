@@ -5,11 +5,16 @@
 //! a given seed. Timings follow batch-api.md §5.
 
 mod capacity;
+mod jobs;
 mod node;
 mod pool;
 mod wire;
 
-pub use node::{Leave, Outage, OutageKind, START_TASK_SECONDS, SimNode, start_task_outcome, waits_for_task};
+pub use jobs::{SimJob, SimTask, TaskRun, TaskView, background_job_id};
+pub use node::{
+    Cut, JobTaskRun, Leave, Outage, OutageKind, START_TASK_SECONDS, SimNode, start_task_outcome, symbolic_number,
+    waits_for_task,
+};
 pub use pool::{Phase, SimPool};
 
 use super::faults::Faults;
@@ -84,6 +89,11 @@ pub struct World {
     pub faults: Faults,
     pub rng: fastrand::Rng,
     pub stats: Stats,
+    /// Keyed by lower-cased id, like pools.
+    pub jobs: BTreeMap<String, SimJob>,
+    /// Per pool (lower-cased id, whether or not it exists yet): the jobs' tasks waiting for a
+    /// node, oldest first. A pool without waiting tasks costs nothing to advance.
+    pub queues: BTreeMap<String, std::collections::VecDeque<jobs::Queued>>,
     etag_counter: u64,
 }
 
@@ -97,6 +107,8 @@ impl World {
             faults: Faults::default(),
             rng: fastrand::Rng::with_seed(seed),
             stats: Stats::default(),
+            jobs: BTreeMap::new(),
+            queues: BTreeMap::new(),
             etag_counter: 0x8DE_0000_0000_0000,
         }
     }
@@ -125,6 +137,7 @@ impl World {
     /// Brings one pool (lower-cased id) to `now`: pools change independently, so a request about
     /// one pool costs the same in an account of ten thousand.
     pub fn advance_one(&mut self, key: String, now: f64, clock: &crate::sim::clock::SimClock) {
+        self.settle_cuts(&key);
         let Some(pool) = self.pools.get_mut(&key) else { return };
         match pool.phase {
             Phase::Deleting { until } if until <= now => {
@@ -195,6 +208,8 @@ impl World {
             Phase::Settling { until } if until <= now => Some(pool.set_steady(until, clock)),
             _ => None,
         };
+        self.schedule(key, now);
+        let pool = self.pools.get_mut(key).expect("advancing a known pool");
         pool.nodes.retain(|n| n.leaving.as_ref().is_none_or(|l| l.removal_at > now));
         pool.refresh_counts(now);
         if let Some(served) = served {
@@ -221,7 +236,10 @@ impl World {
         pool.state_transition_time = Some(stamp);
         let targets = (pool.target_dedicated_nodes.unwrap_or(0), pool.target_low_priority_nodes.unwrap_or(0));
         let timeout = pool.resize_timeout.map(|d| d.as_std().as_secs_f64()).unwrap_or(900.0);
-        let (key, autoscale) = (pool.id().to_lowercase(), pool.autoscale());
+        let (key, autoscale, id) = (pool.id().to_lowercase(), pool.autoscale(), pool.id().to_string());
+        if workload.is_some() {
+            self.add_background_job(&id, created);
+        }
         let mut sim = SimPool::new(pool, workload);
         let timings = self.timings.clone();
         sim.start_resize(

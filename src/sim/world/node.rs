@@ -29,6 +29,32 @@ pub struct SimNode {
     pub unusable: bool,
     /// The last two bytes of its 10.0.x.y address.
     pub address: u16,
+    /// The last task of a job (added through the API) this node took: its synthetic tasks
+    /// pause while it runs and resume from `tasks_from` (its end).
+    pub job_task: Option<JobTaskRun>,
+}
+
+/// A job's task on a node: [start, end), `end` moved to when it was cut short.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobTaskRun {
+    /// Lower-cased job and task ids (the world's keys).
+    pub job: String,
+    pub task: String,
+    pub start: f64,
+    pub end: f64,
+    /// Cut short by requeue/terminate: it does not count as run.
+    pub cut: bool,
+    /// Already in `tasks_done_before`.
+    pub counted: bool,
+}
+
+/// A job's task cut short on a node, for the world to requeue or fail (`World::settle_cuts`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cut {
+    pub job: String,
+    pub task: String,
+    pub at: f64,
+    pub requeue: bool,
 }
 
 /// A reboot or deallocation: the node runs its last task until `down_at`, then is rebooting or
@@ -58,14 +84,13 @@ pub struct Leave {
 /// (`waitForSuccess`, default true) of a symbolic start task: the command never runs.
 pub fn start_task_outcome(task: &Value) -> (i64, bool) {
     let line = task.get("commandLine").and_then(Value::as_str).unwrap_or_default();
-    let code = line
-        .rsplit("exit ")
-        .next()
-        .filter(|_| line.contains("exit "))
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|digits| digits.parse().ok())
-        .unwrap_or(0);
-    (code, task.get("waitForSuccess").and_then(Value::as_bool).unwrap_or(true))
+    (symbolic_number(line, "exit ").unwrap_or(0), task.get("waitForSuccess").and_then(Value::as_bool).unwrap_or(true))
+}
+
+/// The number after the last `word` in a symbolic command line (`exit 3`, `sleep 600`).
+pub fn symbolic_number(line: &str, word: &str) -> Option<i64> {
+    let rest = line.rsplit(word).next().filter(|_| line.contains(word))?;
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
 /// How long a symbolic start task runs, at the end of a boot.
@@ -104,6 +129,7 @@ impl SimNode {
             outage: None,
             unusable: false,
             address,
+            job_task: None,
         }
     }
 
@@ -166,13 +192,21 @@ impl SimPool {
 
     /// Whether a booted, usable node runs one of the pool's tasks at `now`.
     fn runs_task(&self, node: &SimNode, now: f64) -> bool {
+        if self.job_task_at(node, now).is_some() {
+            return !self.is_deleting();
+        }
         self.workload.is_some()
             && !self.is_deleting()
             && now >= node.tasks_from
             && node.tasks_until.is_none_or(|until| now < until)
     }
 
-    fn task_seconds(&self) -> Option<f64> {
+    /// The job's task `node` runs at `now`, if one.
+    pub fn job_task_at<'n>(&self, node: &'n SimNode, now: f64) -> Option<&'n JobTaskRun> {
+        node.job_task.as_ref().filter(|r| r.start <= now && now < r.end)
+    }
+
+    pub(super) fn task_seconds(&self) -> Option<f64> {
         self.workload.as_ref().map(|w| w.task_seconds).filter(|s| *s > 0.0)
     }
 
@@ -180,6 +214,9 @@ impl SimPool {
     pub fn task_started(&self, node: &SimNode, now: f64) -> Option<f64> {
         if self.node_state(node, now) != NodeState::Running {
             return None;
+        }
+        if let Some(run) = self.job_task_at(node, now) {
+            return Some(run.start);
         }
         let seconds = self.task_seconds()?;
         let end = match &node.leaving {
@@ -193,6 +230,9 @@ impl SimPool {
     pub(super) fn task_end(&self, node: &SimNode, now: f64) -> f64 {
         if let Some(outage) = node.pending_outage(now) {
             return outage.down_at;
+        }
+        if let Some(run) = self.job_task_at(node, now) {
+            return run.end;
         }
         let Some(seconds) = self.task_seconds() else { return now };
         let until = node.tasks_until.unwrap_or(f64::INFINITY);
@@ -219,14 +259,42 @@ impl SimPool {
             }
             _ => 0,
         };
-        node.tasks_done_before + stretch
+        let job_task = node.job_task.as_ref().is_some_and(|r| !r.cut && !r.counted && r.end <= now);
+        node.tasks_done_before + stretch + u64::from(job_task)
+    }
+
+    /// Folds what node `i` completed by `at` into `tasks_done_before` (its stretch starts over).
+    pub(super) fn fold_done(&mut self, i: usize, at: f64) {
+        let done = self.tasks_done(&self.nodes[i], at);
+        let node = &mut self.nodes[i];
+        node.tasks_done_before = done;
+        if let Some(run) = node.job_task.as_mut().filter(|r| r.end <= at) {
+            run.counted = true;
+        }
+    }
+
+    /// Cuts short the job's task node `i` runs at `at`, if one: the world requeues it or fails it.
+    pub(super) fn cut_job_task(&mut self, i: usize, at: f64, requeue: bool) -> bool {
+        let Some(run) = self.nodes[i].job_task.as_mut().filter(|r| r.start <= at && at < r.end) else {
+            return false;
+        };
+        run.end = at;
+        run.cut = true;
+        let cut = Cut { job: run.job.clone(), task: run.task.clone(), at, requeue };
+        // Its synthetic tasks, if any, take the time it leaves.
+        self.nodes[i].tasks_from = at;
+        self.cuts.push(cut);
+        true
     }
 
     /// When a node told to stop its task at `now` stops it (`option`), and whether a task is cut short.
-    fn stop_task(&self, i: usize, option: &NodeDeallocationOption, now: f64) -> (f64, bool) {
-        let node = &self.nodes[i];
-        let running = self.node_state(node, now) == NodeState::Running;
-        if waits_for_task(option) { (self.task_end(node, now), false) } else { (now, running) }
+    fn stop_task(&mut self, i: usize, option: &NodeDeallocationOption, now: f64) -> (f64, bool) {
+        let running = self.node_state(&self.nodes[i], now) == NodeState::Running;
+        if waits_for_task(option) {
+            return (self.task_end(&self.nodes[i], now), false);
+        }
+        self.cut_job_task(i, now, *option != NodeDeallocationOption::Terminate);
+        (now, running)
     }
 
     /// Marks node `i` leaving at `now` (a shrinking resize, removenodes); returns whether a
@@ -243,13 +311,12 @@ impl SimPool {
     /// the pool's start task as it is now. Returns whether a running task was cut short.
     pub fn reboot_node(&mut self, i: usize, option: &NodeDeallocationOption, now: f64, timings: &Timings) -> bool {
         let (down_at, killed) = self.stop_task(i, option, now);
-        let done = self.tasks_done(&self.nodes[i], down_at);
+        self.fold_done(i, down_at);
         let start_task = self.wire.rest.get("startTask").cloned();
         let node = &mut self.nodes[i];
         let until = down_at + timings.node_reboot;
         node.outage = Some(Outage { kind: OutageKind::Reboot, down_at, until });
         node.unusable = false;
-        node.tasks_done_before = done;
         node.boot(start_task, until, timings);
         killed
     }
@@ -257,10 +324,9 @@ impl SimPool {
     /// Deallocates node `i` (2025-06-01): like a reboot's first half; it stays deallocated until started.
     pub fn deallocate_node(&mut self, i: usize, option: &NodeDeallocationOption, now: f64, timings: &Timings) -> bool {
         let (down_at, killed) = self.stop_task(i, option, now);
-        let done = self.tasks_done(&self.nodes[i], down_at);
+        self.fold_done(i, down_at);
         let node = &mut self.nodes[i];
         node.outage = Some(Outage { kind: OutageKind::Deallocate, down_at, until: down_at + timings.node_deallocate });
-        node.tasks_done_before = done;
         node.tasks_until = Some(down_at);
         killed
     }
@@ -288,20 +354,19 @@ impl SimPool {
 
     /// Lets node `i` take tasks again: the task it still finishes goes on, otherwise new ones start now.
     pub fn enable_scheduling(&mut self, i: usize, now: f64) {
-        let done = self.tasks_done(&self.nodes[i], now);
-        let node = &mut self.nodes[i];
-        if node.scheduling_enabled {
+        if self.nodes[i].scheduling_enabled {
             return;
         }
-        node.scheduling_enabled = true;
-        if node.outage.is_some() {
+        self.nodes[i].scheduling_enabled = true;
+        if self.nodes[i].outage.is_some() {
             return;
         }
-        if node.tasks_until.is_some_and(|until| until <= now) {
-            node.tasks_done_before = done;
+        if self.nodes[i].tasks_until.is_some_and(|until| until <= now) {
+            self.fold_done(i, now);
+            let node = &mut self.nodes[i];
             node.tasks_from = node.tasks_from.max(now);
         }
-        node.tasks_until = None;
+        self.nodes[i].tasks_until = None;
     }
 
     /// Removes these nodes (indices) at `now` (removenodes): each kind's target drops by the nodes

@@ -23,6 +23,8 @@ pub struct SimPool {
     pub next_autoscale_eval: Option<f64>,
     /// When the current service-side transition began (None while steady).
     pub(super) busy_since: Option<f64>,
+    /// Jobs' tasks cut short on its nodes, not yet requeued or failed in their jobs.
+    pub cuts: Vec<Cut>,
 }
 
 impl SimPool {
@@ -35,6 +37,7 @@ impl SimPool {
             last_enable_autoscale: None,
             next_autoscale_eval: None,
             busy_since: None,
+            cuts: Vec::new(),
         }
     }
 
@@ -198,6 +201,7 @@ impl SimPool {
             if self.node_state(&self.nodes[i], now) == NodeState::Running {
                 killed += 1;
             }
+            self.cut_job_task(i, now, true);
             self.nodes[i].leaving = Some(Leave { since: now, task_until: now, removal_at: now + timings.node_release });
         }
         self.wire.state = Some(PoolState::Deleting);

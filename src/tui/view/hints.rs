@@ -65,6 +65,7 @@ pub(super) fn detail(app: &App) -> Vec<(String, &'static str)> {
             push(k(KeyAction::Back), "back");
             push(k(KeyAction::NextTab), "section");
             push(format!("{}/{}", k(KeyAction::Down), k(KeyAction::Up)), "scroll");
+            push(k(KeyAction::Jobs), "jobs");
             push(k(KeyAction::Write), "write JSON");
             if mutating {
                 push(k(KeyAction::NextStep), "next step");

@@ -4,6 +4,7 @@
 mod detail;
 mod form;
 mod hints;
+mod jobs;
 mod lists;
 mod nodes;
 mod table;
@@ -49,6 +50,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, theme: &Theme) {
         Screen::Runs => lists::runs(frame, main, app, theme),
         Screen::Log => lists::log(frame, main, app, theme),
         Screen::Accounts => lists::accounts(frame, main, app, theme),
+        Screen::Jobs => jobs::draw(frame, main, app, theme),
         Screen::Table | Screen::Help => table::draw(frame, main, app, theme),
     }
     if run_height > 0 {
@@ -297,11 +299,14 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         push("tab".into(), "complete");
         push("enter".into(), "run");
         push("esc".into(), "cancel");
-        push("".into(), "pools nodes ctx plan apply runs log sort q");
+        push("".into(), "pools nodes jobs ctx plan apply heal runs log sort q");
     } else if app.filter_editing || app.log.filter_editing {
         tail = false;
         push("enter".into(), "keep");
         push("esc".into(), "clear");
+    } else if app.screen == Screen::Help {
+        tail = false;
+        push("any key".into(), "close");
     } else {
         match &app.screen {
             Screen::Help => {
@@ -331,6 +336,14 @@ fn draw_hints(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 push(k(KeyAction::Down), "move");
                 push(k(KeyAction::Details), "switch");
                 push(k(KeyAction::Back), "back");
+            }
+            Screen::Jobs => {
+                push(k(KeyAction::Down), "move");
+                if app.jobs.as_ref().is_some_and(|v| v.tasks.is_none()) {
+                    push(k(KeyAction::Details), "tasks");
+                }
+                push(k(KeyAction::Back), "back");
+                push(k(KeyAction::Refresh), "refresh");
             }
             Screen::Table => {
                 push(k(KeyAction::Down), "move");
@@ -370,7 +383,7 @@ fn draw_help(frame: &mut Frame, app: &mut App, theme: &Theme) {
         ("choose and see", &[Mark, MarkAll, ClearMarks, Filter, Sort, Details, Back, Command]),
         ("act", &[Plan, NextStep, Run, Cancel, Resume, Runs, Abandon]),
         ("one pool, its nodes (single calls)", &[Resize, Autoscale, Reboot, RemoveNodes, Scheduling, StartTaskOutput]),
-        ("details and log", &[NextTab, PrevTab, Write, Log, ErrorsOnly]),
+        ("details and log", &[NextTab, PrevTab, Write, Jobs, Log, ErrorsOnly]),
         ("general", &[Refresh, Repaint, Help, Quit]),
     ];
     let mut lines: Vec<Line> = Vec::new();

@@ -106,16 +106,29 @@ fn drain<'a>(app: &App, id: &str, nodes: &[Node], width: usize, theme: &Theme) -
         format!("{} node(s) run tasks", busy.len())
     };
     let mut lines = vec![heading(title, theme)];
+    if draining {
+        lines.push(Line::from(cut(&waits_for(&busy), width)));
+    }
     let long = node_id_room(nodes, width);
     for node in &busy {
         for task in node.running_tasks() {
             let since = task.started.map(|t| format!("for {}", age(app.account_now(), t))).unwrap_or_default();
-            let text = format!("  {}  {}/{}  {} {since}", node_id(node, long), task.job, task.task, task.state);
+            let (job, task_id, state) = (escape(&task.job), escape(&task.task), escape(&task.state));
+            let text = format!("  {}  {job}/{task_id}  {state} {since}", node_id(node, long));
             lines.push(Line::from(cut(&text, width)));
         }
     }
     lines.push(Line::from(""));
     lines
+}
+
+/// "waits for 3 task(s) of job(s) a, b": what the drain waits for, by job.
+fn waits_for(busy: &[&Node]) -> String {
+    let tasks: Vec<_> = busy.iter().flat_map(|n| n.running_tasks()).collect();
+    let mut jobs: Vec<&str> = tasks.iter().map(|t| t.job.as_str()).collect();
+    jobs.sort_unstable();
+    jobs.dedup();
+    escape(&format!("  waits for {} task(s) of job(s) {}", tasks.len(), jobs.join(", "))).into_owned()
 }
 
 /// Node ids are shortened only when the whole id and the other columns (about 68 cells) do not fit.
@@ -205,7 +218,7 @@ fn list<'a>(
 }
 
 /// Node ids run to 70 characters (`tvmps_<64 hex>_d`): the start and the end tell them apart.
-fn short_id(id: &str) -> String {
+pub(super) fn short_id(id: &str) -> String {
     let chars: Vec<char> = id.chars().collect();
     if chars.len() <= 24 {
         return id.to_string();
