@@ -288,8 +288,12 @@ impl SimPool {
     }
 
     /// When a node told to stop its task at `now` stops it (`option`), and whether a task is cut short.
+    /// A node that runs nothing (a failed start task, unusable, starting) stops at once.
     fn stop_task(&mut self, i: usize, option: &NodeDeallocationOption, now: f64) -> (f64, bool) {
         let running = self.node_state(&self.nodes[i], now) == NodeState::Running;
+        if !running {
+            return (now, false);
+        }
         if waits_for_task(option) {
             return (self.task_end(&self.nodes[i], now), false);
         }
@@ -435,6 +439,15 @@ mod tests {
         let ready = 130.0 + t.node_reboot + t.node_boot;
         assert_eq!(n(&pool, ready + 1.0), NodeState::Running, "the fixed start task succeeded");
         assert_eq!(pool.nodes[0].start_outcome(), Some((0, true)));
+    }
+
+    #[test]
+    fn a_failed_node_rebooted_with_taskcompletion_waits_for_no_task() {
+        let mut pool = pool(Some(json!({"commandLine": "sh -c 'exit 3'", "waitForSuccess": true})));
+        assert_eq!(pool.node_state(&pool.nodes[0], 115.0), NodeState::StartTaskFailed);
+        assert!(!pool.reboot_node(0, &NodeDeallocationOption::TaskCompletion, 115.0, &timings()));
+        assert_eq!(pool.node_state(&pool.nodes[0], 115.5), NodeState::Rebooting, "no task to finish first");
+        assert_eq!(pool.task_started(&pool.nodes[0], 115.5), None);
     }
 
     #[test]
