@@ -363,13 +363,23 @@ impl Node {
         Some(format!("{}: {}", Self::text(failure, "code"), Self::text(failure, "message")))
     }
 
-    /// The start task ran to completion with exit code 0, or the pool has none.
+    /// What the start task did, for a listing: `exit 3 (FailureExitCode: …)`, `exit 0`, the
+    /// failure alone when no exit code came (it could not start); None without a result.
+    pub fn start_task_result(&self) -> Option<String> {
+        match (self.start_task_exit(), self.start_task_failure()) {
+            (Some(code), Some(failure)) => Some(format!("exit {code} ({failure})")),
+            (Some(code), None) => Some(format!("exit {code}")),
+            (None, failure) => failure,
+        }
+    }
+
     /// Failed as the health gate and heal see it: its start task failed (or says why), or it is unusable.
     pub fn is_failed(&self) -> bool {
         matches!(self.state, Some(NodeState::StartTaskFailed | NodeState::Unusable))
             || self.start_task_failure().is_some()
     }
 
+    /// The start task ran to completion with exit code 0, or the pool has none.
     pub fn start_task_succeeded(&self) -> bool {
         self.rest.get("startTaskInfo").is_none_or(|i| {
             i.get("state").and_then(Value::as_str) == Some("completed") && self.start_task_exit() == Some(0)

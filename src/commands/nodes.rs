@@ -30,15 +30,6 @@ pub async fn nodes(settings: &Settings, pool: &str, json: bool) -> color_eyre::R
     Ok(Exit::Done)
 }
 
-/// What the start task did: `exit N`, with the failure when there is one; `-` without a result.
-fn start_task(node: &Node) -> String {
-    match (node.start_task_exit(), node.start_task_failure()) {
-        (Some(code), Some(failure)) => format!("exit {code} ({failure})"),
-        (Some(code), None) => format!("exit {code}"),
-        (None, _) => "-".into(),
-    }
-}
-
 fn summary(node: &Node) -> serde_json::Value {
     json!({
         "id": node.id,
@@ -66,7 +57,7 @@ fn node_table(nodes: &[Node]) -> String {
                 }
                 .into(),
                 n.running_tasks_count.unwrap_or(0).to_string(),
-                start_task(n),
+                n.start_task_result().unwrap_or_else(|| "-".into()),
                 n.errors().join("; "),
             ]
         })

@@ -153,6 +153,9 @@ async fn the_start_task_output_of_a_failed_node() {
     nodes_of(&mut app, &sim, "win-test").await;
     let node = app.nodes.as_ref().unwrap().listed()[0].clone();
     assert_eq!(node.state, Some(NodeState::StartTaskFailed));
+    // Its row says the exit code first: what an operator reads at 80 columns.
+    let row = render(&mut app, 80, 24).lines().find(|l| l.contains("starttaskfailed")).unwrap().to_string();
+    assert!(row.contains("exit 3 (Failure"), "{row}");
     let sent = app.update(key('o'));
     assert!(render(&mut app, 80, 24).contains("reading startup/stdout.txt"));
     carried_out(&mut app, &sim, sent).await;

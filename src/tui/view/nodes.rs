@@ -171,11 +171,7 @@ fn list<'a>(
     let rows: Vec<[String; 6]> = nodes
         .iter()
         .map(|n| {
-            let start = match (n.start_task_exit(), n.start_task_failure()) {
-                (_, Some(failure)) => failure,
-                (Some(code), None) => format!("exit {code}"),
-                (None, None) => "·".into(),
-            };
+            let start = n.start_task_result().unwrap_or_else(|| "·".into());
             [
                 node_id(n, whole),
                 n.state.as_ref().map(|s| escape(s.as_str()).into_owned()).unwrap_or("?".into()),
