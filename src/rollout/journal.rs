@@ -118,6 +118,11 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// The run this journal records (its file is `<run>.jsonl`).
+    pub fn run_id(&self) -> String {
+        self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
     /// Creates (or reopens for resume) `dir/<run>.jsonl`. A torn last line (a crash mid-write) is
     /// terminated first, so the next record starts on a line of its own.
     pub fn open(dir: &Path, run: &str) -> std::io::Result<Journal> {

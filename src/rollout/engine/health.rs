@@ -7,6 +7,7 @@ use crate::batch::{NodeCounts, PoolNodeCounts};
 use crate::rollout::report::CapacityFigures;
 use crate::rollout::snapshots::WaitError;
 use crate::rollout::step::Step;
+use crate::rollout::strategy::Strategy;
 use std::time::Instant;
 
 const NODE_HEALTH_SELECT: &str = "id,state,startTaskInfo,errors";
@@ -16,7 +17,7 @@ impl Engine {
     /// beyond what the policy tolerates, within `health_timeout`. A steady pool short of its
     /// targets (resize errors, quota) fails at once: the service has stopped allocating. Waits on
     /// the shared node counts until no node is on its way, then lists this pool's nodes.
-    pub(super) async fn wait_healthy(&self, id: &str, run: &mut PoolRun) -> StepResult {
+    pub(super) async fn wait_healthy(&self, id: &str, run: &mut PoolRun, run_id: &str) -> StepResult {
         let policy = &self.config.policy;
         let mut pool = match run.seen.take() {
             Some(pool) => pool,
@@ -76,10 +77,14 @@ impl Engine {
             let health = NodeHealth::of(&nodes);
             run.capacity = Some(CapacityFigures { target, current: nodes.len() as u32, healthy: health.healthy });
             if health.failed.len() as u32 > target - needed {
+                let next = match run.strategy {
+                    Strategy::InPlace => in_place_next(id, run_id),
+                    _ => String::new(),
+                };
                 return Err(format!(
-                    "unhealthy: {} of {target} targeted node(s) failed: {}",
+                    "unhealthy: {} of {target} targeted node(s) failed: {}{next}",
                     health.failed.len(),
-                    health.failed.join("; ")
+                    named(&health.failed, id)
                 ));
             }
             if health.healthy >= needed {
@@ -95,6 +100,27 @@ impl Engine {
             }
         }
     }
+}
+
+/// At most `SHOWN` failed nodes by name; how to see the rest.
+fn named(failed: &[String], pool: &str) -> String {
+    const SHOWN: usize = 3;
+    let mut text = failed.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+    if failed.len() > SHOWN {
+        let shown = crate::output::escape(pool);
+        text.push_str(&format!("; and {} more (`repool nodes --pool {shown}`)", failed.len() - SHOWN));
+    }
+    text
+}
+
+/// After an in-place change, nodes already up keep the start task they booted with: heal is
+/// the way on, and this run holds the pool until it is closed.
+fn in_place_next(pool: &str, run_id: &str) -> String {
+    let pool = crate::output::escape(pool);
+    format!(
+        ". An in-place change reaches nodes already up only when they restart: close this run \
+         (`repool abandon {run_id}`), then `repool heal --pool {pool}` reboots them with the pool's current start task"
+    )
 }
 
 /// What a pool's nodes say about its health.

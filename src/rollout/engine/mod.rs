@@ -434,7 +434,7 @@ impl Engine {
             Step::WaitGone => self.wait_gone(id).await,
             Step::Create => self.create(id, run).await,
             Step::WaitReady => self.wait_ready(id, step, run).await,
-            Step::WaitHealthy => self.wait_healthy(id, run).await,
+            Step::WaitHealthy => self.wait_healthy(id, run, &journal.run_id()).await,
             Step::RollbackDelete => self.rollback_delete(id, run).await,
             Step::RollbackWaitGone => self.wait_gone(id).await,
             Step::RollbackCreate => self.rollback_create(id, run).await,

@@ -116,7 +116,7 @@ impl Proposal<'_> {
     ///   verdict on what it would lose were for the pool as it was;
     /// - probes a crash left behind are deleted, and with `--probe` the service judges each body.
     pub async fn start(self) -> Result<Run, Refusal> {
-        let Proposal { workspace, definition, ids, live, strategies, mut findings, .. } = self;
+        let Proposal { workspace, definition, ids, live, strategies, mut findings, intent, .. } = self;
         let definition = definition.as_ref();
         let chosen: Vec<&PoolDefinition> = ids.iter().filter_map(|id| definition.pool(id)).collect();
         if chosen.is_empty() {
@@ -124,7 +124,7 @@ impl Proposal<'_> {
         }
         let run_id = journal::new_run_id();
         let lock = RunLock::acquire(&workspace.lock_dir(), &workspace.account, &run_id)?;
-        workspace.refuse_held(&ids)?;
+        workspace.refuse_held(&ids, intent)?;
         let now = workspace
             .client
             .list_pools_confirming(&ids)
@@ -182,7 +182,7 @@ impl Proposal<'_> {
 impl Workspace {
     /// Refuses `ids` when an unfinished run holds one, or a damaged journal may (call it holding
     /// the lock, so no run starts in between).
-    fn refuse_held(&self, ids: &[String]) -> Result<(), String> {
+    fn refuse_held(&self, ids: &[String], intent: Intent) -> Result<(), String> {
         let runs = self.runs();
         if let Some(unknown) = runs.iter().find(|r| r.holds_unknown_pools()) {
             return Err(format!(
@@ -197,6 +197,16 @@ impl Workspace {
         for other in runs.iter().filter(|r| !r.is_closed() && !r.pending().is_empty()) {
             let held = other.held_pools();
             if let Some(pool) = ids.iter().find(|id| held.iter().any(|h| h.eq_ignore_ascii_case(id))) {
+                // Resuming the other run would not heal: it would only look at the nodes again.
+                if intent == Intent::Heal {
+                    return Err(format!(
+                        "pool '{pool}' is held by unfinished run {} ({}): close it with `repool abandon {}` \
+                         (the pool stays as it is), then heal again; nothing was changed",
+                        other.run,
+                        other.pool(pool).describe(),
+                        other.run
+                    ));
+                }
                 return Err(format!(
                     "pool '{pool}' is part of unfinished run {} ({}): resume it (`repool resume {}`) or abandon it \
                      (`repool abandon {}`) first; nothing was changed",
