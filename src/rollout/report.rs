@@ -228,6 +228,27 @@ pub fn left_behind(run: &RunState, live: &[Pool]) -> Vec<String> {
                 before.target_low_priority_nodes.unwrap_or(0)
             ));
         }
+        // removenodes lowered a healed pool's targets; heal sizes it back only at the end of a batch.
+        let short = |target: Option<u32>, before: Option<u32>| target.unwrap_or(0) < before.unwrap_or(0);
+        if lost.is_empty()
+            && state.strategy == Strategy::Heal
+            && !pool.autoscale()
+            && !before.autoscale()
+            && (short(pool.target_dedicated_nodes, before.target_dedicated_nodes)
+                || short(pool.target_low_priority_nodes, before.target_low_priority_nodes))
+        {
+            let (dedicated, low) =
+                (before.target_dedicated_nodes.unwrap_or(0), before.target_low_priority_nodes.unwrap_or(0));
+            warnings.push(format!(
+                "'{}' is below the targets it had before the run: {} dedicated, {} low-priority (before: {dedicated}, \
+                 {low}); resize it back (the dashboard's `z` on the pool, or `az batch pool resize --pool-id {} \
+                 --target-dedicated-nodes {dedicated} --target-low-priority-nodes {low}`)",
+                t.pool,
+                pool.target_dedicated_nodes.unwrap_or(0),
+                pool.target_low_priority_nodes.unwrap_or(0),
+                t.pool
+            ));
+        }
         if !lost.is_empty() {
             warnings.push(format!(
                 "'{}' was drained by the run: {}; set it back by hand (its pre-run backup: {})",

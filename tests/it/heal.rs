@@ -189,6 +189,29 @@ async fn an_unusable_node_is_replaced_and_the_pool_is_back_at_its_targets() {
     }
 }
 
+/// A heal stopped between removing a node and sizing the pool back leaves it a target short:
+/// abandoning that run says so, from the account as it is, and how to give the target back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoning_a_heal_that_removed_a_node_names_the_missing_target() {
+    let (sim, dir) = account_with_pool("h-short", 3, None).await;
+    let key = sim.key().to_string();
+    make_unusable(&sim, "h-short");
+    // The resize back fails (and fails again when retried): the run stops after its removal.
+    sim.set_faults(repool::sim::faults::Faults::parse("401@resize-pool=50x").unwrap());
+    let (code, _, err) = repool(dir.path(), &key, &["heal", "--pool", "h-short", "--yes"]);
+    assert_eq!(code, 1, "{err}");
+    sim.set_faults(repool::sim::faults::Faults::default());
+    assert_eq!(wire(&sim, "h-short").target_dedicated_nodes, Some(2), "removenodes lowered the target");
+    let journals = repool::rollout::journal::list(&dir.path().join("journal"));
+    let run = journals[0].file_stem().unwrap().to_string_lossy().into_owned();
+    let (code, _, err) = repool(dir.path(), &key, &["abandon", &run, "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    let warning = "'h-short' is below the targets it had before the run: 2 dedicated, 0 low-priority (before: 3, 0); \
+                   resize it back (the dashboard's `z` on the pool, or `az batch pool resize --pool-id h-short \
+                   --target-dedicated-nodes 3 --target-low-priority-nodes 0`)";
+    assert!(err.contains(warning), "{err}");
+}
+
 /// SIGKILL at several instants of a heal (reboots and a replacement), then `resume` until done:
 /// every node healthy, the pool's targets and creation time intact, the run closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
