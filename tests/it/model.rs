@@ -2,10 +2,12 @@
 //! step), resume (with the run's own, an edited or another definition, choosing or not), kill -9
 //! at random instants, abandon, restore, recreate from the dashboard, a second run under another
 //! spelling of the account, a second operator replacing a pool with one of its own under the same
-//! id — through the real binary against the simulator, now and then with list answers that leave
+//! id, heal a pool whose nodes failed (their start task, or unusable; killed and resumed too) —
+//! through the real binary against the simulator, now and then with list answers that leave
 //! pools out and changes whose answers are lost. After every action the invariants of "never lose
 //! a pool, never take one" are checked (and every pool a run reports done is at its targets and
-//! was made or changed by that run); at the end every pool is brought back.
+//! was made or changed by that run; a healed pool is the same pool with the targets and formula
+//! its heal found); at the end every pool is brought back.
 //!
 //! REPOOL_MODEL_SEQUENCES (default 1) sequences of REPOOL_MODEL_ACTIONS (default 24) actions each,
 //! from REPOOL_MODEL_SEED; every seed in tests/model-seeds.txt (seeds that once found a bug) runs too.
@@ -15,6 +17,8 @@ use crate::common;
 use common::terminal::Terminal;
 use common::{output, repool_command};
 use repool::rollout::journal::{self, RunState};
+use repool::batch::models::NodeState;
+use repool::rollout::strategy::Strategy;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -53,6 +57,9 @@ struct Model {
     /// Pools some action named: the operator's selection, ever.
     selected: BTreeSet<String>,
     rng: fastrand::Rng,
+    /// Whether and how to heal before each action: a stream of its own, so the actions a seed
+    /// draws are the ones it drew before heal was in the model.
+    heal_rng: fastrand::Rng,
     log: Vec<String>,
     edits: u32,
     /// Pools a second operator put under our ids: (creationTime, eTag) and when.
@@ -92,6 +99,7 @@ impl Model {
             initial,
             selected: BTreeSet::new(),
             rng: fastrand::Rng::with_seed(seed),
+            heal_rng: fastrand::Rng::with_seed(seed ^ 0x4ea1),
             log: Vec::new(),
             edits: 0,
             foreign: BTreeMap::new(),
@@ -132,15 +140,19 @@ impl Model {
     }
 
     /// A pool a run reports done is at its targets with healthy nodes, and was made (recreated:
-    /// a newer creation time) or changed (updated: the same creation time) by that run.
+    /// a newer creation time) or changed (updated: the same creation time) by that run; a healed
+    /// pool has the targets (or formula) it had when its heal began.
     fn check_report(&self, out: &str, err: &str) {
         let Ok(report) = serde_json::from_str::<serde_json::Value>(out) else { return };
         for pool in report["pools"].as_array().into_iter().flatten() {
             let (id, status) = (pool["id"].as_str().unwrap_or("?"), pool["status"].as_str().unwrap_or("?"));
-            if !["recreated", "updated"].contains(&status) {
+            let context = format!("{}\n{id} reported {status}: {pool:#}\n{err}", self.history());
+            if status == "healed" {
+                self.check_healed(report["runId"].as_str().unwrap_or("?"), id, &context);
+            }
+            if !["recreated", "updated", "healed"].contains(&status) {
                 continue;
             }
-            let context = format!("{}\n{id} reported {status}: {pool:#}\n{err}", self.history());
             let (target, healthy) = (pool["target"].as_u64(), pool["healthy"].as_u64());
             assert!(target.is_some() && healthy >= target, "{context}\nnot at its targets");
             let (old, new) = (pool["oldCreationTime"].as_str(), pool["newCreationTime"].as_str());
@@ -182,6 +194,11 @@ impl Model {
     async fn run_killed(&mut self, what: &str, args: Vec<String>) {
         let grow = self.rng.usize(1..20);
         let extra = Duration::from_millis(self.rng.u64(0..20));
+        self.run_killed_at(what, args, grow, extra).await;
+    }
+
+    /// Runs the binary and SIGKILLs it `extra` after the journal grew by `grow` lines.
+    async fn run_killed_at(&mut self, what: &str, args: Vec<String>, grow: usize, extra: Duration) {
         let start = self.journal_lines();
         let mut child = self.command(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -401,6 +418,10 @@ impl Model {
     }
 
     async fn act(&mut self) {
+        if self.heal_rng.usize(..4) == 0 {
+            self.heal().await;
+            self.check();
+        }
         match self.rng.usize(..21) {
             0..=4 => {
                 let mut args = self.recreate_args();
@@ -443,6 +464,64 @@ impl Model {
         }
     }
 
+    /// Some nodes of a pool fail (their start task, as before a fix applied in place; or one
+    /// turns unusable), then `heal` it: to the end with `--json`, or killed at a random instant
+    /// (resume and abandon are the model's other actions).
+    async fn heal(&mut self) {
+        let id = ["p-render", "p-ingest"][self.heal_rng.usize(..2)];
+        if self.gone(id) {
+            return;
+        }
+        self.selected.insert(id.into());
+        let unusable = self.heal_rng.bool();
+        let pick = self.heal_rng.u64(..);
+        let broken = self.sim.with_world(|w, now| {
+            let pool = w.find_mut(id).unwrap();
+            let visible: Vec<String> = pool.visible_nodes(now).map(|n| n.id.clone()).collect();
+            let mut rng = fastrand::Rng::with_seed(pick);
+            let chosen: Vec<String> = visible.into_iter().filter(|_| rng.bool()).collect();
+            let failed = serde_json::json!({"commandLine": "cmd /c exit 3", "waitForSuccess": true});
+            for node in pool.nodes.iter_mut().filter(|n| chosen.contains(&n.id)) {
+                if unusable {
+                    node.unusable = true;
+                } else {
+                    node.start_task = Some(failed.clone());
+                }
+            }
+            chosen.len()
+        });
+        let how = if unusable { "unusable" } else { "start task failed" };
+        self.log.push(format!("{broken} node(s) of {id}: {how}"));
+        let mut args = vec!["heal".to_string(), "--pool".into(), id.into(), "--yes".into()];
+        if self.heal_rng.bool() {
+            args.extend(["--max-unavailable-nodes".into(), self.heal_rng.usize(1..4).to_string()]);
+        }
+        if self.heal_rng.usize(..3) == 0 {
+            // A heal journals a few lines per batch: kill it within them.
+            let (grow, extra) = (self.heal_rng.usize(1..6), Duration::from_millis(self.heal_rng.u64(0..20)));
+            self.run_killed_at("heal", args, grow, extra).await;
+        } else {
+            args.push("--json".into());
+            self.run("heal", args);
+        }
+    }
+
+    /// A pool its heal `run` reports healed is the pool the heal began with (its creation time),
+    /// with the same formula, or for a fixed pool the same targets.
+    fn check_healed(&self, run: &str, id: &str, context: &str) {
+        let state = self.runs().into_iter().find(|r| r.run == run).expect("the heal's journal");
+        let backup = state.target(id).and_then(|t| t.backup.clone()).expect("a heal backs up its pool");
+        let before: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&backup).unwrap()).unwrap();
+        let now = self.sim.with_world(|w, _| serde_json::to_value(&w.find(id).unwrap().wire).unwrap());
+        let mut kept = vec!["creationTime", "enableAutoScale", "autoScaleFormula"];
+        if before["enableAutoScale"] != true {
+            kept.extend(["targetDedicatedNodes", "targetLowPriorityNodes"]);
+        }
+        for property in kept {
+            assert_eq!(now.get(property), before.get(property), "{context}\nhealed {id}.{property}");
+        }
+    }
+
     /// Missing from the account, or being deleted.
     fn gone(&self, id: &str) -> bool {
         self.sim.with_world(|w, _| {
@@ -472,7 +551,8 @@ a pool is not in the service's spelling"
             let recreated_or_gone = now.as_ref().is_none_or(|(created, _)| *created != before.0) || self.gone(id);
             if recreated_or_gone {
                 let evidence = runs.iter().any(|r| {
-                    r.target(id)
+                    r.pool(id).strategy != Strategy::Heal
+                        && r.target(id)
                         .is_some_and(|t| t.body.is_object() && t.backup.as_ref().is_some_and(|b| Path::new(b).exists()))
                 });
                 assert!(evidence, "{context}\n{id} was deleted without a recorded body and pre-run backup");
@@ -509,8 +589,11 @@ a pool is not in the service's spelling"
                 break;
             }
             for run in runs {
-                let args =
+                let mut args =
                     vec!["resume".into(), run.run.clone(), "--yes".into(), "--create-from".into(), "journal".into()];
+                if run.targets.iter().any(|t| run.pool(&t.pool).strategy == Strategy::Heal) {
+                    args.push("--json".into());
+                }
                 if self.run("recover: resume", args).0 != 0 {
                     self.run("recover: abandon", vec!["abandon".into(), run.run.clone(), "--yes".into()]);
                 }
@@ -524,6 +607,20 @@ a pool is not in the service's spelling"
         }
         for id in self.initial.keys() {
             assert!(!self.gone(id), "{}\n{id} could not be brought back", self.history());
+        }
+        // No run holds a pool now: a pool with failed nodes left is healed, to the end.
+        for id in ["p-render", "p-ingest"] {
+            let failed = self.sim.with_world(|w, now| {
+                let pool = w.find(id).unwrap();
+                pool.visible_nodes(now).any(|n| {
+                    matches!(pool.node_state(n, now), NodeState::StartTaskFailed | NodeState::Unusable)
+                })
+            });
+            if failed {
+                let args = vec!["heal".into(), "--pool".into(), id.into(), "--yes".into(), "--json".into()];
+                let (code, err) = self.run("recover: heal", args);
+                assert_eq!(code, 0, "{}\n{id} was not healed:\n{err}", self.history());
+            }
         }
     }
 }

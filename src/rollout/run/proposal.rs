@@ -197,8 +197,10 @@ impl Workspace {
         for other in runs.iter().filter(|r| !r.is_closed() && !r.pending().is_empty()) {
             let held = other.held_pools();
             if let Some(pool) = ids.iter().find(|id| held.iter().any(|h| h.eq_ignore_ascii_case(id))) {
-                // Resuming the other run would not heal: it would only look at the nodes again.
-                if intent == Intent::Heal {
+                // A run stopped by its health gate: resuming it would only look at the nodes
+                // again, and its pool is as it made it.
+                let unhealthy = other.pool(pool).status == Some(PoolStatus::Unhealthy);
+                if intent == Intent::Heal && unhealthy {
                     return Err(format!(
                         "pool '{pool}' is held by unfinished run {} ({}): close it with `repool abandon {}` \
                          (the pool stays as it is), then heal again; nothing was changed",
