@@ -111,7 +111,8 @@ impl ServiceError {
             "PoolExists" => "a pool with this id (ids ignore case) already exists",
             "PoolBeingDeleted" => "the pool is still being deleted; wait until it is gone, then retry",
             "PoolBeingResized" | "OperationInvalidForCurrentState" => {
-                "the pool is resizing or has autoscale on; wait until it is steady with autoscale off"
+                "the pool's state does not allow this now (a resize in flight; a resize of a pool with autoscale on): \
+                 wait until it is steady, then retry"
             }
             "AuthenticationFailed" => {
                 "the signature was rejected: check the account name and key (AZURE_BATCH_ACCESS_KEY) and that this machine's clock is right"

@@ -220,7 +220,12 @@ impl App {
             Ok(_) => return,
             Err(e) => Err(e),
         };
+        // A fixed pool: the refusal is expected; the form explains it, the log keeps its words.
+        let refused = outcome.is_err() && !form.enabled;
         form.evaluated = Some((formula.to_string(), outcome));
+        if refused {
+            self.say(format!("{}: not evaluated (autoscale is off): ctrl-e enables it", crate::output::escape(pool)));
+        }
     }
 
     /// Autoscale was enabled or disabled: its form (if open for that pool) has done its job.

@@ -128,13 +128,15 @@ async fn heal_after_an_in_place_fix_brings_every_node_back_one_at_a_time() {
     let journals = repool::rollout::journal::list(&dir.path().join("journal"));
     let run = journals[0].file_stem().unwrap().to_string_lossy().into_owned();
     // The failed apply says why and what to type next; three nodes by name, not all four.
-    let next = format!("only when they restart: close this run (`repool abandon {run}`), then `repool heal --pool h-fix`");
+    let next =
+        format!("only when they restart: close this run (`repool abandon {run}`), then `repool heal --pool h-fix`");
     assert!(err.contains(&next), "{err}");
     assert!(err.contains("and 1 more (`repool nodes --pool h-fix`)"), "{err}");
     // The apply run holds the pool until it is closed: heal names it and the command, changes nothing.
     let (code, _, err) = repool(dir.path(), &key, &["heal", "--pool", "h-fix", "--yes"]);
     assert_eq!(code, 2, "{err}");
-    let refusal = format!("held by unfinished run {run} (unhealthy in wait-healthy): close it with `repool abandon {run}`");
+    let refusal =
+        format!("held by unfinished run {run} (unhealthy in wait-healthy): close it with `repool abandon {run}`");
     assert!(err.contains(&refusal) && !err.contains("repool resume"), "{err}");
     let (code, _, err) = repool(dir.path(), &key, &["abandon", &run, "--yes"]);
     assert_eq!(code, 0, "{run}: {err}");

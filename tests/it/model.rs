@@ -16,8 +16,8 @@ use crate::common;
 
 use common::terminal::Terminal;
 use common::{output, repool_command};
-use repool::rollout::journal::{self, RunState};
 use repool::batch::models::NodeState;
+use repool::rollout::journal::{self, RunState};
 use repool::rollout::strategy::Strategy;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -552,8 +552,9 @@ a pool is not in the service's spelling"
             if recreated_or_gone {
                 let evidence = runs.iter().any(|r| {
                     r.pool(id).strategy != Strategy::Heal
-                        && r.target(id)
-                        .is_some_and(|t| t.body.is_object() && t.backup.as_ref().is_some_and(|b| Path::new(b).exists()))
+                        && r.target(id).is_some_and(|t| {
+                            t.body.is_object() && t.backup.as_ref().is_some_and(|b| Path::new(b).exists())
+                        })
                 });
                 assert!(evidence, "{context}\n{id} was deleted without a recorded body and pre-run backup");
             }
@@ -612,9 +613,8 @@ a pool is not in the service's spelling"
         for id in ["p-render", "p-ingest"] {
             let failed = self.sim.with_world(|w, now| {
                 let pool = w.find(id).unwrap();
-                pool.visible_nodes(now).any(|n| {
-                    matches!(pool.node_state(n, now), NodeState::StartTaskFailed | NodeState::Unusable)
-                })
+                pool.visible_nodes(now)
+                    .any(|n| matches!(pool.node_state(n, now), NodeState::StartTaskFailed | NodeState::Unusable))
             });
             if failed {
                 let args = vec!["heal".into(), "--pool".into(), id.into(), "--yes".into(), "--json".into()];

@@ -301,6 +301,22 @@ async fn autoscale_is_evaluated_before_it_is_enabled() {
     assert!(!sim.with_world(|w, _| w.find("ci-runners").unwrap().wire.autoscale()));
 }
 
+/// On a pool with fixed targets the service refuses to evaluate (409): the form says why in
+/// plain words, not as a fault with a misleading remedy, and lets the formula be enabled.
+#[tokio::test]
+async fn a_fixed_pools_formula_is_enabled_after_the_services_refusal_to_evaluate() {
+    let (mut app, sim) = demo_app(false).await;
+    select(&mut app, "p-ingest");
+    app.update(key('f'));
+    let sent = app.update(code(KeyCode::Enter));
+    carried_out(&mut app, &sim, sent).await;
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("not evaluated: Batch evaluates only on a pool with autoscale on"), "{screen}");
+    assert!(!screen.contains("409") && !screen.contains("autoscale off"), "{screen}");
+    let sent = app.update(ctrl('e'));
+    assert!(matches!(sent.as_slice(), [Command::Call(Call::EnableAutoscale { .. })]), "{sent:?}");
+}
+
 /// Read-only refuses every node and pool action with the reason (reading the start task output
 /// still works); a pool a repool run holds refuses them too.
 #[tokio::test]

@@ -78,14 +78,17 @@ fn autoscale<'a>(form: &AutoscaleForm, theme: &Theme) -> (String, Vec<Line<'a>>)
                         }
                     }
                 }
+                // The service refuses to evaluate on a pool without autoscale (409): that is
+                // the answer, not a fault; the activity log keeps its words.
+                Err(_) if !form.enabled => {
+                    lines.push(Line::from(format!(
+                        "  not evaluated{stale}: Batch evaluates only on a pool with autoscale on;"
+                    )));
+                    lines.push(Line::from("  ctrl-e enables it: the service evaluates it at once"));
+                }
                 Err(e) => {
                     lines.push(Line::from(format!("  the service's answer{stale}:")));
                     lines.push(Line::from(Span::styled(format!("    {}", escape(e)), bad)));
-                    if !form.enabled {
-                        lines.push(Line::from(
-                            "  (Batch evaluates formulas only on an autoscale pool: enabling evaluates it at once)",
-                        ));
-                    }
                 }
             }
         }
