@@ -135,7 +135,24 @@ impl App {
         let Some(tasks) = self.jobs.as_mut().and_then(|v| v.tasks.as_mut()) else { return };
         let rows = result.as_ref().map_or(0, Vec::len);
         tasks.selected = tasks.selected.min(rows.saturating_sub(1));
+        let result = result.map(|mut listed| {
+            listed.sort_by_key(attention);
+            listed
+        });
         tasks.tasks = Some(result);
         tasks.at = Some(now);
+    }
+}
+
+/// What an operator looks for first among thousands of tasks: running, then waiting, then
+/// failed, then the rest (the service's order within each).
+fn attention(task: &Task) -> u8 {
+    use crate::batch::models::TaskState;
+    match &task.state {
+        Some(TaskState::Running) => 0,
+        Some(TaskState::Preparing) => 1,
+        Some(TaskState::Active) => 2,
+        _ if task.failed() => 3,
+        _ => 4,
     }
 }

@@ -79,6 +79,8 @@ async fn the_jobs_view_goes_from_a_pool_to_its_jobs_to_a_jobs_tasks_and_back() {
     let frame = |n: &str| screen.lines().find(|l| l.contains(n)).unwrap_or_default().to_string();
     assert!(frame("frame-1").contains("completed") && frame("frame-1").contains("10m"), "{screen}");
     assert!(frame("frame-2").contains("completed") && inside(&frame("frame-2")).ends_with('2'), "{screen}");
+    let row = |n: &str| screen.lines().position(|l| l.contains(n)).unwrap();
+    assert!(row("frame-2") < row("frame-1"), "a failed task comes before a succeeded one: {screen}");
 
     assert_eq!(app.update(code(KeyCode::Esc)), [Command::JobsFor("win-test".into())]);
     assert!(app.jobs.as_ref().unwrap().tasks.is_none());
