@@ -165,10 +165,16 @@ impl App {
     /// `o`: the start task's stdout and stderr of the node under the cursor.
     fn open_start_task_output(&mut self) -> Vec<Command> {
         let Some(view) = self.nodes.as_mut() else { return vec![] };
-        let Some(node) = view.listed().get(view.cursor).and_then(|n| n.id.clone()) else {
+        let Some(listed) = view.listed().get(view.cursor) else {
             self.say("no node under the cursor");
             return vec![];
         };
+        let Some(node) = listed.id.clone() else { return vec![] };
+        // No start task ran on it (the pool has none, or the node is still booting): no files.
+        if !listed.rest.contains_key("startTaskInfo") {
+            self.say(format!("{}: no start task has run on this node: no output to show", escape(&node)));
+            return vec![];
+        }
         view.output = Some(StartTaskOutput { node: node.clone(), lines: None });
         let pool = view.pool.clone();
         self.detail_scroll = 0;

@@ -254,6 +254,17 @@ async fn resize_shrinking_is_confirmed_and_goes_with_taskcompletion() {
     assert!(status(&app).contains("autoscale sets its targets"), "{}", status(&app));
 }
 
+/// A node on which no start task ran (its pool has none) has no files to read: `o` says so
+/// instead of showing the service's 404.
+#[tokio::test]
+async fn a_node_without_a_start_task_has_no_output_to_read() {
+    let (mut app, sim) = demo_app(false).await;
+    nodes_of(&mut app, &sim, "p-ingest").await;
+    assert!(app.update(key('o')).is_empty(), "no call");
+    assert!(status(&app).contains("no start task has run on this node"), "{}", status(&app));
+    assert!(app.nodes.as_ref().unwrap().output.is_none());
+}
+
 /// Autoscale: the form starts from the pool's formula; enabling waits for an evaluation of the
 /// formula shown; a failing formula is shown with the service's error and cannot be enabled.
 #[tokio::test]
@@ -326,7 +337,7 @@ async fn readonly_and_a_run_holding_the_pool_refuse_single_calls() {
         assert!(app.update(key(k)).is_empty() && app.dialog.is_none());
         assert!(status(&app).starts_with("READ-ONLY"), "{}", status(&app));
     }
-    nodes_of(&mut app, &sim, "p-ingest").await;
+    nodes_of(&mut app, &sim, "p-render").await;
     for k in ['b', 'D', 'S'] {
         assert!(app.update(key(k)).is_empty() && app.dialog.is_none(), "{k}");
         assert!(status(&app).starts_with("READ-ONLY"), "{}", status(&app));
