@@ -11,6 +11,7 @@ mod health;
 mod identity;
 mod nodes;
 mod replace;
+mod surge;
 mod window;
 
 use window::{InWindow, Window};
@@ -91,6 +92,8 @@ pub struct PreRun {
     pub created: Option<jiff::Timestamp>,
     /// Its targets or autoscale, for the advice after a drain that failed.
     pub capacity: Option<Capacity>,
+    /// Its targets (dedicated, low-priority), autoscaled or not: what a surge adds to.
+    pub targets: Option<(u32, u32)>,
 }
 
 /// Driven by `rollout::run`, which hands it the run's create bodies.
@@ -282,6 +285,7 @@ impl Engine {
                     match strategy {
                         Strategy::Rebuild => "rebuilt",
                         Strategy::Heal => "healed",
+                        Strategy::Refresh => "refreshed",
                         _ => "changed in place",
                     }
                 )),
@@ -445,6 +449,8 @@ impl Engine {
             Step::RollbackPatch => self.patch(id, run, true).await,
             Step::RollbackScale => self.scale(id, run, true).await,
             Step::HealNodes => self.heal_nodes(id, run, journal).await,
+            Step::Surge => self.surge(id, run).await,
+            Step::RollNodes => self.roll_nodes(id, run, journal).await,
         }
     }
 
@@ -493,7 +499,9 @@ impl Engine {
         let where_new_fails = match run.strategy {
             Strategy::Recreate => matches!(step, Step::Create | Step::WaitReady | Step::WaitHealthy),
             Strategy::Rebuild => matches!(step, Step::Patch | Step::Scale | Step::WaitReady | Step::WaitHealthy),
-            Strategy::InPlace | Strategy::Heal => false,
+            // A refresh that fails gets its capacity back (formula, targets without the surge).
+            Strategy::Refresh => matches!(step, Step::Surge | Step::RollNodes | Step::Scale | Step::WaitReady | Step::WaitHealthy),
+            Strategy::InPlace | Strategy::Heal | Strategy::Roll => false,
         };
         if self.config.policy.on_unhealthy != OnUnhealthy::Rollback || !where_new_fails || self.cancel.is_cancelled() {
             return Ok(false);
