@@ -144,7 +144,13 @@ pub enum Command {
 impl Command {
     /// A new run that the run driver plans and checks before the operator confirms it.
     pub fn is_proposal(&self) -> bool {
-        matches!(self, Command::Run { run: None, one_step: false, .. } | Command::Apply { .. } | Command::Heal { .. } | Command::RefreshNodes { .. })
+        matches!(
+            self,
+            Command::Run { run: None, one_step: false, .. }
+                | Command::Apply { .. }
+                | Command::Heal { .. }
+                | Command::RefreshNodes { .. }
+        )
     }
 
     /// A new run's choices, shown and changed in its confirmation.

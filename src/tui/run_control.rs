@@ -263,7 +263,10 @@ impl App {
     }
 
     /// A run on the targets' nodes (no definition needed), proposed.
-    fn start_on_nodes(&mut self, command: fn(Vec<String>, crate::rollout::policy::RunChoices) -> Command) -> Vec<Command> {
+    fn start_on_nodes(
+        &mut self,
+        command: fn(Vec<String>, crate::rollout::policy::RunChoices) -> Command,
+    ) -> Vec<Command> {
         if let Some(why) = self.refuse_change() {
             self.say(why);
             return vec![];

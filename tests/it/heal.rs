@@ -121,8 +121,11 @@ async fn heal_after_an_in_place_fix_brings_every_node_back_one_at_a_time() {
         serde_json::json!({"commandLine": "/bin/sh -c 'echo fixed'", "waitForSuccess": true});
     let path = dir.path().join("fixed.json");
     std::fs::write(&path, definition.to_string()).unwrap();
-    let (code, _, err) =
-        repool(dir.path(), &key, &["apply", "--pool", "h-fix", "--yes", "--no-roll", "--definition", path.to_str().unwrap()]);
+    let (code, _, err) = repool(
+        dir.path(),
+        &key,
+        &["apply", "--pool", "h-fix", "--yes", "--no-roll", "--definition", path.to_str().unwrap()],
+    );
     assert_eq!(code, 1, "patched only (--no-roll), the nodes keep the failing start task: {err}");
     assert!(err.contains("unhealthy"), "{err}");
     let journals = repool::rollout::journal::list(&dir.path().join("journal"));

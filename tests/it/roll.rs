@@ -162,8 +162,8 @@ async fn refresh_with_surge_never_drops_below_target() {
     let key = sim.key().to_string();
     let original = nodes(&sim, "r-surge");
     let sampler = CapacitySampler::start(&sim, &["r-surge".to_string()], Duration::from_millis(1));
-    let args = ["refresh", "--pool", "r-surge", "--yes", "--surge", "1", "--max-unavailable-nodes", "1"];
-    let (code, _, err) = repool(dir.path(), &key, &args);
+    let args = ["refresh", "--pool", "r-surge", "--yes", "--json", "--surge", "1", "--max-unavailable-nodes", "1"];
+    let (code, out, err) = repool(dir.path(), &key, &args);
     let figures = sampler.finish().await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("target raised by 1 to 4"), "the surge happened: {err}");
@@ -173,6 +173,9 @@ async fn refresh_with_surge_never_drops_below_target() {
     assert_eq!(pool.target_dedicated_nodes, Some(3), "the surge given back");
     let now = nodes(&sim, "r-surge");
     assert!(original.iter().all(|(id, ..)| now.iter().all(|(n, ..)| n != id)), "all replaced: {now:?}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let replaced = pool_report(&report, "r-surge")["nodes"].as_array().unwrap().len();
+    assert_eq!(replaced, 3, "the original nodes only, never the surge's own: {report}");
     assert_eq!(killed(&sim), 0);
 }
 

@@ -72,7 +72,9 @@ fn question(proposal: &Proposal) -> String {
                 .collect();
             format!("Heal {} pool(s): {}?", ids.len(), each.join(", "))
         }
-        Intent::Refresh => format!("Replace every node of {} pool(s), a batch at a time: {}?", ids.len(), ids.join(", ")),
+        Intent::Refresh => {
+            format!("Replace every node of {} pool(s), a batch at a time: {}?", ids.len(), ids.join(", "))
+        }
     }
 }
 

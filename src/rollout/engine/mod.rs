@@ -449,7 +449,7 @@ impl Engine {
             Step::RollbackPatch => self.patch(id, run, true).await,
             Step::RollbackScale => self.scale(id, run, true).await,
             Step::HealNodes => self.heal_nodes(id, run, journal).await,
-            Step::Surge => self.surge(id, run).await,
+            Step::Surge => self.surge(id, run, journal).await,
             Step::RollNodes => self.roll_nodes(id, run, journal).await,
         }
     }
@@ -500,7 +500,9 @@ impl Engine {
             Strategy::Recreate => matches!(step, Step::Create | Step::WaitReady | Step::WaitHealthy),
             Strategy::Rebuild => matches!(step, Step::Patch | Step::Scale | Step::WaitReady | Step::WaitHealthy),
             // A refresh that fails gets its capacity back (formula, targets without the surge).
-            Strategy::Refresh => matches!(step, Step::Surge | Step::RollNodes | Step::Scale | Step::WaitReady | Step::WaitHealthy),
+            Strategy::Refresh => {
+                matches!(step, Step::Surge | Step::RollNodes | Step::Scale | Step::WaitReady | Step::WaitHealthy)
+            }
             Strategy::InPlace | Strategy::Heal | Strategy::Roll => false,
         };
         if self.config.policy.on_unhealthy != OnUnhealthy::Rollback || !where_new_fails || self.cancel.is_cancelled() {

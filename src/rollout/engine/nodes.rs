@@ -60,8 +60,10 @@ impl Engine {
                 continue;
             }
             let nodes = self.client.list_nodes(id, Some(NODE_SELECT)).await.map_err(|e| e.to_string())?;
-            if run.nodes.found.is_none() {
-                let found: Vec<String> = nodes.iter().filter_map(|n| n.id.clone()).collect();
+            // A surge journaled the nodes before it added its own: the targets come now.
+            if run.nodes.found.is_none() || run.nodes.targets.is_none() {
+                let listed = || nodes.iter().filter_map(|n| n.id.clone()).collect();
+                let found: Vec<String> = run.nodes.found.clone().unwrap_or_else(listed);
                 let targets = (pool.target_dedicated_nodes.unwrap_or(0), pool.target_low_priority_nodes.unwrap_or(0));
                 let record = Record::NodesFound { pool: id.to_string(), nodes: found.clone(), targets: Some(targets) };
                 journal.append(record).await.map_err(|e| format!("cannot write the journal: {e}"))?;
@@ -101,7 +103,7 @@ impl Engine {
                 Step::RollNodes => format!("{}; ", progress_in_nodes(&run.nodes)),
                 _ => String::new(),
             };
-            let detail = format!("batch {k}: {so_far}{} (at most {max} at once)", listed.join(", "));
+            let detail = format!("batch {k} (at most {max} at once): {so_far}{}", listed.join(", "));
             let _ = self.progress.send(Progress::Waiting { pool: id.to_string(), step, detail });
             run.nodes.batches.push(batch);
             settled = false;
@@ -132,7 +134,13 @@ impl Engine {
     /// live listing): a node whose boot time is the one journaled and that is not on its way is
     /// rebooted; a node still in the pool and not leaving is removed (one call for all). Heal
     /// leaves alone a node that is healthy by now; roll and refresh act on healthy nodes.
-    async fn act_on_batch(&self, id: &str, strategy: Strategy, batch: &[NodeAct], nodes: &[Node]) -> Result<(), String> {
+    async fn act_on_batch(
+        &self,
+        id: &str,
+        strategy: Strategy,
+        batch: &[NodeAct],
+        nodes: &[Node],
+    ) -> Result<(), String> {
         let find = |name: &str| nodes.iter().find(|n| n.id.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(name)));
         let every = strategy != Strategy::Heal;
         let mut removes = Vec::new();
@@ -262,12 +270,13 @@ impl Engine {
             let waiting: Vec<&str> = rebooted
                 .iter()
                 .filter(|act| {
-                    nodes.iter().find(|n| n.id.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(&act.node))).is_some_and(
-                        |n| {
+                    nodes
+                        .iter()
+                        .find(|n| n.id.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(&act.node)))
+                        .is_some_and(|n| {
                             let again = boot_time(n).is_some_and(|b| Some(&b) != act.boot.as_ref());
                             !(again && is_booted(n))
-                        },
-                    )
+                        })
                 })
                 .map(|a| a.node.as_str())
                 .collect();
@@ -383,8 +392,11 @@ fn reboot_batch(nodes: &[Node], history: &NodeHistory, max: u32) -> Vec<NodeAct>
         .filter(|n| is_booted(n))
         .filter_map(|n| {
             let id = n.id.clone()?;
-            (history.was_found(&id) && !history.did(&id, NodeAction::Reboot))
-                .then(|| NodeAct { boot: boot_time(n), node: id, action: NodeAction::Reboot })
+            (history.was_found(&id) && !history.did(&id, NodeAction::Reboot)).then(|| NodeAct {
+                boot: boot_time(n),
+                node: id,
+                action: NodeAction::Reboot,
+            })
         })
         .take(max as usize)
         .collect()
@@ -398,8 +410,11 @@ fn replace_batch(nodes: &[Node], history: &NodeHistory, max: u32) -> Vec<NodeAct
         .filter(|n| n.state != Some(NodeState::LeavingPool))
         .filter_map(|n| {
             let id = n.id.clone()?;
-            (history.was_found(&id) && !history.did(&id, NodeAction::Remove))
-                .then(|| NodeAct { boot: boot_time(n), node: id, action: NodeAction::Remove })
+            (history.was_found(&id) && !history.did(&id, NodeAction::Remove)).then(|| NodeAct {
+                boot: boot_time(n),
+                node: id,
+                action: NodeAction::Remove,
+            })
         })
         .take(max as usize)
         .collect()

@@ -5,7 +5,7 @@
 use super::*;
 
 impl Engine {
-    pub(super) async fn surge(&self, id: &str, run: &mut PoolRun) -> StepResult {
+    pub(super) async fn surge(&self, id: &str, run: &mut PoolRun, journal: &Journal) -> StepResult {
         let n = self.config.policy.surge;
         if n == 0 {
             return Ok(Outcome::Skipped("no surge".into()));
@@ -21,6 +21,14 @@ impl Engine {
         let wanted = if base.0 > 0 || base.1 == 0 { (base.0 + n, base.1) } else { (base.0, base.1 + n) };
         if now.0 >= wanted.0 && now.1 >= wanted.1 {
             return Ok(Outcome::Skipped(format!("already surged: target {}", now.0 + now.1)));
+        }
+        if run.nodes.found.is_none() {
+            // The nodes to replace are those before the surge: its own are new already.
+            let nodes = self.client.list_nodes(id, Some("id")).await.map_err(|e| e.to_string())?;
+            let found: Vec<String> = nodes.iter().filter_map(|n| n.id.clone()).collect();
+            let record = Record::NodesFound { pool: id.to_string(), nodes: found.clone(), targets: None };
+            journal.append(record).await.map_err(|e| format!("cannot write the journal: {e}"))?;
+            run.nodes.found = Some(found);
         }
         self.resize_to(id, &pool, wanted).await?;
         let steady = |p: Option<&Pool>| p.is_none_or(|p| p.is_steady());

@@ -337,7 +337,9 @@ impl Run {
                 _ => continue,
             };
             let done = sent.map_err(|e| {
-                format!("{id}: cannot give its capacity back ({e}); the run is not abandoned: `repool resume` finishes it")
+                format!(
+                    "{id}: cannot give its capacity back ({e}); the run is not abandoned: `repool resume` finishes it"
+                )
             })?;
             given_back.push(format!("{id}: {done}"));
         }

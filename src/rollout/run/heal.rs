@@ -37,7 +37,8 @@ impl Workspace {
     /// account; a pool without nodes is left out (nothing to replace).
     pub async fn propose_refresh(&self, ids: &[String]) -> Result<Proposal<'static>, String> {
         let (chosen, live, pools) = self.account_pools(ids).await?;
-        let has_nodes = |id: &String| live.iter().any(|p| p.id() == id && (p.current_nodes() > 0 || p.target_nodes() > 0));
+        let has_nodes =
+            |id: &String| live.iter().any(|p| p.id() == id && (p.current_nodes() > 0 || p.target_nodes() > 0));
         let ids: Vec<String> = chosen.iter().filter(|id| has_nodes(id)).cloned().collect();
         Ok(self.on_nodes(Intent::Refresh, chosen, ids, live, pools, BTreeMap::new()))
     }

@@ -61,8 +61,10 @@ impl Workspace {
         let unchanged =
             |id: &String| plan.pools.iter().any(|p| p.action == Action::Unchanged && p.id.eq_ignore_ascii_case(id));
         let ids: Vec<String> = chosen.iter().filter(|id| !(only_changed && unchanged(id))).cloned().collect();
-        let strategies: BTreeMap<String, Strategy> =
-            Strategy::for_plan(&plan, intent, &live, self.policy.roll).into_iter().filter(|(id, _)| ids.contains(id)).collect();
+        let strategies: BTreeMap<String, Strategy> = Strategy::for_plan(&plan, intent, &live, self.policy.roll)
+            .into_iter()
+            .filter(|(id, _)| ids.contains(id))
+            .collect();
         let findings = match ids.is_empty() {
             true => Findings::default(),
             false => self.preflight_against(definition, &ids, &live, &strategy::kept(&strategies)).await?,
