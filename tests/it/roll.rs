@@ -204,7 +204,9 @@ async fn refresh_killed_at_any_instant_and_resumed_ends_with_its_formula() {
         common::kill_at_journal_line(&mut first, dir.path(), line, extra, &context).await;
         for attempt in 0..3 {
             let runs = repool::rollout::journal::list(&dir.path().join("journal"));
-            let open = runs.iter().filter_map(|p| repool::rollout::journal::read(p).ok()).any(|s| !s.is_closed());
+            // Killed after its pools finished but before its end was written, a run has nothing to resume.
+            let mut states = runs.iter().filter_map(|p| repool::rollout::journal::read(p).ok());
+            let open = states.any(|s| repool::rollout::report::is_resumable(&s));
             let args: &[&str] = match (open, runs.is_empty()) {
                 (true, _) => &["resume", "--yes"],
                 (false, true) => &["refresh", "--pool", "r-kill", "--yes", "--max-unavailable-nodes", "1"],
@@ -271,4 +273,42 @@ async fn refresh_and_roll_refuse_bad_input() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
     assert_eq!(common::mutating_calls(&sim), calls, "nothing changed");
+}
+
+/// The dashboard's step-through (`Until::OneStep`, through the run API): a node-batch step pauses
+/// after each batch, so each step replaces one batch and the next execution goes on from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_through_replaces_one_batch_per_step() {
+    use repool::rollout::policy::RunPolicy;
+    use repool::rollout::run::{Until, Workspace};
+    let (sim, dir) = account_with_busy_pool("r-step", 3, None).await;
+    let policy = RunPolicy {
+        poll_interval: Duration::from_millis(20),
+        fast_poll_interval: Duration::from_millis(10),
+        max_unavailable_nodes: Some(1),
+        ..Default::default()
+    };
+    let client = common::client_for(&sim);
+    let workspace = Workspace::new(client, repool::batch::ApiVersion::V2024_07_01, policy, dir.path().to_path_buf());
+    let run = workspace.propose_refresh(&["r-step".to_string()]).await.unwrap().start().await.unwrap();
+    let id = run.id().to_string();
+    let mut prepared = run.prepare(None, None, &[], Until::OneStep).await.unwrap();
+    let batches = |workspace: &Workspace| {
+        let path = workspace.journal_dir().join(format!("{id}.jsonl"));
+        repool::rollout::journal::read(&path).unwrap().pool("r-step").nodes.batches.len()
+    };
+    let mut seen = vec![batches(&workspace)];
+    for _ in 0..20 {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let report = prepared.execute(tx, Default::default()).await;
+        seen.push(batches(&workspace));
+        if report.status == repool::rollout::report::RunStatus::Done {
+            break;
+        }
+        prepared = workspace.open(&id).unwrap().prepare(None, None, &[], Until::OneStep).await.unwrap();
+    }
+    assert_eq!(seen.last(), Some(&3), "every node replaced: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[1] - w[0] <= 1), "at most one batch per step: {seen:?}");
+    assert!(seen.windows(2).filter(|w| w[1] == w[0] + 1).count() == 3, "{seen:?}");
+    assert_eq!(wire(&sim, "r-step").target_dedicated_nodes, Some(3));
 }

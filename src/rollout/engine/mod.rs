@@ -73,6 +73,8 @@ pub struct PoolTarget {
     pub create_sent: bool,
     /// The node batches earlier executions journaled (heal).
     pub nodes: NodeHistory,
+    /// Step-through: a node-batch step pauses after each batch (resume continues with the next).
+    pub one_batch: bool,
 }
 
 /// The body a pool is created from, and the same with its secrets as references (which also
@@ -115,6 +117,9 @@ enum Outcome {
     Skipped(String),
     /// Continue at another step (pool missing → create; pool deleting → wait gone).
     Jump(Step, String),
+    /// Stopped inside the step (step-through, after a node batch): it is not finished, and the
+    /// pool continues there.
+    Pause(String),
 }
 
 /// Per-pool facts carried between steps.
@@ -145,6 +150,8 @@ struct PoolRun {
     capacity: Option<super::report::CapacityFigures>,
     /// The node batches so far (journaled), and what they did per node once done.
     nodes: NodeHistory,
+    /// Pause after each batch (step-through).
+    one_batch: bool,
     node_report: Vec<super::report::NodeReport>,
 }
 
@@ -238,6 +245,7 @@ impl Engine {
             strategy: target.strategy,
             create_sent: target.create_sent,
             nodes: target.nodes.clone(),
+            one_batch: target.one_batch,
             ..Default::default()
         };
         let mut report = PoolReport::new(&id);
@@ -295,6 +303,10 @@ impl Engine {
                 Ok(Outcome::Done(detail)) => (StepOutcome::Ok, detail, strategy.next(step)),
                 Ok(Outcome::Skipped(detail)) => (StepOutcome::Skipped, detail, strategy.next(step)),
                 Ok(Outcome::Jump(to, detail)) => (StepOutcome::Skipped, detail, Some(to)),
+                Ok(Outcome::Pause(detail)) => {
+                    report.steps.push(StepReport::new(step, started_at, elapsed, "paused", Some(detail.clone())));
+                    return (PoolStatus::Paused, Some(format!("{detail}; `repool resume` continues")));
+                }
                 Err(error) if self.cancel.is_cancelled() => {
                     return (PoolStatus::Interrupted, Some(format!("{step}: {error}; `repool resume` continues")));
                 }

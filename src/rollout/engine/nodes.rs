@@ -43,6 +43,8 @@ impl Engine {
     async fn run_batches(&self, id: &str, run: &mut PoolRun, journal: &Journal, choose: Choose) -> StepResult {
         let step = batch_step(run.strategy);
         let mut settled = false;
+        // A batch journaled by this execution (step-through pauses before the next).
+        let mut acted = false;
         // Roll and refresh: nodes on their way (a surge's, a boot) are waited for before the first
         // batch, so taking nodes out never comes on top of nodes not yet taking tasks.
         let mut settled_first = step != Step::RollNodes;
@@ -95,6 +97,9 @@ impl Engine {
                     false => Outcome::Done(summary(&run.node_report)),
                 });
             }
+            if run.one_batch && acted {
+                return Ok(Outcome::Pause(format!("paused after batch {}", run.nodes.batches.len())));
+            }
             let record = Record::NodeBatch { pool: id.to_string(), nodes: batch.clone() };
             journal.append(record).await.map_err(|e| format!("cannot write the journal: {e}"))?;
             let listed: Vec<String> = batch.iter().map(|a| format!("{} {}", a.action.name(), a.node)).collect();
@@ -107,6 +112,7 @@ impl Engine {
             let _ = self.progress.send(Progress::Waiting { pool: id.to_string(), step, detail });
             run.nodes.batches.push(batch);
             settled = false;
+            acted = true;
         }
     }
 

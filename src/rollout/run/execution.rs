@@ -71,6 +71,7 @@ impl Run {
             .filter(|(id, _)| only.is_empty() || only.iter().any(|o| o.eq_ignore_ascii_case(id)))
             .map(|(id, start_at)| {
                 let pool = self.state.pool(&id);
+                let one_batch = until == Until::OneStep;
                 let until = match until {
                     Until::End => None,
                     Until::After(step) => Some(step),
@@ -86,6 +87,7 @@ impl Run {
                     backup: pool.backup,
                     create_sent,
                     nodes: pool.nodes,
+                    one_batch,
                 }
             })
             .collect()
