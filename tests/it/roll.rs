@@ -312,3 +312,27 @@ async fn step_through_replaces_one_batch_per_step() {
     assert!(seen.windows(2).filter(|w| w[1] == w[0] + 1).count() == 3, "{seen:?}");
     assert_eq!(wire(&sim, "r-step").target_dedicated_nodes, Some(3));
 }
+
+/// The dashboard's `:refresh`: the run driver's refresh proposal, confirmed by typing the pool id.
+#[tokio::test]
+async fn the_dashboards_refresh_command_proposes_and_is_confirmed_by_typing() {
+    use super::tui::{code, demo_app, key, proposed, select, typed};
+    use crossterm::event::KeyCode;
+    use repool::tui::app::{Command, Dialog};
+    let (mut app, sim) = demo_app(false).await;
+    select(&mut app, "win-test");
+    app.update(key(':'));
+    typed(&mut app, "refresh");
+    let propose = app.update(code(KeyCode::Enter));
+    assert!(
+        matches!(propose.as_slice(), [Command::RefreshNodes { pools, .. }] if pools == &["win-test"]),
+        "{propose:?}"
+    );
+    proposed(&mut app, &sim, propose).await;
+    let Some(Dialog::Confirm { expected, title, .. }) = &app.dialog else { panic!("{:?}", app.dialog) };
+    assert_eq!(expected, "win-test");
+    assert!(title.contains("Refresh"), "{title}");
+    typed(&mut app, "win-test");
+    let started = app.update(code(KeyCode::Enter));
+    assert!(matches!(started.as_slice(), [Command::Start { pools, .. }] if pools == &["win-test"]), "{started:?}");
+}
