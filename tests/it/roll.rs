@@ -336,3 +336,22 @@ async fn the_dashboards_refresh_command_proposes_and_is_confirmed_by_typing() {
     let started = app.update(code(KeyCode::Enter));
     assert!(matches!(started.as_slice(), [Command::Start { pools, .. }] if pools == &["win-test"]), "{started:?}");
 }
+
+/// A surge the account cannot give (the allocation fails: quota) is said, given back, and the
+/// refresh goes on without it: every node still replaced, the pool at its target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_surge_the_quota_refuses_is_said_and_the_refresh_goes_on_without() {
+    let (sim, dir) = account_with_busy_pool("r-quota", 2, None).await;
+    let key = sim.key().to_string();
+    let original = nodes(&sim, "r-quota");
+    // The next growing resize (the surge's) fails to allocate.
+    let rule = repool::sim::faults::Rule { next: 1, ..Default::default() };
+    sim.with_world(|w, _| w.faults.alloc_failure.rules.push(rule));
+    let args = ["refresh", "--pool", "r-quota", "--yes", "--surge", "1"];
+    let (code, _, err) = repool(dir.path(), &key, &args);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("did not give 1 more node(s)") && err.contains("without surge"), "{err}");
+    let now = nodes(&sim, "r-quota");
+    assert!(original.iter().all(|(id, ..)| now.iter().all(|(n, ..)| n != id)), "all replaced: {now:?}");
+    assert_eq!(wire(&sim, "r-quota").target_dedicated_nodes, Some(2));
+}
