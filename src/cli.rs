@@ -120,13 +120,17 @@ pub enum Command {
     },
     /// Recreate pools: back up, drain, delete, create, wait until healthy
     Recreate(RunArgs),
-    /// Bring pools to their definition the least disruptive way: in place, rebuilt when empty (drain, PATCH,
-    /// scale back: the pool keeps its id and identity), or recreated only when nothing else can
+    /// Bring pools to their definition the least disruptive way: in place, rolled (a start task or package
+    /// change: PATCH, then every node rebooted a batch at a time), rebuilt when empty (drain, PATCH, scale
+    /// back: the pool keeps its id and identity), or recreated only when nothing else can
     Apply(RunArgs),
     /// Bring pools' failed nodes back to healthy without touching the pools: reboot nodes whose start
     /// task failed (it runs again, the pool's current one), remove unusable nodes and nodes still
     /// failing after a reboot and size the pool back, a few nodes at a time
     Heal(HealArgs),
+    /// Fresh nodes without taking the pools' capacity away: every node replaced (removed with
+    /// taskcompletion, the pool sized back) a batch at a time; the pools themselves are not changed
+    Refresh(RefreshArgs),
     /// Continue an unfinished run (this account's newest by default)
     Resume(ResumeArgs),
     /// List this account's runs: state, pools, where each stopped
@@ -272,6 +276,14 @@ pub struct RunArgs {
     /// e.g. identity or metadata; preflight names each one
     #[arg(long = "accept-loss", value_name = "PATH")]
     pub accept_loss: Vec<String>,
+    /// apply: at most N nodes of a pool rebooted at once when its start task or packages change
+    /// (default: a tenth of its target, at least 1)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub max_unavailable_nodes: Option<u32>,
+    /// apply: a start task or package change is patched only, no node rebooted (existing nodes keep
+    /// the old start task until they restart)
+    #[arg(long)]
+    pub no_roll: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -286,8 +298,34 @@ pub struct HealArgs {
     #[arg(long)]
     pub json: bool,
     /// At most N nodes of a pool acted on at once (default: a tenth of its target, at least 1)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub max_unavailable_nodes: Option<u32>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RefreshArgs {
+    /// Pool id (repeatable)
+    #[arg(long = "pool", value_name = "ID", required_unless_present = "all")]
+    pub pools: Vec<String>,
+    /// Every pool in the account
+    #[arg(long, conflicts_with = "pools")]
+    pub all: bool,
+    /// Do not ask; required when stdin is not a terminal
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the final report as JSON on stdout (per pool: what was done to each node)
+    #[arg(long)]
+    pub json: bool,
+    /// At most N nodes of a pool replaced at once (default: a tenth of its target, at least 1)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub max_unavailable_nodes: Option<u32>,
+    /// First raise each pool's target by N nodes (when the quota allows), so it never drops below
+    /// its target; given back at the end
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub surge: Option<u32>,
+    /// The first N pools are refreshed all the way before the others start
+    #[arg(long, value_name = "N")]
+    pub canary: Option<usize>,
 }
 
 #[derive(Debug, Args, Clone)]

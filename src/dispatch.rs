@@ -107,6 +107,7 @@ fn wants_json(command: &Command) -> bool {
         Command::Recreate(args) | Command::Apply(args) => args.json,
         Command::Resume(args) => args.json,
         Command::Heal(args) => args.json,
+        Command::Refresh(args) => args.json,
         _ => false,
     }
 }
@@ -144,6 +145,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Recreate(_) => "recreate",
         Command::Apply(_) => "apply",
         Command::Heal(_) => "heal",
+        Command::Refresh(_) => "refresh",
         Command::Resume(_) => "resume",
         Command::Runs { .. } => "runs",
         Command::Abandon { .. } => "abandon",
@@ -171,6 +173,7 @@ async fn run(
         Some(Command::Recreate(args)) => commands::run::recreate(&settings, args, Intent::Recreate).await,
         Some(Command::Apply(args)) => commands::run::recreate(&settings, args, Intent::Apply).await,
         Some(Command::Heal(args)) => commands::run::heal(&settings, args).await,
+        Some(Command::Refresh(args)) => commands::run::refresh(&settings, args).await,
         Some(Command::Resume(args)) => commands::run::resume(&settings, args, definition_flag.as_deref()).await,
         Some(Command::Runs { json }) => commands::run::runs(&settings, json),
         Some(Command::Abandon { run_id, yes }) => commands::run::abandon(&settings, &run_id, yes).await,

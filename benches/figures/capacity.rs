@@ -1,6 +1,7 @@
 //! What a change costs in capacity: busy pools changed side by side by each strategy repool has,
-//! sampled on the simulator's clock while the run goes (common::capacity). Issue 25's roll and
-//! refresh join this table; the goal is a roll never below target − max-unavailable.
+//! sampled on the simulator's clock while the run goes (common::capacity): recreate and apply's
+//! rebuild take busy pools to zero; a roll and a refresh never below target − max-unavailable
+//! (refresh with surge: never below target).
 
 use crate::{SPEED, busy_pools_changed, common, simulator, timed_run};
 use common::capacity::CapacitySampler;
@@ -12,22 +13,31 @@ use std::time::Duration;
 /// A change to a pool's definition body.
 type Change = dyn Fn(&mut serde_json::Value);
 
-/// Recreate (no change: new pools) and apply's rebuild (a VM size change, only possible on an
-/// empty pool) over `count` busy pools each: wall time, the lowest capacity any pool had (nodes able
+/// Recreate (no change: new pools), apply's rebuild (a VM size change, only possible on an empty
+/// pool), apply's roll (a start task change) and refresh (no change; with and without a surge of
+/// one node) over `count` busy pools each: wall time, the lowest capacity any pool had (nodes able
 /// to take tasks / target), simulated node-minutes below target per pool, tasks cut short, mutating calls.
 pub(crate) async fn capacity(sizes: &[usize]) -> color_eyre::Result<()> {
     let unchanged = |_: &mut serde_json::Value| {};
     let vm_size = |body: &mut serde_json::Value| body["vmSize"] = "standard_d4s_v3".into();
-    let strategies: [(&str, &Change, Intent); 2] =
-        [("recreate", &unchanged, Intent::Recreate), ("rebuild", &vm_size, Intent::Apply)];
+    let start_task = |body: &mut serde_json::Value| {
+        body["startTask"] = serde_json::json!({"commandLine": "/bin/sh -c 'echo v2'", "waitForSuccess": true})
+    };
+    let strategies: [(&str, &Change, Intent, u32); 5] = [
+        ("recreate", &unchanged, Intent::Recreate, 0),
+        ("rebuild", &vm_size, Intent::Apply, 0),
+        ("roll", &start_task, Intent::Apply, 0),
+        ("refresh", &unchanged, Intent::Refresh, 0),
+        ("refresh+1", &unchanged, Intent::Refresh, 1),
+    ];
     for &count in sizes {
-        for (label, change, intent) in strategies {
+        for (label, change, intent, surge) in strategies {
             let sim = simulator(SPEED).await?;
             let definition = busy_pools_changed(&sim, count, change);
             let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
             every_node_takes_tasks(&sim, &ids);
             let sampler = CapacitySampler::start(&sim, &ids, Duration::from_millis(20));
-            let (report, wall) = timed_run(&sim, &definition, ApiVersion::V2025_06_01, 0, intent).await?;
+            let (report, wall) = timed_run(&sim, &definition, ApiVersion::V2025_06_01, 0, intent, surge).await?;
             let figures = sampler.finish().await;
             let stats = sim.stats();
             let done = report.pools.iter().filter(|p| p.status.is_done()).count();
@@ -36,7 +46,7 @@ pub(crate) async fn capacity(sizes: &[usize]) -> color_eyre::Result<()> {
             let below: f64 = figures.values().map(|f| f.below_target).sum::<f64>() / 60.0 / count as f64;
             let killed = stats.tasks_killed_by_resize + stats.tasks_killed_by_node_ops + stats.tasks_killed_by_delete;
             println!(
-                "capacity pools={count:<4} strategy={label:<8} done={done:<4} wall={wall:.2}s lowest={:.0}% \
+                "capacity pools={count:<4} strategy={label:<9} done={done:<4} wall={wall:.2}s lowest={:.0}% \
                  below_target={below:.1} node-min/pool tasks_cut_short={killed} mutating_calls/pool={:.1}",
                 lowest * 100.0,
                 common::mutating_calls(&sim) as f64 / count as f64,

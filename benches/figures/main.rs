@@ -143,7 +143,7 @@ fn busy_pools_changed(sim: &RunningSim, count: usize, change: impl Fn(&mut serde
     Definition::from_text("bench.json", &text, false, &Default::default()).expect("benchmark definition")
 }
 
-/// A run of `intent` over every pool of `definition`, all in parallel at repool's default polling on
+/// A run of `intent` (with `surge`: refresh's) over every pool of `definition`, all in parallel at repool's default polling on
 /// the simulator's clock; the whole run counts (the pre-run backups too).
 async fn timed_run(
     sim: &RunningSim,
@@ -151,6 +151,7 @@ async fn timed_run(
     api_version: ApiVersion,
     canary: usize,
     intent: Intent,
+    surge: u32,
 ) -> color_eyre::Result<(RunReport, f64)> {
     let defaults = RunPolicy::default();
     let policy = RunPolicy {
@@ -158,13 +159,18 @@ async fn timed_run(
         fast_poll_interval: defaults.fast_poll_interval.div_f64(SPEED),
         parallel: definition.pools.len(),
         canary,
+        surge,
         ..defaults
     };
     let dir = tempfile::tempdir()?;
     let workspace = Workspace::new(client_at(sim, api_version), api_version, policy, dir.path().to_path_buf());
     let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
     let started = Instant::now();
-    let proposal = workspace.propose(definition, &ids, intent, false).await.map_err(color_eyre::eyre::Report::msg)?;
+    let proposal = match intent {
+        Intent::Refresh => workspace.propose_refresh(&ids).await,
+        _ => workspace.propose(definition, &ids, intent, false).await,
+    };
+    let proposal = proposal.map_err(color_eyre::eyre::Report::msg)?;
     let run = proposal.start().await.map_err(color_eyre::eyre::Report::msg)?;
     let prepared = run.prepare(Some(definition), None, &[], Until::End).await.map_err(color_eyre::eyre::Report::msg)?;
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();

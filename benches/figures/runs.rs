@@ -78,7 +78,7 @@ pub(crate) async fn apply_against_recreate(sizes: &[usize]) -> color_eyre::Resul
 async fn change_once(count: usize, change: &Change, intent: Intent) -> color_eyre::Result<(usize, f64, u64, u64)> {
     let sim = simulator(SPEED).await?;
     let definition = busy_pools_changed(&sim, count, change);
-    let (report, wall) = timed_run(&sim, &definition, ApiVersion::V2025_06_01, 0, intent).await?;
+    let (report, wall) = timed_run(&sim, &definition, ApiVersion::V2025_06_01, 0, intent, 0).await?;
     let stats = sim.stats();
     let done = report.pools.iter().filter(|p| p.status.is_done()).count();
     Ok((done, wall, common::mutating_calls(&sim), stats.pools_created))
@@ -99,7 +99,7 @@ async fn recreate_once(count: usize, canary: usize) -> color_eyre::Result<Figure
     let sim = simulator(SPEED).await?;
     let definition = busy_pools(&sim, count);
     let seeded = sim.stats().service_seconds;
-    let (report, wall) = timed_run(&sim, &definition, ApiVersion::V2024_07_01, canary, Intent::Recreate).await?;
+    let (report, wall) = timed_run(&sim, &definition, ApiVersion::V2024_07_01, canary, Intent::Recreate, 0).await?;
     let stats = sim.stats();
     let recreated = report.pools.iter().filter(|p| p.status.is_done()).count();
     let mutating = common::mutating_calls(&sim);

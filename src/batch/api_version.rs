@@ -60,6 +60,11 @@ impl ApiVersion {
         self < Self::V2026_08_01
     }
 
+    /// Whether pool statistics carry `usageStats` (dropped with `retaineddata` in 2026-08-01).
+    pub fn has_usage_stats(self) -> bool {
+        self < Self::V2026_08_01
+    }
+
     /// Whether the service defaults `taskSchedulingPolicy.jobDefaultOrder`.
     pub fn has_job_default_order(self) -> bool {
         self >= Self::V2025_06_01

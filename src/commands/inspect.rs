@@ -211,8 +211,9 @@ pub async fn plan(settings: &Settings, pools: &[String], json: bool) -> color_ey
     let live = client.list_pools(None, None, None).await?;
     let plan = Plan::new(&definition, &live, pools, settings.api_version);
     // How `apply` would change each pool that differs, and which change decides it.
-    let choices: Vec<(String, crate::rollout::strategy::Choice)> =
-        plan.pools.iter().map(|p| (p.id.clone(), crate::rollout::strategy::Strategy::choose(p))).collect();
+    use crate::rollout::strategy::{Choice, Strategy};
+    let choices: Vec<(String, Choice)> =
+        plan.pools.iter().map(|p| (p.id.clone(), Strategy::choose_live(p, &live, settings.policy.roll))).collect();
     if json {
         let mut value = serde_json::to_value(&plan)?;
         for (pool, (_, choice)) in value["pools"].as_array_mut().into_iter().flatten().zip(&choices) {

@@ -1,5 +1,4 @@
-//! Node batches: what a run does to a pool's nodes a few at a time (heal; the rolling replacement
-//! to come), as the journal records it and the engine acts on it. A batch is journaled before any
+//! Node batches: what a run does to a pool's nodes a few at a time (heal, roll, refresh), as the journal records it and the engine acts on it. A batch is journaled before any
 //! of its nodes is touched, so a resume finishes it from the live nodes, never acts twice.
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +39,8 @@ pub struct NodeHistory {
     /// The nodes the pool had when the run first looked: only these are acted on, so a node that
     /// joins later and fails is reported by the health gate, never replaced in a loop.
     pub found: Option<Vec<String>>,
+    /// The pool's targets (dedicated, low-priority) then: a replacement sizes the pool back to them.
+    pub targets: Option<(u32, u32)>,
     /// Every batch, in order; the last may be unfinished.
     pub batches: Vec<Vec<NodeAct>>,
 }
@@ -78,6 +79,7 @@ mod tests {
         let act = |node: &str, action| NodeAct { node: node.into(), action, boot: None };
         let history = NodeHistory {
             found: Some(vec!["a".into(), "b".into()]),
+            targets: None,
             batches: vec![vec![act("a", NodeAction::Reboot)], vec![act("A", NodeAction::Remove)]],
         };
         assert!(history.did("a", NodeAction::Reboot) && history.did("a", NodeAction::Remove));

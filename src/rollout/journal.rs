@@ -75,10 +75,13 @@ pub enum Record {
         #[serde(skip_serializing_if = "Option::is_none")]
         backup: Option<String>,
     },
-    /// The pool's nodes when a node-batch step first looked (heal): only these are acted on.
+    /// The pool's nodes when a node-batch step first looked (heal, roll, refresh): only these
+    /// are acted on; its targets then (dedicated, low-priority) are what removals are sized back to.
     NodesFound {
         pool: String,
         nodes: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        targets: Option<(u32, u32)>,
     },
     /// A batch of nodes and what is done to each, on disk before any of them is touched.
     NodeBatch {
@@ -428,8 +431,10 @@ pub fn read(path: &Path) -> std::io::Result<RunState> {
                     p.backup = backup;
                 }
             }
-            Record::NodesFound { pool, nodes } => {
-                state.per_pool.entry(pool).or_default().nodes.found = Some(nodes);
+            Record::NodesFound { pool, nodes, targets } => {
+                let history = &mut state.per_pool.entry(pool).or_default().nodes;
+                history.found = Some(nodes);
+                history.targets = targets;
             }
             Record::NodeBatch { pool, nodes } => state.per_pool.entry(pool).or_default().nodes.batches.push(nodes),
             Record::PoolFinished { pool, status, error } => {

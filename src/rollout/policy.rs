@@ -114,6 +114,10 @@ pub struct RunPolicy {
     /// Node batches (heal): at most this many of a pool's nodes acted on at once (None: a tenth
     /// of its target, at least one; `batches::max_unavailable_nodes`).
     pub max_unavailable_nodes: Option<u32>,
+    /// Refresh: raise a pool's target by this many nodes before replacing any (0: no surge).
+    pub surge: u32,
+    /// `apply` rolls the nodes of a pool whose start task or packages change (false: `--no-roll`).
+    pub roll: bool,
 }
 
 impl RunPolicy {
@@ -145,6 +149,8 @@ impl Default for RunPolicy {
             max_unavailable: None,
             probe: false,
             max_unavailable_nodes: None,
+            surge: 0,
+            roll: true,
         }
     }
 }
@@ -160,6 +166,8 @@ pub struct RunChoices {
     pub probe: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_unavailable_nodes: Option<u32>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub surge: u32,
     /// Properties the operator accepted losing (`--accept-loss`).
     pub accept_loss: Vec<String>,
 }
@@ -172,6 +180,7 @@ impl RunChoices {
             on_unhealthy: policy.on_unhealthy,
             probe: policy.probe,
             max_unavailable_nodes: policy.max_unavailable_nodes,
+            surge: policy.surge,
             accept_loss: accept_loss.to_vec(),
         }
     }
@@ -183,6 +192,7 @@ impl RunChoices {
         policy.on_unhealthy = self.on_unhealthy;
         policy.probe = self.probe;
         policy.max_unavailable_nodes = self.max_unavailable_nodes;
+        policy.surge = self.surge;
         self.accept_loss.clone()
     }
 
@@ -198,6 +208,9 @@ impl RunChoices {
         if let Some(n) = self.max_unavailable_nodes {
             parts.push(format!("at most {n} node(s) of a pool at once"));
         }
+        if self.surge > 0 {
+            parts.push(format!("surge {}", self.surge));
+        }
         if self.on_unhealthy == OnUnhealthy::Rollback {
             parts.push("rollback when unhealthy".into());
         }
@@ -209,4 +222,8 @@ impl RunChoices {
         }
         if parts.is_empty() { "defaults".into() } else { parts.join(", ") }
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

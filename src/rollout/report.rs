@@ -19,6 +19,8 @@ named_enum! {
         Updated = "updated",
         /// `heal`: its failed nodes rebooted or replaced, the pool itself untouched.
         Healed = "healed",
+        /// `refresh`: every node it had replaced, the pool itself untouched.
+        Refreshed = "refreshed",
         Failed = "failed",
         /// Created, but its nodes failed the health gate (start task failed, unusable, or too few in time).
         Unhealthy = "unhealthy",
@@ -36,7 +38,7 @@ named_enum! {
 impl PoolStatus {
     /// The pool's work is done: recreated, or updated without recreating.
     pub fn is_done(self) -> bool {
-        matches!(self, PoolStatus::Recreated | PoolStatus::Updated | PoolStatus::Healed)
+        matches!(self, PoolStatus::Recreated | PoolStatus::Updated | PoolStatus::Healed | PoolStatus::Refreshed)
     }
 }
 

@@ -34,6 +34,12 @@ named_enum! {
         /// Heal: the pool's failed nodes rebooted or removed (and the pool sized back), a batch at
         /// a time, each batch settled before the next (`engine::nodes`).
         HealNodes = "heal-nodes",
+        /// Refresh (`--surge N`): the pool's target raised by N first, so replacing nodes never
+        /// takes it below its target (given back by the scale after the roll).
+        Surge = "surge",
+        /// Roll and refresh: every node the pool had when the step first looked rebooted (roll)
+        /// or replaced (refresh) a batch at a time, each batch settled before the next.
+        RollNodes = "roll-nodes",
     }
 }
 
@@ -93,6 +99,27 @@ impl Step {
     /// (id, creation time, properties) is never changed.
     pub const HEAL: [Step; 2] = [Step::HealNodes, Step::WaitHealthy];
 
+    /// Roll (`apply` of a start task or package change to a pool with nodes): patched in place,
+    /// then every node rebooted a batch at a time so it runs the pool's new start task.
+    pub const ROLL: [Step; 5] = [Step::Patch, Step::Scale, Step::WaitReady, Step::RollNodes, Step::WaitHealthy];
+
+    /// Refresh (`repool refresh`): autoscale held (targets kept), optional surge, every node
+    /// replaced a batch at a time, then the pool's own capacity back (targets or formula).
+    pub const REFRESH: [Step; 8] = [
+        Step::DisableAutoscale,
+        Step::StopResize,
+        Step::WaitSteady,
+        Step::Surge,
+        Step::RollNodes,
+        Step::Scale,
+        Step::WaitReady,
+        Step::WaitHealthy,
+    ];
+
+    /// A refresh that fails gets the pool's capacity back as the pre-run backup had it (its
+    /// formula, or its targets without the surge); replaced nodes stay replaced.
+    pub const REFRESH_ROLLBACK: [Step; 2] = [Step::RollbackScale, Step::RollbackWaitReady];
+
     pub fn is_rollback(self) -> bool {
         Step::ROLLBACK.contains(&self) || Step::REBUILD_ROLLBACK.contains(&self)
     }
@@ -128,6 +155,8 @@ impl Step {
             Step::RollbackPatch => ("rb-patch", Changes),
             Step::RollbackScale => ("rb-scale", Changes),
             Step::HealNodes => ("nodes", Changes),
+            Step::Surge => ("surge", Changes),
+            Step::RollNodes => ("roll", Changes),
         }
     }
 
@@ -157,7 +186,7 @@ impl Step {
             "steady" => Some(Step::WaitSteady),
             _ => None,
         };
-        let steps = || Step::RECREATE.into_iter().chain([Step::Patch, Step::Scale]);
+        let steps = || Step::RECREATE.into_iter().chain([Step::Patch, Step::Scale, Step::Surge, Step::RollNodes]);
         alias.or_else(|| steps().find(|s| s.name() == t)).ok_or_else(|| {
             let names: Vec<&str> = steps().map(|s| s.name()).collect();
             format!("'{text}' is not a step; steps: {}", names.join(", "))

@@ -5,10 +5,14 @@
 use super::report::PoolStatus;
 use super::run::Intent;
 use super::step::Step;
+use crate::batch::Pool;
 use crate::batch::defaults::CAPACITY;
 use crate::definition::plan::{Action, Apply, ChangeKind, Plan, PoolPlan};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// What a node takes only when it boots: a change to these rolls the pool's nodes.
+const ON_RESTART: [&str; 2] = ["startTask", "applicationPackageReferences"];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -21,6 +25,12 @@ pub enum Strategy {
     InPlace,
     /// `repool heal`: failed nodes rebooted or removed a batch at a time; the pool is not changed.
     Heal,
+    /// `apply` of what reaches nodes only when they restart (start task, packages): PATCH, then
+    /// every node rebooted a batch at a time; the pool keeps most of its capacity throughout.
+    Roll,
+    /// `repool refresh`: every node replaced a batch at a time (removed, the pool sized back),
+    /// no definition change; the pool keeps its capacity (with `--surge`, its whole target).
+    Refresh,
 }
 
 /// The pools changed without recreating: their live properties stay, so preflight refuses no
@@ -46,6 +56,8 @@ impl Strategy {
             Strategy::Rebuild => "rebuild when empty",
             Strategy::InPlace => "in place",
             Strategy::Heal => "heal nodes",
+            Strategy::Roll => "roll nodes",
+            Strategy::Refresh => "refresh nodes",
         }
     }
 
@@ -53,14 +65,22 @@ impl Strategy {
     pub fn done(self) -> PoolStatus {
         match self {
             Strategy::Recreate => PoolStatus::Recreated,
-            Strategy::Rebuild | Strategy::InPlace => PoolStatus::Updated,
+            Strategy::Rebuild | Strategy::InPlace | Strategy::Roll => PoolStatus::Updated,
             Strategy::Heal => PoolStatus::Healed,
+            Strategy::Refresh => PoolStatus::Refreshed,
         }
     }
 
-    /// Whether the pool's chain changes the pool itself (a heal touches only its nodes).
+    /// Whether the pool's chain takes the pool's capacity away (heal, roll and refresh take a
+    /// few nodes at a time, never the pool: they hold no `--max-unavailable` place).
     fn changes_pool(self) -> bool {
-        !matches!(self, Strategy::InPlace | Strategy::Heal)
+        matches!(self, Strategy::Recreate | Strategy::Rebuild)
+    }
+
+    /// Whether the run needs a definition for the pool: heal and refresh act on the pool as the
+    /// account has it (their record is the live pool, sealed).
+    pub fn needs_definition(self) -> bool {
+        !matches!(self, Strategy::Heal | Strategy::Refresh)
     }
 
     pub fn chain(self) -> &'static [Step] {
@@ -69,6 +89,8 @@ impl Strategy {
             Strategy::Rebuild => &Step::REBUILD,
             Strategy::InPlace => &Step::IN_PLACE,
             Strategy::Heal => &Step::HEAL,
+            Strategy::Roll => &Step::ROLL,
+            Strategy::Refresh => &Step::REFRESH,
         }
     }
 
@@ -78,7 +100,8 @@ impl Strategy {
         match self {
             Strategy::Recreate => &Step::ROLLBACK,
             Strategy::Rebuild => &Step::REBUILD_ROLLBACK,
-            Strategy::InPlace | Strategy::Heal => &[],
+            Strategy::Refresh => &Step::REFRESH_ROLLBACK,
+            Strategy::InPlace | Strategy::Heal | Strategy::Roll => &[],
         }
     }
 
@@ -107,11 +130,13 @@ impl Strategy {
 
     /// How a run of `intent` changes each pool of `plan`: `recreate` always recreates; `apply` takes
     /// what each plan allows (a pool that matches already is changed in place, which finds nothing to do).
-    pub fn for_plan(plan: &Plan, intent: Intent) -> BTreeMap<String, Strategy> {
+    /// `live`: the account's pools (a roll needs nodes); `roll`: false with `--no-roll`.
+    pub fn for_plan(plan: &Plan, intent: Intent, live: &[Pool], roll: bool) -> BTreeMap<String, Strategy> {
         let strategy = |p: &PoolPlan| match intent {
             Intent::Recreate => Strategy::Recreate,
-            Intent::Apply => Strategy::choose(p).strategy.unwrap_or(Strategy::InPlace),
+            Intent::Apply => Strategy::choose_live(p, live, roll).strategy.unwrap_or(Strategy::InPlace),
             Intent::Heal => Strategy::Heal,
+            Intent::Refresh => Strategy::Refresh,
         };
         plan.pools.iter().map(|p| (p.id.clone(), strategy(p))).collect()
     }
@@ -161,7 +186,46 @@ impl Strategy {
                 why: format!("{} change only on an empty pool", paths(&empty_only)),
             };
         }
+        // The service takes these at any time, but a node gets them only when it boots again.
+        let on_restart = |c: &crate::definition::plan::Change| {
+            let top = c.path.split(['.', '[']).next().unwrap_or_default();
+            ON_RESTART.contains(&top)
+        };
+        if plan.changes.iter().any(on_restart) {
+            return Choice {
+                strategy: Some(Strategy::Roll),
+                why: format!(
+                    "{} reach nodes only when they restart: patched, then every node rebooted with taskcompletion \
+                     a batch at a time (the start task runs again, packages install on reboot)",
+                    paths(&on_restart)
+                ),
+            };
+        }
         Choice { strategy: Some(Strategy::InPlace), why: format!("{} change at any time", paths(&|_| true)) }
+    }
+
+    /// `choose`, knowing the live pool: what `apply` does, and what plan and dry run say it does.
+    pub fn choose_live(plan: &PoolPlan, live: &[Pool], roll: bool) -> Choice {
+        let pool = live.iter().find(|p| p.id().eq_ignore_ascii_case(&plan.id));
+        let has_nodes = pool.is_some_and(|p| p.current_nodes() > 0 || p.target_nodes() > 0);
+        Strategy::without_roll(Strategy::choose(plan), has_nodes, roll)
+    }
+
+    /// A roll needs nodes: an empty pool (or `--no-roll`) is changed in place, and says why.
+    pub fn without_roll(choice: Choice, has_nodes: bool, roll: bool) -> Choice {
+        match choice.strategy {
+            Some(Strategy::Roll) if !has_nodes => Choice {
+                strategy: Some(Strategy::InPlace),
+                why: "start task or packages change; the pool has no node, so in place is enough".into(),
+            },
+            Some(Strategy::Roll) if !roll => Choice {
+                strategy: Some(Strategy::InPlace),
+                why: "--no-roll: patched only; existing nodes keep the old start task and packages until they \
+                      restart"
+                    .into(),
+            },
+            _ => choice,
+        }
     }
 }
 
@@ -187,7 +251,14 @@ mod tests {
         assert_eq!(Strategy::choose(&plan(vec![])).strategy, None);
         let metadata =
             plan(vec![("metadata", Changed, InPlace, None), ("startTask.commandLine", Changed, InPlace, None)]);
-        assert_eq!(Strategy::choose(&metadata).strategy, Some(Strategy::InPlace));
+        assert_eq!(Strategy::choose(&metadata).strategy, Some(Strategy::Roll), "a start task reaches nodes on reboot");
+        let only_metadata = plan(vec![("metadata", Changed, InPlace, None)]);
+        assert_eq!(Strategy::choose(&only_metadata).strategy, Some(Strategy::InPlace));
+        let roll = Strategy::choose(&metadata);
+        assert!(roll.why.contains("startTask") && roll.why.contains("reboot"), "{}", roll.why);
+        assert_eq!(Strategy::without_roll(roll.clone(), false, true).strategy, Some(Strategy::InPlace));
+        assert!(Strategy::without_roll(roll.clone(), true, false).why.contains("--no-roll"));
+        assert_eq!(Strategy::without_roll(roll, true, true).strategy, Some(Strategy::Roll));
         let size = plan(vec![("vmSize", Changed, InPlaceWhenEmpty, None), ("metadata", Changed, InPlace, None)]);
         let choice = Strategy::choose(&size);
         assert_eq!(choice.strategy, Some(Strategy::Rebuild));
@@ -202,7 +273,7 @@ mod tests {
         let emptied = plan(vec![("userAccounts", Removed, InPlaceWhenEmpty, Some(json!([{"name": "a"}])))]);
         assert_eq!(Strategy::choose(&emptied).strategy, Some(Strategy::Rebuild), "a list is emptied");
         let no_start = plan(vec![("startTask", Removed, InPlace, Some(json!({"commandLine": "x"})))]);
-        assert_eq!(Strategy::choose(&no_start).strategy, Some(Strategy::InPlace));
+        assert_eq!(Strategy::choose(&no_start).strategy, Some(Strategy::Roll));
     }
 
     #[test]

@@ -22,9 +22,11 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 /// Every version the service still accepts (learn.microsoft.com "Batch API status": all newer than
-/// September 2017 are available; 2017-09-01.6.0 and older were removed). Others get 400
-/// `UnsupportedRequestVersion`.
-pub const API_VERSIONS: [ApiVersion; 15] = [
+/// September 2017 are available; 2017-09-01.6.0 and older were removed), and the two the spec
+/// repository has past 2025-06-01 (batch-api.md §10; whether the service answers them is
+/// unverified: accepted so their breaking change — no `retaineddata` — can be tried). Others get
+/// 400 `UnsupportedRequestVersion`.
+pub const API_VERSIONS: [ApiVersion; 17] = [
     ApiVersion::numbered(2018, 3, 1, 6, 1),
     ApiVersion::numbered(2018, 8, 1, 7, 0),
     ApiVersion::numbered(2018, 12, 1, 8, 0),
@@ -40,6 +42,8 @@ pub const API_VERSIONS: [ApiVersion; 15] = [
     ApiVersion::numbered(2024, 2, 1, 19, 0),
     ApiVersion::numbered(2024, 7, 1, 20, 0),
     ApiVersion::dated(2025, 6, 1),
+    ApiVersion::dated(2026, 8, 1),
+    ApiVersion::dated(2026, 10, 1),
 ];
 
 /// Everything a handler needs about the request.

@@ -18,8 +18,7 @@ use super::route::NodeOp;
 use super::world::{Phase, SimNode, SimPool, start_task_outcome};
 use crate::batch::BatchDuration;
 use crate::batch::models::{
-    DeallocateNodeRequest, DisableSchedulingRequest, NodeDeallocationOption, NodeState, RebootNodeRequest,
-    RemoveNodesRequest,
+    DeallocateNodeRequest, DisableSchedulingRequest, NodeState, RebootNodeRequest, RemoveNodesRequest,
 };
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
@@ -177,7 +176,7 @@ impl Ctx<'_> {
             }
             _ => None,
         };
-        let option = option.unwrap_or(NodeDeallocationOption::Requeue);
+        let option = self.deallocation(option)?;
         self.live_pool(pool_id)?;
         let (pool, i) = self.find_node(pool_id, node_id)?;
         let state = pool.node_state(&pool.nodes[i], self.now);
@@ -262,7 +261,7 @@ impl Ctx<'_> {
         let indices =
             names.iter().map(|name| self.find_node(id, name).map(|(_, i)| i)).collect::<Result<Vec<_>, _>>()?;
         let timeout = request.resize_timeout.map(|d| d.as_std().as_secs_f64()).unwrap_or(900.0);
-        let option = request.node_deallocation_option.unwrap_or(NodeDeallocationOption::Requeue);
+        let option = self.deallocation(request.node_deallocation_option)?;
         let (now, clock, timings) = (self.now, self.clock, self.world.timings.clone());
         let pool = self.touch(id)?;
         let killed = pool.remove_nodes(&indices, &option, now, timeout, &timings, clock);

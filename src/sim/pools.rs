@@ -33,6 +33,21 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A deallocation option as sent (Requeue when absent), refused where the request's
+    /// api-version no longer has it: `retaineddata` is gone from 2026-08-01 on.
+    pub(super) fn deallocation(&self, option: Option<NodeDeallocationOption>) -> Result<NodeDeallocationOption, Reply> {
+        match option.unwrap_or(NodeDeallocationOption::Requeue) {
+            NodeDeallocationOption::RetainedData if !self.version.has_retained_data() => {
+                Err(super::errors::invalid_value(
+                    "nodeDeallocationOption",
+                    "retaineddata",
+                    &format!("retaineddata is not a deallocation option in api-version {}", self.version),
+                ))
+            }
+            option => Ok(option),
+        }
+    }
+
     /// Answers `route` (which `Route::parse` made of this call).
     pub(super) fn dispatch(self, route: &Route) -> Handled {
         match route {
@@ -130,7 +145,14 @@ impl Ctx<'_> {
         let mut wire = pool.to_wire(&self.call.base);
         let expand = self.call.param("$expand").unwrap_or_default();
         if expand.split(',').any(|e| e.trim().eq_ignore_ascii_case("stats")) {
-            super::stats::insert(&mut wire, super::stats::of(pool, &self.call.base, self.now, self.clock));
+            let mut stats = super::stats::of(pool, &self.call.base, self.now, self.clock);
+            // 2026-08-01 dropped usageStats from the pool's statistics (batch-api.md §10).
+            if !self.version.has_usage_stats()
+                && let Some(stats) = stats.as_object_mut()
+            {
+                stats.remove("usageStats");
+            }
+            super::stats::insert(&mut wire, stats);
         }
         wire
     }
@@ -287,7 +309,7 @@ impl Ctx<'_> {
             request.target_low_priority_nodes.unwrap_or(pool.wire.target_low_priority_nodes.unwrap_or(0)),
         );
         let timeout = request.resize_timeout.map(|d| d.as_std().as_secs_f64()).unwrap_or(900.0);
-        let dealloc = request.node_deallocation_option.unwrap_or(NodeDeallocationOption::Requeue);
+        let dealloc = self.deallocation(request.node_deallocation_option)?;
         let grows = targets.0 > pool.wire.current_dedicated_nodes.unwrap_or(0)
             || targets.1 > pool.wire.current_low_priority_nodes.unwrap_or(0);
         let failure = if grows { self.alloc_failure() } else { None };

@@ -82,6 +82,7 @@ impl App {
             ("plan", _) => return self.plan(),
             ("apply", _) => return self.start_apply(),
             ("heal", _) => return self.start_heal(),
+            ("refresh", _) => return self.start_refresh(),
             ("runs", _) => self.screen = Screen::Runs,
             ("log", text) => {
                 self.screen = Screen::Log;
@@ -109,8 +110,8 @@ impl App {
 }
 
 /// What `:` offers, completed with tab.
-pub const COMMANDS: [&str; 13] =
-    ["pools", "nodes", "jobs", "ctx", "plan", "apply", "heal", "runs", "log", "sort", "help", "quit", "q"];
+pub const COMMANDS: [&str; 14] =
+    ["pools", "nodes", "jobs", "ctx", "plan", "apply", "heal", "refresh", "runs", "log", "sort", "help", "quit", "q"];
 
 impl App {
     /// The pool a command without one means: the one shown, else the selected one.

@@ -104,6 +104,11 @@ pub enum Command {
         pools: Vec<String>,
         choices: RunChoices,
     },
+    /// Propose a new `refresh` run for `pools`: every node replaced a batch at a time.
+    RefreshNodes {
+        pools: Vec<String>,
+        choices: RunChoices,
+    },
     /// Start the proposed run, confirmed, with these choices.
     Start {
         pools: Vec<String>,
@@ -139,7 +144,13 @@ pub enum Command {
 impl Command {
     /// A new run that the run driver plans and checks before the operator confirms it.
     pub fn is_proposal(&self) -> bool {
-        matches!(self, Command::Run { run: None, one_step: false, .. } | Command::Apply { .. } | Command::Heal { .. })
+        matches!(
+            self,
+            Command::Run { run: None, one_step: false, .. }
+                | Command::Apply { .. }
+                | Command::Heal { .. }
+                | Command::RefreshNodes { .. }
+        )
     }
 
     /// A new run's choices, shown and changed in its confirmation.
@@ -148,6 +159,7 @@ impl Command {
             Command::Run { choices: Some(choices), .. }
             | Command::Apply { choices, .. }
             | Command::Heal { choices, .. }
+            | Command::RefreshNodes { choices, .. }
             | Command::Start { choices, .. } => Some(choices),
             _ => None,
         }
@@ -159,6 +171,7 @@ impl Command {
             Command::Run { choices: Some(choices), pools, .. }
             | Command::Apply { choices, pools }
             | Command::Heal { choices, pools }
+            | Command::RefreshNodes { choices, pools }
             | Command::Start { choices, pools } => Some((choices, pools.len())),
             _ => None,
         }

@@ -6,7 +6,6 @@ use crate::definition::plan::Action as PlanAction;
 use crate::rollout::batches::max_unavailable_nodes;
 use crate::rollout::policy::RunChoices;
 use crate::rollout::run::{Intent, Proposal};
-use crate::rollout::strategy::Strategy;
 
 /// What the confirmation of a proposed run shows, and the command that starts it.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,9 +32,10 @@ impl ProposalView {
                 }
                 Intent::Apply => {
                     let strategy = proposal.strategies.get(id).copied().unwrap_or_default();
-                    format!("{id}: {} ({})", strategy.name(), Strategy::choose(plan).why)
+                    let why = proposal.choice(id).map(|c| c.why).unwrap_or_default();
+                    format!("{id}: {} ({why})", strategy.name())
                 }
-                Intent::Heal => continue,
+                Intent::Heal | Intent::Refresh => continue,
             });
         }
         for (id, failed) in proposal.failed_nodes.iter().filter(|(id, _)| ids.contains(id)) {
@@ -62,6 +62,7 @@ impl ProposalView {
             Intent::Recreate => ("Recreate pools (a new run)", "recreate"),
             Intent::Apply => ("Apply the definition (a new run)", "apply"),
             Intent::Heal => ("Heal the pools' failed nodes (a new run; the pools stay as they are)", "heal"),
+            Intent::Refresh => ("Refresh the pools' nodes a batch at a time (a new run; the pools stay)", "refresh"),
         };
         let expected = if ids.len() == 1 { ids[0].clone() } else { word.to_string() };
         ProposalView { title: title.into(), lines, expected, start: Command::Start { pools: ids.clone(), choices } }

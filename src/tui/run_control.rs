@@ -205,7 +205,10 @@ impl App {
     /// (`Action::Proposed`).
     pub(super) fn propose(&mut self, command: Command) -> Vec<Command> {
         let pools = match &command {
-            Command::Run { pools, .. } | Command::Apply { pools, .. } | Command::Heal { pools, .. } => pools.join(", "),
+            Command::Run { pools, .. }
+            | Command::Apply { pools, .. }
+            | Command::Heal { pools, .. }
+            | Command::RefreshNodes { pools, .. } => pools.join(", "),
             _ => String::new(),
         };
         self.choice_focus = 0;
@@ -250,6 +253,20 @@ impl App {
     /// `H` (`:heal`): a new run bringing the failed nodes of the marked, selected or shown pools
     /// back; the proposal (which nodes, how many at once) is confirmed by typing.
     pub(super) fn start_heal(&mut self) -> Vec<Command> {
+        self.start_on_nodes(|pools, choices| Command::Heal { pools, choices })
+    }
+
+    /// `:refresh`: a new run replacing every node of the marked, selected or shown pools a batch
+    /// at a time; confirmed by typing like the others.
+    pub(super) fn start_refresh(&mut self) -> Vec<Command> {
+        self.start_on_nodes(|pools, choices| Command::RefreshNodes { pools, choices })
+    }
+
+    /// A run on the targets' nodes (no definition needed), proposed.
+    fn start_on_nodes(
+        &mut self,
+        command: fn(Vec<String>, crate::rollout::policy::RunChoices) -> Command,
+    ) -> Vec<Command> {
         if let Some(why) = self.refuse_change() {
             self.say(why);
             return vec![];
@@ -259,7 +276,7 @@ impl App {
             self.say("no pool selected");
             return vec![];
         }
-        self.propose(Command::Heal { pools: ids, choices: self.choices.clone() })
+        self.propose(command(ids, self.choices.clone()))
     }
 
     /// `u`: what each pool of the chosen unfinished run will do, confirmed by typing `resume`.

@@ -172,6 +172,7 @@ impl Runner {
             }
             Command::Apply { pools, choices } => self.propose(pools, false, choices, Intent::Apply),
             Command::Heal { pools, choices } => self.propose(pools, false, choices, Intent::Heal),
+            Command::RefreshNodes { pools, choices } => self.propose(pools, false, choices, Intent::Refresh),
             Command::Start { choices, .. } => {
                 if let Some(answer) = self.answer.take() {
                     let _ = answer.send(choices);
@@ -232,6 +233,7 @@ async fn act(
             chosen.preflight.accept_loss = choices.apply(&mut chosen.policy);
             let mut proposal = match (intent, definition) {
                 (Intent::Heal, _) => chosen.propose_heal(&pools).await?,
+                (Intent::Refresh, _) => chosen.propose_refresh(&pools).await?,
                 (_, Some(definition)) => chosen.propose(definition, &pools, intent, intent == Intent::Apply).await?,
                 (_, None) => return Err("no pool definition loaded".into()),
             };
@@ -249,6 +251,7 @@ async fn act(
                         }
                         Intent::Apply => Command::Apply { pools: pools.clone(), choices: choices.clone() },
                         Intent::Heal => Command::Heal { pools: pools.clone(), choices: choices.clone() },
+                        Intent::Refresh => Command::RefreshNodes { pools: pools.clone(), choices: choices.clone() },
                     };
                     let _ = tx.send(Action::LossesFound { command, losses: refusal.losses });
                 }
@@ -280,7 +283,10 @@ async fn act(
         RunRequest::Resume(id) => (workspace.open(&id)?, Vec::new(), Until::End, Some(BodySource::Journal)),
         RunRequest::Abandon(id) => {
             let run = workspace.open(&id)?;
-            run.abandon().await.map_err(|e| format!("cannot write the journal: {e}"))?;
+            let given_back = run.abandon().await?;
+            if !given_back.is_empty() {
+                return Ok(format!("run {id} abandoned; {}", given_back.join("; ")));
+            }
             return Ok(format!("run {id} abandoned; its pools are as they were"));
         }
     };

@@ -205,3 +205,38 @@ async fn repool_nodes_shows_each_nodes_state_and_start_task_result() {
     assert_eq!(code, 2, "{out}");
     assert!(err.contains("--pool no-such-pool") && err.contains("repool pools"), "{err}");
 }
+
+/// The api-versions past 2025-06-01 (2026-08-01, 2026-10-01) are answered with their breaking
+/// change: no `retaineddata` deallocation option, no `usageStats` in pool statistics; the versions
+/// before keep both.
+#[tokio::test]
+async fn api_versions_of_2026_refuse_retained_data_and_drop_usage_stats() {
+    let (sim, _) = pool_with_start_task("p2026", 2, "/bin/true").await;
+    let remove = |version| {
+        let client = common::client_at(&sim, version, repool::batch::RetryPolicy::default());
+        async move {
+            let nodes = client.list_nodes("p2026", None).await.unwrap();
+            let request = RemoveNodesRequest {
+                node_list: Some(vec![nodes[0].id.clone().unwrap()]),
+                resize_timeout: None,
+                node_deallocation_option: Some(NodeDeallocationOption::RetainedData),
+            };
+            client.remove_nodes("p2026", &request).await
+        }
+    };
+    let refused = remove(repool::batch::ApiVersion::dated(2026, 10, 1)).await.unwrap_err();
+    assert_eq!((refused.status(), refused.code()), (Some(400), Some("InvalidPropertyValue")), "{refused}");
+    let still = common::client_for(&sim).list_nodes("p2026", None).await.unwrap();
+    assert!(still.iter().all(|n| n.state != Some(NodeState::LeavingPool)), "nothing removed: {still:?}");
+    remove(repool::batch::ApiVersion::V2025_06_01).await.expect("2025-06-01 still has retaineddata");
+
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    for (version, usage) in [("2025-06-01", true), ("2026-08-01", false)] {
+        let url = format!("{}/pools/p2026?api-version={version}&$expand=stats", sim.url);
+        let mut request = http.get(url).build().unwrap();
+        repool::batch::shared_key::SharedKey::new(sim.account(), sim.key()).unwrap().sign(&mut request);
+        let body: serde_json::Value = http.execute(request).await.unwrap().json().await.unwrap();
+        assert_eq!(body["stats"].get("usageStats").is_some(), usage, "{version}: {}", body["stats"]);
+        assert!(body["stats"]["resourceStats"].is_object(), "{version}");
+    }
+}

@@ -37,6 +37,7 @@ pub(crate) async fn proposed(app: &mut App, sim: &repool::sim::RunningSim, comma
         }
         [Command::Apply { pools, choices }] => (pools, Intent::Apply, choices),
         [Command::Heal { pools, choices }] => (pools, Intent::Heal, choices),
+        [Command::RefreshNodes { pools, choices }] => (pools, Intent::Refresh, choices),
         other => panic!("not a new run's proposal: {other:?}"),
     };
     let dir = tempfile::tempdir().unwrap();
@@ -45,6 +46,7 @@ pub(crate) async fn proposed(app: &mut App, sim: &repool::sim::RunningSim, comma
     let definition = app.definition.clone().unwrap();
     let proposal = match intent {
         Intent::Heal => workspace.propose_heal(pools).await.unwrap(),
+        Intent::Refresh => workspace.propose_refresh(pools).await.unwrap(),
         _ => workspace.propose(&definition, pools, intent, intent == Intent::Apply).await.unwrap(),
     };
     assert!(proposal.refusal().is_none(), "{:?}", proposal.findings);

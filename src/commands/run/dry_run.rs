@@ -1,6 +1,7 @@
 //! `recreate --dry-run` and `apply --dry-run`: every call a run would make, per pool, with the
 //! body each would send (secrets hidden by place). Text for people, one JSON object with --json.
 
+use crate::rollout::batches::max_unavailable_nodes;
 use crate::rollout::run::Proposal;
 use crate::rollout::strategy::Strategy;
 use crate::rollout::update::{self, Update};
@@ -116,6 +117,14 @@ impl DryRun {
                 }
                 let why = "the defined capacity, when it differs";
                 calls.push(call("POST", format!("/pools/{id}/resize or /enableautoscale"), None, why));
+                if strategy == Strategy::Roll {
+                    let max = max_unavailable_nodes(policy.max_unavailable_nodes, live.map_or(0, |p| p.target_nodes()));
+                    let why = format!(
+                        "each of its {} node(s), at most {max} at once, taskcompletion: the new start task runs",
+                        live.map_or(0, |p| p.current_nodes())
+                    );
+                    calls.push(call("POST", format!("/pools/{id}/nodes/NODE/reboot"), None, &why));
+                }
             }
             pools.push(PoolCalls { id: pool.id.clone(), strategy, calls });
         }

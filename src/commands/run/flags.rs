@@ -30,7 +30,21 @@ pub(super) fn apply_run_flags(settings: &mut Settings, args: &RunArgs) -> Result
         settings.policy.max_unavailable = Some(max);
     }
     settings.policy.probe |= args.probe;
+    if let Some(n) = args.max_unavailable_nodes {
+        settings.policy.max_unavailable_nodes = Some(at_least_one("--max-unavailable-nodes", n)?);
+    }
+    settings.policy.roll &= !args.no_roll;
     Ok(())
+}
+
+/// A count flag that must be at least 1 (0 would stall the run or mean nothing).
+pub(super) fn at_least_one(flag: &str, n: u32) -> Result<u32, BadInput> {
+    match n {
+        0 => Err(BadInput::new(format!(
+            "{flag} must be at least 1: it is how many of a pool's nodes the run may take out or add at once"
+        ))),
+        n => Ok(n),
+    }
 }
 
 pub(super) fn apply_drain_policy(settings: &mut Settings, flag: Option<&str>) -> Result<(), BadInput> {

@@ -2,6 +2,7 @@
 //! until the pools pass the health gate; the pools themselves are not changed. A run like the
 //! others (proposal, confirmation, journal, lock, `resume`), without a definition.
 
+use super::flags::at_least_one;
 use super::{Intent, confirm, execute, question, refuse_if_readonly, warn_about_journals};
 use crate::cli::HealArgs;
 use crate::config::Settings;
@@ -13,13 +14,7 @@ use crate::setup::workspace;
 pub async fn heal(settings: &Settings, args: HealArgs) -> color_eyre::Result<Exit> {
     let mut settings = settings.clone();
     if let Some(n) = args.max_unavailable_nodes {
-        if n == 0 {
-            return Err(BadInput::new(
-                "--max-unavailable-nodes must be at least 1: it is how many of a pool's nodes heal may take out at once",
-            )
-            .into());
-        }
-        settings.policy.max_unavailable_nodes = Some(n);
+        settings.policy.max_unavailable_nodes = Some(at_least_one("--max-unavailable-nodes", n)?);
     }
     if args.pools.is_empty() {
         return Err(BadInput::new("name the pools: --pool ID (repeatable)").into());

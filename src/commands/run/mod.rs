@@ -7,7 +7,6 @@ use super::{confirm, refuse_if_readonly, warn_about_journals};
 use crate::cli::{ResumeArgs, RunArgs};
 use crate::config::Settings;
 use crate::definition::Definition;
-use crate::definition::plan::Plan;
 use crate::errors::{BadInput, Exit};
 use crate::rollout::journal::RunState;
 use crate::rollout::report::RunStatus;
@@ -25,9 +24,11 @@ pub mod dry_run;
 mod flags;
 mod heal;
 mod progress;
+mod refresh;
 mod runs;
 
 pub use heal::heal;
+pub use refresh::refresh;
 pub use runs::{abandon, runs};
 
 /// The pools `--pool` or `--all` name (the proposal checks each is in the definition).
@@ -39,12 +40,12 @@ fn chosen_pools(definition: &Definition, args: &RunArgs) -> Vec<String> {
 }
 
 /// `apply`: how each chosen pool changes and why.
-fn say_how_each_pool_changes(plan: &Plan, ids: &[String]) {
+fn say_how_each_pool_changes(proposal: &Proposal) {
     crate::noteln!("How each pool changes:");
-    for pool in plan.pools.iter().filter(|p| ids.contains(&p.id)) {
-        let choice = Strategy::choose(pool);
+    for id in &proposal.ids {
+        let Some(choice) = proposal.choice(id) else { continue };
         let strategy = choice.strategy.unwrap_or(Strategy::InPlace);
-        crate::noteln!("  {}: {} ({})", pool.id, strategy.name(), choice.why);
+        crate::noteln!("  {id}: {} ({})", strategy.name(), choice.why);
     }
 }
 
@@ -70,6 +71,9 @@ fn question(proposal: &Proposal) -> String {
                 .map(|id| format!("{id} ({} failed node(s))", proposal.failed_nodes.get(id).map_or(0, Vec::len)))
                 .collect();
             format!("Heal {} pool(s): {}?", ids.len(), each.join(", "))
+        }
+        Intent::Refresh => {
+            format!("Replace every node of {} pool(s), a batch at a time: {}?", ids.len(), ids.join(", "))
         }
     }
 }
@@ -97,7 +101,7 @@ pub async fn recreate(settings: &Settings, args: RunArgs, intent: Intent) -> col
         return Ok(Exit::Done);
     }
     if intent == Intent::Apply {
-        say_how_each_pool_changes(&proposal.plan, &proposal.ids);
+        say_how_each_pool_changes(&proposal);
     }
     // A pause after a step a pool's chain lacks would never come: say so instead of running on.
     if let Some(step) = until
@@ -149,9 +153,9 @@ fn definition_in_use(
     flag: Option<&std::path::Path>,
     state: &RunState,
 ) -> Result<Option<Definition>, BadInput> {
-    let heals = |t: &crate::rollout::journal::TargetRecord| t.strategy == Strategy::Heal;
-    if state.targets.iter().all(heals) {
-        // A heal creates and patches nothing: no definition is read.
+    let recorded_only = |t: &crate::rollout::journal::TargetRecord| !t.strategy.needs_definition();
+    if state.targets.iter().all(recorded_only) {
+        // A heal or refresh creates and patches nothing: no definition is read.
         return Ok(None);
     }
     let path = match flag {

@@ -100,7 +100,9 @@ pub async fn abandon(settings: &Settings, run_id: &str, yes: bool) -> color_eyre
     }
     confirm(yes, &format!("Abandon run {run_id}? Its pools are left as they are.")).await?;
     let _signals = crate::signals::claim();
-    run.abandon().await?;
+    for line in run.abandon().await.map_err(BadInput)? {
+        crate::noteln!("{line}");
+    }
     crate::noteln!("run {run_id} abandoned");
     Ok(Exit::Done)
 }

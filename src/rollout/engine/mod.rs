@@ -11,6 +11,7 @@ mod health;
 mod identity;
 mod nodes;
 mod replace;
+mod surge;
 mod window;
 
 use window::{InWindow, Window};
@@ -72,6 +73,8 @@ pub struct PoolTarget {
     pub create_sent: bool,
     /// The node batches earlier executions journaled (heal).
     pub nodes: NodeHistory,
+    /// Step-through: a node-batch step pauses after each batch (resume continues with the next).
+    pub one_batch: bool,
 }
 
 /// The body a pool is created from, and the same with its secrets as references (which also
@@ -91,6 +94,8 @@ pub struct PreRun {
     pub created: Option<jiff::Timestamp>,
     /// Its targets or autoscale, for the advice after a drain that failed.
     pub capacity: Option<Capacity>,
+    /// Its targets (dedicated, low-priority), autoscaled or not: what a surge adds to.
+    pub targets: Option<(u32, u32)>,
 }
 
 /// Driven by `rollout::run`, which hands it the run's create bodies.
@@ -112,6 +117,9 @@ enum Outcome {
     Skipped(String),
     /// Continue at another step (pool missing → create; pool deleting → wait gone).
     Jump(Step, String),
+    /// Stopped inside the step (step-through, after a node batch): it is not finished, and the
+    /// pool continues there.
+    Pause(String),
 }
 
 /// Per-pool facts carried between steps.
@@ -142,6 +150,8 @@ struct PoolRun {
     capacity: Option<super::report::CapacityFigures>,
     /// The node batches so far (journaled), and what they did per node once done.
     nodes: NodeHistory,
+    /// Pause after each batch (step-through).
+    one_batch: bool,
     node_report: Vec<super::report::NodeReport>,
 }
 
@@ -235,6 +245,7 @@ impl Engine {
             strategy: target.strategy,
             create_sent: target.create_sent,
             nodes: target.nodes.clone(),
+            one_batch: target.one_batch,
             ..Default::default()
         };
         let mut report = PoolReport::new(&id);
@@ -282,6 +293,7 @@ impl Engine {
                     match strategy {
                         Strategy::Rebuild => "rebuilt",
                         Strategy::Heal => "healed",
+                        Strategy::Refresh => "refreshed",
                         _ => "changed in place",
                     }
                 )),
@@ -291,6 +303,10 @@ impl Engine {
                 Ok(Outcome::Done(detail)) => (StepOutcome::Ok, detail, strategy.next(step)),
                 Ok(Outcome::Skipped(detail)) => (StepOutcome::Skipped, detail, strategy.next(step)),
                 Ok(Outcome::Jump(to, detail)) => (StepOutcome::Skipped, detail, Some(to)),
+                Ok(Outcome::Pause(detail)) => {
+                    report.steps.push(StepReport::new(step, started_at, elapsed, "paused", Some(detail.clone())));
+                    return (PoolStatus::Paused, Some(format!("{detail}; `repool resume` continues")));
+                }
                 Err(error) if self.cancel.is_cancelled() => {
                     return (PoolStatus::Interrupted, Some(format!("{step}: {error}; `repool resume` continues")));
                 }
@@ -445,6 +461,8 @@ impl Engine {
             Step::RollbackPatch => self.patch(id, run, true).await,
             Step::RollbackScale => self.scale(id, run, true).await,
             Step::HealNodes => self.heal_nodes(id, run, journal).await,
+            Step::Surge => self.surge(id, run, journal).await,
+            Step::RollNodes => self.roll_nodes(id, run, journal).await,
         }
     }
 
@@ -493,7 +511,11 @@ impl Engine {
         let where_new_fails = match run.strategy {
             Strategy::Recreate => matches!(step, Step::Create | Step::WaitReady | Step::WaitHealthy),
             Strategy::Rebuild => matches!(step, Step::Patch | Step::Scale | Step::WaitReady | Step::WaitHealthy),
-            Strategy::InPlace | Strategy::Heal => false,
+            // A refresh that fails gets its capacity back (formula, targets without the surge).
+            Strategy::Refresh => {
+                matches!(step, Step::Surge | Step::RollNodes | Step::Scale | Step::WaitReady | Step::WaitHealthy)
+            }
+            Strategy::InPlace | Strategy::Heal | Strategy::Roll => false,
         };
         if self.config.policy.on_unhealthy != OnUnhealthy::Rollback || !where_new_fails || self.cancel.is_cancelled() {
             return Ok(false);

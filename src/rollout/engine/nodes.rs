@@ -3,17 +3,20 @@
 //! next. Each batch is journaled before any of its nodes is touched; a resume finishes the last
 //! batch from the live nodes (a node whose boot time moved was rebooted, a node leaving or gone
 //! was removed), so nothing is done twice. Which nodes go into a batch is the caller's choice:
-//! heal picks the failed ones (`heal_batch`); a rolling replacement would pick every old node.
+//! heal picks the failed ones (`heal_batch`); roll reboots every node the pool had when the step
+//! first looked (`reboot_batch`), refresh replaces each of them (`replace_batch`).
 //!
-//! The pool itself is never changed: a fixed pool gets back the targets its pre-run backup
-//! recorded (removenodes lowers them), an autoscale pool keeps its formula and is asked to
-//! evaluate it again (enableautoscale with its own formula), which sets its targets again.
+//! The pool itself is never changed: a fixed pool gets back the targets it had when the step
+//! first looked (journaled; removenodes lowers them), an autoscale pool (heal) keeps its formula
+//! and is asked to evaluate it again (enableautoscale with its own formula), which sets its
+//! targets again; refresh holds autoscale off (its targets fixed) until the roll is done.
 
 use super::*;
 use crate::batch::models::RemoveNodesRequest;
 use crate::batch::{Node, NodeCounts, NodeState, PoolNodeCounts};
 use crate::rollout::batches::{NodeAct, NodeAction, NodeHistory, max_unavailable_nodes};
 use crate::rollout::report::NodeReport;
+use crate::rollout::strategy::Strategy;
 
 /// What a batch needs to know of each node (and whether its start task ran).
 const NODE_SELECT: &str = "id,state,startTaskInfo,errors,lastBootTime";
@@ -27,10 +30,24 @@ impl Engine {
         self.run_batches(id, run, journal, heal_batch).await
     }
 
+    /// Roll: every node the pool had when the step first looked, rebooted with taskcompletion
+    /// (the start task runs again, the pool's current one; packages install on boot). Refresh:
+    /// each of them removed with taskcompletion and the pool sized back (fresh nodes).
+    pub(super) async fn roll_nodes(&self, id: &str, run: &mut PoolRun, journal: &Journal) -> StepResult {
+        let choose = if run.strategy == Strategy::Refresh { replace_batch } else { reboot_batch };
+        self.run_batches(id, run, journal, choose).await
+    }
+
     /// Batches until `choose` finds no node to act on. Each: journaled, acted on, the pool sized
     /// back, settled (steady, no node on its way); the last one journaled is finished first.
     async fn run_batches(&self, id: &str, run: &mut PoolRun, journal: &Journal, choose: Choose) -> StepResult {
+        let step = batch_step(run.strategy);
         let mut settled = false;
+        // A batch journaled by this execution (step-through pauses before the next).
+        let mut acted = false;
+        // Roll and refresh: nodes on their way (a surge's, a boot) are waited for before the first
+        // batch, so taking nodes out never comes on top of nodes not yet taking tasks.
+        let mut settled_first = step != Step::RollNodes;
         loop {
             if self.cancel.is_cancelled() {
                 return Err("cancelled".into());
@@ -39,20 +56,34 @@ impl Engine {
                 Ok(pool) => pool,
                 Err(elsewhere) => return Ok(elsewhere),
             };
+            if !settled_first {
+                self.wait_batch_settled(id, step, run.nodes.batches.len()).await?;
+                settled_first = true;
+                continue;
+            }
             let nodes = self.client.list_nodes(id, Some(NODE_SELECT)).await.map_err(|e| e.to_string())?;
-            if run.nodes.found.is_none() {
-                let found: Vec<String> = nodes.iter().filter_map(|n| n.id.clone()).collect();
-                let record = Record::NodesFound { pool: id.to_string(), nodes: found.clone() };
+            // A surge journaled the nodes before it added its own: the targets come now.
+            if run.nodes.found.is_none() || run.nodes.targets.is_none() {
+                let listed = || nodes.iter().filter_map(|n| n.id.clone()).collect();
+                let found: Vec<String> = run.nodes.found.clone().unwrap_or_else(listed);
+                let targets = (pool.target_dedicated_nodes.unwrap_or(0), pool.target_low_priority_nodes.unwrap_or(0));
+                let record = Record::NodesFound { pool: id.to_string(), nodes: found.clone(), targets: Some(targets) };
                 journal.append(record).await.map_err(|e| format!("cannot write the journal: {e}"))?;
                 run.nodes.found = Some(found);
+                run.nodes.targets = Some(targets);
             }
             if !settled && let Some(batch) = run.nodes.batches.last().cloned() {
-                self.act_on_batch(id, &batch, &nodes).await?;
+                self.act_on_batch(id, run.strategy, &batch, &nodes).await?;
                 if batch.iter().any(|a| a.action == NodeAction::Remove) {
                     self.size_back(id, run).await?;
                 }
-                self.wait_batch_settled(id, run.nodes.batches.len()).await?;
+                self.wait_rebooted(id, step, &batch).await?;
+                self.wait_batch_settled(id, step, run.nodes.batches.len()).await?;
                 settled = true;
+                if step == Step::RollNodes {
+                    let detail = format!("batch {}: {}", run.nodes.batches.len(), progress_in_nodes(&run.nodes));
+                    let _ = self.progress.send(Progress::Waiting { pool: id.to_string(), step, detail });
+                }
                 continue;
             }
             let found = run.nodes.found.as_ref().map_or(0, Vec::len) as u32;
@@ -61,18 +92,27 @@ impl Engine {
             if batch.is_empty() {
                 run.node_report = node_report(&run.nodes, &nodes);
                 return Ok(match run.nodes.batches.is_empty() {
+                    true if step == Step::RollNodes => Outcome::Skipped("no node: nothing to do".into()),
                     true => Outcome::Skipped("no failed node: nothing to do".into()),
                     false => Outcome::Done(summary(&run.node_report)),
                 });
             }
+            if run.one_batch && acted {
+                return Ok(Outcome::Pause(format!("paused after batch {}", run.nodes.batches.len())));
+            }
             let record = Record::NodeBatch { pool: id.to_string(), nodes: batch.clone() };
             journal.append(record).await.map_err(|e| format!("cannot write the journal: {e}"))?;
             let listed: Vec<String> = batch.iter().map(|a| format!("{} {}", a.action.name(), a.node)).collect();
-            let detail =
-                format!("batch {} (at most {max} at once): {}", run.nodes.batches.len() + 1, listed.join(", "));
-            let _ = self.progress.send(Progress::Waiting { pool: id.to_string(), step: Step::HealNodes, detail });
+            let k = run.nodes.batches.len() + 1;
+            let so_far = match step {
+                Step::RollNodes => format!("{}; ", progress_in_nodes(&run.nodes)),
+                _ => String::new(),
+            };
+            let detail = format!("batch {k} (at most {max} at once): {so_far}{}", listed.join(", "));
+            let _ = self.progress.send(Progress::Waiting { pool: id.to_string(), step, detail });
             run.nodes.batches.push(batch);
             settled = false;
+            acted = true;
         }
     }
 
@@ -86,7 +126,8 @@ impl Engine {
         run.old_creation = run.old_creation.or(pool.creation_time);
         if !pool.is_steady() {
             let steady = |p: Option<&Pool>| p.is_none_or(|p| p.is_steady());
-            let waited = self.wait(id, Step::HealNodes, self.config.policy.wait_timeout, steady).await?;
+            let step = batch_step(run.strategy);
+            let waited = self.wait(id, step, self.config.policy.wait_timeout, steady).await?;
             pool = match self.the_original(id, waited, run)? {
                 Ok(pool) => pool,
                 Err(elsewhere) => return Ok(Err(elsewhere)),
@@ -96,14 +137,21 @@ impl Engine {
     }
 
     /// Does what the batch says to each node that has not had it yet (judged from `nodes`, the
-    /// live listing): a failed node whose boot time is the one journaled and that is not on its
-    /// way is rebooted; a failed node still in the pool and not leaving is removed (one call for
-    /// all). A node that is healthy by now is left alone.
-    async fn act_on_batch(&self, id: &str, batch: &[NodeAct], nodes: &[Node]) -> Result<(), String> {
+    /// live listing): a node whose boot time is the one journaled and that is not on its way is
+    /// rebooted; a node still in the pool and not leaving is removed (one call for all). Heal
+    /// leaves alone a node that is healthy by now; roll and refresh act on healthy nodes.
+    async fn act_on_batch(
+        &self,
+        id: &str,
+        strategy: Strategy,
+        batch: &[NodeAct],
+        nodes: &[Node],
+    ) -> Result<(), String> {
         let find = |name: &str| nodes.iter().find(|n| n.id.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(name)));
+        let every = strategy != Strategy::Heal;
         let mut removes = Vec::new();
         for act in batch {
-            let Some(node) = find(&act.node).filter(|n| n.is_failed()) else { continue };
+            let Some(node) = find(&act.node).filter(|n| every || n.is_failed()) else { continue };
             match act.action {
                 NodeAction::Reboot if boot_time(node) == act.boot && is_booted(node) => {
                     match self.client.reboot_node(id, &act.node, NodeDeallocationOption::TaskCompletion).await {
@@ -118,7 +166,7 @@ impl Engine {
             }
         }
         if !removes.is_empty() {
-            self.remove(id, removes).await?;
+            self.remove(id, batch_step(strategy), removes).await?;
         }
         self.snapshots.request_fast();
         Ok(())
@@ -127,7 +175,7 @@ impl Engine {
     /// removenodes with `taskcompletion`, at most 100 a call. A refused or lost call is judged
     /// by the nodes afterwards: those gone or leaving are done, the others are sent again (after
     /// the resize in flight, for a 409; without the gone ones, for a 404 NodeNotFound).
-    async fn remove(&self, id: &str, nodes: Vec<String>) -> Result<(), String> {
+    async fn remove(&self, id: &str, step: Step, nodes: Vec<String>) -> Result<(), String> {
         for chunk in nodes.chunks(100) {
             let mut pending = chunk.to_vec();
             for tries in 1.. {
@@ -151,15 +199,15 @@ impl Engine {
                     return Err(format!("remove {}: {e}", pending.join(", ")));
                 }
                 let steady = |p: Option<&Pool>| p.is_none_or(|p| p.is_steady());
-                self.wait(id, Step::HealNodes, self.config.policy.wait_timeout, steady).await?;
+                self.wait(id, step, self.config.policy.wait_timeout, steady).await?;
             }
         }
         Ok(())
     }
 
     /// After removals (which lower the targets), the pool gets its targets back: a fixed pool
-    /// those of its pre-run backup (a kind above them is left as it is), an autoscale pool an
-    /// evaluation of its own formula. Waits for the removal to finish first (the service takes
+    /// those it had when the step first looked (else its pre-run backup's; a kind above them is
+    /// left as it is), an autoscale pool an evaluation of its own formula. Waits for the removal to finish first (the service takes
     /// no resize while one is in flight).
     async fn size_back(&self, id: &str, run: &mut PoolRun) -> Result<(), String> {
         let policy = &self.config.policy;
@@ -176,9 +224,11 @@ impl Engine {
                 };
                 self.client.enable_autoscale(id, &request).await
             } else {
-                let Some(Capacity::Fixed { dedicated, low_priority, .. }) =
-                    self.before(id).and_then(|b| b.capacity.clone())
-                else {
+                let backup = || match self.before(id).and_then(|b| b.capacity.clone()) {
+                    Some(Capacity::Fixed { dedicated, low_priority, .. }) => Some((dedicated, low_priority)),
+                    _ => None,
+                };
+                let Some((dedicated, low_priority)) = run.nodes.targets.or_else(backup) else {
                     return Ok(());
                 };
                 let targets = (pool.target_dedicated_nodes.unwrap_or(0), pool.target_low_priority_nodes.unwrap_or(0));
@@ -211,12 +261,57 @@ impl Engine {
         }
     }
 
+    /// Until every node the batch rebooted is up again (a boot time other than the journaled
+    /// one, not on its way) or gone. A reboot with taskcompletion waits for the node's task, and
+    /// the pool's node counts show it running meanwhile: only the node itself says it is done.
+    async fn wait_rebooted(&self, id: &str, step: Step, batch: &[NodeAct]) -> Result<(), String> {
+        let policy = &self.config.policy;
+        let rebooted: Vec<&NodeAct> = batch.iter().filter(|a| a.action == NodeAction::Reboot).collect();
+        if rebooted.is_empty() {
+            return Ok(());
+        }
+        let deadline = Instant::now() + policy.health_timeout;
+        loop {
+            let nodes = self.client.list_nodes(id, Some("id,state,lastBootTime")).await.map_err(|e| e.to_string())?;
+            let waiting: Vec<&str> = rebooted
+                .iter()
+                .filter(|act| {
+                    nodes
+                        .iter()
+                        .find(|n| n.id.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(&act.node)))
+                        .is_some_and(|n| {
+                            let again = boot_time(n).is_some_and(|b| Some(&b) != act.boot.as_ref());
+                            !(again && is_booted(n))
+                        })
+                })
+                .map(|a| a.node.as_str())
+                .collect();
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{} not back from the reboot after {} s (a reboot waits for the node's running task); \
+                     `repool nodes --pool {id}` shows them",
+                    waiting.join(", "),
+                    policy.health_timeout.as_secs()
+                ));
+            }
+            let detail = format!("waiting for {} to finish its task and boot again", waiting.join(", "));
+            let _ = self.progress.send(Progress::Waiting { pool: id.to_string(), step, detail });
+            tokio::select! {
+                _ = self.cancel.cancelled() => return Err("cancelled".into()),
+                _ = tokio::time::sleep(policy.poll_interval) => {}
+            }
+        }
+    }
+
     /// Until the pool is steady and none of its nodes is on its way (rebooting, starting,
     /// running its start task, leaving), within `health_timeout`.
-    async fn wait_batch_settled(&self, id: &str, batch: usize) -> Result<(), String> {
+    async fn wait_batch_settled(&self, id: &str, step: Step, batch: usize) -> Result<(), String> {
         let policy = &self.config.policy;
         let steady = |p: Option<&Pool>| p.is_none_or(|p| p.is_steady());
-        self.wait(id, Step::HealNodes, policy.wait_timeout, steady).await?;
+        self.wait(id, step, policy.wait_timeout, steady).await?;
         let settled = |c: &PoolNodeCounts| on_the_way(&c.dedicated) + on_the_way(&c.low_priority) == 0;
         match self
             .snapshots
@@ -232,6 +327,24 @@ impl Engine {
             )),
         }
     }
+}
+
+/// The step a pool's node batches run under.
+fn batch_step(strategy: Strategy) -> Step {
+    if strategy == Strategy::Heal { Step::HealNodes } else { Step::RollNodes }
+}
+
+/// "nodes 2 of 4 replaced": how far a roll or refresh is, from its journaled batches.
+fn progress_in_nodes(history: &NodeHistory) -> String {
+    let found = history.found.as_ref().map_or(0, Vec::len);
+    let acts: Vec<&NodeAct> = history.batches.iter().flatten().collect();
+    let verb = match acts.iter().any(|a| a.action == NodeAction::Remove) {
+        true => "replaced",
+        false => "rebooted",
+    };
+    let mut done: Vec<String> = acts.iter().map(|a| a.node.to_lowercase()).collect();
+    done.dedup();
+    format!("nodes {} of {found} {verb}", done.len())
 }
 
 /// Nodes between states: their batch has not settled.
@@ -272,6 +385,42 @@ fn heal_batch(nodes: &[Node], history: &NodeHistory, max: u32) -> Vec<NodeAct> {
             let remove = n.state == Some(NodeState::Unusable) || history.did(&id, NodeAction::Reboot);
             let action = if remove { NodeAction::Remove } else { NodeAction::Reboot };
             Some(NodeAct { boot: boot_time(n), node: id, action })
+        })
+        .take(max as usize)
+        .collect()
+}
+
+/// Roll's batch: nodes the pool had when the step first looked, not yet rebooted by this run,
+/// up and not on their way, up to `max`.
+fn reboot_batch(nodes: &[Node], history: &NodeHistory, max: u32) -> Vec<NodeAct> {
+    nodes
+        .iter()
+        .filter(|n| is_booted(n))
+        .filter_map(|n| {
+            let id = n.id.clone()?;
+            (history.was_found(&id) && !history.did(&id, NodeAction::Reboot)).then(|| NodeAct {
+                boot: boot_time(n),
+                node: id,
+                action: NodeAction::Reboot,
+            })
+        })
+        .take(max as usize)
+        .collect()
+}
+
+/// Refresh's batch: nodes the pool had when the step first looked, still in it and not leaving,
+/// not yet removed by this run, up to `max`.
+fn replace_batch(nodes: &[Node], history: &NodeHistory, max: u32) -> Vec<NodeAct> {
+    nodes
+        .iter()
+        .filter(|n| n.state != Some(NodeState::LeavingPool))
+        .filter_map(|n| {
+            let id = n.id.clone()?;
+            (history.was_found(&id) && !history.did(&id, NodeAction::Remove)).then(|| NodeAct {
+                boot: boot_time(n),
+                node: id,
+                action: NodeAction::Remove,
+            })
         })
         .take(max as usize)
         .collect()

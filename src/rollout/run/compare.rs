@@ -24,12 +24,12 @@ impl BodyDifference {
 }
 
 /// How `definition` compares with what a run recorded, for each pool with work left that a
-/// definition matters to (a heal's pools create and patch nothing).
+/// definition matters to (a heal's and a refresh's pools create and patch nothing).
 pub fn differences(state: &RunState, definition: Option<&Definition>) -> Vec<(String, BodyDifference)> {
     state
         .pending()
         .into_iter()
-        .filter(|(id, _)| state.pool(id).strategy != super::Strategy::Heal)
+        .filter(|(id, _)| state.pool(id).strategy.needs_definition())
         .map(|(id, _)| {
             let recorded = state.target(&id).map(|t| &t.body);
             let difference = match definition.and_then(|d| d.pool(&id)) {

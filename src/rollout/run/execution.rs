@@ -2,6 +2,8 @@
 //! change, the execution through the engine, abandoning it.
 
 use super::*;
+use crate::batch::models::{EnableAutoScaleRequest, NodeDeallocationOption, ResizeRequest};
+use crate::rollout::update::Capacity;
 
 /// A run being acted on: holds the account's lock until dropped.
 pub struct Run {
@@ -69,6 +71,7 @@ impl Run {
             .filter(|(id, _)| only.is_empty() || only.iter().any(|o| o.eq_ignore_ascii_case(id)))
             .map(|(id, start_at)| {
                 let pool = self.state.pool(&id);
+                let one_batch = until == Until::OneStep;
                 let until = match until {
                     Until::End => None,
                     Until::After(step) => Some(step),
@@ -84,6 +87,7 @@ impl Run {
                     backup: pool.backup,
                     create_sent,
                     nodes: pool.nodes,
+                    one_batch,
                 }
             })
             .collect()
@@ -118,9 +122,9 @@ impl Run {
         let mut problems = Vec::new();
         let mut strategies = Vec::new();
         let unset = |id: &str| definition.map(|d| d.unset_env_of(id)).unwrap_or_default();
-        // A heal creates and patches nothing: its record (the pool as it was) is all it carries.
-        for (id, _) in self.state.pending().into_iter().filter(|(id, _)| self.state.pool(id).strategy == Strategy::Heal)
-        {
+        // A heal or refresh creates and patches nothing: its record (the pool as it was) is all it carries.
+        let recorded_only = |id: &String| !self.state.pool(id).strategy.needs_definition();
+        for (id, _) in self.state.pending().into_iter().filter(|(id, _)| recorded_only(id)) {
             let recorded = &self.state.target(&id).expect("pending pools are targets").body;
             bodies.insert(id.to_lowercase(), recorded.clone());
         }
@@ -177,7 +181,7 @@ impl Run {
             .state
             .pending()
             .into_iter()
-            .filter(|(_, at)| *at <= Step::Create)
+            .filter(|(id, at)| *at <= Step::Create && self.state.pool(id).strategy.needs_definition())
             .filter_map(|(id, _)| {
                 let body = bodies.get(&id.to_lowercase())?.clone();
                 let sealed = self.state.target(&id).map(|t| t.body.clone()).unwrap_or_else(|| body.clone());
@@ -293,9 +297,57 @@ impl Run {
         }
     }
 
-    /// Closes the run without touching its pools.
-    pub async fn abandon(self) -> std::io::Result<()> {
-        self.journal.append(Record::RunFinished { status: RunStatus::Abandoned }).await
+    /// Closes the run without touching its pools, but one: a refresh stopped midway gives each of
+    /// its pools the capacity of its pre-run backup back (the autoscale formula it held off, or
+    /// the targets without the surge), so an abandoned refresh never leaves a pool without them.
+    /// Returns what was given back, a line per pool; if that fails, the run stays open.
+    pub async fn abandon(self) -> Result<Vec<String>, String> {
+        let mut given_back = Vec::new();
+        for (id, _) in self.state.pending() {
+            let Some(target) = self.state.target(&id).filter(|t| t.strategy == Strategy::Refresh) else { continue };
+            let Some(path) = &target.backup else { continue };
+            let before = pre_run(path, self.workspace.api_version);
+            let client = &self.workspace.client;
+            let pool = match client.get_pool(&id, None).await {
+                Ok(pool) if pool.creation_time.is_some() && pool.creation_time == before.created => pool,
+                // Gone, or another pool under its id: nothing of this run's to give back.
+                Ok(_) => continue,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(format!("{id}: {e}; the run is not abandoned")),
+            };
+            let sent = match before.capacity {
+                Some(Capacity::Auto { formula, interval }) if !pool.autoscale() => {
+                    let request = EnableAutoScaleRequest {
+                        auto_scale_formula: Some(formula),
+                        auto_scale_evaluation_interval: interval,
+                    };
+                    client.enable_autoscale(&id, &request).await.map(|()| "autoscale enabled again with its formula")
+                }
+                Some(Capacity::Fixed { dedicated, low_priority, .. })
+                    if !pool.autoscale()
+                        && (pool.target_dedicated_nodes.unwrap_or(0) > dedicated
+                            || pool.target_low_priority_nodes.unwrap_or(0) > low_priority) =>
+                {
+                    let resize = ResizeRequest {
+                        target_dedicated_nodes: Some(dedicated),
+                        target_low_priority_nodes: Some(low_priority),
+                        resize_timeout: None,
+                        node_deallocation_option: Some(NodeDeallocationOption::TaskCompletion),
+                    };
+                    client.resize_pool(&id, &resize).await.map(|()| "the surge given back (its targets as before)")
+                }
+                _ => continue,
+            };
+            let done = sent.map_err(|e| {
+                format!(
+                    "{id}: cannot give its capacity back ({e}); the run is not abandoned: `repool resume` finishes it"
+                )
+            })?;
+            given_back.push(format!("{id}: {done}"));
+        }
+        let finished = Record::RunFinished { status: RunStatus::Abandoned };
+        self.journal.append(finished).await.map_err(|e| format!("cannot write the journal: {e}"))?;
+        Ok(given_back)
     }
 }
 
@@ -307,6 +359,8 @@ fn pre_run(path: &str, api_version: ApiVersion) -> PreRun {
         .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("the backup {path} is not JSON: {e}")));
     let created = backup.as_ref().ok().and_then(|b| b["creationTime"].as_str()?.parse().ok());
     let capacity = backup.as_ref().ok().map(crate::rollout::update::Capacity::of);
+    let count = |b: &Value, key: &str| b[key].as_u64().unwrap_or(0) as u32;
+    let targets = backup.as_ref().ok().map(|b| (count(b, "targetDedicatedNodes"), count(b, "targetLowPriorityNodes")));
     let body = backup.and_then(|backup| {
         let (body, mut missing) = crate::definition::add_body::body_from_backup(&backup, api_version)?;
         let resolved = sealed::unseal(&body, None).map_err(|unresolved| missing.extend(unresolved));
@@ -319,5 +373,5 @@ fn pre_run(path: &str, api_version: ApiVersion) -> PreRun {
             )),
         }
     });
-    PreRun { body, created, capacity }
+    PreRun { body, created, capacity, targets }
 }

@@ -1,7 +1,7 @@
-//! A heal run's proposal: which of the chosen pools have failed nodes, read from the account
-//! once. No definition is involved: a heal changes no pool, only reboots or replaces nodes, so
-//! its targets record each pool as the account has it (sealed like a backup), never a body to
-//! create or patch.
+//! Heal's and refresh's proposals: the chosen pools read from the account once (heal: which have
+//! failed nodes). No definition is involved: neither changes a pool, only reboots or replaces
+//! nodes, so their targets record each pool as the account has it (sealed like a backup), the
+//! capacity a refresh gives back at its end (targets or formula), never a body to create.
 
 use super::*;
 use crate::definition::PoolDefinition;
@@ -16,6 +16,70 @@ impl Workspace {
     /// nearest id). Pools without a failed node are left out of the targets (`ids`), and
     /// `failed_nodes` says, per target, which nodes are failed and how.
     pub async fn propose_heal(&self, ids: &[String]) -> Result<Proposal<'static>, String> {
+        let (chosen, live, pools) = self.account_pools(ids).await?;
+        let mut failed_nodes = BTreeMap::new();
+        for id in &chosen {
+            let nodes = self
+                .client
+                .list_nodes(id, Some(NODE_SELECT))
+                .await
+                .map_err(|e| format!("cannot list the nodes of pool '{id}' ({e}); nothing was changed"))?;
+            let failed: Vec<String> = nodes.iter().filter_map(failed_node).collect();
+            if !failed.is_empty() {
+                failed_nodes.insert(id.clone(), failed);
+            }
+        }
+        let ids: Vec<String> = chosen.iter().filter(|id| failed_nodes.contains_key(*id)).cloned().collect();
+        Ok(self.on_nodes(Intent::Heal, chosen, ids, live, pools, failed_nodes))
+    }
+
+    /// Proposes refreshing `ids` (every node replaced, a batch at a time): each must be in the
+    /// account; a pool without nodes is left out (nothing to replace).
+    pub async fn propose_refresh(&self, ids: &[String]) -> Result<Proposal<'static>, String> {
+        let (chosen, live, pools) = self.account_pools(ids).await?;
+        let has_nodes =
+            |id: &String| live.iter().any(|p| p.id() == id && (p.current_nodes() > 0 || p.target_nodes() > 0));
+        let ids: Vec<String> = chosen.iter().filter(|id| has_nodes(id)).cloned().collect();
+        Ok(self.on_nodes(Intent::Refresh, chosen, ids, live, pools, BTreeMap::new()))
+    }
+
+    /// The proposal of a run on the targets' nodes (`intent`: heal or refresh).
+    fn on_nodes(
+        &self,
+        intent: Intent,
+        chosen: Vec<String>,
+        ids: Vec<String>,
+        live: Vec<Pool>,
+        pools: Vec<PoolDefinition>,
+        failed_nodes: BTreeMap<String, Vec<String>>,
+    ) -> Proposal<'static> {
+        let strategy = if intent == Intent::Heal { Strategy::Heal } else { Strategy::Refresh };
+        let definition = Definition {
+            source: format!("the account's pools ({})", if intent == Intent::Heal { "heal" } else { "refresh" }),
+            pools,
+            secrets: Vec::new(),
+            text: None,
+            unset_env: BTreeMap::new(),
+        };
+        Proposal {
+            workspace: self.clone(),
+            definition: Cow::Owned(definition),
+            intent,
+            strategies: ids.iter().map(|id| (id.clone(), strategy)).collect(),
+            chosen,
+            ids,
+            live,
+            plan: Plan { pools: Vec::new(), not_in_definition: Vec::new() },
+            findings: Findings::default(),
+            failed_nodes,
+            // Neither drains a pool: nodes are rebooted or removed with taskcompletion.
+            waits: DrainWaits::NoDrain,
+        }
+    }
+
+    /// The pools `ids` name as the account has them (each must be there, else a refusal naming
+    /// it with the nearest id): their ids, the listing, each sealed as a definition.
+    async fn account_pools(&self, ids: &[String]) -> Result<(Vec<String>, Vec<Pool>, Vec<PoolDefinition>), String> {
         let live = self
             .client
             .list_pools_confirming(ids)
@@ -39,40 +103,7 @@ impl Workspace {
             let body = sealed::seal_live(&serde_json::to_value(pool).map_err(|e| e.to_string())?, None);
             pools.push(PoolDefinition { id: pool.id().to_string(), body: body.clone(), sealed: body });
         }
-        let mut failed_nodes = BTreeMap::new();
-        for id in &chosen {
-            let nodes = self
-                .client
-                .list_nodes(id, Some(NODE_SELECT))
-                .await
-                .map_err(|e| format!("cannot list the nodes of pool '{id}' ({e}); nothing was changed"))?;
-            let failed: Vec<String> = nodes.iter().filter_map(failed_node).collect();
-            if !failed.is_empty() {
-                failed_nodes.insert(id.clone(), failed);
-            }
-        }
-        let ids: Vec<String> = chosen.iter().filter(|id| failed_nodes.contains_key(*id)).cloned().collect();
-        let definition = Definition {
-            source: "the account's pools (heal)".into(),
-            pools,
-            secrets: Vec::new(),
-            text: None,
-            unset_env: BTreeMap::new(),
-        };
-        Ok(Proposal {
-            workspace: self.clone(),
-            definition: Cow::Owned(definition),
-            intent: Intent::Heal,
-            strategies: ids.iter().map(|id| (id.clone(), Strategy::Heal)).collect(),
-            chosen,
-            ids,
-            live,
-            plan: Plan { pools: Vec::new(), not_in_definition: Vec::new() },
-            findings: Findings::default(),
-            failed_nodes,
-            // Heal never drains a pool: nodes are rebooted or removed with taskcompletion.
-            waits: DrainWaits::NoDrain,
-        })
+        Ok((chosen, live, pools))
     }
 }
 

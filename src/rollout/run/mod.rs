@@ -286,18 +286,21 @@ pub fn unknown_pool(definition: &Definition, id: &str, intent: Intent) -> String
         Intent::Recreate => "repool recreates only pools the definition can create again",
         Intent::Apply => "apply changes only pools the definition describes",
         Intent::Heal => "heal acts only on pools in the account",
+        Intent::Refresh => "refresh acts only on pools in the account",
     };
     format!("pool '{id}' is not in {}{}; {only}", definition.source, crate::definition::schema::suggest(id, &known))
 }
 
 /// What a new run is for: `recreate` (always a new pool), `apply` (the least disruptive way), or
-/// `heal` (the pool's failed nodes back to healthy, the pool itself untouched).
+/// `heal` (the pool's failed nodes back to healthy, the pool itself untouched), or `refresh`
+/// (every node replaced a batch at a time, the pool itself untouched).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Intent {
     #[default]
     Recreate,
     Apply,
     Heal,
+    Refresh,
 }
 
 /// Where the pools of an execution stop.

@@ -61,8 +61,10 @@ impl Workspace {
         let unchanged =
             |id: &String| plan.pools.iter().any(|p| p.action == Action::Unchanged && p.id.eq_ignore_ascii_case(id));
         let ids: Vec<String> = chosen.iter().filter(|id| !(only_changed && unchanged(id))).cloned().collect();
-        let strategies: BTreeMap<String, Strategy> =
-            Strategy::for_plan(&plan, intent).into_iter().filter(|(id, _)| ids.contains(id)).collect();
+        let strategies: BTreeMap<String, Strategy> = Strategy::for_plan(&plan, intent, &live, self.policy.roll)
+            .into_iter()
+            .filter(|(id, _)| ids.contains(id))
+            .collect();
         let findings = match ids.is_empty() {
             true => Findings::default(),
             false => self.preflight_against(definition, &ids, &live, &strategy::kept(&strategies)).await?,
@@ -92,6 +94,12 @@ impl Workspace {
 }
 
 impl Proposal<'_> {
+    /// `apply`: how pool `id` changes and why, as its strategy was chosen (live pool, `--no-roll`).
+    pub fn choice(&self, id: &str) -> Option<strategy::Choice> {
+        let plan = self.plan.pools.iter().find(|p| p.id.eq_ignore_ascii_case(id))?;
+        Some(Strategy::choose_live(plan, &self.live, self.workspace.policy.roll))
+    }
+
     /// The targets whose plan says they match their definition already (recreated anyway).
     pub fn unchanged(&self) -> Vec<&str> {
         let plans = self.plan.pools.iter().filter(|p| p.action == Action::Unchanged);
