@@ -352,9 +352,9 @@ impl App {
     }
 
     /// One pool's full body: kept for its details, its facts and its plan made again.
-    fn on_full_pool(&mut self, id: String, result: Result<Pool, String>) {
+    fn on_full_pool(&mut self, id: String, result: Result<Box<Pool>, String>) {
         let pool = match result {
-            Ok(pool) => pool,
+            Ok(pool) => *pool,
             Err(e) => return self.log(format!("reading pool {id} failed: {e}"), true),
         };
         let key = id.to_lowercase();

@@ -33,7 +33,7 @@ pub enum Action {
     /// One pool's full body (its details are open, or a call just changed it).
     FullPool {
         pool: String,
-        result: Result<Pool, String>,
+        result: Result<Box<Pool>, String>,
     },
     Api(ApiEvent),
     Progress(Progress),

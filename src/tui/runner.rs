@@ -140,7 +140,7 @@ impl Runner {
             Command::RefreshFull => self.list_full(None),
             Command::FullPool(pool) => {
                 tokio::spawn(async move {
-                    let result = client.get_pool(&pool, None).await.map_err(|e| e.to_string());
+                    let result = client.get_pool(&pool, None).await.map(Box::new).map_err(|e| e.to_string());
                     tx.send(Action::FullPool { pool, result });
                 });
             }

@@ -54,7 +54,7 @@ pub(crate) async fn proposed(app: &mut App, sim: &repool::sim::RunningSim, comma
 
 /// What the runtime answers to `FullPool(id)`: the pool's full body, read on its own.
 pub(crate) async fn full_pool(app: &mut App, sim: &repool::sim::RunningSim, id: &str) {
-    let result = common::client_for(sim).get_pool(id, None).await.map_err(|e| e.to_string());
+    let result = common::client_for(sim).get_pool(id, None).await.map(Box::new).map_err(|e| e.to_string());
     app.update(Action::FullPool { pool: id.into(), result });
 }
 
