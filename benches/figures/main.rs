@@ -8,6 +8,7 @@ mod capacity;
 mod dashboard;
 mod definition;
 mod runs;
+mod scale;
 
 // The integration tests' helpers; the bench uses a few of them.
 #[allow(dead_code, unreachable_pub)]
@@ -60,6 +61,8 @@ enum Case {
     Dashboard,
     /// What a change costs in capacity: busy pools changed by each strategy, lowest capacity, time below target
     Capacity,
+    /// Issue 27's table: dashboard on 10,000 and 1,000 pools (against `REPOOL_BENCH_BASELINE`, if set), recreate 200 and 1,000
+    Scale,
 }
 
 #[tokio::main]
@@ -91,6 +94,10 @@ async fn main() -> color_eyre::Result<()> {
         dashboard::idle(if quick { 10 } else { 60 }, 1000).await;
         dashboard::idle(10, if quick { 1000 } else { 10_000 }).await;
         dashboard::demo_start_up().await;
+    }
+    // Not part of "all": it repeats the dashboard and recreate cases at their largest sizes.
+    if args.cases.contains(&Case::Scale) {
+        scale::scale(if quick { 5 } else { 10 }).await?;
     }
     Ok(())
 }

@@ -85,17 +85,17 @@ async fn change_once(count: usize, change: &Change, intent: Intent) -> color_eyr
 }
 
 /// What one benchmark recreation measured.
-struct Figures {
+pub(crate) struct Figures {
     recreated: usize,
-    wall: f64,
-    critical: f64,
+    pub(crate) wall: f64,
+    pub(crate) critical: f64,
     sequential: f64,
     mutating: u64,
     per_pool: String,
     lists: u64,
 }
 
-async fn recreate_once(count: usize, canary: usize) -> color_eyre::Result<Figures> {
+pub(crate) async fn recreate_once(count: usize, canary: usize) -> color_eyre::Result<Figures> {
     let sim = simulator(SPEED).await?;
     let definition = busy_pools(&sim, count);
     let seeded = sim.stats().service_seconds;

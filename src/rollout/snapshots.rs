@@ -35,6 +35,9 @@ pub struct Snapshots {
     tx: watch::Sender<Arc<Snapshot>>,
     /// Whether a list call is under way (the dashboard's refresh indicator).
     listing: watch::Sender<bool>,
+    /// Each page of the listing under way, while someone subscribes (the dashboard's first
+    /// listing: rows as the first page arrives). Waits never see a part of a listing.
+    pages: watch::Sender<Arc<Vec<Pool>>>,
     fast: AtomicBool,
     waiters: AtomicUsize,
     /// How often the poller looks while waits need it.
@@ -106,6 +109,7 @@ impl Snapshots {
             client,
             tx,
             listing: watch::channel(false).0,
+            pages: watch::channel(Arc::default()).0,
             fast: AtomicBool::new(false),
             waiters: AtomicUsize::new(0),
             pace: std::sync::Mutex::new(pace),
@@ -131,6 +135,12 @@ impl Snapshots {
         self.listing.subscribe()
     }
 
+    /// The pages of each listing as they arrive; a page a slow subscriber misses comes with
+    /// the whole view. Drop the receiver once whole views are enough: pages cost a copy each.
+    pub fn subscribe_pages(&self) -> watch::Receiver<Arc<Vec<Pool>>> {
+        self.pages.subscribe()
+    }
+
     /// One paged list call; the result (or its error) is published to every waiter and watcher.
     pub async fn refresh(&self) -> Result<(), BatchError> {
         self.listing.send_replace(true);
@@ -141,10 +151,16 @@ impl Snapshots {
 
     async fn list(&self) -> Result<(), BatchError> {
         let requested = Instant::now();
-        match self.client.list_pools(Some(POOL_SUMMARY_SELECT), None, None).await {
-            Ok(pools) => {
+        let mut pools = HashMap::new();
+        let listed = self.client.list_pool_pages(Some(POOL_SUMMARY_SELECT), None, None, |page| {
+            if self.pages.receiver_count() > 0 {
+                self.pages.send_replace(Arc::new(page.clone()));
+            }
+            pools.extend(page.into_iter().map(|p| (p.id().to_lowercase(), p)));
+        });
+        match listed.await {
+            Ok(()) => {
                 *self.signin_failing.lock().expect("sign-in state") = None;
-                let pools = pools.into_iter().map(|p| (p.id().to_lowercase(), p)).collect();
                 let counting: Vec<String> = self.counting.lock().expect("counting").iter().cloned().collect();
                 let node_counts = match counting.is_empty() {
                     true => HashMap::new(),
@@ -283,6 +299,8 @@ impl Snapshots {
     ) -> Result<Option<Pool>, WaitError> {
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let _guard = WaiterGuard(&self.waiters);
+        // Each view is looked at by every wait: what can be made once is made here.
+        let key = id.to_lowercase();
         let began = Instant::now();
         self.wanted.notify_one();
         let deadline = tokio::time::Instant::now() + timeout;
@@ -291,10 +309,11 @@ impl Snapshots {
             {
                 let snapshot = rx.borrow_and_update().clone();
                 let fresh = snapshot.requested.is_some_and(|t| t >= began) && snapshot.error.is_none();
-                if fresh && done(snapshot.get(id)) {
+                let pool = snapshot.pools.get(&key);
+                if fresh && done(pool) {
                     // A list answer can leave a pool out (pages shift while pools come and go):
                     // absence counts only once a direct read of the pool answers 404.
-                    let seen = match snapshot.get(id) {
+                    let seen = match pool {
                         Some(pool) => Some(Some(pool.clone())),
                         None => match self.confirm_absent(id).await {
                             Absence::Confirmed => Some(None),

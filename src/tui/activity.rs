@@ -85,6 +85,7 @@ impl App {
             let skew = date.duration_since(self.now);
             if (skew - self.skew).abs() >= jiff::SignedDuration::from_secs(2) {
                 self.skew = skew;
+                self.dirty = true;
             }
         }
         let status = event.status.map(|s| s.to_string()).unwrap_or_else(|| "—".into());

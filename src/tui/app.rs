@@ -5,7 +5,9 @@
 
 use super::activity::Activity;
 use super::filter::TextFilter;
+use super::full::{FullFacts, FullListing};
 use super::keys::{KeyAction, KeyMap};
+use super::table::RowsKey;
 use crate::batch::{ApiVersion, Pool, PoolNodeCounts};
 use crate::definition::Definition;
 use crate::definition::plan::{Action as PlanAction, Plan};
@@ -14,7 +16,9 @@ use crate::rollout::report::PoolStatus;
 use crate::rollout::step::Step;
 use crate::rollout::strategy::Strategy;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 use std::sync::Arc;
 
 pub use super::accounts::AccountView;
@@ -89,10 +93,17 @@ pub struct App {
     pub skew: jiff::SignedDuration,
     pub pools: Vec<Pool>,
     pub node_counts: HashMap<String, PoolNodeCounts>,
-    /// Definition vs live, from the last full listing.
+    /// Definition vs live, from the last full listing (a pool's entry again when its details open).
     pub plan: Option<Plan>,
-    /// Full pool bodies by lower-cased id (details view), from the last full listing.
+    /// Full pool bodies by lower-cased id, of the pools whose details were opened: a large
+    /// account's full listing is read for the plan and the facts below, not kept.
     pub full_pools: HashMap<String, Pool>,
+    /// What the table shows from full bodies, made once when they arrive (lower-cased id).
+    pub full_facts: HashMap<String, FullFacts>,
+    /// Bumped whenever what the rows are made of changed (pools, node counts, plan, ghosts).
+    pub(super) generation: u64,
+    /// The rows as last made, and of what (see `App::rows`).
+    pub(super) rows_cache: RefCell<Option<(RowsKey, Rc<[usize]>)>>,
     pub last_refresh: Option<jiff::Timestamp>,
     pub refresh_error: Option<String>,
     pub listing: bool,
@@ -162,6 +173,9 @@ impl App {
             node_counts: HashMap::new(),
             plan: None,
             full_pools: HashMap::new(),
+            full_facts: HashMap::new(),
+            generation: 0,
+            rows_cache: RefCell::new(None),
             last_refresh: None,
             refresh_error: None,
             listing: false,
@@ -223,8 +237,32 @@ impl App {
         // and run timers while busy): an idle dashboard costs next to nothing.
         self.dirty |= match &action {
             Action::Tick(now) => now.as_second() != self.now.as_second() || self.listing || self.run_active,
+            // Calls show in the activity log; elsewhere only a moved account clock shows.
+            Action::Api(_) => self.screen == Screen::Log,
+            // An unchanged listing changes nothing on screen (`on_refreshed` says when it does).
+            Action::Refreshed(_) => false,
             _ => true,
         };
+        // Rows are made again only when what they are made of may have changed; listings say
+        // themselves what they changed.
+        let unchanging = matches!(
+            action,
+            Action::Tick(_)
+                | Action::Api(_)
+                | Action::Listing(_)
+                | Action::Resized
+                | Action::Key(_)
+                | Action::Refreshed(_)
+                | Action::PoolsPage(_)
+        );
+        let commands = self.dispatch(action);
+        if !unchanging {
+            self.generation += 1;
+        }
+        commands
+    }
+
+    fn dispatch(&mut self, action: Action) -> Vec<Command> {
         match action {
             Action::Key(key) => return self.on_key(key),
             Action::Tick(now) => {
@@ -242,6 +280,8 @@ impl App {
                 }
             }
             Action::FullPools(result) => self.on_full_pools(result),
+            Action::FullPool { pool, result } => self.on_full_pool(pool, result),
+            Action::PoolsPage(page) => self.on_page(page),
             Action::Api(event) => self.on_api_event(event),
             Action::Progress(progress) => return self.on_progress(progress),
             Action::RunStarted { run, pools, warnings, strategies, finished } => {
@@ -287,12 +327,14 @@ impl App {
         vec![]
     }
 
-    /// Full pool bodies (details, plans): the plan against the definition is made again.
-    fn on_full_pools(&mut self, result: Result<Vec<Pool>, String>) {
+    /// The full listing, reduced (plans, the table's facts): the plan against the definition is
+    /// made again; bodies of pools that are not defined are not kept.
+    fn on_full_pools(&mut self, result: Result<FullListing, String>) {
         match result {
-            Ok(pools) => {
+            Ok(listing) => {
                 if let Some(definition) = &self.definition {
-                    let plan = Plan::new(definition, &pools, &[], self.api_version);
+                    let mut plan = Plan::new(definition, &listing.defined, &[], self.api_version);
+                    plan.not_in_definition = listing.others;
                     if self.status.as_deref() == Some("planning: listing full pools…") {
                         let changed = plan.pools.iter().filter(|p| p.action != PlanAction::Unchanged).count();
                         self.status = Some(format!(
@@ -302,10 +344,37 @@ impl App {
                     }
                     self.plan = Some(plan);
                 }
-                self.full_pools = pools.into_iter().map(|p| (p.id().to_lowercase(), p)).collect();
+                self.full_facts = listing.facts;
+                self.full_pools = listing.defined.into_iter().map(|p| (p.id().to_lowercase(), p)).collect();
             }
             Err(e) => self.log(format!("listing full pools failed: {e}"), true),
         }
+    }
+
+    /// One pool's full body: kept for its details, its facts and its plan made again.
+    fn on_full_pool(&mut self, id: String, result: Result<Box<Pool>, String>) {
+        let pool = match result {
+            Ok(pool) => *pool,
+            Err(e) => return self.log(format!("reading pool {id} failed: {e}"), true),
+        };
+        let key = id.to_lowercase();
+        let listing = FullListing::of(vec![pool.clone()], self.definition.as_deref());
+        match listing.facts.into_values().next() {
+            Some(facts) => self.full_facts.insert(key.clone(), facts),
+            None => self.full_facts.remove(&key),
+        };
+        if let (Some(plan), Some(definition)) = (self.plan.as_mut(), self.definition.as_deref())
+            && let Some(defined) = definition.pool(&id)
+            && let Some(entry) = plan.pools.iter_mut().find(|p| p.id.eq_ignore_ascii_case(&id))
+        {
+            *entry = crate::definition::plan::plan_pool(defined, &pool, self.api_version);
+        }
+        self.full_pools.insert(key, pool);
+    }
+
+    /// Facts from pool `id`'s full body, if it has any.
+    pub fn facts(&self, id: &str) -> Option<&FullFacts> {
+        self.full_facts.get(&id.to_lowercase())
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {

@@ -319,7 +319,8 @@ impl App {
         if call.reads() || matches!(call, Call::EvaluateAutoscale { .. }) {
             return vec![];
         }
-        let mut commands = vec![Command::Refresh, Command::RefreshFull];
+        // The pool changed: its row with the next listing, its full body read on its own.
+        let mut commands = vec![Command::Refresh, Command::FullPool(pool.clone())];
         if matches!(&self.screen, Screen::Detail(id) if id.eq_ignore_ascii_case(&pool)) {
             commands.extend(self.nodes_command());
         }

@@ -142,7 +142,7 @@ impl Column {
     pub fn compare(self, app: &App, a: &Pool, b: &Pool) -> Ordering {
         let text = |p: &Pool| self.text(app, p, false);
         match self {
-            Column::Id => a.id().to_lowercase().cmp(&b.id().to_lowercase()),
+            Column::Id => lowered(a.id()).cmp(lowered(b.id())),
             // Oldest first when ascending: the pools most due for recreation.
             Column::Age => a.creation_time.cmp(&b.creation_time),
             Column::Autoscale => a.autoscale().cmp(&b.autoscale()),
@@ -155,7 +155,10 @@ impl Column {
                 let (a, b) = (text(a), text(b));
                 rank(&a).cmp(&rank(&b)).then_with(|| a.cmp(&b))
             }
-            Column::State | Column::Allocation | Column::VmSize | Column::Definition => text(a).cmp(&text(b)),
+            // By state, then the longest in it first (the text's age would sort as text).
+            Column::Allocation => (a.allocation_state.as_ref().map(|s| s.as_str()), a.allocation_state_transition_time)
+                .cmp(&(b.allocation_state.as_ref().map(|s| s.as_str()), b.allocation_state_transition_time)),
+            Column::State | Column::VmSize | Column::Definition => text(a).cmp(&text(b)),
         }
     }
 
@@ -163,6 +166,11 @@ impl Column {
         let name = name.to_lowercase().replace(' ', "-");
         Column::ALL.into_iter().find(|c| c.name() == name || c.name().starts_with(&name) && !name.is_empty())
     }
+}
+
+/// An id's letters lower-cased, without making a new string (sorting thousands of rows).
+fn lowered(id: &str) -> impl Iterator<Item = u8> + '_ {
+    id.bytes().map(|b| b.to_ascii_lowercase())
 }
 
 /// Batch is retiring what the pool runs on: in the errors column (when nothing is wrong) and the
@@ -183,9 +191,8 @@ pub fn end_of_support(app: &App, p: &Pool) -> Option<String> {
 /// What pool `p` runs on that Batch is retiring: its VM family, and its image once its full body
 /// has been read (the table's own listing selects neither image nor node agent).
 pub fn retiring(app: &App, p: &Pool) -> Vec<&'static Retirement> {
-    let full = app.full_pools.get(&p.id().to_lowercase());
-    let vm = full.and_then(|f| f.rest.get("virtualMachineConfiguration")).cloned().unwrap_or_default();
-    retirements::of_pool(&serde_json::json!({"vmSize": p.vm_size, "virtualMachineConfiguration": vm}))
+    let family = p.vm_size.as_deref().and_then(retirements::of_vm_size);
+    family.into_iter().chain(app.facts(p.id()).and_then(|f| f.image_retiring)).collect()
 }
 
 /// Idle, running, starting (incl. creating and waiting for the start task), unusable (incl. start

@@ -82,11 +82,11 @@ impl App {
 
     /// Opens pool `id`'s details at `tab`.
     pub(super) fn open_details(&mut self, id: String, tab: DetailTab) -> Vec<Command> {
-        self.screen = Screen::Detail(id);
+        self.screen = Screen::Detail(id.clone());
         self.detail_tab = tab;
         self.detail_scroll = 0;
         self.nodes = None;
-        let mut commands = vec![Command::RefreshFull];
+        let mut commands = vec![Command::FullPool(id)];
         commands.extend(self.nodes_command());
         commands
     }

@@ -3,6 +3,7 @@
 
 use super::accounts::AccountView;
 use super::calls::{Answer, Call};
+use super::full::FullListing;
 use super::proposal::ProposalView;
 use super::runs::RunSummary;
 use crate::batch::{ApiEvent, JobCounts, Node, Pool, PoolNodeCounts, Task};
@@ -22,10 +23,18 @@ pub enum Action {
     Resized,
     /// Whether the account's poller is listing pools (the spinner).
     Listing(bool),
+    /// The whole listing of a refresh (summary properties).
     Refreshed(Result<Vec<Pool>, String>),
+    /// A page of the account's first listing, as it arrives: shown at once, the rest merged.
+    PoolsPage(Vec<Pool>),
     NodeCounts(Vec<PoolNodeCounts>),
-    /// Full pool bodies, for the definition status column and plans.
-    FullPools(Result<Vec<Pool>, String>),
+    /// The full listing reduced: for the definition status column, the plan and the table's facts.
+    FullPools(Result<FullListing, String>),
+    /// One pool's full body (its details are open, or a call just changed it).
+    FullPool {
+        pool: String,
+        result: Result<Box<Pool>, String>,
+    },
     Api(ApiEvent),
     Progress(Progress),
     /// A run began acting: its id, the pools it acts on, what preflight warned about.
@@ -82,7 +91,10 @@ pub enum Action {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     Refresh,
+    /// The full listing, for the plan and the table's facts.
     RefreshFull,
+    /// One pool's full body.
+    FullPool(String),
     NodeCountsFor(Vec<String>),
     /// Propose a new run for `pools` (`run` None; its confirmation follows as `Action::Proposed`,
     /// but for one step, which starts at once) or continue run `run` for them; `one_step`: each

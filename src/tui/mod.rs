@@ -11,6 +11,7 @@ mod command_line;
 mod details;
 mod dialog;
 pub mod filter;
+pub mod full;
 pub mod heatmap;
 mod jobs;
 pub mod keys;

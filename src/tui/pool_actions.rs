@@ -98,8 +98,7 @@ impl App {
     /// `f`: the autoscale form, prefilled with the pool's formula (or one keeping its targets).
     pub(super) fn open_autoscale(&mut self) -> Vec<Command> {
         let Some(pool) = self.quick_pool() else { return vec![] };
-        let full = self.full_pools.get(&pool.id().to_lowercase());
-        let formula = full.and_then(|f| f.auto_scale_formula.clone()).unwrap_or_else(|| {
+        let formula = self.facts(pool.id()).and_then(|f| f.formula.clone()).unwrap_or_else(|| {
             format!(
                 "$TargetDedicatedNodes = {}; $TargetLowPriorityNodes = {}; $NodeDeallocationOption = taskcompletion;",
                 pool.target_dedicated_nodes.unwrap_or(0),

@@ -4,6 +4,7 @@
 
 use super::app::{AccountView, RunSummary};
 use super::app::{Action, Command};
+use super::full::FullListing;
 use super::proposal::ProposalView;
 use super::{ActiveRun, Sender, identity_for};
 use crate::batch::BatchClient;
@@ -11,10 +12,9 @@ use crate::config::Settings;
 use crate::definition::Definition;
 use crate::rollout::policy::RunChoices;
 use crate::rollout::run::{BodySource, Intent, Refusal, Until, Workspace};
-use crate::rollout::snapshots::Snapshots;
-use crate::rollout::snapshots::Watching;
+use crate::rollout::snapshots::{Snapshot, Snapshots, Watching};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Carries out the app's commands in tasks that report back with Actions. Runs go through the
@@ -76,7 +76,8 @@ impl Runner {
         tokio::spawn(forward_snapshots(workspace.snapshots.clone(), tx.clone(), stop.clone()));
         let _watching = workspace.snapshots.watch(settings.refresh);
         Runner::publish_runs(&workspace, definition.as_deref(), &tx);
-        let mut runner = Runner {
+        let first = workspace.snapshots.subscribe();
+        let runner = Runner {
             settings,
             workspace,
             client,
@@ -88,9 +89,25 @@ impl Runner {
             _watching,
             stop,
         };
-        // Full bodies once at start: definition status for every row.
-        runner.execute(Command::RefreshFull);
+        // Full bodies once at start, for the definition status of every row: after the first
+        // listing, so the rows come first.
+        runner.list_full(Some(first));
         runner
+    }
+
+    /// The full listing, reduced page by page as it arrives (`FullListing`); after the first
+    /// view of `first`, if given.
+    fn list_full(&self, first: Option<watch::Receiver<Arc<Snapshot>>>) {
+        let (client, tx, definition) = (self.client.clone(), self.tx.clone(), self.definition.clone());
+        tokio::spawn(async move {
+            if let Some(mut first) = first {
+                let _ = first.wait_for(|s| s.requested.is_some()).await;
+            }
+            let mut listing = FullListing::default();
+            let listed = client.list_pool_pages(None, None, None, |page| listing.add(page, definition.as_deref()));
+            let result = listed.await.map(|()| listing).map_err(|e| e.to_string());
+            tx.send(Action::FullPools(result));
+        });
     }
 
     /// A runner for the config's account `name`, and what the dashboard shows of it.
@@ -120,10 +137,11 @@ impl Runner {
         let (client, tx) = (self.client.clone(), self.tx.clone());
         match command {
             Command::Refresh => self.workspace.snapshots.request_now(),
-            Command::RefreshFull => {
+            Command::RefreshFull => self.list_full(None),
+            Command::FullPool(pool) => {
                 tokio::spawn(async move {
-                    let _ = tx
-                        .send(Action::FullPools(client.list_pools(None, None, None).await.map_err(|e| e.to_string())));
+                    let result = client.get_pool(&pool, None).await.map(Box::new).map_err(|e| e.to_string());
+                    tx.send(Action::FullPool { pool, result });
                 });
             }
             Command::NodeCountsFor(ids) => {
@@ -329,13 +347,30 @@ async fn act(
 }
 
 /// Publishes every snapshot of the account's one poller (the dashboard watches; runs wait) to
-/// the app, and whether a list call is under way.
+/// the app, and whether a list call is under way; until the first whole view, each page of the
+/// listing as it arrives.
 async fn forward_snapshots(snapshots: Arc<Snapshots>, tx: Sender, stop: CancellationToken) {
     let (mut updates, mut listing) = (snapshots.subscribe(), snapshots.subscribe_listing());
+    let mut pages = Some(snapshots.subscribe_pages());
     drop(snapshots);
     loop {
+        let page = async {
+            match pages.as_mut() {
+                Some(pages) => pages.changed().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = stop.cancelled() => return,
+            changed = page => {
+                let page = match (changed, pages.as_mut()) {
+                    (Ok(()), Some(pages)) => pages.borrow_and_update().to_vec(),
+                    _ => { pages = None; continue }
+                };
+                if !tx.send(Action::PoolsPage(page)) {
+                    return;
+                }
+            }
             changed = listing.changed() => {
                 if changed.is_err() {
                     return;
@@ -349,13 +384,15 @@ async fn forward_snapshots(snapshots: Arc<Snapshots>, tx: Sender, stop: Cancella
                 if changed.is_err() {
                     return;
                 }
+                // Whole views from now on: the pages stop being copied.
+                pages = None;
                 let snapshot = updates.borrow_and_update().clone();
                 let result = match &snapshot.error {
                     Some(error) => Err(error.clone()),
                     None => {
-                        let mut pools: Vec<_> = snapshot.pools.values().cloned().collect();
-                        pools.sort_by_key(|p| p.id().to_lowercase());
-                        Ok(pools)
+                        let mut sorted: Vec<_> = snapshot.pools.iter().collect();
+                        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                        Ok(sorted.into_iter().map(|(_, pool)| pool.clone()).collect())
                     }
                 };
                 if !tx.send(Action::Refreshed(result)) {

@@ -9,11 +9,29 @@ use super::keys::KeyAction;
 use super::messages::Command;
 use crate::batch::Pool;
 use crossterm::event::KeyCode;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+
+/// What the rows were made of: `App::generation`, the filter's text, the sort.
+pub(super) type RowsKey = (u64, String, (Column, bool));
 
 impl App {
-    /// Indices into `pools` of the rows shown: filtered (id, state, VM size) and sorted.
-    pub fn rows(&self) -> Vec<usize> {
+    /// Indices into `pools` of the rows shown: filtered (id, state, VM size) and sorted. Made
+    /// again only when what they depend on changed, so a frame of ten thousand pools, or a
+    /// refresh that changed nothing, sorts nothing.
+    pub fn rows(&self) -> Rc<[usize]> {
+        let key: RowsKey = (self.generation, self.filter.text().to_string(), self.sort);
+        if let Some((made_of, rows)) = &*self.rows_cache.borrow()
+            && *made_of == key
+        {
+            return rows.clone();
+        }
+        let rows: Rc<[usize]> = self.make_rows().into();
+        *self.rows_cache.borrow_mut() = Some((key, rows.clone()));
+        rows
+    }
+
+    fn make_rows(&self) -> Vec<usize> {
         let mut rows: Vec<usize> = (0..self.pools.len())
             .filter(|&i| {
                 let p = &self.pools[i];
@@ -47,23 +65,36 @@ impl App {
         }
     }
 
-    /// A pool listing arrived: the table shows it, keeping the selection on its pool.
+    /// A pool listing arrived: the table shows it, keeping the selection on its pool. A listing
+    /// that changed nothing costs no sorting and no drawing.
     pub(super) fn on_refreshed(&mut self, result: Result<Vec<Pool>, String>) -> Vec<Command> {
         match result {
             Ok(pools) => {
                 let selected = self.selected_pool().map(|p| p.id().to_lowercase());
-                self.pools = pools;
-                self.add_ghosts();
+                let ghosts = self.ghosts_of(&pools);
+                let unchanged = ghosts == self.ghosts
+                    && self.pools.len() == pools.len() + ghosts.len()
+                    && self.pools.iter().zip(&pools).all(|(a, b)| a == b);
+                if !unchanged {
+                    self.pools = pools;
+                    self.ghosts = ghosts;
+                    for id in &self.ghosts {
+                        self.pools.push(Pool { id: Some(self.gone[id].clone()), ..Default::default() });
+                    }
+                    self.generation += 1;
+                    self.keep_selection(selected);
+                }
+                self.dirty |= !unchanged || self.last_refresh.is_none() || self.refresh_error.is_some();
                 self.last_refresh = Some(self.now);
                 self.refresh_error = None;
                 self.refresh_failures = 0;
-                self.keep_selection(selected);
                 let mut commands = vec![Command::NodeCountsFor(self.visible_ids())];
                 commands.extend(self.nodes_command());
                 commands.extend(self.jobs_command());
                 commands
             }
             Err(e) => {
+                self.dirty = true;
                 self.log(format!("refresh failed: {e}"), true);
                 self.refresh_error = Some(e);
                 self.refresh_failures += 1;
@@ -72,14 +103,30 @@ impl App {
         }
     }
 
-    /// Rows for pools a run deleted and has not created again: they stay on screen (and
-    /// selectable, so `n` can create them) until the account has them again.
-    fn add_ghosts(&mut self) {
-        let live: BTreeSet<String> = self.pools.iter().map(|p| p.id().to_lowercase()).collect();
-        self.ghosts = self.gone.keys().filter(|id| !live.contains(*id)).cloned().collect();
-        for id in &self.ghosts {
-            self.pools.push(Pool { id: Some(self.gone[id].clone()), ..Default::default() });
+    /// A page of the first listing: its pools are shown at once, merged with the pages before
+    /// (the whole listing, when it comes, replaces them); the selection stays on its pool.
+    pub(super) fn on_page(&mut self, page: Vec<Pool>) {
+        let selected = self.selected_pool().map(|p| p.id().to_lowercase());
+        let at: HashMap<String, usize> =
+            self.pools.iter().enumerate().map(|(i, p)| (p.id().to_lowercase(), i)).collect();
+        for pool in page {
+            match at.get(&pool.id().to_lowercase()) {
+                Some(&i) => self.pools[i] = pool,
+                None => self.pools.push(pool),
+            }
         }
+        self.generation += 1;
+        self.keep_selection(selected);
+    }
+
+    /// Pools a run deleted and has not created again that `pools` lacks: their rows stay on
+    /// screen (and selectable, so `n` can create them) until the account has them again.
+    fn ghosts_of(&self, pools: &[Pool]) -> BTreeSet<String> {
+        if self.gone.is_empty() {
+            return BTreeSet::new();
+        }
+        let live: BTreeSet<String> = pools.iter().map(|p| p.id().to_lowercase()).collect();
+        self.gone.keys().filter(|id| !live.contains(*id)).cloned().collect()
     }
 
     /// The selection stays on the pool it was on, wherever that pool's row moved.

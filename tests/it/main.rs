@@ -33,3 +33,4 @@ mod tui_nodes;
 mod tui_nodes_pty;
 mod tui_pty;
 mod tui_runs;
+mod tui_scale;

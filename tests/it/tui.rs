@@ -13,6 +13,7 @@ use repool::rollout::report::PoolStatus;
 use repool::rollout::run::{Intent, Workspace};
 use repool::rollout::step::Step;
 use repool::tui::app::{Action, App, Command, Identity, RunPoolSummary, RunSummary, Screen};
+use repool::tui::full::FullListing;
 use repool::tui::keys::KeyMap;
 use repool::tui::proposal::ProposalView;
 use repool::tui::theme::Theme;
@@ -53,6 +54,12 @@ pub(crate) async fn proposed(app: &mut App, sim: &repool::sim::RunningSim, comma
     app.update(Action::Proposed(Box::new(ProposalView::of(&proposal, choices.clone()))));
 }
 
+/// What the runtime answers to `FullPool(id)`: the pool's full body, read on its own.
+pub(crate) async fn full_pool(app: &mut App, sim: &repool::sim::RunningSim, id: &str) {
+    let result = common::client_for(sim).get_pool(id, None).await.map(Box::new).map_err(|e| e.to_string());
+    app.update(Action::FullPool { pool: id.into(), result });
+}
+
 pub(crate) fn typed(app: &mut App, text: &str) -> Vec<Command> {
     text.chars().flat_map(|c| app.update(key(c))).collect()
 }
@@ -79,7 +86,7 @@ pub(crate) async fn demo_app(readonly: bool) -> (App, repool::sim::RunningSim) {
     app.update(Action::Tick(now));
     app.update(Action::Refreshed(Ok(pools)));
     app.update(Action::NodeCounts(counts));
-    app.update(Action::FullPools(Ok(full)));
+    app.update(Action::FullPools(Ok(FullListing::of(full, app.definition.as_deref()))));
     app.update(Action::Tick(now.checked_add(jiff::SignedDuration::from_secs(3)).unwrap()));
     (app, sim)
 }
@@ -388,12 +395,13 @@ async fn an_unreachable_account_gets_a_banner() {
 
 #[tokio::test]
 async fn details_show_properties_redacted_and_the_plan() {
-    let (mut app, _sim) = demo_app(false).await;
+    let (mut app, sim) = demo_app(false).await;
     typed(&mut app, "/p-render");
     app.update(code(KeyCode::Enter));
     let commands = app.update(code(KeyCode::Enter));
-    assert_eq!(commands, [Command::RefreshFull]);
+    assert_eq!(commands, [Command::FullPool("p-render".into())], "details read their pool's body alone");
     assert_eq!(app.screen, Screen::Detail("p-render".into()));
+    full_pool(&mut app, &sim, "p-render").await;
     app.update(code(KeyCode::Tab));
     let screen = render(&mut app, 160, 60);
     assert!(screen.contains("plan: recreate"), "{screen}");
@@ -471,23 +479,6 @@ async fn rebound_keys_and_bad_bindings() {
     let mut colours = BTreeMap::new();
     colours.insert("ok".to_string(), "mauve-ish".to_string());
     assert!(Theme::with_overrides(&colours).unwrap_err().contains("not a colour"));
-}
-
-#[tokio::test]
-async fn only_visible_rows_are_built() {
-    let (mut app, sim) = demo_app(false).await;
-    let clock = sim.state.clock.lock().unwrap().clone();
-    sim.with_world(|w, _| repool::sim::seed::generated(w, &clock, 3000)).unwrap();
-    let pools = common::client_for(&sim)
-        .list_pools(Some(repool::rollout::snapshots::POOL_SUMMARY_SELECT), None, None)
-        .await
-        .unwrap();
-    assert_eq!(pools.len(), 3012, "3012 pools in 4 pages of 1000");
-    app.update(Action::Refreshed(Ok(pools)));
-    app.update(key('G'));
-    let screen = render(&mut app, 150, 30);
-    assert!(screen.contains("win-test") && screen.contains("pools 3012/3012"), "{screen}");
-    assert!(app.visible_ids().len() <= 30);
 }
 
 /// Selects `id` in the table by moving down to it, as an operator would.

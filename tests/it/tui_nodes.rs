@@ -23,7 +23,8 @@ async fn carried_out(app: &mut App, sim: &RunningSim, commands: Vec<Command>) ->
 async fn nodes_of(app: &mut App, sim: &RunningSim, id: &str) {
     app.update(key(':'));
     typed(app, &format!("nodes {id}"));
-    assert_eq!(app.update(code(KeyCode::Enter)), [Command::RefreshFull, Command::NodesFor(id.into())]);
+    assert_eq!(app.update(code(KeyCode::Enter)), [Command::FullPool(id.into()), Command::NodesFor(id.into())]);
+    crate::tui::full_pool(app, sim, id).await;
     list_again(app, sim, id).await;
 }
 
@@ -59,7 +60,7 @@ async fn reboot_and_disable_scheduling_reach_the_simulator_with_taskcompletion()
     };
     assert_eq!(sent, [Command::Call(expected_call)]);
     let after = carried_out(&mut app, &sim, sent).await;
-    assert_eq!(after, [Command::Refresh, Command::RefreshFull, Command::NodesFor("p-ingest".into())]);
+    assert_eq!(after, [Command::Refresh, Command::FullPool("p-ingest".into()), Command::NodesFor("p-ingest".into())]);
     let (down_at, now) = sim.with_world(|w, now| {
         let node = w.find("p-ingest").unwrap().nodes.iter().find(|n| n.id == first).unwrap().clone();
         (node.outage.expect("rebooting").down_at, now)

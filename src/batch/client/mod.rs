@@ -156,6 +156,20 @@ impl BatchClient {
         filter: Option<&str>,
         max_results: Option<u32>,
     ) -> Result<Vec<Pool>, BatchError> {
+        let mut pools = Vec::new();
+        self.list_pool_pages(select, filter, max_results, |page| pools.extend(page)).await?;
+        Ok(pools)
+    }
+
+    /// The same one paged listing, each page handed to `on_page` as it arrives: a large account
+    /// is shown (or reduced) page by page, never held whole twice.
+    pub async fn list_pool_pages(
+        &self,
+        select: Option<&str>,
+        filter: Option<&str>,
+        max_results: Option<u32>,
+        on_page: impl FnMut(Vec<Pool>),
+    ) -> Result<(), BatchError> {
         let mut query = Vec::new();
         if let Some(max) = max_results {
             query.push(("maxresults", max.to_string()));
@@ -166,7 +180,7 @@ impl BatchClient {
         if let Some(select) = select {
             query.push(("$select", select.to_string()));
         }
-        self.list_all("list pools", self.url("/pools", &query)).await
+        self.list_pages("list pools", self.url("/pools", &query), on_page).await
     }
 
     /// Every pool, with the absence of each of `ids` confirmed by a direct read: a list answer
@@ -279,16 +293,22 @@ impl BatchClient {
     }
 
     /// Node counts of just these pools: the service pages node counts ten at a time, so a
-    /// dashboard asks only for the rows it shows.
+    /// dashboard asks only for the rows it shows. A few calls go at once: a thousand pools in a
+    /// health gate are a hundred calls, which one after another would hold up every poll.
     pub async fn list_node_counts_for(&self, pool_ids: &[String]) -> Result<Vec<PoolNodeCounts>, BatchError> {
-        let mut counts = Vec::new();
-        for chunk in pool_ids.chunks(10) {
-            let filter: Vec<String> =
-                chunk.iter().map(|id| format!("poolId eq '{}'", id.replace('\'', "''"))).collect();
-            let url = self.url("/nodecounts", &[("$filter", filter.join(" or "))]);
-            counts.extend(self.list_all::<PoolNodeCounts>("list node counts", url).await?);
-        }
-        Ok(counts)
+        use futures::{StreamExt, TryStreamExt};
+        let calls: Vec<_> = pool_ids
+            .chunks(10)
+            .map(|chunk| {
+                let filter: Vec<String> =
+                    chunk.iter().map(|id| format!("poolId eq '{}'", id.replace('\'', "''"))).collect();
+                let url = self.url("/nodecounts", &[("$filter", filter.join(" or "))]);
+                self.list_all::<PoolNodeCounts>("list node counts", url)
+            })
+            .collect();
+        let pages: Vec<Vec<PoolNodeCounts>> =
+            futures::stream::iter(calls).buffered(CALLS_AT_ONCE).try_collect().await?;
+        Ok(pages.into_iter().flatten().collect())
     }
 
     /// Every image and node agent the account offers (`GET /supportedimages`, all pages).
@@ -345,11 +365,22 @@ impl BatchClient {
         first: url::Url,
     ) -> Result<Vec<T>, BatchError> {
         let mut items = Vec::new();
+        self.list_pages(operation, first, |page| items.extend(page)).await?;
+        Ok(items)
+    }
+
+    /// Every page of a listing, each to `on_page` as it arrives.
+    async fn list_pages<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        first: url::Url,
+        mut on_page: impl FnMut(Vec<T>),
+    ) -> Result<(), BatchError> {
         let mut seen = std::collections::HashSet::new();
         let mut next = Some(first);
         while let Some(url) = next.take() {
             let page: Page<T> = self.call_json(operation, Method::GET, url, None, Replay::Safe).await?;
-            items.extend(page.value);
+            on_page(page.value);
             if let Some(link) = page.next_link {
                 let untrusted = |detail: String| BatchError::Untrusted { operation, detail };
                 let shown = crate::output::escape(&link).into_owned();
@@ -375,7 +406,7 @@ impl BatchClient {
                 next = Some(url);
             }
         }
-        Ok(items)
+        Ok(())
     }
 
     async fn call_json<T: DeserializeOwned>(
@@ -417,6 +448,9 @@ impl BatchClient {
         request
     }
 }
+
+/// Calls one listing of many parts sends at once.
+const CALLS_AT_ONCE: usize = 8;
 
 /// Pages one listing may take: a million pools at the service's 1,000 a page, ten thousand pools'
 /// node counts at its ten a page.

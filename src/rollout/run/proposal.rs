@@ -5,7 +5,11 @@
 use super::*;
 use crate::definition::PoolDefinition;
 use crate::definition::plan::{Action, Plan};
+use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
+
+/// Pre-run backups written at once (each on a blocking thread, each fsynced).
+const BACKUPS_AT_ONCE: usize = 32;
 
 /// A new run as planned and checked, not started. Nothing in the account changed to make it.
 pub struct Proposal<'a> {
@@ -146,24 +150,32 @@ impl Proposal<'_> {
         if let Some(refused) = refusal(&findings) {
             return Err(refused);
         }
-        let mut targets = Vec::new();
-        for pool in chosen {
-            let backup = match now.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id)) {
-                Some(current) => {
-                    let live = serde_json::to_value(current).map_err(|e| e.to_string())?;
-                    // Start-task variables the service returns in clear are kept as references.
-                    let body = sealed::seal_live(&live, Some(&pool.sealed));
-                    let (dir, account) = (workspace.backup_dir(), workspace.account.file_name());
-                    let kind = BackupKind::PreRun;
-                    let path =
-                        backup::save_off_thread(dir, account, &pool.id, kind, body, "nothing was changed").await?;
-                    Some(path.display().to_string())
-                }
-                None => None,
-            };
-            let strategy = strategies.get(&pool.id).copied().unwrap_or_default();
-            targets.push(TargetRecord { pool: pool.id.clone(), body: pool.sealed.clone(), backup, strategy });
+        // The backups are written side by side (each fsyncs): a thousand pools' backups take
+        // what a few dozen do one after another, and all are durable before the journal says so.
+        let mut saves = Vec::new();
+        for pool in &chosen {
+            let current = now.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id));
+            // Start-task variables the service returns in clear are kept as references.
+            let body =
+                current.map(|c| serde_json::to_value(c).map(|live| sealed::seal_live(&live, Some(&pool.sealed))));
+            let (dir, account, id) = (workspace.backup_dir(), workspace.account.file_name(), pool.id.clone());
+            saves.push(async move {
+                let Some(body) = body else { return Ok(None) };
+                let body = body.map_err(|e| e.to_string())?;
+                let path =
+                    backup::save_off_thread(dir, account, &id, BackupKind::PreRun, body, "nothing was changed").await?;
+                Ok::<_, String>(Some(path.display().to_string()))
+            });
         }
+        let backups: Vec<Option<String>> = futures::stream::iter(saves).buffered(BACKUPS_AT_ONCE).try_collect().await?;
+        let targets: Vec<TargetRecord> = chosen
+            .iter()
+            .zip(backups)
+            .map(|(pool, backup)| {
+                let strategy = strategies.get(&pool.id).copied().unwrap_or_default();
+                TargetRecord { pool: pool.id.clone(), body: pool.sealed.clone(), backup, strategy }
+            })
+            .collect();
         let journal =
             Journal::open(&workspace.journal_dir(), &run_id).map_err(|e| format!("cannot open the journal: {e}"))?;
         let source = std::fs::canonicalize(&definition.source)

@@ -34,14 +34,20 @@ impl Terminal {
     }
 
     /// `repool` on a terminal of `rows`×`cols`.
-    pub(crate) fn repool_sized(
+    pub(crate) fn repool_sized(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)], size: (u16, u16)) -> Self {
+        Self::binary_sized(env!("CARGO_BIN_EXE_repool"), dir, args, env, size)
+    }
+
+    /// Another build of repool, `binary` (the benchmarks' baseline), on a terminal of `rows`×`cols`.
+    pub(crate) fn binary_sized(
+        binary: &str,
         dir: &std::path::Path,
         args: &[&str],
         env: &[(&str, &str)],
         (rows, cols): (u16, u16),
     ) -> Self {
         let pty = native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
-        let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_repool"));
+        let mut command = CommandBuilder::new(binary);
         command.args(args);
         for var in super::INHERITED_SETTINGS {
             command.env_remove(var);
