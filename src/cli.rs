@@ -139,7 +139,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Close an unfinished run without touching its pools
+    /// Close an unfinished run without touching its pools (a refresh first gives its pools their autoscale formula or targets back)
     Abandon {
         /// Run id (see `repool runs`)
         run_id: String,
