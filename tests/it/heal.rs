@@ -3,6 +3,7 @@
 //! never more than `--max-unavailable-nodes` taken out at once, SIGKILL and resume, bad input.
 
 use crate::common;
+use common::{pool_report, repool_with_key as repool, wire};
 
 use repool::batch::models::NodeState;
 use repool::sim::RunningSim;
@@ -54,10 +55,6 @@ fn in_place(world: &repool::sim::world::World, id: &str, now: f64) -> usize {
     pool.visible_nodes(now).filter(|n| !out(&pool.node_state(n, now))).count()
 }
 
-fn wire(sim: &RunningSim, id: &str) -> repool::batch::Pool {
-    sim.with_world(|w, _| w.find(id).unwrap().wire.clone())
-}
-
 /// Makes one node of pool `id` unusable; returns its id.
 fn make_unusable(sim: &RunningSim, id: &str) -> String {
     sim.with_world(|w, _| {
@@ -65,10 +62,6 @@ fn make_unusable(sim: &RunningSim, id: &str) -> String {
         node.unusable = true;
         node.id.clone()
     })
-}
-
-fn repool(dir: &std::path::Path, key: &str, args: &[&str]) -> (i32, String, String) {
-    common::output(common::repool_command(dir).args(args).env("AZURE_BATCH_ACCESS_KEY", key))
 }
 
 /// Samples, until dropped, the fewest nodes of `id` in place (from the simulator's own nodes).
@@ -98,10 +91,6 @@ impl Sampler {
         self.thread.take().unwrap().join().unwrap();
         self.low.load(Ordering::Relaxed)
     }
-}
-
-fn pool_report<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["pools"].as_array().unwrap().iter().find(|p| p["id"] == id).unwrap()
 }
 
 /// The operator's story: a start task that fails on every node is fixed with `apply --no-roll`

@@ -4,6 +4,7 @@
 
 use crate::common;
 use crate::common::capacity::CapacitySampler;
+use common::{pool_report, repool_with_key as repool, wire};
 
 use repool::sim::RunningSim;
 use serde_json::{Value, json};
@@ -34,10 +35,6 @@ fn usable(sim: &RunningSim, id: &str) -> u32 {
     sim.with_world(|w, now| w.find(id).map_or(0, |p| p.usable_nodes(now)))
 }
 
-fn wire(sim: &RunningSim, id: &str) -> repool::batch::Pool {
-    sim.with_world(|w, _| w.find(id).unwrap().wire.clone())
-}
-
 /// (id, boot time, start task command line) of each node in pool `id` now.
 fn nodes(sim: &RunningSim, id: &str) -> Vec<(String, f64, String)> {
     sim.with_world(|w, now| {
@@ -56,10 +53,6 @@ fn killed(sim: &RunningSim) -> u64 {
     stats.tasks_killed_by_node_ops + stats.tasks_killed_by_resize + stats.tasks_killed_by_delete
 }
 
-fn repool(dir: &std::path::Path, key: &str, args: &[&str]) -> (i32, String, String) {
-    common::output(common::repool_command(dir).args(args).env("AZURE_BATCH_ACCESS_KEY", key))
-}
-
 /// The pool's definition as exported, with a new start task, written to a file of its own.
 fn start_task_changed(dir: &std::path::Path, key: &str, id: &str) -> String {
     let (code, out, err) = repool(dir, key, &["export", "--pool", id]);
@@ -69,10 +62,6 @@ fn start_task_changed(dir: &std::path::Path, key: &str, id: &str) -> String {
     let path = dir.join("v2.json");
     std::fs::write(&path, definition.to_string()).unwrap();
     path.to_string_lossy().into_owned()
-}
-
-fn pool_report<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["pools"].as_array().unwrap().iter().find(|p| p["id"] == id).unwrap()
 }
 
 /// The story: a start task change on a busy 4-node pool, applied with

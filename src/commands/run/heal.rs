@@ -3,12 +3,11 @@
 //! others (proposal, confirmation, journal, lock, `resume`), without a definition.
 
 use super::flags::at_least_one;
-use super::{Intent, confirm, execute, question, refuse_if_readonly, warn_about_journals};
+use super::{Intent, confirm_and_run_on_live_pools, say_left_alone};
 use crate::cli::HealArgs;
 use crate::config::Settings;
 use crate::errors::{BadInput, Exit};
 use crate::rollout::batches::max_unavailable_nodes;
-use crate::rollout::run::Until;
 use crate::setup::workspace;
 
 pub async fn heal(settings: &Settings, args: HealArgs) -> color_eyre::Result<Exit> {
@@ -22,11 +21,7 @@ pub async fn heal(settings: &Settings, args: HealArgs) -> color_eyre::Result<Exi
     let workspace = workspace(&settings)?;
     let proposal = workspace.propose_heal(&args.pools).await.map_err(BadInput)?;
     debug_assert_eq!(proposal.intent, Intent::Heal);
-    for id in proposal.chosen.iter().filter(|id| !proposal.ids.contains(id)) {
-        crate::noteln!("{id}: no failed node; left alone");
-    }
-    if proposal.ids.is_empty() {
-        crate::noteln!("nothing to do: no failed node in the chosen pool(s)");
+    if say_left_alone(&proposal, "no failed node") {
         return Ok(Exit::Done);
     }
     for id in &proposal.ids {
@@ -38,11 +33,5 @@ pub async fn heal(settings: &Settings, args: HealArgs) -> color_eyre::Result<Exi
             crate::noteln!("  {node}");
         }
     }
-    refuse_if_readonly(&settings)?;
-    confirm(args.yes, &question(&proposal)).await?;
-    warn_about_journals(&workspace);
-    let signals = crate::signals::claim();
-    let run = proposal.start().await.map_err(|e| BadInput(e.message))?;
-    let prepared = run.prepare(None, None, &[], Until::End).await.map_err(BadInput)?;
-    execute(&workspace, prepared, args.json, signals).await
+    confirm_and_run_on_live_pools(&settings, &workspace, proposal, args.yes, args.json).await
 }

@@ -50,6 +50,36 @@ fn say_how_each_pool_changes(proposal: &Proposal) {
 }
 
 /// The confirmation's question: what happens to which pools.
+/// For heal and refresh: names the chosen pools the proposal leaves alone (`why`: "no failed
+/// node"), and says when nothing is left to do.
+fn say_left_alone(proposal: &Proposal, why: &str) -> bool {
+    for id in proposal.chosen.iter().filter(|id| !proposal.ids.contains(id)) {
+        crate::noteln!("{id}: {why}; left alone");
+    }
+    let nothing = proposal.ids.is_empty();
+    if nothing {
+        crate::noteln!("nothing to do: {why} in the chosen pool(s)");
+    }
+    nothing
+}
+
+/// Confirms and runs a proposal that needs no definition (heal, refresh) to its end.
+async fn confirm_and_run_on_live_pools(
+    settings: &Settings,
+    workspace: &Workspace,
+    proposal: Proposal<'_>,
+    yes: bool,
+    json: bool,
+) -> color_eyre::Result<Exit> {
+    refuse_if_readonly(settings)?;
+    confirm(yes, &question(&proposal)).await?;
+    warn_about_journals(workspace);
+    let signals = crate::signals::claim();
+    let run = proposal.start().await.map_err(|e| BadInput(e.message))?;
+    let prepared = run.prepare(None, None, &[], Until::End).await.map_err(BadInput)?;
+    execute(workspace, prepared, json, signals).await
+}
+
 fn question(proposal: &Proposal) -> String {
     let ids = &proposal.ids;
     let note = match proposal.unchanged().len() {

@@ -234,3 +234,18 @@ impl Drop for Tmpfs {
         let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
     }
 }
+
+/// `repool ARGS` in `dir` signed in with the simulator's account key `key`.
+pub(crate) fn repool_with_key(dir: &std::path::Path, key: &str, args: &[&str]) -> (i32, String, String) {
+    output(repool_command(dir).args(args).env("AZURE_BATCH_ACCESS_KEY", key))
+}
+
+/// Pool `id` as the simulator holds it now.
+pub(crate) fn wire(sim: &RunningSim, id: &str) -> repool::batch::Pool {
+    sim.with_world(|w, _| w.find(id).unwrap().wire.clone())
+}
+
+/// Pool `id`'s entry in a run's JSON report.
+pub(crate) fn pool_report<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["pools"].as_array().unwrap().iter().find(|p| p["id"] == id).unwrap()
+}
