@@ -14,6 +14,17 @@ use repool::tui::app::{Action, Command, Dialog, RunPoolSummary, RunSummary, Scre
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// A run of `run` on `pool` started, its pools' `done` steps already finished.
+fn started(run: &str, pool: &str, done: BTreeMap<String, Step>) -> Action {
+    Action::RunStarted {
+        run: run.into(),
+        pools: vec![pool.into()],
+        warnings: vec![],
+        strategies: Default::default(),
+        finished: done,
+    }
+}
+
 #[tokio::test]
 async fn destructive_runs_need_the_typed_confirmation() {
     let (mut app, sim) = demo_app(false).await;
@@ -107,13 +118,7 @@ async fn step_through_confirms_only_destructive_steps() {
             choices: Some(RunChoices::default())
         }]
     );
-    app.update(Action::RunStarted {
-        run: "run-1".into(),
-        pools: vec!["p-ingest".into()],
-        warnings: vec![],
-        strategies: Default::default(),
-        finished: Default::default(),
-    });
+    app.update(started("run-1", "p-ingest", BTreeMap::new()));
     for step in [Step::DisableAutoscale, Step::StopResize, Step::WaitSteady] {
         app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step }));
         app.update(Action::Progress(Progress::StepFinished {
@@ -167,13 +172,7 @@ async fn in_details_every_key_acts_on_the_pool_shown() {
 async fn a_pool_deleted_by_a_run_keeps_its_row_and_the_selection() {
     let (mut app, sim) = demo_app(false).await;
     select(&mut app, "p-render");
-    app.update(Action::RunStarted {
-        run: "run-1".into(),
-        pools: vec!["p-render".into()],
-        warnings: vec![],
-        strategies: Default::default(),
-        finished: Default::default(),
-    });
+    app.update(started("run-1", "p-render", BTreeMap::new()));
     app.update(Action::Progress(Progress::StepStarted { pool: "p-render".into(), step: Step::Delete }));
     app.update(Action::Progress(Progress::StepFinished {
         pool: "p-render".into(),
@@ -215,13 +214,7 @@ async fn a_pool_deleted_by_a_run_keeps_its_row_and_the_selection() {
 async fn r_always_starts_a_new_run_and_u_asks_with_what_each_pool_will_do() {
     let (mut app, sim) = demo_app(false).await;
     select(&mut app, "p-render");
-    app.update(Action::RunStarted {
-        run: "run-1".into(),
-        pools: vec!["p-render".into()],
-        warnings: vec![],
-        strategies: Default::default(),
-        finished: Default::default(),
-    });
+    app.update(started("run-1", "p-render", BTreeMap::new()));
     let propose = app.update(key('R'));
     proposed(&mut app, &sim, propose).await;
     typed(&mut app, "p-render");
@@ -325,13 +318,6 @@ fn finished(pool: &str, step: Step) -> Action {
 #[tokio::test]
 async fn step_through_names_the_next_step_and_continues_the_unfinished_run() {
     let (mut app, _sim) = demo_app(false).await;
-    let started = |run: &str, pool: &str, finished: BTreeMap<String, Step>| Action::RunStarted {
-        run: run.into(),
-        pools: vec![pool.into()],
-        warnings: vec![],
-        strategies: Default::default(),
-        finished,
-    };
     app.update(started("run-0", "p-ingest", BTreeMap::new()));
     app.update(Action::Progress(Progress::StepStarted { pool: "p-ingest".into(), step: Step::DisableAutoscale }));
     app.update(finished("p-ingest", Step::DisableAutoscale));
