@@ -264,8 +264,8 @@ pub struct RunArgs {
     /// rollback (delete it and create the pool again from its pre-run backup)
     #[arg(long, value_name = "stop|rollback")]
     pub on_unhealthy: Option<String>,
-    /// At most N pools without their capacity at once (between the resize to 0 and healthy);
-    /// the others wait before draining
+    /// At most N pools without their capacity at once (between the resize to 0 and healthy; a
+    /// roll: while it takes nodes out); the others wait, untouched
     #[arg(long, value_name = "N")]
     pub max_unavailable: Option<usize>,
     /// Before the run, let the service validate each new pool: create it under a throwaway id
@@ -319,13 +319,17 @@ pub struct RefreshArgs {
     /// At most N nodes of a pool replaced at once (default: a tenth of its target, at least 1)
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub max_unavailable_nodes: Option<u32>,
-    /// First raise each pool's target by N nodes (when the quota allows), so it never drops below
-    /// its target; given back at the end
+    /// First raise each pool's target by N nodes (when the quota allows), then replace N old nodes
+    /// at a time (fewer with --max-unavailable-nodes), so the pool never drops below its target;
+    /// the surge goes with the last old nodes
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub surge: Option<u32>,
     /// The first N pools are refreshed all the way before the others start
     #[arg(long, value_name = "N")]
     pub canary: Option<usize>,
+    /// At most N pools have nodes taken out at once; the others wait, untouched
+    #[arg(long, value_name = "N")]
+    pub max_unavailable: Option<usize>,
 }
 
 #[derive(Debug, Args, Clone)]

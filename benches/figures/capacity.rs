@@ -14,8 +14,8 @@ use std::time::Duration;
 type Change = dyn Fn(&mut serde_json::Value);
 
 /// Recreate (no change: new pools), apply's rebuild (a VM size change, only possible on an empty
-/// pool), apply's roll (a start task change) and refresh (no change; with and without a surge of
-/// one node) over `count` busy pools each: wall time, the lowest capacity any pool had (nodes able
+/// pool), apply's roll (a start task change) and refresh (no change; without a surge, with a surge
+/// of one node, and of the whole 2-node pool) over `count` busy pools each: wall time, the lowest capacity any pool had (nodes able
 /// to take tasks / target), simulated node-minutes below target per pool, tasks cut short, mutating calls.
 pub(crate) async fn capacity(sizes: &[usize]) -> color_eyre::Result<()> {
     let unchanged = |_: &mut serde_json::Value| {};
@@ -23,12 +23,13 @@ pub(crate) async fn capacity(sizes: &[usize]) -> color_eyre::Result<()> {
     let start_task = |body: &mut serde_json::Value| {
         body["startTask"] = serde_json::json!({"commandLine": "/bin/sh -c 'echo v2'", "waitForSuccess": true})
     };
-    let strategies: [(&str, &Change, Intent, u32); 5] = [
+    let strategies: [(&str, &Change, Intent, u32); 6] = [
         ("recreate", &unchanged, Intent::Recreate, 0),
         ("rebuild", &vm_size, Intent::Apply, 0),
         ("roll", &start_task, Intent::Apply, 0),
         ("refresh", &unchanged, Intent::Refresh, 0),
         ("refresh+1", &unchanged, Intent::Refresh, 1),
+        ("refresh+2", &unchanged, Intent::Refresh, 2),
     ];
     for &count in sizes {
         for (label, change, intent, surge) in strategies {

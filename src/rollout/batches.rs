@@ -51,6 +51,12 @@ impl NodeHistory {
         self.batches.iter().flatten().any(|a| a.action == action && a.node.eq_ignore_ascii_case(node))
     }
 
+    /// How many of the nodes found are yet to have `action` done (or be journaled for it).
+    pub fn left_to_act(&self, action: NodeAction) -> u32 {
+        let found = self.found.iter().flatten();
+        found.filter(|n| !self.did(n, action)).count() as u32
+    }
+
     /// Whether `node` was in the pool when the run first looked.
     pub fn was_found(&self, node: &str) -> bool {
         self.found.as_ref().is_some_and(|f| f.iter().any(|n| n.eq_ignore_ascii_case(node)))

@@ -115,17 +115,25 @@ impl Strategy {
         chain.iter().position(|s| *s == step).and_then(|i| chain.get(i + 1)).copied()
     }
 
-    /// Whether the pool lacks its capacity at `step` (`--max-unavailable`).
+    /// Whether the pool lacks its capacity at `step` (`--max-unavailable`); a roll or refresh
+    /// lacks a few nodes while it takes them out.
     pub fn is_unavailable(self, step: Step) -> bool {
-        self.changes_pool() && step.is_unavailable()
+        (self.changes_pool() && step.is_unavailable()) || (self.rolls_nodes() && step == Step::RollNodes)
     }
 
     /// Whether a pool at `step` holds a place in the `--max-unavailable` window: from the drain's
     /// first change (so a pool waiting for a place is untouched, its autoscale still on) until
-    /// the pool's task ends.
+    /// the pool's task ends. A roll or refresh holds one from its first step: `--max-unavailable`
+    /// bounds how many pools have nodes taken out at once.
     pub fn holds_window(self, step: Step) -> bool {
-        self.changes_pool()
-            && (step.is_unavailable() || matches!(step, Step::DisableAutoscale | Step::StopResize | Step::WaitSteady))
+        let drains =
+            step.is_unavailable() || matches!(step, Step::DisableAutoscale | Step::StopResize | Step::WaitSteady);
+        (self.changes_pool() && drains) || self.rolls_nodes()
+    }
+
+    /// Roll and refresh: every node of the pool taken out a batch at a time.
+    pub fn rolls_nodes(self) -> bool {
+        matches!(self, Strategy::Roll | Strategy::Refresh)
     }
 
     /// How a run of `intent` changes each pool of `plan`: `recreate` always recreates; `apply` takes
@@ -286,6 +294,8 @@ mod tests {
         assert_eq!(Strategy::InPlace.next(Step::Patch), Some(Step::Scale));
         assert!(!Strategy::InPlace.is_unavailable(Step::Patch) && Strategy::Rebuild.is_unavailable(Step::Patch));
         assert!(!Strategy::Heal.holds_window(Step::WaitHealthy), "a heal takes nodes, not pools, out");
+        assert!(Strategy::Roll.holds_window(Step::Patch) && Strategy::Refresh.holds_window(Step::DisableAutoscale));
+        assert!(Strategy::Refresh.is_unavailable(Step::RollNodes) && !Strategy::Roll.is_unavailable(Step::Patch));
         assert_eq!(Strategy::Heal.next(Step::HealNodes), Some(Step::WaitHealthy));
         assert!(
             Strategy::Rebuild.chain().iter().all(|s| !matches!(s, Step::Delete | Step::Create)),

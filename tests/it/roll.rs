@@ -166,6 +166,58 @@ async fn refresh_with_surge_never_drops_below_target() {
     let replaced = pool_report(&report, "r-surge")["nodes"].as_array().unwrap().len();
     assert_eq!(replaced, 3, "the original nodes only, never the surge's own: {report}");
     assert_eq!(killed(&sim), 0);
+    // The surge goes with the last old node: 3 new nodes in all (the surge's, 2 size-backs), none
+    // allocated to be removed again by a shrink at the end (it would wait for a fresh node's task).
+    assert_eq!(capacity.nodes_seen.len(), 6, "{capacity:?}");
+}
+
+/// `--surge` equal to the target: the whole pool replaced in one batch (blue/green), never below
+/// its target, nothing to give back at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_surge_of_the_whole_pool_replaces_it_at_once() {
+    let (sim, dir) = account_with_busy_pool("r-blue", 3, None).await;
+    let key = sim.key().to_string();
+    let original = nodes(&sim, "r-blue");
+    let sampler = CapacitySampler::start(&sim, &["r-blue".to_string()], Duration::from_millis(1));
+    let (code, out, err) =
+        repool(dir.path(), &key, &["refresh", "--pool", "r-blue", "--yes", "--json", "--surge", "3"]);
+    let figures = sampler.finish().await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("at most 3 at once") && err.contains("never below it"), "the confirmation says so: {err}");
+    assert!(err.contains("nodes 3 of 3 replaced") && !err.contains("batch 2"), "one batch: {err}");
+    assert!(figures["r-blue"].lowest >= 3, "never below the target: {:?}", figures["r-blue"]);
+    let now = nodes(&sim, "r-blue");
+    assert_eq!(now.len(), 3, "{now:?}");
+    assert!(original.iter().all(|(id, ..)| now.iter().all(|(n, ..)| n != id)), "all replaced: {now:?}");
+    assert_eq!(wire(&sim, "r-blue").target_dedicated_nodes, Some(3));
+    assert_eq!(figures["r-blue"].nodes_seen.len(), 6, "3 old, 3 new: {:?}", figures["r-blue"]);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(pool_report(&report, "r-blue")["status"], "refreshed", "{report}");
+    assert_eq!(killed(&sim), 0);
+}
+
+/// `--max-unavailable 1` across pools: two pools refreshed in one run never have nodes out at
+/// the same time; the second waits, untouched, and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_unavailable_lets_one_pool_at_a_time_take_nodes_out() {
+    let (sim, dir) = account_with_busy_pool("r-one", 2, None).await;
+    let mut body = common::pool_body("r-two", 2);
+    body["_sim"] = json!({"taskMinutes": 5});
+    let clock = sim.state.clock.lock().unwrap().clone();
+    let Value::Object(map) = body else { unreachable!() };
+    sim.with_world(|world, now| repool::sim::seed::add(world, &clock, now, map).unwrap());
+    common::wait_until("every node takes tasks", || usable(&sim, "r-two") == 2);
+    let key = sim.key().to_string();
+    let ids = ["r-one".to_string(), "r-two".to_string()];
+    let sampler = CapacitySampler::start(&sim, &ids, Duration::from_millis(1));
+    let args = ["refresh", "--pool", "r-one", "--pool", "r-two", "--yes", "--max-unavailable", "1"];
+    let (code, _, err) = repool(dir.path(), &key, &args);
+    let figures = sampler.finish().await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("at most 1 pool(s) may have nodes taken out at once"), "the wait is said: {err}");
+    assert_eq!(figures["r-one"].pools_below_at_once, 1, "{figures:?}");
+    assert!(figures.values().all(|f| f.lowest >= 1), "{figures:?}");
+    assert_eq!(killed(&sim), 0);
 }
 
 /// SIGKILL at random instants of a refresh (autoscale, surge), then `resume` until done: never

@@ -23,17 +23,23 @@ pub(super) fn apply_run_flags(settings: &mut Settings, args: &RunArgs) -> Result
     if let Some(on_unhealthy) = policy_flag("--on-unhealthy", args.on_unhealthy.as_deref())? {
         settings.policy.on_unhealthy = on_unhealthy;
     }
-    if let Some(max) = args.max_unavailable {
-        if max == 0 {
-            return Err(BadInput::new("--max-unavailable must be at least 1"));
-        }
-        settings.policy.max_unavailable = Some(max);
-    }
+    apply_max_unavailable(settings, args.max_unavailable)?;
     settings.policy.probe |= args.probe;
     if let Some(n) = args.max_unavailable_nodes {
         settings.policy.max_unavailable_nodes = Some(at_least_one("--max-unavailable-nodes", n)?);
     }
     settings.policy.roll &= !args.no_roll;
+    Ok(())
+}
+
+/// `--max-unavailable N`: how many pools may lack their capacity (or roll their nodes) at once.
+pub(super) fn apply_max_unavailable(settings: &mut Settings, flag: Option<usize>) -> Result<(), BadInput> {
+    if let Some(max) = flag {
+        if max == 0 {
+            return Err(BadInput::new("--max-unavailable must be at least 1"));
+        }
+        settings.policy.max_unavailable = Some(max);
+    }
     Ok(())
 }
 

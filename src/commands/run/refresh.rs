@@ -3,7 +3,7 @@
 //! pool sized back) a batch at a time, with `--surge N` first N nodes above the target. A run
 //! like the others (proposal, confirmation, journal, lock, `resume`), without a definition.
 
-use super::flags::at_least_one;
+use super::flags::{apply_max_unavailable, at_least_one};
 use super::{Intent, confirm_and_run_on_live_pools, say_left_alone};
 use crate::cli::RefreshArgs;
 use crate::config::Settings;
@@ -22,6 +22,7 @@ pub async fn refresh(settings: &Settings, args: RefreshArgs) -> color_eyre::Resu
     if let Some(canary) = args.canary {
         settings.policy.canary = canary;
     }
+    apply_max_unavailable(&mut settings, args.max_unavailable)?;
     let workspace = workspace(&settings)?;
     let ids = match args.all {
         true => {
@@ -36,10 +37,9 @@ pub async fn refresh(settings: &Settings, args: RefreshArgs) -> color_eyre::Resu
         return Ok(Exit::Done);
     }
     for pool in proposal.live.iter().filter(|p| proposal.ids.iter().any(|id| id == p.id())) {
-        let max = max_unavailable_nodes(settings.policy.max_unavailable_nodes, pool.target_nodes());
-        let surge = match settings.policy.surge {
-            0 => String::new(),
-            n => format!(", target raised by {n} first"),
+        let (max, surge) = match (settings.policy.surge, settings.policy.max_unavailable_nodes) {
+            (0, chosen) => (max_unavailable_nodes(chosen, pool.target_nodes()), String::new()),
+            (n, chosen) => (chosen.map_or(n, |k| k.min(n)), format!(", target raised by {n} first: never below it")),
         };
         let autoscale = if pool.autoscale() { "; autoscale held until the end, then its formula back" } else { "" };
         crate::noteln!(

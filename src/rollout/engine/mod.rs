@@ -360,7 +360,11 @@ impl Engine {
         let already = target.strategy.is_unavailable(step) && step != Step::ResizeToZero;
         if !already && self.window.is_full() {
             let max = self.config.policy.max_unavailable.unwrap_or_default();
-            let detail = format!("waiting: at most {max} pool(s) may be unavailable at once");
+            let what = match target.strategy.rolls_nodes() {
+                true => "may have nodes taken out",
+                false => "may be unavailable",
+            };
+            let detail = format!("waiting: at most {max} pool(s) {what} at once");
             let _ = self.progress.send(Progress::Waiting { pool: target.id.clone(), step, detail });
         }
         run.unavailable = self.window.enter(already, &self.cancel).await;

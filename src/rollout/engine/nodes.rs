@@ -19,7 +19,8 @@ use crate::rollout::report::NodeReport;
 use crate::rollout::strategy::Strategy;
 
 /// What a batch needs to know of each node (and whether its start task ran).
-const NODE_SELECT: &str = "id,state,startTaskInfo,errors,lastBootTime";
+/// `recentTasks`: roll and refresh take first the nodes whose running work ends soonest.
+const NODE_SELECT: &str = "id,state,startTaskInfo,errors,lastBootTime,recentTasks";
 
 /// Picks the next batch from the pool's nodes: at most `max` nodes, none already on its way.
 type Choose = fn(&[Node], &NodeHistory, u32) -> Vec<NodeAct>;
@@ -81,13 +82,21 @@ impl Engine {
                 self.wait_batch_settled(id, step, run.nodes.batches.len()).await?;
                 settled = true;
                 if step == Step::RollNodes {
-                    let detail = format!("batch {}: {}", run.nodes.batches.len(), progress_in_nodes(&run.nodes));
+                    let detail =
+                        format!("batch {}: {}", run.nodes.batches.len(), progress_in_nodes(run.strategy, &run.nodes));
                     let _ = self.progress.send(Progress::Waiting { pool: id.to_string(), step, detail });
                 }
                 continue;
             }
             let found = run.nodes.found.as_ref().map_or(0, Vec::len) as u32;
-            let max = max_unavailable_nodes(self.config.policy.max_unavailable_nodes, pool.target_nodes().max(found));
+            let max = match self.surged(id, run) {
+                // A surge replaces as many nodes at once as it added (fewer if the operator said
+                // so): the pool never goes below its target.
+                Some((extra, _)) if extra > 0 => {
+                    self.config.policy.max_unavailable_nodes.map_or(extra, |k| k.min(extra))
+                }
+                _ => max_unavailable_nodes(self.config.policy.max_unavailable_nodes, pool.target_nodes().max(found)),
+            };
             let batch = choose(&nodes, &run.nodes, max);
             if batch.is_empty() {
                 run.node_report = node_report(&run.nodes, &nodes);
@@ -105,7 +114,7 @@ impl Engine {
             let listed: Vec<String> = batch.iter().map(|a| format!("{} {}", a.action.name(), a.node)).collect();
             let k = run.nodes.batches.len() + 1;
             let so_far = match step {
-                Step::RollNodes => format!("{}; ", progress_in_nodes(&run.nodes)),
+                Step::RollNodes => format!("{}; ", progress_in_nodes(run.strategy, &run.nodes)),
                 _ => String::new(),
             };
             let detail = format!("batch {k} (at most {max} at once): {so_far}{}", listed.join(", "));
@@ -228,9 +237,15 @@ impl Engine {
                     Some(Capacity::Fixed { dedicated, low_priority, .. }) => Some((dedicated, low_priority)),
                     _ => None,
                 };
-                let Some((dedicated, low_priority)) = run.nodes.targets.or_else(backup) else {
+                let Some(mut journaled) = run.nodes.targets.or_else(backup) else {
                     return Ok(());
                 };
+                // A surge is given back as the last old nodes go, never by a shrink at the end
+                // (which would wait for the tasks of nodes just booted).
+                if let Some((_, base)) = self.surged(id, run) {
+                    journaled = surge_kept(journaled, base, run.nodes.left_to_act(NodeAction::Remove));
+                }
+                let (dedicated, low_priority) = journaled;
                 let targets = (pool.target_dedicated_nodes.unwrap_or(0), pool.target_low_priority_nodes.unwrap_or(0));
                 let wanted = (targets.0.max(dedicated), targets.1.max(low_priority));
                 if wanted == targets {
@@ -259,6 +274,16 @@ impl Engine {
                 Err(e) => return Err(format!("sizing the pool back to its targets: {e}")),
             }
         }
+    }
+
+    /// Refresh with a surge: how many nodes the surge added (the journaled targets above the
+    /// pre-run backup's) and the targets before it.
+    fn surged(&self, id: &str, run: &PoolRun) -> Option<(u32, (u32, u32))> {
+        if run.strategy != Strategy::Refresh || self.config.policy.surge == 0 {
+            return None;
+        }
+        let (targets, base) = (run.nodes.targets?, self.before(id)?.targets?);
+        Some(((targets.0 + targets.1).saturating_sub(base.0 + base.1), base))
     }
 
     /// Until every node the batch rebooted is up again (a boot time other than the journaled
@@ -335,12 +360,12 @@ fn batch_step(strategy: Strategy) -> Step {
 }
 
 /// "nodes 2 of 4 replaced": how far a roll or refresh is, from its journaled batches.
-fn progress_in_nodes(history: &NodeHistory) -> String {
+fn progress_in_nodes(strategy: Strategy, history: &NodeHistory) -> String {
     let found = history.found.as_ref().map_or(0, Vec::len);
     let acts: Vec<&NodeAct> = history.batches.iter().flatten().collect();
-    let verb = match acts.iter().any(|a| a.action == NodeAction::Remove) {
-        true => "replaced",
-        false => "rebooted",
+    let verb = match strategy {
+        Strategy::Refresh => "replaced",
+        _ => "rebooted",
     };
     let mut done: Vec<String> = acts.iter().map(|a| a.node.to_lowercase()).collect();
     done.dedup();
@@ -390,11 +415,32 @@ fn heal_batch(nodes: &[Node], history: &NodeHistory, max: u32) -> Vec<NodeAct> {
         .collect()
 }
 
+/// The pool's targets while `left` old nodes are still to be replaced: the surge (what
+/// `surged` is above `base`) kept only for as many, so the last batch ends at `base`.
+fn surge_kept(surged: (u32, u32), base: (u32, u32), left: u32) -> (u32, u32) {
+    let dedicated = surged.0.saturating_sub(base.0).min(left);
+    let low_priority = surged.1.saturating_sub(base.1).min(left - dedicated);
+    (base.0 + dedicated, base.1 + low_priority)
+}
+
+/// The nodes in the order a roll takes them: idle ones first, then by their newest running task,
+/// oldest first (with tasks of alike length, the node whose work ends soonest), so a batch waits
+/// as little as it can for the tasks it lets finish.
+fn soonest_free(nodes: &[Node]) -> Vec<&Node> {
+    let mut ordered: Vec<&Node> = nodes.iter().collect();
+    ordered.sort_by_cached_key(|n| {
+        let tasks = n.running_tasks();
+        let newest = tasks.iter().map(|t| t.started).max().flatten();
+        (!tasks.is_empty() || n.state == Some(NodeState::Running), newest.is_none(), newest)
+    });
+    ordered
+}
+
 /// Roll's batch: nodes the pool had when the step first looked, not yet rebooted by this run,
-/// up and not on their way, up to `max`.
+/// up and not on their way, up to `max`, those whose work ends soonest first.
 fn reboot_batch(nodes: &[Node], history: &NodeHistory, max: u32) -> Vec<NodeAct> {
-    nodes
-        .iter()
+    soonest_free(nodes)
+        .into_iter()
         .filter(|n| is_booted(n))
         .filter_map(|n| {
             let id = n.id.clone()?;
@@ -409,10 +455,10 @@ fn reboot_batch(nodes: &[Node], history: &NodeHistory, max: u32) -> Vec<NodeAct>
 }
 
 /// Refresh's batch: nodes the pool had when the step first looked, still in it and not leaving,
-/// not yet removed by this run, up to `max`.
+/// not yet removed by this run, up to `max`, those whose work ends soonest first.
 fn replace_batch(nodes: &[Node], history: &NodeHistory, max: u32) -> Vec<NodeAct> {
-    nodes
-        .iter()
+    soonest_free(nodes)
+        .into_iter()
         .filter(|n| n.state != Some(NodeState::LeavingPool))
         .filter_map(|n| {
             let id = n.id.clone()?;
@@ -459,4 +505,46 @@ fn summary(report: &[NodeReport]) -> String {
     let removed = report.iter().filter(|r| r.actions.contains(&"remove")).count();
     let back = if removed > 0 { " (the pool sized back to its targets)" } else { "" };
     format!("{rebooted} node(s) rebooted, {removed} removed{back}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node(id: &str, state: &str, task_started: Option<&str>) -> Node {
+        let tasks = task_started.map(
+            |at| json!([{"jobId": "j", "taskId": "t", "taskState": "running", "executionInfo": {"startTime": at}}]),
+        );
+        let mut body = json!({"id": id, "state": state, "lastBootTime": "2026-12-01T09:00:00Z"});
+        if let Some(tasks) = tasks {
+            body["recentTasks"] = tasks;
+        }
+        serde_json::from_value(body).unwrap()
+    }
+
+    #[test]
+    fn a_roll_takes_idle_nodes_first_then_the_oldest_work() {
+        let nodes = [
+            node("young", "running", Some("2026-12-01T10:05:00Z")),
+            node("unknown", "running", None),
+            node("old", "running", Some("2026-12-01T10:00:00Z")),
+            node("idle", "idle", None),
+        ];
+        let history =
+            NodeHistory { found: Some(nodes.iter().filter_map(|n| n.id.clone()).collect()), ..NodeHistory::default() };
+        let order = |batch: Vec<NodeAct>| batch.into_iter().map(|a| a.node).collect::<Vec<_>>();
+        assert_eq!(order(reboot_batch(&nodes, &history, 4)), ["idle", "old", "young", "unknown"]);
+        assert_eq!(order(replace_batch(&nodes, &history, 2)), ["idle", "old"]);
+    }
+
+    #[test]
+    fn a_surge_goes_with_the_last_old_nodes() {
+        // Target 5 raised by 2: kept while 2 or more old nodes are left, then one by one.
+        assert_eq!(surge_kept((7, 0), (5, 0), 3), (7, 0));
+        assert_eq!(surge_kept((7, 0), (5, 0), 1), (6, 0));
+        assert_eq!(surge_kept((7, 0), (5, 0), 0), (5, 0));
+        // A low-priority pool's surge is low-priority.
+        assert_eq!(surge_kept((0, 4), (0, 3), 0), (0, 3));
+    }
 }

@@ -15,6 +15,10 @@ pub(crate) struct PoolCapacity {
     /// Simulated node-seconds below `target`.
     pub below_target: f64,
     pub samples: u64,
+    /// The most pools sampled below their target at one instant (the same in every entry).
+    pub pools_below_at_once: usize,
+    /// Every node id sampled in the pool: how many nodes the change had the service allocate.
+    pub nodes_seen: std::collections::BTreeSet<String>,
 }
 
 pub(crate) struct CapacitySampler {
@@ -68,11 +72,18 @@ fn targets(state: &Arc<SimState>, id: &str) -> u32 {
 fn sample(state: &Arc<SimState>, figures: &mut BTreeMap<String, PoolCapacity>, last: Option<f64>) -> f64 {
     state.with_world(|world, now| {
         let elapsed = last.map_or(0.0, |at| (now - at).max(0.0));
+        let mut below = 0;
         for (id, figure) in figures.iter_mut() {
-            let usable = world.find(id).filter(|p| !p.is_deleting()).map_or(0, |p| p.usable_nodes(now));
+            let pool = world.find(id).filter(|p| !p.is_deleting());
+            let usable = pool.map_or(0, |p| p.usable_nodes(now));
+            figure.nodes_seen.extend(pool.into_iter().flat_map(|p| p.visible_nodes(now)).map(|n| n.id.clone()));
             figure.lowest = figure.lowest.min(usable);
             figure.below_target += f64::from(figure.target.saturating_sub(usable)) * elapsed;
             figure.samples += 1;
+            below += usize::from(usable < figure.target);
+        }
+        for figure in figures.values_mut() {
+            figure.pools_below_at_once = figure.pools_below_at_once.max(below);
         }
         now
     })
