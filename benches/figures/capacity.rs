@@ -31,12 +31,15 @@ pub(crate) async fn capacity(sizes: &[usize]) -> color_eyre::Result<()> {
         ("refresh+1", &unchanged, Intent::Refresh, 1),
         ("refresh+2", &unchanged, Intent::Refresh, 2),
     ];
-    for &count in sizes {
+    for (&count, tasks) in sizes.iter().flat_map(|c| [(c, Tasks::Aligned), (c, Tasks::Staggered)]) {
         for (label, change, intent, surge) in strategies {
             let sim = simulator(SPEED).await?;
             let definition = busy_pools_changed(&sim, count, change);
             let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
             every_node_takes_tasks(&sim, &ids);
+            if tasks == Tasks::Staggered {
+                stagger(&sim, &ids);
+            }
             let sampler = CapacitySampler::start(&sim, &ids, Duration::from_millis(20));
             let (report, wall) = timed_run(&sim, &definition, ApiVersion::V2025_06_01, 0, intent, surge).await?;
             let figures = sampler.finish().await;
@@ -47,14 +50,48 @@ pub(crate) async fn capacity(sizes: &[usize]) -> color_eyre::Result<()> {
             let below: f64 = figures.values().map(|f| f.below_target).sum::<f64>() / 60.0 / count as f64;
             let killed = stats.tasks_killed_by_resize + stats.tasks_killed_by_node_ops + stats.tasks_killed_by_delete;
             println!(
-                "capacity pools={count:<4} strategy={label:<9} done={done:<4} wall={wall:.2}s lowest={:.0}% \
+                "capacity pools={count:<4} tasks={:<9} strategy={label:<9} done={done:<4} wall={wall:.2}s lowest={:.0}% \
                  below_target={below:.1} node-min/pool tasks_cut_short={killed} mutating_calls/pool={:.1}",
+                tasks.name(),
                 lowest * 100.0,
                 common::mutating_calls(&sim) as f64 / count as f64,
             );
         }
     }
     Ok(())
+}
+
+/// How the tasks of a pool's nodes lie in time: all started at one instant (the nodes booted
+/// together; the worst case for a roll: a node kept in service starts a whole new task while its
+/// neighbour is replaced), or spread evenly over a task's length, as in a pool long in service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tasks {
+    Aligned,
+    Staggered,
+}
+
+impl Tasks {
+    fn name(self) -> &'static str {
+        match self {
+            Tasks::Aligned => "aligned",
+            Tasks::Staggered => "staggered",
+        }
+    }
+}
+
+/// Spreads each pool's running tasks evenly over one task length (node i's tasks started i/n of a
+/// length earlier), so their ends are staggered.
+fn stagger(sim: &RunningSim, ids: &[String]) {
+    sim.with_world(|world, _| {
+        for id in ids {
+            let Some(pool) = world.find_mut(id) else { continue };
+            let Some(seconds) = pool.workload.as_ref().map(|w| w.task_seconds) else { continue };
+            let n = pool.nodes.len() as f64;
+            for (i, node) in pool.nodes.iter_mut().enumerate() {
+                node.tasks_from -= i as f64 * seconds / n;
+            }
+        }
+    });
 }
 
 /// Moves the simulated clock on until every node of `ids` has booted and takes tasks, so the
