@@ -25,8 +25,9 @@ pub enum Strategy {
     InPlace,
     /// `repool heal`: failed nodes rebooted or removed a batch at a time; the pool is not changed.
     Heal,
-    /// `apply` of what reaches nodes only when they restart (start task, packages): PATCH, then
-    /// every node rebooted a batch at a time; the pool keeps most of its capacity throughout.
+    /// `apply` of what reaches nodes only when they restart (start task, packages): autoscale
+    /// held, PATCH, every node rebooted a batch at a time, the capacity back; the pool keeps most
+    /// of its capacity throughout.
     Roll,
     /// `repool refresh`: every node replaced a batch at a time (removed, the pool sized back),
     /// no definition change; the pool keeps its capacity (with `--surge`, its whole target).
@@ -101,8 +102,15 @@ impl Strategy {
             Strategy::Recreate => &Step::ROLLBACK,
             Strategy::Rebuild => &Step::REBUILD_ROLLBACK,
             Strategy::Refresh => &Step::REFRESH_ROLLBACK,
-            Strategy::InPlace | Strategy::Heal | Strategy::Roll => &[],
+            Strategy::Roll => &Step::ROLL_ROLLBACK,
+            Strategy::InPlace | Strategy::Heal => &[],
         }
+    }
+
+    /// Roll and refresh hold an autoscale pool's formula off (its targets kept) while they take
+    /// nodes out, and give it back at the end: a rollback, a resume and `abandon` give it back too.
+    pub fn holds_autoscale(self) -> bool {
+        matches!(self, Strategy::Roll | Strategy::Refresh)
     }
 
     pub fn first(self) -> Step {
@@ -216,7 +224,11 @@ impl Strategy {
     pub fn choose_live(plan: &PoolPlan, live: &[Pool], roll: bool) -> Choice {
         let pool = live.iter().find(|p| p.id().eq_ignore_ascii_case(&plan.id));
         let has_nodes = pool.is_some_and(|p| p.current_nodes() > 0 || p.target_nodes() > 0);
-        Strategy::without_roll(Strategy::choose(plan), has_nodes, roll)
+        let mut choice = Strategy::without_roll(Strategy::choose(plan), has_nodes, roll);
+        if choice.strategy == Some(Strategy::Roll) && pool.is_some_and(Pool::autoscale) {
+            choice.why.push_str("; autoscale held (its targets kept) until the end, then its formula back");
+        }
+        choice
     }
 
     /// A roll needs nodes: an empty pool (or `--no-roll`) is changed in place, and says why.
@@ -301,5 +313,21 @@ mod tests {
             Strategy::Rebuild.chain().iter().all(|s| !matches!(s, Step::Delete | Step::Create)),
             "a rebuild never deletes"
         );
+        // A roll holds autoscale as a refresh does: off before any node is touched, the capacity
+        // back only after every node rebooted.
+        let (roll, refresh) = (Strategy::Roll.chain(), Strategy::Refresh.chain());
+        assert_eq!(roll[..3], refresh[..3], "{roll:?}");
+        assert_eq!(Strategy::Roll.next(Step::WaitSteady), Some(Step::Patch));
+        assert_eq!(Strategy::Roll.next(Step::Patch), Some(Step::RollNodes));
+        assert_eq!(Strategy::Roll.next(Step::RollNodes), Some(Step::Scale));
+        assert!(Strategy::Roll.holds_autoscale() && Strategy::Refresh.holds_autoscale());
+        assert!(!Strategy::Rebuild.holds_autoscale() && !Strategy::Heal.holds_autoscale());
+        // Its rollback: patched back, the rebooted nodes rebooted again, the capacity back.
+        assert_eq!(Strategy::Roll.rollback().first(), Some(&Step::RollbackPatch));
+        assert_eq!(Strategy::Roll.next(Step::RollbackPatch), Some(Step::RollbackNodes));
+        assert_eq!(Strategy::Roll.next(Step::RollbackNodes), Some(Step::RollbackScale));
+        assert_eq!(Strategy::Roll.next(Step::RollbackWaitReady), None);
+        assert!(Step::RollbackNodes.is_rollback() && Step::RollbackNodes.mutates());
+        assert!(!Strategy::Roll.holds_window(Step::RollbackNodes), "a roll takes nodes, not pools, out");
     }
 }
