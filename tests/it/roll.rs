@@ -1,6 +1,7 @@
 //! Roll and refresh through the binary against the simulator: a start task change on a busy pool
-//! rolls its nodes a batch at a time (capacity sampled throughout), `refresh` replaces every node
-//! of fixed and autoscale pools (with and without surge), SIGKILL and resume, `--no-roll`, bad input.
+//! rolls its nodes a batch at a time (capacity sampled throughout; an autoscale pool held and its
+//! formula given back; a failing start task rolled back), `refresh` replaces every node of fixed
+//! and autoscale pools (with and without surge), SIGKILL and resume or abandon, `--no-roll`, bad input.
 
 use crate::common;
 use crate::common::capacity::CapacitySampler;
@@ -580,4 +581,57 @@ async fn a_roll_killed_at_any_instant_and_resumed_ends_with_its_formula() {
         all_rebooted_running(&sim, "r-again", &original, "v2");
         assert_eq!(killed(&sim), 0, "{context}");
     }
+}
+
+/// SIGKILL inside the rollback of a failing roll (at a rollback step or batch), then `resume`:
+/// the rollback finishes — old start task on every node, healthy, the formula back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_killed_midway_is_finished_by_resume() {
+    let seed = common::env_number("REPOOL_ROLL_SEED", 20261204);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let formula = "$TargetDedicatedNodes = 3;";
+    let mut resumed = 0;
+    for marker in ["\"rollback-patch\"", "\"rollback-nodes\"", "\"reboot-back\"", "\"rollback-scale\""] {
+        let extra = Duration::from_millis(rng.u64(0..20));
+        let context = format!("SIGKILL {extra:?} after {marker} was journaled (seed {seed})");
+        let (sim, dir) = account_with_busy_pool("r-undo", 3, Some(formula)).await;
+        let key = sim.key().to_string();
+        let definition = start_task_changed(dir.path(), &key, "r-undo", "/bin/sh -c 'exit 3'");
+        let before = wire(&sim, "r-undo");
+        let mut child = common::repool_command(dir.path())
+            .args(["apply", "--pool", "r-undo", "--yes", "--max-unavailable-nodes", "1", "--on-unhealthy"])
+            .args(["rollback", "--definition", &definition])
+            .env("AZURE_BATCH_ACCESS_KEY", &key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() && !common::journal_text(dir.path()).contains(marker) {
+            assert!(std::time::Instant::now() < deadline, "{context}: never journaled");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(extra).await;
+        let _ = child.kill();
+        child.wait().unwrap();
+        let runs = repool::rollout::journal::list(&dir.path().join("journal"));
+        let open = runs
+            .iter()
+            .filter_map(|p| repool::rollout::journal::read(p).ok())
+            .any(|s| repool::rollout::report::is_resumable(&s));
+        if open {
+            let (code, out, err) = repool(dir.path(), &key, &["resume", "--yes", "--json"]);
+            assert_eq!(code, 1, "{context}: {err}");
+            let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{context}: {e}: {out}"));
+            assert_eq!(pool_report(&report, "r-undo")["status"], "rolled-back", "{context}: {report}");
+            resumed += 1;
+        }
+        let after = wire(&sim, "r-undo");
+        assert_eq!(after.rest.get("startTask"), before.rest.get("startTask"), "{context}");
+        assert_eq!((after.enable_auto_scale, after.auto_scale_formula.as_deref()), (Some(true), Some(formula)));
+        let now = nodes(&sim, "r-undo");
+        assert!(now.iter().all(|(_, _, command)| command.contains("v1")), "{context}: {now:?}");
+        assert_eq!(usable(&sim, "r-undo"), 3, "{context}: {now:?}");
+    }
+    println!("{resumed} of 4 rollbacks killed midway and resumed");
 }
