@@ -462,6 +462,11 @@ async fn a_roll_holds_autoscale_and_gives_the_formula_back() {
     let (sim, dir) = account_with_busy_pool("r-held", 3, Some(formula)).await;
     let key = sim.key().to_string();
     let definition = start_task_changed(dir.path(), &key, "r-held", V2);
+    let dry = ["apply", "--pool", "r-held", "--dry-run", "--definition", &definition];
+    let (code, out, err) = repool(dir.path(), &key, &dry);
+    assert_eq!(code, 0, "{err}");
+    let at = |call: &str| out.find(call).unwrap_or_else(|| panic!("{call}: {out}"));
+    assert!(at("/disableautoscale") < at("PATCH") && at("/reboot") < at("/enableautoscale"), "in order: {out}");
     let (before, original) = (wire(&sim, "r-held"), nodes(&sim, "r-held"));
     let (stop, watching) = watch_autoscale(&sim, "r-held");
     let args = ["apply", "--pool", "r-held", "--yes", "--json", "--max-unavailable-nodes", "1", "--definition"];
