@@ -640,3 +640,27 @@ async fn a_rollback_killed_midway_is_finished_by_resume() {
     }
     println!("{resumed} of 4 rollbacks killed midway and resumed");
 }
+
+/// A roll started while a fixed pool grows waits the resize out (stopping it would leave the pool
+/// short of its targets): every node, the new ones too, on the new start task, the pool at target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roll_of_a_growing_fixed_pool_waits_its_resize_out() {
+    use repool::batch::models::ResizeRequest;
+    let (sim, dir) = account_with_busy_pool("r-grow", 2, None).await;
+    let key = sim.key().to_string();
+    // Allocation slow enough (about half a second) for the roll to find the resize in flight.
+    sim.with_world(|w, _| w.timings.node_alloc = 1500.0);
+    let timeout = Some(repool::batch::BatchDuration::from_secs(3600));
+    let grow = ResizeRequest { target_dedicated_nodes: Some(3), resize_timeout: timeout, ..Default::default() };
+    common::client_for(&sim).resize_pool("r-grow", &grow).await.unwrap();
+    let definition = start_task_changed(dir.path(), &key, "r-grow", V2);
+    let args = ["apply", "--pool", "r-grow", "--yes", "--max-unavailable-nodes", "1", "--definition", &definition];
+    let (code, _, err) = repool(dir.path(), &key, &args);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("waited out"), "{err}");
+    let pool = wire(&sim, "r-grow");
+    assert_eq!((pool.target_dedicated_nodes, pool.resize_errors), (Some(3), None), "grown, not stopped");
+    let now = nodes(&sim, "r-grow");
+    assert_eq!(now.len(), 3, "{now:?}");
+    assert!(now.iter().all(|(_, _, command)| command.contains("v2")), "every node on the new start task: {now:?}");
+}
