@@ -107,12 +107,6 @@ impl Strategy {
         }
     }
 
-    /// Roll and refresh hold an autoscale pool's formula off (its targets kept) while they take
-    /// nodes out, and give it back at the end: a rollback, a resume and `abandon` give it back too.
-    pub fn holds_autoscale(self) -> bool {
-        matches!(self, Strategy::Roll | Strategy::Refresh)
-    }
-
     pub fn first(self) -> Step {
         self.chain()[0]
     }
@@ -126,7 +120,8 @@ impl Strategy {
     /// Whether the pool lacks its capacity at `step` (`--max-unavailable`); a roll or refresh
     /// lacks a few nodes while it takes them out.
     pub fn is_unavailable(self, step: Step) -> bool {
-        (self.changes_pool() && step.is_unavailable()) || (self.rolls_nodes() && step == Step::RollNodes)
+        (self.changes_pool() && step.is_unavailable())
+            || (self.rolls_nodes() && matches!(step, Step::RollNodes | Step::RollbackNodes))
     }
 
     /// Whether a pool at `step` holds a place in the `--max-unavailable` window: from the drain's
@@ -139,7 +134,9 @@ impl Strategy {
         (self.changes_pool() && drains) || self.rolls_nodes()
     }
 
-    /// Roll and refresh: every node of the pool taken out a batch at a time.
+    /// Roll and refresh: every node of the pool taken out a batch at a time, an autoscale pool's
+    /// formula held off meanwhile (its targets kept) and given back at the end — by a rollback, a
+    /// resume and `abandon` too.
     pub fn rolls_nodes(self) -> bool {
         matches!(self, Strategy::Roll | Strategy::Refresh)
     }
@@ -320,14 +317,13 @@ mod tests {
         assert_eq!(Strategy::Roll.next(Step::WaitSteady), Some(Step::Patch));
         assert_eq!(Strategy::Roll.next(Step::Patch), Some(Step::RollNodes));
         assert_eq!(Strategy::Roll.next(Step::RollNodes), Some(Step::Scale));
-        assert!(Strategy::Roll.holds_autoscale() && Strategy::Refresh.holds_autoscale());
-        assert!(!Strategy::Rebuild.holds_autoscale() && !Strategy::Heal.holds_autoscale());
+        assert!(Strategy::Roll.rolls_nodes() && !Strategy::Rebuild.rolls_nodes() && !Strategy::Heal.rolls_nodes());
         // Its rollback: patched back, the rebooted nodes rebooted again, the capacity back.
         assert_eq!(Strategy::Roll.rollback().first(), Some(&Step::RollbackPatch));
         assert_eq!(Strategy::Roll.next(Step::RollbackPatch), Some(Step::RollbackNodes));
         assert_eq!(Strategy::Roll.next(Step::RollbackNodes), Some(Step::RollbackScale));
         assert_eq!(Strategy::Roll.next(Step::RollbackWaitReady), None);
         assert!(Step::RollbackNodes.is_rollback() && Step::RollbackNodes.mutates());
-        assert!(!Strategy::Roll.holds_window(Step::RollbackNodes), "a roll takes nodes, not pools, out");
+        assert!(Strategy::Roll.is_unavailable(Step::RollbackNodes), "its rollback takes nodes out too");
     }
 }

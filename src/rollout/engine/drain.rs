@@ -27,7 +27,7 @@ impl Engine {
         // A roll or refresh stops only autoscale's resize (the formula asks again at the end); a
         // fixed pool's own resize is waited out, or the pool would stay short of its targets.
         let autoscaled = matches!(self.before(id).and_then(|b| b.capacity.as_ref()), Some(Capacity::Auto { .. }));
-        let wait_out = run.strategy.holds_autoscale() && !autoscaled;
+        let wait_out = run.strategy.rolls_nodes() && !autoscaled;
         match pool.allocation_state {
             Some(AllocationState::Resizing) if wait_out => {
                 Ok(Outcome::Skipped("a resize of the fixed pool in flight: waited out".into()))

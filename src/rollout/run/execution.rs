@@ -304,7 +304,7 @@ impl Run {
     pub async fn abandon(self) -> Result<Vec<String>, String> {
         let mut given_back = Vec::new();
         for (id, at) in self.state.pending() {
-            let Some(target) = self.state.target(&id).filter(|t| t.strategy.holds_autoscale()) else { continue };
+            let Some(target) = self.state.target(&id).filter(|t| t.strategy.rolls_nodes()) else { continue };
             // Past its scale, the pool has the capacity the run gives it (a roll: its definition's).
             if matches!(at, Step::WaitReady | Step::WaitHealthy) {
                 continue;
