@@ -77,7 +77,7 @@ mod tests {
         round_trips(StepOutcome::VARIANTS, StepOutcome::name);
         round_trips(PoolStatus::VARIANTS, PoolStatus::name);
         round_trips(RunStatus::VARIANTS, RunStatus::name);
-        assert_eq!(Step::VARIANTS.len(), 23);
+        assert_eq!(Step::VARIANTS.len(), 24);
         assert_eq!(serde_json::to_string(&PoolStatus::RolledBack).unwrap(), "\"rolled-back\"");
     }
 }

@@ -11,6 +11,9 @@ pub enum NodeAction {
     Reboot,
     /// Removed with `taskcompletion`; the pool is sized back to its targets after.
     Remove,
+    /// A roll's rollback: a node the roll rebooted, rebooted again with `taskcompletion` once the
+    /// pool is patched back, so it runs the start task it had before the run.
+    RebootBack,
 }
 
 impl NodeAction {
@@ -18,7 +21,13 @@ impl NodeAction {
         match self {
             NodeAction::Reboot => "reboot",
             NodeAction::Remove => "remove",
+            NodeAction::RebootBack => "reboot-back",
         }
+    }
+
+    /// Whether the node is rebooted (and done once its boot time moves).
+    pub fn reboots(self) -> bool {
+        matches!(self, NodeAction::Reboot | NodeAction::RebootBack)
     }
 }
 

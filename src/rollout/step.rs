@@ -31,6 +31,9 @@ named_enum! {
         RollbackDrain = "rollback-drain",
         RollbackPatch = "rollback-patch",
         RollbackScale = "rollback-scale",
+        /// Rollback of a roll: the nodes the roll rebooted rebooted again, a batch at a time, so
+        /// they run the start task the pool was patched back to.
+        RollbackNodes = "rollback-nodes",
         /// Heal: the pool's failed nodes rebooted or removed (and the pool sized back), a batch at
         /// a time, each batch settled before the next (`engine::nodes`).
         HealNodes = "heal-nodes",
@@ -99,9 +102,24 @@ impl Step {
     /// (id, creation time, properties) is never changed.
     pub const HEAL: [Step; 2] = [Step::HealNodes, Step::WaitHealthy];
 
-    /// Roll (`apply` of a start task or package change to a pool with nodes): patched in place,
-    /// then every node rebooted a batch at a time so it runs the pool's new start task.
-    pub const ROLL: [Step; 5] = [Step::Patch, Step::Scale, Step::WaitReady, Step::RollNodes, Step::WaitHealthy];
+    /// Roll (`apply` of a start task or package change to a pool with nodes): autoscale held as
+    /// refresh holds it (targets kept), patched in place, every node rebooted a batch at a time
+    /// so it runs the pool's new start task, then the defined capacity (targets or formula).
+    pub const ROLL: [Step; 8] = [
+        Step::DisableAutoscale,
+        Step::StopResize,
+        Step::WaitSteady,
+        Step::Patch,
+        Step::RollNodes,
+        Step::Scale,
+        Step::WaitReady,
+        Step::WaitHealthy,
+    ];
+
+    /// A roll that fails is patched back to the pre-run backup, the nodes it rebooted rebooted
+    /// again (the old start task), and given the backup's capacity (its formula, or its targets).
+    pub const ROLL_ROLLBACK: [Step; 4] =
+        [Step::RollbackPatch, Step::RollbackNodes, Step::RollbackScale, Step::RollbackWaitReady];
 
     /// Refresh (`repool refresh`): autoscale held (targets kept), optional surge, every node
     /// replaced a batch at a time, then the pool's own capacity back (targets or formula).
@@ -121,7 +139,7 @@ impl Step {
     pub const REFRESH_ROLLBACK: [Step; 2] = [Step::RollbackScale, Step::RollbackWaitReady];
 
     pub fn is_rollback(self) -> bool {
-        Step::ROLLBACK.contains(&self) || Step::REBUILD_ROLLBACK.contains(&self)
+        Step::ROLLBACK.contains(&self) || Step::REBUILD_ROLLBACK.contains(&self) || self == Step::RollbackNodes
     }
 
     /// Whether a pool at this step lacks its capacity: from the resize to 0 until healthy
@@ -154,6 +172,7 @@ impl Step {
             Step::RollbackDrain => ("rb-drain", Changes),
             Step::RollbackPatch => ("rb-patch", Changes),
             Step::RollbackScale => ("rb-scale", Changes),
+            Step::RollbackNodes => ("rb-nodes", Changes),
             Step::HealNodes => ("nodes", Changes),
             Step::Surge => ("surge", Changes),
             Step::RollNodes => ("roll", Changes),

@@ -25,8 +25,9 @@ pub enum Strategy {
     InPlace,
     /// `repool heal`: failed nodes rebooted or removed a batch at a time; the pool is not changed.
     Heal,
-    /// `apply` of what reaches nodes only when they restart (start task, packages): PATCH, then
-    /// every node rebooted a batch at a time; the pool keeps most of its capacity throughout.
+    /// `apply` of what reaches nodes only when they restart (start task, packages): autoscale
+    /// held, PATCH, every node rebooted a batch at a time, the capacity back; the pool keeps most
+    /// of its capacity throughout.
     Roll,
     /// `repool refresh`: every node replaced a batch at a time (removed, the pool sized back),
     /// no definition change; the pool keeps its capacity (with `--surge`, its whole target).
@@ -101,7 +102,8 @@ impl Strategy {
             Strategy::Recreate => &Step::ROLLBACK,
             Strategy::Rebuild => &Step::REBUILD_ROLLBACK,
             Strategy::Refresh => &Step::REFRESH_ROLLBACK,
-            Strategy::InPlace | Strategy::Heal | Strategy::Roll => &[],
+            Strategy::Roll => &Step::ROLL_ROLLBACK,
+            Strategy::InPlace | Strategy::Heal => &[],
         }
     }
 
@@ -118,7 +120,8 @@ impl Strategy {
     /// Whether the pool lacks its capacity at `step` (`--max-unavailable`); a roll or refresh
     /// lacks a few nodes while it takes them out.
     pub fn is_unavailable(self, step: Step) -> bool {
-        (self.changes_pool() && step.is_unavailable()) || (self.rolls_nodes() && step == Step::RollNodes)
+        (self.changes_pool() && step.is_unavailable())
+            || (self.rolls_nodes() && matches!(step, Step::RollNodes | Step::RollbackNodes))
     }
 
     /// Whether a pool at `step` holds a place in the `--max-unavailable` window: from the drain's
@@ -131,7 +134,9 @@ impl Strategy {
         (self.changes_pool() && drains) || self.rolls_nodes()
     }
 
-    /// Roll and refresh: every node of the pool taken out a batch at a time.
+    /// Roll and refresh: every node of the pool taken out a batch at a time, an autoscale pool's
+    /// formula held off meanwhile (its targets kept) and given back at the end — by a rollback, a
+    /// resume and `abandon` too.
     pub fn rolls_nodes(self) -> bool {
         matches!(self, Strategy::Roll | Strategy::Refresh)
     }
@@ -216,7 +221,11 @@ impl Strategy {
     pub fn choose_live(plan: &PoolPlan, live: &[Pool], roll: bool) -> Choice {
         let pool = live.iter().find(|p| p.id().eq_ignore_ascii_case(&plan.id));
         let has_nodes = pool.is_some_and(|p| p.current_nodes() > 0 || p.target_nodes() > 0);
-        Strategy::without_roll(Strategy::choose(plan), has_nodes, roll)
+        let mut choice = Strategy::without_roll(Strategy::choose(plan), has_nodes, roll);
+        if choice.strategy == Some(Strategy::Roll) && pool.is_some_and(Pool::autoscale) {
+            choice.why.push_str("; autoscale held (its targets kept) until the end, then its formula back");
+        }
+        choice
     }
 
     /// A roll needs nodes: an empty pool (or `--no-roll`) is changed in place, and says why.
@@ -301,5 +310,20 @@ mod tests {
             Strategy::Rebuild.chain().iter().all(|s| !matches!(s, Step::Delete | Step::Create)),
             "a rebuild never deletes"
         );
+        // A roll holds autoscale as a refresh does: off before any node is touched, the capacity
+        // back only after every node rebooted.
+        let (roll, refresh) = (Strategy::Roll.chain(), Strategy::Refresh.chain());
+        assert_eq!(roll[..3], refresh[..3], "{roll:?}");
+        assert_eq!(Strategy::Roll.next(Step::WaitSteady), Some(Step::Patch));
+        assert_eq!(Strategy::Roll.next(Step::Patch), Some(Step::RollNodes));
+        assert_eq!(Strategy::Roll.next(Step::RollNodes), Some(Step::Scale));
+        assert!(Strategy::Roll.rolls_nodes() && !Strategy::Rebuild.rolls_nodes() && !Strategy::Heal.rolls_nodes());
+        // Its rollback: patched back, the rebooted nodes rebooted again, the capacity back.
+        assert_eq!(Strategy::Roll.rollback().first(), Some(&Step::RollbackPatch));
+        assert_eq!(Strategy::Roll.next(Step::RollbackPatch), Some(Step::RollbackNodes));
+        assert_eq!(Strategy::Roll.next(Step::RollbackNodes), Some(Step::RollbackScale));
+        assert_eq!(Strategy::Roll.next(Step::RollbackWaitReady), None);
+        assert!(Step::RollbackNodes.is_rollback() && Step::RollbackNodes.mutates());
+        assert!(Strategy::Roll.is_unavailable(Step::RollbackNodes), "its rollback takes nodes out too");
     }
 }

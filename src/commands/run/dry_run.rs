@@ -1,6 +1,7 @@
 //! `recreate --dry-run` and `apply --dry-run`: every call a run would make, per pool, with the
 //! body each would send (secrets hidden by place). Text for people, one JSON object with --json.
 
+use crate::batch::Pool;
 use crate::rollout::batches::max_unavailable_nodes;
 use crate::rollout::run::Proposal;
 use crate::rollout::strategy::Strategy;
@@ -93,6 +94,10 @@ impl DryRun {
                     let why = "drain: running tasks finish first; then a backup";
                     calls.push(call("POST", format!("/pools/{id}/resize"), Some(drain.clone()), why));
                 }
+                if strategy == Strategy::Roll && live.is_some_and(Pool::autoscale) {
+                    let why = "autoscale held while nodes reboot (its targets kept); the formula back at the end";
+                    calls.push(call("POST", format!("/pools/{id}/disableautoscale"), None, why));
+                }
                 let requests = plan
                     .pools
                     .iter()
@@ -116,7 +121,8 @@ impl DryRun {
                     });
                 }
                 let why = "the defined capacity, when it differs";
-                calls.push(call("POST", format!("/pools/{id}/resize or /enableautoscale"), None, why));
+                // A roll sets it after the reboots (an autoscale pool's formula comes back last).
+                let capacity = call("POST", format!("/pools/{id}/resize or /enableautoscale"), None, why);
                 if strategy == Strategy::Roll {
                     let max = max_unavailable_nodes(policy.max_unavailable_nodes, live.map_or(0, |p| p.target_nodes()));
                     let why = format!(
@@ -125,6 +131,7 @@ impl DryRun {
                     );
                     calls.push(call("POST", format!("/pools/{id}/nodes/NODE/reboot"), None, &why));
                 }
+                calls.push(capacity);
             }
             pools.push(PoolCalls { id: pool.id.clone(), strategy, calls });
         }

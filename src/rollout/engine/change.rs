@@ -115,7 +115,8 @@ impl Engine {
             match sent {
                 Ok(()) => {
                     self.snapshots.request_fast();
-                    return Ok(Outcome::Done(format!("scaled: {}", capacity.describe())));
+                    let whose = if back { " (the pre-run backup's)" } else { "" };
+                    return Ok(Outcome::Done(format!("scaled: {}{whose}", capacity.describe())));
                 }
                 // Still settling (a resize in flight, autoscale just changed): wait and again.
                 Err(e) if e.status() == Some(409) => {

@@ -24,7 +24,14 @@ impl Engine {
             Ok(pool) => pool,
             Err(elsewhere) => return Ok(elsewhere),
         };
+        // A roll or refresh stops only autoscale's resize (the formula asks again at the end); a
+        // fixed pool's own resize is waited out, or the pool would stay short of its targets.
+        let autoscaled = matches!(self.before(id).and_then(|b| b.capacity.as_ref()), Some(Capacity::Auto { .. }));
+        let wait_out = run.strategy.rolls_nodes() && !autoscaled;
         match pool.allocation_state {
+            Some(AllocationState::Resizing) if wait_out => {
+                Ok(Outcome::Skipped("a resize of the fixed pool in flight: waited out".into()))
+            }
             Some(AllocationState::Resizing) => {
                 self.client.stop_resize(id).await.map_err(|e| e.to_string())?;
                 self.snapshots.request_fast();

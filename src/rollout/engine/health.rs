@@ -103,7 +103,7 @@ impl Engine {
 }
 
 /// At most `SHOWN` failed nodes by name; how to see the rest.
-fn named(failed: &[String], pool: &str) -> String {
+pub(super) fn named(failed: &[String], pool: &str) -> String {
     const SHOWN: usize = 3;
     let mut text = failed.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
     if failed.len() > SHOWN {
@@ -124,16 +124,16 @@ fn in_place_next(pool: &str, run_id: &str) -> String {
 }
 
 /// What a pool's nodes say about its health.
-struct NodeHealth {
+pub(super) struct NodeHealth {
     healthy: u32,
     /// "tvm-1 (start task exit 3: FailureExitCode …)", one per failed node.
-    failed: Vec<String>,
+    pub(super) failed: Vec<String>,
     /// "2 idle, 1 starting": for a timeout.
     states: String,
 }
 
 impl NodeHealth {
-    fn of(nodes: &[crate::batch::Node]) -> NodeHealth {
+    pub(super) fn of(nodes: &[crate::batch::Node]) -> NodeHealth {
         use crate::batch::NodeState;
         let (mut healthy, mut failed) = (0, Vec::new());
         let mut states = std::collections::BTreeMap::<String, u32>::new();

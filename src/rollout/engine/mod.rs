@@ -294,6 +294,7 @@ impl Engine {
                         Strategy::Rebuild => "rebuilt",
                         Strategy::Heal => "healed",
                         Strategy::Refresh => "refreshed",
+                        Strategy::Roll => "rolled",
                         _ => "changed in place",
                     }
                 )),
@@ -467,6 +468,7 @@ impl Engine {
             Step::HealNodes => self.heal_nodes(id, run, journal).await,
             Step::Surge => self.surge(id, run, journal).await,
             Step::RollNodes => self.roll_nodes(id, run, journal).await,
+            Step::RollbackNodes => self.rollback_nodes(id, run, journal).await,
         }
     }
 
@@ -515,11 +517,13 @@ impl Engine {
         let where_new_fails = match run.strategy {
             Strategy::Recreate => matches!(step, Step::Create | Step::WaitReady | Step::WaitHealthy),
             Strategy::Rebuild => matches!(step, Step::Patch | Step::Scale | Step::WaitReady | Step::WaitHealthy),
-            // A refresh that fails gets its capacity back (formula, targets without the surge).
-            Strategy::Refresh => {
-                matches!(step, Step::Surge | Step::RollNodes | Step::Scale | Step::WaitReady | Step::WaitHealthy)
-            }
-            Strategy::InPlace | Strategy::Heal | Strategy::Roll => false,
+            // Once nodes may have been changed: a refresh gets its capacity back (formula, targets
+            // without the surge), a roll is also patched back and its rebooted nodes rebooted again.
+            Strategy::Refresh | Strategy::Roll => matches!(
+                step,
+                Step::Surge | Step::Patch | Step::RollNodes | Step::Scale | Step::WaitReady | Step::WaitHealthy
+            ),
+            Strategy::InPlace | Strategy::Heal => false,
         };
         if self.config.policy.on_unhealthy != OnUnhealthy::Rollback || !where_new_fails || self.cancel.is_cancelled() {
             return Ok(false);

@@ -4,13 +4,16 @@
 //! batch from the live nodes (a node whose boot time moved was rebooted, a node leaving or gone
 //! was removed), so nothing is done twice. Which nodes go into a batch is the caller's choice:
 //! heal picks the failed ones (`heal_batch`); roll reboots every node the pool had when the step
-//! first looked (`reboot_batch`), refresh replaces each of them (`replace_batch`).
+//! first looked (`reboot_batch`), refresh replaces each of them (`replace_batch`); a roll's
+//! rollback reboots again the nodes the roll rebooted (`reboot_back_batch`). A roll stops at a
+//! batch whose nodes come back failed (the new start task fails on them): no more are rebooted.
 //!
 //! The pool itself is never changed: a fixed pool gets back the targets it had when the step
 //! first looked (journaled; removenodes lowers them), an autoscale pool (heal) keeps its formula
 //! and is asked to evaluate it again (enableautoscale with its own formula), which sets its
-//! targets again; refresh holds autoscale off (its targets fixed) until the roll is done.
+//! targets again; roll and refresh hold autoscale off (its targets fixed) until the roll is done.
 
+use super::health::{NodeHealth, named};
 use super::*;
 use crate::batch::models::RemoveNodesRequest;
 use crate::batch::{Node, NodeCounts, NodeState, PoolNodeCounts};
@@ -28,7 +31,7 @@ type Choose = fn(&[Node], &NodeHistory, u32) -> Vec<NodeAct>;
 impl Engine {
     /// Heal: the failed nodes the pool had when the run first looked, a batch at a time.
     pub(super) async fn heal_nodes(&self, id: &str, run: &mut PoolRun, journal: &Journal) -> StepResult {
-        self.run_batches(id, run, journal, heal_batch).await
+        self.run_batches(id, run, journal, Step::HealNodes, heal_batch).await
     }
 
     /// Roll: every node the pool had when the step first looked, rebooted with taskcompletion
@@ -36,24 +39,38 @@ impl Engine {
     /// each of them removed with taskcompletion and the pool sized back (fresh nodes).
     pub(super) async fn roll_nodes(&self, id: &str, run: &mut PoolRun, journal: &Journal) -> StepResult {
         let choose = if run.strategy == Strategy::Refresh { replace_batch } else { reboot_batch };
-        self.run_batches(id, run, journal, choose).await
+        self.run_batches(id, run, journal, Step::RollNodes, choose).await
     }
 
-    /// Batches until `choose` finds no node to act on. Each: journaled, acted on, the pool sized
-    /// back, settled (steady, no node on its way); the last one journaled is finished first.
-    async fn run_batches(&self, id: &str, run: &mut PoolRun, journal: &Journal, choose: Choose) -> StepResult {
-        let step = batch_step(run.strategy);
+    /// A roll's rollback (the pool patched back already): the nodes the roll rebooted, rebooted
+    /// again so they run the start task the pool had before the run.
+    pub(super) async fn rollback_nodes(&self, id: &str, run: &mut PoolRun, journal: &Journal) -> StepResult {
+        self.run_batches(id, run, journal, Step::RollbackNodes, reboot_back_batch).await
+    }
+
+    /// Batches of `step` until `choose` finds no node to act on. Each: journaled, acted on, the
+    /// pool sized back, settled (steady, no node on its way); the last one of `step` journaled is
+    /// finished first.
+    async fn run_batches(
+        &self,
+        id: &str,
+        run: &mut PoolRun,
+        journal: &Journal,
+        step: Step,
+        choose: Choose,
+    ) -> StepResult {
         let mut settled = false;
         // A batch journaled by this execution (step-through pauses before the next).
         let mut acted = false;
-        // Roll and refresh: nodes on their way (a surge's, a boot) are waited for before the first
-        // batch, so taking nodes out never comes on top of nodes not yet taking tasks.
-        let mut settled_first = step != Step::RollNodes;
+        // Roll, refresh and a roll's rollback: nodes on their way (a surge's, a boot) are waited
+        // for before the first batch, so taking nodes out never comes on top of nodes not yet
+        // taking tasks.
+        let mut settled_first = step == Step::HealNodes;
         loop {
             if self.cancel.is_cancelled() {
                 return Err("cancelled".into());
             }
-            let pool = match self.steady_original(id, run).await? {
+            let pool = match self.steady_original(id, step, run).await? {
                 Ok(pool) => pool,
                 Err(elsewhere) => return Ok(elsewhere),
             };
@@ -73,17 +90,25 @@ impl Engine {
                 run.nodes.found = Some(found);
                 run.nodes.targets = Some(targets);
             }
-            if !settled && let Some(batch) = run.nodes.batches.last().cloned() {
-                self.act_on_batch(id, run.strategy, &batch, &nodes).await?;
+            // A rollback's first look may find the roll's last batch: finished already, not its own.
+            let last = run.nodes.batches.last().filter(|b| of_step(b, step)).cloned();
+            if !settled && let Some(batch) = last {
+                self.act_on_batch(id, step, &batch, &nodes).await?;
                 if batch.iter().any(|a| a.action == NodeAction::Remove) {
-                    self.size_back(id, run).await?;
+                    self.size_back(id, step, run).await?;
                 }
                 self.wait_rebooted(id, step, &batch).await?;
                 self.wait_batch_settled(id, step, run.nodes.batches.len()).await?;
                 settled = true;
-                if step == Step::RollNodes {
-                    let detail =
-                        format!("batch {}: {}", run.nodes.batches.len(), progress_in_nodes(run.strategy, &run.nodes));
+                if step == Step::RollNodes && batch.iter().any(|a| a.action == NodeAction::Reboot) {
+                    self.check_rolled(id, pool.target_nodes(), &run.nodes).await?;
+                }
+                if step != Step::HealNodes {
+                    let detail = format!(
+                        "batch {}: {}",
+                        run.nodes.batches.len(),
+                        progress_in_nodes(run.strategy, &run.nodes, step)
+                    );
                     let _ = self.progress.send(Progress::Waiting { pool: id.to_string(), step, detail });
                 }
                 continue;
@@ -100,10 +125,18 @@ impl Engine {
             let batch = choose(&nodes, &run.nodes, max);
             if batch.is_empty() {
                 run.node_report = node_report(&run.nodes, &nodes);
-                return Ok(match run.nodes.batches.is_empty() {
-                    true if step == Step::RollNodes => Outcome::Skipped("no node: nothing to do".into()),
-                    true => Outcome::Skipped("no failed node: nothing to do".into()),
-                    false => Outcome::Done(summary(&run.node_report)),
+                let none = !run.nodes.batches.iter().any(|b| of_step(b, step));
+                return Ok(match step {
+                    Step::RollNodes if none => Outcome::Skipped("no node: nothing to do".into()),
+                    Step::RollbackNodes if none => {
+                        Outcome::Skipped("no node was rebooted: nothing to reboot back".into())
+                    }
+                    Step::HealNodes if none => Outcome::Skipped("no failed node: nothing to do".into()),
+                    Step::RollbackNodes => Outcome::Done(format!(
+                        "{}: they run the start task from before the run again",
+                        progress_in_nodes(run.strategy, &run.nodes, step)
+                    )),
+                    _ => Outcome::Done(summary(&run.node_report)),
                 });
             }
             if run.one_batch && acted {
@@ -114,8 +147,8 @@ impl Engine {
             let listed: Vec<String> = batch.iter().map(|a| format!("{} {}", a.action.name(), a.node)).collect();
             let k = run.nodes.batches.len() + 1;
             let so_far = match step {
-                Step::RollNodes => format!("{}; ", progress_in_nodes(run.strategy, &run.nodes)),
-                _ => String::new(),
+                Step::HealNodes => String::new(),
+                _ => format!("{}; ", progress_in_nodes(run.strategy, &run.nodes, step)),
             };
             let detail = format!("batch {k} (at most {max} at once): {so_far}{}", listed.join(", "));
             let _ = self.progress.send(Progress::Waiting { pool: id.to_string(), step, detail });
@@ -127,7 +160,7 @@ impl Engine {
 
     /// The pool the run started with, steady (waited for); where the step goes instead if it is
     /// gone or being deleted.
-    async fn steady_original(&self, id: &str, run: &mut PoolRun) -> Result<Result<Pool, Outcome>, String> {
+    async fn steady_original(&self, id: &str, step: Step, run: &mut PoolRun) -> Result<Result<Pool, Outcome>, String> {
         let mut pool = match self.the_original(id, self.live(id).await?, run)? {
             Ok(pool) => pool,
             Err(elsewhere) => return Ok(Err(elsewhere)),
@@ -135,7 +168,6 @@ impl Engine {
         run.old_creation = run.old_creation.or(pool.creation_time);
         if !pool.is_steady() {
             let steady = |p: Option<&Pool>| p.is_none_or(|p| p.is_steady());
-            let step = batch_step(run.strategy);
             let waited = self.wait(id, step, self.config.policy.wait_timeout, steady).await?;
             pool = match self.the_original(id, waited, run)? {
                 Ok(pool) => pool,
@@ -149,20 +181,14 @@ impl Engine {
     /// live listing): a node whose boot time is the one journaled and that is not on its way is
     /// rebooted; a node still in the pool and not leaving is removed (one call for all). Heal
     /// leaves alone a node that is healthy by now; roll and refresh act on healthy nodes.
-    async fn act_on_batch(
-        &self,
-        id: &str,
-        strategy: Strategy,
-        batch: &[NodeAct],
-        nodes: &[Node],
-    ) -> Result<(), String> {
+    async fn act_on_batch(&self, id: &str, step: Step, batch: &[NodeAct], nodes: &[Node]) -> Result<(), String> {
         let find = |name: &str| nodes.iter().find(|n| n.id.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(name)));
-        let every = strategy != Strategy::Heal;
+        let every = step != Step::HealNodes;
         let mut removes = Vec::new();
         for act in batch {
             let Some(node) = find(&act.node).filter(|n| every || n.is_failed()) else { continue };
             match act.action {
-                NodeAction::Reboot if boot_time(node) == act.boot && is_booted(node) => {
+                NodeAction::Reboot | NodeAction::RebootBack if boot_time(node) == act.boot && is_booted(node) => {
                     match self.client.reboot_node(id, &act.node, NodeDeallocationOption::TaskCompletion).await {
                         Ok(()) => {}
                         // Rebooting already, or gone: what the wait and the next look see decides.
@@ -175,7 +201,7 @@ impl Engine {
             }
         }
         if !removes.is_empty() {
-            self.remove(id, batch_step(strategy), removes).await?;
+            self.remove(id, step, removes).await?;
         }
         self.snapshots.request_fast();
         Ok(())
@@ -218,11 +244,11 @@ impl Engine {
     /// those it had when the step first looked (else its pre-run backup's; a kind above them is
     /// left as it is), an autoscale pool an evaluation of its own formula. Waits for the removal to finish first (the service takes
     /// no resize while one is in flight).
-    async fn size_back(&self, id: &str, run: &mut PoolRun) -> Result<(), String> {
+    async fn size_back(&self, id: &str, step: Step, run: &mut PoolRun) -> Result<(), String> {
         let policy = &self.config.policy;
         let deadline = Instant::now() + policy.wait_timeout;
         loop {
-            let pool = match self.steady_original(id, run).await? {
+            let pool = match self.steady_original(id, step, run).await? {
                 Ok(pool) => pool,
                 Err(_) => return Err("the pool disappeared while its nodes were replaced".into()),
             };
@@ -291,7 +317,7 @@ impl Engine {
     /// the pool's node counts show it running meanwhile: only the node itself says it is done.
     async fn wait_rebooted(&self, id: &str, step: Step, batch: &[NodeAct]) -> Result<(), String> {
         let policy = &self.config.policy;
-        let rebooted: Vec<&NodeAct> = batch.iter().filter(|a| a.action == NodeAction::Reboot).collect();
+        let rebooted: Vec<&NodeAct> = batch.iter().filter(|a| a.action.reboots()).collect();
         if rebooted.is_empty() {
             return Ok(());
         }
@@ -352,24 +378,52 @@ impl Engine {
             )),
         }
     }
+
+    /// After a roll's batch settled: the nodes it has rebooted so far must be healthy (as many
+    /// failed as the health gate tolerates of the pool's target at most), else the new start task
+    /// fails on them and the roll stops there, before any more nodes are taken.
+    async fn check_rolled(&self, id: &str, target: u32, history: &NodeHistory) -> Result<(), String> {
+        let nodes = self.client.list_nodes(id, Some(NODE_SELECT)).await.map_err(|e| e.to_string())?;
+        let rolled: Vec<Node> =
+            nodes.into_iter().filter(|n| n.id.as_deref().is_some_and(|i| history.did(i, NodeAction::Reboot))).collect();
+        let failed = NodeHealth::of(&rolled).failed;
+        let tolerated = target.saturating_sub(self.config.policy.healthy.needed(target));
+        if failed.len() as u32 > tolerated {
+            return Err(format!(
+                "batch {}: {} rebooted node(s) came back failed, no more rebooted: {}",
+                history.batches.len(),
+                failed.len(),
+                named(&failed, id)
+            ));
+        }
+        Ok(())
+    }
 }
 
-/// The step a pool's node batches run under.
-fn batch_step(strategy: Strategy) -> Step {
-    if strategy == Strategy::Heal { Step::HealNodes } else { Step::RollNodes }
+/// Whether a journaled batch is one of `step`'s: a rollback's batches reboot back, no other's do.
+fn of_step(batch: &[NodeAct], step: Step) -> bool {
+    batch.iter().any(|a| a.action == NodeAction::RebootBack) == (step == Step::RollbackNodes)
 }
 
-/// "nodes 2 of 4 replaced": how far a roll or refresh is, from its journaled batches.
-fn progress_in_nodes(strategy: Strategy, history: &NodeHistory) -> String {
-    let found = history.found.as_ref().map_or(0, Vec::len);
-    let acts: Vec<&NodeAct> = history.batches.iter().flatten().collect();
-    let verb = match strategy {
-        Strategy::Refresh => "replaced",
-        _ => "rebooted",
+/// "nodes 2 of 4 replaced": how far a roll or refresh is, from its journaled batches; a rollback
+/// counts against the nodes the roll rebooted ("nodes 1 of 2 rebooted back").
+fn progress_in_nodes(strategy: Strategy, history: &NodeHistory, step: Step) -> String {
+    let distinct = |action: NodeAction| {
+        let mut nodes: Vec<String> =
+            history.batches.iter().flatten().filter(|a| a.action == action).map(|a| a.node.to_lowercase()).collect();
+        nodes.sort();
+        nodes.dedup();
+        nodes.len()
     };
-    let mut done: Vec<String> = acts.iter().map(|a| a.node.to_lowercase()).collect();
-    done.dedup();
-    format!("nodes {} of {found} {verb}", done.len())
+    if step == Step::RollbackNodes {
+        let (back, of) = (distinct(NodeAction::RebootBack), distinct(NodeAction::Reboot));
+        return format!("nodes {back} of {of} rebooted back");
+    }
+    let found = history.found.as_ref().map_or(0, Vec::len);
+    match strategy {
+        Strategy::Refresh => format!("nodes {} of {found} replaced", distinct(NodeAction::Remove)),
+        _ => format!("nodes {} of {found} rebooted", distinct(NodeAction::Reboot)),
+    }
 }
 
 /// Nodes between states: their batch has not settled.
@@ -448,6 +502,29 @@ fn reboot_batch(nodes: &[Node], history: &NodeHistory, max: u32) -> Vec<NodeAct>
                 boot: boot_time(n),
                 node: id,
                 action: NodeAction::Reboot,
+            })
+        })
+        .take(max as usize)
+        .collect()
+}
+
+/// A roll's rollback batch: nodes the roll rebooted (their boot time moved since: a node whose
+/// reboot never happened still runs the old start task), not yet rebooted back, up and not on
+/// their way, up to `max`.
+fn reboot_back_batch(nodes: &[Node], history: &NodeHistory, max: u32) -> Vec<NodeAct> {
+    let rolled = |id: &str| {
+        history.batches.iter().flatten().find(|a| a.action == NodeAction::Reboot && a.node.eq_ignore_ascii_case(id))
+    };
+    nodes
+        .iter()
+        .filter(|n| is_booted(n))
+        .filter_map(|n| {
+            let id = n.id.clone()?;
+            let rebooted = rolled(&id).is_some_and(|act| act.boot.is_none() || act.boot != boot_time(n));
+            (rebooted && !history.did(&id, NodeAction::RebootBack)).then(|| NodeAct {
+                boot: boot_time(n),
+                node: id,
+                action: NodeAction::RebootBack,
             })
         })
         .take(max as usize)

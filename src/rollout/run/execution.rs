@@ -297,14 +297,18 @@ impl Run {
         }
     }
 
-    /// Closes the run without touching its pools, but one: a refresh stopped midway gives each of
-    /// its pools the capacity of its pre-run backup back (the autoscale formula it held off, or
-    /// the targets without the surge), so an abandoned refresh never leaves a pool without them.
-    /// Returns what was given back, a line per pool; if that fails, the run stays open.
+    /// Closes the run without touching its pools, but one: a roll or refresh stopped midway gives
+    /// each of its pools the capacity of its pre-run backup back (the autoscale formula it held
+    /// off; a refresh, the targets without the surge), so an abandoned one never leaves a pool
+    /// without them. Returns what was given back, a line per pool; if that fails, the run stays open.
     pub async fn abandon(self) -> Result<Vec<String>, String> {
         let mut given_back = Vec::new();
-        for (id, _) in self.state.pending() {
-            let Some(target) = self.state.target(&id).filter(|t| t.strategy == Strategy::Refresh) else { continue };
+        for (id, at) in self.state.pending() {
+            let Some(target) = self.state.target(&id).filter(|t| t.strategy.rolls_nodes()) else { continue };
+            // Past its scale, the pool has the capacity the run gives it (a roll: its definition's).
+            if matches!(at, Step::WaitReady | Step::WaitHealthy) {
+                continue;
+            }
             let Some(path) = &target.backup else { continue };
             let before = pre_run(path, self.workspace.api_version);
             let client = &self.workspace.client;
@@ -323,8 +327,10 @@ impl Run {
                     };
                     client.enable_autoscale(&id, &request).await.map(|()| "autoscale enabled again with its formula")
                 }
+                // Only a refresh raises fixed targets (its surge); a roll's are the definition's.
                 Some(Capacity::Fixed { dedicated, low_priority, .. })
-                    if !pool.autoscale()
+                    if target.strategy == Strategy::Refresh
+                        && !pool.autoscale()
                         && (pool.target_dedicated_nodes.unwrap_or(0) > dedicated
                             || pool.target_low_priority_nodes.unwrap_or(0) > low_priority) =>
                 {
