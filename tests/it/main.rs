@@ -23,6 +23,7 @@ mod proxy;
 mod recordings;
 mod recreate;
 mod recreate_foreign;
+mod refresh;
 mod roll;
 mod runs;
 mod sim_tls;

@@ -6,6 +6,7 @@
 //! carries `If-Match`, so a concurrent change makes it fail instead of losing work.
 
 mod change;
+mod choose;
 mod drain;
 mod health;
 mod identity;
