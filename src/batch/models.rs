@@ -543,5 +543,7 @@ mod tests {
 
 mod jobs;
 mod node_ops;
+mod summary;
 pub use jobs::*;
 pub use node_ops::*;
+pub use summary::PoolSummary;

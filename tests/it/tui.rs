@@ -68,7 +68,7 @@ pub(crate) fn typed(app: &mut App, text: &str) -> Vec<Command> {
 pub(crate) async fn demo_app(readonly: bool) -> (App, repool::sim::RunningSim) {
     let sim = common::frozen_sim(Some("demo")).await;
     let client = common::client_for(&sim);
-    let pools = client.list_pools(Some(repool::rollout::snapshots::POOL_SUMMARY_SELECT), None, None).await.unwrap();
+    let pools = client.list_pool_summaries().await.unwrap();
     let counts = client.list_node_counts().await.unwrap();
     let full = client.list_pools(None, None, None).await.unwrap();
     let identity = Identity {
@@ -242,7 +242,7 @@ async fn details_scroll_list_nodes_and_write_json() {
     app.update(code(KeyCode::Tab));
     assert_eq!(app.detail_tab.name(), "summary");
     let pools = common::client_for(&sim)
-        .list_pools(Some(repool::rollout::snapshots::POOL_SUMMARY_SELECT), None, None)
+        .list_pool_summaries()
         .await
         .unwrap();
     let refreshed = app.update(Action::Refreshed(Ok(pools.clone())));
@@ -507,7 +507,7 @@ async fn the_deleted_banner_is_only_for_pools_the_account_lacks() {
     };
     app.update(Action::Runs(vec![summary]));
     let pools = common::client_for(&sim)
-        .list_pools(Some(repool::rollout::snapshots::POOL_SUMMARY_SELECT), None, None)
+        .list_pool_summaries()
         .await
         .unwrap();
     app.update(Action::Refreshed(Ok(pools)));

@@ -189,7 +189,7 @@ async fn a_pool_deleted_by_a_run_keeps_its_row_and_the_selection() {
     app.update(Action::RunEnded(Ok("paused".into())));
     let client = common::client_for(&sim);
     let without: Vec<_> = client
-        .list_pools(Some(repool::rollout::snapshots::POOL_SUMMARY_SELECT), None, None)
+        .list_pool_summaries()
         .await
         .unwrap()
         .into_iter()
