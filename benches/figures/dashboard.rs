@@ -4,7 +4,6 @@
 use crate::common::terminal::Terminal;
 use crate::{client, simulator};
 use repool::batch::ApiVersion;
-use repool::rollout::snapshots::POOL_SUMMARY_SELECT;
 use repool::sim;
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,7 @@ pub(crate) async fn frames(sizes: &[usize]) -> color_eyre::Result<()> {
         let sim = simulator(0.0).await?;
         let clock = sim.state.clock.lock().expect("clock").clone();
         sim.with_world(|world, _| sim::seed::generated(world, &clock, count)).map_err(color_eyre::eyre::Report::msg)?;
-        let pools = client(&sim).list_pools(Some(POOL_SUMMARY_SELECT), None, None).await?;
+        let pools = client(&sim).list_pool_summaries().await?;
         let mut app = App::new(Identity::default(), Default::default(), None, ApiVersion::V2024_07_01);
         app.update(Action::Refreshed(Ok(pools)));
         let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50))?;

@@ -183,6 +183,12 @@ impl Pool {
     pub fn target_nodes(&self) -> u32 {
         self.target_dedicated_nodes.unwrap_or(0) + self.target_low_priority_nodes.unwrap_or(0)
     }
+
+    /// `pools` by lower-cased id (ids compare ignoring case, as Batch does): a thousand pools are
+    /// each looked up once, not searched for.
+    pub fn by_id(pools: &[Pool]) -> std::collections::HashMap<String, &Pool> {
+        pools.iter().map(|p| (p.id().to_lowercase(), p)).collect()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -543,5 +549,7 @@ mod tests {
 
 mod jobs;
 mod node_ops;
+mod summary;
 pub use jobs::*;
 pub use node_ops::*;
+pub use summary::PoolSummary;

@@ -1,7 +1,7 @@
 //! `repool info`, `pools`, `validate`, `plan` and `export`: what the account and the definition
 //! hold, changing nothing. Text for people, JSON for scripts.
 
-use crate::batch::Pool;
+use crate::batch::{Pool, PoolSummary};
 use crate::config::Settings;
 use crate::definition::plan::Plan;
 use crate::errors::{BadInput, Exit};
@@ -46,7 +46,7 @@ pub async fn pools(settings: &Settings, json: bool) -> color_eyre::Result<Exit> 
             crate::outln!("{}", serde_json::to_string(&crate::definition::redact::redact(&body, template.as_ref()))?);
         }
     } else {
-        let pools = client.list_pools(Some(crate::rollout::snapshots::POOL_SUMMARY_SELECT), None, None).await?;
+        let pools = client.list_pool_summaries().await?;
         crate::out!("{}", pool_table(&pools, client.account_now()));
     }
     Ok(Exit::Done)
@@ -55,7 +55,7 @@ pub async fn pools(settings: &Settings, json: bool) -> color_eyre::Result<Exit> 
 /// The plain-text pool table of `repool pools`. As in the dashboard, AGE is how long the pool
 /// has existed and ALLOCATION says for how long it has been in its allocation state; `now` is
 /// the account's clock.
-pub fn pool_table(pools: &[Pool], now: jiff::Timestamp) -> String {
+pub fn pool_table(pools: &[PoolSummary], now: jiff::Timestamp) -> String {
     let header = ["ID", "AGE", "STATE", "ALLOCATION", "AUTOSCALE", "DEDICATED", "LOW-PRI", "VM SIZE", "ERRORS"];
     let rows: Vec<[String; 9]> = pools
         .iter()

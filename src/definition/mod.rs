@@ -40,6 +40,8 @@ pub struct Definition {
     /// in the body). Such a pool is validated but never planned, probed or created:
     /// `require_env` refuses it, so only the chosen pools' variables must be set.
     pub unset_env: BTreeMap<String, Vec<String>>,
+    /// Lower-cased pool id → its place in `pools`: a thousand pools are each looked up by id.
+    at: std::collections::HashMap<String, usize>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -208,7 +210,7 @@ impl Definition {
             return Err(fail(problems));
         }
         let text = (!is_template).then(|| locate::SourceText(text.to_string()));
-        Ok(Definition { source: source.to_string(), pools, secrets, text, unset_env })
+        Ok(Definition { secrets, text, unset_env, ..Definition::of_pools(source.to_string(), pools) })
     }
 
     /// Schema and Batch rules for every pool, all problems at once.
@@ -273,8 +275,17 @@ impl Definition {
         self.pool(id).and_then(|p| self.unset_env.get(&p.id)).map(Vec::as_slice).unwrap_or_default()
     }
 
+    /// A definition of `pools` alone (no template secrets, no source text).
+    pub fn of_pools(source: String, pools: Vec<PoolDefinition>) -> Definition {
+        let mut at = std::collections::HashMap::new();
+        for (i, p) in pools.iter().enumerate() {
+            at.entry(p.id.to_lowercase()).or_insert(i);
+        }
+        Definition { source, pools, secrets: Vec::new(), text: None, unset_env: BTreeMap::new(), at }
+    }
+
     pub fn pool(&self, id: &str) -> Option<&PoolDefinition> {
-        self.pools.iter().find(|p| p.id.eq_ignore_ascii_case(id))
+        self.at.get(&id.to_lowercase()).map(|&i| &self.pools[i])
     }
 
     /// SHA-256 of the rendered bodies: which definition a run used (recorded in the journal).

@@ -90,12 +90,14 @@ impl Apply {
 impl Plan {
     /// Plans `selected` pools (all of the definition when empty) against `live`.
     pub fn new(definition: &Definition, live: &[Pool], selected: &[String], api_version: ApiVersion) -> Plan {
-        let wanted = |id: &str| selected.is_empty() || selected.iter().any(|s| s.eq_ignore_ascii_case(id));
+        let selected: std::collections::HashSet<String> = selected.iter().map(|s| s.to_lowercase()).collect();
+        let wanted = |id: &str| selected.is_empty() || selected.contains(&id.to_lowercase());
+        let by_id = Pool::by_id(live);
         let pools = definition
             .pools
             .iter()
             .filter(|p| wanted(&p.id))
-            .map(|pool| match live.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id)) {
+            .map(|pool| match by_id.get(&pool.id.to_lowercase()).copied() {
                 None => PoolPlan { id: pool.id.clone(), action: Action::Create, changes: vec![] },
                 Some(current) => plan_pool(pool, current, api_version),
             })

@@ -9,7 +9,7 @@ use super::step::Step;
 use super::strategy::Strategy;
 use crate::named::named_enum;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -214,6 +214,9 @@ pub struct RunState {
     pub finished: Option<RunStatus>,
     /// Keyed by the pool id as the run's targets spell it.
     pub per_pool: BTreeMap<String, PoolProgress>,
+    /// Lower-cased target id → its place in `targets`: a run of a thousand pools looks each up
+    /// by id many times.
+    target_at: HashMap<String, usize>,
 }
 
 /// Where one pool of a run stands, as its journal says (not the service's `batch::PoolState`).
@@ -235,7 +238,7 @@ pub struct PoolProgress {
 impl RunState {
     /// The target record of `id` (ids compare ignoring case, as Batch does).
     pub fn target(&self, id: &str) -> Option<&TargetRecord> {
-        self.targets.iter().find(|t| t.pool.eq_ignore_ascii_case(id))
+        self.target_at.get(&id.to_lowercase()).map(|&i| &self.targets[i])
     }
 
     pub fn pool(&self, id: &str) -> PoolProgress {
@@ -412,6 +415,10 @@ pub fn read(path: &Path) -> std::io::Result<RunState> {
                 state.definition = definition;
                 state.digest = digest;
                 state.started = Some(line.ts);
+                state.target_at = HashMap::new();
+                for (i, t) in targets.iter().enumerate() {
+                    state.target_at.entry(t.pool.to_lowercase()).or_insert(i);
+                }
                 state.targets = targets;
             }
             Record::StepStarted { pool, step } => {
@@ -448,7 +455,8 @@ pub fn read(path: &Path) -> std::io::Result<RunState> {
     // A crash after a chain's last step and before its pool-finished record: the chain says how
     // the pool ended.
     for (id, p) in state.per_pool.iter_mut() {
-        p.strategy = state.targets.iter().find(|t| t.pool == *id).map(|t| t.strategy).unwrap_or_default();
+        let target = state.target_at.get(&id.to_lowercase()).map(|&i| &state.targets[i]);
+        p.strategy = target.filter(|t| t.pool == *id).map(|t| t.strategy).unwrap_or_default();
         if p.status.is_some() || p.in_flight.is_some() {
             continue;
         }

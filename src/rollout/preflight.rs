@@ -112,10 +112,11 @@ pub fn check(
 ) -> Findings {
     let Seen { live, images, now } = *seen;
     let mut findings = Findings::default();
+    let live = Pool::by_id(live);
     for pool in ids.iter().filter_map(|id| definition.pool(id)) {
         let image_said = check_image(pool, images, policy, now, &mut findings);
         check_retirements(pool, image_said, now, &mut findings);
-        let current = live.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id));
+        let current = live.get(&pool.id.to_lowercase()).copied();
         // A pool changed in place keeps what the definition does not name: nothing to lose.
         let recreated = !kept.iter().any(|k| k.eq_ignore_ascii_case(&pool.id));
         if let Some(current) = current.filter(|_| recreated) {

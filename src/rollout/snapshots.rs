@@ -1,7 +1,7 @@
 //! One view of every pool, refreshed by one paged list call per poll, shared by all waits (and
 //! by the dashboard): waiting on 200 pools costs what waiting on one does.
 
-use crate::batch::{BatchClient, BatchError, Pool, PoolNodeCounts};
+use crate::batch::{BatchClient, BatchError, PoolNodeCounts, PoolSummary};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -9,23 +9,19 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
-/// The properties waits and the pool table need.
-pub const POOL_SUMMARY_SELECT: &str = "id,eTag,creationTime,state,allocationState,allocationStateTransitionTime,\
-enableAutoScale,currentDedicatedNodes,targetDedicatedNodes,currentLowPriorityNodes,targetLowPriorityNodes,vmSize,resizeErrors";
-
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     /// When the list call that produced it was sent; None before the first.
     pub requested: Option<Instant>,
-    /// Keyed by lower-cased id.
-    pub pools: HashMap<String, Pool>,
+    /// Keyed by lower-cased id: what waits and the pool table read (full bodies are read apart).
+    pub pools: HashMap<String, PoolSummary>,
     /// Node counts of the pools in the health gate (lower-cased id), from the same poll.
     pub node_counts: HashMap<String, PoolNodeCounts>,
     pub error: Option<String>,
 }
 
 impl Snapshot {
-    pub fn get(&self, id: &str) -> Option<&Pool> {
+    pub fn get(&self, id: &str) -> Option<&PoolSummary> {
         self.pools.get(&id.to_lowercase())
     }
 }
@@ -37,7 +33,7 @@ pub struct Snapshots {
     listing: watch::Sender<bool>,
     /// Each page of the listing under way, while someone subscribes (the dashboard's first
     /// listing: rows as the first page arrives). Waits never see a part of a listing.
-    pages: watch::Sender<Arc<Vec<Pool>>>,
+    pages: watch::Sender<Arc<Vec<PoolSummary>>>,
     fast: AtomicBool,
     waiters: AtomicUsize,
     /// How often the poller looks while waits need it.
@@ -81,7 +77,7 @@ impl Drop for Snapshots {
 
 #[derive(Debug)]
 pub enum WaitError {
-    Timeout(Option<Box<Pool>>),
+    Timeout(Option<Box<PoolSummary>>),
     Cancelled,
     /// Sign-in kept failing for the whole grace period: why.
     SignIn(String),
@@ -90,7 +86,7 @@ pub enum WaitError {
 /// What a direct read says of a pool a list answer lacked.
 enum Absence {
     Confirmed,
-    Present(Box<Pool>),
+    Present(Box<PoolSummary>),
     Unknown,
 }
 
@@ -137,7 +133,7 @@ impl Snapshots {
 
     /// The pages of each listing as they arrive; a page a slow subscriber misses comes with
     /// the whole view. Drop the receiver once whole views are enough: pages cost a copy each.
-    pub fn subscribe_pages(&self) -> watch::Receiver<Arc<Vec<Pool>>> {
+    pub fn subscribe_pages(&self) -> watch::Receiver<Arc<Vec<PoolSummary>>> {
         self.pages.subscribe()
     }
 
@@ -152,7 +148,7 @@ impl Snapshots {
     async fn list(&self) -> Result<(), BatchError> {
         let requested = Instant::now();
         let mut pools = HashMap::new();
-        let listed = self.client.list_pool_pages(Some(POOL_SUMMARY_SELECT), None, None, |page| {
+        let listed = self.client.list_pool_summary_pages(|page| {
             if self.pages.receiver_count() > 0 {
                 self.pages.send_replace(Arc::new(page.clone()));
             }
@@ -253,7 +249,7 @@ impl Snapshots {
 
     /// Whether pool `id`, missing from a list answer, is really gone: a direct read decides.
     async fn confirm_absent(&self, id: &str) -> Absence {
-        match self.client.get_pool(id, Some(POOL_SUMMARY_SELECT)).await {
+        match self.client.get_pool_summary(id).await {
             Err(e) if e.is_not_found() => Absence::Confirmed,
             Ok(pool) => {
                 tracing::warn!(pool = id, "a list answer left the pool out, but it exists; its absence is ignored");
@@ -295,8 +291,8 @@ impl Snapshots {
         timeout: Duration,
         sign_in_grace: Duration,
         cancel: &CancellationToken,
-        done: impl Fn(Option<&Pool>) -> bool,
-    ) -> Result<Option<Pool>, WaitError> {
+        done: impl Fn(Option<&PoolSummary>) -> bool,
+    ) -> Result<Option<PoolSummary>, WaitError> {
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let _guard = WaiterGuard(&self.waiters);
         // Each view is looked at by every wait: what can be made once is made here.

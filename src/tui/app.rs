@@ -8,7 +8,7 @@ use super::filter::TextFilter;
 use super::full::{FullFacts, FullListing};
 use super::keys::{KeyAction, KeyMap};
 use super::table::RowsKey;
-use crate::batch::{ApiVersion, Pool, PoolNodeCounts};
+use crate::batch::{ApiVersion, Pool, PoolNodeCounts, PoolSummary};
 use crate::definition::Definition;
 use crate::definition::plan::{Action as PlanAction, Plan};
 use crate::rollout::policy::RunChoices;
@@ -91,7 +91,7 @@ pub struct App {
     pub now: jiff::Timestamp,
     /// How far the account's clock is ahead of this machine's, from its answers' `Date`.
     pub skew: jiff::SignedDuration,
-    pub pools: Vec<Pool>,
+    pub pools: Vec<PoolSummary>,
     pub node_counts: HashMap<String, PoolNodeCounts>,
     /// Definition vs live, from the last full listing (a pool's entry again when its details open).
     pub plan: Option<Plan>,

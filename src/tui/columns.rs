@@ -5,7 +5,7 @@
 
 use super::app::App;
 use crate::batch::retirements::{self, Retirement};
-use crate::batch::{NodeCounts, Pool};
+use crate::batch::{NodeCounts, PoolSummary};
 use crate::definition::plan::Action as PlanAction;
 use crate::output::age;
 use std::cmp::Ordering;
@@ -103,7 +103,7 @@ impl Column {
     }
 
     /// What pool `p` shows in this column; `short` abbreviates where that loses nothing.
-    pub fn text(self, app: &App, p: &Pool, short: bool) -> String {
+    pub fn text(self, app: &App, p: &PoolSummary, short: bool) -> String {
         let id = p.id();
         match self {
             Column::Id => id.to_string(),
@@ -139,8 +139,8 @@ impl Column {
     }
 
     /// Rows compare by this column, ties by id.
-    pub fn compare(self, app: &App, a: &Pool, b: &Pool) -> Ordering {
-        let text = |p: &Pool| self.text(app, p, false);
+    pub fn compare(self, app: &App, a: &PoolSummary, b: &PoolSummary) -> Ordering {
+        let text = |p: &PoolSummary| self.text(app, p, false);
         match self {
             Column::Id => lowered(a.id()).cmp(lowered(b.id())),
             // Oldest first when ascending: the pools most due for recreation.
@@ -178,7 +178,7 @@ fn lowered(id: &str) -> impl Iterator<Item = u8> + '_ {
 pub const RETIRING_MARK: &str = "†";
 
 /// "† EOL 2027-06-30": the first date Batch stops supporting the pool's VM family or image.
-pub fn end_of_support(app: &App, p: &Pool) -> Option<String> {
+pub fn end_of_support(app: &App, p: &PoolSummary) -> Option<String> {
     let found = retiring(app, p);
     let first = found.iter().filter_map(|r| r.ends).min();
     match (found.is_empty(), first) {
@@ -190,7 +190,7 @@ pub fn end_of_support(app: &App, p: &Pool) -> Option<String> {
 
 /// What pool `p` runs on that Batch is retiring: its VM family, and its image once its full body
 /// has been read (the table's own listing selects neither image nor node agent).
-pub fn retiring(app: &App, p: &Pool) -> Vec<&'static Retirement> {
+pub fn retiring(app: &App, p: &PoolSummary) -> Vec<&'static Retirement> {
     let family = p.vm_size.as_deref().and_then(retirements::of_vm_size);
     family.into_iter().chain(app.facts(p.id()).and_then(|f| f.image_retiring)).collect()
 }

@@ -6,7 +6,7 @@ use super::calls::{Answer, Call};
 use super::full::FullListing;
 use super::proposal::ProposalView;
 use super::runs::RunSummary;
-use crate::batch::{ApiEvent, JobCounts, Node, Pool, PoolNodeCounts, Task};
+use crate::batch::{ApiEvent, JobCounts, Node, Pool, PoolNodeCounts, PoolSummary, Task};
 use crate::rollout::engine::Progress;
 use crate::rollout::policy::RunChoices;
 use crate::rollout::step::Step;
@@ -24,9 +24,9 @@ pub enum Action {
     /// Whether the account's poller is listing pools (the spinner).
     Listing(bool),
     /// The whole listing of a refresh (summary properties).
-    Refreshed(Result<Vec<Pool>, String>),
+    Refreshed(Result<Vec<PoolSummary>, String>),
     /// A page of the account's first listing, as it arrives: shown at once, the rest merged.
-    PoolsPage(Vec<Pool>),
+    PoolsPage(Vec<PoolSummary>),
     NodeCounts(Vec<PoolNodeCounts>),
     /// The full listing reduced: for the definition status column, the plan and the table's facts.
     FullPools(Result<FullListing, String>),

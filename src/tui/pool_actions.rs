@@ -59,7 +59,7 @@ impl AutoscaleForm {
 
 impl App {
     /// The pool quick actions act on: the one shown in details, else the selected one.
-    fn quick_pool(&mut self) -> Option<crate::batch::Pool> {
+    fn quick_pool(&mut self) -> Option<crate::batch::PoolSummary> {
         let pool = match &self.screen {
             Screen::Detail(id) => self.pools.iter().find(|p| p.id().eq_ignore_ascii_case(id)).cloned(),
             _ => self.selected_pool().cloned(),

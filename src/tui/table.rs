@@ -7,7 +7,7 @@ use super::details::DetailTab;
 use super::filter::TextFilter;
 use super::keys::KeyAction;
 use super::messages::Command;
-use crate::batch::Pool;
+use crate::batch::PoolSummary;
 use crossterm::event::KeyCode;
 use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
@@ -48,7 +48,7 @@ impl App {
         rows
     }
 
-    pub fn selected_pool(&self) -> Option<&Pool> {
+    pub fn selected_pool(&self) -> Option<&PoolSummary> {
         self.rows().get(self.selected).map(|&i| &self.pools[i])
     }
 
@@ -67,7 +67,7 @@ impl App {
 
     /// A pool listing arrived: the table shows it, keeping the selection on its pool. A listing
     /// that changed nothing costs no sorting and no drawing.
-    pub(super) fn on_refreshed(&mut self, result: Result<Vec<Pool>, String>) -> Vec<Command> {
+    pub(super) fn on_refreshed(&mut self, result: Result<Vec<PoolSummary>, String>) -> Vec<Command> {
         match result {
             Ok(pools) => {
                 let selected = self.selected_pool().map(|p| p.id().to_lowercase());
@@ -79,7 +79,7 @@ impl App {
                     self.pools = pools;
                     self.ghosts = ghosts;
                     for id in &self.ghosts {
-                        self.pools.push(Pool { id: Some(self.gone[id].clone()), ..Default::default() });
+                        self.pools.push(PoolSummary { id: Some(self.gone[id].clone()), ..Default::default() });
                     }
                     self.generation += 1;
                     self.keep_selection(selected);
@@ -105,7 +105,7 @@ impl App {
 
     /// A page of the first listing: its pools are shown at once, merged with the pages before
     /// (the whole listing, when it comes, replaces them); the selection stays on its pool.
-    pub(super) fn on_page(&mut self, page: Vec<Pool>) {
+    pub(super) fn on_page(&mut self, page: Vec<PoolSummary>) {
         let selected = self.selected_pool().map(|p| p.id().to_lowercase());
         let at: HashMap<String, usize> =
             self.pools.iter().enumerate().map(|(i, p)| (p.id().to_lowercase(), i)).collect();
@@ -121,7 +121,7 @@ impl App {
 
     /// Pools a run deleted and has not created again that `pools` lacks: their rows stay on
     /// screen (and selectable, so `n` can create them) until the account has them again.
-    fn ghosts_of(&self, pools: &[Pool]) -> BTreeSet<String> {
+    fn ghosts_of(&self, pools: &[PoolSummary]) -> BTreeSet<String> {
         if self.gone.is_empty() {
             return BTreeSet::new();
         }

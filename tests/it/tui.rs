@@ -68,7 +68,7 @@ pub(crate) fn typed(app: &mut App, text: &str) -> Vec<Command> {
 pub(crate) async fn demo_app(readonly: bool) -> (App, repool::sim::RunningSim) {
     let sim = common::frozen_sim(Some("demo")).await;
     let client = common::client_for(&sim);
-    let pools = client.list_pools(Some(repool::rollout::snapshots::POOL_SUMMARY_SELECT), None, None).await.unwrap();
+    let pools = client.list_pool_summaries().await.unwrap();
     let counts = client.list_node_counts().await.unwrap();
     let full = client.list_pools(None, None, None).await.unwrap();
     let identity = Identity {
@@ -241,10 +241,7 @@ async fn details_scroll_list_nodes_and_write_json() {
     assert_eq!(body["vmSize"], "standard_d4s_v3");
     app.update(code(KeyCode::Tab));
     assert_eq!(app.detail_tab.name(), "summary");
-    let pools = common::client_for(&sim)
-        .list_pools(Some(repool::rollout::snapshots::POOL_SUMMARY_SELECT), None, None)
-        .await
-        .unwrap();
+    let pools = common::client_for(&sim).list_pool_summaries().await.unwrap();
     let refreshed = app.update(Action::Refreshed(Ok(pools.clone())));
     assert!(!refreshed.iter().any(|c| matches!(c, Command::NodesFor(_))), "no node listing outside the nodes tab");
     app.update(code(KeyCode::Tab));
@@ -506,10 +503,7 @@ async fn the_deleted_banner_is_only_for_pools_the_account_lacks() {
         differs: vec![],
     };
     app.update(Action::Runs(vec![summary]));
-    let pools = common::client_for(&sim)
-        .list_pools(Some(repool::rollout::snapshots::POOL_SUMMARY_SELECT), None, None)
-        .await
-        .unwrap();
+    let pools = common::client_for(&sim).list_pool_summaries().await.unwrap();
     app.update(Action::Refreshed(Ok(pools)));
     let screen = render(&mut app, 160, 30);
     assert!(!screen.contains("deleted, not yet recreated"), "p-render exists: {screen}");

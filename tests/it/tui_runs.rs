@@ -188,13 +188,8 @@ async fn a_pool_deleted_by_a_run_keeps_its_row_and_the_selection() {
     }));
     app.update(Action::RunEnded(Ok("paused".into())));
     let client = common::client_for(&sim);
-    let without: Vec<_> = client
-        .list_pools(Some(repool::rollout::snapshots::POOL_SUMMARY_SELECT), None, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|p| p.id() != "p-render")
-        .collect();
+    let without: Vec<_> =
+        client.list_pool_summaries().await.unwrap().into_iter().filter(|p| p.id() != "p-render").collect();
     app.update(Action::Refreshed(Ok(without)));
     assert_eq!(app.selected_pool().unwrap().id(), "p-render", "the selection stays on the deleted pool");
     let screen = render(&mut app, 160, 30);

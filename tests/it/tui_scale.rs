@@ -4,8 +4,7 @@
 
 use crate::common;
 use crate::tui::{demo_app, key, render};
-use repool::batch::Pool;
-use repool::rollout::snapshots::POOL_SUMMARY_SELECT;
+use repool::batch::PoolSummary;
 use repool::tui::app::{Action, App};
 use std::rc::Rc;
 
@@ -14,7 +13,7 @@ async fn only_visible_rows_are_built() {
     let (mut app, sim) = demo_app(false).await;
     let clock = sim.state.clock.lock().unwrap().clone();
     sim.with_world(|w, _| repool::sim::seed::generated(w, &clock, 3000)).unwrap();
-    let pools = common::client_for(&sim).list_pools(Some(POOL_SUMMARY_SELECT), None, None).await.unwrap();
+    let pools = common::client_for(&sim).list_pool_summaries().await.unwrap();
     assert_eq!(pools.len(), 3012, "3012 pools in 4 pages of 1000");
     app.update(Action::Refreshed(Ok(pools)));
     app.update(key('G'));
@@ -36,8 +35,8 @@ async fn the_first_page_is_drawn_at_once_and_later_pages_merged_keeping_the_sele
     let clock = sim.state.clock.lock().unwrap().clone();
     sim.with_world(|w, _| repool::sim::seed::generated(w, &clock, 1500)).unwrap();
     let client = common::client_for(&sim);
-    let mut pages: Vec<Vec<Pool>> = Vec::new();
-    client.list_pool_pages(Some(POOL_SUMMARY_SELECT), None, None, |page| pages.push(page)).await.unwrap();
+    let mut pages: Vec<Vec<PoolSummary>> = Vec::new();
+    client.list_pool_summary_pages(|page| pages.push(page)).await.unwrap();
     assert_eq!(pages.len(), 2, "1512 pools in two pages");
     let mut app = App::new(Default::default(), Default::default(), None, repool::batch::ApiVersion::V2024_07_01);
 
@@ -65,7 +64,7 @@ async fn the_first_page_is_drawn_at_once_and_later_pages_merged_keeping_the_sele
     app.update(Action::PoolsPage(pages[1].clone()));
     assert_eq!(app.pools.len(), 1512, "a page again replaces its pools' rows");
 
-    let all = client.list_pools(Some(POOL_SUMMARY_SELECT), None, None).await.unwrap();
+    let all = client.list_pool_summaries().await.unwrap();
     app.update(Action::Refreshed(Ok(all)));
     assert_eq!((app.pools.len(), selected(&app).as_str()), (1512, "gen-0500"));
     assert!(!render(&mut app, 150, 30).contains("loading…"));
@@ -77,7 +76,7 @@ async fn the_first_page_is_drawn_at_once_and_later_pages_merged_keeping_the_sele
 async fn a_refresh_that_changes_nothing_sorts_and_draws_nothing() {
     let (mut app, sim) = demo_app(false).await;
     let client = common::client_for(&sim);
-    let pools = client.list_pools(Some(POOL_SUMMARY_SELECT), None, None).await.unwrap();
+    let pools = client.list_pool_summaries().await.unwrap();
     app.update(Action::Refreshed(Ok(pools.clone())));
     render(&mut app, 150, 30);
     app.dirty = false;

@@ -13,7 +13,8 @@ use super::auth::Credential;
 use super::error::{BatchError, ServiceError};
 use super::http::{HttpSettings, build_client};
 use super::models::{
-    AutoScaleRun, EnableAutoScaleRequest, ErrorBody, Node, Page, Pool, PoolNodeCounts, ResizeRequest, SupportedImage,
+    AutoScaleRun, EnableAutoScaleRequest, ErrorBody, Node, Page, Pool, PoolNodeCounts, PoolSummary, ResizeRequest,
+    SupportedImage,
 };
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -181,6 +182,26 @@ impl BatchClient {
             query.push(("$select", select.to_string()));
         }
         self.list_pages("list pools", self.url("/pools", &query), on_page).await
+    }
+
+    /// Every pool's summary (`PoolSummary::SELECT`), each page to `on_page` as it arrives: what
+    /// the dashboard and the waits poll.
+    pub async fn list_pool_summary_pages(&self, on_page: impl FnMut(Vec<PoolSummary>)) -> Result<(), BatchError> {
+        let query = [("$select", PoolSummary::SELECT.to_string())];
+        self.list_pages("list pools", self.url("/pools", &query), on_page).await
+    }
+
+    /// Every pool's summary.
+    pub async fn list_pool_summaries(&self) -> Result<Vec<PoolSummary>, BatchError> {
+        let mut pools = Vec::new();
+        self.list_pool_summary_pages(|page| pools.extend(page)).await?;
+        Ok(pools)
+    }
+
+    /// Pool `id`'s summary, read directly.
+    pub async fn get_pool_summary(&self, id: &str) -> Result<PoolSummary, BatchError> {
+        let url = self.url(&pool_path(id, ""), &[("$select", PoolSummary::SELECT.to_string())]);
+        self.call_json("get pool", Method::GET, url, None, Replay::Safe).await
     }
 
     /// Every pool, with the absence of each of `ids` confirmed by a direct read: a list answer

@@ -105,17 +105,17 @@ impl Engine {
     pub(super) async fn wait_drained(&self, id: &str, run: &mut PoolRun) -> StepResult {
         let policy = &self.config.policy;
         let drained_or_stuck =
-            |p: Option<&Pool>| p.is_none_or(|p| p.is_steady() || p.state == Some(PoolState::Deleting));
+            |p: Option<&PoolSummary>| p.is_none_or(|p| p.is_steady() || p.state == Some(PoolState::Deleting));
         let mut deadline = Instant::now() + policy.drain_timeout;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let grace = policy.sign_in_grace;
             let waited = self.snapshots.wait_for(id, remaining, grace, &self.cancel, drained_or_stuck).await;
             let pool = match waited {
-                Ok(pool) => pool,
+                Ok(pool) => pool.map(Pool::from),
                 Err(WaitError::Cancelled) => return Err("cancelled".into()),
                 Err(WaitError::SignIn(why)) => return Err(self.sign_in_stopped(&why)),
-                Err(WaitError::Timeout(pool)) => pool.map(|p| *p),
+                Err(WaitError::Timeout(pool)) => pool.map(|p| Pool::from(*p)),
             };
             let pool = match self.the_original(id, pool, run)? {
                 Ok(pool) => pool,

@@ -24,7 +24,7 @@ impl Engine {
             None => self.live(id).await?.ok_or("the new pool disappeared")?,
         };
         if !pool.is_steady() {
-            let steady = |p: Option<&crate::batch::Pool>| p.is_none_or(|p| p.is_steady());
+            let steady = |p: Option<&crate::batch::PoolSummary>| p.is_none_or(|p| p.is_steady());
             pool =
                 self.wait(id, Step::WaitHealthy, policy.wait_timeout, steady).await?.ok_or("the pool disappeared")?;
         }

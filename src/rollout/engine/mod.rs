@@ -28,7 +28,7 @@ use super::step::Step;
 use super::strategy::Strategy;
 use super::update::{self, Capacity, Update};
 use crate::batch::models::{AllocationState, EnableAutoScaleRequest, NodeDeallocationOption, PoolState, ResizeRequest};
-use crate::batch::{ApiVersion, BatchClient, BatchError, Pool};
+use crate::batch::{ApiVersion, BatchClient, BatchError, Pool, PoolSummary};
 use crate::definition::plan::{Action, Apply, plan_pool};
 use crate::definition::{PoolDefinition, sealed};
 use serde_json::Value;
@@ -495,17 +495,17 @@ impl Engine {
         id: &str,
         step: Step,
         timeout: Duration,
-        done: impl Fn(Option<&Pool>) -> bool,
+        done: impl Fn(Option<&PoolSummary>) -> bool,
     ) -> Result<Option<Pool>, String> {
         let _ = self.progress.send(Progress::Waiting { pool: id.to_string(), step, detail: "waiting".into() });
         match self.snapshots.wait_for(id, timeout, self.config.policy.sign_in_grace, &self.cancel, done).await {
-            Ok(pool) => Ok(pool),
+            Ok(pool) => Ok(pool.map(Pool::from)),
             Err(WaitError::Cancelled) => Err("cancelled".into()),
             Err(WaitError::SignIn(why)) => Err(self.sign_in_stopped(&why)),
             Err(WaitError::Timeout(pool)) => Err(format!(
                 "still not done after {}s (last seen: {})",
                 timeout.as_secs(),
-                pool.map(|p| describe(&p)).unwrap_or_else(|| "absent".into())
+                pool.map(|p| describe(&Pool::from(*p))).unwrap_or_else(|| "absent".into())
             )),
         }
     }

@@ -168,7 +168,7 @@ impl Engine {
         };
         run.old_creation = run.old_creation.or(pool.creation_time);
         if !pool.is_steady() {
-            let steady = |p: Option<&Pool>| p.is_none_or(|p| p.is_steady());
+            let steady = |p: Option<&PoolSummary>| p.is_none_or(|p| p.is_steady());
             let waited = self.wait(id, step, self.config.policy.wait_timeout, steady).await?;
             pool = match self.the_original(id, waited, run)? {
                 Ok(pool) => pool,
@@ -234,7 +234,7 @@ impl Engine {
                 if !matches!(e.status(), Some(404 | 409)) || tries >= 5 {
                     return Err(format!("remove {}: {e}", pending.join(", ")));
                 }
-                let steady = |p: Option<&Pool>| p.is_none_or(|p| p.is_steady());
+                let steady = |p: Option<&PoolSummary>| p.is_none_or(|p| p.is_steady());
                 self.wait(id, step, self.config.policy.wait_timeout, steady).await?;
             }
         }
@@ -362,7 +362,7 @@ impl Engine {
     /// running its start task, leaving), within `health_timeout`.
     async fn wait_batch_settled(&self, id: &str, step: Step, batch: usize) -> Result<(), String> {
         let policy = &self.config.policy;
-        let steady = |p: Option<&Pool>| p.is_none_or(|p| p.is_steady());
+        let steady = |p: Option<&PoolSummary>| p.is_none_or(|p| p.is_steady());
         self.wait(id, step, policy.wait_timeout, steady).await?;
         let settled = |c: &PoolNodeCounts| on_the_way(&c.dedicated) + on_the_way(&c.low_priority) == 0;
         match self

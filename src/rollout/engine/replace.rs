@@ -40,7 +40,7 @@ impl Engine {
     /// Until the pool is gone; a pool that exists again and is not being deleted (someone created
     /// or restored it meanwhile) goes to create, which tells ours from someone else's.
     pub(super) async fn wait_gone(&self, id: &str) -> StepResult {
-        let deleting = |p: &Pool| p.state == Some(PoolState::Deleting);
+        let deleting = |p: &PoolSummary| p.state == Some(PoolState::Deleting);
         let seen =
             self.wait(id, Step::WaitGone, self.config.policy.wait_timeout, |p| p.is_none_or(|p| !deleting(p))).await?;
         Ok(match seen {

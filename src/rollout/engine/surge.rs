@@ -31,7 +31,7 @@ impl Engine {
             run.nodes.found = Some(found);
         }
         self.resize_to(id, &pool, wanted).await?;
-        let steady = |p: Option<&Pool>| p.is_none_or(|p| p.is_steady());
+        let steady = |p: Option<&PoolSummary>| p.is_none_or(|p| p.is_steady());
         let pool = self.wait(id, Step::Surge, self.config.policy.wait_timeout, steady).await?;
         let pool = pool.ok_or("the pool disappeared while its target was raised")?;
         let got = pool.current_dedicated_nodes.unwrap_or(0) + pool.current_low_priority_nodes.unwrap_or(0);
@@ -61,7 +61,7 @@ impl Engine {
                     return Ok(());
                 }
                 Err(e) if e.status() == Some(409) => {
-                    let steady = |p: Option<&Pool>| p.is_none_or(|p| p.is_steady());
+                    let steady = |p: Option<&PoolSummary>| p.is_none_or(|p| p.is_steady());
                     self.wait(id, Step::Surge, self.config.policy.wait_timeout, steady).await?;
                 }
                 Err(e) => return Err(format!("resize to {}: {e}", dedicated + low_priority)),

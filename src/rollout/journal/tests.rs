@@ -93,6 +93,8 @@ async fn damage_hides_only_the_damaged_lines() {
     assert_eq!(state.per_pool["p"].status, Some(PoolStatus::Failed));
     assert!(state.per_pool["p"].error.as_deref().unwrap().contains('\u{fffd}'));
     assert_eq!(state.held_pools(), ["p"]);
+    assert_eq!(state.target("P").map(|t| t.pool.as_str()), Some("p"), "a target is found ignoring case");
+    assert_eq!((state.pool("Q").strategy, state.target("r").is_none()), (Strategy::Recreate, true));
     // A line lost after the start: every target not known done may have begun in it.
     let mut damaged = text.clone();
     damaged.extend_from_slice(b"\xff\xfe garbage\n");

@@ -193,13 +193,7 @@ impl Run {
         }
         let ids: Vec<String> = pools.iter().map(|p| p.id.clone()).collect();
         let kept = strategy::kept(ids.iter().map(|id| (id, self.state.pool(id).strategy)));
-        let definition = Definition {
-            source: format!("run {}", self.id()),
-            pools,
-            secrets: Vec::new(),
-            text: None,
-            unset_env: BTreeMap::new(),
-        };
+        let definition = Definition::of_pools(format!("run {}", self.id()), pools);
         let mut findings = self.workspace.preflight(&definition, &ids, &kept).await?;
         let chosen: Vec<&crate::definition::PoolDefinition> =
             definition.pools.iter().filter(|p| !kept.contains(&p.id)).collect();

@@ -54,13 +54,8 @@ impl Workspace {
         failed_nodes: BTreeMap<String, Vec<String>>,
     ) -> Proposal<'static> {
         let strategy = if intent == Intent::Heal { Strategy::Heal } else { Strategy::Refresh };
-        let definition = Definition {
-            source: format!("the account's pools ({})", if intent == Intent::Heal { "heal" } else { "refresh" }),
-            pools,
-            secrets: Vec::new(),
-            text: None,
-            unset_env: BTreeMap::new(),
-        };
+        let source = format!("the account's pools ({})", if intent == Intent::Heal { "heal" } else { "refresh" });
+        let definition = Definition::of_pools(source, pools);
         Proposal {
             workspace: self.clone(),
             definition: Cow::Owned(definition),

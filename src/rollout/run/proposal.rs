@@ -153,8 +153,9 @@ impl Proposal<'_> {
         // The backups are written side by side (each fsyncs): a thousand pools' backups take
         // what a few dozen do one after another, and all are durable before the journal says so.
         let mut saves = Vec::new();
+        let now_by_id = Pool::by_id(&now);
         for pool in &chosen {
-            let current = now.iter().find(|l| l.id().eq_ignore_ascii_case(&pool.id));
+            let current = now_by_id.get(&pool.id.to_lowercase()).copied();
             // Start-task variables the service returns in clear are kept as references.
             let body =
                 current.map(|c| serde_json::to_value(c).map(|live| sealed::seal_live(&live, Some(&pool.sealed))));
@@ -259,14 +260,15 @@ fn refusal(findings: &Findings) -> Option<Refusal> {
 /// Refuses a target that appeared, went or changed (but for state and capacity) between the
 /// proposal's read (`then`) and the start's (`now`).
 fn refuse_changed(ids: &[String], then: &[Pool], now: &[Pool]) -> Result<(), String> {
-    let find = |pools: &[Pool], id: &str| pools.iter().find(|p| p.id().eq_ignore_ascii_case(id)).cloned();
+    let (then, now) = (Pool::by_id(then), Pool::by_id(now));
     for id in ids {
-        let change = match (find(then, id), find(now, id)) {
+        let key = id.to_lowercase();
+        let change = match (then.get(&key), now.get(&key)) {
             (None, None) => continue,
             (Some(_), None) => "was deleted".to_string(),
             (None, Some(_)) => "was created".to_string(),
             (Some(then), Some(now)) => {
-                let changed = preflight::changed_properties(&then, &now);
+                let changed = preflight::changed_properties(then, now);
                 if changed.is_empty() {
                     continue;
                 }

@@ -3,7 +3,7 @@
 use super::super::app::{App, DetailTab, StepState};
 use super::super::columns::{RETIRING_MARK, retiring};
 use super::super::theme::Theme;
-use crate::batch::Pool;
+use crate::batch::PoolSummary;
 use crate::definition::plan::ChangeKind;
 use crate::output::age;
 use crate::output::escape;
@@ -54,7 +54,7 @@ pub(super) fn heading<'a>(text: String, theme: &Theme) -> Line<'a> {
     Line::from(Span::styled(text, Style::new().fg(theme.accent).add_modifier(Modifier::BOLD)))
 }
 
-fn pool<'a>(app: &'a App, id: &str) -> Option<&'a Pool> {
+fn pool<'a>(app: &'a App, id: &str) -> Option<&'a PoolSummary> {
     app.pools.iter().find(|p| p.id().eq_ignore_ascii_case(id))
 }
 
@@ -63,7 +63,7 @@ fn summary<'a>(app: &App, id: &str, theme: &Theme) -> Vec<Line<'a>> {
     // The full body has every time; the refresh's summary is newer for counts and states.
     let full = app.full_pools.get(&id.to_lowercase());
     if let Some(pool) = pool(app, id) {
-        let transition = pool.state_transition_time.or(full.and_then(|f| f.state_transition_time));
+        let transition = full.and_then(|f| f.state_transition_time);
         let at =
             |t: Option<jiff::Timestamp>| t.map(|t| format!("{} ago", age(app.account_now(), t))).unwrap_or("?".into());
         lines.push(Line::from(format!(

@@ -13,7 +13,7 @@ pub mod text;
 use super::app::{App, Command, Dialog, Screen, StepState};
 use super::keys::KeyAction;
 use super::theme::Theme;
-use crate::batch::{AllocationState, Pool, PoolState};
+use crate::batch::{AllocationState, PoolState, PoolSummary};
 use crate::output::age;
 use crate::rollout::policy::{OnUnhealthy, RunChoices};
 use crate::rollout::report::PoolStatus;
@@ -141,8 +141,8 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     first.push((Span::raw(format!("│ auth {} ", id.auth)), false));
     first.push((Span::raw(format!("│ every {}s ", id.refresh_secs)), false));
     first.push((Span::styled(format!("│ {}", id.endpoint), Style::new().fg(theme.dim)), false));
-    let count = |f: &dyn Fn(&Pool) -> bool| app.pools.iter().filter(|p| f(p)).count();
-    let allocation = |state: AllocationState| move |p: &Pool| p.allocation_state.as_ref() == Some(&state);
+    let count = |f: &dyn Fn(&PoolSummary) -> bool| app.pools.iter().filter(|p| f(p)).count();
+    let allocation = |state: AllocationState| move |p: &PoolSummary| p.allocation_state.as_ref() == Some(&state);
     let mut second = vec![(Span::raw(format!(" {} pools", app.pools.len())), true)];
     for (label, n, always) in [
         ("steady", count(&|p| p.is_steady()), true),

@@ -3,14 +3,14 @@
 use super::super::app::App;
 use super::super::columns::{self, Column, Placed};
 use super::super::theme::Theme;
-use crate::batch::{AllocationState, Pool, PoolState};
+use crate::batch::{AllocationState, PoolState, PoolSummary};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 
-fn allocation_color(pool: &Pool, theme: &Theme) -> Color {
+fn allocation_color(pool: &PoolSummary, theme: &Theme) -> Color {
     if pool.state == Some(PoolState::Deleting) {
         return theme.bad;
     }
@@ -21,7 +21,7 @@ fn allocation_color(pool: &Pool, theme: &Theme) -> Color {
     }
 }
 
-fn color(app: &App, column: Column, pool: &Pool, theme: &Theme) -> Style {
+fn color(app: &App, column: Column, pool: &PoolSummary, theme: &Theme) -> Style {
     let style = Style::new();
     match column {
         Column::State if app.ghosts.contains(&pool.id().to_lowercase()) => style.fg(theme.bad),
@@ -58,7 +58,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) 
         app.offset = app.selected + 1 - app.page_rows;
     }
     app.offset = app.offset.min(rows.len().saturating_sub(app.page_rows));
-    let visible: Vec<&Pool> = rows[app.offset.min(rows.len())..(app.offset + app.page_rows).min(rows.len())]
+    let visible: Vec<&PoolSummary> = rows[app.offset.min(rows.len())..(app.offset + app.page_rows).min(rows.len())]
         .iter()
         .map(|&i| &app.pools[i])
         .collect();
