@@ -40,6 +40,9 @@ struct Args {
     /// Only these cases (default: all)
     #[arg(value_enum)]
     cases: Vec<Case>,
+    /// Pool counts for the sized cases instead of their defaults, e.g. `--sizes 200`
+    #[arg(long, value_delimiter = ',', value_name = "N,N")]
+    sizes: Vec<usize>,
     /// Passed by `cargo bench`; ignored
     #[arg(long, hide = true)]
     bench: bool,
@@ -72,20 +75,27 @@ async fn main() -> color_eyre::Result<()> {
     println!("repool figures ({machine}, simulator at x{SPEED})");
     let quick = args.quick;
     let wanted = |case| args.cases.is_empty() || args.cases.contains(&case);
+    let sizes = |quick_sizes: &'static [usize], full: &'static [usize]| -> Vec<usize> {
+        match (args.sizes.is_empty(), quick) {
+            (false, _) => args.sizes.clone(),
+            (true, true) => quick_sizes.to_vec(),
+            (true, false) => full.to_vec(),
+        }
+    };
     if wanted(Case::Recreate) {
-        runs::recreation(if quick { &[1, 10, 50] } else { &[1, 10, 20, 100, 200, 1000] }).await?;
+        runs::recreation(&sizes(&[1, 10, 50], &[1, 10, 20, 100, 200, 1000])).await?;
     }
     if wanted(Case::Apply) {
-        runs::apply_against_recreate(if quick { &[1, 20] } else { &[1, 20, 200] }).await?;
+        runs::apply_against_recreate(&sizes(&[1, 20], &[1, 20, 200])).await?;
     }
     if wanted(Case::Refresh) {
-        runs::refresh_calls(if quick { &[10, 100] } else { &[10, 100, 1000] }).await?;
+        runs::refresh_calls(&sizes(&[10, 100], &[10, 100, 1000])).await?;
     }
     if wanted(Case::Render) {
-        dashboard::frames(if quick { &[100, 1000] } else { &[100, 1000, 10_000] }).await?;
+        dashboard::frames(&sizes(&[100, 1000], &[100, 1000, 10_000])).await?;
     }
     if wanted(Case::Capacity) {
-        capacity::capacity(if quick { &[1, 20] } else { &[1, 20, 200] }).await?;
+        capacity::capacity(&sizes(&[1, 20], &[1, 20, 200])).await?;
     }
     if wanted(Case::Definition) {
         definition::definition(1000).await?;

@@ -163,27 +163,37 @@ pub struct Pool {
     pub rest: Map<String, Value>,
 }
 
+/// What a pool's listing and its full body both answer, from the same fields (`Pool`, `PoolSummary`).
+macro_rules! pool_facts {
+    ($pool:ty) => {
+        impl $pool {
+            pub fn id(&self) -> &str {
+                self.id.as_deref().unwrap_or("")
+            }
+
+            pub fn is_steady(&self) -> bool {
+                self.allocation_state == Some(AllocationState::Steady)
+            }
+
+            pub fn autoscale(&self) -> bool {
+                self.enable_auto_scale.unwrap_or(false)
+            }
+
+            pub fn current_nodes(&self) -> u32 {
+                self.current_dedicated_nodes.unwrap_or(0) + self.current_low_priority_nodes.unwrap_or(0)
+            }
+
+            pub fn target_nodes(&self) -> u32 {
+                self.target_dedicated_nodes.unwrap_or(0) + self.target_low_priority_nodes.unwrap_or(0)
+            }
+        }
+    };
+}
+pub(crate) use pool_facts;
+
+pool_facts!(Pool);
+
 impl Pool {
-    pub fn id(&self) -> &str {
-        self.id.as_deref().unwrap_or("")
-    }
-
-    pub fn is_steady(&self) -> bool {
-        self.allocation_state == Some(AllocationState::Steady)
-    }
-
-    pub fn autoscale(&self) -> bool {
-        self.enable_auto_scale.unwrap_or(false)
-    }
-
-    pub fn current_nodes(&self) -> u32 {
-        self.current_dedicated_nodes.unwrap_or(0) + self.current_low_priority_nodes.unwrap_or(0)
-    }
-
-    pub fn target_nodes(&self) -> u32 {
-        self.target_dedicated_nodes.unwrap_or(0) + self.target_low_priority_nodes.unwrap_or(0)
-    }
-
     /// `pools` by lower-cased id (ids compare ignoring case, as Batch does): a thousand pools are
     /// each looked up once, not searched for.
     pub fn by_id(pools: &[Pool]) -> std::collections::HashMap<String, &Pool> {

@@ -6,7 +6,6 @@ use crate::common;
 
 use repool::sim::RunningSim;
 use serde_json::Value;
-use std::process::Stdio;
 use std::time::Duration;
 
 /// `repool export` of `pools`, edited by `edit`, written next to the config: the definition to apply.
@@ -168,13 +167,7 @@ async fn sigkill_during_a_rebuild_then_resume_finishes_it() {
             exported(dir.path(), &key, &["reporting"], |d| d["reporting"]["vmSize"] = "standard_d4s_v3".into());
         let before = wire(&sim, "reporting");
         let args = ["apply", "--pool", "reporting", "--yes", "--definition", definition.to_str().unwrap()];
-        let mut first = common::repool_command(dir.path())
-            .args(args)
-            .env("AZURE_BATCH_ACCESS_KEY", &key)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut first = common::spawn_repool(dir.path(), &key, &args);
         if common::kill_at_journal_line(&mut first, dir.path(), line, extra, &context).await {
             killed += 1;
         }

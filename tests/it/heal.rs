@@ -8,7 +8,6 @@ use common::{pool_report, repool_with_key as repool, wire};
 use repool::batch::models::NodeState;
 use repool::sim::RunningSim;
 use serde_json::Value;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -228,13 +227,11 @@ async fn heal_killed_at_any_instant_and_resumed_ends_healed() {
             pool.nodes[3].unusable = true;
         });
         let before = wire(&sim, "h-kill");
-        let mut first = common::repool_command(dir.path())
-            .args(["heal", "--pool", "h-kill", "--yes", "--max-unavailable-nodes", "2"])
-            .env("AZURE_BATCH_ACCESS_KEY", &key)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut first = common::spawn_repool(
+            dir.path(),
+            &key,
+            &["heal", "--pool", "h-kill", "--yes", "--max-unavailable-nodes", "2"],
+        );
         if common::kill_at_journal_line(&mut first, dir.path(), line, extra, &context).await {
             killed += 1;
         }

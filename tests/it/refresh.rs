@@ -9,7 +9,6 @@ use crate::roll::{account_with_busy_pool, killed, nodes, usable};
 use common::{pool_report, repool_with_key as repool, wire};
 
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::time::Duration;
 
 /// `refresh` of an autoscale pool: every original node replaced, the pool at what autoscale asked
@@ -129,13 +128,11 @@ async fn refresh_killed_at_any_instant_and_resumed_ends_with_its_formula() {
         let key = sim.key().to_string();
         let original = nodes(&sim, "r-kill");
         let sampler = CapacitySampler::start(&sim, &["r-kill".to_string()], Duration::from_millis(1));
-        let mut first = common::repool_command(dir.path())
-            .args(["refresh", "--pool", "r-kill", "--yes", "--max-unavailable-nodes", "1"])
-            .env("AZURE_BATCH_ACCESS_KEY", &key)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut first = common::spawn_repool(
+            dir.path(),
+            &key,
+            &["refresh", "--pool", "r-kill", "--yes", "--max-unavailable-nodes", "1"],
+        );
         common::kill_at_journal_line(&mut first, dir.path(), line, extra, &context).await;
         for attempt in 0..3 {
             let runs = repool::rollout::journal::list(&dir.path().join("journal"));
@@ -169,19 +166,11 @@ async fn abandoning_a_refresh_gives_autoscale_its_formula_back() {
     let key = sim.key().to_string();
     let args = ["refresh", "--pool", "r-gone", "--yes", "--json"];
     // Stopped (SIGKILL) once autoscale is held off.
-    let mut child = common::repool_command(dir.path())
-        .args(args)
-        .env("AZURE_BATCH_ACCESS_KEY", &key)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::spawn_repool(dir.path(), &key, &args);
     common::wait_until("autoscale is held off", || wire(&sim, "r-gone").enable_auto_scale == Some(false));
     child.kill().unwrap();
     child.wait().unwrap();
-    let runs = repool::rollout::journal::list(&dir.path().join("journal"));
-    let id = runs[0].file_stem().unwrap().to_string_lossy().into_owned();
-    let (code, _, err) = repool(dir.path(), &key, &["abandon", &id, "--yes"]);
+    let (code, _, err) = common::abandon_newest_run(dir.path(), &key);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("autoscale enabled again"), "{err}");
     let after = wire(&sim, "r-gone");

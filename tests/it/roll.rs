@@ -183,13 +183,11 @@ fn watch_autoscale(
 
 /// `apply` of `definition` to pool `id` in the background, its output dropped (to be killed).
 fn spawn_apply(dir: &std::path::Path, key: &str, id: &str, definition: &str) -> std::process::Child {
-    common::repool_command(dir)
-        .args(["apply", "--pool", id, "--yes", "--max-unavailable-nodes", "1", "--definition", definition])
-        .env("AZURE_BATCH_ACCESS_KEY", key)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    common::spawn_repool(
+        dir,
+        key,
+        &["apply", "--pool", id, "--yes", "--max-unavailable-nodes", "1", "--definition", definition],
+    )
 }
 
 /// Every original node rebooted since `original` was taken and running start task `version`.
@@ -286,9 +284,7 @@ async fn abandoning_a_killed_roll_gives_autoscale_its_formula_back() {
     common::wait_until("autoscale is held off", || wire(&sim, "r-left").enable_auto_scale == Some(false));
     child.kill().unwrap();
     child.wait().unwrap();
-    let runs = repool::rollout::journal::list(&dir.path().join("journal"));
-    let id = runs[0].file_stem().unwrap().to_string_lossy().into_owned();
-    let (code, _, err) = repool(dir.path(), &key, &["abandon", &id, "--yes"]);
+    let (code, _, err) = common::abandon_newest_run(dir.path(), &key);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("autoscale enabled again"), "{err}");
     let after = wire(&sim, "r-left");

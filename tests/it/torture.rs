@@ -10,7 +10,6 @@ use repool::definition::plan::{Action, Plan};
 use repool::definition::{Definition, EXAMPLE};
 use repool::sim::faults::Faults;
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::env_number;
@@ -20,17 +19,6 @@ fn unfinished_journal(dir: &std::path::Path) -> bool {
         .iter()
         .filter_map(|p| repool::rollout::journal::read(p).ok())
         .any(|s| !s.is_closed() && !s.pending().is_empty())
-}
-
-/// `repool ARGS` in the background with its output discarded: a run to kill.
-fn spawn_quiet(dir: &std::path::Path, key: &str, args: &[&str]) -> std::process::Child {
-    common::repool_command(dir)
-        .args(args)
-        .env("AZURE_BATCH_ACCESS_KEY", key)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
 }
 
 use common::journal_lines;
@@ -50,7 +38,7 @@ async fn sigkill_at_random_instants_then_resume_never_loses_a_pool() {
         let context = format!("trial {trial} (seed {seed}, SIGKILL at journal line {kill_at_line} + {extra:?})");
         let (sim, dir) = common::fast_demo_with_config().await;
         let key = sim.key().to_string();
-        let mut first = spawn_quiet(dir.path(), &key, &["recreate", "--all", "--yes"]);
+        let mut first = common::spawn_repool(dir.path(), &key, &["recreate", "--all", "--yes"]);
         if common::kill_at_journal_line(&mut first, dir.path(), kill_at_line, extra, &context).await {
             killed_mid_run += 1;
         }
@@ -126,7 +114,7 @@ async fn sigkill_during_health_gate_and_rollback_then_resume_restores_the_pool()
         std::fs::write(&file, body.to_string()).unwrap();
         let key = sim.key().to_string();
         let recreate = ["recreate", "--pool", "p-ingest", "--on-unhealthy", "rollback", "--yes", "--definition"];
-        let mut first = spawn_quiet(dir.path(), &key, &[&recreate[..], &[file.to_str().unwrap()]].concat());
+        let mut first = common::spawn_repool(dir.path(), &key, &[&recreate[..], &[file.to_str().unwrap()]].concat());
         if common::kill_at_journal_line(&mut first, dir.path(), kill_at_line, extra, &context).await {
             let text = common::journal_text(dir.path());
             killed_in_rollback += usize::from(text.contains("rollback-") && !text.contains("run-finished"));

@@ -32,27 +32,9 @@ impl PoolSummary {
     /// The `$select` that lists exactly these properties.
     pub const SELECT: &str = "id,eTag,creationTime,state,allocationState,allocationStateTransitionTime,\
 enableAutoScale,currentDedicatedNodes,targetDedicatedNodes,currentLowPriorityNodes,targetLowPriorityNodes,vmSize,resizeErrors";
-
-    pub fn id(&self) -> &str {
-        self.id.as_deref().unwrap_or("")
-    }
-
-    pub fn is_steady(&self) -> bool {
-        self.allocation_state == Some(AllocationState::Steady)
-    }
-
-    pub fn autoscale(&self) -> bool {
-        self.enable_auto_scale.unwrap_or(false)
-    }
-
-    pub fn current_nodes(&self) -> u32 {
-        self.current_dedicated_nodes.unwrap_or(0) + self.current_low_priority_nodes.unwrap_or(0)
-    }
-
-    pub fn target_nodes(&self) -> u32 {
-        self.target_dedicated_nodes.unwrap_or(0) + self.target_low_priority_nodes.unwrap_or(0)
-    }
 }
+
+super::pool_facts!(PoolSummary);
 
 /// The summary as a (partial) pool, as a `$select` read of the pool would have been.
 impl From<PoolSummary> for Pool {

@@ -109,6 +109,20 @@ pub(crate) fn repool_command(dir: &std::path::Path) -> std::process::Command {
     command
 }
 
+/// The repool binary started in the background with `args`, signed in with the account `key`,
+/// its output discarded: a run to be killed at some instant.
+pub(crate) fn spawn_repool(dir: &std::path::Path, key: &str, args: &[&str]) -> std::process::Child {
+    let quiet = std::process::Stdio::null;
+    repool_command(dir).args(args).env("AZURE_BATCH_ACCESS_KEY", key).stdout(quiet()).stderr(quiet()).spawn().unwrap()
+}
+
+/// `repool abandon --yes` of the account's newest run (journal in `dir`): exit code, stdout, stderr.
+pub(crate) fn abandon_newest_run(dir: &std::path::Path, key: &str) -> (i32, String, String) {
+    let runs = repool::rollout::journal::list(&dir.join("journal"));
+    let id = runs[0].file_stem().unwrap().to_string_lossy().into_owned();
+    repool_with_key(dir, key, &["abandon", &id, "--yes"])
+}
+
 /// Settings a developer's environment may hold that must not reach the binary under test.
 pub(crate) const INHERITED_SETTINGS: [&str; 10] = [
     "AZURE_BATCH_ENDPOINT",
