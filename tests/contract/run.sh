@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Contract tests: the official Python azure-batch SDKs (14.2.0 and 15.1.0), the JavaScript
 # @azure/batch 10.2.0 and the Azure CLI 2.91.0 against `repool sim`; 15.1.0 and the JavaScript SDK
-# also with Entra ID bearer tokens against `repool sim --tls`. Installs them under target/contract
+# also with Entra ID bearer tokens against `repool sim --tls`; 15.1.0 also sees a pool before and after
+# repool's own refresh and roll (REPOOL: the binary under test). Installs them under target/contract
 # (venvs from PyPI, the npm package from the npm registry), starts the simulators, runs each suite.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,7 +40,7 @@ read -r _ _ SIM_TLS_URL _ < <(head -n1 "$tls_log")
 read -r _ ca _ < <(sed -n 2p "$tls_log")
 export SIM_URL SIM_ACCOUNT=${account#account=} SIM_KEY=${key#key=}
 "$venvs/azure-batch-14.2.0/bin/pytest" -q -p no:cacheprovider tests/contract/test_sdk14.py
-"$venvs/azure-batch-15.1.0/bin/pytest" -q -p no:cacheprovider tests/contract/test_sdk15.py
+REPOOL="$(realpath "$repool")" "$venvs/azure-batch-15.1.0/bin/pytest" -q -p no:cacheprovider tests/contract/test_sdk15.py
 AZ="$venvs/azure-cli/bin/az" AZURE_CONFIG_DIR="$(mktemp -d)" AZURE_CORE_COLLECT_TELEMETRY=0 AZURE_CORE_SURVEY_MESSAGE=false \
   "$venvs/azure-batch-15.1.0/bin/pytest" -q -p no:cacheprovider tests/contract/test_az.py
 SIM_TLS_URL="$SIM_TLS_URL" REQUESTS_CA_BUNDLE="${ca#ca=}" \

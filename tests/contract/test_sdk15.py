@@ -1,6 +1,8 @@
 """The official Python azure-batch 15.x SDK (api 2025-06-01) against `repool sim`, unchanged."""
 import json
 import os
+import subprocess
+import threading
 import time
 
 import pytest
@@ -351,3 +353,63 @@ def test_jobs_and_tasks_run_on_a_pools_nodes():
     with pytest.raises(ResourceNotFoundError) as gone:
         c.get_task(job, "long")
     assert code(gone.value) == "JobNotFound"
+
+
+def repool(home, *args):
+    """The repool binary under test (run.sh's REPOOL) against the same simulator, signed in with its key."""
+    env = {"PATH": os.environ["PATH"], "REPOOL_DATA_DIR": home, "XDG_CONFIG_HOME": home,
+           "AZURE_BATCH_ENDPOINT": URL, "AZURE_BATCH_ACCOUNT": ACCOUNT, "AZURE_BATCH_ACCESS_KEY": KEY}
+    done = subprocess.run([os.environ["REPOOL"], *args], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"repool {' '.join(args)}: exit {done.returncode}\n{done.stderr}"
+    print(done.stderr)
+    return done.stdout
+
+
+class Passing:
+    """Time passes on the simulator's clock (a minute every few milliseconds) while a change runs:
+    the seeded busy pool's 30-minute tasks end without the test waiting half an hour per node."""
+
+    def __enter__(self):
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.wait(0.02):
+            client().send_request(HttpRequest("POST", f"{URL}/_sim/advance?seconds=60"))
+
+    def __exit__(self, *_):
+        self.stop.set()
+        self.thread.join()
+
+
+def test_refresh_and_roll_keep_the_pool_the_sdk_sees(tmp_path):
+    """The seeded 'reporting' pool (busy, with a user-assigned identity): after `repool refresh` and
+    a start task change rolled by `repool apply`, the SDK reads the same pool (id, creation time,
+    identity); the refresh gave it new nodes, the roll rebooted each of them."""
+    c, pool, home = client(), "reporting", str(tmp_path)
+    (tmp_path / "repool").mkdir()
+    (tmp_path / "repool" / "config.toml").write_text("[recreate]\npoll_seconds = 0.05\n")
+    identity = lambda p: [(u.resource_id, u.client_id, u.principal_id) for u in p.identity.user_assigned_identities]
+    before = c.get_pool(pool)
+    assert before.identity.type == "UserAssigned" and identity(before), "the seed's pool with an identity"
+    nodes = {n.id: n.last_boot_time for n in c.list_nodes(pool)}
+    assert nodes and all(n.state == "running" for n in c.list_nodes(pool)), "a busy pool"
+
+    with Passing():
+        repool(home, "refresh", "--pool", pool, "--yes")
+    refreshed = c.get_pool(pool)
+    fresh = {n.id: n.last_boot_time for n in c.list_nodes(pool)}
+    assert (refreshed.id, refreshed.creation_time, identity(refreshed)) == (before.id, before.creation_time, identity(before))
+    assert len(fresh) == before.target_dedicated_nodes and not set(fresh) & set(nodes), f"{nodes} then {fresh}"
+
+    definition = json.loads(repool(home, "export", "--pool", pool))
+    definition[pool]["startTask"] = {"commandLine": "/bin/sh -c 'echo v2'", "waitForSuccess": True}
+    (tmp_path / "v2.json").write_text(json.dumps(definition))
+    with Passing():
+        repool(home, "apply", "--pool", pool, "--yes", "--definition", str(tmp_path / "v2.json"))
+    rolled = c.get_pool(pool)
+    assert (rolled.id, rolled.creation_time, identity(rolled)) == (before.id, before.creation_time, identity(before))
+    assert rolled.start_task.command_line == "/bin/sh -c 'echo v2'"
+    after = {n.id: n.last_boot_time for n in c.list_nodes(pool)}
+    assert set(after) == set(fresh) and all(after[n] > fresh[n] for n in fresh), f"{fresh} then {after}"

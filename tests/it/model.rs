@@ -2,12 +2,14 @@
 //! step), resume (with the run's own, an edited or another definition, choosing or not), kill -9
 //! at random instants, abandon, restore, recreate from the dashboard, a second run under another
 //! spelling of the account, a second operator replacing a pool with one of its own under the same
-//! id, heal a pool whose nodes failed (their start task, or unusable; killed and resumed too) —
+//! id, heal a pool whose nodes failed (their start task, or unusable; killed and resumed too),
+//! roll a busy pool's nodes (a start task change) or refresh them (killed, resumed, abandoned) —
 //! through the real binary against the simulator, now and then with list answers that leave
 //! pools out and changes whose answers are lost. After every action the invariants of "never lose
 //! a pool, never take one" are checked (and every pool a run reports done is at its targets and
 //! was made or changed by that run; a healed pool is the same pool with the targets and formula
-//! its heal found); at the end every pool is brought back.
+//! its heal found; a rolled or refreshed pool likewise, never deleted, no task cut short, its
+//! capacity never below target − max-unavailable-nodes); at the end every pool is brought back.
 //!
 //! REPOOL_MODEL_SEQUENCES (default 1) sequences of REPOOL_MODEL_ACTIONS (default 24) actions each,
 //! from REPOOL_MODEL_SEED; every seed in tests/model-seeds.txt (seeds that once found a bug) runs too.
@@ -18,6 +20,7 @@ use common::terminal::Terminal;
 use common::{output, repool_command};
 use repool::batch::models::NodeState;
 use repool::rollout::journal::{self, RunState};
+use repool::rollout::report::PoolStatus;
 use repool::rollout::strategy::Strategy;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -27,6 +30,7 @@ use std::time::{Duration, Instant};
 use common::env_number;
 
 mod heal;
+mod roll;
 
 const STEPS: [&str; 11] = [
     "disable-autoscale",
@@ -62,6 +66,11 @@ struct Model {
     /// Whether and how to heal before each action: a stream of its own, so the actions a seed
     /// draws are the ones it drew before heal was in the model.
     heal_rng: fastrand::Rng,
+    /// Whether and how to roll or refresh before each action: a stream of its own, like heal's.
+    roll_rng: fastrand::Rng,
+    rolls: roll::RollTally,
+    /// Start tasks the roll action wrote so far (each roll brings a new one).
+    start_tasks: u32,
     log: Vec<String>,
     edits: u32,
     /// Pools a second operator put under our ids: (creationTime, eTag) and when.
@@ -102,6 +111,9 @@ impl Model {
             selected: BTreeSet::new(),
             rng: fastrand::Rng::with_seed(seed),
             heal_rng: fastrand::Rng::with_seed(seed ^ 0x4ea1),
+            roll_rng: fastrand::Rng::with_seed(seed ^ 0x5011),
+            rolls: roll::RollTally::default(),
+            start_tasks: 0,
             log: Vec::new(),
             edits: 0,
             foreign: BTreeMap::new(),
@@ -143,16 +155,16 @@ impl Model {
 
     /// A pool a run reports done is at its targets with healthy nodes, and was made (recreated:
     /// a newer creation time) or changed (updated: the same creation time) by that run; a healed
-    /// pool has the targets (or formula) it had when its heal began.
+    /// or refreshed pool has the targets (or formula) it had when its run began.
     fn check_report(&self, out: &str, err: &str) {
         let Ok(report) = serde_json::from_str::<serde_json::Value>(out) else { return };
         for pool in report["pools"].as_array().into_iter().flatten() {
             let (id, status) = (pool["id"].as_str().unwrap_or("?"), pool["status"].as_str().unwrap_or("?"));
             let context = format!("{}\n{id} reported {status}: {pool:#}\n{err}", self.history());
-            if status == "healed" {
-                self.check_healed(report["runId"].as_str().unwrap_or("?"), id, &context);
+            if ["healed", "refreshed"].contains(&status) {
+                self.check_kept(report["runId"].as_str().unwrap_or("?"), id, &context);
             }
-            if !["recreated", "updated", "healed"].contains(&status) {
+            if !["recreated", "updated", "healed", "refreshed"].contains(&status) {
                 continue;
             }
             let (target, healthy) = (pool["target"].as_u64(), pool["healthy"].as_u64());
@@ -424,6 +436,10 @@ impl Model {
             self.heal().await;
             self.check();
         }
+        if self.roll_rng.usize(..6) == 0 {
+            self.roll().await;
+            self.check();
+        }
         match self.rng.usize(..21) {
             0..=4 => {
                 let mut args = self.recreate_args();
@@ -495,7 +511,8 @@ a pool is not in the service's spelling"
             let recreated_or_gone = now.as_ref().is_none_or(|(created, _)| *created != before.0) || self.gone(id);
             if recreated_or_gone {
                 let evidence = runs.iter().any(|r| {
-                    r.pool(id).strategy != Strategy::Heal
+                    // Heal, roll and refresh never delete a pool.
+                    !matches!(r.pool(id).strategy, Strategy::Heal | Strategy::Roll | Strategy::Refresh)
                         && r.target(id).is_some_and(|t| {
                             t.body.is_object() && t.backup.as_ref().is_some_and(|b| Path::new(b).exists())
                         })
@@ -536,7 +553,8 @@ a pool is not in the service's spelling"
             for run in runs {
                 let mut args =
                     vec!["resume".into(), run.run.clone(), "--yes".into(), "--create-from".into(), "journal".into()];
-                if run.targets.iter().any(|t| run.pool(&t.pool).strategy == Strategy::Heal) {
+                if run.targets.iter().any(|t| matches!(run.pool(&t.pool).strategy, Strategy::Heal | Strategy::Refresh))
+                {
                     args.push("--json".into());
                 }
                 if self.run("recover: resume", args).0 != 0 {
@@ -569,7 +587,8 @@ a pool is not in the service's spelling"
     }
 }
 
-async fn sequence(seed: u64, actions: u64) {
+/// One seeded sequence; returns the roll actions it drew.
+async fn sequence(seed: u64, actions: u64) -> roll::RollTally {
     let mut model = Model::new(seed).await;
     model.log.push(format!("seed {seed}"));
     for _ in 0..actions {
@@ -579,6 +598,7 @@ async fn sequence(seed: u64, actions: u64) {
     model.recover();
     model.check();
     println!("{}", model.history());
+    model.rolls
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -588,7 +608,9 @@ async fn random_operator_actions_never_lose_a_pool() {
     let seed = env_number("REPOOL_MODEL_SEED", 20261201);
     let corpus = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/model-seeds.txt")).unwrap();
     let kept = corpus.lines().filter_map(|l| l.split('#').next()?.trim().parse::<u64>().ok());
+    let mut rolls = roll::RollTally::default();
     for seed in kept.chain((0..sequences).map(|n| seed + n)) {
-        sequence(seed, actions).await;
+        rolls.add(sequence(seed, actions).await);
     }
+    println!("roll actions: {rolls:?}");
 }

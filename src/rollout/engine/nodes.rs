@@ -208,7 +208,9 @@ impl Engine {
         Ok(())
     }
 
-    /// removenodes with `taskcompletion`, at most 100 a call. A refused or lost call is judged
+    /// removenodes with `taskcompletion`, at most 100 a call, with the drain's resize timeout: a
+    /// removal the service gives up on (its default 15 minutes, before a longer task ended) leaves
+    /// the node in the pool, never replaced. A refused or lost call is judged
     /// by the nodes afterwards: those gone or leaving are done, the others are sent again (after
     /// the resize in flight, for a 409; without the gone ones, for a 404 NodeNotFound).
     async fn remove(&self, id: &str, step: Step, nodes: Vec<String>) -> Result<(), String> {
@@ -217,7 +219,7 @@ impl Engine {
             for tries in 1.. {
                 let request = RemoveNodesRequest {
                     node_list: Some(pending.clone()),
-                    resize_timeout: Some(self.config.policy.resize_timeout),
+                    resize_timeout: Some(self.config.policy.drain_resize_timeout()),
                     node_deallocation_option: Some(NodeDeallocationOption::TaskCompletion),
                 };
                 let Err(e) = self.client.remove_nodes(id, &request).await else { break };

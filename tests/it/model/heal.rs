@@ -46,11 +46,12 @@ impl Model {
         }
     }
 
-    /// A pool its heal `run` reports healed is the pool the heal began with (its creation time),
-    /// with the same formula, or for a fixed pool the same targets.
-    pub(super) fn check_healed(&self, run: &str, id: &str, context: &str) {
-        let state = self.runs().into_iter().find(|r| r.run == run).expect("the heal's journal");
-        let backup = state.target(id).and_then(|t| t.backup.clone()).expect("a heal backs up its pool");
+    /// A pool its heal, roll or refresh `run` is over with is the pool the run began with (its
+    /// creation time), with the same formula, or for a fixed pool the same targets.
+    pub(super) fn check_kept(&self, run: &str, id: &str, context: &str) {
+        let state = self.runs().into_iter().find(|r| r.run == run).expect("the run's journal");
+        let backup =
+            state.target(id).and_then(|t| t.backup.clone()).expect("a heal, roll or refresh backs up its pool");
         let before: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&backup).unwrap()).unwrap();
         let now = self.sim.with_world(|w, _| serde_json::to_value(&w.find(id).unwrap().wire).unwrap());
         let mut kept = vec!["creationTime", "enableAutoScale", "autoScaleFormula"];
@@ -58,7 +59,7 @@ impl Model {
             kept.extend(["targetDedicatedNodes", "targetLowPriorityNodes"]);
         }
         for property in kept {
-            assert_eq!(now.get(property), before.get(property), "{context}\nhealed {id}.{property}");
+            assert_eq!(now.get(property), before.get(property), "{context}\n{id}.{property} changed");
         }
     }
 }
