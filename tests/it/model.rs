@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use common::env_number;
 
+mod dashboard;
 mod heal;
 mod roll;
 
@@ -362,65 +363,6 @@ impl Model {
         assert_eq!(code, 2, "{}\n{err}", self.history());
         assert!(err.contains("held-by-model"), "{}\n{err}", self.history());
         assert_eq!(common::mutating_calls(&self.sim), before);
-    }
-
-    /// The dashboard: recreate one pool through the typed confirmation; sometimes kill -9 midway.
-    fn dashboard(&mut self) {
-        let id = ["p-render", "p-ingest"][self.rng.usize(..2)];
-        if self.gone(id) {
-            return;
-        }
-        self.selected.insert(id.into());
-        let kill_after = self.rng.bool().then(|| self.rng.usize(1..15));
-        let start = self.journal_lines();
-        let mut terminal = Terminal::repool(
-            self.dir.path(),
-            &[],
-            &[("AZURE_BATCH_ACCESS_KEY", &self.key), ("REG_PW", "model-registry-password")],
-        );
-        terminal.wait_for(id);
-        terminal.send(&format!("/{id}\r "));
-        terminal.wait_for("marked 1");
-        terminal.send("R");
-        terminal.wait_for("and press enter");
-        // A pool an unfinished run holds: `R` offers to resume that run instead.
-        if terminal.text().contains("Type resume") {
-            terminal.send("resume\r");
-        } else {
-            terminal.send(&format!("{id}\r"));
-        }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let screen = terminal.text();
-            if let Some(lines) = kill_after
-                && self.journal_lines() >= start + lines
-            {
-                terminal.kill9();
-                self.log.push(format!("dashboard R {id}, SIGKILL after {lines} journal lines"));
-                return;
-            }
-            let status = screen.lines().rev().nth(1).unwrap_or("");
-            let ended = [
-                " done: ",
-                " interrupted: ",
-                " failed: ",
-                " paused: ",
-                " cancelled: ",
-                "part of unfinished run",
-                "cannot",
-                "another repool run",
-            ];
-            if ended.iter().any(|e| status.contains(e)) {
-                break;
-            }
-            if Instant::now() > deadline {
-                panic!("{}\ndashboard never finished:\n{screen}", self.history());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        self.log.push(format!("dashboard R {id}: {}", terminal.text().lines().rev().nth(1).unwrap_or("").trim()));
-        // The run has ended and released the account: closing the terminal loses nothing.
-        terminal.kill9();
     }
 
     async fn step(&mut self) {

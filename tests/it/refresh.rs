@@ -257,3 +257,28 @@ async fn a_surge_the_quota_refuses_is_said_and_the_refresh_goes_on_without() {
     assert!(original.iter().all(|(id, ..)| now.iter().all(|(n, ..)| n != id)), "all replaced: {now:?}");
     assert_eq!(wire(&sim, "r-quota").target_dedicated_nodes, Some(2));
 }
+
+/// A node whose task outlasts the service's default resize timeout (15 minutes) is still replaced:
+/// the removal carries the drain's timeout, so the service does not give up on it and keep the
+/// node while the run counts it replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_replaces_nodes_whose_tasks_outlast_the_default_resize_timeout() {
+    let (sim, dir) = account_with_busy_pool("r-long", 2, None).await;
+    let config = dir.path().join("repool/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace("resize_timeout = \"PT60M\"\n", "");
+    std::fs::write(&config, text).unwrap();
+    sim.with_world(|w, _| {
+        w.find_mut("r-long").unwrap().workload = Some(repool::sim::world::Workload { task_seconds: 1800.0 })
+    });
+    common::tasks_just_began(&sim, "r-long");
+    let original = nodes(&sim, "r-long");
+    let args = ["refresh", "--pool", "r-long", "--yes", "--json", "--max-unavailable-nodes", "2"];
+    let (code, _, err) = repool(dir.path(), sim.key(), &args);
+    assert_eq!(code, 0, "{err}");
+    let now = nodes(&sim, "r-long");
+    assert!(
+        original.iter().all(|(id, ..)| now.iter().all(|(n, ..)| n != id)),
+        "all replaced: {original:?} {now:?}\n{err}"
+    );
+    assert_eq!(killed(&sim), 0);
+}
