@@ -391,9 +391,10 @@ async fn a_roll_of_a_growing_fixed_pool_waits_its_resize_out() {
     use repool::batch::models::ResizeRequest;
     let (sim, dir) = account_with_busy_pool("r-grow", 2, None).await;
     let key = sim.key().to_string();
-    // Allocation slow enough (about half a second) for the roll to find the resize in flight.
-    sim.with_world(|w, _| w.timings.node_alloc = 1500.0);
-    let timeout = Some(repool::batch::BatchDuration::from_secs(3600));
+    // Allocation slow enough (a few seconds, however loaded the machine) for the roll to find
+    // the resize in flight; the definition (exported meanwhile) has the new target.
+    sim.with_world(|w, _| w.timings.node_alloc = 9000.0);
+    let timeout = Some(repool::batch::BatchDuration::from_secs(3600 * 24));
     let grow = ResizeRequest { target_dedicated_nodes: Some(3), resize_timeout: timeout, ..Default::default() };
     common::client_for(&sim).resize_pool("r-grow", &grow).await.unwrap();
     let definition = start_task_changed(dir.path(), &key, "r-grow", V2);
