@@ -1,9 +1,10 @@
 //! Jobs and tasks, read-only: the jobs bound to a pool (one filtered listing), a job's task
 //! counts, a job's tasks.
 
-use super::{BatchClient, Replay};
+use super::{BatchClient, CALLS_AT_ONCE, Replay};
 use crate::batch::error::BatchError;
 use crate::batch::models::{Job, JobCounts, Task, TaskCountsResult};
+use futures::{StreamExt, TryStreamExt};
 use reqwest::Method;
 
 /// What a task listing asks for: what repool shows, not command lines or environments.
@@ -17,26 +18,27 @@ impl BatchClient {
 
     /// The jobs that run on any of `pool_ids`: one filtered listing per twenty pools.
     pub async fn list_jobs_on_pools(&self, pool_ids: &[String]) -> Result<Vec<Job>, BatchError> {
-        let mut jobs = Vec::new();
-        for chunk in pool_ids.chunks(20) {
-            let filter: Vec<String> =
-                chunk.iter().map(|id| format!("executionInfo/poolId eq '{}'", id.replace('\'', "''"))).collect();
-            jobs.extend(
-                self.list_all::<Job>("list jobs", self.url("/jobs", &[("$filter", filter.join(" or "))])).await?,
-            );
-        }
-        Ok(jobs)
+        let calls: Vec<_> = pool_ids
+            .chunks(20)
+            .map(|chunk| {
+                let filter: Vec<String> =
+                    chunk.iter().map(|id| format!("executionInfo/poolId eq '{}'", id.replace('\'', "''"))).collect();
+                self.list_all::<Job>("list jobs", self.url("/jobs", &[("$filter", filter.join(" or "))]))
+            })
+            .collect();
+        let pages: Vec<Vec<Job>> = futures::stream::iter(calls).buffered(CALLS_AT_ONCE).try_collect().await?;
+        Ok(pages.into_iter().flatten().collect())
     }
 
-    /// The jobs bound to `pools` (one filtered listing) with each one's task counts; a job
-    /// whose counts cannot be read comes without them.
+    /// The jobs bound to `pools` (filtered listings, twenty pools a call) with each one's task
+    /// counts, a few calls at once; a job whose counts cannot be read comes without them.
     pub async fn jobs_with_counts(&self, pools: &[String]) -> Result<Vec<JobCounts>, BatchError> {
-        let mut rows = Vec::new();
-        for job in self.list_jobs_on_pools(pools).await? {
+        let jobs = self.list_jobs_on_pools(pools).await?;
+        let counted = jobs.into_iter().map(|job| async move {
             let counts = self.task_counts(&job.id).await.ok().map(|c| c.task_counts);
-            rows.push(JobCounts { job, counts });
-        }
-        Ok(rows)
+            JobCounts { job, counts }
+        });
+        Ok(futures::stream::iter(counted).buffered(CALLS_AT_ONCE).collect().await)
     }
 
     pub async fn task_counts(&self, job_id: &str) -> Result<TaskCountsResult, BatchError> {
