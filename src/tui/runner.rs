@@ -296,9 +296,9 @@ async fn act(
         }
         RunRequest::Continue { run, pools, one_step } => {
             let until = if one_step { Until::OneStep } else { Until::End };
-            (workspace.open(&run)?, pools, until, None)
+            (workspace.open_to_continue(&run)?, pools, until, None)
         }
-        RunRequest::Resume(id) => (workspace.open(&id)?, Vec::new(), Until::End, Some(BodySource::Journal)),
+        RunRequest::Resume(id) => (workspace.open_to_continue(&id)?, Vec::new(), Until::End, Some(BodySource::Journal)),
         RunRequest::Abandon(id) => {
             let run = workspace.open(&id)?;
             let given_back = run.abandon().await?;

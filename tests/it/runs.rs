@@ -176,6 +176,36 @@ async fn a_new_run_never_takes_a_pool_an_unfinished_run_holds() {
     assert_eq!(code, 0, "{err}");
 }
 
+/// 5b. A run killed before it touched its pool holds nothing, so a second run may take the pool;
+///     resuming the first one then is refused (two runs never act on one pool) until the second
+///     is finished or abandoned. Found by the model test: a heal killed after its first journal
+///     line, a recreate that deleted the pool, then the heal resumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_a_run_whose_pool_another_run_took_is_refused() {
+    let (sim, dir, key) = setup().await;
+    let mut first = common::spawn_repool(dir.path(), &key, &["refresh", "--pool", "p-render", "--yes"]);
+    common::kill_at_journal_line(&mut first, dir.path(), 1, std::time::Duration::ZERO, "refresh").await;
+    // What a SIGKILL right after the run-started record leaves (however far the kill landed).
+    let journal = repool::rollout::journal::list(&dir.path().join("journal"))[0].clone();
+    let started = std::fs::read_to_string(&journal).unwrap().lines().next().unwrap().to_string();
+    std::fs::write(&journal, format!("{started}\n")).unwrap();
+    let stopped = journal.file_stem().unwrap().to_string_lossy().into_owned();
+    let (code, _, err) = repool(dir.path(), &key, &["recreate", "--pool", "p-render", "--until", "drain", "--yes"]);
+    assert_eq!(code, 0, "the pool was not held: {err}");
+    let runs = runs_json(dir.path(), &key);
+    let taker = runs.as_array().unwrap().iter().find(|r| r["runId"] != stopped.as_str()).unwrap()["runId"].clone();
+    let taker = taker.as_str().unwrap();
+    let before = common::mutating_calls(&sim);
+    let (code, _, err) = repool(dir.path(), &key, &["resume", &stopped, "--yes"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("held by unfinished run {taker}")) && err.contains("nothing was changed"), "{err}");
+    assert_eq!(common::mutating_calls(&sim), before, "nothing was changed");
+    let (code, _, err) = repool(dir.path(), &key, &["abandon", taker, "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = repool(dir.path(), &key, &["resume", &stopped, "--yes"]);
+    assert_eq!(code, 0, "free again: {err}");
+}
+
 /// 6. One lock per account, however it is spelled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_spelling_of_the_account_is_the_same_lock() {

@@ -229,7 +229,7 @@ pub async fn resume(
             ))
         })?,
     };
-    let run = workspace.open(&run_id).map_err(BadInput)?;
+    let run = workspace.open_to_continue(&run_id).map_err(BadInput)?;
     let definition = definition_in_use(&settings, definition_flag, &run.state)?;
     let until = until.map_or(Until::End, Until::After);
     let targets = run.targets(&[], until);

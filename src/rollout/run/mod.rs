@@ -225,6 +225,28 @@ impl Workspace {
         Ok(run)
     }
 
+    /// Opens an unfinished run to go on with it (`resume`, the dashboard's continue): refused when
+    /// a pool it has left to do is held by another unfinished run — one that took the pool after
+    /// this run stopped before touching it — so two runs never act on one pool.
+    pub fn open_to_continue(&self, run_id: &str) -> Result<Run, String> {
+        let run = self.open(run_id)?;
+        let others: Vec<RunState> = self.unfinished_runs().into_iter().filter(|r| r.run != run.state.run).collect();
+        for (pool, _) in run.state.pending() {
+            let holder = others.iter().find(|o| o.held_pools().iter().any(|h| h.eq_ignore_ascii_case(&pool)));
+            if let Some(other) = holder {
+                return Err(format!(
+                    "pool '{pool}' is held by unfinished run {} ({}), which took it after run {run_id} stopped: \
+                     resume that run (`repool resume {}`) or abandon it (`repool abandon {}`) first; nothing was changed",
+                    other.run,
+                    other.pool(&pool).describe(),
+                    other.run,
+                    other.run
+                ));
+            }
+        }
+        Ok(run)
+    }
+
     /// Opens a run of this account whatever it recorded (takes the lock): what `abandon` needs.
     /// A journal whose run-started record is unreadable can be closed this way, which is how it
     /// stops holding pools no one can name.
