@@ -142,7 +142,8 @@ pub async fn export(
     output: Option<&std::path::Path>,
 ) -> color_eyre::Result<Exit> {
     let client = connect(settings)?;
-    let live = client.list_pools(None, None, None).await?;
+    // A named pool the listing left out is read directly before it is called missing.
+    let live = client.list_pools_confirming(pools).await?;
     let mut chosen: Vec<&crate::batch::Pool> = Vec::new();
     for id in pools {
         let pool = live.iter().find(|p| p.id().eq_ignore_ascii_case(id)).ok_or_else(|| {
@@ -206,9 +207,11 @@ pub async fn plan(settings: &Settings, pools: &[String], json: bool) -> color_ey
     } else {
         pools.iter().map(String::as_str).collect()
     };
+    let confirm: Vec<String> = planned.iter().map(|id| id.to_string()).collect();
     definition.require_env(planned).map_err(|e| BadInput::new(e.to_string()))?;
     let client = connect(settings)?;
-    let live = client.list_pools(None, None, None).await?;
+    // A pool the listing left out is read directly: a plan must not say "create" for a pool that exists.
+    let live = client.list_pools_confirming(&confirm).await?;
     let plan = Plan::new(&definition, &live, pools, settings.api_version);
     // How `apply` would change each pool that differs, and which change decides it.
     use crate::rollout::strategy::{Choice, Strategy};

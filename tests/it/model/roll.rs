@@ -97,14 +97,14 @@ impl Model {
     /// the export fails (then there is nothing to roll). The secrets the service never returns
     /// (placeholders in the export) are filled in as the operator would: the registry password.
     fn start_task_changed(&mut self, id: &str) -> Option<PathBuf> {
-        let (code, mut out, _) = output(&mut self.command(&["export".into(), "--pool".into(), id.into()]));
+        let (code, mut out, err) = output(&mut self.command(&["export".into(), "--pool".into(), id.into()]));
         while let Some(start) = out.find("{{ env(") {
             let end = start + out[start..].find(") }}")? + ") }}".len();
             out.replace_range(start..end, "model-registry-password");
         }
         let parsed = serde_json::from_str::<serde_json::Value>(&out).ok().filter(|_| code == 0);
         let Some(mut definition) = parsed else {
-            panic!("{}\nexport --pool {id} → exit {code}, not a definition:\n{out}", self.history());
+            panic!("{}\nexport --pool {id} → exit {code}, not a definition:\n{out}\n{err}", self.history());
         };
         self.start_tasks += 1;
         let command = format!("/bin/sh -c 'echo start task {}'", self.start_tasks);
