@@ -242,8 +242,9 @@ impl App {
             Action::Tick(now) => now.as_second() != self.now.as_second() || self.listing || self.run_active,
             // Calls show in the activity log; elsewhere only a moved account clock shows.
             Action::Api(_) => self.screen == Screen::Log,
-            // An unchanged listing changes nothing on screen (`on_refreshed` says when it does).
-            Action::Refreshed(_) | Action::RefreshedSame => false,
+            // An unchanged listing changes nothing on screen (`on_refreshed` says when it does,
+            // as `dispatch` does for node counts).
+            Action::Refreshed(_) | Action::RefreshedSame | Action::NodeCounts(_) => false,
             _ => true,
         };
         // Rows are made again only when what they are made of may have changed; listings say
@@ -258,6 +259,7 @@ impl App {
                 | Action::Refreshed(_)
                 | Action::RefreshedSame
                 | Action::PoolsPage(_)
+                | Action::NodeCounts(_)
         );
         let commands = self.dispatch(action);
         if !unchanging {
@@ -280,8 +282,18 @@ impl App {
             Action::Refreshed(result) => return self.on_refreshed(result.map(Some)),
             Action::RefreshedSame => return self.on_refreshed(Ok(None)),
             Action::NodeCounts(counts) => {
+                // Asked for after every refresh: the same counts again sort and draw nothing.
+                let mut changed = false;
                 for c in counts {
-                    self.node_counts.insert(c.pool_id.to_lowercase(), c);
+                    let key = c.pool_id.to_lowercase();
+                    if self.node_counts.get(&key) != Some(&c) {
+                        self.node_counts.insert(key, c);
+                        changed = true;
+                    }
+                }
+                if changed {
+                    self.dirty = true;
+                    self.generation += 1;
                 }
             }
             Action::FullPools(result) => self.on_full_pools(result),

@@ -94,7 +94,8 @@ async fn a_refresh_that_changes_nothing_sorts_and_draws_nothing() {
 
 /// The poller listed the same bytes again: the app is told so (`RefreshedSame`) and neither
 /// copies, compares, sorts nor draws, yet counts the refresh (the error cleared, node counts
-/// asked for) and still shows a pool a run deleted meanwhile as a row of its own.
+/// asked for; the same node counts again change nothing either) and still shows a pool a run
+/// deleted meanwhile as a row of its own.
 #[tokio::test]
 async fn the_same_listing_again_costs_nothing_but_still_shows_a_pool_a_run_deleted() {
     let (mut app, sim) = demo_app(false).await;
@@ -115,6 +116,18 @@ async fn the_same_listing_again_costs_nothing_but_still_shows_a_pool_a_run_delet
     assert!(!app.dirty, "nothing changed: no frame");
     assert!(Rc::ptr_eq(&rows, &app.rows()));
     assert_eq!(app.pools, pools);
+
+    // The node counts asked for after each refresh: the same again sort and draw nothing.
+    let counts = common::client_for(&sim).list_node_counts().await.unwrap();
+    app.update(Action::NodeCounts(counts.clone()));
+    app.dirty = false;
+    let rows = app.rows();
+    app.update(Action::NodeCounts(counts.clone()));
+    assert!(!app.dirty && Rc::ptr_eq(&rows, &app.rows()), "the same node counts: no sorting, no frame");
+    let mut more = counts;
+    more[0].dedicated.running += 1;
+    app.update(Action::NodeCounts(more));
+    assert!(app.dirty && !Rc::ptr_eq(&rows, &app.rows()), "changed node counts are drawn (and may sort)");
 
     // A run deleted a pool the account never had (say, already gone when the run paused).
     let run = RunSummary {
