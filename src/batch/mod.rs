@@ -15,7 +15,7 @@ pub mod shared_key;
 
 pub use api_version::ApiVersion;
 pub use auth::{AuthMethod, AuthSettings, Credential};
-pub use client::{ApiEvent, BatchClient, RetryPolicy};
+pub use client::{ApiEvent, BatchClient, ListedPage, RetryPolicy};
 pub use duration::BatchDuration;
 pub use error::{BatchError, ServiceError};
 pub use models::*;

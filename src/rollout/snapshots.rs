@@ -1,7 +1,10 @@
 //! One view of every pool, refreshed by one paged list call per poll, shared by all waits (and
 //! by the dashboard): waiting on 200 pools costs what waiting on one does.
 
+mod pages;
+
 use crate::batch::{BatchClient, BatchError, PoolNodeCounts, PoolSummary};
+pub use pages::Pools;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -14,7 +17,8 @@ pub struct Snapshot {
     /// When the list call that produced it was sent; None before the first.
     pub requested: Option<Instant>,
     /// Keyed by lower-cased id: what waits and the pool table read (full bodies are read apart).
-    pub pools: HashMap<String, PoolSummary>,
+    /// A refresh that listed the same bytes as the one before shares its pools (`Arc::ptr_eq`).
+    pub pools: Pools,
     /// Node counts of the pools in the health gate (lower-cased id), from the same poll.
     pub node_counts: HashMap<String, PoolNodeCounts>,
     pub error: Option<String>,
@@ -50,6 +54,8 @@ pub struct Snapshots {
     signin_failing: std::sync::Mutex<Option<(Instant, String)>>,
     /// Pools in the health gate: each poll also fetches their node counts (ten pools a call).
     counting: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// The last whole listing, page by page: the next refresh parses only what changed.
+    listed: std::sync::Mutex<Option<pages::Listed>>,
 }
 
 /// How often the poller lists the account while waits need it.
@@ -115,6 +121,7 @@ impl Snapshots {
             stop: CancellationToken::new(),
             signin_failing: std::sync::Mutex::new(None),
             counting: std::sync::Mutex::new(Default::default()),
+            listed: std::sync::Mutex::new(None),
         })
     }
 
@@ -147,16 +154,22 @@ impl Snapshots {
 
     async fn list(&self) -> Result<(), BatchError> {
         let requested = Instant::now();
-        let mut pools = HashMap::new();
-        let listed = self.client.list_pool_summary_pages(|page| {
-            if self.pages.receiver_count() > 0 {
-                self.pages.send_replace(Arc::new(page.clone()));
-            }
-            pools.extend(page.into_iter().map(|p| (p.id().to_lowercase(), p)));
+        let mut reading = pages::Reading::after(self.listed.lock().expect("listed").clone());
+        let listed = self.client.list_pool_summary_raw_pages(|page| {
+            let shown = self.pages.receiver_count() > 0;
+            reading.add(page, shown, |items| {
+                self.pages.send_replace(Arc::new(items.to_vec()));
+            })
         });
-        match listed.await {
-            Ok(()) => {
+        let listed = match listed.await {
+            Ok(()) => reading.finish(),
+            Err(e) => Err(e),
+        };
+        match listed {
+            Ok(listed) => {
                 *self.signin_failing.lock().expect("sign-in state") = None;
+                let pools = listed.pools.clone();
+                *self.listed.lock().expect("listed") = Some(listed);
                 let counting: Vec<String> = self.counting.lock().expect("counting").iter().cloned().collect();
                 let node_counts = match counting.is_empty() {
                     true => HashMap::new(),

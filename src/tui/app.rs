@@ -151,6 +151,8 @@ pub struct App {
     pub gone: BTreeMap<String, String>,
     /// Rows shown for gone pools the account lacks (lower-cased ids): they stay selectable.
     pub ghosts: BTreeSet<String>,
+    /// How many rows at the front of `pools` the last listing gave (ghost rows follow).
+    pub listed_rows: usize,
     pub status: Option<String>,
     pub spinner: usize,
     pub dirty: bool,
@@ -209,6 +211,7 @@ impl App {
             runs_selected: 0,
             gone: BTreeMap::new(),
             ghosts: BTreeSet::new(),
+            listed_rows: 0,
             status: None,
             spinner: 0,
             dirty: true,
@@ -239,8 +242,9 @@ impl App {
             Action::Tick(now) => now.as_second() != self.now.as_second() || self.listing || self.run_active,
             // Calls show in the activity log; elsewhere only a moved account clock shows.
             Action::Api(_) => self.screen == Screen::Log,
-            // An unchanged listing changes nothing on screen (`on_refreshed` says when it does).
-            Action::Refreshed(_) => false,
+            // An unchanged listing changes nothing on screen (`on_refreshed` says when it does,
+            // as `dispatch` does for node counts).
+            Action::Refreshed(_) | Action::RefreshedSame | Action::NodeCounts(_) => false,
             _ => true,
         };
         // Rows are made again only when what they are made of may have changed; listings say
@@ -253,7 +257,9 @@ impl App {
                 | Action::Resized
                 | Action::Key(_)
                 | Action::Refreshed(_)
+                | Action::RefreshedSame
                 | Action::PoolsPage(_)
+                | Action::NodeCounts(_)
         );
         let commands = self.dispatch(action);
         if !unchanging {
@@ -273,10 +279,21 @@ impl App {
             }
             Action::Resized => {}
             Action::Listing(busy) => self.listing = busy,
-            Action::Refreshed(result) => return self.on_refreshed(result),
+            Action::Refreshed(result) => return self.on_refreshed(result.map(Some)),
+            Action::RefreshedSame => return self.on_refreshed(Ok(None)),
             Action::NodeCounts(counts) => {
+                // Asked for after every refresh: the same counts again sort and draw nothing.
+                let mut changed = false;
                 for c in counts {
-                    self.node_counts.insert(c.pool_id.to_lowercase(), c);
+                    let key = c.pool_id.to_lowercase();
+                    if self.node_counts.get(&key) != Some(&c) {
+                        self.node_counts.insert(key, c);
+                        changed = true;
+                    }
+                }
+                if changed {
+                    self.dirty = true;
+                    self.generation += 1;
                 }
             }
             Action::FullPools(result) => self.on_full_pools(result),

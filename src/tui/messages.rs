@@ -25,6 +25,9 @@ pub enum Action {
     Listing(bool),
     /// The whole listing of a refresh (summary properties).
     Refreshed(Result<Vec<PoolSummary>, String>),
+    /// A refresh listed the very pools of the last `Refreshed` (the poller saw the same bytes):
+    /// nothing to copy, sort or compare.
+    RefreshedSame,
     /// A page of the account's first listing, as it arrives: shown at once, the rest merged.
     PoolsPage(Vec<PoolSummary>),
     NodeCounts(Vec<PoolNodeCounts>),

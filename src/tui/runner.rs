@@ -348,11 +348,14 @@ async fn act(
 
 /// Publishes every snapshot of the account's one poller (the dashboard watches; runs wait) to
 /// the app, and whether a list call is under way; until the first whole view, each page of the
-/// listing as it arrives.
+/// listing as it arrives. A view with the very pools of the last one sent is sent as
+/// `RefreshedSame`: nothing copied or sorted.
 async fn forward_snapshots(snapshots: Arc<Snapshots>, tx: Sender, stop: CancellationToken) {
     let (mut updates, mut listing) = (snapshots.subscribe(), snapshots.subscribe_listing());
     let mut pages = Some(snapshots.subscribe_pages());
     drop(snapshots);
+    // The pools of the last whole view sent.
+    let mut shown: Option<crate::rollout::snapshots::Pools> = None;
     loop {
         let page = async {
             match pages.as_mut() {
@@ -387,15 +390,18 @@ async fn forward_snapshots(snapshots: Arc<Snapshots>, tx: Sender, stop: Cancella
                 // Whole views from now on: the pages stop being copied.
                 pages = None;
                 let snapshot = updates.borrow_and_update().clone();
-                let result = match &snapshot.error {
-                    Some(error) => Err(error.clone()),
+                let action = match &snapshot.error {
+                    Some(error) => Action::Refreshed(Err(error.clone())),
+                    // The poller listed the same bytes: the app already has these pools.
+                    None if shown.as_ref().is_some_and(|shown| Arc::ptr_eq(shown, &snapshot.pools)) => Action::RefreshedSame,
                     None => {
                         let mut sorted: Vec<_> = snapshot.pools.iter().collect();
                         sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                        Ok(sorted.into_iter().map(|(_, pool)| pool.clone()).collect())
+                        shown = Some(snapshot.pools.clone());
+                        Action::Refreshed(Ok(sorted.into_iter().map(|(_, pool)| pool.clone()).collect()))
                     }
                 };
-                if !tx.send(Action::Refreshed(result)) {
+                if !tx.send(action) {
                     return;
                 }
             }

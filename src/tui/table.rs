@@ -65,18 +65,25 @@ impl App {
         }
     }
 
-    /// A pool listing arrived: the table shows it, keeping the selection on its pool. A listing
-    /// that changed nothing costs no sorting and no drawing.
-    pub(super) fn on_refreshed(&mut self, result: Result<Vec<PoolSummary>, String>) -> Vec<Command> {
+    /// A pool listing arrived (None: the very pools of the last one): the table shows it,
+    /// keeping the selection on its pool. A listing that changed nothing costs no sorting and
+    /// no drawing; the same pools again cost no comparing either.
+    pub(super) fn on_refreshed(&mut self, result: Result<Option<Vec<PoolSummary>>, String>) -> Vec<Command> {
         match result {
-            Ok(pools) => {
+            Ok(listing) => {
                 let selected = self.selected_pool().map(|p| p.id().to_lowercase());
-                let ghosts = self.ghosts_of(&pools);
+                let ghosts = self.ghosts_of(listing.as_deref().unwrap_or(&self.pools[..self.listed_rows]));
                 let unchanged = ghosts == self.ghosts
-                    && self.pools.len() == pools.len() + ghosts.len()
-                    && self.pools.iter().zip(&pools).all(|(a, b)| a == b);
+                    && match &listing {
+                        None => self.pools.len() == self.listed_rows + ghosts.len(),
+                        Some(pools) => {
+                            self.pools.len() == pools.len() + ghosts.len()
+                                && self.pools.iter().zip(pools).all(|(a, b)| a == b)
+                        }
+                    };
                 if !unchanged {
-                    self.pools = pools;
+                    self.pools = listing.unwrap_or_else(|| self.pools[..self.listed_rows].to_vec());
+                    self.listed_rows = self.pools.len();
                     self.ghosts = ghosts;
                     for id in &self.ghosts {
                         self.pools.push(PoolSummary { id: Some(self.gone[id].clone()), ..Default::default() });
@@ -115,6 +122,8 @@ impl App {
                 None => self.pools.push(pool),
             }
         }
+        // Pages come only before the first whole listing: no ghost rows yet.
+        self.listed_rows = self.pools.len();
         self.generation += 1;
         self.keep_selection(selected);
     }

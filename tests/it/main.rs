@@ -18,6 +18,7 @@ mod hostile;
 mod jobs;
 mod model;
 mod nodes;
+mod poller;
 mod preflight;
 mod proxy;
 mod recordings;

@@ -5,7 +5,7 @@
 use crate::common;
 use crate::tui::{demo_app, key, render};
 use repool::batch::PoolSummary;
-use repool::tui::app::{Action, App};
+use repool::tui::app::{Action, App, Command, RunPoolSummary, RunSummary};
 use std::rc::Rc;
 
 #[tokio::test]
@@ -90,4 +90,64 @@ async fn a_refresh_that_changes_nothing_sorts_and_draws_nothing() {
     app.update(Action::Refreshed(Ok(changed)));
     assert!(app.dirty, "a changed pool is drawn");
     assert!(!Rc::ptr_eq(&rows, &app.rows()), "and the rows made again");
+}
+
+/// The poller listed the same bytes again: the app is told so (`RefreshedSame`) and neither
+/// copies, compares, sorts nor draws, yet counts the refresh (the error cleared, node counts
+/// asked for; the same node counts again change nothing either) and still shows a pool a run
+/// deleted meanwhile as a row of its own.
+#[tokio::test]
+async fn the_same_listing_again_costs_nothing_but_still_shows_a_pool_a_run_deleted() {
+    let (mut app, sim) = demo_app(false).await;
+    let pools = common::client_for(&sim).list_pool_summaries().await.unwrap();
+    app.update(Action::Refreshed(Ok(pools.clone())));
+    app.update(Action::Refreshed(Err("list pools: 503".into())));
+    render(&mut app, 150, 30);
+    app.dirty = false;
+    let rows = app.rows();
+    let commands = app.update(Action::RefreshedSame);
+    assert!(app.refresh_error.is_none(), "the listing is healthy again");
+    assert!(app.dirty, "the error leaves the screen");
+    assert!(commands.iter().any(|c| matches!(c, Command::NodeCountsFor(_))), "{commands:?}");
+    assert!(Rc::ptr_eq(&rows, &app.rows()), "the rows are not made again");
+    render(&mut app, 150, 30);
+    app.dirty = false;
+    app.update(Action::RefreshedSame);
+    assert!(!app.dirty, "nothing changed: no frame");
+    assert!(Rc::ptr_eq(&rows, &app.rows()));
+    assert_eq!(app.pools, pools);
+
+    // The node counts asked for after each refresh: the same again sort and draw nothing.
+    let counts = common::client_for(&sim).list_node_counts().await.unwrap();
+    app.update(Action::NodeCounts(counts.clone()));
+    app.dirty = false;
+    let rows = app.rows();
+    app.update(Action::NodeCounts(counts.clone()));
+    assert!(!app.dirty && Rc::ptr_eq(&rows, &app.rows()), "the same node counts: no sorting, no frame");
+    let mut more = counts;
+    more[0].dedicated.running += 1;
+    app.update(Action::NodeCounts(more));
+    assert!(app.dirty && !Rc::ptr_eq(&rows, &app.rows()), "changed node counts are drawn (and may sort)");
+
+    // A run deleted a pool the account never had (say, already gone when the run paused).
+    let run = RunSummary {
+        id: "run-0".into(),
+        pools: vec![RunPoolSummary {
+            id: "p-vanished".into(),
+            state: "paused after delete".into(),
+            resumes_at: None,
+            gone: true,
+            held: true,
+        }],
+        differs: vec![],
+    };
+    app.update(Action::Runs(vec![run]));
+    app.update(Action::RefreshedSame);
+    assert_eq!(app.pools.len(), pools.len() + 1, "the gone pool has a row");
+    assert_eq!(app.pools.last().map(|p| p.id()), Some("p-vanished"));
+    app.dirty = false;
+    let rows = app.rows();
+    app.update(Action::RefreshedSame);
+    assert!(!app.dirty && Rc::ptr_eq(&rows, &app.rows()), "and again nothing to do");
+    assert_eq!(app.pools.len(), pools.len() + 1);
 }

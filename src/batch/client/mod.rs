@@ -105,6 +105,28 @@ struct Answer {
     body: bytes::Bytes,
 }
 
+/// One page of a listing as the service sent it, parsed only when its items are needed: a
+/// poller that saw the same bytes last time need not parse them again (`fingerprint`).
+pub struct ListedPage {
+    operation: &'static str,
+    body: bytes::Bytes,
+}
+
+impl ListedPage {
+    /// A 64-bit hash of the page's bytes: the same bytes, the same fingerprint.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.body.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<Page<T>, BatchError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| BatchError::Decode { operation: self.operation, detail: e.to_string() })
+    }
+}
+
 impl BatchClient {
     pub fn new(
         endpoint: &str,
@@ -189,6 +211,16 @@ impl BatchClient {
     pub async fn list_pool_summary_pages(&self, on_page: impl FnMut(Vec<PoolSummary>)) -> Result<(), BatchError> {
         let query = [("$select", PoolSummary::SELECT.to_string())];
         self.list_pages("list pools", self.url("/pools", &query), on_page).await
+    }
+
+    /// The same listing, each page as sent (`ListedPage`): the snapshots poller parses only
+    /// the pages that differ from its last refresh's.
+    pub async fn list_pool_summary_raw_pages(
+        &self,
+        on_page: impl FnMut(ListedPage) -> Result<Option<String>, BatchError>,
+    ) -> Result<(), BatchError> {
+        let query = [("$select", PoolSummary::SELECT.to_string())];
+        self.list_raw_pages("list pools", self.url("/pools", &query), on_page).await
     }
 
     /// Every pool's summary.
@@ -397,12 +429,27 @@ impl BatchClient {
         first: url::Url,
         mut on_page: impl FnMut(Vec<T>),
     ) -> Result<(), BatchError> {
+        self.list_raw_pages(operation, first, |page| {
+            let page: Page<T> = page.parse()?;
+            on_page(page.value);
+            Ok(page.next_link)
+        })
+        .await
+    }
+
+    /// Every page of a listing as sent, each to `on_page`, which answers the page's
+    /// `odata.nextLink` (parsing the page, or knowing it from the same bytes seen before).
+    async fn list_raw_pages(
+        &self,
+        operation: &'static str,
+        first: url::Url,
+        mut on_page: impl FnMut(ListedPage) -> Result<Option<String>, BatchError>,
+    ) -> Result<(), BatchError> {
         let mut seen = std::collections::HashSet::new();
         let mut next = Some(first);
         while let Some(url) = next.take() {
-            let page: Page<T> = self.call_json(operation, Method::GET, url, None, Replay::Safe).await?;
-            on_page(page.value);
-            if let Some(link) = page.next_link {
+            let answer = self.call(operation, Method::GET, url, None, Replay::Safe).await?;
+            if let Some(link) = on_page(ListedPage { operation, body: answer.body })? {
                 let untrusted = |detail: String| BatchError::Untrusted { operation, detail };
                 let shown = crate::output::escape(&link).into_owned();
                 let url = url::Url::parse(&link)
