@@ -236,14 +236,10 @@ async fn heal_killed_at_any_instant_and_resumed_ends_healed() {
             killed += 1;
         }
         for attempt in 0..3 {
-            let runs = repool::rollout::journal::list(&dir.path().join("journal"));
-            // Killed after its pools finished but before its end was written, a run has nothing to resume.
-            let mut states = runs.iter().filter_map(|p| repool::rollout::journal::read(p).ok());
-            let open = states.any(|s| repool::rollout::report::is_resumable(&s));
-            let args: &[&str] = match (open, runs.is_empty()) {
+            let args: &[&str] = match common::runs_left(dir.path()) {
                 (true, _) => &["resume", "--yes"],
-                (false, true) => &["heal", "--pool", "h-kill", "--yes"],
-                (false, false) => break,
+                (false, false) => &["heal", "--pool", "h-kill", "--yes"],
+                (false, true) => break,
             };
             let (code, _, err) = repool(dir.path(), &key, args);
             assert!(

@@ -135,14 +135,10 @@ async fn refresh_killed_at_any_instant_and_resumed_ends_with_its_formula() {
         );
         common::kill_at_journal_line(&mut first, dir.path(), line, extra, &context).await;
         for attempt in 0..3 {
-            let runs = repool::rollout::journal::list(&dir.path().join("journal"));
-            // Killed after its pools finished but before its end was written, a run has nothing to resume.
-            let mut states = runs.iter().filter_map(|p| repool::rollout::journal::read(p).ok());
-            let open = states.any(|s| repool::rollout::report::is_resumable(&s));
-            let args: &[&str] = match (open, runs.is_empty()) {
+            let args: &[&str] = match common::runs_left(dir.path()) {
                 (true, _) => &["resume", "--yes"],
-                (false, true) => &["refresh", "--pool", "r-kill", "--yes", "--max-unavailable-nodes", "1"],
-                (false, false) => break,
+                (false, false) => &["refresh", "--pool", "r-kill", "--yes", "--max-unavailable-nodes", "1"],
+                (false, true) => break,
             };
             let (code, _, err) = repool(dir.path(), &key, args);
             assert!(attempt < 2 || code == 0, "{context}: {args:?} failed: {err}");

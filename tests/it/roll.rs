@@ -310,14 +310,11 @@ async fn a_roll_killed_at_any_instant_and_resumed_ends_with_its_formula() {
         let mut first = spawn_apply(dir.path(), &key, "r-again", &definition);
         common::kill_at_journal_line(&mut first, dir.path(), line, extra, &context).await;
         for attempt in 0..3 {
-            let runs = repool::rollout::journal::list(&dir.path().join("journal"));
-            let mut states = runs.iter().filter_map(|p| repool::rollout::journal::read(p).ok());
-            let open = states.any(|s| repool::rollout::report::is_resumable(&s));
             let apply = ["apply", "--pool", "r-again", "--yes", "--max-unavailable-nodes", "1", "--definition"];
-            let args: Vec<&str> = match (open, runs.is_empty()) {
+            let args: Vec<&str> = match common::runs_left(dir.path()) {
                 (true, _) => vec!["resume", "--yes"],
-                (false, true) => [&apply[..], &[definition.as_str()]].concat(),
-                (false, false) => break,
+                (false, false) => [&apply[..], &[definition.as_str()]].concat(),
+                (false, true) => break,
             };
             let (code, _, err) = repool(dir.path(), &key, &args);
             assert!(attempt < 2 || code == 0, "{context}: {args:?} failed: {err}");

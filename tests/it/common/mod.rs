@@ -116,6 +116,15 @@ pub(crate) fn spawn_repool(dir: &std::path::Path, key: &str, args: &[&str]) -> s
     repool_command(dir).args(args).env("AZURE_BATCH_ACCESS_KEY", key).stdout(quiet()).stderr(quiet()).spawn().unwrap()
 }
 
+/// Whether the journal in `dir` has a run `repool resume` can continue, and whether it has any
+/// run at all. Killed after its pools finished but before its end was written, a run has nothing
+/// to resume.
+pub(crate) fn runs_left(dir: &std::path::Path) -> (bool, bool) {
+    let runs = repool::rollout::journal::list(&dir.join("journal"));
+    let mut states = runs.iter().filter_map(|p| repool::rollout::journal::read(p).ok());
+    (states.any(|s| repool::rollout::report::is_resumable(&s)), !runs.is_empty())
+}
+
 /// `repool abandon --yes` of the account's newest run (journal in `dir`): exit code, stdout, stderr.
 pub(crate) fn abandon_newest_run(dir: &std::path::Path, key: &str) -> (i32, String, String) {
     let runs = repool::rollout::journal::list(&dir.join("journal"));
