@@ -5,7 +5,7 @@
 
 use crate::common;
 use crate::common::capacity::CapacitySampler;
-use crate::roll::{account_with_busy_pool, killed, nodes, usable};
+use crate::roll::{account_with_busy_pool, kill_once_held_then_abandon, killed, nodes, usable};
 use common::{pool_report, repool_with_key as repool, wire};
 
 use serde_json::{Value, json};
@@ -161,16 +161,8 @@ async fn abandoning_a_refresh_gives_autoscale_its_formula_back() {
     let (sim, dir) = account_with_busy_pool("r-gone", 2, Some(formula)).await;
     let key = sim.key().to_string();
     let args = ["refresh", "--pool", "r-gone", "--yes", "--json"];
-    // Stopped (SIGKILL) once autoscale is held off.
-    let mut child = common::spawn_repool(dir.path(), &key, &args);
-    common::wait_until("autoscale is held off", || wire(&sim, "r-gone").enable_auto_scale == Some(false));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let (code, _, err) = common::abandon_newest_run(dir.path(), &key);
-    assert_eq!(code, 0, "{err}");
-    assert!(err.contains("autoscale enabled again"), "{err}");
-    let after = wire(&sim, "r-gone");
-    assert_eq!((after.enable_auto_scale, after.auto_scale_formula.as_deref()), (Some(true), Some(formula)));
+    let child = common::spawn_repool(dir.path(), &key, &args);
+    kill_once_held_then_abandon(&sim, dir.path(), &key, "r-gone", child, formula);
 }
 
 /// The dashboard's step-through (`Until::OneStep`, through the run API): a node-batch step pauses

@@ -280,14 +280,27 @@ async fn abandoning_a_killed_roll_gives_autoscale_its_formula_back() {
     let (sim, dir) = account_with_busy_pool("r-left", 2, Some(formula)).await;
     let key = sim.key().to_string();
     let definition = start_task_changed(dir.path(), &key, "r-left", V2);
-    let mut child = spawn_apply(dir.path(), &key, "r-left", &definition);
-    common::wait_until("autoscale is held off", || wire(&sim, "r-left").enable_auto_scale == Some(false));
+    let child = spawn_apply(dir.path(), &key, "r-left", &definition);
+    kill_once_held_then_abandon(&sim, dir.path(), &key, "r-left", child, formula);
+}
+
+/// SIGKILLs `child` (a run on autoscale pool `id`) once autoscale is held off, abandons the run,
+/// and checks that abandon gave `formula` back, enabled.
+pub(crate) fn kill_once_held_then_abandon(
+    sim: &RunningSim,
+    dir: &std::path::Path,
+    key: &str,
+    id: &str,
+    mut child: std::process::Child,
+    formula: &str,
+) {
+    common::wait_until("autoscale is held off", || wire(sim, id).enable_auto_scale == Some(false));
     child.kill().unwrap();
     child.wait().unwrap();
-    let (code, _, err) = common::abandon_newest_run(dir.path(), &key);
+    let (code, _, err) = common::abandon_newest_run(dir, key);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("autoscale enabled again"), "{err}");
-    let after = wire(&sim, "r-left");
+    let after = wire(sim, id);
     assert_eq!((after.enable_auto_scale, after.auto_scale_formula.as_deref()), (Some(true), Some(formula)));
 }
 

@@ -67,19 +67,9 @@ pub(super) fn soonest_free(nodes: &[Node]) -> Vec<&Node> {
 /// Roll's batch: nodes the pool had when the step first looked, not yet rebooted by this run,
 /// up and not on their way, up to `max`, those whose work ends soonest first.
 pub(super) fn reboot_batch(nodes: &[Node], history: &NodeHistory, max: u32) -> Vec<NodeAct> {
-    soonest_free(nodes)
-        .into_iter()
-        .filter(|n| is_booted(n))
-        .filter_map(|n| {
-            let id = n.id.clone()?;
-            (history.was_found(&id) && !history.did(&id, NodeAction::Reboot)).then(|| NodeAct {
-                boot: boot_time(n),
-                node: id,
-                action: NodeAction::Reboot,
-            })
-        })
-        .take(max as usize)
-        .collect()
+    batch_of(soonest_free(nodes), NodeAction::Reboot, max, |n, id| {
+        is_booted(n) && history.was_found(id) && !history.did(id, NodeAction::Reboot)
+    })
 }
 
 /// A roll's rollback batch: nodes the roll rebooted (their boot time moved since: a node whose
@@ -89,35 +79,32 @@ pub(super) fn reboot_back_batch(nodes: &[Node], history: &NodeHistory, max: u32)
     let rolled = |id: &str| {
         history.batches.iter().flatten().find(|a| a.action == NodeAction::Reboot && a.node.eq_ignore_ascii_case(id))
     };
-    nodes
-        .iter()
-        .filter(|n| is_booted(n))
-        .filter_map(|n| {
-            let id = n.id.clone()?;
-            let rebooted = rolled(&id).is_some_and(|act| act.boot.is_none() || act.boot != boot_time(n));
-            (rebooted && !history.did(&id, NodeAction::RebootBack)).then(|| NodeAct {
-                boot: boot_time(n),
-                node: id,
-                action: NodeAction::RebootBack,
-            })
-        })
-        .take(max as usize)
-        .collect()
+    batch_of(nodes, NodeAction::RebootBack, max, |n, id| {
+        let rebooted = rolled(id).is_some_and(|act| act.boot.is_none() || act.boot != boot_time(n));
+        is_booted(n) && rebooted && !history.did(id, NodeAction::RebootBack)
+    })
 }
 
 /// Refresh's batch: nodes the pool had when the step first looked, still in it and not leaving,
 /// not yet removed by this run, up to `max`, those whose work ends soonest first.
 pub(super) fn replace_batch(nodes: &[Node], history: &NodeHistory, max: u32) -> Vec<NodeAct> {
-    soonest_free(nodes)
+    batch_of(soonest_free(nodes), NodeAction::Remove, max, |n, id| {
+        n.state != Some(NodeState::LeavingPool) && history.was_found(id) && !history.did(id, NodeAction::Remove)
+    })
+}
+
+/// The first `max` of `nodes` that `takes`, each to have `action` done (its boot time noted).
+fn batch_of<'a>(
+    nodes: impl IntoIterator<Item = &'a Node>,
+    action: NodeAction,
+    max: u32,
+    takes: impl Fn(&Node, &str) -> bool,
+) -> Vec<NodeAct> {
+    nodes
         .into_iter()
-        .filter(|n| n.state != Some(NodeState::LeavingPool))
         .filter_map(|n| {
             let id = n.id.clone()?;
-            (history.was_found(&id) && !history.did(&id, NodeAction::Remove)).then(|| NodeAct {
-                boot: boot_time(n),
-                node: id,
-                action: NodeAction::Remove,
-            })
+            takes(n, &id).then(|| NodeAct { boot: boot_time(n), node: id, action })
         })
         .take(max as usize)
         .collect()
