@@ -41,7 +41,8 @@ pub(crate) async fn capacity(sizes: &[usize]) -> color_eyre::Result<()> {
                 stagger(&sim, &ids);
             }
             let sampler = CapacitySampler::start(&sim, &ids, Duration::from_millis(20));
-            let (report, wall) = timed_run(&sim, &definition, ApiVersion::V2025_06_01, 0, intent, surge).await?;
+            let crate::Timed { report, wall, .. } =
+                timed_run(&sim, &definition, ApiVersion::V2025_06_01, 0, intent, surge).await?;
             let figures = sampler.finish().await;
             let stats = sim.stats();
             let done = report.pools.iter().filter(|p| p.status.is_done()).count();

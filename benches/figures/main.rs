@@ -161,7 +161,7 @@ fn busy_pools_changed(sim: &RunningSim, count: usize, change: impl Fn(&mut serde
 }
 
 /// A run of `intent` (with `surge`: refresh's) over every pool of `definition`, all in parallel at repool's default polling on
-/// the simulator's clock; the whole run counts (the pre-run backups too).
+/// the simulator's clock; the whole run counts (the proposal and the pre-run backups too).
 async fn timed_run(
     sim: &RunningSim,
     definition: &Definition,
@@ -169,7 +169,7 @@ async fn timed_run(
     canary: usize,
     intent: Intent,
     surge: u32,
-) -> color_eyre::Result<(RunReport, f64)> {
+) -> color_eyre::Result<Timed> {
     let defaults = RunPolicy::default();
     let policy = RunPolicy {
         poll_interval: defaults.poll_interval.div_f64(SPEED),
@@ -182,7 +182,10 @@ async fn timed_run(
     let dir = tempfile::tempdir()?;
     let workspace = Workspace::new(client_at(sim, api_version), api_version, policy, dir.path().to_path_buf());
     let ids: Vec<String> = definition.pools.iter().map(|p| p.id.clone()).collect();
-    let started = Instant::now();
+    // The disk settled first: the last run's thousands of deleted files are not this one's to flush.
+    let _ = std::process::Command::new("sync").status();
+    let (started, at) = (Instant::now(), jiff::Timestamp::now());
+    let sim_started = sim.with_world(|_, now| now);
     let proposal = match intent {
         Intent::Refresh => workspace.propose_refresh(&ids).await,
         _ => workspace.propose(definition, &ids, intent, false).await,
@@ -193,5 +196,16 @@ async fn timed_run(
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let report = prepared.execute(tx, Default::default()).await;
     let wall = started.elapsed().as_secs_f64();
-    Ok((report, wall))
+    Ok(Timed { report, wall, at, sim_started })
+}
+
+/// What `timed_run` measured.
+struct Timed {
+    report: RunReport,
+    /// Seconds from the proposal's start to the report.
+    wall: f64,
+    /// When the proposal started (the wall time's origin).
+    at: jiff::Timestamp,
+    /// The simulator's clock then (its seconds).
+    sim_started: f64,
 }

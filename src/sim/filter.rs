@@ -224,6 +224,24 @@ pub fn matches(expr: &Expr, object: &Map<String, Value>) -> bool {
     }
 }
 
+/// The values `property` must equal (lower-cased) for `expr` to hold, when `expr` is nothing but
+/// `property eq 'text'` clauses joined by `or`: the look-ups by id clients send ten or twenty at
+/// a time, which the simulator answers by key rather than by testing every pool or job. None for
+/// any other form.
+pub fn only_equal_to(expr: &Expr, property: &str) -> Option<Vec<String>> {
+    match expr {
+        Expr::Or(a, b) => {
+            let mut values = only_equal_to(a, property)?;
+            values.extend(only_equal_to(b, property)?);
+            Some(values)
+        }
+        Expr::Compare { property: p, op: Op::Eq, literal: Literal::Value(Value::String(text)) } if p == property => {
+            Some(vec![text.to_lowercase()])
+        }
+        _ => None,
+    }
+}
+
 /// A property by its path (`executionInfo/poolId`, as the service's filters name nested ones).
 fn lookup<'a>(object: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
     let mut parts = path.split('/');
@@ -238,6 +256,17 @@ mod tests {
 
     fn check(filter: &str, pool: Value) -> bool {
         matches(&parse(filter).unwrap(), pool.as_object().unwrap())
+    }
+
+    #[test]
+    fn look_ups_by_id_are_told_apart_from_other_filters() {
+        let ids = |filter: &str| only_equal_to(&parse(filter).unwrap(), "poolId");
+        assert_eq!(ids("poolId eq 'A' or poolId eq 'b'"), Some(vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(ids("(poolId eq 'a') or (poolId eq 'b' or poolId eq 'c')").map(|v| v.len()), Some(3));
+        assert_eq!(ids("poolId eq 'a' and poolId eq 'b'"), None, "and: not a plain look-up");
+        assert_eq!(ids("poolId eq 'a' or state eq 'active'"), None, "another property");
+        assert_eq!(ids("poolId ne 'a'"), None);
+        assert_eq!(ids("startswith(poolId,'a')"), None);
     }
 
     #[test]

@@ -140,7 +140,10 @@ impl Ctx<'_> {
 
     pub(super) fn list_jobs(&self) -> Handled {
         let filter = self.filter()?;
-        let items = self.world.jobs.iter().map(|(key, job)| {
+        // The jobs of some pools (twenty a call): a job on another pool is passed over unbuilt.
+        let pools = filter.as_ref().and_then(|f| filter::only_equal_to(f, "executionInfo/poolId"));
+        let on_pools = |job: &SimJob| pools.as_ref().is_none_or(|ids| ids.contains(&job.pool_id.to_lowercase()));
+        let items = self.world.jobs.iter().filter(|(_, job)| on_pools(job)).map(|(key, job)| {
             let filter = filter.as_ref();
             let build = move || Some(self.job_body(job)).filter(|o| filter.is_none_or(|f| filter::matches(f, o)));
             (key.clone(), build)

@@ -424,8 +424,16 @@ impl Ctx<'_> {
             let id = json!({ "poolId": pool.wire.id() });
             id.as_object().is_some_and(|id| filter.as_ref().is_none_or(|f| filter::matches(f, id)))
         };
+        // Pools asked for by id are looked up, not searched for (a health gate asks a hundred times a poll).
+        let candidates: Vec<&String> = match filter.as_ref().and_then(|f| filter::only_equal_to(f, "poolId")) {
+            Some(ids) => {
+                let keys: std::collections::BTreeSet<String> = ids.into_iter().collect();
+                keys.iter().filter_map(|k| self.world.pools.get_key_value(k).map(|(key, _)| key)).collect()
+            }
+            None => self.world.pools.keys().collect(),
+        };
         let matching: Vec<String> =
-            self.world.pools.iter().filter(|(_, pool)| passes(pool)).map(|(key, _)| key.clone()).collect();
+            candidates.into_iter().filter(|key| passes(&self.world.pools[*key])).cloned().collect();
         for key in &matching {
             self.world.advance_one(key.clone(), self.now, self.clock);
         }

@@ -20,7 +20,7 @@ async fn the_command_lines_confirmation_says_what_draining_waits_for() {
     };
     let (code, _, err) = common::output(&mut recreate());
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("draining waits for 4 running task(s) of 1 job(s)"), "{err}");
+    assert!(err.contains("draining waits for the tasks of 1 job(s) running on 4 node(s)"), "{err}");
     assert!(err.contains("pass --yes"), "{err}");
     // The jobs cannot be listed: the confirmation says so and goes on to its question.
     sim.set_faults(repool::sim::faults::Faults::parse("401@list-jobs=1").unwrap());
@@ -32,7 +32,7 @@ async fn the_command_lines_confirmation_says_what_draining_waits_for() {
 }
 
 /// The dashboard's confirmation of a recreation says the same (p-ingest's four nodes each run
-/// a task of its background job).
+/// a task of its background job: four busy nodes).
 #[tokio::test]
 async fn the_dashboards_confirmation_says_what_draining_waits_for() {
     let (mut app, sim) = demo_app(false).await;
@@ -41,7 +41,7 @@ async fn the_dashboards_confirmation_says_what_draining_waits_for() {
     let propose = app.update(key('R'));
     proposed(&mut app, &sim, propose).await;
     let Some(Dialog::Confirm { lines, .. }) = &app.dialog else { panic!("{:?}", app.dialog) };
-    assert!(lines.iter().any(|l| l == "draining waits for 4 running task(s) of 1 job(s)"), "{lines:?}");
+    assert!(lines.iter().any(|l| l == "draining waits for the tasks of 1 job(s) running on 4 node(s)"), "{lines:?}");
 }
 
 /// `repool jobs --pool ID [--json]`: the jobs that run on a pool with their task counts; an

@@ -183,15 +183,10 @@ impl Engine {
         self.check_unchanged(&pool, run)?;
         let live = serde_json::to_value(&pool).map_err(|e| e.to_string())?;
         let body = sealed::seal_live(&live, self.bodies.get(&id.to_lowercase()).map(|b| &b.sealed));
-        let (dir, account, pool_id) = (self.config.backup_dir.clone(), self.config.account.file_name(), id.to_string());
-        // fsync off the async workers.
-        let path =
-            tokio::task::spawn_blocking(move || backup::save(&dir, &account, &pool_id, BackupKind::PreDelete, &body))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| {
-                    format!("cannot save the backup in {}: {e}; not deleted", self.config.backup_dir.display())
-                })?;
+        let (dir, account) = (&self.config.backup_dir, self.config.account.file_name());
+        let path = backup::save(dir, &account, id, BackupKind::PreDelete, &body)
+            .await
+            .map_err(|e| format!("{e}; not deleted"))?;
         run.backup = Some(path.display().to_string());
         run.etag = pool.e_tag.clone();
         run.old_creation = run.old_creation.or(pool.creation_time);

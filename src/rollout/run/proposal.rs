@@ -5,11 +5,7 @@
 use super::*;
 use crate::definition::PoolDefinition;
 use crate::definition::plan::{Action, Plan};
-use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
-
-/// Pre-run backups written at once (each on a blocking thread, each fsynced).
-const BACKUPS_AT_ONCE: usize = 32;
 
 /// A new run as planned and checked, not started. Nothing in the account changed to make it.
 pub struct Proposal<'a> {
@@ -69,15 +65,20 @@ impl Workspace {
             .into_iter()
             .filter(|(id, _)| ids.contains(id))
             .collect();
-        let findings = match ids.is_empty() {
-            true => Findings::default(),
-            false => self.preflight_against(definition, &ids, &live, &strategy::kept(&strategies)).await?,
-        };
         let drained: Vec<String> = (strategies.iter())
             .filter(|(_, s)| s.chain().contains(&Step::WaitDrained))
             .map(|(id, _)| id.clone())
             .collect();
-        let waits = DrainWaits::read(&self.client, &drained).await;
+        let kept = strategy::kept(&strategies);
+        let checked = async {
+            match ids.is_empty() {
+                true => Ok(Findings::default()),
+                false => self.preflight_against(definition, &ids, &live, &kept).await,
+            }
+        };
+        // Both only read: at once.
+        let (findings, waits) = tokio::join!(checked, DrainWaits::read(&self.client, &drained));
+        let findings = findings?;
         let workspace = self.clone();
         let definition = Cow::Borrowed(definition);
         let failed_nodes = BTreeMap::new();
@@ -150,25 +151,26 @@ impl Proposal<'_> {
         if let Some(refused) = refusal(&findings) {
             return Err(refused);
         }
-        // The backups are written side by side (each fsyncs): a thousand pools' backups take
-        // what a few dozen do one after another, and all are durable before the journal says so.
-        let mut saves = Vec::new();
+        // Saved together (one flush to disk for them all), and all durable before the journal
+        // names them.
         let now_by_id = Pool::by_id(&now);
-        for pool in &chosen {
+        let (dir, account) = (workspace.backup_dir(), workspace.account.file_name());
+        let saves = chosen.iter().map(|pool| {
             let current = now_by_id.get(&pool.id.to_lowercase()).copied();
             // Start-task variables the service returns in clear are kept as references.
             let body =
                 current.map(|c| serde_json::to_value(c).map(|live| sealed::seal_live(&live, Some(&pool.sealed))));
-            let (dir, account, id) = (workspace.backup_dir(), workspace.account.file_name(), pool.id.clone());
-            saves.push(async move {
+            let (dir, account) = (&dir, &account);
+            async move {
                 let Some(body) = body else { return Ok(None) };
                 let body = body.map_err(|e| e.to_string())?;
-                let path =
-                    backup::save_off_thread(dir, account, &id, BackupKind::PreRun, body, "nothing was changed").await?;
+                let path = backup::save(dir, account, &pool.id, BackupKind::PreRun, &body)
+                    .await
+                    .map_err(|e| format!("{e}; nothing was changed"))?;
                 Ok::<_, String>(Some(path.display().to_string()))
-            });
-        }
-        let backups: Vec<Option<String>> = futures::stream::iter(saves).buffered(BACKUPS_AT_ONCE).try_collect().await?;
+            }
+        });
+        let backups: Vec<Option<String>> = futures::future::try_join_all(saves).await?;
         let targets: Vec<TargetRecord> = chosen
             .iter()
             .zip(backups)

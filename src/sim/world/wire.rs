@@ -15,8 +15,10 @@ impl SimPool {
     }
 }
 
-/// Puts the properties after `enableInterNodeCommunication` in the order the service uses.
-fn order_properties(mut map: Map<String, Value>) -> Map<String, Value> {
+/// Puts the properties after `enableInterNodeCommunication` in the order the service uses: the
+/// typed ones as they come, then `TAIL`'s in its order, then any other. One pass (every pool of
+/// every listing comes through here).
+fn order_properties(map: Map<String, Value>) -> Map<String, Value> {
     const TAIL: [&str; 16] = [
         "certificateReferences",
         "metadata",
@@ -35,24 +37,19 @@ fn order_properties(mut map: Map<String, Value>) -> Map<String, Value> {
         "targetNodeCommunicationMode",
         "currentNodeCommunicationMode",
     ];
-    let mut tail = Map::new();
-    for key in TAIL {
-        if let Some(value) = map.shift_remove(key) {
-            tail.insert(key.to_string(), value);
+    let mut ordered = Map::with_capacity(map.len());
+    let mut tail: [Option<(String, Value)>; TAIL.len()] = Default::default();
+    let mut others = Vec::new();
+    for (key, value) in map {
+        match TAIL.iter().position(|t| *t == key) {
+            Some(i) => tail[i] = Some((key, value)),
+            None if is_typed_key(&key) => drop(ordered.insert(key, value)),
+            None => others.push((key, value)),
         }
     }
-    let mut others = Map::new();
-    let head_keys: Vec<String> = map.keys().cloned().collect();
-    for key in head_keys {
-        if !is_typed_key(&key)
-            && let Some(v) = map.shift_remove(&key)
-        {
-            others.insert(key, v);
-        }
-    }
-    map.extend(tail);
-    map.extend(others);
-    map
+    ordered.extend(tail.into_iter().flatten());
+    ordered.extend(others);
+    ordered
 }
 
 fn is_typed_key(key: &str) -> bool {
