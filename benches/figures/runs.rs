@@ -13,8 +13,8 @@ use std::time::Instant;
 
 /// Recreates `count` busy pools at once and compares the wall time with the critical path: the
 /// longest service time (resizing, deleting, creating, then booting nodes and running their start
-/// tasks) the simulator measured for any one pool. Polling is repool's default, on the simulator's
-/// clock. With a canary, the same run again: its critical path is the canary's, then the rest's.
+/// tasks) the simulator measured for any one pool, from the command's start (see
+/// `draining_before_resize`). Polling is repool's default, on the simulator's clock. With a canary, the same run again: its critical path is the canary's, then the rest's.
 pub(crate) async fn recreation(sizes: &[usize]) -> color_eyre::Result<()> {
     for &count in sizes {
         let plain = recreate_once(count, 0).await?;
