@@ -68,14 +68,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomic_all(&[(path, bytes)]).pop().unwrap_or(Ok(()))
 }
 
-/// From this many files written together on, each filesystem is flushed once (Linux `syncfs`)
-/// rather than each file and folder fsynced: a thousand backups cost what a few do. Fewer files
-/// are fsynced one by one, so a small write never waits for what else the filesystem holds.
+/// From this many files written together on, each filesystem is flushed first (Linux `syncfs`,
+/// before the fsyncs of the files and again before those of their folders): the fsyncs that
+/// follow find nothing left to write, so a thousand backups cost about what a few do. Fewer files
+/// are not worth flushing what else the filesystem holds.
 const FLUSH_TOGETHER_FROM: usize = 8;
 
-/// Writes each `(path, bytes)` as `write_atomic` does; each file's outcome, in order. The files
-/// share their flushes: all temporaries written, flushed, renamed, then their folders flushed,
-/// so every file is on disk whole before its name is, and both before this returns.
+/// Writes each `(path, bytes)` as `write_atomic` does; each file's outcome, in order: every
+/// temporary written, each fsynced, renamed, each folder fsynced, so every file is on disk whole
+/// before its name is, and both before this returns. Each file and folder is fsynced even after
+/// a `syncfs`: only fsync reports a write error of that very file on every kernel and
+/// filesystem (syncfs misses some before Linux 5.8, and FUSE and SMB mounts do not pass it on).
 pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> Vec<std::io::Result<()>> {
     use std::io::Write;
     let together = cfg!(target_os = "linux") && files.len() >= FLUSH_TOGETHER_FROM;
@@ -85,9 +88,6 @@ pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> Vec<std::io::Result<()>> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
         let mut temp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(folder)?;
         temp.write_all(bytes)?;
-        if !together {
-            temp.as_file().sync_all()?;
-        }
         Ok(temp)
     };
     let mut temps: Vec<std::io::Result<tempfile::NamedTempFile>> =
@@ -96,16 +96,20 @@ pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> Vec<std::io::Result<()>> {
     if together {
         flush_filesystems(&folders, &mut temps);
     }
+    for temp in &mut temps {
+        if let Err(e) = temp.as_ref().map(|t| t.as_file().sync_all()).unwrap_or(Ok(())) {
+            *temp = Err(e);
+        }
+    }
     let mut outcomes: Vec<std::io::Result<()>> = (temps.into_iter().zip(files))
         .map(|(temp, (path, _))| temp?.persist(path).map(drop).map_err(|e| e.error))
         .collect();
     if together {
         flush_filesystems(&folders, &mut outcomes);
-    } else {
-        for (folder, outcome) in folders.iter().zip(&mut outcomes) {
-            if outcome.is_ok() {
-                *outcome = std::fs::File::open(folder).and_then(|f| f.sync_all());
-            }
+    }
+    for (folder, outcome) in folders.iter().zip(&mut outcomes) {
+        if outcome.is_ok() {
+            *outcome = std::fs::File::open(folder).and_then(|f| f.sync_all());
         }
     }
     outcomes
@@ -116,8 +120,9 @@ fn folder_of(path: &Path) -> &Path {
     path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
-/// Flushes the filesystem of each folder once (`syncfs`); the items in a folder whose filesystem
-/// could not be flushed fail with its error. Items that failed already are left out.
+/// Flushes the filesystem of each folder once (`syncfs`), so the fsyncs that follow are cheap; the
+/// items in a folder whose filesystem could not be flushed fail with its error. Items that failed
+/// already are left out.
 #[cfg(target_os = "linux")]
 fn flush_filesystems<T>(folders: &[&Path], items: &mut [std::io::Result<T>]) {
     use std::os::fd::AsRawFd;

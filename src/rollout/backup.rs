@@ -76,7 +76,10 @@ fn writer() -> &'static std::sync::mpsc::Sender<Save> {
                 }
                 let files: Vec<(&Path, &[u8])> =
                     ready.iter().map(|(_, save)| (save.path.as_path(), save.text.as_bytes())).collect();
-                let outcomes = crate::files::write_atomic_all(&files);
+                // A panic fails this batch (its callers hear "stopped" and delete nothing), not
+                // every later backup of the process.
+                let written = std::panic::catch_unwind(|| crate::files::write_atomic_all(&files));
+                let Ok(outcomes) = written else { continue };
                 for ((_, save), outcome) in ready.into_iter().zip(outcomes) {
                     let _ = save.ack.send(outcome);
                 }
