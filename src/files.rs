@@ -75,16 +75,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 const FLUSH_TOGETHER_FROM: usize = 8;
 
 /// Writes each `(path, bytes)` as `write_atomic` does; each file's outcome, in order: every
-/// temporary written, each fsynced, renamed, each folder fsynced, so every file is on disk whole
-/// before its name is, and both before this returns. Each file and folder is fsynced even after
+/// temporary written, each fsynced, renamed, each folder fsynced (and the parent of any folder
+/// made for it), so every file is on disk whole before its name is, and both before this returns. Each file and folder is fsynced even after
 /// a `syncfs`: only fsync reports a write error of that very file on every kernel and
 /// filesystem (syncfs misses some before Linux 5.8, and FUSE and SMB mounts do not pass it on).
 pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> Vec<std::io::Result<()>> {
     use std::io::Write;
     let together = cfg!(target_os = "linux") && files.len() >= FLUSH_TOGETHER_FROM;
+    // Folders made here: each one's parent is fsynced too, or its entry (and the file in it)
+    // could vanish in a power cut.
+    let made: std::cell::RefCell<Vec<std::path::PathBuf>> = Default::default();
     let write = |path: &Path, bytes: &[u8]| -> std::io::Result<tempfile::NamedTempFile> {
         let folder = folder_of(path);
+        let missing: Vec<std::path::PathBuf> = (folder.ancestors())
+            .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
         private_dir(folder)?;
+        made.borrow_mut().extend(missing);
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
         let mut temp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(folder)?;
         temp.write_all(bytes)?;
@@ -107,9 +115,24 @@ pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> Vec<std::io::Result<()>> {
     if together {
         flush_filesystems(&folders, &mut outcomes);
     }
+    // Each folder once: the parents of those made here (a failure there fails the batch: the
+    // data directory itself is not on disk), then each file's own.
+    let made = made.into_inner();
+    let parents: Vec<&Path> = made.iter().filter_map(|d| d.parent()).collect();
+    let mut synced: std::collections::HashMap<std::path::PathBuf, Result<(), std::io::ErrorKind>> = Default::default();
+    let mut sync = |dir: &Path| {
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        *synced
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| std::fs::File::open(dir).and_then(|f| f.sync_all()).map_err(|e| e.kind()))
+    };
+    let parents_synced = parents.into_iter().map(&mut sync).find(Result::is_err).unwrap_or(Ok(()));
     for (folder, outcome) in folders.iter().zip(&mut outcomes) {
         if outcome.is_ok() {
-            *outcome = std::fs::File::open(folder).and_then(|f| f.sync_all());
+            let synced = sync(folder).and(parents_synced);
+            *outcome = synced.map_err(|kind| {
+                std::io::Error::new(kind, format!("cannot flush {} to disk: {kind}", folder.display()))
+            });
         }
     }
     outcomes
